@@ -1,0 +1,353 @@
+//! The bearer JWT for the App Store Server API (ES256, `aud: appstoreconnect-v1`).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::{Signature, SigningKey};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Apple refuses tokens whose `exp` is more than an hour after `iat`; 20 minutes leaves room for clock skew.
+pub const TOKEN_LIFETIME_SECS: i64 = 20 * 60;
+
+/// A cached token is replaced this long before it expires, so a request never leaves with a token that
+/// runs out while in flight (requests may take up to 30 s, retries included).
+pub const TOKEN_REFRESH_MARGIN_SECS: i64 = 60;
+
+/// A deployment holds a handful of keys; the bound only protects against a leak if callers misuse the cache.
+const TOKEN_CACHE_CAPACITY: usize = 64;
+
+pub const AUDIENCE: &str = "appstoreconnect-v1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("The token lifetime must be between 1 second and 60 minutes; {0} s was asked for.")]
+    InvalidLifetime(i64),
+    #[error("The Key ID, Issuer ID and bundle id must not be empty.")]
+    MissingField,
+    #[error("The API token could not be encoded.")]
+    Encoding,
+}
+
+#[derive(Serialize)]
+struct Header<'a> {
+    alg: &'static str,
+    kid: &'a str,
+    typ: &'static str,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    iat: i64,
+    exp: i64,
+    aud: &'static str,
+    bid: &'a str,
+}
+
+/// Builds and signs the API token. Pure: the same inputs give a token with the same header and claims
+/// (the ECDSA signature itself is randomised).
+pub fn make_token(
+    key: &SigningKey,
+    key_id: &str,
+    issuer_id: &str,
+    bundle_id: &str,
+    now_unix_secs: i64,
+    lifetime_secs: i64,
+) -> Result<String, TokenError> {
+    if !(1..=3600).contains(&lifetime_secs) {
+        return Err(TokenError::InvalidLifetime(lifetime_secs));
+    }
+    if key_id.trim().is_empty() || issuer_id.trim().is_empty() || bundle_id.trim().is_empty() {
+        return Err(TokenError::MissingField);
+    }
+    let header = serde_json::to_vec(&Header {
+        alg: "ES256",
+        kid: key_id,
+        typ: "JWT",
+    })
+    .map_err(|_| TokenError::Encoding)?;
+    let claims = serde_json::to_vec(&Claims {
+        iss: issuer_id,
+        iat: now_unix_secs,
+        exp: now_unix_secs
+            .checked_add(lifetime_secs)
+            .ok_or(TokenError::Encoding)?,
+        aud: AUDIENCE,
+        bid: bundle_id,
+    })
+    .map_err(|_| TokenError::Encoding)?;
+
+    let mut token = String::with_capacity(400);
+    token.push_str(&URL_SAFE_NO_PAD.encode(header));
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(claims));
+    // JOSE wants the fixed-size r||s form, not DER.
+    let signature: Signature = key.sign(token.as_bytes());
+    token.push('.');
+    token.push_str(&URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+    Ok(token)
+}
+
+/// Identifies the public half of a key without keeping anything secret in the cache key.
+pub fn key_fingerprint(key: &SigningKey) -> [u8; 32] {
+    let point = key.verifying_key().to_encoded_point(true);
+    Sha256::digest(point.as_bytes()).into()
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    key_version: i64,
+    fingerprint: [u8; 32],
+    key_id: String,
+    issuer_id: String,
+    bundle_id: String,
+}
+
+struct CachedToken {
+    token: String,
+    expires_at: i64,
+}
+
+/// Reuses a token per (key, Key ID, Issuer ID, bundle id) until shortly before it expires. A rotated key
+/// has another version and fingerprint, so it never gets a token signed by its predecessor.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: Mutex<HashMap<CacheKey, CachedToken>>,
+}
+
+impl std::fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Tokens are bearer credentials: never print them.
+        f.debug_struct("TokenCache").finish_non_exhaustive()
+    }
+}
+
+impl TokenCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn token(
+        &self,
+        key: &SigningKey,
+        key_version: i64,
+        key_id: &str,
+        issuer_id: &str,
+        bundle_id: &str,
+        now_unix_secs: i64,
+    ) -> Result<String, TokenError> {
+        let cache_key = CacheKey {
+            key_version,
+            fingerprint: key_fingerprint(key),
+            key_id: key_id.to_owned(),
+            issuer_id: issuer_id.to_owned(),
+            bundle_id: bundle_id.to_owned(),
+        };
+        {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(cached) = entries.get(&cache_key) {
+                // A token issued "in the future" means the clock went back; don't trust it then either.
+                let issued_at = cached.expires_at - TOKEN_LIFETIME_SECS;
+                if now_unix_secs < cached.expires_at - TOKEN_REFRESH_MARGIN_SECS
+                    && now_unix_secs >= issued_at
+                {
+                    return Ok(cached.token.clone());
+                }
+            }
+        }
+        let token = make_token(
+            key,
+            key_id,
+            issuer_id,
+            bundle_id,
+            now_unix_secs,
+            TOKEN_LIFETIME_SECS,
+        )?;
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|_, t| t.expires_at > now_unix_secs);
+        if entries.len() >= TOKEN_CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(
+            cache_key,
+            CachedToken {
+                token: token.clone(),
+                expires_at: now_unix_secs + TOKEN_LIFETIME_SECS,
+            },
+        );
+        Ok(token)
+    }
+
+    /// Drops every cached token, e.g. after Apple answered 401 so the next call signs afresh.
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p256::ecdsa::signature::Verifier as _;
+    use p256::ecdsa::VerifyingKey;
+    use rand::rngs::OsRng;
+
+    fn decode_part(part: &str) -> serde_json::Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn token_has_apple_header_and_claims_and_verifies() {
+        let key = SigningKey::random(&mut OsRng);
+        let token = make_token(
+            &key,
+            "2X9R4HXF34",
+            "57246542-96fe-1a63-e053-0824d011072a",
+            "com.example",
+            1_700_000_000,
+            1200,
+        )
+        .unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        assert_eq!(parts.len(), 3);
+
+        let header = decode_part(parts[0]);
+        assert_eq!(
+            header,
+            serde_json::json!({"alg": "ES256", "kid": "2X9R4HXF34", "typ": "JWT"})
+        );
+        let claims = decode_part(parts[1]);
+        assert_eq!(
+            claims,
+            serde_json::json!({
+                "iss": "57246542-96fe-1a63-e053-0824d011072a",
+                "iat": 1_700_000_000,
+                "exp": 1_700_001_200,
+                "aud": "appstoreconnect-v1",
+                "bid": "com.example",
+            })
+        );
+
+        let sig_bytes = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
+        assert_eq!(sig_bytes.len(), 64, "JOSE ES256 is raw r||s");
+        let sig = Signature::from_slice(&sig_bytes).unwrap();
+        let vk: &VerifyingKey = key.verifying_key();
+        let signed = format!("{}.{}", parts[0], parts[1]);
+        vk.verify(signed.as_bytes(), &sig).unwrap();
+
+        // Another key must not verify it.
+        let other = SigningKey::random(&mut OsRng);
+        assert!(other.verifying_key().verify(signed.as_bytes(), &sig).is_err());
+    }
+
+    #[test]
+    fn token_verifies_with_an_independent_jwt_library() {
+        use p256::pkcs8::EncodePublicKey as _;
+        let key = SigningKey::random(&mut OsRng);
+        let now = chrono::Utc::now().timestamp();
+        let token = make_token(&key, "KEYID", "issuer", "com.example", now, 300).unwrap();
+        let pem = key
+            .verifying_key()
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap();
+        let decoding = jsonwebtoken::DecodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_audience(&["appstoreconnect-v1"]);
+        validation.set_issuer(&["issuer"]);
+        let data =
+            jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
+        assert_eq!(data.header.kid.as_deref(), Some("KEYID"));
+        assert_eq!(data.claims["bid"], "com.example");
+    }
+
+    #[test]
+    fn rejects_bad_lifetimes_and_empty_fields() {
+        let key = SigningKey::random(&mut OsRng);
+        assert!(matches!(
+            make_token(&key, "k", "i", "b", 0, 0),
+            Err(TokenError::InvalidLifetime(0))
+        ));
+        assert!(matches!(
+            make_token(&key, "k", "i", "b", 0, 3601),
+            Err(TokenError::InvalidLifetime(3601))
+        ));
+        assert!(matches!(
+            make_token(&key, "", "i", "b", 0, 60),
+            Err(TokenError::MissingField)
+        ));
+    }
+
+    #[test]
+    fn cache_reuses_until_a_minute_before_expiry() {
+        let key = SigningKey::random(&mut OsRng);
+        let cache = TokenCache::new();
+        let t0 = 1_700_000_000;
+        let a = cache.token(&key, 1, "k", "i", "com.example", t0).unwrap();
+        let b = cache
+            .token(&key, 1, "k", "i", "com.example", t0 + 1139)
+            .unwrap();
+        assert_eq!(a, b, "reused within the lifetime minus the margin");
+        let c = cache
+            .token(&key, 1, "k", "i", "com.example", t0 + 1140)
+            .unwrap();
+        assert_ne!(a, c, "renewed 60 s before expiry");
+        let claims = decode_part(c.split('.').nth(1).unwrap());
+        assert_eq!(claims["iat"], t0 + 1140);
+        assert_eq!(claims["exp"], t0 + 1140 + 1200);
+    }
+
+    #[test]
+    fn cache_separates_keys_versions_and_apps() {
+        let key = SigningKey::random(&mut OsRng);
+        let rotated = SigningKey::random(&mut OsRng);
+        let cache = TokenCache::new();
+        let t0 = 1_700_000_000;
+        let a = cache.token(&key, 1, "k", "i", "com.example", t0).unwrap();
+        let rotated_token = cache
+            .token(&rotated, 2, "k", "i", "com.example", t0)
+            .unwrap();
+        assert_ne!(a, rotated_token);
+        let other_version = cache.token(&key, 2, "k", "i", "com.example", t0).unwrap();
+        assert_ne!(a, other_version);
+        let other_bundle = cache.token(&key, 1, "k", "i", "com.other", t0).unwrap();
+        assert_ne!(a, other_bundle);
+        assert_eq!(
+            a,
+            cache.token(&key, 1, "k", "i", "com.example", t0 + 5).unwrap()
+        );
+        // The rotated key's token verifies with the rotated key only.
+        let parts: Vec<&str> = rotated_token.split('.').collect();
+        let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
+        let signed = format!("{}.{}", parts[0], parts[1]);
+        assert!(rotated
+            .verifying_key()
+            .verify(signed.as_bytes(), &sig)
+            .is_ok());
+        assert!(key.verifying_key().verify(signed.as_bytes(), &sig).is_err());
+        cache.clear();
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn clock_going_back_does_not_reuse_a_future_token() {
+        let key = SigningKey::random(&mut OsRng);
+        let cache = TokenCache::new();
+        let a = cache.token(&key, 1, "k", "i", "b", 1_700_000_000).unwrap();
+        let b = cache.token(&key, 1, "k", "i", "b", 1_699_999_000).unwrap();
+        assert_ne!(a, b);
+    }
+}

@@ -1,0 +1,113 @@
+//! Faults a test can queue so the next API calls misbehave the ways Apple (or the network) can.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+fn one() -> u32 {
+    1
+}
+
+/// One kind of misbehaviour, applied to the next `count` App Store Server API calls (after authentication).
+/// As JSON (for `POST /sim/faults`): `{"type":"ApiError","code":5000001,"count":2}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Fault {
+    /// Answer `{"errorCode": code, ...}` with HTTP status = the code's first three digits.
+    ApiError {
+        code: i64,
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Answer 429 / 4290000 with `Retry-After` = now + `retry_after_ms`, as a UNIX time in milliseconds.
+    RateLimited {
+        retry_after_ms: i64,
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Wait `seconds` before answering normally (longer than the client's timeout, usually).
+    Hang {
+        seconds: u64,
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Answer 200 with a body that is not JSON.
+    Garbage {
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Answer normally, but every signed field carries a signature that does not verify.
+    BadSignature {
+        #[serde(default = "one")]
+        count: u32,
+    },
+}
+
+impl Fault {
+    fn count(&self) -> u32 {
+        match self {
+            Self::ApiError { count, .. }
+            | Self::RateLimited { count, .. }
+            | Self::Hang { count, .. }
+            | Self::Garbage { count }
+            | Self::BadSignature { count } => *count,
+        }
+    }
+}
+
+/// Faults are consumed in the order they were injected; each stays at the front until its count is used up.
+#[derive(Default)]
+pub(crate) struct FaultQueue {
+    queue: VecDeque<(Fault, u32)>,
+}
+
+impl FaultQueue {
+    pub(crate) fn push(&mut self, fault: Fault) {
+        let count = fault.count();
+        if count > 0 {
+            self.queue.push_back((fault, count));
+        }
+    }
+
+    /// The fault for the current call, if any.
+    pub(crate) fn take(&mut self) -> Option<Fault> {
+        let (fault, remaining) = self.queue.front_mut()?;
+        let fault = fault.clone();
+        *remaining -= 1;
+        if *remaining == 0 {
+            self.queue.pop_front();
+        }
+        Some(fault)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_apply_in_order_for_their_count() {
+        let mut q = FaultQueue::default();
+        q.push(Fault::Garbage { count: 2 });
+        q.push(Fault::ApiError {
+            code: 5_000_001,
+            count: 1,
+        });
+        assert_eq!(q.take(), Some(Fault::Garbage { count: 2 }));
+        assert_eq!(q.take(), Some(Fault::Garbage { count: 2 }));
+        assert!(matches!(q.take(), Some(Fault::ApiError { code: 5_000_001, .. })));
+        assert_eq!(q.take(), None);
+    }
+
+    #[test]
+    fn fault_json_defaults_count_to_one() {
+        let f: Fault = serde_json::from_str(r#"{"type":"ApiError","code":5000000}"#).unwrap();
+        assert_eq!(
+            f,
+            Fault::ApiError {
+                code: 5_000_000,
+                count: 1
+            }
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! The simulator's own admin surface under `/sim/`, for scripts and `storedesk demo`. It is not part of
+//! Apple's API, needs no token, and is never affected by injected faults or rate limits.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::apple_sim::faults::Fault;
+use crate::apple_sim::notify::{self, NotificationSpec};
+use crate::apple_sim::state::{lock, SimState};
+use crate::apple_sim::SimEnvironment;
+
+fn bad_request(message: impl std::fmt::Display) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({ "error": message.to_string() }))
+}
+
+fn parse_env(raw: &str) -> Result<SimEnvironment, HttpResponse> {
+    raw.parse::<SimEnvironment>().map_err(bad_request)
+}
+
+async fn issue_key(st: web::Data<SimState>) -> HttpResponse {
+    let key = st.issue_key();
+    HttpResponse::Ok().json(json!({
+        "keyId": key.key_id,
+        "issuerId": key.issuer_id,
+        "privateKey": key.private_key_pem,
+        "fileName": key.file_name,
+    }))
+}
+
+async fn revoke_key(st: web::Data<SimState>, path: web::Path<String>) -> HttpResponse {
+    if st.revoke_key(&path) {
+        HttpResponse::NoContent().finish()
+    } else {
+        HttpResponse::NotFound().json(json!({ "error": "no such key" }))
+    }
+}
+
+async fn root_pem(st: web::Data<SimState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/x-pem-file"))
+        .body(st.pki.root_pem.clone())
+}
+
+#[derive(Deserialize)]
+struct UrlBody {
+    url: Option<String>,
+}
+
+async fn set_notification_url(
+    st: web::Data<SimState>,
+    path: web::Path<String>,
+    body: web::Json<UrlBody>,
+) -> HttpResponse {
+    let env = match parse_env(&path) {
+        Ok(env) => env,
+        Err(resp) => return resp,
+    };
+    st.set_notification_url(env, body.into_inner().url.filter(|u| !u.is_empty()));
+    HttpResponse::NoContent().finish()
+}
+
+async fn send_notification(
+    st: web::Data<SimState>,
+    path: web::Path<String>,
+    body: web::Json<NotificationSpec>,
+) -> HttpResponse {
+    let env = match parse_env(&path) {
+        Ok(env) => env,
+        Err(resp) => return resp,
+    };
+    match notify::send(&st, env, body.into_inner()).await {
+        Ok(outcome) => HttpResponse::Ok().json(outcome),
+        Err(e) => bad_request(format!("{e:#}")),
+    }
+}
+
+async fn inject_fault(st: web::Data<SimState>, body: web::Json<Fault>) -> HttpResponse {
+    st.inject_fault(body.into_inner());
+    HttpResponse::NoContent().finish()
+}
+
+async fn seed(st: web::Data<SimState>) -> HttpResponse {
+    HttpResponse::Ok().json(&st.seed)
+}
+
+/// What the app sent to Send Consumption Information, so tests can check it.
+async fn consumption(st: web::Data<SimState>) -> HttpResponse {
+    let data = lock(&st.data);
+    let items: Vec<_> = data
+        .consumption
+        .iter()
+        .map(|c| json!({ "transactionId": c.transaction_id, "body": c.body, "receivedAt": c.at_ms }))
+        .collect();
+    HttpResponse::Ok().json(items)
+}
+
+pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/keys", web::post().to(issue_key))
+        .route("/keys/{key_id}/revoke", web::post().to(revoke_key))
+        .route("/root.pem", web::get().to(root_pem))
+        .route("/notification-url/{env}", web::put().to(set_notification_url))
+        .route("/notifications/{env}", web::post().to(send_notification))
+        .route("/faults", web::post().to(inject_fault))
+        .route("/seed", web::get().to(seed))
+        .route("/consumption", web::get().to(consumption));
+}

@@ -1,0 +1,286 @@
+//! A local, faithful App Store Server API for tests and `storedesk demo`.
+//!
+//! The simulator serves Apple's paths under `/production` and `/sandbox` on loopback, checks bearer JWTs the
+//! way Apple does, signs every transaction, renewal and notification with its own three-level PKI shaped like
+//! Apple's chain, and keeps enough state (seeded customers, subscriptions, refunds, notifications) for the
+//! endpoints to stay coherent with each other. A small unauthenticated admin surface under `/sim/` lets scripts
+//! issue keys, inject faults and trigger notifications.
+
+mod auth;
+mod data;
+mod errors;
+mod faults;
+mod handlers;
+mod jws;
+mod notify;
+mod paging;
+mod payloads;
+mod pki;
+mod query;
+mod rate_limit;
+mod seed;
+mod server;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+pub use faults::Fault;
+pub use notify::{NotificationSpec, SendOutcome};
+pub use seed::{CustomerSummary, SeedSummary, SubscriptionIds};
+
+use state::SimState;
+
+/// Issuer ID of the simulated team when the caller does not choose one; lowercase, like App Store Connect shows it.
+pub const DEFAULT_ISSUER_ID: &str = "5a3c4f0e-8d2b-4c61-9e7a-1f6b2d8c9e40";
+pub const DEFAULT_BUNDLE_ID: &str = "com.storedesk.demo";
+pub const DEFAULT_APP_APPLE_ID: i64 = 1_234_567_890;
+
+/// How the simulator is started.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Where to listen; `127.0.0.1:0` picks a free port (the default, so tests never collide).
+    pub bind: SocketAddr,
+    pub bundle_id: String,
+    pub app_apple_id: i64,
+    pub issuer_id: String,
+    /// `false` makes every Production call answer 401, as Apple does for an app never released there.
+    pub production_released: bool,
+    /// Enforce Apple's per-endpoint hourly quotas (sandbox gets 10 %).
+    pub rate_limits: bool,
+    /// Replaces Apple's production hourly budget of every endpoint (sandbox still gets 10 %, at least 1), so a
+    /// test can reach the limit in a few calls. Only used when `rate_limits` is on.
+    pub rate_limit_budget: Option<u64>,
+    /// Where `run_cli` writes the root certificate and the `.p8`; a fresh directory under the system temp dir
+    /// when absent. `spawn` ignores it.
+    pub output_dir: Option<PathBuf>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            bundle_id: DEFAULT_BUNDLE_ID.to_owned(),
+            app_apple_id: DEFAULT_APP_APPLE_ID,
+            issuer_id: DEFAULT_ISSUER_ID.to_owned(),
+            production_released: true,
+            rate_limits: false,
+            rate_limit_budget: None,
+            output_dir: None,
+        }
+    }
+}
+
+/// The two environments the simulator answers for; each has its own URL prefix and notification URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum SimEnvironment {
+    Production,
+    Sandbox,
+}
+
+impl SimEnvironment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Production => "Production",
+            Self::Sandbox => "Sandbox",
+        }
+    }
+}
+
+impl fmt::Display for SimEnvironment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for SimEnvironment {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "production" => Ok(Self::Production),
+            "sandbox" => Ok(Self::Sandbox),
+            _ => anyhow::bail!("unknown environment {s:?}: expected Production or Sandbox"),
+        }
+    }
+}
+
+/// A freshly created In-App Purchase key, as App Store Connect hands it out once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct IssuedKey {
+    /// 10 characters, A-Z and 0-9.
+    pub key_id: String,
+    pub issuer_id: String,
+    /// PKCS#8 PEM (`BEGIN PRIVATE KEY`) of a P-256 key, in the 150-byte form Apple's downloads use.
+    pub private_key_pem: String,
+    /// `SubscriptionKey_<KEYID>.p8`.
+    pub file_name: String,
+}
+
+// Even a simulator key should not end up in logs by accident.
+impl fmt::Debug for IssuedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuedKey")
+            .field("key_id", &self.key_id)
+            .field("issuer_id", &self.issuer_id)
+            .field("private_key_pem", &"<redacted>")
+            .field("file_name", &self.file_name)
+            .finish()
+    }
+}
+
+/// A running simulator. Dropping it leaves the server running until the runtime ends; call `stop` to end it.
+pub struct SimHandle {
+    state: Arc<SimState>,
+    addr: SocketAddr,
+    server: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl SimHandle {
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The base URL to configure as Apple's production host; API paths (`/inApps/v1/...`) go under it.
+    pub fn production_url(&self) -> String {
+        format!("{}/production", self.base_url())
+    }
+
+    pub fn sandbox_url(&self) -> String {
+        format!("{}/sandbox", self.base_url())
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The simulator's root certificate; a client must trust it only when told to.
+    pub fn root_ca_der(&self) -> Vec<u8> {
+        self.state.pki.root_der.clone()
+    }
+
+    pub fn root_ca_pem(&self) -> String {
+        self.state.pki.root_pem.clone()
+    }
+
+    pub fn issue_key(&self) -> IssuedKey {
+        self.state.issue_key()
+    }
+
+    /// Later calls signed with this key answer 401. Unknown key ids are ignored.
+    pub fn revoke_key(&self, key_id: &str) {
+        self.state.revoke_key(key_id);
+    }
+
+    pub fn set_notification_url(&self, env: SimEnvironment, url: Option<String>) {
+        self.state.set_notification_url(env, url);
+    }
+
+    /// Queues a fault; it applies to the next `count` App Store Server API calls (never to `/sim/` calls).
+    pub fn inject_fault(&self, fault: Fault) {
+        self.state.inject_fault(fault);
+    }
+
+    /// Signs and POSTs one notification to the URL configured for `env`, and records the attempt in the
+    /// notification history. Passing an existing `notification_uuid` re-sends that notification (a retry).
+    pub async fn send_notification(
+        &self,
+        env: SimEnvironment,
+        n: NotificationSpec,
+    ) -> anyhow::Result<SendOutcome> {
+        notify::send(&self.state, env, n).await
+    }
+
+    pub fn seed(&self) -> SeedSummary {
+        self.state.seed.clone()
+    }
+
+    /// App Store Server API calls received so far (the `/sim/` admin surface is not counted).
+    pub fn request_count(&self) -> u64 {
+        self.state.requests.load(Ordering::Relaxed)
+    }
+
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        if let Err(e) = self.task.await {
+            tracing::debug!(error = %e, "simulator task ended abnormally");
+        }
+    }
+}
+
+/// Builds the PKI and the seeded data, binds `config.bind` and serves in the background.
+pub async fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
+    let state = Arc::new(SimState::new(&config).context("building the simulator state")?);
+    let (server, addr) =
+        server::start(state.clone(), config.bind).context("starting the simulator HTTP server")?;
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    Ok(SimHandle {
+        state,
+        addr,
+        server: handle,
+        task,
+    })
+}
+
+/// `storedesk apple-sim`: serve until Ctrl-C, after printing what a user needs to point storedesk at us.
+pub async fn run_cli(config: SimConfig) -> anyhow::Result<()> {
+    let out_dir = config.output_dir.clone();
+    let sim = spawn(config).await?;
+    let dir = match out_dir {
+        Some(dir) => dir,
+        None => std::env::temp_dir().join(format!("storedesk-apple-sim-{}", sim.addr.port())),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let root_path = dir.join("simulator-root.pem");
+    std::fs::write(&root_path, sim.root_ca_pem())
+        .with_context(|| format!("writing {}", root_path.display()))?;
+    let key = sim.issue_key();
+    let key_path = dir.join(&key.file_name);
+    write_private_file(&key_path, key.private_key_pem.as_bytes())
+        .with_context(|| format!("writing {}", key_path.display()))?;
+    let seed = sim.seed();
+
+    println!("Apple simulator listening on {}", sim.base_url());
+    println!("  Production base URL: {}", sim.production_url());
+    println!("  Sandbox base URL:    {}", sim.sandbox_url());
+    println!("  Root certificate:    {} (trust it only for the simulator)", root_path.display());
+    println!("  Bundle ID:           {}", seed.bundle_id);
+    println!("  App Apple ID:        {}", seed.app_apple_id);
+    println!("  Issuer ID:           {}", key.issuer_id);
+    println!("  Key ID:              {}", key.key_id);
+    println!("  Private key (.p8):   {}", key_path.display());
+    println!("  Seed ids:            {}/sim/seed", sim.base_url());
+    println!("Press Ctrl-C to stop.");
+
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    sim.stop().await;
+    Ok(())
+}
+
+fn write_private_file(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(contents)
+}

@@ -1,0 +1,110 @@
+//! A throwaway certificate chain shaped like Apple's: P-384 root and intermediate, P-256 leaf, Apple's marker
+//! extensions, and SKI/AKI so that strict X.509 path validation (OpenSSL's X509_STRICT) accepts it too.
+
+use anyhow::Context as _;
+use p256::pkcs8::DecodePrivateKey as _;
+use rcgen::{
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa,
+    KeyPair, KeyUsagePurpose, SerialNumber,
+};
+
+use super::jws::Signer;
+
+/// 1.2.840.113635.100.6.2.1: Apple's WWDR intermediate marker.
+pub(crate) const INTERMEDIATE_MARKER_OID: &[u64] = &[1, 2, 840, 113_635, 100, 6, 2, 1];
+/// 1.2.840.113635.100.6.11.1: Apple's receipt-signing leaf marker.
+pub(crate) const LEAF_MARKER_OID: &[u64] = &[1, 2, 840, 113_635, 100, 6, 11, 1];
+/// The marker extensions carry an ASN.1 NULL, as Apple's do; verifiers only check presence.
+const ASN1_NULL: [u8; 2] = [0x05, 0x00];
+
+pub(crate) struct Pki {
+    pub root_der: Vec<u8>,
+    pub root_pem: String,
+    pub intermediate_der: Vec<u8>,
+    pub leaf_der: Vec<u8>,
+    pub signer: Signer,
+}
+
+impl Pki {
+    pub(crate) fn generate() -> anyhow::Result<Self> {
+        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)
+            .context("generating the root key")?;
+        let mut root_params = base_params(
+            "Storedesk Simulator Root CA - G3",
+            "Storedesk Simulator Certification Authority",
+            1,
+        );
+        root_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        root_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let root = root_params
+            .self_signed(&root_key)
+            .context("self-signing the root")?;
+
+        let intermediate_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)
+            .context("generating the intermediate key")?;
+        let mut intermediate_params = base_params(
+            "Storedesk Simulator Worldwide Developer Relations Certification Authority",
+            "G6",
+            2,
+        );
+        intermediate_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        intermediate_params.key_usages =
+            vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        intermediate_params.use_authority_key_identifier_extension = true;
+        intermediate_params.custom_extensions = vec![CustomExtension::from_oid_content(
+            INTERMEDIATE_MARKER_OID,
+            ASN1_NULL.to_vec(),
+        )];
+        let intermediate = intermediate_params
+            .signed_by(&intermediate_key, &root, &root_key)
+            .context("signing the intermediate")?;
+
+        let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+            .context("generating the leaf key")?;
+        let mut leaf_params = base_params(
+            "Storedesk Simulator Prod ECC Mac App Store and iTunes Store Receipt Signing",
+            "Storedesk Simulator Worldwide Developer Relations",
+            3,
+        );
+        leaf_params.is_ca = IsCa::ExplicitNoCa;
+        leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        leaf_params.use_authority_key_identifier_extension = true;
+        leaf_params.custom_extensions = vec![CustomExtension::from_oid_content(
+            LEAF_MARKER_OID,
+            ASN1_NULL.to_vec(),
+        )];
+        // Signed by the P-384 intermediate, so ecdsa-with-SHA384 like Apple's leaf.
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &intermediate, &intermediate_key)
+            .context("signing the leaf")?;
+
+        let signing_key = p256::ecdsa::SigningKey::from_pkcs8_der(&leaf_key.serialize_der())
+            .context("loading the leaf key for signing")?;
+        let root_der = root.der().to_vec();
+        let intermediate_der = intermediate.der().to_vec();
+        let leaf_der = leaf.der().to_vec();
+        let signer = Signer::new(signing_key, [&leaf_der, &intermediate_der, &root_der]);
+        Ok(Self {
+            root_pem: root.pem(),
+            root_der,
+            intermediate_der,
+            leaf_der,
+            signer,
+        })
+    }
+}
+
+fn base_params(common_name: &str, unit: &str, serial: u64) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, common_name);
+    dn.push(DnType::OrganizationalUnitName, unit);
+    dn.push(DnType::OrganizationName, "storedesk Apple simulator (not Apple)");
+    dn.push(DnType::CountryName, "US");
+    params.distinguished_name = dn;
+    // A fixed past start keeps the seeded notifications (signed with their past dates) inside the window.
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2040, 1, 1);
+    params.serial_number = Some(SerialNumber::from(0x5d00_0000_0000_0000_u64 | serial));
+    params
+}

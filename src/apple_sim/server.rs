@@ -1,0 +1,41 @@
+//! The actix-web server: Apple's API under `/production` and `/sandbox`, the admin surface under `/sim`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context as _;
+
+use super::handlers::{self, EnvTag};
+use super::state::SimState;
+use super::SimEnvironment;
+
+pub(crate) fn start(state: Arc<SimState>, bind: SocketAddr) -> anyhow::Result<(Server, SocketAddr)> {
+    let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let data = web::Data::from(state);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .service(
+                web::scope("/production")
+                    .app_data(web::Data::new(EnvTag(SimEnvironment::Production)))
+                    .configure(handlers::api_routes),
+            )
+            .service(
+                web::scope("/sandbox")
+                    .app_data(web::Data::new(EnvTag(SimEnvironment::Sandbox)))
+                    .configure(handlers::api_routes),
+            )
+            .service(web::scope("/sim").configure(handlers::admin::routes))
+    })
+    .workers(2)
+    // The embedding process (tests, `storedesk demo`) owns Ctrl-C handling.
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)
+    .context("listening")?
+    .run();
+    Ok((server, addr))
+}

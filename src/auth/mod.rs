@@ -1,0 +1,7 @@
+//! Who is asking, and may they: passwords, database sessions, CSRF tokens and the role check.
+pub mod csrf;
+pub mod password;
+pub mod session;
+pub mod throttle;
+
+pub use session::{CurrentUser, SESSION_COOKIE};

@@ -1,0 +1,136 @@
+//! The signed-in user of a request, read from the session cookie and checked against the database.
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::{web, FromRequest, HttpRequest};
+use sha2::{Digest, Sha256};
+
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::Actor;
+
+pub const SESSION_COOKIE: &str = "storedesk_session";
+
+/// Only this hash of a session token is stored; the token itself lives only in the browser.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub fn new_session_token() -> String {
+    use base64::Engine;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+    Cookie::build(SESSION_COOKIE, token)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .finish()
+}
+
+pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
+    Cookie::build(name, "")
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(CookieDuration::ZERO)
+        .finish()
+}
+
+pub fn client_ip(req: &HttpRequest) -> String {
+    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub email: String,
+    pub role: Role,
+    pub session_id: i64,
+    pub csrf_token: String,
+    pub ip: String,
+}
+
+impl CurrentUser {
+    pub fn actor(&self) -> Actor {
+        Actor { user_id: Some(self.id), email: self.email.clone(), ip: self.ip.clone() }
+    }
+
+    /// Refuses with a 403 page naming the roles that may do this.
+    pub fn require(&self, allowed: &[Role]) -> Result<(), AppError> {
+        if allowed.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden { needed: allowed.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ") })
+        }
+    }
+
+    pub fn is(&self, roles: &[Role]) -> bool {
+        roles.contains(&self.role)
+    }
+
+    /// Checks a submitted form token against this session's.
+    pub fn check_csrf(&self, given: &str) -> Result<(), AppError> {
+        if crate::auth::csrf::tokens_match(&self.csrf_token, given) {
+            Ok(())
+        } else {
+            Err(AppError::CsrfRejected)
+        }
+    }
+}
+
+impl FromRequest for CurrentUser {
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = req
+                .app_data::<web::Data<AppState>>()
+                .cloned()
+                .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
+            let next = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+            let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+                return Err(AppError::Unauthenticated { next });
+            };
+            let now = crate::clock::now_ms();
+            let session = state
+                .store
+                .session_by_token_hash(&token_hash(cookie.value()))
+                .await
+                .map_err(|e| AppError::Unexpected(e.into()))?;
+            let Some(session) = session else {
+                return Err(AppError::Unauthenticated { next });
+            };
+            let idle = state.settings.session_idle.as_millis() as i64;
+            let absolute = state.settings.session_absolute.as_millis() as i64;
+            if now - session.last_seen_at > idle || now - session.created_at > absolute {
+                state.store.delete_session(session.id).await.map_err(|e| AppError::Unexpected(e.into()))?;
+                return Err(AppError::Unauthenticated { next });
+            }
+            let user = state.store.user_by_id(session.user_id).await.map_err(|e| AppError::Unexpected(e.into()))?;
+            if user.disabled {
+                return Err(AppError::Unauthenticated { next });
+            }
+            // Writing last_seen on every request would make each page view a database write; a minute is precise enough.
+            if now - session.last_seen_at > 60_000 {
+                state.store.touch_session(session.id, now).await.map_err(|e| AppError::Unexpected(e.into()))?;
+            }
+            Ok(CurrentUser {
+                id: user.id,
+                email: user.email,
+                role: user.role,
+                session_id: session.id,
+                csrf_token: session.csrf_token,
+                ip: client_ip(&req),
+            })
+        })
+    }
+}

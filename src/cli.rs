@@ -1,0 +1,204 @@
+//! The command line: every setting is a flag and a `STOREDESK_*` variable; secrets also as `*_FILE`.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, AppleSettings, ConfigError, DatabaseUrl, Settings};
+
+#[derive(Parser, Debug)]
+#[command(name = "storedesk", version, about = "Holds your Apple In-App Purchase key and puts it to work.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the console in production (configuration from the environment).
+    Serve(ServeArgs),
+    /// Everything on one machine with no setup: SQLite, the Apple simulator, a seeded project and an admin.
+    Demo(DemoArgs),
+    /// Run the database migrations and exit.
+    Migrate(DbArgs),
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Make or rotate the master key that encrypts stored private keys.
+    MasterKey {
+        #[command(subcommand)]
+        command: MasterKeyCommand,
+    },
+    /// Run the local App Store Server API simulator.
+    AppleSim(SimArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// sqlite://… or postgres://…; default: a SQLite file in the data directory.
+    #[arg(long, env = "STOREDESK_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where the SQLite file and demo files live.
+    #[arg(long, env = "STOREDESK_DATA_DIR", default_value = "./storedesk-data")]
+    pub data_dir: PathBuf,
+}
+
+impl DbArgs {
+    pub fn database_url(&self, file_name: &str) -> Result<DatabaseUrl, ConfigError> {
+        match self.database_url.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(raw) => DatabaseUrl::parse(raw),
+            None => Ok(DatabaseUrl::sqlite_file(&self.data_dir.join(file_name))),
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct MasterKeyArgs {
+    /// 32 random bytes, base64. `storedesk master-key generate` prints one.
+    #[arg(long, env = "STOREDESK_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// A file holding the master key.
+    #[arg(long, env = "STOREDESK_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// Older master keys (comma-separated), accepted for reading while `master-key rotate` runs.
+    #[arg(long, env = "STOREDESK_PREVIOUS_MASTER_KEYS", hide_env_values = true)]
+    pub previous_master_keys: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub key: MasterKeyArgs,
+    /// Listen address.
+    #[arg(long, env = "STOREDESK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// The URL users and Apple reach; https makes cookies Secure. Default: http:// + bind.
+    #[arg(long, env = "STOREDESK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[arg(long, env = "STOREDESK_APPLE_PRODUCTION_URL")]
+    pub apple_production_url: Option<String>,
+    #[arg(long, env = "STOREDESK_APPLE_SANDBOX_URL")]
+    pub apple_sandbox_url: Option<String>,
+    /// Comma-separated paths of extra trusted root certificates (DER or PEM), for a simulator only.
+    #[arg(long, env = "STOREDESK_APPLE_EXTRA_ROOTS")]
+    pub apple_extra_roots: Option<String>,
+    /// `json` for JSON log lines.
+    #[arg(long, env = "STOREDESK_LOG_FORMAT", default_value = "pretty")]
+    pub log_format: String,
+    /// Minutes without activity after which a session ends.
+    #[arg(long, env = "STOREDESK_SESSION_IDLE_MINUTES", default_value_t = 720)]
+    pub session_idle_minutes: u64,
+    /// Hours after sign-in after which a session ends regardless of activity.
+    #[arg(long, env = "STOREDESK_SESSION_MAX_HOURS", default_value_t = 168)]
+    pub session_max_hours: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DemoArgs {
+    #[arg(long, env = "STOREDESK_DATA_DIR", default_value = "./storedesk-data")]
+    pub data_dir: PathBuf,
+    #[arg(long, env = "STOREDESK_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user; prints a one-time password unless --password-stdin is given.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: String,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MasterKeyCommand {
+    /// Print a new random master key (base64).
+    Generate,
+    /// Re-encrypt every stored key under a new master key (STOREDESK_NEW_MASTER_KEY).
+    Rotate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        key: MasterKeyArgs,
+        #[arg(long, env = "STOREDESK_NEW_MASTER_KEY", hide_env_values = true)]
+        new_master_key: Option<String>,
+        #[arg(long, env = "STOREDESK_NEW_MASTER_KEY_FILE")]
+        new_master_key_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Listen address of the simulator.
+    #[arg(long, env = "STOREDESK_SIM_BIND", default_value = "127.0.0.1:8090")]
+    pub bind: String,
+    /// Where to write the issued key and the simulator's root certificate.
+    #[arg(long, env = "STOREDESK_DATA_DIR", default_value = "./storedesk-data")]
+    pub data_dir: PathBuf,
+}
+
+impl MasterKeyArgs {
+    pub fn load(&self) -> Result<Option<crate::crypto::MasterKey>, ConfigError> {
+        let secret = config::secret_from_env(
+            "STOREDESK_MASTER_KEY",
+            "STOREDESK_MASTER_KEY_FILE",
+            self.master_key.clone().filter(|s| !s.is_empty()),
+            self.master_key_file.clone(),
+        )?;
+        secret.as_ref().map(config::parse_master_key).transpose()
+    }
+}
+
+pub const NO_MASTER_KEY: &str = "storedesk serve needs a master key to encrypt the private keys it stores. \
+Make one with `storedesk master-key generate` and pass it as STOREDESK_MASTER_KEY (or a file path in STOREDESK_MASTER_KEY_FILE). \
+Keep it safe: without it the stored keys cannot be read.";
+
+impl ServeArgs {
+    pub fn settings(&self) -> anyhow::Result<Settings> {
+        let database_url = self.db.database_url("storedesk.db")?;
+        let bind = config::parse_bind(&self.bind)?;
+        let public_url = match self.public_url.as_deref().filter(|s| !s.trim().is_empty()) {
+            Some(raw) => config::parse_public_url(raw)?,
+            None => format!("http://{bind}"),
+        };
+        let master_key = self.key.load()?.ok_or_else(|| anyhow::anyhow!(NO_MASTER_KEY))?;
+        let mut apple = AppleSettings::default();
+        if let Some(url) = self.apple_production_url.as_deref().filter(|s| !s.is_empty()) {
+            apple.production_url = config::parse_base_url("STOREDESK_APPLE_PRODUCTION_URL", url)?;
+        }
+        if let Some(url) = self.apple_sandbox_url.as_deref().filter(|s| !s.is_empty()) {
+            apple.sandbox_url = config::parse_base_url("STOREDESK_APPLE_SANDBOX_URL", url)?;
+        }
+        if let Some(roots) = self.apple_extra_roots.as_deref() {
+            apple.extra_roots = config::load_extra_roots(roots)?;
+        }
+        if self.log_format != "json" && self.log_format != "pretty" {
+            return Err(ConfigError::new("STOREDESK_LOG_FORMAT", "json or pretty").into());
+        }
+        if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
+            return Err(ConfigError::new("STOREDESK_SESSION_IDLE_MINUTES", "a number of minutes above 0").into());
+        }
+        Ok(Settings {
+            database_url,
+            data_dir: self.db.data_dir.clone(),
+            bind,
+            public_url,
+            master_key,
+            previous_master_keys: config::parse_previous_master_keys(self.key.previous_master_keys.as_deref().unwrap_or(""))?,
+            apple,
+            session_idle: Duration::from_secs(self.session_idle_minutes * 60),
+            session_absolute: Duration::from_secs(self.session_max_hours * 3600),
+        })
+    }
+}

@@ -1,0 +1,254 @@
+//! Settings from `STOREDESK_*` environment variables (each also a flag), checked before anything starts.
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use secrecy::SecretString;
+
+use crate::crypto::MasterKey;
+
+/// Where the data lives: the URL scheme picks the backend.
+#[derive(Clone)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let raw = raw.trim();
+        if raw.starts_with("sqlite:") || raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Ok(Self(raw.to_string()))
+        } else {
+            Err(ConfigError::new(
+                "STOREDESK_DATABASE_URL",
+                "a URL that starts with sqlite:// (for example sqlite://./storedesk-data/storedesk.db) or postgres://",
+            ))
+        }
+    }
+
+    pub fn sqlite_file(path: &std::path::Path) -> Self {
+        Self(format!("sqlite://{}?mode=rwc", path.display()))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced, for logs and messages.
+    pub fn redacted(&self) -> String {
+        match (self.0.find("://"), self.0.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                let userinfo = &self.0[scheme + 3..at];
+                let user = userinfo.split(':').next().unwrap_or("");
+                format!("{}://{}:***@{}", &self.0[..scheme], user, &self.0[at + 1..])
+            }
+            _ => self.0.clone(),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{variable} is set but wrong: it should be {expected}.")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub expected: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, expected: impl Into<String>) -> Self {
+        Self { variable, expected: expected.into() }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct AppleSettings {
+    pub production_url: String,
+    pub sandbox_url: String,
+    /// Extra trusted roots (DER), for a simulator only; never set by default.
+    pub extra_roots: Vec<Vec<u8>>,
+    pub timeout: Duration,
+}
+
+impl Default for AppleSettings {
+    fn default() -> Self {
+        Self {
+            production_url: "https://api.storekit.apple.com".into(),
+            sandbox_url: "https://api.storekit-sandbox.apple.com".into(),
+            extra_roots: Vec::new(),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything the server needs; `Application::build` takes nothing else.
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: DatabaseUrl,
+    pub data_dir: PathBuf,
+    pub bind: SocketAddr,
+    pub public_url: String,
+    pub master_key: MasterKey,
+    /// Older master keys still accepted for opening rows while `master-key rotate` runs.
+    pub previous_master_keys: Vec<MasterKey>,
+    pub apple: AppleSettings,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &self.database_url)
+            .field("data_dir", &self.data_dir)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("master_key", &"[redacted]")
+            .field("apple", &self.apple)
+            .finish()
+    }
+}
+
+impl Settings {
+    pub fn keyring(&self) -> crate::keys::Keyring {
+        crate::keys::Keyring::new(self.master_key.clone(), self.previous_master_keys.clone())
+    }
+
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The public URL's origin (`scheme://host[:port]`), for the CSRF origin check.
+    pub fn public_origin(&self) -> String {
+        origin_of(&self.public_url).unwrap_or_default()
+    }
+}
+
+pub fn origin_of(url: &str) -> Option<String> {
+    let scheme_end = url.find("://")?;
+    let rest = &url[scheme_end + 3..];
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    Some(format!("{}{}", &url[..scheme_end + 3], &rest[..host_end]).to_ascii_lowercase())
+}
+
+pub fn parse_bind(raw: &str) -> Result<SocketAddr, ConfigError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| ConfigError::new("STOREDESK_BIND", "an address and port such as 127.0.0.1:8080 or 0.0.0.0:8080"))
+}
+
+pub fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
+    let raw = raw.trim().trim_end_matches('/');
+    let ok = (raw.starts_with("http://") || raw.starts_with("https://"))
+        && origin_of(raw).is_some_and(|o| o.len() > "https://".len());
+    if ok {
+        Ok(raw.to_string())
+    } else {
+        Err(ConfigError::new(
+            "STOREDESK_PUBLIC_URL",
+            "the http:// or https:// URL that users and Apple reach, such as https://storedesk.example.com",
+        ))
+    }
+}
+
+pub fn parse_base_url(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let raw = raw.trim().trim_end_matches('/');
+    if (raw.starts_with("http://") || raw.starts_with("https://")) && raw.len() > "https://".len() {
+        Ok(raw.to_string())
+    } else {
+        Err(ConfigError::new(variable, "an http:// or https:// base URL of the App Store Server API"))
+    }
+}
+
+/// Reads a secret from `VAR` or from the file named by `VAR_FILE`; both set is an error.
+pub fn secret_from_env(
+    variable: &'static str,
+    file_variable: &'static str,
+    value: Option<String>,
+    file: Option<PathBuf>,
+) -> Result<Option<SecretString>, ConfigError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(ConfigError::new(variable, format!("set alone: {variable} and {file_variable} are both set"))),
+        (Some(v), None) => Ok(Some(SecretString::from(v))),
+        (None, Some(path)) => std::fs::read_to_string(&path)
+            .map(|s| Some(SecretString::from(s.trim().to_string())))
+            .map_err(|_| ConfigError::new(file_variable, format!("the path of a readable file; {} cannot be read", path.display()))),
+        (None, None) => Ok(None),
+    }
+}
+
+pub fn parse_previous_master_keys(raw: &str) -> Result<Vec<MasterKey>, ConfigError> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            MasterKey::from_base64(s).map_err(|_| {
+                ConfigError::new("STOREDESK_PREVIOUS_MASTER_KEYS", "comma-separated master keys, each 32 random bytes in base64")
+            })
+        })
+        .collect()
+}
+
+pub fn parse_master_key(secret: &SecretString) -> Result<MasterKey, ConfigError> {
+    use secrecy::ExposeSecret;
+    MasterKey::from_base64(secret.expose_secret()).map_err(|_| {
+        ConfigError::new(
+            "STOREDESK_MASTER_KEY",
+            "32 random bytes in base64 (44 characters); `storedesk master-key generate` prints one",
+        )
+    })
+}
+
+/// Extra roots may be DER or PEM; a PEM file is decoded here so the verifier sees DER only.
+pub fn load_extra_roots(raw: &str) -> Result<Vec<Vec<u8>>, ConfigError> {
+    use base64::Engine;
+    let mut roots = Vec::new();
+    for path in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bytes = std::fs::read(path).map_err(|_| {
+            ConfigError::new("STOREDESK_APPLE_EXTRA_ROOTS", format!("comma-separated paths of certificate files; {path} cannot be read"))
+        })?;
+        let der = match std::str::from_utf8(&bytes) {
+            Ok(text) if text.contains("-----BEGIN CERTIFICATE-----") => {
+                let body: String = text
+                    .lines()
+                    .skip_while(|l| !l.starts_with("-----BEGIN CERTIFICATE-----"))
+                    .skip(1)
+                    .take_while(|l| !l.starts_with("-----END"))
+                    .collect();
+                base64::engine::general_purpose::STANDARD.decode(body.trim()).map_err(|_| {
+                    ConfigError::new("STOREDESK_APPLE_EXTRA_ROOTS", format!("paths of DER or PEM certificates; {path} is not one"))
+                })?
+            }
+            _ => bytes,
+        };
+        roots.push(der);
+    }
+    Ok(roots)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_password_never_shows_in_the_redacted_url() {
+        let url = DatabaseUrl::parse("postgres://app:s3cret@db:5432/storedesk").unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@db:5432/storedesk");
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn wrong_values_name_their_variable() {
+        let err = DatabaseUrl::parse("mysql://x").err().unwrap();
+        assert!(err.to_string().starts_with("STOREDESK_DATABASE_URL is set but wrong"));
+        assert!(parse_bind("localhost").is_err());
+        assert!(parse_public_url("storedesk.example.com").is_err());
+        assert_eq!(parse_public_url("https://a.example/").unwrap(), "https://a.example");
+        assert_eq!(origin_of("https://A.example:8443/x/y").unwrap(), "https://a.example:8443");
+    }
+}

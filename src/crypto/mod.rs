@@ -1,0 +1,6 @@
+//! Encryption at rest under the master key.
+mod master_key;
+mod seal;
+
+pub use master_key::{MasterKey, MasterKeyError, MASTER_KEY_LEN};
+pub use seal::{CryptoError, SEALED_VERSION};

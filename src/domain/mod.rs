@@ -1,0 +1,20 @@
+//! Value types with rules: parse, never validate twice.
+mod app_apple_id;
+mod bundle_id;
+mod email;
+mod environment;
+mod issuer_id;
+mod key_id;
+mod private_key;
+mod role;
+mod slug;
+
+pub use app_apple_id::{AppAppleId, AppAppleIdError, APP_APPLE_ID_MAX_DIGITS};
+pub use bundle_id::{BundleId, BundleIdError, BUNDLE_ID_MAX_LEN};
+pub use email::{Email, EmailError, EMAIL_MAX_LEN};
+pub use environment::{Environment, EnvironmentError};
+pub use issuer_id::{IssuerId, IssuerIdError};
+pub use key_id::{KeyId, KeyIdError, KEY_ID_LEN};
+pub use private_key::{check_file_name, parse_upload, ApplePrivateKey, PrivateKeyError, MAX_P8_BYTES};
+pub use role::{Role, RoleError};
+pub use slug::{Slug, SlugError, SLUG_MAX_LEN, SLUG_MIN_LEN};

@@ -1,0 +1,151 @@
+//! The one error type at the HTTP edge: each kind maps to one status and one safe page (or JSON body).
+//! The log gets the whole cause chain; the user gets a sentence and the request id.
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+
+tokio::task_local! {
+    /// Set by the request-id middleware for the duration of each request, so error pages can show it.
+    pub static REQUEST_ID: String;
+}
+
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(|id| id.clone()).unwrap_or_else(|_| "none".into())
+}
+
+#[derive(thiserror::Error)]
+pub enum AppError {
+    #[error("not signed in")]
+    Unauthenticated { next: String },
+    #[error("forbidden; needs {needed}")]
+    Forbidden { needed: String },
+    #[error("the form's security token is missing or wrong")]
+    CsrfRejected,
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("too many requests")]
+    TooManyRequests(String),
+    #[error(transparent)]
+    Unexpected(#[from] anyhow::Error),
+}
+
+impl std::fmt::Debug for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{self}")?;
+        if let AppError::Unexpected(e) = self {
+            for cause in e.chain().skip(1) {
+                writeln!(f, "Caused by: {cause}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(e: crate::store::StoreError) -> Self {
+        match e {
+            crate::store::StoreError::NotFound => AppError::NotFound,
+            other => AppError::Unexpected(anyhow::Error::new(other)),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+pub struct ErrorPage<'a> {
+    pub status: u16,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub request_id: String,
+    pub css: &'static str,
+}
+
+impl AppError {
+    fn title_and_message(&self) -> (&'static str, String) {
+        match self {
+            AppError::Unauthenticated { .. } => ("Sign in needed", "Sign in to continue.".into()),
+            AppError::Forbidden { needed } => (
+                "Not allowed",
+                format!("Your role cannot open this page or do this. It needs the {needed} role; ask an admin if you need it."),
+            ),
+            AppError::CsrfRejected => (
+                "Form expired",
+                "This form's security token is missing or no longer valid, so nothing was changed. Go back, reload the page and try again."
+                    .into(),
+            ),
+            AppError::NotFound => ("Not found", "There is nothing at this address.".into()),
+            AppError::BadRequest(m) => ("Bad request", m.clone()),
+            AppError::TooManyRequests(m) => ("Too many requests", m.clone()),
+            AppError::Unexpected(_) => (
+                "Something went wrong",
+                "storedesk could not finish this request. Nothing secret was shown; the details are in the server log under the request id below."
+                    .into(),
+            ),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated { .. } => "unauthenticated",
+            AppError::Forbidden { .. } => "forbidden",
+            AppError::CsrfRejected => "csrf_rejected",
+            AppError::NotFound => "not_found",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::TooManyRequests(_) => "too_many_requests",
+            AppError::Unexpected(_) => "internal",
+        }
+    }
+
+    /// The JSON form used under /api/ and for machine endpoints.
+    pub fn json_response(&self) -> HttpResponse {
+        let (_, message) = self.title_and_message();
+        let status = match self {
+            AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            _ => self.status_code(),
+        };
+        HttpResponse::build(status).json(serde_json::json!({
+            "error": {"code": self.code(), "message": message, "request_id": current_request_id()}
+        }))
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
+            AppError::Forbidden { .. } | AppError::CsrfRejected => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let AppError::Unexpected(e) = self {
+            tracing::error!(error.cause_chain = ?e, request_id = %current_request_id(), "request failed");
+        }
+        if let AppError::Unauthenticated { next } = self {
+            let location = if next.is_empty() || next == "/" || !next.starts_with('/') || next.starts_with("//") {
+                "/login".to_string()
+            } else {
+                format!("/login?next={}", crate::routes::urlencode(next))
+            };
+            return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
+        }
+        let (title, message) = self.title_and_message();
+        let page = ErrorPage {
+            status: self.status_code().as_u16(),
+            title,
+            message: &message,
+            request_id: current_request_id(),
+            css: crate::routes::assets::css_url(),
+        };
+        match page.render() {
+            Ok(html) => HttpResponse::build(self.status_code()).content_type("text/html; charset=utf-8").body(html),
+            Err(_) => HttpResponse::build(self.status_code()).content_type("text/plain; charset=utf-8").body(message),
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The key vault: seals a parsed `.p8` under the master key, opens it in memory when a call is signed, and
+//! re-seals everything under a new master key. The private part never leaves this module as bytes.
+use std::sync::Arc;
+
+use anyhow::Context;
+use zeroize::Zeroizing;
+
+use crate::crypto::MasterKey;
+use crate::domain::{ApplePrivateKey, IssuerId, KeyId};
+use crate::store::keys::{NewKeyRow, SealedKeyRow};
+use crate::store::{Actor, Project, Store};
+
+/// The master keys this process can open rows with: the current one (used for sealing) and previous ones
+/// (accepted while `master-key rotate` runs, so readers never stop).
+#[derive(Clone)]
+pub struct Keyring {
+    current: MasterKey,
+    previous: Vec<MasterKey>,
+}
+
+impl Keyring {
+    pub fn new(current: MasterKey, previous: Vec<MasterKey>) -> Self {
+        Self { current, previous }
+    }
+
+    pub fn current(&self) -> &MasterKey {
+        &self.current
+    }
+
+    fn by_id(&self, id: &str) -> Option<&MasterKey> {
+        std::iter::once(&self.current).chain(self.previous.iter()).find(|k| k.key_id() == id)
+    }
+
+    pub fn knows(&self, id: &str) -> bool {
+        self.by_id(id).is_some()
+    }
+}
+
+/// Associated data binds a sealed key to its project and row: a copied ciphertext opens nowhere else.
+fn aad(project_id: i64, row_id: i64, key_id: &str) -> Vec<u8> {
+    format!("storedesk/apple-key/v1/project:{project_id}/row:{row_id}/kid:{key_id}").into_bytes()
+}
+
+/// Stores `key` as the project's key in use; the previous one (if any) is retired and its private part destroyed,
+/// all in one transaction with the audit rows.
+pub async fn save_key(
+    store: &Store,
+    keyring: &Keyring,
+    project: &Project,
+    key_id: &KeyId,
+    issuer_id: &IssuerId,
+    key: &ApplePrivateKey,
+    actor: &Actor,
+) -> anyhow::Result<i64> {
+    let master = keyring.current();
+    let fingerprint = key.public_key_fingerprint();
+    let mut tx = store.begin().await?;
+    let (row_id, replaced) = Store::insert_active_key(
+        &mut tx,
+        &NewKeyRow {
+            project_id: project.id,
+            key_id: key_id.as_str(),
+            issuer_id: issuer_id.as_str(),
+            fingerprint: &fingerprint,
+            master_key_id: &master.key_id(),
+            uploaded_by: &actor.email,
+        },
+        actor,
+    )
+    .await?;
+    let der = key.to_pkcs8_der();
+    let sealed = master.seal(&der, &aad(project.id, row_id, key_id.as_str()));
+    Store::set_sealed_key(&mut tx, row_id, &sealed).await?;
+    let detail = match replaced {
+        Some(old) => format!("issuer {}; fingerprint {fingerprint}; replaces {old}", issuer_id.as_str()),
+        None => format!("issuer {}; fingerprint {fingerprint}", issuer_id.as_str()),
+    };
+    crate::store::audit::record(&mut tx, actor, "key.save", Some(project.id), key_id.as_str(), &detail).await?;
+    tx.commit().await.context("could not store the key")?;
+    Ok(row_id)
+}
+
+/// A key opened for signing. Cloning shares the one in-memory copy.
+#[derive(Clone)]
+pub struct OpenedKey {
+    pub row_id: i64,
+    pub key_id: String,
+    pub issuer_id: String,
+    pub fingerprint: String,
+    pub signing_key: Arc<p256::ecdsa::SigningKey>,
+}
+
+impl std::fmt::Debug for OpenedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenedKey").field("row_id", &self.row_id).field("key_id", &self.key_id).field("fingerprint", &self.fingerprint).finish()
+    }
+}
+
+fn open_row(keyring: &Keyring, row: &SealedKeyRow) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let master = keyring.by_id(&row.master_key_id).ok_or_else(|| {
+        anyhow::anyhow!(
+            "key {} is sealed under master key {}, which this instance does not have; start it with that key in STOREDESK_MASTER_KEY or STOREDESK_PREVIOUS_MASTER_KEYS",
+            row.key_id,
+            row.master_key_id
+        )
+    })?;
+    master
+        .open(&row.sealed_key, &aad(row.project_id, row.id, &row.key_id))
+        .map_err(|e| anyhow::anyhow!("could not open key {}: {e}", row.key_id))
+}
+
+/// Reads the project's key in use from the database (so a rotation on another instance is seen at once) and opens it.
+pub async fn open_key_in_use(store: &Store, keyring: &Keyring, project_id: i64) -> anyhow::Result<Option<OpenedKey>> {
+    let Some(row) = store.sealed_key_in_use(project_id).await? else {
+        return Ok(None);
+    };
+    let der = open_row(keyring, &row)?;
+    let key = ApplePrivateKey::from_pkcs8_der(&der).map_err(|e| anyhow::anyhow!("stored key {} does not parse: {e}", row.key_id))?;
+    Ok(Some(OpenedKey {
+        row_id: row.id,
+        key_id: row.key_id,
+        issuer_id: row.issuer_id,
+        fingerprint: row.fingerprint,
+        signing_key: Arc::new(key.signing_key()),
+    }))
+}
+
+/// Re-seals every stored private key under `new`, one row at a time; each row is updated atomically, so a reader
+/// holding both keys can always open it.
+pub async fn rotate_master_key(store: &Store, old: &MasterKey, new: &MasterKey) -> anyhow::Result<usize> {
+    let keyring = Keyring::new(old.clone(), Vec::new());
+    let new_id = new.key_id();
+    let mut count = 0;
+    for row in store.all_sealed_keys().await? {
+        if row.master_key_id == new_id {
+            continue;
+        }
+        let plain = open_row(&keyring, &row)?;
+        let sealed = new.seal(&plain, &aad(row.project_id, row.id, &row.key_id));
+        if store.reseal_key(row.id, &row.master_key_id, &sealed, &new_id).await? {
+            count += 1;
+        }
+    }
+    store.set_setting(crate::commands::MASTER_KEY_SETTING, &new_id).await?;
+    store.audit(&Actor::system("storedesk master-key rotate"), "master_key.rotate", None, &new_id, &format!("{count} key(s) re-sealed")).await?;
+    Ok(count)
+}

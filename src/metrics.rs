@@ -1,0 +1,46 @@
+//! Counters for `/metrics` in the Prometheus text format. Per-process by nature: Prometheus scrapes each instance.
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+#[derive(Default, Debug)]
+pub struct Metrics {
+    counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+}
+
+const HELP: &[(&str, &str)] = &[
+    ("storedesk_http_responses_total", "HTTP responses by status class."),
+    ("storedesk_login_failures_total", "Failed sign-in attempts."),
+    ("storedesk_apple_calls_total", "Calls to the App Store Server API by outcome."),
+    ("storedesk_notifications_total", "App Store Server Notifications received by outcome."),
+];
+
+impl Metrics {
+    /// `labels` is the inside of `{...}`, e.g. `class="2xx"`.
+    pub fn inc(&self, name: &'static str, labels: &str) {
+        let mut map = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry((name, labels.to_string())).or_insert(0) += 1;
+    }
+
+    pub fn render(&self) -> String {
+        let map = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = String::new();
+        for (name, help) in HELP {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+            let mut any = false;
+            for ((n, labels), value) in map.iter() {
+                if n == name {
+                    any = true;
+                    if labels.is_empty() {
+                        out.push_str(&format!("{n} {value}\n"));
+                    } else {
+                        out.push_str(&format!("{n}{{{labels}}} {value}\n"));
+                    }
+                }
+            }
+            if !any && !name.contains("http") {
+                out.push_str(&format!("{name} 0\n"));
+            }
+        }
+        out
+    }
+}

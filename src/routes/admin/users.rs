@@ -1,0 +1,126 @@
+//! `/admin/users`: add people, change their role, disable them. The last admin stays an admin.
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+use crate::auth::{password, CurrentUser};
+use crate::domain::{Email, Role};
+use crate::error::AppError;
+use crate::routes::{ok, redirect_with_flash, render, unprocessable, Layout};
+use crate::startup::AppState;
+use crate::store::StoreError;
+
+pub struct UserRow {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    pub disabled: bool,
+    pub created: String,
+    pub is_me: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+pub struct UsersPage {
+    pub layout: Layout,
+    pub users: Vec<UserRow>,
+    pub email: String,
+    pub role: String,
+    pub email_error: Option<String>,
+    pub role_error: Option<String>,
+    pub new_password: Option<(String, String)>,
+}
+
+async fn page(state: &AppState, req: &HttpRequest, user: &CurrentUser) -> Result<UsersPage, AppError> {
+    let users = state.store.list_users().await?;
+    Ok(UsersPage {
+        layout: Layout::new(state, req, user, "Users", None).await?,
+        users: users
+            .into_iter()
+            .map(|u| UserRow {
+                is_me: u.id == user.id,
+                id: u.id,
+                email: u.email,
+                role: u.role.as_str().to_string(),
+                disabled: u.disabled,
+                created: crate::clock::utc(u.created_at),
+            })
+            .collect(),
+        email: String::new(),
+        role: "support".into(),
+        email_error: None,
+        role_error: None,
+        new_password: None,
+    })
+}
+
+pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+    user.require(&[Role::Admin])?;
+    ok(&req, &page(&state, &req, &user).await?)
+}
+
+#[derive(Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: web::Form<NewUserForm>) -> Result<HttpResponse, AppError> {
+    user.require(&[Role::Admin])?;
+    user.check_csrf(&form.csrf_token)?;
+    let mut page = page(&state, &req, &user).await?;
+    page.email = form.email.clone();
+    page.role = form.role.clone();
+    let email = Email::parse(&form.email).map_err(|e| page.email_error = Some(e.to_string())).ok();
+    let role = Role::parse(&form.role).map_err(|_| page.role_error = Some("Choose admin, lead or support.".into())).ok();
+    let (Some(email), Some(role)) = (email, role) else {
+        return unprocessable(&req, &page);
+    };
+    let secret = password::generate_password();
+    let hash = password::hash_password(secret.clone()).await?;
+    match state.store.create_user(&email, &hash, role, &user.actor()).await {
+        Ok(created) => {
+            let mut page = self::page(&state, &req, &user).await?;
+            // Shown once, on this response only; it is never stored or logged in clear.
+            page.new_password = Some((created.email, secret.expose_secret().to_string()));
+            render(&req, actix_web::http::StatusCode::OK, &page)
+        }
+        Err(StoreError::Conflict(message)) => {
+            page.email_error = Some(message);
+            unprocessable(&req, &page)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct UpdateUserForm {
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    disabled: Option<String>,
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn update(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    form: web::Form<UpdateUserForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(&[Role::Admin])?;
+    user.check_csrf(&form.csrf_token)?;
+    let role = Role::parse(&form.role).map_err(|_| AppError::BadRequest("Choose admin, lead or support.".into()))?;
+    let disabled = form.disabled.as_deref().is_some_and(|v| v == "on" || v == "1" || v == "true");
+    match state.store.update_user_access(*path, role, disabled, &user.actor()).await {
+        Ok(updated) => Ok(redirect_with_flash("/admin/users", "ok", &format!("Saved {}.", updated.email))),
+        Err(StoreError::Conflict(message)) => Ok(redirect_with_flash("/admin/users", "error", &message)),
+        Err(e) => Err(e.into()),
+    }
+}

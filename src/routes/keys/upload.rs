@@ -1,0 +1,136 @@
+//! The Step 3 form (`key_id`, `issuer_id`, file `private_key`) read from a streamed multipart body with hard limits:
+//! only the expected fields, few parts, small text, a file a little above 8 KiB so the `.p8` parser (not the
+//! transport) writes the exact "over 8 KiB" sentence. Nothing here is stored; it only collects and parses.
+use actix_multipart::Multipart;
+use futures_util::StreamExt;
+use zeroize::Zeroizing;
+
+use crate::domain::{ApplePrivateKey, IssuerId, KeyId};
+use crate::error::AppError;
+
+const MAX_PARTS: usize = 8;
+const MAX_TEXT: usize = 1024;
+/// One byte over the parser's 8 KiB limit is enough for it to say "too large"; the rest is drained, not kept.
+const MAX_FILE_KEPT: usize = 8 * 1024 + 1;
+/// Past this the request is cut off without reading further.
+pub const MAX_BODY: usize = 256 * 1024;
+
+#[derive(Default)]
+pub struct RawKeyForm {
+    pub csrf_token: String,
+    pub key_id: String,
+    pub issuer_id: String,
+    pub file_name: Option<String>,
+    pub file: Option<Zeroizing<Vec<u8>>>,
+    pub activate_anyway: bool,
+}
+
+impl std::fmt::Debug for RawKeyForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawKeyForm").field("key_id", &self.key_id).field("file_name", &self.file_name).finish()
+    }
+}
+
+/// Sentences next to the three fields.
+#[derive(Default, Clone, Debug)]
+pub struct KeyFormErrors {
+    pub key_id: Option<String>,
+    pub issuer_id: Option<String>,
+    pub private_key: Option<String>,
+}
+
+impl KeyFormErrors {
+    pub fn any(&self) -> bool {
+        self.key_id.is_some() || self.issuer_id.is_some() || self.private_key.is_some()
+    }
+}
+
+pub struct ParsedKeyForm {
+    pub key_id: KeyId,
+    pub issuer_id: IssuerId,
+    pub key: ApplePrivateKey,
+}
+
+pub async fn read_form(mut payload: Multipart) -> Result<RawKeyForm, AppError> {
+    let mut form = RawKeyForm::default();
+    let mut parts = 0;
+    let mut total = 0usize;
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|_| AppError::BadRequest("The upload could not be read. Choose the file again and resend the form.".into()))?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(AppError::BadRequest("The form has more parts than expected.".into()));
+        }
+        let name = field.content_disposition().and_then(|cd| cd.get_name()).unwrap_or("").to_string();
+        let is_file = name == "private_key";
+        if is_file {
+            let file_name = field.content_disposition().and_then(|cd| cd.get_filename()).unwrap_or("").to_string();
+            form.file_name = Some(file_name);
+        } else if !matches!(name.as_str(), "csrf_token" | "key_id" | "issuer_id" | "activate_anyway") {
+            return Err(AppError::BadRequest(format!("The form has an unexpected field “{}”.", name.chars().take(40).collect::<String>())));
+        }
+        let limit = if is_file { MAX_FILE_KEPT } else { MAX_TEXT };
+        let mut bytes = Zeroizing::new(Vec::new());
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|_| AppError::BadRequest("The upload was interrupted. Choose the file again and resend the form.".into()))?;
+            total += chunk.len();
+            if total > MAX_BODY {
+                return Err(AppError::BadRequest("The upload is far larger than a .p8 key (8 KiB at most).".into()));
+            }
+            let room = limit.saturating_sub(bytes.len());
+            bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        }
+        match name.as_str() {
+            "private_key" => {
+                // A file input left empty still sends a part with an empty file name; that is "no file".
+                if form.file_name.as_deref().unwrap_or("").is_empty() && bytes.is_empty() {
+                    form.file_name = None;
+                } else {
+                    form.file = Some(bytes);
+                }
+            }
+            other => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                match other {
+                    "csrf_token" => form.csrf_token = text,
+                    "key_id" => form.key_id = text,
+                    "issuer_id" => form.issuer_id = text,
+                    _ => form.activate_anyway = text == "1" || text == "on" || text == "true",
+                }
+            }
+        }
+    }
+    Ok(form)
+}
+
+pub const NO_FILE: &str = "Choose the .p8 file you downloaded when you generated the key (App Store Connect → Users and Access → Integrations → In-App Purchase). Apple lets you download it only once.";
+
+/// Every rule of "Validation of Step 3"; each failure lands next to its own field.
+pub fn parse(form: &RawKeyForm) -> Result<ParsedKeyForm, KeyFormErrors> {
+    let mut errors = KeyFormErrors::default();
+    let key_id = KeyId::parse(&form.key_id).map_err(|e| errors.key_id = Some(e.to_string())).ok();
+    let issuer_id = IssuerId::parse(&form.issuer_id).map_err(|e| errors.issuer_id = Some(e.to_string())).ok();
+    let key = match &form.file {
+        None => {
+            errors.private_key = Some(NO_FILE.into());
+            None
+        }
+        Some(bytes) => {
+            let name_ok = match (&key_id, form.file_name.as_deref()) {
+                (Some(kid), Some(name)) if !name.is_empty() => {
+                    crate::domain::check_file_name(name, kid).map_err(|e| errors.private_key = Some(e.to_string())).is_ok()
+                }
+                _ => true,
+            };
+            if name_ok {
+                ApplePrivateKey::parse(bytes).map_err(|e| errors.private_key = Some(e.to_string())).ok()
+            } else {
+                None
+            }
+        }
+    };
+    match (key_id, issuer_id, key) {
+        (Some(key_id), Some(issuer_id), Some(key)) if !errors.any() => Ok(ParsedKeyForm { key_id, issuer_id, key }),
+        _ => Err(errors),
+    }
+}

@@ -1,0 +1,229 @@
+//! Every URL is registered here; each area has its own module with thin handlers.
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::auth::CurrentUser;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::Project;
+
+pub mod account;
+pub mod admin;
+pub mod assets;
+pub mod health;
+pub mod keys;
+pub mod login;
+pub mod projects;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(home))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
+        .route("/static/{version}/{file}", web::get().to(assets::serve))
+        .route("/login", web::get().to(login::form))
+        .route("/login", web::post().to(login::submit))
+        .route("/logout", web::post().to(login::logout))
+        .route("/account", web::get().to(account::form))
+        .route("/account", web::post().to(account::submit))
+        .configure(projects::configure)
+        .configure(keys::configure)
+        .configure(admin::configure)
+        .default_service(web::to(not_found));
+}
+
+async fn home(_user: CurrentUser) -> HttpResponse {
+    redirect("/projects")
+}
+
+pub const FLASH_COOKIE: &str = "storedesk_flash";
+
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_string())).finish()
+}
+
+/// A 303 that shows `message` once on the next page.
+pub fn redirect_with_flash(location: &str, kind: &str, message: &str) -> HttpResponse {
+    let cookie = Cookie::build(FLASH_COOKIE, urlencode(&format!("{kind}|{message}")))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .finish();
+    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_string())).cookie(cookie).finish()
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+pub fn urldecode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[derive(Clone, Debug)]
+pub struct Flash {
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct UserNav {
+    pub email: String,
+    pub role: String,
+    pub is_admin: bool,
+    pub can_manage: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectLink {
+    pub slug: String,
+    pub name: String,
+    pub current: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectNav {
+    pub slug: String,
+    pub name: String,
+    pub section: &'static str,
+    pub can_settings: bool,
+}
+
+/// What every page's frame needs: title, navigation, the flash message and the CSRF token for its forms.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub title: String,
+    pub css: &'static str,
+    pub js: &'static str,
+    pub user: Option<UserNav>,
+    pub projects: Vec<ProjectLink>,
+    pub project: Option<ProjectNav>,
+    pub flash: Option<Flash>,
+    pub csrf_token: String,
+}
+
+impl Layout {
+    pub fn anonymous(title: &str, req: &HttpRequest) -> Self {
+        Layout {
+            title: title.to_string(),
+            css: assets::css_url(),
+            js: assets::js_url(),
+            user: None,
+            projects: Vec::new(),
+            project: None,
+            flash: read_flash(req),
+            csrf_token: String::new(),
+        }
+    }
+
+    pub async fn new(
+        state: &AppState,
+        req: &HttpRequest,
+        user: &CurrentUser,
+        title: &str,
+        project: Option<(&Project, &'static str)>,
+    ) -> Result<Self, AppError> {
+        let projects = state.store.list_projects().await?;
+        let current = project.map(|(p, _)| p.id);
+        Ok(Layout {
+            title: title.to_string(),
+            css: assets::css_url(),
+            js: assets::js_url(),
+            user: Some(UserNav {
+                email: user.email.clone(),
+                role: user.role.as_str().to_string(),
+                is_admin: user.role == Role::Admin,
+                can_manage: user.is(&[Role::Admin, Role::Lead]),
+            }),
+            projects: projects
+                .iter()
+                .map(|p| ProjectLink { slug: p.slug.clone(), name: p.name.clone(), current: Some(p.id) == current })
+                .collect(),
+            project: project.map(|(p, section)| ProjectNav {
+                slug: p.slug.clone(),
+                name: p.name.clone(),
+                section,
+                can_settings: user.is(&[Role::Admin, Role::Lead]),
+            }),
+            flash: read_flash(req),
+            csrf_token: user.csrf_token.clone(),
+        })
+    }
+}
+
+fn read_flash(req: &HttpRequest) -> Option<Flash> {
+    let raw = urldecode(req.cookie(FLASH_COOKIE)?.value());
+    let (kind, message) = raw.split_once('|')?;
+    let kind = if kind == "ok" || kind == "warn" || kind == "error" { kind } else { "ok" };
+    Some(Flash { kind: kind.to_string(), message: message.chars().take(500).collect() })
+}
+
+/// Renders a page; a flash message shown on it is cleared in the same response.
+pub fn render<T: Template>(req: &HttpRequest, status: StatusCode, page: &T) -> Result<HttpResponse, AppError> {
+    let html = page.render().map_err(|e| AppError::Unexpected(anyhow::anyhow!("template: {e}")))?;
+    let mut response = HttpResponse::build(status);
+    response.content_type("text/html; charset=utf-8");
+    if req.cookie(FLASH_COOKIE).is_some() {
+        response.cookie(crate::auth::session::removal_cookie(FLASH_COOKIE, false));
+    }
+    Ok(response.body(html))
+}
+
+pub fn ok<T: Template>(req: &HttpRequest, page: &T) -> Result<HttpResponse, AppError> {
+    render(req, StatusCode::OK, page)
+}
+
+pub fn unprocessable<T: Template>(req: &HttpRequest, page: &T) -> Result<HttpResponse, AppError> {
+    render(req, StatusCode::UNPROCESSABLE_ENTITY, page)
+}
+
+pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))
+}
+
+/// Loads the project named in the URL, or answers 404.
+pub async fn project_by_slug(state: &AppState, slug: &str) -> Result<Project, AppError> {
+    state.store.project_by_slug(slug).await?.ok_or(AppError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urlencoding_round_trips() {
+        let s = "ok|Saved “Key” 100% & done";
+        assert_eq!(urldecode(&urlencode(s)), s);
+        assert_eq!(urlencode("/projects?x=1"), "/projects%3Fx%3D1");
+    }
+}
+
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}

@@ -1,0 +1,120 @@
+//! `Application::build` is the only way the server starts: for `serve`, `demo` and every test.
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpMessage, HttpServer, ResponseError};
+use anyhow::Context;
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::config::Settings;
+use crate::error::{AppError, REQUEST_ID};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Shared by every request handler through `web::Data`.
+pub struct AppState {
+    pub store: Store,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    store: Store,
+}
+
+/// A content security policy with no inline script or style and no other origin: pages work without JavaScript,
+/// and what little script there is comes from our own file.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let store = Store::connect(&settings.database_url).await?;
+        store.migrate().await?;
+        crate::commands::ensure_master_key(&store, &settings.keyring()).await?;
+        let listener = TcpListener::bind(settings.bind).with_context(|| format!("could not listen on {}", settings.bind))?;
+        Self::build_with(settings, store, listener).await
+    }
+
+    pub async fn build_with(settings: Settings, store: Store, listener: TcpListener) -> anyhow::Result<Application> {
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState { store: store.clone(), settings: settings.clone(), metrics: Arc::new(Metrics::default()) });
+        let hsts = settings.secure_cookies();
+        let server = HttpServer::new(move || {
+            let security = actix_web::middleware::DefaultHeaders::new()
+                .add(("Content-Security-Policy", CSP))
+                .add(("X-Frame-Options", "DENY"))
+                .add(("X-Content-Type-Options", "nosniff"))
+                .add(("Referrer-Policy", "same-origin"))
+                .add(("Cross-Origin-Opener-Policy", "same-origin"))
+                .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"));
+            let security = if hsts { security.add(("Strict-Transport-Security", "max-age=31536000")) } else { security };
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .app_data(web::JsonConfig::default().limit(256 * 1024))
+                .configure(crate::routes::configure)
+                .wrap(from_fn(origin_check))
+                .wrap(from_fn(request_context))
+                .wrap(security)
+                .wrap(TracingLogger::default())
+        })
+        .listen(listener)?
+        .shutdown_timeout(5)
+        .run();
+        Ok(Application { port, server, store })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+
+    pub fn server(self) -> Server {
+        self.server
+    }
+}
+
+/// Puts the request id in scope for error pages, echoes it in `X-Request-Id`, and counts responses.
+async fn request_context(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+    let mut response = REQUEST_ID.scope(id.clone(), next.call(req)).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+    }
+    if let Some(metrics) = metrics {
+        let class = format!("class=\"{}xx\"", response.status().as_u16() / 100);
+        metrics.inc("storedesk_http_responses_total", &class);
+    }
+    Ok(response)
+}
+
+/// Every state-changing browser request must come from our own pages. Apple's webhook and the bearer-token API
+/// authenticate by other means and are exempt.
+async fn origin_check(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let safe = matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+    let exempt = req.path().starts_with("/apple/") || req.path().starts_with("/api/");
+    if !safe && !exempt {
+        let origin = req.app_data::<web::Data<AppState>>().map(|s| s.settings.public_origin()).unwrap_or_default();
+        if !crate::auth::csrf::origin_allowed(req.request(), &origin) {
+            tracing::warn!(path = %req.path(), "cross-origin form post refused");
+            let response = AppError::CsrfRejected.error_response();
+            return Ok(req.into_response(response));
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}

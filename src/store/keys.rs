@@ -1,0 +1,203 @@
+//! Rows of `apple_keys`. Sealing and opening happen in `crate::keys`; this file only moves bytes.
+use sqlx::{Any, Transaction};
+
+use super::{audit, Actor, Store, StoreError, StoreResult};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct KeyRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub key_id: String,
+    pub issuer_id: String,
+    pub fingerprint: String,
+    pub master_key_id: String,
+    pub status: String,
+    pub uploaded_by: String,
+    pub uploaded_at: i64,
+    pub retired_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub last_failure_at: Option<i64>,
+    pub last_failure: Option<String>,
+    pub auth_failures: i64,
+    pub verified_at: Option<i64>,
+    pub verify_summary: Option<String>,
+}
+
+#[derive(Clone, sqlx::FromRow)]
+pub struct SealedKeyRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub key_id: String,
+    pub issuer_id: String,
+    pub fingerprint: String,
+    pub master_key_id: String,
+    pub sealed_key: Vec<u8>,
+}
+
+const KEY_COLUMNS: &str = "id, project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, uploaded_at, \
+                           retired_at, last_success_at, last_failure_at, last_failure, auth_failures, verified_at, verify_summary";
+
+/// What a new key row needs before its sealed bytes exist (they are bound to the row id).
+pub struct NewKeyRow<'a> {
+    pub project_id: i64,
+    pub key_id: &'a str,
+    pub issuer_id: &'a str,
+    pub fingerprint: &'a str,
+    pub master_key_id: &'a str,
+    pub uploaded_by: &'a str,
+}
+
+impl Store {
+    pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
+        Ok(self.pool().begin().await?)
+    }
+
+    /// Retires the key in use (destroying its private part) and inserts the new row as active, in the caller's
+    /// transaction; the caller seals the key with the returned row id and commits.
+    pub(crate) async fn insert_active_key(tx: &mut Transaction<'static, Any>, new: &NewKeyRow<'_>, actor: &Actor) -> StoreResult<(i64, Option<String>)> {
+        let now = crate::clock::now_ms();
+        let replaced: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, key_id FROM apple_keys WHERE project_id = $1 AND status IN ('active', 'failing')")
+                .bind(new.project_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some((old_id, old_key_id)) = &replaced {
+            sqlx::query("UPDATE apple_keys SET status = 'retired', sealed_key = NULL, retired_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(old_id)
+                .execute(&mut **tx)
+                .await?;
+            audit::record(tx, actor, "key.retire", Some(new.project_id), old_key_id, "replaced by a new key; private part destroyed").await?;
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO apple_keys (project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) RETURNING id",
+        )
+        .bind(new.project_id)
+        .bind(new.key_id)
+        .bind(new.issuer_id)
+        .bind(new.fingerprint)
+        .bind(new.master_key_id)
+        .bind(new.uploaded_by)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok((id, replaced.map(|r| r.1)))
+    }
+
+    pub(crate) async fn set_sealed_key(tx: &mut Transaction<'static, Any>, id: i64, sealed: &[u8]) -> StoreResult<()> {
+        sqlx::query("UPDATE apple_keys SET sealed_key = $1 WHERE id = $2").bind(sealed).bind(id).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    pub async fn keys_of_project(&self, project_id: i64) -> StoreResult<Vec<KeyRow>> {
+        Ok(sqlx::query_as::<_, KeyRow>(&format!("SELECT {KEY_COLUMNS} FROM apple_keys WHERE project_id = $1 ORDER BY id DESC")).bind(project_id).fetch_all(self.pool()).await?)
+    }
+
+    pub async fn key_in_use(&self, project_id: i64) -> StoreResult<Option<KeyRow>> {
+        Ok(sqlx::query_as::<_, KeyRow>(&format!(
+            "SELECT {KEY_COLUMNS} FROM apple_keys WHERE project_id = $1 AND status IN ('active', 'failing')"
+        ))
+        .bind(project_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The sealed private part of the key in use, read in one statement so a concurrent rotation is seen whole.
+    pub async fn sealed_key_in_use(&self, project_id: i64) -> StoreResult<Option<SealedKeyRow>> {
+        Ok(sqlx::query_as::<_, SealedKeyRow>(
+            "SELECT id, project_id, key_id, issuer_id, fingerprint, master_key_id, sealed_key FROM apple_keys \
+             WHERE project_id = $1 AND status IN ('active', 'failing') AND sealed_key IS NOT NULL",
+        )
+        .bind(project_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn all_sealed_keys(&self) -> StoreResult<Vec<SealedKeyRow>> {
+        Ok(sqlx::query_as::<_, SealedKeyRow>(
+            "SELECT id, project_id, key_id, issuer_id, fingerprint, master_key_id, sealed_key FROM apple_keys WHERE sealed_key IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Replaces one row's sealed bytes only if nobody changed the row meanwhile (a rotation or revocation wins).
+    pub async fn reseal_key(&self, id: i64, old_master_key_id: &str, sealed: &[u8], new_master_key_id: &str) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE apple_keys SET sealed_key = $1, master_key_id = $2 WHERE id = $3 AND master_key_id = $4 AND sealed_key IS NOT NULL",
+        )
+        .bind(sealed)
+        .bind(new_master_key_id)
+        .bind(id)
+        .bind(old_master_key_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stops all use of a key at once: status revoked, private part destroyed.
+    pub async fn revoke_key(&self, project_id: i64, id: i64, actor: &Actor) -> StoreResult<KeyRow> {
+        let now = crate::clock::now_ms();
+        let mut tx = self.pool().begin().await?;
+        let row = sqlx::query_as::<_, KeyRow>(&format!("SELECT {KEY_COLUMNS} FROM apple_keys WHERE id = $1 AND project_id = $2"))
+            .bind(id)
+            .bind(project_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if row.status == "revoked" {
+            return Err(StoreError::Conflict("This key is already marked revoked.".into()));
+        }
+        sqlx::query("UPDATE apple_keys SET status = 'revoked', sealed_key = NULL, retired_at = COALESCE(retired_at, $1) WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        audit::record(&mut tx, actor, "key.revoke", Some(project_id), &row.key_id, &format!("was {}; private part destroyed", row.status)).await?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
+    /// Records the outcome of a call signed with this key. Repeated 401s turn an active key `failing`; a success heals it.
+    pub async fn record_key_call(&self, id: i64, outcome: Result<(), (&str, bool)>) -> StoreResult<()> {
+        let now = crate::clock::now_ms();
+        match outcome {
+            Ok(()) => {
+                sqlx::query(
+                    "UPDATE apple_keys SET last_success_at = $1, auth_failures = 0, \
+                     status = CASE WHEN status = 'failing' THEN 'active' ELSE status END WHERE id = $2",
+                )
+                .bind(now)
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+            }
+            Err((what, unauthorized)) => {
+                sqlx::query(
+                    "UPDATE apple_keys SET last_failure_at = $1, last_failure = $2, \
+                     auth_failures = auth_failures + $3, \
+                     status = CASE WHEN status = 'active' AND auth_failures + $3 >= 2 THEN 'failing' ELSE status END WHERE id = $4",
+                )
+                .bind(now)
+                .bind(what)
+                .bind(i64::from(unauthorized))
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn record_key_verification(&self, id: i64, summary: &str, ok: bool) -> StoreResult<()> {
+        sqlx::query("UPDATE apple_keys SET verified_at = CASE WHEN $1 = 1 THEN $2 ELSE verified_at END, verify_summary = $3 WHERE id = $4")
+            .bind(i64::from(ok))
+            .bind(crate::clock::now_ms())
+            .bind(summary)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,78 @@
+//! Server-side sessions: the cookie holds a random token, the table holds only its SHA-256.
+use super::{Store, StoreResult};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SessionRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub csrf_token: String,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+}
+
+impl Store {
+    pub async fn create_session(&self, token_hash: &str, user_id: i64, csrf_token: &str, ip: &str, user_agent: &str) -> StoreResult<i64> {
+        let now = crate::clock::now_ms();
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, ip, user_agent) \
+             VALUES ($1, $2, $3, $4, $4, $5, $6) RETURNING id",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(csrf_token)
+        .bind(now)
+        .bind(ip)
+        .bind(user_agent.chars().take(200).collect::<String>())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    pub async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRow>> {
+        Ok(sqlx::query_as::<_, SessionRow>(
+            "SELECT id, user_id, csrf_token, created_at, last_seen_at FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn touch_session(&self, id: i64, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2").bind(now).bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, id: i64) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn count_sessions_of(&self, user_id: i64) -> StoreResult<i64> {
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(n)
+    }
+
+    pub async fn delete_expired_sessions(&self, idle_before: i64, created_before: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
+            .bind(idle_before)
+            .bind(created_before)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl Store {
+    /// Moves every session's clock back, as if time had passed; only the tests use it.
+    #[doc(hidden)]
+    pub async fn age_sessions_for_tests(&self, by_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - $1, created_at = created_at - $1")
+            .bind(by_ms)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

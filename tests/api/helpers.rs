@@ -1,0 +1,216 @@
+//! Spawns the real application on port 0 with a fresh database (a SQLite file, or a new PostgreSQL database when
+//! the local service is reachable) and talks to it over HTTP like a browser would.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use reqwest::redirect::Policy;
+use secrecy::SecretString;
+use storedesk::config::{AppleSettings, DatabaseUrl, Settings};
+use storedesk::crypto::MasterKey;
+use storedesk::domain::{Email, Role};
+use storedesk::startup::Application;
+use storedesk::store::{Actor, Store};
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub store: Store,
+    pub backend: Backend,
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("STOREDESK_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A new, empty PostgreSQL database for one test, or None (with a skip notice) when PostgreSQL is not reachable.
+async fn postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let admin = postgres_admin_url();
+    let conn = tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin)).await;
+    let mut conn = match conn {
+        Ok(Ok(c)) => c,
+        _ => {
+            if std::env::var("STOREDESK_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+                panic!("PostgreSQL is required (STOREDESK_REQUIRE_POSTGRES=1) but {admin} is not reachable");
+            }
+            eprintln!("skipped: PostgreSQL not reachable at {admin}; set STOREDESK_REQUIRE_POSTGRES=1 to make this a failure");
+            return None;
+        }
+    };
+    let name = format!("storedesk_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
+    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+    Some(format!("{base}/{name}"))
+}
+
+pub fn test_settings(database_url: DatabaseUrl, dir: &std::path::Path, bind: std::net::SocketAddr) -> Settings {
+    Settings {
+        database_url,
+        data_dir: dir.to_path_buf(),
+        bind,
+        public_url: format!("http://{bind}"),
+        master_key: MasterKey::generate(),
+        previous_master_keys: Vec::new(),
+        apple: AppleSettings::default(),
+        session_idle: Duration::from_secs(3600),
+        session_absolute: Duration::from_secs(24 * 3600),
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    if std::env::var("TEST_LOG").is_ok() {
+        storedesk::telemetry::init("debug", false);
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = match backend {
+        Backend::Sqlite => DatabaseUrl::sqlite_file(&dir.path().join("test.db")),
+        Backend::Postgres => DatabaseUrl::parse(&postgres_database().await?).expect("postgres url"),
+    };
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    let mut settings = test_settings(url, dir.path(), addr);
+    adjust(&mut settings);
+    let store = Store::connect(&settings.database_url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    storedesk::commands::ensure_master_key(&store, &settings.keyring()).await.expect("master key");
+    let app = Application::build_with(settings.clone(), store.clone(), listener).await.expect("build app");
+    tokio::spawn(app.run_until_stopped());
+    Some(TestApp { address: format!("http://{addr}"), port: addr.port(), store, backend, settings, _dir: dir })
+}
+
+/// Runs one test body on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::helpers::{spawn_app, Backend};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($app) = spawn_app(Backend::Postgres).await else { return };
+                $body
+            }
+        }
+    };
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client")
+}
+
+/// Reads the value of the hidden `csrf_token` field from a page.
+pub fn csrf_from(html: &str) -> String {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker).map(|i| i + marker.len()).expect("page has a csrf_token field");
+    let end = html[start..].find('"').expect("closing quote") + start;
+    html[start..end].to_string()
+}
+
+pub fn assert_redirect_to(response: &reqwest::Response, location: &str) {
+    assert_eq!(response.status().as_u16(), 303, "expected a 303 redirect");
+    assert_eq!(response.headers().get("location").and_then(|v| v.to_str().ok()), Some(location));
+}
+
+pub fn role_email(role: Role) -> String {
+    format!("{}@example.com", role.as_str())
+}
+
+/// A signed-in browser-like client for a user of the given role (the user is created when missing).
+pub struct Session {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub email: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn add_user(&self, email: &str, role: Role) {
+        let hash = storedesk::auth::password::hash_password(SecretString::from(PASSWORD)).await.expect("hash");
+        self.store
+            .create_user(&Email::parse(email).expect("email"), &hash, role, &Actor::system("test"))
+            .await
+            .expect("create user");
+    }
+
+    pub async fn login_page(&self, client: &reqwest::Client) -> String {
+        client.get(self.url("/login")).send().await.expect("GET /login").text().await.expect("body")
+    }
+
+    pub async fn post_login(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+        let csrf = csrf_from(&self.login_page(client).await);
+        client
+            .post(self.url("/login"))
+            .form(&[("email", email), ("password", password), ("csrf_token", &csrf), ("next", "")])
+            .send()
+            .await
+            .expect("POST /login")
+    }
+
+    pub async fn session(&self, role: Role) -> Session {
+        let email = role_email(role);
+        if self.store.user_by_email(&email).await.expect("lookup").is_none() {
+            self.add_user(&email, role).await;
+        }
+        let client = client();
+        let response = self.post_login(&client, &email, PASSWORD).await;
+        assert_eq!(response.status().as_u16(), 303, "sign-in as {email} failed");
+        Session { client, base: self.address.clone(), email }
+    }
+}
+
+impl Session {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    /// Fetches `form_page`, takes its CSRF token and posts `fields` with it to `action`.
+    pub async fn post_form(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let csrf = csrf_from(&self.get_text(form_page).await);
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf_token", &csrf));
+        self.client.post(self.url(action)).form(&all).send().await.expect("POST")
+    }
+}
+
+pub async fn create_project(session: &Session, slug: &str) -> reqwest::Response {
+    session
+        .post_form(
+            "/projects/new",
+            "/projects",
+            &[("name", "Demo App"), ("slug", slug), ("bundle_id", "com.example.demo"), ("app_apple_id", "1234567890"), ("environment", "Production")],
+        )
+        .await
+}

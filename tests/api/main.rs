@@ -1,0 +1,9 @@
+//! Black-box tests: the real server on port 0, a fresh database per test, HTTP like a browser.
+mod helpers;
+
+mod admin_users;
+mod audit;
+mod auth;
+mod health;
+mod projects;
+mod roles;
