@@ -40,6 +40,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let bind = config::parse_bind(&args.bind)?;
     let master_key = demo_master_key(&dir)?;
+    let sim = crate::apple_sim::spawn(crate::apple_sim::SimConfig::default()).await.context("could not start the Apple simulator")?;
     let settings = Settings {
         database_url: DatabaseUrl::sqlite_file(&dir.join("storedesk-demo.db")),
         data_dir: dir.clone(),
@@ -47,7 +48,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         public_url: format!("http://{bind}"),
         master_key,
         previous_master_keys: Vec::new(),
-        apple: AppleSettings::default(),
+        apple: AppleSettings {
+            production_url: sim.production_url(),
+            sandbox_url: sim.sandbox_url(),
+            extra_roots: vec![sim.root_ca_der()],
+            ..AppleSettings::default()
+        },
         session_idle: Duration::from_secs(12 * 3600),
         session_absolute: Duration::from_secs(7 * 24 * 3600),
     };
@@ -55,12 +61,15 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     store.migrate().await?;
     crate::commands::ensure_master_key(&store, &settings.keyring()).await?;
     let password = reset_demo_admin(&store).await?;
+    let key_summary = seed_demo_project(&store, &settings, &sim).await?;
     let listener = std::net::TcpListener::bind(bind).with_context(|| format!("could not listen on {bind}; is another storedesk running? Pass --bind 127.0.0.1:PORT"))?;
     let app = Application::build_with(settings.clone(), store, listener).await?;
     println!("storedesk demo is running.");
     println!("  Open:     {}/login", settings.public_url);
     println!("  E-mail:   {DEMO_ADMIN}");
     println!("  Password: {}   (new on every start; shown only here)", password.expose_secret());
+    println!("  Project:  {}/projects/{DEMO_PROJECT}  ({key_summary})", settings.public_url);
+    println!("  Apple simulator: {}", sim.base_url());
     println!("  Data:     {}", dir.display());
     println!("Press Ctrl-C to stop.");
     let server = app.server();
@@ -70,7 +79,48 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("Stopping…");
     handle.stop(true).await;
     let _ = running.await;
+    sim.stop().await;
     Ok(())
+}
+
+pub const DEMO_PROJECT: &str = "demo";
+
+/// The demo project, with a key the simulator issued, stored through the same vault as a real key and verified.
+/// The simulator keeps no state between runs, so every start issues a new key and rotates to it.
+async fn seed_demo_project(store: &Store, settings: &Settings, sim: &crate::apple_sim::SimHandle) -> anyhow::Result<String> {
+    use crate::domain::{AppAppleId, ApplePrivateKey, BundleId, Environment, IssuerId, KeyId, Slug};
+    let actor = Actor::system("storedesk demo");
+    let seed = sim.seed();
+    let project = match store.project_by_slug(DEMO_PROJECT).await? {
+        Some(p) => p,
+        None => {
+            let new = crate::store::NewProject {
+                name: "Demo App".into(),
+                slug: Slug::parse(DEMO_PROJECT).map_err(|e| anyhow::anyhow!("{e}"))?,
+                bundle_id: BundleId::parse(&seed.bundle_id).map_err(|e| anyhow::anyhow!("{e}"))?,
+                app_apple_id: Some(AppAppleId::from_i64(seed.app_apple_id).map_err(|e| anyhow::anyhow!("{e}"))?),
+                environment: Environment::Production,
+            };
+            store.create_project(&new, &actor).await?
+        }
+    };
+    let issued = sim.issue_key();
+    let key_id = KeyId::parse(&issued.key_id).map_err(|e| anyhow::anyhow!("simulator key id: {e}"))?;
+    let issuer_id = IssuerId::parse(&issued.issuer_id).map_err(|e| anyhow::anyhow!("simulator issuer id: {e}"))?;
+    let key = ApplePrivateKey::parse(issued.private_key_pem.as_bytes()).map_err(|e| anyhow::anyhow!("simulator key: {e}"))?;
+    let row_id = crate::keys::save_key(store, &settings.keyring(), &project, &key_id, &issuer_id, &key, &actor).await?;
+    let client = crate::apple::AppleClient::new(crate::apple::AppleClientConfig {
+        production_url: settings.apple.production_url.clone(),
+        sandbox_url: settings.apple.sandbox_url.clone(),
+        ..Default::default()
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let opened = crate::keys::open_key_in_use(store, &settings.keyring(), project.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo key was not stored"))?;
+    let check = crate::apple_calls::verify_credentials(&client, &crate::apple_calls::credentials(&project, &opened)).await;
+    store.record_key_verification(row_id, &check.summary, check.ok).await?;
+    Ok(format!("key {}: {}", key_id.as_str(), if check.ok { "verified with the simulator" } else { "not verified" }))
 }
 
 /// A fresh password on every start: the demo prints it once and never stores it in clear.

@@ -1,5 +1,6 @@
 //! storedesk: a self-hosted console that holds an app publisher's Apple In-App Purchase key and puts it to work.
 pub mod apple;
+pub mod apple_calls;
 pub mod apple_sim;
 pub mod auth;
 pub mod cli;

@@ -10,6 +10,7 @@ use actix_web::{web, App, HttpMessage, HttpServer, ResponseError};
 use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::apple::{AppleClient, AppleClientConfig, SignedDataVerifier};
 use crate::config::Settings;
 use crate::error::{AppError, REQUEST_ID};
 use crate::metrics::Metrics;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub store: Store,
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
+    pub apple: AppleClient,
+    pub verifier: SignedDataVerifier,
 }
 
 pub struct Application {
@@ -44,7 +47,24 @@ impl Application {
 
     pub async fn build_with(settings: Settings, store: Store, listener: TcpListener) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { store: store.clone(), settings: settings.clone(), metrics: Arc::new(Metrics::default()) });
+        let apple = AppleClient::new(AppleClientConfig {
+            production_url: settings.apple.production_url.clone(),
+            sandbox_url: settings.apple.sandbox_url.clone(),
+            timeout: settings.apple.timeout,
+            ..AppleClientConfig::default()
+        })
+        .map_err(|e| anyhow::anyhow!("could not build the Apple client: {e}"))?;
+        // Apple Root CA - G3 is always the anchor; a simulator's root only when configured.
+        let verifier = SignedDataVerifier::new()
+            .with_extra_roots(settings.apple.extra_roots.clone())
+            .map_err(|e| anyhow::anyhow!("STOREDESK_APPLE_EXTRA_ROOTS holds a certificate that cannot be used as a root: {e}"))?;
+        let state = web::Data::new(AppState {
+            store: store.clone(),
+            settings: settings.clone(),
+            metrics: Arc::new(Metrics::default()),
+            apple,
+            verifier,
+        });
         let hsts = settings.secure_cookies();
         let server = HttpServer::new(move || {
             let security = actix_web::middleware::DefaultHeaders::new()

@@ -394,7 +394,11 @@ impl AppleClient {
         }
     }
 
-    async fn read(&self, response: reqwest::Response, env: Environment) -> Result<Vec<u8>, Failure> {
+    async fn read(
+        &self,
+        response: reqwest::Response,
+        env: Environment,
+    ) -> Result<Vec<u8>, Failure> {
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             // Apple's Retry-After is an absolute UNIX time in milliseconds, not a delay.
@@ -406,7 +410,9 @@ impl AppleClient {
             return Err(Failure::RateLimited(retry_at));
         }
         if status == StatusCode::UNAUTHORIZED {
-            return Err(Failure::Error(AppleError::Unauthorized { environment: env }));
+            return Err(Failure::Error(AppleError::Unauthorized {
+                environment: env,
+            }));
         }
         let json = is_json(response.headers());
         let bytes = response
@@ -497,10 +503,8 @@ impl AppleClient {
         transaction_id: &str,
         statuses: &[i32],
     ) -> Result<StatusResponse, AppleError> {
-        let query: Vec<(&str, String)> = statuses
-            .iter()
-            .map(|s| ("status", s.to_string()))
-            .collect();
+        let query: Vec<(&str, String)> =
+            statuses.iter().map(|s| ("status", s.to_string())).collect();
         self.get_json(
             creds,
             env,
@@ -563,7 +567,13 @@ impl AppleClient {
             creds,
             env,
             Method::GET,
-            &["inApps", "v1", "transactions", "appTransactions", transaction_id],
+            &[
+                "inApps",
+                "v1",
+                "transactions",
+                "appTransactions",
+                transaction_id,
+            ],
             &[],
             None,
         )
@@ -621,7 +631,13 @@ impl AppleClient {
             creds,
             env,
             Method::GET,
-            &["inApps", "v1", "notifications", "test", test_notification_token],
+            &[
+                "inApps",
+                "v1",
+                "notifications",
+                "test",
+                test_notification_token,
+            ],
             &[],
             None,
         )
@@ -638,7 +654,13 @@ impl AppleClient {
     ) -> Result<(), AppleError> {
         let url = self.url(
             env,
-            &["inApps", "v2", "transactions", "consumption", transaction_id],
+            &[
+                "inApps",
+                "v2",
+                "transactions",
+                "consumption",
+                transaction_id,
+            ],
             &[],
         )?;
         self.send(creds, env, Method::PUT, url, Some(json_body(request)?))
@@ -658,7 +680,13 @@ impl AppleClient {
             creds,
             env,
             Method::PUT,
-            &["inApps", "v1", "subscriptions", "extend", original_transaction_id],
+            &[
+                "inApps",
+                "v1",
+                "subscriptions",
+                "extend",
+                original_transaction_id,
+            ],
             &[],
             Some(json_body(request)?),
         )
@@ -688,8 +716,10 @@ impl AppleClient {
         transaction_id: &str,
         statuses: &[i32],
     ) -> Result<Answered<StatusResponse>, AppleError> {
-        with_fallback(|env| self.get_all_subscription_statuses(creds, env, transaction_id, statuses))
-            .await
+        with_fallback(|env| {
+            self.get_all_subscription_statuses(creds, env, transaction_id, statuses)
+        })
+        .await
     }
 
     pub async fn get_refund_history_any_env(

@@ -290,9 +290,7 @@ impl AppleError {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             AppleError::Unauthorized { .. } => Some(401),
-            AppleError::Api { status, .. } | AppleError::HttpStatus { status, .. } => {
-                Some(*status)
-            }
+            AppleError::Api { status, .. } | AppleError::HttpStatus { status, .. } => Some(*status),
             AppleError::RateLimited { .. } => Some(429),
             _ => None,
         }
@@ -352,7 +350,9 @@ mod tests {
 
     #[test]
     fn codes_round_trip_and_unknown_stays_raw() {
-        for code in [4000006, 4040010, 4290000, 5000001, 4000187, 4030007, 4090001] {
+        for code in [
+            4000006, 4040010, 4290000, 5000001, 4000187, 4030007, 4090001,
+        ] {
             let kind = ApiErrorKind::from_code(code);
             assert!(!matches!(kind, ApiErrorKind::Unknown(_)), "{code}");
             assert_eq!(kind.code(), code);

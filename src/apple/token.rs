@@ -48,8 +48,7 @@ struct Claims<'a> {
     bid: &'a str,
 }
 
-/// Builds and signs the API token. Pure: the same inputs give a token with the same header and claims
-/// (the ECDSA signature itself is randomised).
+/// Builds and signs the API token. Pure: the same inputs give the same token (RFC 6979 nonces).
 pub fn make_token(
     key: &SigningKey,
     key_id: &str,
@@ -251,7 +250,10 @@ mod tests {
 
         // Another key must not verify it.
         let other = SigningKey::random(&mut OsRng);
-        assert!(other.verifying_key().verify(signed.as_bytes(), &sig).is_err());
+        assert!(other
+            .verifying_key()
+            .verify(signed.as_bytes(), &sig)
+            .is_err());
     }
 
     #[test]
@@ -321,14 +323,21 @@ mod tests {
             .token(&rotated, 2, "k", "i", "com.example", t0)
             .unwrap();
         assert_ne!(a, rotated_token);
-        let other_version = cache.token(&key, 2, "k", "i", "com.example", t0).unwrap();
-        assert_ne!(a, other_version);
+        assert_eq!(cache.len(), 2);
+        // A new version of the same key material gets its own entry (the bytes are equal: RFC 6979).
+        cache.token(&key, 2, "k", "i", "com.example", t0).unwrap();
+        assert_eq!(cache.len(), 3);
         let other_bundle = cache.token(&key, 1, "k", "i", "com.other", t0).unwrap();
         assert_ne!(a, other_bundle);
+        assert_eq!(cache.len(), 4);
+        // Reused: the issue time stays t0 although asked at t0 + 5.
         assert_eq!(
             a,
-            cache.token(&key, 1, "k", "i", "com.example", t0 + 5).unwrap()
+            cache
+                .token(&key, 1, "k", "i", "com.example", t0 + 5)
+                .unwrap()
         );
+        assert_eq!(cache.len(), 4);
         // The rotated key's token verifies with the rotated key only.
         let parts: Vec<&str> = rotated_token.split('.').collect();
         let sig = Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();

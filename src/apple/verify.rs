@@ -109,7 +109,9 @@ pub enum VerifyError {
     },
     #[error("The signing certificates were not valid on {}, the date the data was signed.", .0.format("%Y-%m-%d %H:%M:%S UTC"))]
     NotValidAtDate(DateTime<Utc>),
-    #[error("The signature does not match the signed data; it was altered or not signed by Apple.")]
+    #[error(
+        "The signature does not match the signed data; it was altered or not signed by Apple."
+    )]
     BadSignature,
     #[error("The signed data is for bundle id {}, but this project's bundle id is \"{expected}\".", quote_or_none(.got))]
     WrongBundleId {
@@ -300,8 +302,8 @@ struct TrustAnchor {
 
 impl TrustAnchor {
     fn from_der(der: &[u8]) -> Result<Self, VerifyError> {
-        let parsed = ParsedCert::parse(der, "root")
-            .map_err(|e| VerifyError::InvalidRoot(e.to_string()))?;
+        let parsed =
+            ParsedCert::parse(der, "root").map_err(|e| VerifyError::InvalidRoot(e.to_string()))?;
         let key = parsed.key().map_err(VerifyError::InvalidRoot)?;
         let (not_before_ms, not_after_ms) = parsed.validity_ms();
         Ok(TrustAnchor {
@@ -352,14 +354,15 @@ impl Default for SignedDataVerifier {
     }
 }
 
-/// A root given as DER, or as PEM holding one or more certificates.
+/// A root given as DER, or as PEM holding one or more certificates (text before or between the blocks,
+/// such as `openssl x509 -text` output, is ignored).
 fn root_ders(input: &[u8]) -> Result<Vec<Vec<u8>>, VerifyError> {
-    let text = match std::str::from_utf8(input) {
-        Ok(t) if t.trim_start().starts_with("-----BEGIN") => t,
-        _ => return Ok(vec![input.to_vec()]),
-    };
     const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
     const END: &str = "-----END CERTIFICATE-----";
+    let text = match std::str::from_utf8(input) {
+        Ok(t) if t.contains("-----BEGIN") => t,
+        _ => return Ok(vec![input.to_vec()]),
+    };
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(start) = rest.find(BEGIN) {
@@ -649,7 +652,11 @@ impl SignedDataVerifier {
         })
     }
 
-    fn chain_for(&self, leaf_der: &[u8], intermediate_der: &[u8]) -> Result<CacheEntry, VerifyError> {
+    fn chain_for(
+        &self,
+        leaf_der: &[u8],
+        intermediate_der: &[u8],
+    ) -> Result<CacheEntry, VerifyError> {
         let mut hasher = Sha256::new();
         hasher.update(leaf_der);
         hasher.update(intermediate_der);
@@ -743,23 +750,24 @@ impl SignedDataVerifier {
         })?;
         let effective = payload.signed_date_optional().unwrap_or(now);
 
-        let leaf_der = B64STD.decode(&x5c[0]).map_err(|_| VerifyError::BadCertificate {
-            which: "leaf",
-            reason: "not base64".into(),
-        })?;
-        let intermediate_der =
-            B64STD
-                .decode(&x5c[1])
-                .map_err(|_| VerifyError::BadCertificate {
-                    which: "intermediate",
-                    reason: "not base64".into(),
-                })?;
+        let leaf_der = B64STD
+            .decode(&x5c[0])
+            .map_err(|_| VerifyError::BadCertificate {
+                which: "leaf",
+                reason: "not base64".into(),
+            })?;
+        let intermediate_der = B64STD
+            .decode(&x5c[1])
+            .map_err(|_| VerifyError::BadCertificate {
+                which: "intermediate",
+                reason: "not base64".into(),
+            })?;
         // x5c[2] is deliberately ignored: trust comes only from configured roots.
         let chain = self.chain_for(&leaf_der, &intermediate_der)?;
         check_window(&chain, effective)?;
 
-        let signature =
-            p256::ecdsa::Signature::from_slice(&signature).map_err(|_| VerifyError::BadSignature)?;
+        let signature = p256::ecdsa::Signature::from_slice(&signature)
+            .map_err(|_| VerifyError::BadSignature)?;
         let signed_len = header_b64.len() + 1 + payload_b64.len();
         chain
             .leaf_key

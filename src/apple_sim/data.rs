@@ -226,7 +226,9 @@ impl Data {
     }
 
     pub(crate) fn tx(&self, id: &str) -> Option<&Transaction> {
-        self.tx_index.get(id).and_then(|&i| self.transactions.get(i))
+        self.tx_index
+            .get(id)
+            .and_then(|&i| self.transactions.get(i))
     }
 
     pub(crate) fn tx_mut(&mut self, id: &str) -> Option<&mut Transaction> {
@@ -272,15 +274,26 @@ impl Data {
             .max_by_key(|t| (t.purchase_date_ms, t.transaction_id.clone()))
     }
 
-    pub(crate) fn customer_transactions(&self, customer: usize) -> impl Iterator<Item = &Transaction> {
-        self.transactions.iter().filter(move |t| t.customer == customer)
+    pub(crate) fn customer_transactions(
+        &self,
+        customer: usize,
+    ) -> impl Iterator<Item = &Transaction> {
+        self.transactions
+            .iter()
+            .filter(move |t| t.customer == customer)
     }
 
     pub(crate) fn notifications(&self, env: SimEnvironment) -> &[NotificationRecord] {
-        self.notifications.get(&env).map(Vec::as_slice).unwrap_or(&[])
+        self.notifications
+            .get(&env)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
-    pub(crate) fn notifications_mut(&mut self, env: SimEnvironment) -> &mut Vec<NotificationRecord> {
+    pub(crate) fn notifications_mut(
+        &mut self,
+        env: SimEnvironment,
+    ) -> &mut Vec<NotificationRecord> {
         self.notifications.entry(env).or_default()
     }
 }

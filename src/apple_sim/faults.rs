@@ -82,6 +82,7 @@ impl FaultQueue {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -95,7 +96,13 @@ mod tests {
         });
         assert_eq!(q.take(), Some(Fault::Garbage { count: 2 }));
         assert_eq!(q.take(), Some(Fault::Garbage { count: 2 }));
-        assert!(matches!(q.take(), Some(Fault::ApiError { code: 5_000_001, .. })));
+        assert!(matches!(
+            q.take(),
+            Some(Fault::ApiError {
+                code: 5_000_001,
+                ..
+            })
+        ));
         assert_eq!(q.take(), None);
     }
 

@@ -207,6 +207,12 @@ impl SimHandle {
         self.state.seed.clone()
     }
 
+    /// Every Send Consumption Information body received (v2 and V1), oldest first, as
+    /// `{"transactionId", "body", "receivedAt"}`.
+    pub fn consumption_submissions(&self) -> Vec<serde_json::Value> {
+        self.state.consumption_submissions()
+    }
+
     /// App Store Server API calls received so far (the `/sim/` admin surface is not counted).
     pub fn request_count(&self) -> u64 {
         self.state.requests.load(Ordering::Relaxed)
@@ -256,7 +262,10 @@ pub async fn run_cli(config: SimConfig) -> anyhow::Result<()> {
     println!("Apple simulator listening on {}", sim.base_url());
     println!("  Production base URL: {}", sim.production_url());
     println!("  Sandbox base URL:    {}", sim.sandbox_url());
-    println!("  Root certificate:    {} (trust it only for the simulator)", root_path.display());
+    println!(
+        "  Root certificate:    {} (trust it only for the simulator)",
+        root_path.display()
+    );
     println!("  Bundle ID:           {}", seed.bundle_id);
     println!("  App Apple ID:        {}", seed.app_apple_id);
     println!("  Issuer ID:           {}", key.issuer_id);

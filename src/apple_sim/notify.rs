@@ -95,8 +95,15 @@ fn subtypes(notification_type: &str) -> Option<&'static [Option<&'static str>]> 
             Some("CREATED"),
             Some("ACTIVE_TOKEN_REMINDER"),
         ],
-        "GRACE_PERIOD_EXPIRED" | "REFUND" | "REFUND_DECLINED" | "REFUND_REVERSED"
-        | "CONSUMPTION_REQUEST" | "RENEWAL_EXTENDED" | "REVOKE" | "TEST" | "ONE_TIME_CHARGE"
+        "GRACE_PERIOD_EXPIRED"
+        | "REFUND"
+        | "REFUND_DECLINED"
+        | "REFUND_REVERSED"
+        | "CONSUMPTION_REQUEST"
+        | "RENEWAL_EXTENDED"
+        | "REVOKE"
+        | "TEST"
+        | "ONE_TIME_CHARGE"
         | "RESCIND_CONSENT" => &[None],
         _ => return None,
     })
@@ -124,7 +131,11 @@ pub(crate) fn is_valid_filter(notification_type: &str, subtype: Option<&str>) ->
 fn names_exact_transaction(notification_type: &str) -> bool {
     matches!(
         notification_type,
-        "REFUND" | "REFUND_DECLINED" | "REFUND_REVERSED" | "CONSUMPTION_REQUEST" | "ONE_TIME_CHARGE"
+        "REFUND"
+            | "REFUND_DECLINED"
+            | "REFUND_REVERSED"
+            | "CONSUMPTION_REQUEST"
+            | "ONE_TIME_CHARGE"
     )
 }
 

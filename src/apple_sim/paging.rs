@@ -18,7 +18,11 @@ fn digest(filter_key: &str) -> String {
 }
 
 /// `after` is (sort date, transaction id) of the last item handed out, if any.
-pub(crate) fn encode_revision(scope: &str, filter_key: &str, after: Option<&(i64, String)>) -> String {
+pub(crate) fn encode_revision(
+    scope: &str,
+    filter_key: &str,
+    after: Option<&(i64, String)>,
+) -> String {
     let position = match after {
         Some((date, id)) => format!("{date}:{id}"),
         None => "-".to_owned(),
@@ -54,6 +58,7 @@ pub(crate) fn decode_revision(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -61,7 +66,10 @@ mod tests {
     fn a_revision_round_trips_only_with_the_same_filters() {
         let after = (1_700_000_000_000, "2000000874121031".to_owned());
         let token = encode_revision("history", "filters-a", Some(&after));
-        assert_eq!(decode_revision(&token, "history", "filters-a").unwrap(), Some(after));
+        assert_eq!(
+            decode_revision(&token, "history", "filters-a").unwrap(),
+            Some(after)
+        );
         assert!(decode_revision(&token, "history", "filters-b").is_err());
         assert!(decode_revision(&token, "refunds", "filters-a").is_err());
         assert!(decode_revision("not-a-revision", "history", "filters-a").is_err());

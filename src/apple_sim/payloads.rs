@@ -33,10 +33,18 @@ pub(crate) fn transaction(
         "originalTransactionId".into(),
         json!(tx.original_transaction_id),
     );
-    put(&mut m, "webOrderLineItemId", tx.web_order_line_item_id.as_ref().map(|v| json!(v)));
+    put(
+        &mut m,
+        "webOrderLineItemId",
+        tx.web_order_line_item_id.as_ref().map(|v| json!(v)),
+    );
     m.insert("bundleId".into(), json!(app.bundle_id));
     m.insert("productId".into(), json!(tx.product_id));
-    put(&mut m, "subscriptionGroupIdentifier", tx.group.map(|g| json!(g)));
+    put(
+        &mut m,
+        "subscriptionGroupIdentifier",
+        tx.group.map(|g| json!(g)),
+    );
     m.insert("purchaseDate".into(), json!(tx.purchase_date_ms));
     m.insert(
         "originalPurchaseDate".into(),
@@ -45,17 +53,29 @@ pub(crate) fn transaction(
     put(&mut m, "expiresDate", tx.expires_date_ms.map(|v| json!(v)));
     m.insert("quantity".into(), json!(tx.quantity));
     m.insert("type".into(), json!(tx.kind.payload_name()));
-    put(&mut m, "appAccountToken", tx.app_account_token.as_ref().map(|v| json!(v)));
+    put(
+        &mut m,
+        "appAccountToken",
+        tx.app_account_token.as_ref().map(|v| json!(v)),
+    );
     m.insert(
         "inAppOwnershipType".into(),
-        json!(if tx.family_shared { "FAMILY_SHARED" } else { "PURCHASED" }),
+        json!(if tx.family_shared {
+            "FAMILY_SHARED"
+        } else {
+            "PURCHASED"
+        }),
     );
     m.insert("signedDate".into(), json!(signed_date_ms));
     if let Some(r) = &tx.revocation {
         m.insert("revocationReason".into(), json!(r.reason));
         m.insert("revocationDate".into(), json!(r.date_ms));
         m.insert("revocationType".into(), json!(r.kind));
-        put(&mut m, "revocationPercentage", r.percentage.map(|v| json!(v)));
+        put(
+            &mut m,
+            "revocationPercentage",
+            r.percentage.map(|v| json!(v)),
+        );
     }
     if tx.group.is_some() {
         m.insert("isUpgraded".into(), json!(tx.is_upgraded));
@@ -63,14 +83,22 @@ pub(crate) fn transaction(
     if let Some(o) = &tx.offer {
         m.insert("offerType".into(), json!(o.offer_type));
         put(&mut m, "offerIdentifier", o.identifier.map(|v| json!(v)));
-        put(&mut m, "offerDiscountType", o.discount_type.map(|v| json!(v)));
+        put(
+            &mut m,
+            "offerDiscountType",
+            o.discount_type.map(|v| json!(v)),
+        );
         put(&mut m, "offerPeriod", o.period.map(|v| json!(v)));
     }
     m.insert("environment".into(), json!(env.as_str()));
     if let Some(c) = customer {
         m.insert("storefront".into(), json!(c.storefront.country));
         m.insert("storefrontId".into(), json!(c.storefront.id));
-        put(&mut m, "appTransactionId", c.app_transaction_id.as_ref().map(|v| json!(v)));
+        put(
+            &mut m,
+            "appTransactionId",
+            c.app_transaction_id.as_ref().map(|v| json!(v)),
+        );
     }
     m.insert(
         "transactionReason".into(),
@@ -94,16 +122,27 @@ pub(crate) fn renewal(
         "originalTransactionId".into(),
         json!(sub.original_transaction_id),
     );
-    m.insert("autoRenewProductId".into(), json!(sub.auto_renew_product_id));
+    m.insert(
+        "autoRenewProductId".into(),
+        json!(sub.auto_renew_product_id),
+    );
     put(&mut m, "productId", latest.map(|t| json!(t.product_id)));
     m.insert("autoRenewStatus".into(), json!(sub.auto_renew_status));
-    put(&mut m, "expirationIntent", sub.expiration_intent.map(|v| json!(v)));
+    put(
+        &mut m,
+        "expirationIntent",
+        sub.expiration_intent.map(|v| json!(v)),
+    );
     put(
         &mut m,
         "isInBillingRetryPeriod",
         sub.is_in_billing_retry_period.map(|v| json!(v)),
     );
-    put(&mut m, "priceIncreaseStatus", sub.price_increase_status.map(|v| json!(v)));
+    put(
+        &mut m,
+        "priceIncreaseStatus",
+        sub.price_increase_status.map(|v| json!(v)),
+    );
     put(
         &mut m,
         "gracePeriodExpiresDate",
@@ -117,7 +156,11 @@ pub(crate) fn renewal(
     );
     // Apple only states a renewal date while the subscription can still renew.
     if sub.status != 2 && sub.status != 5 {
-        put(&mut m, "renewalDate", latest.and_then(|t| t.expires_date_ms).map(|v| json!(v)));
+        put(
+            &mut m,
+            "renewalDate",
+            latest.and_then(|t| t.expires_date_ms).map(|v| json!(v)),
+        );
     }
     if let Some(t) = latest {
         m.insert("currency".into(), json!(t.currency));
@@ -126,10 +169,17 @@ pub(crate) fn renewal(
                 .map(|p| p.price(t.currency))
         });
         put(&mut m, "renewalPrice", price.map(|v| json!(v)));
-        put(&mut m, "appAccountToken", t.app_account_token.as_ref().map(|v| json!(v)));
+        put(
+            &mut m,
+            "appAccountToken",
+            t.app_account_token.as_ref().map(|v| json!(v)),
+        );
     }
     if sub.status == 2 && sub.expiration_intent == Some(1) {
-        m.insert("eligibleWinBackOfferIds".into(), json!(["winback.pro.50off"]));
+        m.insert(
+            "eligibleWinBackOfferIds".into(),
+            json!(["winback.pro.50off"]),
+        );
     }
     put(
         &mut m,

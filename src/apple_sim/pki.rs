@@ -4,8 +4,8 @@
 use anyhow::Context as _;
 use p256::pkcs8::DecodePrivateKey as _;
 use rcgen::{
-    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa,
-    KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, KeyPair,
+    KeyUsagePurpose, SerialNumber,
 };
 
 use super::jws::Signer;
@@ -20,8 +20,6 @@ const ASN1_NULL: [u8; 2] = [0x05, 0x00];
 pub(crate) struct Pki {
     pub root_der: Vec<u8>,
     pub root_pem: String,
-    pub intermediate_der: Vec<u8>,
-    pub leaf_der: Vec<u8>,
     pub signer: Signer,
 }
 
@@ -87,8 +85,6 @@ impl Pki {
         Ok(Self {
             root_pem: root.pem(),
             root_der,
-            intermediate_der,
-            leaf_der,
             signer,
         })
     }
@@ -99,7 +95,10 @@ fn base_params(common_name: &str, unit: &str, serial: u64) -> CertificateParams 
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
     dn.push(DnType::OrganizationalUnitName, unit);
-    dn.push(DnType::OrganizationName, "storedesk Apple simulator (not Apple)");
+    dn.push(
+        DnType::OrganizationName,
+        "storedesk Apple simulator (not Apple)",
+    );
     dn.push(DnType::CountryName, "US");
     params.distinguished_name = dn;
     // A fixed past start keeps the seeded notifications (signed with their past dates) inside the window.

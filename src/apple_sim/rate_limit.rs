@@ -96,6 +96,7 @@ impl RateLimiter {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -104,11 +105,19 @@ mod tests {
         let mut rl = RateLimiter::new(Some(20));
         for _ in 0..20 {
             assert!(rl
-                .check(SimEnvironment::Production, Endpoint::GetTransactionInfo, 1_000)
+                .check(
+                    SimEnvironment::Production,
+                    Endpoint::GetTransactionInfo,
+                    1_000
+                )
                 .is_ok());
         }
         assert_eq!(
-            rl.check(SimEnvironment::Production, Endpoint::GetTransactionInfo, 2_000),
+            rl.check(
+                SimEnvironment::Production,
+                Endpoint::GetTransactionInfo,
+                2_000
+            ),
             Err(1_000 + HOUR_MS)
         );
         assert!(rl
@@ -121,7 +130,11 @@ mod tests {
             .check(SimEnvironment::Sandbox, Endpoint::GetTransactionInfo, 2_000)
             .is_err());
         assert!(rl
-            .check(SimEnvironment::Production, Endpoint::GetTransactionInfo, 1_000 + HOUR_MS)
+            .check(
+                SimEnvironment::Production,
+                Endpoint::GetTransactionInfo,
+                1_000 + HOUR_MS
+            )
             .is_ok());
     }
 

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::data::{
-    Customer, Data, Offer, Product, ProductKind, Revocation, Storefront, Subscription,
-    Transaction, DAY_MS,
+    Customer, Data, Offer, Product, ProductKind, Revocation, Storefront, Subscription, Transaction,
+    DAY_MS,
 };
 
 pub(crate) const GROUP_PRO: &str = "21482731";
@@ -35,63 +35,117 @@ fn products() -> Vec<Product> {
             kind: ProductKind::AutoRenewable,
             group: Some(GROUP_PRO),
             period_days: Some(MONTH_DAYS),
-            prices: &[("USD", 9_990), ("EUR", 9_990), ("JPY", 1_500_000), ("GBP", 8_990), ("CAD", 12_990)],
+            prices: &[
+                ("USD", 9_990),
+                ("EUR", 9_990),
+                ("JPY", 1_500_000),
+                ("GBP", 8_990),
+                ("CAD", 12_990),
+            ],
         },
         Product {
             id: PRO_YEARLY,
             kind: ProductKind::AutoRenewable,
             group: Some(GROUP_PRO),
             period_days: Some(YEAR_DAYS),
-            prices: &[("USD", 99_990), ("EUR", 99_990), ("JPY", 15_000_000), ("GBP", 89_990), ("CAD", 129_990)],
+            prices: &[
+                ("USD", 99_990),
+                ("EUR", 99_990),
+                ("JPY", 15_000_000),
+                ("GBP", 89_990),
+                ("CAD", 129_990),
+            ],
         },
         Product {
             id: CLOUD_MONTHLY,
             kind: ProductKind::AutoRenewable,
             group: Some(GROUP_CLOUD),
             period_days: Some(MONTH_DAYS),
-            prices: &[("USD", 4_990), ("EUR", 4_990), ("JPY", 800_000), ("GBP", 4_490), ("CAD", 6_490)],
+            prices: &[
+                ("USD", 4_990),
+                ("EUR", 4_990),
+                ("JPY", 800_000),
+                ("GBP", 4_490),
+                ("CAD", 6_490),
+            ],
         },
         Product {
             id: CLOUD_YEARLY,
             kind: ProductKind::AutoRenewable,
             group: Some(GROUP_CLOUD),
             period_days: Some(YEAR_DAYS),
-            prices: &[("USD", 49_990), ("EUR", 49_990), ("JPY", 8_000_000), ("GBP", 44_990), ("CAD", 64_990)],
+            prices: &[
+                ("USD", 49_990),
+                ("EUR", 49_990),
+                ("JPY", 8_000_000),
+                ("GBP", 44_990),
+                ("CAD", 64_990),
+            ],
         },
         Product {
             id: COINS_100,
             kind: ProductKind::Consumable,
             group: None,
             period_days: None,
-            prices: &[("USD", 990), ("EUR", 990), ("JPY", 160_000), ("GBP", 890), ("CAD", 1_290)],
+            prices: &[
+                ("USD", 990),
+                ("EUR", 990),
+                ("JPY", 160_000),
+                ("GBP", 890),
+                ("CAD", 1_290),
+            ],
         },
         Product {
             id: COINS_500,
             kind: ProductKind::Consumable,
             group: None,
             period_days: None,
-            prices: &[("USD", 3_990), ("EUR", 3_990), ("JPY", 650_000), ("GBP", 3_490), ("CAD", 5_490)],
+            prices: &[
+                ("USD", 3_990),
+                ("EUR", 3_990),
+                ("JPY", 650_000),
+                ("GBP", 3_490),
+                ("CAD", 5_490),
+            ],
         },
         Product {
             id: THEMES,
             kind: ProductKind::NonConsumable,
             group: None,
             period_days: None,
-            prices: &[("USD", 14_990), ("EUR", 14_990), ("JPY", 2_400_000), ("GBP", 13_990), ("CAD", 19_990)],
+            prices: &[
+                ("USD", 14_990),
+                ("EUR", 14_990),
+                ("JPY", 2_400_000),
+                ("GBP", 13_990),
+                ("CAD", 19_990),
+            ],
         },
         Product {
             id: REMOVE_ADS,
             kind: ProductKind::NonConsumable,
             group: None,
             period_days: None,
-            prices: &[("USD", 2_990), ("EUR", 2_990), ("JPY", 480_000), ("GBP", 2_490), ("CAD", 3_990)],
+            prices: &[
+                ("USD", 2_990),
+                ("EUR", 2_990),
+                ("JPY", 480_000),
+                ("GBP", 2_490),
+                ("CAD", 3_990),
+            ],
         },
         Product {
             id: SEASON_PASS,
             kind: ProductKind::NonRenewing,
             group: None,
             period_days: Some(90),
-            prices: &[("USD", 19_990), ("EUR", 19_990), ("JPY", 3_000_000), ("GBP", 17_990), ("CAD", 25_990)],
+            prices: &[
+                ("USD", 19_990),
+                ("EUR", 19_990),
+                ("JPY", 3_000_000),
+                ("GBP", 17_990),
+                ("CAD", 25_990),
+            ],
         },
     ]
 }
@@ -193,7 +247,13 @@ struct Builder {
 }
 
 impl Builder {
-    fn customer(&mut self, label: &'static str, country: &'static str, with_app_tx: bool, install_days_ago: i64) -> usize {
+    fn customer(
+        &mut self,
+        label: &'static str,
+        country: &'static str,
+        with_app_tx: bool,
+        install_days_ago: i64,
+    ) -> usize {
         let app_transaction_id = with_app_tx.then(|| {
             self.next_app_tx += 1;
             (704_316_198_100_000_000_u64 + self.next_app_tx * 7_919).to_string()
@@ -208,7 +268,13 @@ impl Builder {
     }
 
     /// Records a purchase (or, with `original`, a renewal/upgrade in that chain) and returns its id.
-    fn purchase(&mut self, customer: usize, product_id: &'static str, at_ms: i64, original: Option<&str>) -> String {
+    fn purchase(
+        &mut self,
+        customer: usize,
+        product_id: &'static str,
+        at_ms: i64,
+        original: Option<&str>,
+    ) -> String {
         self.next_tx += 1;
         let transaction_id = (2_000_000_874_120_000_u64 + self.next_tx * 1_031).to_string();
         let product = self.data.product(product_id).cloned();
@@ -223,10 +289,14 @@ impl Builder {
             .map(|c| c.storefront.currency)
             .unwrap_or("USD");
         let price = product.as_ref().map(|p| p.price(currency)).unwrap_or(0);
-        let (original_transaction_id, original_purchase_date_ms) = match original.and_then(|o| self.data.tx(o)) {
-            Some(o) => (o.original_transaction_id.clone(), o.original_purchase_date_ms),
-            None => (transaction_id.clone(), at_ms),
-        };
+        let (original_transaction_id, original_purchase_date_ms) =
+            match original.and_then(|o| self.data.tx(o)) {
+                Some(o) => (
+                    o.original_transaction_id.clone(),
+                    o.original_purchase_date_ms,
+                ),
+                None => (transaction_id.clone(), at_ms),
+            };
         let web_order_line_item_id = (kind == ProductKind::AutoRenewable).then(|| {
             self.next_line_item += 1;
             (2_000_000_068_450_000_u64 + self.next_line_item * 211).to_string()
@@ -254,14 +324,27 @@ impl Builder {
             modified_ms: at_ms,
             finished: true,
         };
-        self.data.tx_index.insert(transaction_id.clone(), self.data.transactions.len());
+        self.data
+            .tx_index
+            .insert(transaction_id.clone(), self.data.transactions.len());
         self.data.transactions.push(tx);
         transaction_id
     }
 
     /// A subscription chain: the first purchase plus `renewals` back-to-back renewals.
-    fn subscription_chain(&mut self, customer: usize, product_id: &'static str, start_ms: i64, renewals: i64) -> Vec<String> {
-        let period = self.data.product(product_id).and_then(|p| p.period_days).unwrap_or(MONTH_DAYS) * DAY_MS;
+    fn subscription_chain(
+        &mut self,
+        customer: usize,
+        product_id: &'static str,
+        start_ms: i64,
+        renewals: i64,
+    ) -> Vec<String> {
+        let period = self
+            .data
+            .product(product_id)
+            .and_then(|p| p.period_days)
+            .unwrap_or(MONTH_DAYS)
+            * DAY_MS;
         let first = self.purchase(customer, product_id, start_ms, None);
         let mut ids = vec![first.clone()];
         for k in 1..=renewals {
@@ -274,7 +357,14 @@ impl Builder {
         let (customer, group, product_id, start) = self
             .data
             .tx(original_id)
-            .map(|t| (t.customer, t.group.unwrap_or(GROUP_PRO), t.product_id, t.purchase_date_ms))
+            .map(|t| {
+                (
+                    t.customer,
+                    t.group.unwrap_or(GROUP_PRO),
+                    t.product_id,
+                    t.purchase_date_ms,
+                )
+            })
             .unwrap_or((0, GROUP_PRO, PRO_MONTHLY, self.now));
         self.data
             .subscriptions
@@ -314,7 +404,11 @@ fn first(ids: &[String]) -> String {
 }
 
 /// Builds the data set relative to `now_ms`.
-pub(crate) fn build(now_ms: i64, bundle_id: &str, app_apple_id: i64) -> (Data, SeedSummary, Vec<SeedNotification>) {
+pub(crate) fn build(
+    now_ms: i64,
+    bundle_id: &str,
+    app_apple_id: i64,
+) -> (Data, SeedSummary, Vec<SeedNotification>) {
     let mut b = Builder {
         data: Data {
             products: products(),
@@ -334,7 +428,12 @@ pub(crate) fn build(now_ms: i64, bundle_id: &str, app_apple_id: i64) -> (Data, S
     let alice_pro = b.subscription_chain(alice, PRO_MONTHLY, alice_start, 25);
     if let Some(t) = b.tx_mut(&first(&alice_pro)) {
         t.price = 0;
-        t.offer = Some(Offer { offer_type: 1, identifier: None, discount_type: Some("FREE_TRIAL"), period: Some("P1M") });
+        t.offer = Some(Offer {
+            offer_type: 1,
+            identifier: None,
+            discount_type: Some("FREE_TRIAL"),
+            period: Some("P1M"),
+        });
     }
     for id in &alice_pro {
         if let Some(t) = b.tx_mut(id) {
@@ -395,7 +494,11 @@ pub(crate) fn build(now_ms: i64, bundle_id: &str, app_apple_id: i64) -> (Data, S
     // Eve (GBP): renewal failed two days ago, still entitled during a 16-day grace period.
     let eve = b.customer("eve", "GBR", true, 70);
     let eve_cloud = b.subscription_chain(eve, CLOUD_MONTHLY, b.days_ago(62), 1);
-    let eve_expires = b.data.tx(&last(&eve_cloud)).and_then(|t| t.expires_date_ms).unwrap_or(now_ms);
+    let eve_expires = b
+        .data
+        .tx(&last(&eve_cloud))
+        .and_then(|t| t.expires_date_ms)
+        .unwrap_or(now_ms);
     {
         let s = b.subscription(&first(&eve_cloud), 4);
         s.expiration_intent = Some(2);
@@ -418,7 +521,12 @@ pub(crate) fn build(now_ms: i64, bundle_id: &str, app_apple_id: i64) -> (Data, S
     let grace_yearly = b.subscription_chain(grace, PRO_YEARLY, b.days_ago(60), 0);
     let grace_refund_at = b.days_ago(50);
     if let Some(t) = b.tx_mut(&first(&grace_yearly)) {
-        t.revocation = Some(Revocation { date_ms: grace_refund_at, reason: 1, kind: "REFUND_FULL", percentage: None });
+        t.revocation = Some(Revocation {
+            date_ms: grace_refund_at,
+            reason: 1,
+            kind: "REFUND_FULL",
+            percentage: None,
+        });
         t.modified_ms = grace_refund_at;
     }
     {
@@ -433,7 +541,12 @@ pub(crate) fn build(now_ms: i64, bundle_id: &str, app_apple_id: i64) -> (Data, S
     let hank_coins_500 = b.purchase(hank, COINS_500, b.days_ago(20), None);
     let hank_refund_at = b.days_ago(5);
     if let Some(t) = b.tx_mut(&hank_coins_500) {
-        t.revocation = Some(Revocation { date_ms: hank_refund_at, reason: 0, kind: "REFUND_FULL", percentage: None });
+        t.revocation = Some(Revocation {
+            date_ms: hank_refund_at,
+            reason: 0,
+            kind: "REFUND_FULL",
+            percentage: None,
+        });
         t.modified_ms = hank_refund_at;
     }
     let hank_season = b.purchase(hank, SEASON_PASS, b.days_ago(12), None);
@@ -468,7 +581,12 @@ pub(crate) fn build(now_ms: i64, bundle_id: &str, app_apple_id: i64) -> (Data, S
     .collect();
     b.data.orders = orders.clone();
 
-    let n = |t: &'static str, s: Option<&'static str>, tx: Option<&String>, at_ms: i64, attempts: Vec<(i64, &'static str)>, uuid: &str| SeedNotification {
+    let n = |t: &'static str,
+             s: Option<&'static str>,
+             tx: Option<&String>,
+             at_ms: i64,
+             attempts: Vec<(i64, &'static str)>,
+             uuid: &str| SeedNotification {
         notification_type: t,
         subtype: s,
         transaction_id: tx.cloned(),
@@ -480,46 +598,274 @@ pub(crate) fn build(now_ms: i64, bundle_id: &str, app_apple_id: i64) -> (Data, S
     let ok = || vec![(2_000, "SUCCESS")];
     let d = |days: i64| now_ms - days * DAY_MS;
     let mut notifications = vec![
-        n("SUBSCRIBED", Some("INITIAL_BUY"), bob_pro.first(), bob_start, ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d01"),
-        n("SUBSCRIBED", Some("INITIAL_BUY"), bob_cloud.first(), bob_start + MINUTE_MS, ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d02"),
-        n("DID_CHANGE_RENEWAL_STATUS", Some("AUTO_RENEW_DISABLED"), frank_cloud.first(), d(60), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d03"),
-        n("REFUND", None, grace_yearly.first(), grace_refund_at, ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d04"),
-        n("DID_RENEW", None, alice_pro.get(alice_pro.len().saturating_sub(2)), d(40), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d05"),
-        n("DID_RENEW", None, chloe_monthly.last(), d(40), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d06"),
-        n("DID_RENEW", None, dan_pro.last(), d(35), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d07"),
-        n("EXPIRED", Some("VOLUNTARY"), frank_cloud.first(), d(35), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d08"),
-        n("DID_RENEW", None, eve_cloud.last(), d(32), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d09"),
-        n("ONE_TIME_CHARGE", None, Some(&hank_themes), d(30), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d10"),
-        n("ONE_TIME_CHARGE", None, Some(&alice_coins_a), d(22), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d11"),
-        n("ONE_TIME_CHARGE", None, Some(&hank_coins_500), d(20), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d12"),
-        n("DID_CHANGE_RENEWAL_PREF", Some("UPGRADE"), Some(&chloe_yearly), upgrade_at, ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d13"),
-        n("ONE_TIME_CHARGE", None, Some(&alice_coins_b), d(18), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d14"),
-        n("DID_CHANGE_RENEWAL_STATUS", Some("AUTO_RENEW_ENABLED"), ivy_yearly.first(), d(16), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d15"),
-        n("DID_RENEW", None, bob_pro.last(), d(15), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d16"),
-        n("DID_RENEW", None, bob_cloud.last(), d(15) + MINUTE_MS, ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d17"),
-        n("ONE_TIME_CHARGE", None, Some(&alice_ads), d(14), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d18"),
-        n("ONE_TIME_CHARGE", None, Some(&hank_season), d(12), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d19"),
-        n("DID_RENEW", None, alice_pro.last(), d(10), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d20"),
-        n("ONE_TIME_CHARGE", None, Some(&alice_coins_c), d(9), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d21"),
-        n("CONSUMPTION_REQUEST", None, Some(&alice_coins_c), d(9) + 12 * HOUR_MS, ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d22"),
-        n("REFUND_DECLINED", None, Some(&alice_coins_c), d(8), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d23"),
-        n("PRICE_INCREASE", Some("PENDING"), bob_cloud.last(), d(8) + HOUR_MS, ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d24"),
-        n("TEST", None, None, d(7), vec![(1_000, "UNSUCCESSFUL_HTTP_RESPONSE_CODE")], "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d25"),
-        n("TEST", None, None, d(7) + 5 * MINUTE_MS, ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d26"),
-        n("CONSUMPTION_REQUEST", None, Some(&hank_coins_500), d(6), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d27"),
-        n("DID_FAIL_TO_RENEW", None, dan_pro.last(), d(5), vec![(2_000, "NO_RESPONSE"), (HOUR_MS, "SUCCESS")], "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d28"),
-        n("REFUND", None, Some(&hank_coins_500), hank_refund_at, vec![(5_000, "TIMED_OUT"), (HOUR_MS, "TIMED_OUT")], "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d29"),
-        n("ONE_TIME_CHARGE", None, Some(&hank_coins_finished), d(3), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d30"),
-        n("DID_FAIL_TO_RENEW", Some("GRACE_PERIOD"), eve_cloud.last(), d(2), ok(), "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d31"),
-        n("ONE_TIME_CHARGE", None, Some(&hank_coins_open), d(1), vec![(1_000, "UNSUCCESSFUL_HTTP_RESPONSE_CODE"), (HOUR_MS, "SUCCESS")], "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d32"),
+        n(
+            "SUBSCRIBED",
+            Some("INITIAL_BUY"),
+            bob_pro.first(),
+            bob_start,
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d01",
+        ),
+        n(
+            "SUBSCRIBED",
+            Some("INITIAL_BUY"),
+            bob_cloud.first(),
+            bob_start + MINUTE_MS,
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d02",
+        ),
+        n(
+            "DID_CHANGE_RENEWAL_STATUS",
+            Some("AUTO_RENEW_DISABLED"),
+            frank_cloud.first(),
+            d(60),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d03",
+        ),
+        n(
+            "REFUND",
+            None,
+            grace_yearly.first(),
+            grace_refund_at,
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d04",
+        ),
+        n(
+            "DID_RENEW",
+            None,
+            alice_pro.get(alice_pro.len().saturating_sub(2)),
+            d(40),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d05",
+        ),
+        n(
+            "DID_RENEW",
+            None,
+            chloe_monthly.last(),
+            d(40),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d06",
+        ),
+        n(
+            "DID_RENEW",
+            None,
+            dan_pro.last(),
+            d(35),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d07",
+        ),
+        n(
+            "EXPIRED",
+            Some("VOLUNTARY"),
+            frank_cloud.first(),
+            d(35),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d08",
+        ),
+        n(
+            "DID_RENEW",
+            None,
+            eve_cloud.last(),
+            d(32),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d09",
+        ),
+        n(
+            "ONE_TIME_CHARGE",
+            None,
+            Some(&hank_themes),
+            d(30),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d10",
+        ),
+        n(
+            "ONE_TIME_CHARGE",
+            None,
+            Some(&alice_coins_a),
+            d(22),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d11",
+        ),
+        n(
+            "ONE_TIME_CHARGE",
+            None,
+            Some(&hank_coins_500),
+            d(20),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d12",
+        ),
+        n(
+            "DID_CHANGE_RENEWAL_PREF",
+            Some("UPGRADE"),
+            Some(&chloe_yearly),
+            upgrade_at,
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d13",
+        ),
+        n(
+            "ONE_TIME_CHARGE",
+            None,
+            Some(&alice_coins_b),
+            d(18),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d14",
+        ),
+        n(
+            "DID_CHANGE_RENEWAL_STATUS",
+            Some("AUTO_RENEW_ENABLED"),
+            ivy_yearly.first(),
+            d(16),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d15",
+        ),
+        n(
+            "DID_RENEW",
+            None,
+            bob_pro.last(),
+            d(15),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d16",
+        ),
+        n(
+            "DID_RENEW",
+            None,
+            bob_cloud.last(),
+            d(15) + MINUTE_MS,
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d17",
+        ),
+        n(
+            "ONE_TIME_CHARGE",
+            None,
+            Some(&alice_ads),
+            d(14),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d18",
+        ),
+        n(
+            "ONE_TIME_CHARGE",
+            None,
+            Some(&hank_season),
+            d(12),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d19",
+        ),
+        n(
+            "DID_RENEW",
+            None,
+            alice_pro.last(),
+            d(10),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d20",
+        ),
+        n(
+            "ONE_TIME_CHARGE",
+            None,
+            Some(&alice_coins_c),
+            d(9),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d21",
+        ),
+        n(
+            "CONSUMPTION_REQUEST",
+            None,
+            Some(&alice_coins_c),
+            d(9) + 12 * HOUR_MS,
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d22",
+        ),
+        n(
+            "REFUND_DECLINED",
+            None,
+            Some(&alice_coins_c),
+            d(8),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d23",
+        ),
+        n(
+            "PRICE_INCREASE",
+            Some("PENDING"),
+            bob_cloud.last(),
+            d(8) + HOUR_MS,
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d24",
+        ),
+        n(
+            "TEST",
+            None,
+            None,
+            d(7),
+            vec![(1_000, "UNSUCCESSFUL_HTTP_RESPONSE_CODE")],
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d25",
+        ),
+        n(
+            "TEST",
+            None,
+            None,
+            d(7) + 5 * MINUTE_MS,
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d26",
+        ),
+        n(
+            "CONSUMPTION_REQUEST",
+            None,
+            Some(&hank_coins_500),
+            d(6),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d27",
+        ),
+        n(
+            "DID_FAIL_TO_RENEW",
+            None,
+            dan_pro.last(),
+            d(5),
+            vec![(2_000, "NO_RESPONSE"), (HOUR_MS, "SUCCESS")],
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d28",
+        ),
+        n(
+            "REFUND",
+            None,
+            Some(&hank_coins_500),
+            hank_refund_at,
+            vec![(5_000, "TIMED_OUT"), (HOUR_MS, "TIMED_OUT")],
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d29",
+        ),
+        n(
+            "ONE_TIME_CHARGE",
+            None,
+            Some(&hank_coins_finished),
+            d(3),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d30",
+        ),
+        n(
+            "DID_FAIL_TO_RENEW",
+            Some("GRACE_PERIOD"),
+            eve_cloud.last(),
+            d(2),
+            ok(),
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d31",
+        ),
+        n(
+            "ONE_TIME_CHARGE",
+            None,
+            Some(&hank_coins_open),
+            d(1),
+            vec![
+                (1_000, "UNSUCCESSFUL_HTTP_RESPONSE_CODE"),
+                (HOUR_MS, "SUCCESS"),
+            ],
+            "3f9c1f0a-0b1e-4c55-9d8e-2a0f4b6c8d32",
+        ),
     ];
     for seed_n in &mut notifications {
         if seed_n.notification_type == "CONSUMPTION_REQUEST" {
-            seed_n.consumption_request_reason = Some(if seed_n.transaction_id.as_ref() == Some(&hank_coins_500) {
-                "UNINTENDED_PURCHASE"
-            } else {
-                "UNSATISFIED_WITH_PURCHASE"
-            });
+            seed_n.consumption_request_reason =
+                Some(if seed_n.transaction_id.as_ref() == Some(&hank_coins_500) {
+                    "UNINTENDED_PURCHASE"
+                } else {
+                    "UNSATISFIED_WITH_PURCHASE"
+                });
         }
     }
 
@@ -547,8 +893,14 @@ pub(crate) fn build(now_ms: i64, bundle_id: &str, app_apple_id: i64) -> (Data, S
         app_apple_id,
         subscription_group_ids: vec![GROUP_PRO.to_owned(), GROUP_CLOUD.to_owned()],
         product_ids: b.data.products.iter().map(|p| p.id.to_owned()).collect(),
-        active_monthly: SubscriptionIds { transaction_id: last(&bob_pro), original_transaction_id: first(&bob_pro) },
-        active_second_group: SubscriptionIds { transaction_id: last(&bob_cloud), original_transaction_id: first(&bob_cloud) },
+        active_monthly: SubscriptionIds {
+            transaction_id: last(&bob_pro),
+            original_transaction_id: first(&bob_pro),
+        },
+        active_second_group: SubscriptionIds {
+            transaction_id: last(&bob_cloud),
+            original_transaction_id: first(&bob_cloud),
+        },
         long_history_original_id: first(&alice_pro),
         long_history_transaction_count,
         billing_retry_original_id: first(&dan_pro),
@@ -566,7 +918,12 @@ pub(crate) fn build(now_ms: i64, bundle_id: &str, app_apple_id: i64) -> (Data, S
         order_ids: orders.keys().cloned().collect(),
         orders,
         app_account_token: alice_token,
-        app_transaction_id: b.data.customers.get(alice).and_then(|c| c.app_transaction_id.clone()).unwrap_or_default(),
+        app_transaction_id: b
+            .data
+            .customers
+            .get(alice)
+            .and_then(|c| c.app_transaction_id.clone())
+            .unwrap_or_default(),
         no_app_transaction_transaction_id: first(&frank_cloud),
         unknown_transaction_id: "2000000999999999".to_owned(),
         unknown_order_id: "MZZ9ZZ9ZZZ".to_owned(),

@@ -11,7 +11,10 @@ use super::handlers::{self, EnvTag};
 use super::state::SimState;
 use super::SimEnvironment;
 
-pub(crate) fn start(state: Arc<SimState>, bind: SocketAddr) -> anyhow::Result<(Server, SocketAddr)> {
+pub(crate) fn start(
+    state: Arc<SimState>,
+    bind: SocketAddr,
+) -> anyhow::Result<(Server, SocketAddr)> {
     let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let data = web::Data::from(state);

@@ -64,9 +64,17 @@ impl SimState {
                     notification_uuid: Some(n.uuid.clone()),
                     consumption_request_reason: n.consumption_request_reason.map(str::to_owned),
                 };
-                let built =
-                    notify::build(&data, &app, &pki.signer, env, &spec, &n.uuid, n.at_ms, false)
-                        .with_context(|| format!("seeding notification {}", n.uuid))?;
+                let built = notify::build(
+                    &data,
+                    &app,
+                    &pki.signer,
+                    env,
+                    &spec,
+                    &n.uuid,
+                    n.at_ms,
+                    false,
+                )
+                .with_context(|| format!("seeding notification {}", n.uuid))?;
                 records.push(NotificationRecord {
                     notification_uuid: n.uuid.clone(),
                     notification_type: n.notification_type.to_owned(),
@@ -134,6 +142,20 @@ impl SimState {
                 .or_else(|| urls.get(&SimEnvironment::Production))
                 .cloned(),
         }
+    }
+
+    pub(crate) fn consumption_submissions(&self) -> Vec<serde_json::Value> {
+        lock(&self.data)
+            .consumption
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "transactionId": c.transaction_id,
+                    "body": c.body,
+                    "receivedAt": c.at_ms,
+                })
+            })
+            .collect()
     }
 
     pub(crate) fn inject_fault(&self, fault: Fault) {

@@ -100,6 +100,7 @@ impl fmt::Debug for MasterKey {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
@@ -109,7 +110,10 @@ mod tests {
     #[test]
     fn a_44_character_base64_key_is_read() {
         let key = MasterKey::from_base64(EXAMPLE).unwrap();
-        assert_eq!(key.bytes().as_slice(), (0u8..32).collect::<Vec<_>>().as_slice());
+        assert_eq!(
+            key.bytes().as_slice(),
+            (0u8..32).collect::<Vec<_>>().as_slice()
+        );
     }
 
     #[test]
@@ -121,12 +125,18 @@ mod tests {
 
     #[test]
     fn an_empty_key_is_refused() {
-        assert_eq!(MasterKey::from_base64(" \n").unwrap_err(), MasterKeyError::Empty);
+        assert_eq!(
+            MasterKey::from_base64(" \n").unwrap_err(),
+            MasterKeyError::Empty
+        );
     }
 
     #[test]
     fn text_that_is_not_base64_is_refused() {
-        assert_eq!(MasterKey::from_base64("not a key!").unwrap_err(), MasterKeyError::NotBase64);
+        assert_eq!(
+            MasterKey::from_base64("not a key!").unwrap_err(),
+            MasterKeyError::NotBase64
+        );
     }
 
     #[test]
@@ -134,12 +144,18 @@ mod tests {
         let short = base64::engine::general_purpose::STANDARD.encode([1u8; 16]);
         let err = MasterKey::from_base64(&short).unwrap_err();
         assert_eq!(err, MasterKeyError::WrongLength { len: 16 });
-        assert!(err.to_string().contains("decodes to 16 bytes instead of 32"));
+        assert!(err
+            .to_string()
+            .contains("decodes to 16 bytes instead of 32"));
     }
 
     #[test]
     fn every_refusal_says_what_is_expected_and_how_to_make_one() {
-        for err in [MasterKeyError::Empty, MasterKeyError::NotBase64, MasterKeyError::WrongLength { len: 3 }] {
+        for err in [
+            MasterKeyError::Empty,
+            MasterKeyError::NotBase64,
+            MasterKeyError::WrongLength { len: 3 },
+        ] {
             let message = err.to_string();
             assert!(message.contains("32 random bytes in base64 (44 characters)"));
             assert!(message.contains("`storedesk master-key generate`"));
@@ -157,7 +173,10 @@ mod tests {
 
     #[test]
     fn generated_keys_differ() {
-        assert_ne!(MasterKey::generate().key_id(), MasterKey::generate().key_id());
+        assert_ne!(
+            MasterKey::generate().key_id(),
+            MasterKey::generate().key_id()
+        );
     }
 
     #[test]

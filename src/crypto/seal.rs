@@ -44,10 +44,13 @@ impl MasterKey {
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::OsRng.fill_bytes(&mut nonce);
-        let ciphertext = match self
-            .cipher()
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
-        {
+        let ciphertext = match self.cipher().encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        ) {
             Ok(ciphertext) => ciphertext,
             // AES-GCM refuses only messages over 2^36 bytes; callers seal a few hundred.
             Err(_) => panic!("AES-GCM cannot seal {} bytes", plaintext.len()),
@@ -72,18 +75,26 @@ impl MasterKey {
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
         self.cipher()
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad,
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_| CryptoError::AuthenticationFailed)
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
     const AAD: &[u8] = b"project:7:key:2X9R4HXF34";
-    const SECRET: &[u8] = b"-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n";
+    const SECRET: &[u8] =
+        b"-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n";
 
     #[test]
     fn what_is_sealed_opens_again() {
@@ -115,22 +126,35 @@ mod tests {
         assert_ne!(&first[HEADER_LEN..HEADER_LEN + SECRET.len()], SECRET);
         assert!(!first.windows(8).any(|w| SECRET.windows(8).any(|s| s == w)));
         assert_ne!(first, second);
-        assert_ne!(first[1..HEADER_LEN], second[1..HEADER_LEN], "nonces must not repeat");
+        assert_ne!(
+            first[1..HEADER_LEN],
+            second[1..HEADER_LEN],
+            "nonces must not repeat"
+        );
     }
 
     #[test]
     fn another_master_key_cannot_open_it() {
         let sealed = MasterKey::generate().seal(SECRET, AAD);
-        assert_eq!(MasterKey::generate().open(&sealed, AAD).unwrap_err(), CryptoError::AuthenticationFailed);
+        assert_eq!(
+            MasterKey::generate().open(&sealed, AAD).unwrap_err(),
+            CryptoError::AuthenticationFailed
+        );
     }
 
     #[test]
     fn other_associated_data_cannot_open_it() {
         let key = MasterKey::generate();
         let sealed = key.seal(SECRET, AAD);
-        assert_eq!(key.open(&sealed, b"project:8:key:2X9R4HXF34").unwrap_err(), CryptoError::AuthenticationFailed);
+        assert_eq!(
+            key.open(&sealed, b"project:8:key:2X9R4HXF34").unwrap_err(),
+            CryptoError::AuthenticationFailed
+        );
         let message = CryptoError::AuthenticationFailed.to_string();
-        assert!(message.contains("different master key") && message.contains("different associated data"));
+        assert!(
+            message.contains("different master key")
+                && message.contains("different associated data")
+        );
     }
 
     #[test]
@@ -140,7 +164,11 @@ mod tests {
         for i in 1..sealed.len() {
             let mut tampered = sealed.clone();
             tampered[i] ^= 0x01;
-            assert_eq!(key.open(&tampered, AAD).unwrap_err(), CryptoError::AuthenticationFailed, "byte {i}");
+            assert_eq!(
+                key.open(&tampered, AAD).unwrap_err(),
+                CryptoError::AuthenticationFailed,
+                "byte {i}"
+            );
         }
     }
 
@@ -149,7 +177,10 @@ mod tests {
         let key = MasterKey::generate();
         let mut sealed = key.seal(SECRET, AAD);
         sealed[0] = 2;
-        assert_eq!(key.open(&sealed, AAD).unwrap_err(), CryptoError::UnknownVersion { version: 2 });
+        assert_eq!(
+            key.open(&sealed, AAD).unwrap_err(),
+            CryptoError::UnknownVersion { version: 2 }
+        );
     }
 
     #[test]
@@ -157,7 +188,14 @@ mod tests {
         let key = MasterKey::generate();
         let sealed = key.seal(SECRET, AAD);
         assert_eq!(key.open(&[], AAD).unwrap_err(), CryptoError::Truncated);
-        assert_eq!(key.open(&sealed[..HEADER_LEN + TAG_LEN - 1], AAD).unwrap_err(), CryptoError::Truncated);
-        assert_eq!(key.open(&sealed[..sealed.len() - 1], AAD).unwrap_err(), CryptoError::AuthenticationFailed);
+        assert_eq!(
+            key.open(&sealed[..HEADER_LEN + TAG_LEN - 1], AAD)
+                .unwrap_err(),
+            CryptoError::Truncated
+        );
+        assert_eq!(
+            key.open(&sealed[..sealed.len() - 1], AAD).unwrap_err(),
+            CryptoError::AuthenticationFailed
+        );
     }
 }

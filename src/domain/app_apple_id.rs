@@ -74,20 +74,30 @@ impl std::str::FromStr for AppAppleId {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
     #[test]
     fn digits_are_accepted_and_trimmed() {
-        assert_eq!(AppAppleId::parse(" 1234567890 ").unwrap().get(), 1_234_567_890);
+        assert_eq!(
+            AppAppleId::parse(" 1234567890 ").unwrap().get(),
+            1_234_567_890
+        );
         assert_eq!(AppAppleId::parse("1").unwrap().get(), 1);
         assert_eq!(AppAppleId::parse("000123").unwrap().get(), 123);
-        assert_eq!(AppAppleId::parse("999999999999999999").unwrap().get(), 999_999_999_999_999_999);
+        assert_eq!(
+            AppAppleId::parse("999999999999999999").unwrap().get(),
+            999_999_999_999_999_999
+        );
     }
 
     #[test]
     fn display_shows_the_number() {
-        assert_eq!(AppAppleId::parse("1234567890").unwrap().to_string(), "1234567890");
+        assert_eq!(
+            AppAppleId::parse("1234567890").unwrap().to_string(),
+            "1234567890"
+        );
     }
 
     #[test]
@@ -98,7 +108,11 @@ mod tests {
     #[test]
     fn anything_but_digits_is_refused() {
         for bad in ["com.example.app", "12 34", "-5", "+5", "1e9", "١٢٣", "0x1F"] {
-            assert_eq!(AppAppleId::parse(bad), Err(AppAppleIdError::NotANumber), "{bad}");
+            assert_eq!(
+                AppAppleId::parse(bad),
+                Err(AppAppleIdError::NotANumber),
+                "{bad}"
+            );
         }
     }
 
@@ -118,7 +132,10 @@ mod tests {
 
     #[test]
     fn stored_values_round_trip() {
-        assert_eq!(AppAppleId::from_i64(1_234_567_890).unwrap().get(), 1_234_567_890);
+        assert_eq!(
+            AppAppleId::from_i64(1_234_567_890).unwrap().get(),
+            1_234_567_890
+        );
         assert!(AppAppleId::from_i64(0).is_err());
         assert!(AppAppleId::from_i64(-3).is_err());
     }

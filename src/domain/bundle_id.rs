@@ -85,19 +85,29 @@ impl std::str::FromStr for BundleId {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
     #[test]
     fn reverse_dns_bundle_ids_are_accepted_as_typed() {
-        for ok in ["com.example.app", "com.example", "com.Example-Co.My-App2", "a.b", "com.example.app.widget"] {
+        for ok in [
+            "com.example.app",
+            "com.example",
+            "com.Example-Co.My-App2",
+            "a.b",
+            "com.example.app.widget",
+        ] {
             assert_eq!(BundleId::parse(ok).unwrap().as_str(), ok);
         }
     }
 
     #[test]
     fn surrounding_whitespace_is_trimmed() {
-        assert_eq!(BundleId::parse(" com.example.app\n").unwrap().as_str(), "com.example.app");
+        assert_eq!(
+            BundleId::parse(" com.example.app\n").unwrap().as_str(),
+            "com.example.app"
+        );
     }
 
     #[test]
@@ -127,12 +137,20 @@ mod tests {
             BundleId::parse("com.example.my app"),
             Err(BundleIdError::InvalidCharacter { found: ' ' })
         );
-        assert_eq!(BundleId::parse("com.example.*"), Err(BundleIdError::InvalidCharacter { found: '*' }));
-        assert_eq!(BundleId::parse("com.exämple.app"), Err(BundleIdError::InvalidCharacter { found: 'ä' }));
+        assert_eq!(
+            BundleId::parse("com.example.*"),
+            Err(BundleIdError::InvalidCharacter { found: '*' })
+        );
+        assert_eq!(
+            BundleId::parse("com.exämple.app"),
+            Err(BundleIdError::InvalidCharacter { found: 'ä' })
+        );
         assert!(BundleIdError::InvalidCharacter { found: '_' }
             .to_string()
             .contains("cannot contain underscores"));
-        assert!(BundleIdError::InvalidCharacter { found: '/' }.to_string().contains("cannot contain “/”"));
+        assert!(BundleIdError::InvalidCharacter { found: '/' }
+            .to_string()
+            .contains("cannot contain “/”"));
     }
 
     #[test]
@@ -140,6 +158,9 @@ mod tests {
         let at_limit = format!("com.{}", "a".repeat(151));
         assert_eq!(BundleId::parse(&at_limit).unwrap().as_str(), at_limit);
         let over = format!("com.{}", "a".repeat(152));
-        assert_eq!(BundleId::parse(&over), Err(BundleIdError::TooLong { len: 156 }));
+        assert_eq!(
+            BundleId::parse(&over),
+            Err(BundleIdError::TooLong { len: 156 })
+        );
     }
 }

@@ -64,13 +64,22 @@ impl std::str::FromStr for Email {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
     #[test]
     fn an_address_is_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Ada.Lovelace@Example.COM ").unwrap().as_str(), "ada.lovelace@example.com");
-        assert_eq!(Email::parse("a+tag@sub.example.co.uk").unwrap().as_str(), "a+tag@sub.example.co.uk");
+        assert_eq!(
+            Email::parse("  Ada.Lovelace@Example.COM ")
+                .unwrap()
+                .as_str(),
+            "ada.lovelace@example.com"
+        );
+        assert_eq!(
+            Email::parse("a+tag@sub.example.co.uk").unwrap().as_str(),
+            "a+tag@sub.example.co.uk"
+        );
     }
 
     #[test]
@@ -103,6 +112,9 @@ mod tests {
         let at_limit = format!("{local}@{domain}");
         assert_eq!(at_limit.len(), 254);
         assert!(Email::parse(&at_limit).is_ok());
-        assert_eq!(Email::parse(&format!("a{at_limit}")), Err(EmailError::TooLong));
+        assert_eq!(
+            Email::parse(&format!("a{at_limit}")),
+            Err(EmailError::TooLong)
+        );
     }
 }

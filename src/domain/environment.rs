@@ -44,6 +44,7 @@ impl std::str::FromStr for Environment {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -59,7 +60,10 @@ mod tests {
     #[test]
     fn case_and_whitespace_do_not_matter_when_parsing() {
         assert_eq!(Environment::parse(" sandbox "), Ok(Environment::Sandbox));
-        assert_eq!(Environment::parse("PRODUCTION"), Ok(Environment::Production));
+        assert_eq!(
+            Environment::parse("PRODUCTION"),
+            Ok(Environment::Production)
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ impl std::str::FromStr for IssuerId {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -89,7 +90,10 @@ mod tests {
 
     #[test]
     fn apples_example_issuer_id_is_accepted_although_it_is_no_rfc_4122_uuid() {
-        assert_eq!(IssuerId::parse(APPLE_EXAMPLE).unwrap().as_str(), APPLE_EXAMPLE);
+        assert_eq!(
+            IssuerId::parse(APPLE_EXAMPLE).unwrap().as_str(),
+            APPLE_EXAMPLE
+        );
     }
 
     #[test]
@@ -108,7 +112,10 @@ mod tests {
 
     #[test]
     fn a_key_id_in_the_issuer_id_field_is_recognised() {
-        assert_eq!(IssuerId::parse("2X9R4HXF34"), Err(IssuerIdError::LooksLikeKeyId));
+        assert_eq!(
+            IssuerId::parse("2X9R4HXF34"),
+            Err(IssuerIdError::LooksLikeKeyId)
+        );
     }
 
     #[test]
@@ -123,7 +130,11 @@ mod tests {
             "5724654g-96fe-1a63-e053-0824d011072a",
             "My team",
         ] {
-            assert_eq!(IssuerId::parse(bad), Err(IssuerIdError::NotAnIssuerId), "{bad}");
+            assert_eq!(
+                IssuerId::parse(bad),
+                Err(IssuerIdError::NotAnIssuerId),
+                "{bad}"
+            );
         }
         let message = IssuerIdError::NotAnIssuerId.to_string();
         assert!(message.contains("above the keys table on the In-App Purchase tab"));

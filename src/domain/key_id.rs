@@ -100,6 +100,7 @@ impl std::str::FromStr for KeyId {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use proptest::prelude::*;
@@ -111,19 +112,30 @@ mod tests {
 
     #[test]
     fn surrounding_whitespace_is_trimmed() {
-        assert_eq!(KeyId::parse("  2X9R4HXF34\t\n").unwrap().as_str(), "2X9R4HXF34");
+        assert_eq!(
+            KeyId::parse("  2X9R4HXF34\t\n").unwrap().as_str(),
+            "2X9R4HXF34"
+        );
     }
 
     #[test]
     fn an_empty_key_id_asks_for_one() {
         assert_eq!(KeyId::parse(""), Err(KeyIdError::Empty));
         assert_eq!(KeyId::parse("   "), Err(KeyIdError::Empty));
-        assert!(KeyIdError::Empty.to_string().starts_with("Enter the Key ID"));
+        assert!(KeyIdError::Empty
+            .to_string()
+            .starts_with("Enter the Key ID"));
     }
 
     #[test]
     fn a_key_name_is_refused_as_a_key_id() {
-        for name in ["Qonversion", "qonversion", "My IAP key", "RevenueCat", "Server key 1"] {
+        for name in [
+            "Qonversion",
+            "qonversion",
+            "My IAP key",
+            "RevenueCat",
+            "Server key 1",
+        ] {
             let err = KeyId::parse(name).unwrap_err();
             assert_eq!(err, KeyIdError::NotAKeyId, "{name}");
             let message = err.to_string();
@@ -142,9 +154,17 @@ mod tests {
 
     #[test]
     fn a_key_id_of_the_wrong_length_says_how_long_it_is() {
-        assert_eq!(KeyId::parse("2X9R4HXF3"), Err(KeyIdError::WrongLength { len: 9 }));
-        assert_eq!(KeyId::parse("2X9R4HXF345"), Err(KeyIdError::WrongLength { len: 11 }));
-        assert!(KeyIdError::WrongLength { len: 9 }.to_string().contains("this one has 9"));
+        assert_eq!(
+            KeyId::parse("2X9R4HXF3"),
+            Err(KeyIdError::WrongLength { len: 9 })
+        );
+        assert_eq!(
+            KeyId::parse("2X9R4HXF345"),
+            Err(KeyIdError::WrongLength { len: 11 })
+        );
+        assert!(KeyIdError::WrongLength { len: 9 }
+            .to_string()
+            .contains("this one has 9"));
     }
 
     #[test]
@@ -157,7 +177,10 @@ mod tests {
 
     #[test]
     fn a_file_name_or_punctuation_is_refused() {
-        assert_eq!(KeyId::parse("SubscriptionKey_2X9R4HXF34.p8"), Err(KeyIdError::NotAKeyId));
+        assert_eq!(
+            KeyId::parse("SubscriptionKey_2X9R4HXF34.p8"),
+            Err(KeyIdError::NotAKeyId)
+        );
         assert_eq!(KeyId::parse("2X9R4-HXF34"), Err(KeyIdError::NotAKeyId));
         assert_eq!(KeyId::parse("2X9R4 HXF3"), Err(KeyIdError::NotAKeyId));
         assert_eq!(KeyId::parse("2X9R4HXF3É"), Err(KeyIdError::NotAKeyId));
@@ -168,12 +191,14 @@ mod tests {
         fn any_ten_upper_case_letters_and_digits_round_trip(s in "[A-Z0-9]{10}") {
             let id = KeyId::parse(&s).unwrap();
             prop_assert_eq!(id.as_str(), s.as_str());
-            prop_assert_eq!(KeyId::parse(&id.to_string()).unwrap(), id);
+            let shown = id.to_string();
+            prop_assert_eq!(KeyId::parse(&shown).unwrap(), id);
         }
 
         #[test]
         fn whitespace_around_a_key_id_does_not_matter(s in "[A-Z0-9]{10}", pre in "[ \t\r\n]{0,3}", post in "[ \t\r\n]{0,3}") {
-            prop_assert_eq!(KeyId::parse(&format!("{pre}{s}{post}")).unwrap().as_str(), s.as_str());
+            let id = KeyId::parse(&format!("{pre}{s}{post}")).unwrap();
+            prop_assert_eq!(id.as_str(), s.as_str());
         }
 
         #[test]

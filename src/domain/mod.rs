@@ -15,6 +15,8 @@ pub use email::{Email, EmailError, EMAIL_MAX_LEN};
 pub use environment::{Environment, EnvironmentError};
 pub use issuer_id::{IssuerId, IssuerIdError};
 pub use key_id::{KeyId, KeyIdError, KEY_ID_LEN};
-pub use private_key::{check_file_name, parse_upload, ApplePrivateKey, PrivateKeyError, MAX_P8_BYTES};
+pub use private_key::{
+    check_file_name, parse_upload, ApplePrivateKey, PrivateKeyError, MAX_P8_BYTES,
+};
 pub use role::{Role, RoleError};
 pub use slug::{Slug, SlugError, SLUG_MAX_LEN, SLUG_MIN_LEN};

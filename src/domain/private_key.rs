@@ -39,13 +39,14 @@ const LENIENT_BASE64: GeneralPurpose = GeneralPurpose::new(
 
 /// Fixed DER around the 65-byte uncompressed P-256 point: SubjectPublicKeyInfo { id-ecPublicKey, prime256v1 }.
 const SPKI_PREFIX: [u8; 26] = [
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-    0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 /// PKCS#8 v1 { id-ecPublicKey, prime256v1, ECPrivateKey { 1, <32-byte scalar>, [1] <point> } } up to the scalar.
 const PKCS8_PREFIX: [u8; 36] = [
-    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
-    0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02, 0x01, 0x01, 0x04, 0x20,
+    0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+    0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x04, 0x6d, 0x30, 0x6b, 0x02,
+    0x01, 0x01, 0x04, 0x20,
 ];
 /// Between the scalar and the point: `[1] BIT STRING` headers.
 const PKCS8_MIDDLE: [u8; 5] = [0xa1, 0x44, 0x03, 0x42, 0x00];
@@ -149,7 +150,10 @@ pub enum PrivateKeyError {
         "This file belongs to key {file_key_id}, not to the Key ID entered ({entered}). Upload \
          SubscriptionKey_{entered}.p8, or correct the Key ID."
     )]
-    KeyIdMismatch { file_key_id: String, entered: String },
+    KeyIdMismatch {
+        file_key_id: String,
+        entered: String,
+    },
 }
 
 use PrivateKeyError as E;
@@ -186,7 +190,9 @@ impl ApplePrivateKey {
         };
         match block.label {
             "PRIVATE KEY" => {
-                let body = block.body.ok_or_else(|| E::Truncated { label: block.label.to_owned() })?;
+                let body = block.body.ok_or_else(|| E::Truncated {
+                    label: block.label.to_owned(),
+                })?;
                 let der = decode_body(body)?;
                 Self::from_pkcs8_der(&der)
             }
@@ -196,7 +202,9 @@ impl ApplePrivateKey {
             "EC PRIVATE KEY" => Err(E::Sec1),
             "CERTIFICATE" | "TRUSTED CERTIFICATE" | "X509 CERTIFICATE" => Err(E::Certificate),
             "PUBLIC KEY" | "RSA PUBLIC KEY" | "EC PUBLIC KEY" => Err(E::PublicKey),
-            other => Err(E::UnexpectedBlock { label: other.to_owned() }),
+            other => Err(E::UnexpectedBlock {
+                label: other.to_owned(),
+            }),
         }
     }
 
@@ -211,11 +219,15 @@ impl ApplePrivateKey {
             return Err(E::Rsa);
         }
         if algorithm != ID_EC_PUBLIC_KEY {
-            return Err(E::OtherAlgorithm { algorithm: algorithm_name(algorithm) });
+            return Err(E::OtherAlgorithm {
+                algorithm: algorithm_name(algorithm),
+            });
         }
         let curve = info.algorithm.parameters_oid().map_err(|_| E::Malformed)?;
         if curve != SECP256R1 {
-            return Err(E::WrongCurve { curve: curve_name(curve) });
+            return Err(E::WrongCurve {
+                curve: curve_name(curve),
+            });
         }
         let secret = p256::SecretKey::try_from(info).map_err(|_| E::Malformed)?;
         Ok(Self { secret })
@@ -291,7 +303,11 @@ impl fmt::Debug for ApplePrivateKey {
 /// because people rename files.
 pub fn check_file_name(file_name: &str, key_id: &KeyId) -> Result<(), PrivateKeyError> {
     // Some browsers send the whole client-side path.
-    let name = file_name.rsplit(['/', '\\']).next().unwrap_or(file_name).trim();
+    let name = file_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(file_name)
+        .trim();
     if strip_prefix_ignore_case(name, "AuthKey_").is_some() {
         return Err(E::AppStoreConnectApiKey);
     }
@@ -306,13 +322,20 @@ pub fn check_file_name(file_name: &str, key_id: &KeyId) -> Result<(), PrivateKey
         return Ok(());
     };
     if is_key_id_shape(file_key_id) && is_download_suffix(tail) && file_key_id != key_id.as_str() {
-        return Err(E::KeyIdMismatch { file_key_id: file_key_id.to_owned(), entered: key_id.as_str().to_owned() });
+        return Err(E::KeyIdMismatch {
+            file_key_id: file_key_id.to_owned(),
+            entered: key_id.as_str().to_owned(),
+        });
     }
     Ok(())
 }
 
 /// What the Step 3 form does with an upload: the content first, then the name.
-pub fn parse_upload(file_name: &str, bytes: &[u8], key_id: &KeyId) -> Result<ApplePrivateKey, PrivateKeyError> {
+pub fn parse_upload(
+    file_name: &str,
+    bytes: &[u8],
+    key_id: &KeyId,
+) -> Result<ApplePrivateKey, PrivateKeyError> {
     let key = ApplePrivateKey::parse(bytes)?;
     check_file_name(file_name, key_id)?;
     Ok(key)
@@ -324,13 +347,17 @@ fn is_download_suffix(tail: &str) -> bool {
         return true;
     }
     let t = tail.strip_prefix([' ', '-', '_']).unwrap_or(tail);
-    let digits = t.strip_prefix('(').and_then(|t| t.strip_suffix(')')).unwrap_or(t);
+    let digits = t
+        .strip_prefix('(')
+        .and_then(|t| t.strip_suffix(')'))
+        .unwrap_or(t);
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
     let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &s[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
 }
 
 fn strip_suffix_ignore_case<'a>(s: &'a str, suffix: &str) -> Option<&'a str> {
@@ -361,7 +388,10 @@ fn pem_blocks(text: &str) -> Result<Vec<PemBlock<'_>>, PrivateKeyError> {
         let end_marker = format!("-----END {label}-----");
         match after_label.find(&end_marker) {
             Some(end) => {
-                blocks.push(PemBlock { label, body: Some(&after_label[..end]) });
+                blocks.push(PemBlock {
+                    label,
+                    body: Some(&after_label[..end]),
+                });
                 rest = &after_label[end + end_marker.len()..];
             }
             None => {
@@ -422,12 +452,14 @@ fn decode_body(body: &str) -> Result<Zeroizing<Vec<u8>>, PrivateKeyError> {
 
 fn looks_like_pkcs8_der(bytes: &[u8]) -> bool {
     bytes.first() == Some(&0x30)
-        && (pkcs8::PrivateKeyInfo::from_der(bytes).is_ok() || pkcs8::EncryptedPrivateKeyInfo::from_der(bytes).is_ok())
+        && (pkcs8::PrivateKeyInfo::from_der(bytes).is_ok()
+            || pkcs8::EncryptedPrivateKeyInfo::from_der(bytes).is_ok())
 }
 
 /// Text with no armor at all: if it is the base64 of a key, the user copied only the middle of the file.
 fn without_armor(text: &str) -> PrivateKeyError {
-    let is_bare_key = decode_body(text).is_ok_and(|der| pkcs8::PrivateKeyInfo::from_der(&der).is_ok());
+    let is_bare_key =
+        decode_body(text).is_ok_and(|der| pkcs8::PrivateKeyInfo::from_der(&der).is_ok());
     if is_bare_key {
         E::MissingArmor
     } else {
@@ -477,4 +509,5 @@ fn algorithm_name(oid: ObjectIdentifier) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests;

@@ -68,6 +68,7 @@ impl std::str::FromStr for Role {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -84,13 +85,24 @@ mod tests {
     fn unknown_roles_are_refused() {
         assert_eq!(Role::parse("owner"), Err(RoleError));
         assert_eq!(Role::parse(""), Err(RoleError));
-        assert_eq!(RoleError.to_string(), "Choose a role: admin, lead or support.");
+        assert_eq!(
+            RoleError.to_string(),
+            "Choose a role: admin, lead or support."
+        );
     }
 
     #[test]
     fn admins_and_leads_manage_and_support_only_looks() {
-        assert!(Role::Admin.can_manage_users() && Role::Admin.can_manage_keys() && Role::Admin.can_manage_settings());
-        assert!(Role::Lead.can_manage_users() && Role::Lead.can_manage_keys() && Role::Lead.can_manage_settings());
+        assert!(
+            Role::Admin.can_manage_users()
+                && Role::Admin.can_manage_keys()
+                && Role::Admin.can_manage_settings()
+        );
+        assert!(
+            Role::Lead.can_manage_users()
+                && Role::Lead.can_manage_keys()
+                && Role::Lead.can_manage_settings()
+        );
         assert!(!Role::Support.can_manage_users());
         assert!(!Role::Support.can_manage_keys());
         assert!(!Role::Support.can_manage_settings());

@@ -13,7 +13,9 @@ pub enum SlugError {
     Empty,
     #[error("A slug is 2 to 48 characters long and this one has {len}.")]
     WrongLength { len: usize },
-    #[error("A slug may contain only lowercase letters a–z, digits and hyphens, for example my-app.")]
+    #[error(
+        "A slug may contain only lowercase letters a–z, digits and hyphens, for example my-app."
+    )]
     InvalidCharacter,
     #[error("A slug cannot start or end with a hyphen or have two hyphens in a row.")]
     MisplacedHyphen,
@@ -81,6 +83,7 @@ impl std::str::FromStr for Slug {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
 
@@ -101,7 +104,10 @@ mod tests {
     fn the_length_is_2_to_48() {
         assert_eq!(Slug::parse("a"), Err(SlugError::WrongLength { len: 1 }));
         assert!(Slug::parse(&"a".repeat(48)).is_ok());
-        assert_eq!(Slug::parse(&"a".repeat(49)), Err(SlugError::WrongLength { len: 49 }));
+        assert_eq!(
+            Slug::parse(&"a".repeat(49)),
+            Err(SlugError::WrongLength { len: 49 })
+        );
     }
 
     #[test]
@@ -121,8 +127,17 @@ mod tests {
     #[test]
     fn a_slug_is_suggested_from_a_name() {
         assert_eq!(Slug::suggest("My App!").unwrap().as_str(), "my-app");
-        assert_eq!(Slug::suggest("  Weather -- Pro 2 ").unwrap().as_str(), "weather-pro-2");
-        assert_eq!(Slug::suggest(&"Abcdefg ".repeat(10)).unwrap().as_str().len(), 47);
+        assert_eq!(
+            Slug::suggest("  Weather -- Pro 2 ").unwrap().as_str(),
+            "weather-pro-2"
+        );
+        assert_eq!(
+            Slug::suggest(&"Abcdefg ".repeat(10))
+                .unwrap()
+                .as_str()
+                .len(),
+            47
+        );
         assert!(Slug::suggest("!").is_none());
         assert!(Slug::suggest("Ä").is_none());
     }

@@ -179,7 +179,7 @@ fn read_flash(req: &HttpRequest) -> Option<Flash> {
     let raw = urldecode(req.cookie(FLASH_COOKIE)?.value());
     let (kind, message) = raw.split_once('|')?;
     let kind = if kind == "ok" || kind == "warn" || kind == "error" { kind } else { "ok" };
-    Some(Flash { kind: kind.to_string(), message: message.chars().take(500).collect() })
+    Some(Flash { kind: kind.to_string(), message: message.chars().take(2000).collect() })
 }
 
 /// Renders a page; a flash message shown on it is cleared in the same response.

@@ -63,7 +63,13 @@ pub fn test_settings(database_url: DatabaseUrl, dir: &std::path::Path, bind: std
         public_url: format!("http://{bind}"),
         master_key: MasterKey::generate(),
         previous_master_keys: Vec::new(),
-        apple: AppleSettings::default(),
+        // Port 9 (discard) refuses connections at once: without a simulator no test can reach Apple.
+        apple: AppleSettings {
+            production_url: "http://127.0.0.1:9".into(),
+            sandbox_url: "http://127.0.0.1:9".into(),
+            extra_roots: Vec::new(),
+            timeout: Duration::from_secs(5),
+        },
         session_idle: Duration::from_secs(3600),
         session_absolute: Duration::from_secs(24 * 3600),
     }
@@ -92,6 +98,19 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let app = Application::build_with(settings.clone(), store.clone(), listener).await.expect("build app");
     tokio::spawn(app.run_until_stopped());
     Some(TestApp { address: format!("http://{addr}"), port: addr.port(), store, backend, settings, _dir: dir })
+}
+
+/// The app wired to a fresh Apple simulator: base URLs point at it and its root is trusted.
+pub async fn spawn_app_with_sim(backend: Backend, sim_config: storedesk::apple_sim::SimConfig) -> Option<(TestApp, storedesk::apple_sim::SimHandle)> {
+    let sim = storedesk::apple_sim::spawn(sim_config).await.expect("simulator");
+    let (production, sandbox, root) = (sim.production_url(), sim.sandbox_url(), sim.root_ca_der());
+    let app = spawn_app_with(backend, move |s| {
+        s.apple.production_url = production;
+        s.apple.sandbox_url = sandbox;
+        s.apple.extra_roots = vec![root];
+    })
+    .await?;
+    Some((app, sim))
 }
 
 /// Runs one test body on SQLite and on PostgreSQL.

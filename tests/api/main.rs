@@ -7,3 +7,4 @@ mod auth;
 mod health;
 mod projects;
 mod roles;
+mod verify;

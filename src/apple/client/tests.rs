@@ -253,8 +253,8 @@ fn assert_common_request(req: &Recorded, creds: &ApiCredentials) {
     assert_eq!(claims["bid"], "com.example");
     let lifetime = claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap();
     assert_eq!(lifetime, 1200);
-    let sig = p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap())
-        .unwrap();
+    let sig =
+        p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
     creds
         .signing_key
         .verifying_key()
@@ -294,7 +294,10 @@ async fn get_transaction_info_sends_apple_shaped_request() {
         .unwrap();
     let reqs = stub.requests();
     assert_eq!(reqs[1].path, "/prod/inApps/v1/transactions/1234");
-    assert_eq!(reqs[0].header("authorization"), reqs[1].header("authorization"));
+    assert_eq!(
+        reqs[0].header("authorization"),
+        reqs[1].header("authorization")
+    );
 
     // A rotated key gets its own token.
     let rotated = ApiCredentials {
@@ -307,7 +310,10 @@ async fn get_transaction_info_sends_apple_shaped_request() {
         .await
         .unwrap();
     let reqs = stub.requests();
-    assert_ne!(reqs[1].header("authorization"), reqs[2].header("authorization"));
+    assert_ne!(
+        reqs[1].header("authorization"),
+        reqs[2].header("authorization")
+    );
     assert_common_request(&reqs[2], &rotated);
 }
 
@@ -372,13 +378,17 @@ async fn transaction_history_v2_with_every_filter() {
 
 #[tokio::test]
 async fn unknown_environment_value_is_kept_raw() {
-    let stub = Stub::start(|_, _| {
-        Reply::model(200, "transactionHistoryResponseWithMalformedEnvironment")
-    })
-    .await;
+    let stub =
+        Stub::start(|_, _| Reply::model(200, "transactionHistoryResponseWithMalformedEnvironment"))
+            .await;
     let client = client_for(&stub, |_| {});
     let resp = client
-        .get_transaction_history(&creds(), Environment::Sandbox, "1234", &HistoryQuery::default())
+        .get_transaction_history(
+            &creds(),
+            Environment::Sandbox,
+            "1234",
+            &HistoryQuery::default(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -390,13 +400,17 @@ async fn unknown_environment_value_is_kept_raw() {
 
 #[tokio::test]
 async fn wrong_json_shape_is_a_malformed_response() {
-    let stub = Stub::start(|_, _| {
-        Reply::model(200, "transactionHistoryResponseWithMalformedAppAppleId")
-    })
-    .await;
+    let stub =
+        Stub::start(|_, _| Reply::model(200, "transactionHistoryResponseWithMalformedAppAppleId"))
+            .await;
     let client = client_for(&stub, |_| {});
     let err = client
-        .get_transaction_history(&creds(), Environment::Sandbox, "1234", &HistoryQuery::default())
+        .get_transaction_history(
+            &creds(),
+            Environment::Sandbox,
+            "1234",
+            &HistoryQuery::default(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, AppleError::MalformedResponse(_)), "{err:?}");
@@ -445,7 +459,12 @@ async fn refund_history_order_lookup_and_test_notifications() {
     let creds = creds();
 
     let refunds = client
-        .get_refund_history(&creds, Environment::Production, "555555", Some("revision_input"))
+        .get_refund_history(
+            &creds,
+            Environment::Production,
+            "555555",
+            Some("revision_input"),
+        )
         .await
         .unwrap();
     assert_eq!(refunds.revision.as_deref(), Some("revision_output"));
@@ -566,7 +585,10 @@ async fn consumption_information_v2_accepts_202_empty() {
         .unwrap();
     let req = &stub.requests()[0];
     assert_eq!(req.method, "PUT");
-    assert_eq!(req.path, "/sandbox/inApps/v2/transactions/consumption/49571273");
+    assert_eq!(
+        req.path,
+        "/sandbox/inApps/v2/transactions/consumption/49571273"
+    );
     let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
     assert_eq!(
         body,
@@ -627,7 +649,9 @@ async fn unauthorized_text_body() {
             environment: Environment::Production
         }
     );
-    assert!(err.sentence().starts_with("Apple refused our credentials (HTTP 401)"));
+    assert!(err
+        .sentence()
+        .starts_with("Apple refused our credentials (HTTP 401)"));
     assert!(!err.sentence().contains("Request ID"));
     assert_eq!(err.code(), None);
     assert!(!err.is_retryable());
@@ -697,11 +721,21 @@ async fn fallback_stops_at_production_success_and_other_errors() {
     .await;
     let client = client_for(&stub, |_| {});
     let creds = creds();
-    let answered = client.get_transaction_info_any_env(&creds, "1").await.unwrap();
+    let answered = client
+        .get_transaction_info_any_env(&creds, "1")
+        .await
+        .unwrap();
     assert_eq!(answered.environment, Environment::Production);
-    let err = client.get_transaction_info_any_env(&creds, "x").await.unwrap_err();
+    let err = client
+        .get_transaction_info_any_env(&creds, "x")
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Some(4000006));
-    assert_eq!(stub.count(), 2, "a 400 in Production is not retried in Sandbox");
+    assert_eq!(
+        stub.count(),
+        2,
+        "a 400 in Production is not retried in Sandbox"
+    );
 }
 
 #[tokio::test]
@@ -817,7 +851,13 @@ async fn persistent_500_reports_the_retries() {
         .get_transaction_info(&creds(), Environment::Production, "1234")
         .await
         .unwrap_err();
-    assert_eq!(err, AppleError::HttpStatus { status: 503, retries: 1 });
+    assert_eq!(
+        err,
+        AppleError::HttpStatus {
+            status: 503,
+            retries: 1
+        }
+    );
     assert_eq!(stub.count(), 2);
 }
 
@@ -879,7 +919,13 @@ async fn json_error_body_without_json_content_type_is_not_parsed() {
         .get_transaction_info(&creds(), Environment::Sandbox, "abc")
         .await
         .unwrap_err();
-    assert_eq!(err, AppleError::HttpStatus { status: 400, retries: 0 });
+    assert_eq!(
+        err,
+        AppleError::HttpStatus {
+            status: 400,
+            retries: 0
+        }
+    );
 }
 
 #[tokio::test]
@@ -947,7 +993,11 @@ fn config_defaults_and_bad_urls() {
 
     let client = AppleClient::new(AppleClientConfig::default()).unwrap();
     let url = client
-        .url(Environment::Production, &["inApps", "v1", "lookup", "W002182"], &[])
+        .url(
+            Environment::Production,
+            &["inApps", "v1", "lookup", "W002182"],
+            &[],
+        )
         .unwrap();
     assert_eq!(
         url.as_str(),

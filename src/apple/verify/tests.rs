@@ -151,10 +151,7 @@ fn transaction_info_verifies_and_checks_bundle() {
     let v = test_ca_verifier();
     let jws = fixture_str("python-tests/mock_signed_data/transactionInfo");
     let verified = v.verify_transaction(&jws, &sandbox_app()).unwrap();
-    assert_eq!(
-        verified.payload.environment,
-        Some(LibEnvironment::Sandbox)
-    );
+    assert_eq!(verified.payload.environment, Some(LibEnvironment::Sandbox));
     assert_eq!(verified.payload.bundle_id.as_deref(), Some("com.example"));
 
     let other = AppIdentity {
@@ -186,10 +183,7 @@ fn renewal_info_verifies_and_checks_environment_only() {
         ..sandbox_app()
     };
     let verified = v.verify_renewal_info(&jws, &other_bundle).unwrap();
-    assert_eq!(
-        verified.payload.environment,
-        Some(LibEnvironment::Sandbox)
-    );
+    assert_eq!(verified.payload.environment, Some(LibEnvironment::Sandbox));
     let err = v
         .verify_renewal_info(&jws, &production_app(Some(1234)))
         .unwrap_err();
@@ -278,10 +272,7 @@ fn default_roots_reject_the_test_chain() {
     assert_eq!(v.root_count(), 1);
     let jws = fixture_str("python-tests/mock_signed_data/testNotification");
     let err = v.verify_notification(&jws, &sandbox_app()).unwrap_err();
-    assert!(
-        matches!(err, VerifyError::UntrustedChain(_)),
-        "got {err:?}"
-    );
+    assert!(matches!(err, VerifyError::UntrustedChain(_)), "got {err:?}");
     assert_eq!(err.code(), "INVALID_CHAIN");
 }
 
@@ -438,10 +429,7 @@ fn payload_of_the_wrong_shape_is_refused() {
     let payload = json!({"bundleId": 42, "environment": "Sandbox", "signedDate": SIGNED_2025_MS});
     let jws = sign_jws(&test_leaf_key(), &test_chain(), &payload);
     let err = v.verify_transaction(&jws, &sandbox_app()).unwrap_err();
-    assert!(
-        matches!(err, VerifyError::PayloadShape { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, VerifyError::PayloadShape { .. }), "{err:?}");
 }
 
 #[test]
@@ -619,10 +607,7 @@ fn summary_notification_identity() {
         p["summary"]["environment"] = json!("Sandbox");
     });
     let verified = v.verify_notification(&jws, &sandbox_app()).unwrap();
-    assert_eq!(
-        verified.payload.summary.unwrap().succeeded_count,
-        Some(5)
-    );
+    assert_eq!(verified.payload.summary.unwrap().succeeded_count, Some(5));
     let jws = signed_model("signedSummaryNotification", |p| {
         p["summary"]["environment"] = json!("Production");
     });

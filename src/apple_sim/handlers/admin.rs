@@ -8,15 +8,16 @@ use serde_json::json;
 
 use crate::apple_sim::faults::Fault;
 use crate::apple_sim::notify::{self, NotificationSpec};
-use crate::apple_sim::state::{lock, SimState};
+use crate::apple_sim::state::SimState;
 use crate::apple_sim::SimEnvironment;
 
 fn bad_request(message: impl std::fmt::Display) -> HttpResponse {
     HttpResponse::BadRequest().json(json!({ "error": message.to_string() }))
 }
 
-fn parse_env(raw: &str) -> Result<SimEnvironment, HttpResponse> {
-    raw.parse::<SimEnvironment>().map_err(bad_request)
+fn parse_env(raw: &str) -> Result<SimEnvironment, Box<HttpResponse>> {
+    raw.parse::<SimEnvironment>()
+        .map_err(|e| Box::new(bad_request(e)))
 }
 
 async fn issue_key(st: web::Data<SimState>) -> HttpResponse {
@@ -55,7 +56,7 @@ async fn set_notification_url(
 ) -> HttpResponse {
     let env = match parse_env(&path) {
         Ok(env) => env,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     st.set_notification_url(env, body.into_inner().url.filter(|u| !u.is_empty()));
     HttpResponse::NoContent().finish()
@@ -68,7 +69,7 @@ async fn send_notification(
 ) -> HttpResponse {
     let env = match parse_env(&path) {
         Ok(env) => env,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     match notify::send(&st, env, body.into_inner()).await {
         Ok(outcome) => HttpResponse::Ok().json(outcome),
@@ -87,20 +88,17 @@ async fn seed(st: web::Data<SimState>) -> HttpResponse {
 
 /// What the app sent to Send Consumption Information, so tests can check it.
 async fn consumption(st: web::Data<SimState>) -> HttpResponse {
-    let data = lock(&st.data);
-    let items: Vec<_> = data
-        .consumption
-        .iter()
-        .map(|c| json!({ "transactionId": c.transaction_id, "body": c.body, "receivedAt": c.at_ms }))
-        .collect();
-    HttpResponse::Ok().json(items)
+    HttpResponse::Ok().json(st.consumption_submissions())
 }
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/keys", web::post().to(issue_key))
         .route("/keys/{key_id}/revoke", web::post().to(revoke_key))
         .route("/root.pem", web::get().to(root_pem))
-        .route("/notification-url/{env}", web::put().to(set_notification_url))
+        .route(
+            "/notification-url/{env}",
+            web::put().to(set_notification_url),
+        )
         .route("/notifications/{env}", web::post().to(send_notification))
         .route("/faults", web::post().to(inject_fault))
         .route("/seed", web::get().to(seed))

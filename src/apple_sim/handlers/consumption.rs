@@ -123,8 +123,18 @@ pub(crate) async fn send_consumption_v1(
     }
     int_field(&body, "accountTenure", 7, INVALID_ACCOUNT_TENURE)?;
     int_field(&body, "playTime", 7, INVALID_PLAY_TIME)?;
-    int_field(&body, "lifetimeDollarsRefunded", 7, INVALID_LIFETIME_DOLLARS_REFUNDED)?;
-    int_field(&body, "lifetimeDollarsPurchased", 7, INVALID_LIFETIME_DOLLARS_PURCHASED)?;
+    int_field(
+        &body,
+        "lifetimeDollarsRefunded",
+        7,
+        INVALID_LIFETIME_DOLLARS_REFUNDED,
+    )?;
+    int_field(
+        &body,
+        "lifetimeDollarsPurchased",
+        7,
+        INVALID_LIFETIME_DOLLARS_PURCHASED,
+    )?;
     int_field(&body, "userStatus", 4, INVALID_USER_STATUS)?;
     if body.get("refundPreference").is_some_and(|v| !v.is_null()) {
         int_field(&body, "refundPreference", 3, INVALID_REFUND_PREFERENCE)?;

@@ -101,7 +101,10 @@ fn date_field(body: &serde_json::Map<String, Value>, key: &str, code: i64) -> Ap
         .ok_or_else(|| api(code))
 }
 
-fn optional_str<'a>(body: &'a serde_json::Map<String, Value>, key: &str) -> ApiResult<Option<&'a str>> {
+fn optional_str<'a>(
+    body: &'a serde_json::Map<String, Value>,
+    key: &str,
+) -> ApiResult<Option<&'a str>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),

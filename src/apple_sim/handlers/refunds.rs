@@ -90,5 +90,7 @@ pub(crate) async fn look_up_order_id(
             st.pki.signer.sign(&p, ctx.corrupt)
         })
         .collect();
-    Ok(json_ok(json!({ "status": 0, "signedTransactions": signed })))
+    Ok(json_ok(
+        json!({ "status": 0, "signedTransactions": signed }),
+    ))
 }

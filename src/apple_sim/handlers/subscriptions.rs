@@ -10,11 +10,11 @@ use serde_json::{json, Map, Value};
 use super::{customer_for_path, gate, json_object, json_ok};
 use crate::apple_sim::data::{Extension, MassExtensionJob, ProductKind, DAY_MS};
 use crate::apple_sim::errors::{
-    api, ApiResult, FAMILY_SHARED_SUBSCRIPTION_EXTENSION_INELIGIBLE, INVALID_EMPTY_STOREFRONT_COUNTRY_CODE_LIST,
-    INVALID_EXTEND_BY_DAYS, INVALID_EXTEND_REASON_CODE, INVALID_ORIGINAL_TRANSACTION_ID,
-    INVALID_PRODUCT_ID, INVALID_REQUEST_IDENTIFIER, INVALID_STATUS, INVALID_STOREFRONT_COUNTRY_CODE,
-    ORIGINAL_TRANSACTION_ID_NOT_FOUND, STATUS_REQUEST_NOT_FOUND, SUBSCRIPTION_EXTENSION_INELIGIBLE,
-    SUBSCRIPTION_MAX_EXTENSION,
+    api, ApiResult, FAMILY_SHARED_SUBSCRIPTION_EXTENSION_INELIGIBLE,
+    INVALID_EMPTY_STOREFRONT_COUNTRY_CODE_LIST, INVALID_EXTEND_BY_DAYS, INVALID_EXTEND_REASON_CODE,
+    INVALID_ORIGINAL_TRANSACTION_ID, INVALID_PRODUCT_ID, INVALID_REQUEST_IDENTIFIER,
+    INVALID_STATUS, INVALID_STOREFRONT_COUNTRY_CODE, ORIGINAL_TRANSACTION_ID_NOT_FOUND,
+    STATUS_REQUEST_NOT_FOUND, SUBSCRIPTION_EXTENSION_INELIGIBLE, SUBSCRIPTION_MAX_EXTENSION,
 };
 use crate::apple_sim::payloads;
 use crate::apple_sim::query::{is_numeric_id, is_uuid, Query};
@@ -45,7 +45,11 @@ pub(crate) async fn get_all_subscription_statuses(
     let data = lock(&st.data);
     let customer = customer_for_path(&data, &path)?;
     let mut groups: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-    for sub in data.subscriptions.values().filter(|s| s.customer == customer) {
+    for sub in data
+        .subscriptions
+        .values()
+        .filter(|s| s.customer == customer)
+    {
         if !wanted.is_empty() && !wanted.contains(&sub.status) {
             continue;
         }
@@ -73,7 +77,12 @@ pub(crate) async fn get_all_subscription_statuses(
     })))
 }
 
-fn int_in(body: &Map<String, Value>, key: &str, range: std::ops::RangeInclusive<i64>, code: i64) -> ApiResult<i64> {
+fn int_in(
+    body: &Map<String, Value>,
+    key: &str,
+    range: std::ops::RangeInclusive<i64>,
+    code: i64,
+) -> ApiResult<i64> {
     body.get(key)
         .and_then(Value::as_i64)
         .filter(|v| range.contains(v))
@@ -92,7 +101,12 @@ pub(crate) async fn extend_renewal_date(
         return Err(api(INVALID_ORIGINAL_TRANSACTION_ID));
     }
     let body = json_object(&body)?;
-    let days = int_in(&body, "extendByDays", 1..=MAX_EXTEND_DAYS, INVALID_EXTEND_BY_DAYS)?;
+    let days = int_in(
+        &body,
+        "extendByDays",
+        1..=MAX_EXTEND_DAYS,
+        INVALID_EXTEND_BY_DAYS,
+    )?;
     int_in(&body, "extendReasonCode", 0..=3, INVALID_EXTEND_REASON_CODE)?;
     let request_identifier = body
         .get("requestIdentifier")
@@ -177,7 +191,12 @@ pub(crate) async fn extend_for_all_active_subscribers(
         .filter(|s| is_uuid(s))
         .ok_or_else(|| api(INVALID_REQUEST_IDENTIFIER))?
         .to_owned();
-    let days = int_in(&body, "extendByDays", 1..=MAX_EXTEND_DAYS, INVALID_EXTEND_BY_DAYS)?;
+    let days = int_in(
+        &body,
+        "extendByDays",
+        1..=MAX_EXTEND_DAYS,
+        INVALID_EXTEND_BY_DAYS,
+    )?;
     int_in(&body, "extendReasonCode", 0..=3, INVALID_EXTEND_REASON_CODE)?;
     let product_id = body
         .get("productId")
@@ -227,9 +246,17 @@ pub(crate) async fn extend_for_all_active_subscribers(
     let state: Arc<SimState> = st.into_inner();
     tokio::spawn(async move {
         tokio::time::sleep(MASS_EXTENSION_DELAY).await;
-        run_mass_extension(&state, &product_id, &request_identifier, days, storefronts.as_deref());
+        run_mass_extension(
+            &state,
+            &product_id,
+            &request_identifier,
+            days,
+            storefronts.as_deref(),
+        );
     });
-    Ok(json_ok(json!({ "requestIdentifier": body.get("requestIdentifier") })))
+    Ok(json_ok(
+        json!({ "requestIdentifier": body.get("requestIdentifier") }),
+    ))
 }
 
 fn run_mass_extension(

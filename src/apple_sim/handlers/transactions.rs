@@ -106,7 +106,8 @@ impl HistoryFilter {
         }
         let mut product_types = Vec::new();
         for t in q.all("productType") {
-            product_types.push(ProductKind::from_filter(t).ok_or_else(|| api(INVALID_PRODUCT_TYPE))?);
+            product_types
+                .push(ProductKind::from_filter(t).ok_or_else(|| api(INVALID_PRODUCT_TYPE))?);
         }
         let mut groups = Vec::new();
         for g in q.all("subscriptionGroupIdentifier") {
@@ -151,7 +152,11 @@ impl HistoryFilter {
     fn key(&self) -> String {
         let mut products = self.product_ids.clone();
         products.sort();
-        let mut types: Vec<String> = self.product_types.iter().map(|t| format!("{t:?}")).collect();
+        let mut types: Vec<String> = self
+            .product_types
+            .iter()
+            .map(|t| format!("{t:?}"))
+            .collect();
         types.sort();
         let mut groups = self.groups.clone();
         groups.sort();
@@ -174,7 +179,8 @@ impl HistoryFilter {
             && self.end.is_none_or(|e| t.purchase_date_ms < e)
             && (self.product_ids.is_empty() || self.product_ids.iter().any(|p| p == t.product_id))
             && (self.product_types.is_empty() || self.product_types.contains(&t.kind))
-            && (self.groups.is_empty() || t.group.is_some_and(|g| self.groups.iter().any(|x| x == g)))
+            && (self.groups.is_empty()
+                || t.group.is_some_and(|g| self.groups.iter().any(|x| x == g)))
             && self.family_shared.is_none_or(|f| t.family_shared == f)
             && self.revoked.is_none_or(|r| t.revocation.is_some() == r)
             && !(self.exclude_revoked && t.revocation.is_some())

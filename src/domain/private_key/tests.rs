@@ -2,9 +2,12 @@ use super::*;
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use rand::rngs::OsRng;
 
-const APPLE_TEST_KEY: &[u8] = include_bytes!("../../../tests/fixtures/keys/apple-testSigningKey.p8");
-const APPLE_DOWNLOAD_SHAPE: &[u8] = include_bytes!("../../../tests/fixtures/keys/SubscriptionKey_ABCDE12345.p8");
-const OPENSSL_NO_INNER_PARAMS: &[u8] = include_bytes!("../../../tests/fixtures/keys/p256-pkcs8-no-inner-params.p8");
+const APPLE_TEST_KEY: &[u8] =
+    include_bytes!("../../../tests/fixtures/keys/apple-testSigningKey.p8");
+const APPLE_DOWNLOAD_SHAPE: &[u8] =
+    include_bytes!("../../../tests/fixtures/keys/SubscriptionKey_ABCDE12345.p8");
+const OPENSSL_NO_INNER_PARAMS: &[u8] =
+    include_bytes!("../../../tests/fixtures/keys/p256-pkcs8-no-inner-params.p8");
 const RSA_PKCS8: &[u8] = include_bytes!("../../../tests/fixtures/keys/rsa2048-pkcs8.pem");
 const RSA_PKCS1: &[u8] = include_bytes!("../../../tests/fixtures/keys/rsa2048-pkcs1.pem");
 
@@ -23,7 +26,11 @@ fn pem_of(secret: &p256::SecretKey) -> String {
 fn fingerprint_of(secret: &p256::SecretKey) -> String {
     let der = secret.public_key().to_public_key_der().unwrap();
     let digest = Sha256::digest(der.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    digest
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// The base64 body of a PEM, joined into one string.
@@ -43,7 +50,10 @@ fn refused(input: &[u8]) -> PrivateKeyError {
         let body = body_of(text);
         for chunk in body.as_bytes().chunks(16).filter(|c| c.len() == 16) {
             let chunk = std::str::from_utf8(chunk).unwrap();
-            assert!(!message.contains(chunk), "message leaks key material: {message}");
+            assert!(
+                !message.contains(chunk),
+                "message leaks key material: {message}"
+            );
         }
     }
     assert!(message.ends_with('.'), "not a sentence: {message}");
@@ -82,7 +92,10 @@ fn a_generated_p256_key_is_accepted_with_the_same_public_key() {
     let secret = new_p256();
     let key = accepted(pem_of(&secret).as_bytes());
     assert_eq!(key.public_key_fingerprint(), fingerprint_of(&secret));
-    assert_eq!(key.verifying_key(), p256::ecdsa::VerifyingKey::from(secret.public_key()));
+    assert_eq!(
+        key.verifying_key(),
+        p256::ecdsa::VerifyingKey::from(secret.public_key())
+    );
 }
 
 #[test]
@@ -90,7 +103,10 @@ fn crlf_line_ends_are_accepted() {
     let secret = new_p256();
     let pem = secret.to_pkcs8_pem(LineEnding::CRLF).unwrap();
     assert!(pem.contains("\r\n"));
-    assert_eq!(accepted(pem.as_bytes()).public_key_fingerprint(), fingerprint_of(&secret));
+    assert_eq!(
+        accepted(pem.as_bytes()).public_key_fingerprint(),
+        fingerprint_of(&secret)
+    );
 }
 
 #[test]
@@ -98,55 +114,89 @@ fn a_utf8_bom_and_surrounding_whitespace_are_accepted() {
     let secret = new_p256();
     let mut bytes = UTF8_BOM.to_vec();
     bytes.extend_from_slice(format!("\n\n  \t{}\n\n   \n", pem_of(&secret)).as_bytes());
-    assert_eq!(accepted(&bytes).public_key_fingerprint(), fingerprint_of(&secret));
+    assert_eq!(
+        accepted(&bytes).public_key_fingerprint(),
+        fingerprint_of(&secret)
+    );
 }
 
 #[test]
 fn the_whole_pem_on_one_line_is_repaired() {
     let secret = new_p256();
     let one_line = pem_of(&secret).replace('\n', "");
-    assert_eq!(accepted(one_line.as_bytes()).public_key_fingerprint(), fingerprint_of(&secret));
+    assert_eq!(
+        accepted(one_line.as_bytes()).public_key_fingerprint(),
+        fingerprint_of(&secret)
+    );
 }
 
 #[test]
 fn spaces_instead_of_line_breaks_are_repaired() {
     let secret = new_p256();
     let spaced = pem_of(&secret).replace('\n', " ");
-    assert_eq!(accepted(spaced.as_bytes()).public_key_fingerprint(), fingerprint_of(&secret));
+    assert_eq!(
+        accepted(spaced.as_bytes()).public_key_fingerprint(),
+        fingerprint_of(&secret)
+    );
 }
 
 #[test]
 fn literal_backslash_n_instead_of_line_breaks_is_repaired() {
     let secret = new_p256();
     let pem = pem_of(&secret);
-    for escaped in [pem.replace('\n', "\\n"), pem.replace('\n', "\\r\\n"), pem.replace('\n', "\\\\n")] {
-        assert_eq!(accepted(escaped.as_bytes()).public_key_fingerprint(), fingerprint_of(&secret));
+    for escaped in [
+        pem.replace('\n', "\\n"),
+        pem.replace('\n', "\\r\\n"),
+        pem.replace('\n', "\\\\n"),
+    ] {
+        assert_eq!(
+            accepted(escaped.as_bytes()).public_key_fingerprint(),
+            fingerprint_of(&secret)
+        );
     }
     let json_string = format!("\"{}\"", pem.replace('\n', "\\n").replace('/', "\\/"));
-    assert_eq!(accepted(json_string.as_bytes()).public_key_fingerprint(), fingerprint_of(&secret));
+    assert_eq!(
+        accepted(json_string.as_bytes()).public_key_fingerprint(),
+        fingerprint_of(&secret)
+    );
 }
 
 #[test]
 fn base64_lines_of_odd_length_are_accepted() {
     let secret = new_p256();
     let body = body_of(&pem_of(&secret));
-    let lines: Vec<String> = body.as_bytes().chunks(37).map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
-    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", lines.join("\n"));
-    assert_eq!(accepted(pem.as_bytes()).public_key_fingerprint(), fingerprint_of(&secret));
+    let lines: Vec<String> = body
+        .as_bytes()
+        .chunks(37)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    );
+    assert_eq!(
+        accepted(pem.as_bytes()).public_key_fingerprint(),
+        fingerprint_of(&secret)
+    );
 }
 
 #[test]
-fn missing_base64_padding_is_accepted() {
-    let body = body_of(std::str::from_utf8(APPLE_TEST_KEY).unwrap());
-    assert!(body.ends_with('='), "the test needs a padded body");
-    let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----", body.trim_end_matches('='));
-    assert_eq!(accepted(pem.as_bytes()).public_key_fingerprint(), APPLE_TEST_KEY_FINGERPRINT);
+fn missing_base64_padding_is_tolerated() {
+    // P-256 PKCS#8 documents (138 or 147 bytes) never need padding, so the decoder is checked on its own.
+    assert_eq!(decode_body("aGVsbG8").unwrap().as_slice(), b"hello");
+    assert_eq!(decode_body("aGVsbG8=").unwrap().as_slice(), b"hello");
 }
 
 #[test]
 fn explanatory_text_around_the_block_is_ignored() {
-    let pem = format!("Bag Attributes\n    friendlyName: key\n{}", std::str::from_utf8(APPLE_TEST_KEY).unwrap());
-    assert_eq!(accepted(pem.as_bytes()).public_key_fingerprint(), APPLE_TEST_KEY_FINGERPRINT);
+    let pem = format!(
+        "Bag Attributes\n    friendlyName: key\n{}",
+        std::str::from_utf8(APPLE_TEST_KEY).unwrap()
+    );
+    assert_eq!(
+        accepted(pem.as_bytes()).public_key_fingerprint(),
+        APPLE_TEST_KEY_FINGERPRINT
+    );
 }
 
 #[test]
@@ -205,9 +255,13 @@ fn a_bare_base64_body_is_refused_as_missing_its_armor() {
 fn an_encrypted_pkcs8_key_is_refused() {
     let der = new_p256().to_pkcs8_der().unwrap();
     let info = pkcs8::PrivateKeyInfo::from_der(der.as_bytes()).unwrap();
-    let params = pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(1000, &[7u8; 16], &[9u8; 16]).unwrap();
+    let params =
+        pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(1000, &[7u8; 16], &[9u8; 16])
+            .unwrap();
     let encrypted = info.encrypt_with_params(params, "correct horse").unwrap();
-    let pem = encrypted.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).unwrap();
+    let pem = encrypted
+        .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+        .unwrap();
     assert_eq!(refused(pem.as_bytes()), E::Encrypted);
 
     let mislabelled = pem.replace("ENCRYPTED PRIVATE KEY", "PRIVATE KEY");
@@ -233,7 +287,12 @@ fn a_p384_key_is_refused_naming_the_curve() {
     let secret = p384::SecretKey::random(&mut OsRng);
     let pem = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
     let err = refused(pem.as_bytes());
-    assert_eq!(err, E::WrongCurve { curve: "P-384".into() });
+    assert_eq!(
+        err,
+        E::WrongCurve {
+            curve: "P-384".into()
+        }
+    );
     assert!(err.to_string().contains("on P-384"));
     assert!(err.to_string().contains("P-256"));
 }
@@ -246,7 +305,12 @@ fn an_ed25519_key_is_refused_naming_the_algorithm() {
         "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
         base64::engine::general_purpose::STANDARD.encode(&der)
     );
-    assert_eq!(refused(pem.as_bytes()), E::OtherAlgorithm { algorithm: "Ed25519".into() });
+    assert_eq!(
+        refused(pem.as_bytes()),
+        E::OtherAlgorithm {
+            algorithm: "Ed25519".into()
+        }
+    );
 }
 
 #[test]
@@ -271,7 +335,10 @@ fn a_certificate_is_refused() {
 
 #[test]
 fn a_public_key_is_refused() {
-    let pem = new_p256().public_key().to_public_key_pem(LineEnding::LF).unwrap();
+    let pem = new_p256()
+        .public_key()
+        .to_public_key_pem(LineEnding::LF)
+        .unwrap();
     assert_eq!(refused(pem.as_bytes()), E::PublicKey);
 }
 
@@ -282,18 +349,30 @@ fn two_keys_in_one_file_are_refused() {
 
     let certified = rcgen::generate_simple_self_signed(vec!["example.com".to_string()]).unwrap();
     let key_and_cert = format!("{}{}", pem_of(&new_p256()), certified.cert.pem());
-    assert_eq!(refused(key_and_cert.as_bytes()), E::MultipleBlocks { count: 2 });
-    assert!(E::MultipleBlocks { count: 2 }.to_string().contains("holds 2 PEM blocks"));
+    assert_eq!(
+        refused(key_and_cert.as_bytes()),
+        E::MultipleBlocks { count: 2 }
+    );
+    assert!(E::MultipleBlocks { count: 2 }
+        .to_string()
+        .contains("holds 2 PEM blocks"));
 }
 
 #[test]
 fn a_file_cut_short_is_refused() {
     let pem = pem_of(&new_p256());
     let cut = &pem[..pem.len() / 2];
-    assert_eq!(refused(cut.as_bytes()), E::Truncated { label: "PRIVATE KEY".into() });
-    assert!(E::Truncated { label: "PRIVATE KEY".into() }
-        .to_string()
-        .contains("-----END PRIVATE KEY-----"));
+    assert_eq!(
+        refused(cut.as_bytes()),
+        E::Truncated {
+            label: "PRIVATE KEY".into()
+        }
+    );
+    assert!(E::Truncated {
+        label: "PRIVATE KEY".into()
+    }
+    .to_string()
+    .contains("-----END PRIVATE KEY-----"));
 }
 
 #[test]
@@ -307,10 +386,19 @@ fn base64_that_does_not_decode_is_refused() {
 #[test]
 fn a_pkcs8_structure_that_does_not_parse_is_refused() {
     let body = body_of(std::str::from_utf8(APPLE_TEST_KEY).unwrap());
-    let damaged = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", &body[..body.len() - 12]);
+    let damaged = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        &body[..body.len() - 12]
+    );
     assert_eq!(refused(damaged.as_bytes()), E::Malformed);
-    assert_eq!(refused(b"-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"), E::Malformed);
-    assert_eq!(refused(b"-----BEGIN PRIVATE KEY-----\naGVsbG8gd29ybGQ=\n-----END PRIVATE KEY-----\n"), E::Malformed);
+    assert_eq!(
+        refused(b"-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n"),
+        E::Malformed
+    );
+    assert_eq!(
+        refused(b"-----BEGIN PRIVATE KEY-----\naGVsbG8gd29ybGQ=\n-----END PRIVATE KEY-----\n"),
+        E::Malformed
+    );
 }
 
 #[test]
@@ -318,14 +406,22 @@ fn a_p256_key_whose_public_part_does_not_match_is_refused() {
     let mut der = accepted(APPLE_TEST_KEY).to_pkcs8_der();
     let last = der.len() - 1;
     der[last] ^= 0x01;
-    assert_eq!(ApplePrivateKey::from_pkcs8_der(&der).unwrap_err(), E::Malformed);
+    assert_eq!(
+        ApplePrivateKey::from_pkcs8_der(&der).unwrap_err(),
+        E::Malformed
+    );
 }
 
 #[test]
 fn other_pem_blocks_are_refused_by_name() {
     let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
     let err = refused(pem.as_bytes());
-    assert_eq!(err, E::UnexpectedBlock { label: "OPENSSH PRIVATE KEY".into() });
+    assert_eq!(
+        err,
+        E::UnexpectedBlock {
+            label: "OPENSSH PRIVATE KEY".into()
+        }
+    );
     assert!(err.to_string().contains("“OPENSSH PRIVATE KEY” block"));
 }
 
@@ -362,7 +458,10 @@ fn pkcs8_pem_matches_the_p256_crate_and_parses_again() {
     let secret = new_p256();
     let key = accepted(APPLE_DOWNLOAD_SHAPE);
     let pem = key.to_pkcs8_pem();
-    assert_eq!(accepted(pem.as_bytes()).public_key_fingerprint(), key.public_key_fingerprint());
+    assert_eq!(
+        accepted(pem.as_bytes()).public_key_fingerprint(),
+        key.public_key_fingerprint()
+    );
     let generated = accepted(pem_of(&secret).as_bytes());
     assert_eq!(generated.to_pkcs8_pem().as_str(), pem_of(&secret));
 }
@@ -371,17 +470,28 @@ fn pkcs8_pem_matches_the_p256_crate_and_parses_again() {
 fn the_public_key_der_matches_the_p256_crate() {
     let secret = new_p256();
     let key = accepted(pem_of(&secret).as_bytes());
-    assert_eq!(key.public_key_der(), secret.public_key().to_public_key_der().unwrap().as_bytes());
+    assert_eq!(
+        key.public_key_der(),
+        secret.public_key().to_public_key_der().unwrap().as_bytes()
+    );
 }
 
 #[test]
 fn from_pkcs8_der_names_what_it_was_given() {
-    assert_eq!(ApplePrivateKey::from_pkcs8_der(b"").unwrap_err(), E::Malformed);
-    assert_eq!(ApplePrivateKey::from_pkcs8_der(b"\x30\x03\x02\x01\x00").unwrap_err(), E::Malformed);
+    assert_eq!(
+        ApplePrivateKey::from_pkcs8_der(b"").unwrap_err(),
+        E::Malformed
+    );
+    assert_eq!(
+        ApplePrivateKey::from_pkcs8_der(b"\x30\x03\x02\x01\x00").unwrap_err(),
+        E::Malformed
+    );
     let p384 = p384::SecretKey::random(&mut OsRng).to_pkcs8_der().unwrap();
     assert_eq!(
         ApplePrivateKey::from_pkcs8_der(p384.as_bytes()).unwrap_err(),
-        E::WrongCurve { curve: "P-384".into() }
+        E::WrongCurve {
+            curve: "P-384".into()
+        }
     );
 }
 
@@ -390,7 +500,9 @@ fn the_signing_key_signs_what_the_verifying_key_accepts() {
     use p256::ecdsa::signature::{Signer, Verifier};
     let key = accepted(APPLE_TEST_KEY);
     let signature: p256::ecdsa::Signature = key.signing_key().sign(b"header.payload");
-    key.verifying_key().verify(b"header.payload", &signature).unwrap();
+    key.verifying_key()
+        .verify(b"header.payload", &signature)
+        .unwrap();
 }
 
 // File names.
@@ -402,7 +514,14 @@ fn the_matching_subscription_key_file_name_is_accepted() {
 
 #[test]
 fn renamed_files_are_accepted() {
-    for name in ["my key.p8", "key.p8", "", "SubscriptionKey_.p8", "SubscriptionKey_ABC.p8", "SubscriptionKey_ABCDE12345 copy.p8"] {
+    for name in [
+        "my key.p8",
+        "key.p8",
+        "",
+        "SubscriptionKey_.p8",
+        "SubscriptionKey_ABC.p8",
+        "SubscriptionKey_ABCDE12345 copy.p8",
+    ] {
         check_file_name(name, &key_id("ZZZZZ99999")).unwrap();
     }
 }
@@ -412,9 +531,14 @@ fn a_file_of_another_key_is_refused() {
     let err = check_file_name("SubscriptionKey_ABCDE12345.p8", &key_id("ZZZZZ99999")).unwrap_err();
     assert_eq!(
         err,
-        E::KeyIdMismatch { file_key_id: "ABCDE12345".into(), entered: "ZZZZZ99999".into() }
+        E::KeyIdMismatch {
+            file_key_id: "ABCDE12345".into(),
+            entered: "ZZZZZ99999".into()
+        }
     );
-    assert!(err.to_string().starts_with("This file belongs to key ABCDE12345, not to the Key ID entered (ZZZZZ99999)."));
+    assert!(err.to_string().starts_with(
+        "This file belongs to key ABCDE12345, not to the Key ID entered (ZZZZZ99999)."
+    ));
 }
 
 #[test]
@@ -439,8 +563,16 @@ fn browser_suffixes_and_paths_do_not_hide_the_key_id() {
 
 #[test]
 fn an_app_store_connect_api_key_is_refused_pointing_to_the_in_app_purchase_tab() {
-    for name in ["AuthKey_ABCDE12345.p8", "AuthKey_ZZZZZ99999.p8", "authkey_ABCDE12345 (1).p8"] {
-        assert_eq!(check_file_name(name, &key_id("ZZZZZ99999")), Err(E::AppStoreConnectApiKey), "{name}");
+    for name in [
+        "AuthKey_ABCDE12345.p8",
+        "AuthKey_ZZZZZ99999.p8",
+        "authkey_ABCDE12345 (1).p8",
+    ] {
+        assert_eq!(
+            check_file_name(name, &key_id("ZZZZZ99999")),
+            Err(E::AppStoreConnectApiKey),
+            "{name}"
+        );
     }
     let message = E::AppStoreConnectApiKey.to_string();
     assert!(message.contains("App Store Connect API key"));
@@ -452,7 +584,16 @@ fn an_app_store_connect_api_key_is_refused_pointing_to_the_in_app_purchase_tab()
 fn an_upload_is_checked_for_content_then_name() {
     let id = key_id("ABCDE12345");
     let key = parse_upload("SubscriptionKey_ABCDE12345.p8", APPLE_DOWNLOAD_SHAPE, &id).unwrap();
-    assert_eq!(key.public_key_fingerprint(), accepted(APPLE_DOWNLOAD_SHAPE).public_key_fingerprint());
-    assert_eq!(parse_upload("AuthKey_ABCDE12345.p8", APPLE_TEST_KEY, &id).unwrap_err(), E::AppStoreConnectApiKey);
-    assert_eq!(parse_upload("SubscriptionKey_ABCDE12345.p8", b"", &id).unwrap_err(), E::Empty);
+    assert_eq!(
+        key.public_key_fingerprint(),
+        accepted(APPLE_DOWNLOAD_SHAPE).public_key_fingerprint()
+    );
+    assert_eq!(
+        parse_upload("AuthKey_ABCDE12345.p8", APPLE_TEST_KEY, &id).unwrap_err(),
+        E::AppStoreConnectApiKey
+    );
+    assert_eq!(
+        parse_upload("SubscriptionKey_ABCDE12345.p8", b"", &id).unwrap_err(),
+        E::Empty
+    );
 }

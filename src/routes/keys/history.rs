@@ -5,6 +5,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::upload::{self, KeyFormErrors};
+use crate::apple_calls::Probe;
 use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
@@ -41,6 +42,7 @@ pub struct KeysPage {
     pub form_issuer_id: String,
     pub errors: KeyFormErrors,
     pub key_action: String,
+    pub offer_activate_anyway: bool,
 }
 
 fn when(at: Option<i64>, now: i64) -> String {
@@ -80,6 +82,7 @@ async fn keys_page(state: &AppState, req: &HttpRequest, user: &CurrentUser, proj
         can_manage,
         errors: KeyFormErrors::default(),
         key_action: format!("/projects/{}/keys", project.slug),
+        offer_activate_anyway: false,
     })
 }
 
@@ -110,11 +113,36 @@ pub async fn rotate(
             return unprocessable(&req, &page);
         }
     };
-    crate::keys::save_key(&state.store, &state.settings.keyring(), &project, &parsed.key_id, &parsed.issuer_id, &parsed.key, &user.actor()).await?;
+    // The replacement is proven with Apple before it takes over, so a wrong key never replaces a working one.
+    let creds = crate::apple::ApiCredentials {
+        key_id: parsed.key_id.as_str().to_string(),
+        issuer_id: parsed.issuer_id.as_str().to_string(),
+        bundle_id: project.bundle_id.clone(),
+        signing_key: std::sync::Arc::new(parsed.key.signing_key()),
+        key_version: -crate::clock::now_ms(),
+    };
+    let check = crate::apple_calls::verify_credentials(&state.apple, &creds).await;
+    let refused = check.sandbox == Probe::Unauthorized && check.production == Probe::Unauthorized;
+    if refused || (!check.ok && !form.activate_anyway) {
+        let mut page = keys_page(&state, &req, &user, &project).await?;
+        page.form_key_id = form.key_id.trim().to_string();
+        page.form_issuer_id = form.issuer_id.trim().to_string();
+        page.errors.private_key = Some(if refused {
+            format!("{} Nothing was changed: the current key stays in use.", check.summary)
+        } else {
+            format!("{} The new key was not switched on. Tick “Activate anyway” to switch without Apple's confirmation.", check.summary)
+        });
+        page.offer_activate_anyway = !refused;
+        return unprocessable(&req, &page);
+    }
+    let row_id =
+        crate::keys::save_key(&state.store, &state.settings.keyring(), &project, &parsed.key_id, &parsed.issuer_id, &parsed.key, &user.actor()).await?;
+    state.store.record_key_verification(row_id, &check.summary, check.ok).await?;
+    let note = if check.ok { check.summary.as_str() } else { "It was switched on without Apple's confirmation." };
     Ok(redirect_with_flash(
         &format!("/projects/{}/keys", project.slug),
-        "ok",
-        &format!("Key {} is now in use. The previous key is retired and its private part destroyed.", parsed.key_id.as_str()),
+        if check.ok { "ok" } else { "warn" },
+        &format!("Key {} is now in use; the previous key is retired and its private part destroyed. {note}", parsed.key_id.as_str()),
     ))
 }
 

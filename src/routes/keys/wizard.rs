@@ -71,6 +71,7 @@ pub struct WizardPage {
     pub form_issuer_id: String,
     pub errors: KeyFormErrors,
     pub key_action: String,
+    pub offer_activate_anyway: bool,
 }
 
 fn key_state(key: Option<&KeyRow>) -> StepState {
@@ -98,6 +99,7 @@ async fn wizard_page(state: &AppState, req: &HttpRequest, user: &CurrentUser, pr
         key: key.as_ref().map(|k| KeyView::from_row(k, now)),
         errors: KeyFormErrors::default(),
         key_action: format!("/projects/{}/settings/stores/apple/key", project.slug),
+        offer_activate_anyway: false,
     })
 }
 

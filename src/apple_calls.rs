@@ -1,0 +1,179 @@
+//! Glue between a project and Apple: opens the project's key for one call, records the outcome on the key row
+//! (last success, last failure, repeated 401 → `failing`), and runs the two-environment credential check.
+use std::future::Future;
+use std::time::Duration;
+
+use crate::apple::{ApiCredentials, AppleClient, AppleError, Environment};
+use crate::error::AppError;
+use crate::keys::OpenedKey;
+use crate::startup::AppState;
+use crate::store::Project;
+
+pub fn credentials(project: &Project, key: &OpenedKey) -> ApiCredentials {
+    ApiCredentials {
+        key_id: key.key_id.clone(),
+        issuer_id: key.issuer_id.clone(),
+        bundle_id: project.bundle_id.clone(),
+        signing_key: key.signing_key.clone(),
+        key_version: key.row_id,
+    }
+}
+
+/// Runs one Apple call with the project's key in use and records how it went on that key.
+pub async fn with_project_key<T, F, Fut>(state: &AppState, project: &Project, call: F) -> Result<Result<T, AppleError>, AppError>
+where
+    F: FnOnce(ApiCredentials) -> Fut,
+    Fut: Future<Output = Result<T, AppleError>>,
+{
+    let key = crate::keys::open_key_in_use(&state.store, &state.settings.keyring(), project.id)
+        .await?
+        .ok_or_else(|| AppError::BadRequest("This project has no key in use. Add one under App Store settings.".into()))?;
+    let result = call(credentials(project, &key)).await;
+    record(state, key.row_id, &result).await?;
+    Ok(result)
+}
+
+pub async fn record<T>(state: &AppState, row_id: i64, result: &Result<T, AppleError>) -> Result<(), AppError> {
+    let outcome = match result {
+        Ok(_) => Ok(()),
+        // An API error with Apple's errorCode means Apple accepted the token; only the request was refused.
+        Err(AppleError::Api { .. }) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => {
+            state.metrics.inc("storedesk_apple_calls_total", "outcome=\"ok\"");
+            state.store.record_key_call(row_id, Ok(())).await?;
+        }
+        Err(e) => {
+            let unauthorized = matches!(e, AppleError::Unauthorized { .. });
+            state.metrics.inc("storedesk_apple_calls_total", if unauthorized { "outcome=\"unauthorized\"" } else { "outcome=\"error\"" });
+            let what = match e.code() {
+                Some(code) => format!("{} (Apple error {code})", short(e)),
+                None => short(e),
+            };
+            state.store.record_key_call(row_id, Err((&what, unauthorized))).await?;
+        }
+    }
+    Ok(())
+}
+
+fn short(e: &AppleError) -> String {
+    match e {
+        AppleError::Unauthorized { environment } => format!("HTTP 401 in {environment}"),
+        AppleError::RateLimited { .. } => "rate limited (HTTP 429)".into(),
+        AppleError::Timeout { .. } => "timed out".into(),
+        AppleError::Network { .. } => "network error".into(),
+        AppleError::MalformedResponse(_) => "unreadable answer".into(),
+        AppleError::HttpStatus { status, .. } => format!("HTTP {status}"),
+        AppleError::Api { status, .. } => format!("HTTP {status}"),
+        AppleError::Request(_) => "request not sent".into(),
+    }
+}
+
+/// How one environment answered the credential check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Accepted,
+    Unauthorized,
+    Unreachable,
+    AppleDown,
+    Other(String),
+}
+
+fn probe_of(result: &Result<(), AppleError>) -> Probe {
+    match result {
+        Ok(()) => Probe::Accepted,
+        // 4xx with Apple's own error code: Apple read the token and accepted it; the made-up id was refused.
+        Err(AppleError::Api { status, .. }) if *status < 500 && *status != 429 => Probe::Accepted,
+        Err(AppleError::Unauthorized { .. }) => Probe::Unauthorized,
+        Err(AppleError::Timeout { .. }) | Err(AppleError::Network { .. }) => Probe::Unreachable,
+        Err(AppleError::Api { .. }) | Err(AppleError::HttpStatus { .. }) => Probe::AppleDown,
+        Err(e) => Probe::Other(e.sentence()),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub sandbox: Probe,
+    pub production: Probe,
+    /// Seconds this machine's clock is ahead (+) or behind (−) Apple's, when it could be read.
+    pub clock_skew_secs: Option<i64>,
+    pub ok: bool,
+    pub summary: String,
+    pub causes: Vec<&'static str>,
+}
+
+pub const CAUSES_401: &[&str] = &[
+    "The Key ID is the key's name rather than the 10-character code in its row.",
+    "The Issuer ID comes from the App Store Connect API tab instead of the In-App Purchase tab.",
+    "The .p8 file belongs to another key (its name should carry this Key ID).",
+    "It is an App Store Connect API key (AuthKey_…p8), not an In-App Purchase key (SubscriptionKey_…p8).",
+    "The key was revoked in App Store Connect: generate a new one and rotate.",
+    "The bundle ID does not belong to the team of this key.",
+];
+
+/// A harmless call in each environment — Get Transaction Info for an id no customer has — which can only fail on
+/// credentials: Apple answers 404 (or 400) when it accepted the token, and 401 when it did not.
+pub async fn verify_credentials(client: &AppleClient, creds: &ApiCredentials) -> Verification {
+    let probe = |env: Environment| {
+        let creds = creds.clone();
+        async move { client.get_transaction_info(&creds, env, "1").await.map(|_| ()) }
+    };
+    let (sandbox, production) = tokio::join!(probe(Environment::Sandbox), probe(Environment::Production));
+    let (sandbox, production) = (probe_of(&sandbox), probe_of(&production));
+    let clock_skew_secs = clock_skew(client).await;
+    let clock_off = clock_skew_secs.is_some_and(|s| s.abs() > 60);
+    let mut causes = Vec::new();
+    let (ok, summary) = match (&sandbox, &production) {
+        (Probe::Accepted, Probe::Accepted) => (true, "Apple accepted the key in Sandbox and in Production.".to_string()),
+        (Probe::Unauthorized, Probe::Unauthorized) if clock_off => (
+            false,
+            format!(
+                "Apple refused the key in both environments, and this machine's clock is off by {} seconds. Tokens are valid for minutes only: synchronise the clock (NTP) and verify again.",
+                clock_skew_secs.unwrap_or(0)
+            ),
+        ),
+        (Probe::Unauthorized, Probe::Unauthorized) => {
+            causes.extend_from_slice(CAUSES_401);
+            (false, "Apple refused the key in both Sandbox and Production (HTTP 401). The Key ID, Issuer ID and .p8 do not belong together, or the key was revoked.".to_string())
+        }
+        (Probe::Accepted, Probe::Unauthorized) => (
+            true,
+            "Sandbox accepts the key, Production answers 401. Most likely the app has never been released in Production: Apple refuses Production calls until the first release. If it has been released, check the bundle ID.".to_string(),
+        ),
+        (Probe::Unauthorized, Probe::Accepted) => (
+            true,
+            "Production accepts the key; Sandbox answered 401. Sandbox sometimes refuses for a while; verify again later.".to_string(),
+        ),
+        (Probe::Unreachable, Probe::Unreachable) => (
+            false,
+            "storedesk could not reach Apple in either environment (network error or timeout). Check that this server may open HTTPS connections to api.storekit.apple.com and api.storekit-sandbox.apple.com.".to_string(),
+        ),
+        (Probe::AppleDown, _) | (_, Probe::AppleDown) => (
+            false,
+            "Apple's servers answered with an error of their own (5xx). Nothing is wrong with the key as far as we can tell; verify again in a few minutes.".to_string(),
+        ),
+        (s, p) => (false, format!("Sandbox: {}. Production: {}.", describe(s), describe(p))),
+    };
+    Verification { sandbox, production, clock_skew_secs, ok, summary, causes }
+}
+
+fn describe(p: &Probe) -> String {
+    match p {
+        Probe::Accepted => "accepted".into(),
+        Probe::Unauthorized => "refused the key (HTTP 401)".into(),
+        Probe::Unreachable => "not reachable".into(),
+        Probe::AppleDown => "Apple's server error".into(),
+        Probe::Other(s) => s.clone(),
+    }
+}
+
+/// Compares our clock with the `Date` header of an unauthenticated request to the production host.
+async fn clock_skew(client: &AppleClient) -> Option<i64> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().ok()?;
+    let response = http.get(&client.config().production_url).send().await.ok()?;
+    let date = response.headers().get("date")?.to_str().ok()?;
+    let theirs = chrono::DateTime::parse_from_rfc2822(date).ok()?.timestamp();
+    Some(chrono::Utc::now().timestamp() - theirs)
+}

@@ -1,0 +1,13 @@
+//! Browser tests: the real app on port 0 (fresh SQLite, the Apple simulator in place of Apple) driven through
+//! Debian's headless Chromium and chromedriver, as a person uses it. Each test saves full-page screenshots under
+//! `target/screenshots/`. Without Chromium/chromedriver the tests pass with a notice, unless
+//! `STOREDESK_REQUIRE_BROWSER=1`; `.ci/browser-setup.sh` installs them. `STOREDESK_UPDATE_SCREENSHOTS=1` also
+//! refreshes the README's pictures in `docs/screenshots/`.
+mod app;
+mod checks;
+mod driver;
+mod keys;
+
+mod accessibility;
+mod roles;
+mod setup;
