@@ -12,6 +12,8 @@ use std::fmt;
 
 use app_store_server_library::models::app_store_environment::Environment as LibEnvironment;
 
+/// The crate's payload and response models, re-exported so callers name one path.
+pub use app_store_server_library::models;
 pub use client::{
     with_fallback, Answered, ApiCredentials, AppleClient, AppleClientConfig, HistoryQuery,
 };
@@ -104,6 +106,7 @@ pub(crate) fn lib_env_str(env: &LibEnvironment) -> &str {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
     use sha2::{Digest, Sha256};

@@ -124,7 +124,8 @@ pub enum VerifyError {
     AppAppleIdNotConfigured,
     #[error("The signed data is from the {got} environment, but {expected} was expected.")]
     WrongEnvironment { expected: String, got: String },
-    #[error("The signed payload is not the JSON expected for {kind} ({reason}).")]
+    /// `reason` is the JSON decoder's message, for logs only: it may quote payload text.
+    #[error("The signed payload is not the JSON expected for {kind}.")]
     PayloadShape { kind: &'static str, reason: String },
     #[error("A configured root certificate could not be read ({0}).")]
     InvalidRoot(String),

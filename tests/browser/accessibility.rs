@@ -38,8 +38,9 @@ async fn pages_are_labelled_keyboard_usable_and_self_contained() {
     assert_eq!(b.focused().await, "button \"Sign in\"");
 
     // A wrong password typed and sent with Enter: the error is tied to both fields.
-    b.press(Key::Tab).await; // wraps into the browser UI or back to the page; start over from the field
-    b.find("#email").await.click().await.unwrap();
+    b.press_with_shift(Key::Tab).await;
+    b.press_with_shift(Key::Tab).await;
+    assert_eq!(b.focused().await, "#email", "Shift+Tab goes back the same way");
     b.type_text(ADMIN).await;
     b.press(Key::Tab).await;
     b.type_text("not the password").await;

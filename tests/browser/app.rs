@@ -58,10 +58,6 @@ impl TestApp {
         app
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.address, path)
-    }
-
     async fn add_user(&self, email: &str, role: Role) {
         let hash = storedesk::auth::password::hash_password(SecretString::from(PASSWORD)).await.unwrap();
         self.store.create_user(&Email::parse(email).unwrap(), &hash, role, &Actor::system("test")).await.unwrap();

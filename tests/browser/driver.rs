@@ -140,7 +140,9 @@ impl Browser {
             "goog:loggingPrefs": { "browser": "ALL" },
         });
         let Value::Object(capabilities) = capabilities else { unreachable!() };
-        let client = ClientBuilder::rustls().unwrap().capabilities(capabilities).connect(&driver_url).await.unwrap();
+        // chromedriver listens on loopback over plain HTTP: no TLS stack is needed to talk to it.
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector).capabilities(capabilities).connect(&driver_url).await.unwrap();
         guard.session_id = client.session_id().await.unwrap();
         Some(Browser {
             client,
@@ -258,6 +260,18 @@ impl Browser {
     pub async fn press(&self, key: Key) {
         let c: char = key.into();
         let actions = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: c }).then(KeyAction::Up { value: c });
+        self.client.perform_actions(actions).await.unwrap();
+        self.client.release_actions().await.unwrap();
+    }
+
+    /// Presses a key while Shift is held, e.g. Shift+Tab.
+    pub async fn press_with_shift(&self, key: Key) {
+        let (shift, c): (char, char) = (Key::Shift.into(), key.into());
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: shift })
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c })
+            .then(KeyAction::Up { value: shift });
         self.client.perform_actions(actions).await.unwrap();
         self.client.release_actions().await.unwrap();
     }

@@ -1,4 +1,5 @@
 //! Client tests against a tiny HTTP/1.1 stub on 127.0.0.1 that serves Apple's model JSON files.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use std::path::PathBuf;
 use std::sync::Mutex;

@@ -138,6 +138,8 @@ async fn every_bad_token_gets_a_plain_text_401() {
     assert_401(
         &t,
         Some(with(&t, |c| {
+            // iat pinned: stamped a second later, the lifetime would be exactly the allowed hour.
+            c.insert("iat".into(), json!(now));
             c.insert("exp".into(), json!(now + 3601));
         })),
     )

@@ -517,8 +517,14 @@ async fn a_mass_extension_completes_in_the_background() {
     let status_path = format!("/inApps/v1/subscriptions/extend/mass/{product}/{request}");
     let (_, status) = t.get_json(&status_path).await;
     assert_eq!(status["complete"], json!(false));
-    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
-    let (_, status) = t.get_json(&status_path).await;
+    let mut status = status;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        status = t.get_json(&status_path).await.1;
+        if status["complete"] == json!(true) {
+            break;
+        }
+    }
     assert_eq!(status["complete"], json!(true));
     // Alice (USA) and Bob (DEU) are on Pro monthly and active; Dan's is in billing retry.
     assert_eq!(status["succeededCount"], json!(2));

@@ -241,7 +241,7 @@ async fn the_test_notification_flow_matches_apple() {
 
     let status_path = format!("{test}/{token}");
     let mut answer = Value::Null;
-    for _ in 0..50 {
+    for _ in 0..200 {
         let (status, body) = t.json(Method::GET, "sandbox", &status_path, None).await;
         if status == 200 {
             answer = body;
