@@ -140,6 +140,5 @@ async fn reset_demo_admin(store: &Store) -> anyhow::Result<secrecy::SecretString
 
 pub async fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
     let bind = config::parse_bind(&args.bind).map_err(|_| anyhow::anyhow!("STOREDESK_SIM_BIND must be an address and port such as 127.0.0.1:8090"))?;
-    let _ = args.data_dir;
-    crate::apple_sim::run_cli(crate::apple_sim::SimConfig { bind, ..Default::default() }).await
+    crate::apple_sim::run_cli(crate::apple_sim::SimConfig { bind, output_dir: Some(args.data_dir.join("apple-sim")), ..Default::default() }).await
 }

@@ -43,7 +43,7 @@ pub(crate) struct Product {
     pub id: &'static str,
     pub kind: ProductKind,
     pub group: Option<&'static str>,
-    /// Billing period for subscriptions, ISO 8601 (also the length we add per renewal).
+    /// Length of one period in days (subscriptions, non-renewing passes); each renewal adds one.
     pub period_days: Option<i64>,
     /// Price in milliunits per currency.
     pub prices: &'static [(&'static str, i64)],

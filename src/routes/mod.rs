@@ -212,6 +212,10 @@ pub async fn project_by_slug(state: &AppState, slug: &str) -> Result<Project, Ap
     state.store.project_by_slug(slug).await?.ok_or(AppError::NotFound)
 }
 
+async fn not_found() -> Result<HttpResponse, AppError> {
+    Err(AppError::NotFound)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +228,3 @@ mod tests {
     }
 }
 
-async fn not_found() -> Result<HttpResponse, AppError> {
-    Err(AppError::NotFound)
-}

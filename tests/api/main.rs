@@ -5,6 +5,8 @@ mod admin_users;
 mod audit;
 mod auth;
 mod health;
+mod keys;
 mod projects;
 mod roles;
+mod step3;
 mod verify;

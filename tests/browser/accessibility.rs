@@ -3,7 +3,7 @@
 use fantoccini::key::Key;
 
 use crate::app::{TestApp, ADMIN, PASSWORD};
-use crate::checks::{assert_controls_labelled, assert_errors_tied, status};
+use crate::checks::{assert_controls_labelled, assert_errors_tied};
 use crate::driver::Browser;
 
 /// Presses Tab until `target` has the focus (at most `limit` times); returns the focus order on the way.
@@ -23,7 +23,9 @@ async fn tab_to(b: &Browser, target: &str, limit: usize) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_are_labelled_keyboard_usable_and_self_contained() {
     let app = TestApp::spawn().await;
-    let Some(b) = Browser::start("a11y", &app.address).await else { return };
+    let Some(b) = Browser::start("a11y", &app.address).await else {
+        return;
+    };
 
     // The sign-in page, with the keyboard only: Tab goes skip link → … → e-mail → password → Sign in.
     b.goto("/login").await;
@@ -31,7 +33,10 @@ async fn pages_are_labelled_keyboard_usable_and_self_contained() {
     b.assert_clean().await;
     assert_eq!(b.focused().await, "body");
     let order = tab_to(&b, "#email", 4).await;
-    assert_eq!(order[0], "a \"Skip to content\"", "the first Tab stop is the skip link: {order:?}");
+    assert_eq!(
+        order[0], "a \"Skip to content\"",
+        "the first Tab stop is the skip link: {order:?}"
+    );
     b.press(Key::Tab).await;
     assert_eq!(b.focused().await, "#password");
     b.press(Key::Tab).await;
@@ -40,24 +45,39 @@ async fn pages_are_labelled_keyboard_usable_and_self_contained() {
     // A wrong password typed and sent with Enter: the error is tied to both fields.
     b.press_with_shift(Key::Tab).await;
     b.press_with_shift(Key::Tab).await;
-    assert_eq!(b.focused().await, "#email", "Shift+Tab goes back the same way");
+    assert_eq!(
+        b.focused().await,
+        "#email",
+        "Shift+Tab goes back the same way"
+    );
     b.type_text(ADMIN).await;
     b.press(Key::Tab).await;
     b.type_text("not the password").await;
-    b.navigating(async { Ok::<_, fantoccini::error::CmdError>(b.press(Key::Enter).await) }).await;
+    b.press_and_wait(Key::Enter).await;
     assert_eq!(b.path().await, "/login");
-    assert_eq!(status(&b).await, 422);
+    assert_eq!(b.status().await, 422);
     let errors = assert_errors_tied(&b, &["email", "password"]).await;
-    assert!(errors["password"].contains("The e-mail address or password is not right."), "{errors:?}");
+    assert!(
+        errors["password"].contains("The e-mail address or password is not right."),
+        "{errors:?}"
+    );
     assert_controls_labelled(&b).await;
     b.assert_clean().await;
     b.screenshot("sign-in-refused").await;
 
     // The e-mail address is kept; Tab to the password, type it, Enter signs in.
-    assert_eq!(b.find("#email").await.prop("value").await.unwrap().as_deref(), Some(ADMIN));
+    assert_eq!(
+        b.find("#email")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(ADMIN)
+    );
     tab_to(&b, "#password", 5).await;
     b.type_text(PASSWORD).await;
-    b.navigating(async { Ok::<_, fantoccini::error::CmdError>(b.press(Key::Enter).await) }).await;
+    b.press_and_wait(Key::Enter).await;
     assert_eq!(b.path().await, "/projects");
     b.assert_clean().await;
 
@@ -68,8 +88,8 @@ async fn pages_are_labelled_keyboard_usable_and_self_contained() {
     b.fill("#slug", "Not A Slug").await;
     b.fill("#bundle_id", "nodots").await;
     b.fill("#app_apple_id", "12ab").await;
-    b.navigating(async { b.find("#app_apple_id").await.send_keys(&Key::Enter.to_string()).await }).await;
-    assert_eq!(status(&b).await, 422);
+    b.enter_in("#app_apple_id").await;
+    assert_eq!(b.status().await, 422);
     assert_errors_tied(&b, &["name", "slug", "bundle_id", "app_apple_id"]).await;
     assert_controls_labelled(&b).await;
     b.assert_clean().await;
@@ -80,14 +100,20 @@ async fn pages_are_labelled_keyboard_usable_and_self_contained() {
     b.fill("#slug", "keyboard-app").await;
     b.fill("#bundle_id", "com.example.keyboard").await;
     b.fill("#app_apple_id", "").await;
-    b.navigating(async { b.find("#bundle_id").await.send_keys(&Key::Enter.to_string()).await }).await;
-    assert_eq!(b.path().await, "/projects/keyboard-app/settings/stores/apple");
+    b.enter_in("#bundle_id").await;
+    assert_eq!(
+        b.path().await,
+        "/projects/keyboard-app/settings/stores/apple"
+    );
     assert_controls_labelled(&b).await;
     b.assert_clean().await;
-    b.navigating(async { b.find("#key_id").await.send_keys(&Key::Enter.to_string()).await }).await;
-    assert_eq!(status(&b).await, 422);
+    b.enter_in("#key_id").await;
+    assert_eq!(b.status().await, 422);
     let errors = assert_errors_tied(&b, &["key_id", "issuer_id", "private_key"]).await;
-    assert!(errors["private_key"].contains("Choose the .p8 file"), "{errors:?}");
+    assert!(
+        errors["private_key"].contains("Choose the .p8 file"),
+        "{errors:?}"
+    );
     assert_controls_labelled(&b).await;
     b.assert_clean().await;
     b.screenshot("step3-empty").await;

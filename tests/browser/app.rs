@@ -27,7 +27,9 @@ pub struct TestApp {
 impl TestApp {
     /// The app with an admin and a support user, calling the simulator instead of Apple.
     pub async fn spawn() -> TestApp {
-        let sim = storedesk::apple_sim::spawn(SimConfig::default()).await.unwrap();
+        let sim = storedesk::apple_sim::spawn(SimConfig::default())
+            .await
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -49,30 +51,54 @@ impl TestApp {
         };
         let store = Store::connect(&settings.database_url).await.unwrap();
         store.migrate().await.unwrap();
-        storedesk::commands::ensure_master_key(&store, &settings.keyring()).await.unwrap();
-        let app = Application::build_with(settings.clone(), store.clone(), listener).await.unwrap();
+        storedesk::commands::ensure_master_key(&store, &settings.keyring())
+            .await
+            .unwrap();
+        let app = Application::build_with(settings.clone(), store.clone(), listener)
+            .await
+            .unwrap();
         tokio::spawn(app.run_until_stopped());
-        let app = TestApp { address: format!("http://{addr}"), store, settings, sim, _dir: dir };
+        let app = TestApp {
+            address: format!("http://{addr}"),
+            store,
+            settings,
+            sim,
+            _dir: dir,
+        };
         app.add_user(ADMIN, Role::Admin).await;
         app.add_user(SUPPORT, Role::Support).await;
         app
     }
 
     async fn add_user(&self, email: &str, role: Role) {
-        let hash = storedesk::auth::password::hash_password(SecretString::from(PASSWORD)).await.unwrap();
-        self.store.create_user(&Email::parse(email).unwrap(), &hash, role, &Actor::system("test")).await.unwrap();
+        let hash = storedesk::auth::password::hash_password(SecretString::from(PASSWORD))
+            .await
+            .unwrap();
+        self.store
+            .create_user(
+                &Email::parse(email).unwrap(),
+                &hash,
+                role,
+                &Actor::system("test"),
+            )
+            .await
+            .unwrap();
     }
 }
 
 impl TestApp {
     /// A project with an active key from the simulator, made directly in the store (not through the pages).
     pub async fn seed_project_with_key(&self, slug: &str) {
-        use storedesk::domain::{AppAppleId, ApplePrivateKey, BundleId, Environment, IssuerId, KeyId, Slug};
+        use storedesk::domain::{
+            AppAppleId, ApplePrivateKey, BundleId, Environment, IssuerId, KeyId, Slug,
+        };
         let new = storedesk::store::NewProject {
             name: "Seeded App".into(),
             slug: Slug::parse(slug).unwrap(),
             bundle_id: BundleId::parse(storedesk::apple_sim::DEFAULT_BUNDLE_ID).unwrap(),
-            app_apple_id: Some(AppAppleId::parse(&storedesk::apple_sim::DEFAULT_APP_APPLE_ID.to_string()).unwrap()),
+            app_apple_id: Some(
+                AppAppleId::parse(&storedesk::apple_sim::DEFAULT_APP_APPLE_ID.to_string()).unwrap(),
+            ),
             environment: Environment::parse("Production").unwrap(),
         };
         let actor = Actor::system("test");

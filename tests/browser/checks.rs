@@ -27,8 +27,16 @@ pub async fn assert_controls_labelled(b: &Browser) {
     "#;
     let result = b.client.execute(script, vec![]).await.unwrap();
     let path = b.path().await;
-    assert_eq!(result["unlabelled"], Value::Array(vec![]), "controls without a label on {path}");
-    assert_eq!(result["dangling"], Value::Array(vec![]), "labels pointing at no control on {path}");
+    assert_eq!(
+        result["unlabelled"],
+        Value::Array(vec![]),
+        "controls without a label on {path}"
+    );
+    assert_eq!(
+        result["dangling"],
+        Value::Array(vec![]),
+        "labels pointing at no control on {path}"
+    );
 }
 
 /// After a refused form: exactly the `fields` (by id) are `aria-invalid="true"`, each is described by an error
@@ -72,13 +80,15 @@ pub async fn assert_errors_tied(b: &Browser, fields: &[&str]) -> BTreeMap<String
     for (field, text) in &invalid {
         assert!(!text.is_empty(), "{field} on {path} is aria-invalid but aria-describedby names no error message with text");
     }
-    assert_eq!(result["dangling"], Value::Array(vec![]), "aria-describedby pointing nowhere on {path}");
-    assert_eq!(result["orphans"], Value::Array(vec![]), "error messages tied to no field on {path}");
+    assert_eq!(
+        result["dangling"],
+        Value::Array(vec![]),
+        "aria-describedby pointing nowhere on {path}"
+    );
+    assert_eq!(
+        result["orphans"],
+        Value::Array(vec![]),
+        "error messages tied to no field on {path}"
+    );
     invalid
-}
-
-/// The HTTP status of the current document (Chromium exposes it on the navigation timing entry).
-pub async fn status(b: &Browser) -> u16 {
-    let value = b.client.execute("return performance.getEntriesByType('navigation')[0].responseStatus", vec![]).await.unwrap();
-    value.as_u64().unwrap_or(0) as u16
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
-const WAIT: Duration = Duration::from_secs(10);
+const WAIT: Duration = Duration::from_secs(20);
 
 /// chromedriver (and the Chromium it starts) for one test; killed when dropped, also when the test panics.
 struct DriverGuard {
@@ -28,7 +28,9 @@ struct DriverGuard {
 impl DriverGuard {
     /// Ends the WebDriver session (Chromium quits) with a plain blocking request, usable from `Drop`.
     fn delete_session(&mut self) {
-        let Some(id) = self.session_id.take() else { return };
+        let Some(id) = self.session_id.take() else {
+            return;
+        };
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
@@ -47,7 +49,10 @@ impl Drop for DriverGuard {
         self.delete_session();
         // chromedriver runs in its own process group (its pid); end the group so no Chromium is left behind.
         let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -67,7 +72,23 @@ pub struct Browser {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Removes a test's screenshots from an earlier run, so the folder shows this run's steps only.
+fn clear_screenshots(test: &str) {
+    let prefix = format!("{test}-");
+    for entry in std::fs::read_dir(screenshot_dir()).unwrap().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".png") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 pub fn screenshot_dir() -> PathBuf {
@@ -90,6 +111,7 @@ impl Browser {
             eprintln!("skipped: Chromium/chromedriver not installed");
             return None;
         }
+        clear_screenshots(test);
         let port = free_port();
         let child = {
             use std::os::unix::process::CommandExt;
@@ -102,19 +124,34 @@ impl Browser {
                 .spawn()
                 .unwrap()
         };
-        let mut guard = DriverGuard { child, port, session_id: None };
+        let mut guard = DriverGuard {
+            child,
+            port,
+            session_id: None,
+        };
         let driver_url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
         let started = Instant::now();
         loop {
             let ready = match http.get(format!("{driver_url}/status")).send().await {
-                Ok(r) => r.json::<Value>().await.ok().and_then(|v| v["value"]["ready"].as_bool()).unwrap_or(false),
+                Ok(r) => r
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v["value"]["ready"].as_bool())
+                    .unwrap_or(false),
                 Err(_) => false,
             };
             if ready {
                 break;
             }
-            assert!(started.elapsed() < WAIT, "chromedriver did not answer on port {port} within {WAIT:?}");
+            assert!(
+                started.elapsed() < WAIT,
+                "chromedriver did not answer on port {port} within {WAIT:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
 
@@ -139,10 +176,16 @@ impl Browser {
             "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
             "goog:loggingPrefs": { "browser": "ALL" },
         });
-        let Value::Object(capabilities) = capabilities else { unreachable!() };
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
         // chromedriver listens on loopback over plain HTTP: no TLS stack is needed to talk to it.
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector).capabilities(capabilities).connect(&driver_url).await.unwrap();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&driver_url)
+            .await
+            .unwrap();
         guard.session_id = client.session_id().await.unwrap();
         Some(Browser {
             client,
@@ -164,42 +207,71 @@ impl Browser {
     }
 
     fn session_url(&self, tail: &str) -> String {
-        format!("{}/session/{}/{tail}", self.driver_url, self.guard.session_id.as_deref().unwrap_or_default())
+        format!(
+            "{}/session/{}/{tail}",
+            self.driver_url,
+            self.guard.session_id.as_deref().unwrap_or_default()
+        )
     }
 
     /// A chromedriver extension command (DevTools, logs) that fantoccini has no method for.
     async fn driver_post(&self, tail: &str, body: Value) -> Value {
-        let response = self.http.post(self.session_url(tail)).json(&body).send().await.unwrap();
+        let response = self
+            .http
+            .post(self.session_url(tail))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let mut value: Value = response.json().await.unwrap();
-        assert!(value["value"]["error"].is_null(), "chromedriver {tail} failed: {value}");
+        assert!(
+            value["value"]["error"].is_null(),
+            "chromedriver {tail} failed: {value}"
+        );
         value["value"].take()
     }
 
     async fn cdp(&self, cmd: &str, params: Value) -> Value {
-        self.driver_post("goog/cdp/execute", json!({ "cmd": cmd, "params": params })).await
+        self.driver_post("goog/cdp/execute", json!({ "cmd": cmd, "params": params }))
+            .await
     }
 
     // ---- navigation ----
 
     pub async fn goto(&self, path: &str) {
-        self.client.goto(&format!("{}{path}", self.origin)).await.unwrap();
+        self.client
+            .goto(&format!("{}{path}", self.origin))
+            .await
+            .unwrap();
     }
 
     /// The current address without the origin, e.g. `/projects/demo/keys`.
     pub async fn path(&self) -> String {
         let url = self.client.current_url().await.unwrap();
-        url.as_str().strip_prefix(&self.origin).unwrap_or(url.as_str()).to_string()
+        url.as_str()
+            .strip_prefix(&self.origin)
+            .unwrap_or(url.as_str())
+            .to_string()
     }
 
     pub async fn find(&self, css: &str) -> Element {
         match self.client.find(Locator::Css(css)).await {
             Ok(element) => element,
-            Err(e) => panic!("{}: no element `{css}` on {}: {e}", self.test, self.path().await),
+            Err(e) => panic!(
+                "{}: no element `{css}` on {}: {e}",
+                self.test,
+                self.path().await
+            ),
         }
     }
 
     pub async fn exists(&self, css: &str) -> bool {
-        !self.client.find_all(Locator::Css(css)).await.unwrap().is_empty()
+        !self
+            .client
+            .find_all(Locator::Css(css))
+            .await
+            .unwrap()
+            .is_empty()
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -233,15 +305,26 @@ impl Browser {
         let started = Instant::now();
         // A reference to the old document's root goes stale once the next document replaces it.
         while old.tag_name().await.is_ok() {
-            assert!(started.elapsed() < WAIT, "{}: no new page within {WAIT:?}", self.test);
+            assert!(
+                started.elapsed() < WAIT,
+                "{}: no new page within {WAIT:?}",
+                self.test
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         loop {
-            let state = self.client.execute("return document.readyState", vec![]).await;
+            let state = self
+                .client
+                .execute("return document.readyState", vec![])
+                .await;
             if matches!(state, Ok(Value::String(ref s)) if s == "complete") {
                 break;
             }
-            assert!(started.elapsed() < WAIT, "{}: page did not finish loading within {WAIT:?}", self.test);
+            assert!(
+                started.elapsed() < WAIT,
+                "{}: page did not finish loading within {WAIT:?}",
+                self.test
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
@@ -251,7 +334,8 @@ impl Browser {
         self.goto("/login").await;
         self.fill("#email", email).await;
         self.fill("#password", password).await;
-        self.click_and_wait("form[action='/login'] button[type=submit]").await;
+        self.click_and_wait("form[action='/login'] button[type=submit]")
+            .await;
     }
 
     // ---- keyboard ----
@@ -259,9 +343,27 @@ impl Browser {
     /// Presses and releases one key wherever the focus is, like a keyboard does (no element is targeted).
     pub async fn press(&self, key: Key) {
         let c: char = key.into();
-        let actions = KeyActions::new("keyboard".into()).then(KeyAction::Down { value: c }).then(KeyAction::Up { value: c });
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: c })
+            .then(KeyAction::Up { value: c });
         self.client.perform_actions(actions).await.unwrap();
         self.client.release_actions().await.unwrap();
+    }
+
+    /// Presses a key that sends a form (Enter) and waits for the page the form leads to.
+    pub async fn press_and_wait(&self, key: Key) {
+        self.navigating(async {
+            self.press(key).await;
+            Ok::<(), fantoccini::error::CmdError>(())
+        })
+        .await;
+    }
+
+    /// Presses Enter inside a form field (which sends its form, as browsers do) and waits for the next page.
+    pub async fn enter_in(&self, css: &str) {
+        let field = self.find(css).await;
+        self.navigating(field.send_keys(&Key::Enter.to_string()))
+            .await;
     }
 
     /// Presses a key while Shift is held, e.g. Shift+Tab.
@@ -280,7 +382,9 @@ impl Browser {
     pub async fn type_text(&self, text: &str) {
         let mut actions = KeyActions::new("keyboard".into());
         for c in text.chars() {
-            actions = actions.then(KeyAction::Down { value: c }).then(KeyAction::Up { value: c });
+            actions = actions
+                .then(KeyAction::Down { value: c })
+                .then(KeyAction::Up { value: c });
         }
         self.client.perform_actions(actions).await.unwrap();
         self.client.release_actions().await.unwrap();
@@ -291,7 +395,13 @@ impl Browser {
         let script = "const e = document.activeElement; if (!e || e === document.body) return 'body'; \
                       if (e.id) return '#' + e.id; \
                       return e.tagName.toLowerCase() + ' \"' + (e.textContent || '').trim() + '\"';";
-        self.client.execute(script, vec![]).await.unwrap().as_str().unwrap_or_default().to_string()
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 
     // ---- evidence ----
@@ -300,8 +410,14 @@ impl Browser {
     pub async fn screenshot(&self, step: &str) -> PathBuf {
         let n = self.step.fetch_add(1, Ordering::SeqCst) + 1;
         let metrics = self.cdp("Page.getLayoutMetrics", json!({})).await;
-        let width = metrics["cssContentSize"]["width"].as_f64().unwrap_or(1280.0).ceil();
-        let height = metrics["cssContentSize"]["height"].as_f64().unwrap_or(1000.0).ceil();
+        let width = metrics["cssContentSize"]["width"]
+            .as_f64()
+            .unwrap_or(1280.0)
+            .ceil();
+        let height = metrics["cssContentSize"]["height"]
+            .as_f64()
+            .unwrap_or(1000.0)
+            .ceil();
         let shot = self
             .cdp(
                 "Page.captureScreenshot",
@@ -312,7 +428,9 @@ impl Browser {
                 }),
             )
             .await;
-        let png = base64::engine::general_purpose::STANDARD.decode(shot["data"].as_str().unwrap()).unwrap();
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(shot["data"].as_str().unwrap())
+            .unwrap();
         assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");
         let path = screenshot_dir().join(format!("{}-{n:02}-{step}.png", self.test));
         std::fs::write(&path, png).unwrap();
@@ -321,13 +439,21 @@ impl Browser {
 
     /// The browser console's entries since the last call (warnings and errors), as `LEVEL message`.
     pub async fn console(&self) -> Vec<String> {
-        let entries = self.driver_post("se/log", json!({ "type": "browser" })).await;
+        let entries = self
+            .driver_post("se/log", json!({ "type": "browser" }))
+            .await;
         entries
             .as_array()
             .map(|list| {
                 list.iter()
                     .filter(|e| matches!(e["level"].as_str(), Some("SEVERE" | "WARNING")))
-                    .map(|e| format!("{} {}", e["level"].as_str().unwrap_or(""), e["message"].as_str().unwrap_or("")))
+                    .map(|e| {
+                        format!(
+                            "{} {}",
+                            e["level"].as_str().unwrap_or(""),
+                            e["message"].as_str().unwrap_or("")
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -337,21 +463,74 @@ impl Browser {
     pub async fn resources(&self) -> Vec<String> {
         let value = self
             .client
-            .execute("return performance.getEntriesByType('resource').map(e => e.name)", vec![])
+            .execute(
+                "return performance.getEntriesByType('resource').map(e => e.name)",
+                vec![],
+            )
             .await
             .unwrap();
-        value.as_array().unwrap().iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect()
     }
 
-    /// No console error or warning, and the document and everything it loaded come from the app's origin.
+    /// The HTTP status of the current document (Chromium exposes it on the navigation timing entry).
+    pub async fn status(&self) -> u16 {
+        let script = "return performance.getEntriesByType('navigation')[0].responseStatus";
+        let value = self.client.execute(script, vec![]).await.unwrap();
+        u16::try_from(value.as_u64().unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// No console error or warning since the last check, and the document and everything it loaded come from the
+    /// app's origin. The one message allowed is Chromium's note that this very document answered with an error
+    /// status (a refused form's 422, a 403 page): that is the page working as intended.
     pub async fn assert_clean(&self) {
         let path = self.path().await;
-        let console = self.console().await;
-        assert!(console.is_empty(), "{}: console messages on {path}: {console:#?}", self.test);
         let here = self.client.current_url().await.unwrap();
-        assert!(here.as_str().starts_with(&format!("{}/", self.origin)), "{}: left the app's origin: {here}", self.test);
+        let expected = format!(
+            "SEVERE {here} - Failed to load resource: the server responded with a status of {} ",
+            self.status().await
+        );
+        let console: Vec<String> = self
+            .console()
+            .await
+            .into_iter()
+            .filter(|m| !m.starts_with(&expected))
+            .collect();
+        assert!(
+            console.is_empty(),
+            "{}: console messages on {path}: {console:#?}",
+            self.test
+        );
+        assert!(
+            here.as_str().starts_with(&format!("{}/", self.origin)),
+            "{}: left the app's origin: {here}",
+            self.test
+        );
+        // Nothing sticks out sideways in a 1280 px window (long identifiers scroll inside their own box).
+        let overflow = self
+            .client
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth", vec![])
+            .await
+            .unwrap();
+        assert_eq!(
+            overflow.as_i64(),
+            Some(0),
+            "{}: {path} is wider than the window (horizontal scrolling)",
+            self.test
+        );
         let resources = self.resources().await;
-        let foreign: Vec<&String> = resources.iter().filter(|r| !r.starts_with(&format!("{}/", self.origin))).collect();
-        assert!(foreign.is_empty(), "{}: requests to another origin from {path}: {foreign:?}", self.test);
+        let foreign: Vec<&String> = resources
+            .iter()
+            .filter(|r| !r.starts_with(&format!("{}/", self.origin)))
+            .collect();
+        assert!(
+            foreign.is_empty(),
+            "{}: requests to another origin from {path}: {foreign:?}",
+            self.test
+        );
     }
 }

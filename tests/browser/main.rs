@@ -3,6 +3,8 @@
 //! `target/screenshots/`. Without Chromium/chromedriver the tests pass with a notice, unless
 //! `STOREDESK_REQUIRE_BROWSER=1`; `.ci/browser-setup.sh` installs them. `STOREDESK_UPDATE_SCREENSHOTS=1` also
 //! refreshes the README's pictures in `docs/screenshots/`.
+// Test code: a failed step should stop the test with its message, helpers included.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 mod app;
 mod checks;
 mod driver;

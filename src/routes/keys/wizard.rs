@@ -120,6 +120,15 @@ pub async fn save_key(
     let project = project_by_slug(&state, &path).await?;
     let form = upload::read_form(payload).await?;
     user.check_csrf(&form.csrf_token)?;
+    // Step 3 sets the first key only: a replacement goes through Rotate, which checks it with Apple first.
+    // (A stale tab would otherwise swap the key in use unchecked, or show its errors on a page without the form.)
+    if state.store.key_in_use(project.id).await?.is_some() {
+        return Ok(redirect_with_flash(
+            &format!("/projects/{}/keys", project.slug),
+            "error",
+            "This project already has a key in use, so nothing was saved. To replace it, use Rotate below.",
+        ));
+    }
     let parsed = match upload::parse(&form) {
         Ok(p) => p,
         Err(errors) => {
