@@ -20,20 +20,32 @@ pub fn credentials(project: &Project, key: &OpenedKey) -> ApiCredentials {
 }
 
 /// Runs one Apple call with the project's key in use and records how it went on that key.
-pub async fn with_project_key<T, F, Fut>(state: &AppState, project: &Project, call: F) -> Result<Result<T, AppleError>, AppError>
+pub async fn with_project_key<T, F, Fut>(
+    state: &AppState,
+    project: &Project,
+    call: F,
+) -> Result<Result<T, AppleError>, AppError>
 where
     F: FnOnce(ApiCredentials) -> Fut,
     Fut: Future<Output = Result<T, AppleError>>,
 {
     let key = crate::keys::open_key_in_use(&state.store, &state.settings.keyring(), project.id)
         .await?
-        .ok_or_else(|| AppError::BadRequest("This project has no key in use. Add one under App Store settings.".into()))?;
+        .ok_or_else(|| {
+            AppError::BadRequest(
+                "This project has no key in use. Add one under App Store settings.".into(),
+            )
+        })?;
     let result = call(credentials(project, &key)).await;
     record(state, key.row_id, &result).await?;
     Ok(result)
 }
 
-pub async fn record<T>(state: &AppState, row_id: i64, result: &Result<T, AppleError>) -> Result<(), AppError> {
+pub async fn record<T>(
+    state: &AppState,
+    row_id: i64,
+    result: &Result<T, AppleError>,
+) -> Result<(), AppError> {
     let outcome = match result {
         Ok(_) => Ok(()),
         // An API error with Apple's errorCode means Apple accepted the token; only the request was refused.
@@ -42,17 +54,29 @@ pub async fn record<T>(state: &AppState, row_id: i64, result: &Result<T, AppleEr
     };
     match outcome {
         Ok(()) => {
-            state.metrics.inc("storedesk_apple_calls_total", "outcome=\"ok\"");
+            state
+                .metrics
+                .inc("storedesk_apple_calls_total", "outcome=\"ok\"");
             state.store.record_key_call(row_id, Ok(())).await?;
         }
         Err(e) => {
             let unauthorized = matches!(e, AppleError::Unauthorized { .. });
-            state.metrics.inc("storedesk_apple_calls_total", if unauthorized { "outcome=\"unauthorized\"" } else { "outcome=\"error\"" });
+            state.metrics.inc(
+                "storedesk_apple_calls_total",
+                if unauthorized {
+                    "outcome=\"unauthorized\""
+                } else {
+                    "outcome=\"error\""
+                },
+            );
             let what = match e.code() {
                 Some(code) => format!("{} (Apple error {code})", short(e)),
                 None => short(e),
             };
-            state.store.record_key_call(row_id, Err((&what, unauthorized))).await?;
+            state
+                .store
+                .record_key_call(row_id, Err((&what, unauthorized)))
+                .await?;
         }
     }
     Ok(())
@@ -118,9 +142,15 @@ pub const CAUSES_401: &[&str] = &[
 pub async fn verify_credentials(client: &AppleClient, creds: &ApiCredentials) -> Verification {
     let probe = |env: Environment| {
         let creds = creds.clone();
-        async move { client.get_transaction_info(&creds, env, "1").await.map(|_| ()) }
+        async move {
+            client
+                .get_transaction_info(&creds, env, "1")
+                .await
+                .map(|_| ())
+        }
     };
-    let (sandbox, production) = tokio::join!(probe(Environment::Sandbox), probe(Environment::Production));
+    let (sandbox, production) =
+        tokio::join!(probe(Environment::Sandbox), probe(Environment::Production));
     let (sandbox, production) = (probe_of(&sandbox), probe_of(&production));
     let clock_skew_secs = clock_skew(client).await;
     let clock_off = clock_skew_secs.is_some_and(|s| s.abs() > 60);
@@ -156,7 +186,14 @@ pub async fn verify_credentials(client: &AppleClient, creds: &ApiCredentials) ->
         ),
         (s, p) => (false, format!("Sandbox: {}. Production: {}.", describe(s), describe(p))),
     };
-    Verification { sandbox, production, clock_skew_secs, ok, summary, causes }
+    Verification {
+        sandbox,
+        production,
+        clock_skew_secs,
+        ok,
+        summary,
+        causes,
+    }
 }
 
 fn describe(p: &Probe) -> String {
@@ -171,8 +208,15 @@ fn describe(p: &Probe) -> String {
 
 /// Compares our clock with the `Date` header of an unauthenticated request to the production host.
 async fn clock_skew(client: &AppleClient) -> Option<i64> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().ok()?;
-    let response = http.get(&client.config().production_url).send().await.ok()?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .ok()?;
+    let response = http
+        .get(&client.config().production_url)
+        .send()
+        .await
+        .ok()?;
     let date = response.headers().get("date")?.to_str().ok()?;
     let theirs = chrono::DateTime::parse_from_rfc2822(date).ok()?.timestamp();
     Some(chrono::Utc::now().timestamp() - theirs)

@@ -7,7 +7,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, AppleSettings, ConfigError, DatabaseUrl, Settings};
 
 #[derive(Parser, Debug)]
-#[command(name = "storedesk", version, about = "Holds your Apple In-App Purchase key and puts it to work.")]
+#[command(
+    name = "storedesk",
+    version,
+    about = "Holds your Apple In-App Purchase key and puts it to work."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -47,7 +51,11 @@ pub struct DbArgs {
 
 impl DbArgs {
     pub fn database_url(&self, file_name: &str) -> Result<DatabaseUrl, ConfigError> {
-        match self.database_url.as_deref().filter(|s| !s.trim().is_empty()) {
+        match self
+            .database_url
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        {
             Some(raw) => DatabaseUrl::parse(raw),
             None => Ok(DatabaseUrl::sqlite_file(&self.data_dir.join(file_name))),
         }
@@ -172,9 +180,16 @@ impl ServeArgs {
             Some(raw) => config::parse_public_url(raw)?,
             None => format!("http://{bind}"),
         };
-        let master_key = self.key.load()?.ok_or_else(|| anyhow::anyhow!(NO_MASTER_KEY))?;
+        let master_key = self
+            .key
+            .load()?
+            .ok_or_else(|| anyhow::anyhow!(NO_MASTER_KEY))?;
         let mut apple = AppleSettings::default();
-        if let Some(url) = self.apple_production_url.as_deref().filter(|s| !s.is_empty()) {
+        if let Some(url) = self
+            .apple_production_url
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
             apple.production_url = config::parse_base_url("STOREDESK_APPLE_PRODUCTION_URL", url)?;
         }
         if let Some(url) = self.apple_sandbox_url.as_deref().filter(|s| !s.is_empty()) {
@@ -187,7 +202,11 @@ impl ServeArgs {
             return Err(ConfigError::new("STOREDESK_LOG_FORMAT", "json or pretty").into());
         }
         if self.session_idle_minutes == 0 || self.session_max_hours == 0 {
-            return Err(ConfigError::new("STOREDESK_SESSION_IDLE_MINUTES", "a number of minutes above 0").into());
+            return Err(ConfigError::new(
+                "STOREDESK_SESSION_IDLE_MINUTES",
+                "a number of minutes above 0",
+            )
+            .into());
         }
         Ok(Settings {
             database_url,
@@ -195,7 +214,9 @@ impl ServeArgs {
             bind,
             public_url,
             master_key,
-            previous_master_keys: config::parse_previous_master_keys(self.key.previous_master_keys.as_deref().unwrap_or(""))?,
+            previous_master_keys: config::parse_previous_master_keys(
+                self.key.previous_master_keys.as_deref().unwrap_or(""),
+            )?,
             apple,
             session_idle: Duration::from_secs(self.session_idle_minutes * 60),
             session_absolute: Duration::from_secs(self.session_max_hours * 3600),

@@ -11,9 +11,17 @@ pub fn now_ms() -> i64 {
 /// "3 days ago" / "in 2 hours": pages show UTC and the relative time side by side.
 pub fn relative(at_ms: i64, now_ms: i64) -> String {
     let delta = (now_ms - at_ms) / 1000;
-    let (abs, future) = if delta < 0 { (-delta, true) } else { (delta, false) };
+    let (abs, future) = if delta < 0 {
+        (-delta, true)
+    } else {
+        (delta, false)
+    };
     let (n, unit) = if abs < 45 {
-        return if future { "in a few seconds".into() } else { "just now".into() };
+        return if future {
+            "in a few seconds".into()
+        } else {
+            "just now".into()
+        };
     } else if abs < 3600 {
         ((abs + 30) / 60, "minute")
     } else if abs < 86_400 {

@@ -19,7 +19,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = Store::connect(&settings.database_url).await?;
             store.migrate().await?;
             ensure_master_key(&store, &settings.keyring()).await?;
-            let listener = std::net::TcpListener::bind(settings.bind).with_context(|| format!("could not listen on {}", settings.bind))?;
+            let listener = std::net::TcpListener::bind(settings.bind)
+                .with_context(|| format!("could not listen on {}", settings.bind))?;
             tracing::info!(url = %settings.public_url, database = %settings.database_url.redacted(), "storedesk is listening");
             let app = Application::build_with(settings, store, listener).await?;
             app.run_until_stopped().await?;
@@ -37,12 +38,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("The database at {} is up to date.", url.redacted());
             Ok(())
         }
-        Command::User { command: UserCommand::Add { email, role, password_stdin, db } } => {
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    role,
+                    password_stdin,
+                    db,
+                },
+        } => {
             let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
-            let role = Role::parse(&role).map_err(|_| anyhow::anyhow!("--role must be admin, lead or support"))?;
+            let role = Role::parse(&role)
+                .map_err(|_| anyhow::anyhow!("--role must be admin, lead or support"))?;
             let password = if password_stdin {
                 let mut s = String::new();
-                std::io::stdin().read_to_string(&mut s).context("could not read the password from standard input")?;
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .context("could not read the password from standard input")?;
                 let s = s.trim_end_matches(['\r', '\n']).to_string();
                 if let Some(problem) = crate::auth::password::password_problem(&s, email.as_str()) {
                     anyhow::bail!("the password from standard input is not accepted: {problem}");
@@ -61,17 +73,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if password_stdin {
                 println!("Added {} as {}.", email.as_str(), role.as_str());
             } else {
-                println!("Added {} as {}. One-time password (shown only now): {}", email.as_str(), role.as_str(), password.expose_secret());
+                println!(
+                    "Added {} as {}. One-time password (shown only now): {}",
+                    email.as_str(),
+                    role.as_str(),
+                    password.expose_secret()
+                );
             }
             Ok(())
         }
-        Command::MasterKey { command: MasterKeyCommand::Generate } => {
-            println!("{}", MasterKey::generate().to_base64_secret().expose_secret());
+        Command::MasterKey {
+            command: MasterKeyCommand::Generate,
+        } => {
+            println!(
+                "{}",
+                MasterKey::generate().to_base64_secret().expose_secret()
+            );
             Ok(())
         }
-        Command::MasterKey { command: MasterKeyCommand::Rotate { db, key, new_master_key, new_master_key_file } } => {
+        Command::MasterKey {
+            command:
+                MasterKeyCommand::Rotate {
+                    db,
+                    key,
+                    new_master_key,
+                    new_master_key_file,
+                },
+        } => {
             crate::telemetry::init("info", false);
-            let old = key.load()?.ok_or_else(|| anyhow::anyhow!(crate::cli::NO_MASTER_KEY))?;
+            let old = key
+                .load()?
+                .ok_or_else(|| anyhow::anyhow!(crate::cli::NO_MASTER_KEY))?;
             let new_secret = crate::config::secret_from_env(
                 "STOREDESK_NEW_MASTER_KEY",
                 "STOREDESK_NEW_MASTER_KEY_FILE",
@@ -79,8 +111,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 new_master_key_file,
             )?
             .ok_or_else(|| anyhow::anyhow!("Pass the new master key as STOREDESK_NEW_MASTER_KEY (or a file in STOREDESK_NEW_MASTER_KEY_FILE)."))?;
-            let new = MasterKey::from_base64(new_secret.expose_secret())
-                .map_err(|_| anyhow::anyhow!("STOREDESK_NEW_MASTER_KEY must be 32 random bytes in base64 (44 characters)"))?;
+            let new = MasterKey::from_base64(new_secret.expose_secret()).map_err(|_| {
+                anyhow::anyhow!(
+                    "STOREDESK_NEW_MASTER_KEY must be 32 random bytes in base64 (44 characters)"
+                )
+            })?;
             let store = Store::connect(&db.database_url("storedesk.db")?).await?;
             store.migrate().await?;
             ensure_master_key(&store, &crate::keys::Keyring::new(old.clone(), Vec::new())).await?;
@@ -99,7 +134,10 @@ pub const MASTER_KEY_SETTING: &str = "master_key_id";
 
 /// The first start records which master key the database is encrypted with; a later start with another key is
 /// refused with a sentence, instead of failing later on garbage.
-pub async fn ensure_master_key(store: &Store, keyring: &crate::keys::Keyring) -> anyhow::Result<()> {
+pub async fn ensure_master_key(
+    store: &Store,
+    keyring: &crate::keys::Keyring,
+) -> anyhow::Result<()> {
     let id = keyring.current().key_id();
     match store.setting(MASTER_KEY_SETTING).await? {
         None => {

@@ -12,7 +12,10 @@ pub struct DatabaseUrl(String);
 impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
         let raw = raw.trim();
-        if raw.starts_with("sqlite:") || raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+        if raw.starts_with("sqlite:")
+            || raw.starts_with("postgres://")
+            || raw.starts_with("postgresql://")
+        {
             Ok(Self(raw.to_string()))
         } else {
             Err(ConfigError::new(
@@ -62,7 +65,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(variable: &'static str, expected: impl Into<String>) -> Self {
-        Self { variable, expected: expected.into() }
+        Self {
+            variable,
+            expected: expected.into(),
+        }
     }
 }
 
@@ -137,9 +143,12 @@ pub fn origin_of(url: &str) -> Option<String> {
 }
 
 pub fn parse_bind(raw: &str) -> Result<SocketAddr, ConfigError> {
-    raw.trim()
-        .parse()
-        .map_err(|_| ConfigError::new("STOREDESK_BIND", "an address and port such as 127.0.0.1:8080 or 0.0.0.0:8080"))
+    raw.trim().parse().map_err(|_| {
+        ConfigError::new(
+            "STOREDESK_BIND",
+            "an address and port such as 127.0.0.1:8080 or 0.0.0.0:8080",
+        )
+    })
 }
 
 pub fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
@@ -161,7 +170,10 @@ pub fn parse_base_url(variable: &'static str, raw: &str) -> Result<String, Confi
     if (raw.starts_with("http://") || raw.starts_with("https://")) && raw.len() > "https://".len() {
         Ok(raw.to_string())
     } else {
-        Err(ConfigError::new(variable, "an http:// or https:// base URL of the App Store Server API"))
+        Err(ConfigError::new(
+            variable,
+            "an http:// or https:// base URL of the App Store Server API",
+        ))
     }
 }
 
@@ -173,11 +185,22 @@ pub fn secret_from_env(
     file: Option<PathBuf>,
 ) -> Result<Option<SecretString>, ConfigError> {
     match (value, file) {
-        (Some(_), Some(_)) => Err(ConfigError::new(variable, format!("set alone: {variable} and {file_variable} are both set"))),
+        (Some(_), Some(_)) => Err(ConfigError::new(
+            variable,
+            format!("set alone: {variable} and {file_variable} are both set"),
+        )),
         (Some(v), None) => Ok(Some(SecretString::from(v))),
         (None, Some(path)) => std::fs::read_to_string(&path)
             .map(|s| Some(SecretString::from(s.trim().to_string())))
-            .map_err(|_| ConfigError::new(file_variable, format!("the path of a readable file; {} cannot be read", path.display()))),
+            .map_err(|_| {
+                ConfigError::new(
+                    file_variable,
+                    format!(
+                        "the path of a readable file; {} cannot be read",
+                        path.display()
+                    ),
+                )
+            }),
         (None, None) => Ok(None),
     }
 }
@@ -188,7 +211,10 @@ pub fn parse_previous_master_keys(raw: &str) -> Result<Vec<MasterKey>, ConfigErr
         .filter(|s| !s.is_empty())
         .map(|s| {
             MasterKey::from_base64(s).map_err(|_| {
-                ConfigError::new("STOREDESK_PREVIOUS_MASTER_KEYS", "comma-separated master keys, each 32 random bytes in base64")
+                ConfigError::new(
+                    "STOREDESK_PREVIOUS_MASTER_KEYS",
+                    "comma-separated master keys, each 32 random bytes in base64",
+                )
             })
         })
         .collect()
@@ -210,7 +236,10 @@ pub fn load_extra_roots(raw: &str) -> Result<Vec<Vec<u8>>, ConfigError> {
     let mut roots = Vec::new();
     for path in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let bytes = std::fs::read(path).map_err(|_| {
-            ConfigError::new("STOREDESK_APPLE_EXTRA_ROOTS", format!("comma-separated paths of certificate files; {path} cannot be read"))
+            ConfigError::new(
+                "STOREDESK_APPLE_EXTRA_ROOTS",
+                format!("comma-separated paths of certificate files; {path} cannot be read"),
+            )
         })?;
         let der = match std::str::from_utf8(&bytes) {
             Ok(text) if text.contains("-----BEGIN CERTIFICATE-----") => {
@@ -220,9 +249,14 @@ pub fn load_extra_roots(raw: &str) -> Result<Vec<Vec<u8>>, ConfigError> {
                     .skip(1)
                     .take_while(|l| !l.starts_with("-----END"))
                     .collect();
-                base64::engine::general_purpose::STANDARD.decode(body.trim()).map_err(|_| {
-                    ConfigError::new("STOREDESK_APPLE_EXTRA_ROOTS", format!("paths of DER or PEM certificates; {path} is not one"))
-                })?
+                base64::engine::general_purpose::STANDARD
+                    .decode(body.trim())
+                    .map_err(|_| {
+                        ConfigError::new(
+                            "STOREDESK_APPLE_EXTRA_ROOTS",
+                            format!("paths of DER or PEM certificates; {path} is not one"),
+                        )
+                    })?
             }
             _ => bytes,
         };
@@ -245,10 +279,18 @@ mod tests {
     #[test]
     fn wrong_values_name_their_variable() {
         let err = DatabaseUrl::parse("mysql://x").err().unwrap();
-        assert!(err.to_string().starts_with("STOREDESK_DATABASE_URL is set but wrong"));
+        assert!(err
+            .to_string()
+            .starts_with("STOREDESK_DATABASE_URL is set but wrong"));
         assert!(parse_bind("localhost").is_err());
         assert!(parse_public_url("storedesk.example.com").is_err());
-        assert_eq!(parse_public_url("https://a.example/").unwrap(), "https://a.example");
-        assert_eq!(origin_of("https://A.example:8443/x/y").unwrap(), "https://a.example:8443");
+        assert_eq!(
+            parse_public_url("https://a.example/").unwrap(),
+            "https://a.example"
+        );
+        assert_eq!(
+            origin_of("https://A.example:8443/x/y").unwrap(),
+            "https://a.example:8443"
+        );
     }
 }

@@ -18,10 +18,16 @@ pub const DEMO_ADMIN: &str = "admin@storedesk.local";
 fn demo_master_key(dir: &Path) -> anyhow::Result<MasterKey> {
     let path = dir.join("demo-master-key");
     if let Ok(text) = std::fs::read_to_string(&path) {
-        return MasterKey::from_base64(text.trim()).map_err(|_| anyhow::anyhow!("{} is damaged; delete the data directory to start over", path.display()));
+        return MasterKey::from_base64(text.trim()).map_err(|_| {
+            anyhow::anyhow!(
+                "{} is damaged; delete the data directory to start over",
+                path.display()
+            )
+        });
     }
     let key = MasterKey::generate();
-    std::fs::write(&path, key.to_base64_secret().expose_secret()).with_context(|| format!("could not write {}", path.display()))?;
+    std::fs::write(&path, key.to_base64_secret().expose_secret())
+        .with_context(|| format!("could not write {}", path.display()))?;
     restrict_permissions(&path);
     Ok(key)
 }
@@ -40,7 +46,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let bind = config::parse_bind(&args.bind)?;
     let master_key = demo_master_key(&dir)?;
-    let sim = crate::apple_sim::spawn(crate::apple_sim::SimConfig::default()).await.context("could not start the Apple simulator")?;
+    let sim = crate::apple_sim::spawn(crate::apple_sim::SimConfig::default())
+        .await
+        .context("could not start the Apple simulator")?;
     let settings = Settings {
         database_url: DatabaseUrl::sqlite_file(&dir.join("storedesk-demo.db")),
         data_dir: dir.clone(),
@@ -62,20 +70,32 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     crate::commands::ensure_master_key(&store, &settings.keyring()).await?;
     let password = reset_demo_admin(&store).await?;
     let key_summary = seed_demo_project(&store, &settings, &sim).await?;
-    let listener = std::net::TcpListener::bind(bind).with_context(|| format!("could not listen on {bind}; is another storedesk running? Pass --bind 127.0.0.1:PORT"))?;
+    let listener = std::net::TcpListener::bind(bind).with_context(|| {
+        format!(
+            "could not listen on {bind}; is another storedesk running? Pass --bind 127.0.0.1:PORT"
+        )
+    })?;
     let app = Application::build_with(settings.clone(), store, listener).await?;
     println!("storedesk demo is running.");
     println!("  Open:     {}/login", settings.public_url);
     println!("  E-mail:   {DEMO_ADMIN}");
-    println!("  Password: {}   (new on every start; shown only here)", password.expose_secret());
-    println!("  Project:  {}/projects/{DEMO_PROJECT}  ({key_summary})", settings.public_url);
+    println!(
+        "  Password: {}   (new on every start; shown only here)",
+        password.expose_secret()
+    );
+    println!(
+        "  Project:  {}/projects/{DEMO_PROJECT}  ({key_summary})",
+        settings.public_url
+    );
     println!("  Apple simulator: {}", sim.base_url());
     println!("  Data:     {}", dir.display());
     println!("Press Ctrl-C to stop.");
     let server = app.server();
     let handle = server.handle();
     let running = tokio::spawn(server);
-    tokio::signal::ctrl_c().await.context("could not wait for Ctrl-C")?;
+    tokio::signal::ctrl_c()
+        .await
+        .context("could not wait for Ctrl-C")?;
     println!("Stopping…");
     handle.stop(true).await;
     let _ = running.await;
@@ -87,8 +107,14 @@ pub const DEMO_PROJECT: &str = "demo";
 
 /// The demo project, with a key the simulator issued, stored through the same vault as a real key and verified.
 /// The simulator keeps no state between runs, so every start issues a new key and rotates to it.
-async fn seed_demo_project(store: &Store, settings: &Settings, sim: &crate::apple_sim::SimHandle) -> anyhow::Result<String> {
-    use crate::domain::{AppAppleId, ApplePrivateKey, BundleId, Environment, IssuerId, KeyId, Slug};
+async fn seed_demo_project(
+    store: &Store,
+    settings: &Settings,
+    sim: &crate::apple_sim::SimHandle,
+) -> anyhow::Result<String> {
+    use crate::domain::{
+        AppAppleId, ApplePrivateKey, BundleId, Environment, IssuerId, KeyId, Slug,
+    };
     let actor = Actor::system("storedesk demo");
     let seed = sim.seed();
     let project = match store.project_by_slug(DEMO_PROJECT).await? {
@@ -98,17 +124,31 @@ async fn seed_demo_project(store: &Store, settings: &Settings, sim: &crate::appl
                 name: "Demo App".into(),
                 slug: Slug::parse(DEMO_PROJECT).map_err(|e| anyhow::anyhow!("{e}"))?,
                 bundle_id: BundleId::parse(&seed.bundle_id).map_err(|e| anyhow::anyhow!("{e}"))?,
-                app_apple_id: Some(AppAppleId::from_i64(seed.app_apple_id).map_err(|e| anyhow::anyhow!("{e}"))?),
+                app_apple_id: Some(
+                    AppAppleId::from_i64(seed.app_apple_id).map_err(|e| anyhow::anyhow!("{e}"))?,
+                ),
                 environment: Environment::Production,
             };
             store.create_project(&new, &actor).await?
         }
     };
     let issued = sim.issue_key();
-    let key_id = KeyId::parse(&issued.key_id).map_err(|e| anyhow::anyhow!("simulator key id: {e}"))?;
-    let issuer_id = IssuerId::parse(&issued.issuer_id).map_err(|e| anyhow::anyhow!("simulator issuer id: {e}"))?;
-    let key = ApplePrivateKey::parse(issued.private_key_pem.as_bytes()).map_err(|e| anyhow::anyhow!("simulator key: {e}"))?;
-    let row_id = crate::keys::save_key(store, &settings.keyring(), &project, &key_id, &issuer_id, &key, &actor).await?;
+    let key_id =
+        KeyId::parse(&issued.key_id).map_err(|e| anyhow::anyhow!("simulator key id: {e}"))?;
+    let issuer_id = IssuerId::parse(&issued.issuer_id)
+        .map_err(|e| anyhow::anyhow!("simulator issuer id: {e}"))?;
+    let key = ApplePrivateKey::parse(issued.private_key_pem.as_bytes())
+        .map_err(|e| anyhow::anyhow!("simulator key: {e}"))?;
+    let row_id = crate::keys::save_key(
+        store,
+        &settings.keyring(),
+        &project,
+        &key_id,
+        &issuer_id,
+        &key,
+        &actor,
+    )
+    .await?;
     let client = crate::apple::AppleClient::new(crate::apple::AppleClientConfig {
         production_url: settings.apple.production_url.clone(),
         sandbox_url: settings.apple.sandbox_url.clone(),
@@ -118,9 +158,23 @@ async fn seed_demo_project(store: &Store, settings: &Settings, sim: &crate::appl
     let opened = crate::keys::open_key_in_use(store, &settings.keyring(), project.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the demo key was not stored"))?;
-    let check = crate::apple_calls::verify_credentials(&client, &crate::apple_calls::credentials(&project, &opened)).await;
-    store.record_key_verification(row_id, &check.summary, check.ok).await?;
-    Ok(format!("key {}: {}", key_id.as_str(), if check.ok { "verified with the simulator" } else { "not verified" }))
+    let check = crate::apple_calls::verify_credentials(
+        &client,
+        &crate::apple_calls::credentials(&project, &opened),
+    )
+    .await;
+    store
+        .record_key_verification(row_id, &check.summary, check.ok)
+        .await?;
+    Ok(format!(
+        "key {}: {}",
+        key_id.as_str(),
+        if check.ok {
+            "verified with the simulator"
+        } else {
+            "not verified"
+        }
+    ))
 }
 
 /// A fresh password on every start: the demo prints it once and never stores it in clear.
@@ -132,13 +186,22 @@ async fn reset_demo_admin(store: &Store) -> anyhow::Result<secrecy::SecretString
         Some(user) => store.set_password(user.id, &hash, None, &actor).await?,
         None => {
             let email = Email::parse(DEMO_ADMIN).map_err(|e| anyhow::anyhow!("{e}"))?;
-            store.create_user(&email, &hash, Role::Admin, &actor).await?;
+            store
+                .create_user(&email, &hash, Role::Admin, &actor)
+                .await?;
         }
     }
     Ok(password)
 }
 
 pub async fn run_simulator(args: SimArgs) -> anyhow::Result<()> {
-    let bind = config::parse_bind(&args.bind).map_err(|_| anyhow::anyhow!("STOREDESK_SIM_BIND must be an address and port such as 127.0.0.1:8090"))?;
-    crate::apple_sim::run_cli(crate::apple_sim::SimConfig { bind, output_dir: Some(args.data_dir.join("apple-sim")), ..Default::default() }).await
+    let bind = config::parse_bind(&args.bind).map_err(|_| {
+        anyhow::anyhow!("STOREDESK_SIM_BIND must be an address and port such as 127.0.0.1:8090")
+    })?;
+    crate::apple_sim::run_cli(crate::apple_sim::SimConfig {
+        bind,
+        output_dir: Some(args.data_dir.join("apple-sim")),
+        ..Default::default()
+    })
+    .await
 }

@@ -10,7 +10,9 @@ tokio::task_local! {
 }
 
 pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(|id| id.clone()).unwrap_or_else(|_| "none".into())
+    REQUEST_ID
+        .try_with(|id| id.clone())
+        .unwrap_or_else(|_| "none".into())
 }
 
 #[derive(thiserror::Error)]
@@ -128,12 +130,18 @@ impl ResponseError for AppError {
             tracing::error!(error.cause_chain = ?e, request_id = %current_request_id(), "request failed");
         }
         if let AppError::Unauthenticated { next } = self {
-            let location = if next.is_empty() || next == "/" || !next.starts_with('/') || next.starts_with("//") {
+            let location = if next.is_empty()
+                || next == "/"
+                || !next.starts_with('/')
+                || next.starts_with("//")
+            {
                 "/login".to_string()
             } else {
                 format!("/login?next={}", crate::routes::urlencode(next))
             };
-            return HttpResponse::SeeOther().insert_header((header::LOCATION, location)).finish();
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, location))
+                .finish();
         }
         let (title, message) = self.title_and_message();
         let page = ErrorPage {
@@ -144,8 +152,12 @@ impl ResponseError for AppError {
             css: crate::routes::assets::css_url(),
         };
         match page.render() {
-            Ok(html) => HttpResponse::build(self.status_code()).content_type("text/html; charset=utf-8").body(html),
-            Err(_) => HttpResponse::build(self.status_code()).content_type("text/plain; charset=utf-8").body(message),
+            Ok(html) => HttpResponse::build(self.status_code())
+                .content_type("text/html; charset=utf-8")
+                .body(html),
+            Err(_) => HttpResponse::build(self.status_code())
+                .content_type("text/plain; charset=utf-8")
+                .body(message),
         }
     }
 }

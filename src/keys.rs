@@ -28,7 +28,9 @@ impl Keyring {
     }
 
     fn by_id(&self, id: &str) -> Option<&MasterKey> {
-        std::iter::once(&self.current).chain(self.previous.iter()).find(|k| k.key_id() == id)
+        std::iter::once(&self.current)
+            .chain(self.previous.iter())
+            .find(|k| k.key_id() == id)
     }
 
     pub fn knows(&self, id: &str) -> bool {
@@ -72,10 +74,21 @@ pub async fn save_key(
     let sealed = master.seal(&der, &aad(project.id, row_id, key_id.as_str()));
     Store::set_sealed_key(&mut tx, row_id, &sealed).await?;
     let detail = match replaced {
-        Some(old) => format!("issuer {}; fingerprint {fingerprint}; replaces {old}", issuer_id.as_str()),
+        Some(old) => format!(
+            "issuer {}; fingerprint {fingerprint}; replaces {old}",
+            issuer_id.as_str()
+        ),
         None => format!("issuer {}; fingerprint {fingerprint}", issuer_id.as_str()),
     };
-    crate::store::audit::record(&mut tx, actor, "key.save", Some(project.id), key_id.as_str(), &detail).await?;
+    crate::store::audit::record(
+        &mut tx,
+        actor,
+        "key.save",
+        Some(project.id),
+        key_id.as_str(),
+        &detail,
+    )
+    .await?;
     tx.commit().await.context("could not store the key")?;
     Ok(row_id)
 }
@@ -92,7 +105,11 @@ pub struct OpenedKey {
 
 impl std::fmt::Debug for OpenedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpenedKey").field("row_id", &self.row_id).field("key_id", &self.key_id).field("fingerprint", &self.fingerprint).finish()
+        f.debug_struct("OpenedKey")
+            .field("row_id", &self.row_id)
+            .field("key_id", &self.key_id)
+            .field("fingerprint", &self.fingerprint)
+            .finish()
     }
 }
 
@@ -110,12 +127,17 @@ fn open_row(keyring: &Keyring, row: &SealedKeyRow) -> anyhow::Result<Zeroizing<V
 }
 
 /// Reads the project's key in use from the database (so a rotation on another instance is seen at once) and opens it.
-pub async fn open_key_in_use(store: &Store, keyring: &Keyring, project_id: i64) -> anyhow::Result<Option<OpenedKey>> {
+pub async fn open_key_in_use(
+    store: &Store,
+    keyring: &Keyring,
+    project_id: i64,
+) -> anyhow::Result<Option<OpenedKey>> {
     let Some(row) = store.sealed_key_in_use(project_id).await? else {
         return Ok(None);
     };
     let der = open_row(keyring, &row)?;
-    let key = ApplePrivateKey::from_pkcs8_der(&der).map_err(|e| anyhow::anyhow!("stored key {} does not parse: {e}", row.key_id))?;
+    let key = ApplePrivateKey::from_pkcs8_der(&der)
+        .map_err(|e| anyhow::anyhow!("stored key {} does not parse: {e}", row.key_id))?;
     Ok(Some(OpenedKey {
         row_id: row.id,
         key_id: row.key_id,
@@ -127,7 +149,11 @@ pub async fn open_key_in_use(store: &Store, keyring: &Keyring, project_id: i64) 
 
 /// Re-seals every stored private key under `new`, one row at a time; each row is updated atomically, so a reader
 /// holding both keys can always open it.
-pub async fn rotate_master_key(store: &Store, old: &MasterKey, new: &MasterKey) -> anyhow::Result<usize> {
+pub async fn rotate_master_key(
+    store: &Store,
+    old: &MasterKey,
+    new: &MasterKey,
+) -> anyhow::Result<usize> {
     let keyring = Keyring::new(old.clone(), Vec::new());
     let new_id = new.key_id();
     let mut count = 0;
@@ -137,11 +163,24 @@ pub async fn rotate_master_key(store: &Store, old: &MasterKey, new: &MasterKey) 
         }
         let plain = open_row(&keyring, &row)?;
         let sealed = new.seal(&plain, &aad(row.project_id, row.id, &row.key_id));
-        if store.reseal_key(row.id, &row.master_key_id, &sealed, &new_id).await? {
+        if store
+            .reseal_key(row.id, &row.master_key_id, &sealed, &new_id)
+            .await?
+        {
             count += 1;
         }
     }
-    store.set_setting(crate::commands::MASTER_KEY_SETTING, &new_id).await?;
-    store.audit(&Actor::system("storedesk master-key rotate"), "master_key.rotate", None, &new_id, &format!("{count} key(s) re-sealed")).await?;
+    store
+        .set_setting(crate::commands::MASTER_KEY_SETTING, &new_id)
+        .await?;
+    store
+        .audit(
+            &Actor::system("storedesk master-key rotate"),
+            "master_key.rotate",
+            None,
+            &new_id,
+            &format!("{count} key(s) re-sealed"),
+        )
+        .await?;
     Ok(count)
 }

@@ -3,7 +3,10 @@ use clap::Parser;
 
 fn main() {
     let cli = storedesk::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("storedesk: could not start the async runtime: {e}");

@@ -8,10 +8,19 @@ pub struct Metrics {
 }
 
 const HELP: &[(&str, &str)] = &[
-    ("storedesk_http_responses_total", "HTTP responses by status class."),
+    (
+        "storedesk_http_responses_total",
+        "HTTP responses by status class.",
+    ),
     ("storedesk_login_failures_total", "Failed sign-in attempts."),
-    ("storedesk_apple_calls_total", "Calls to the App Store Server API by outcome."),
-    ("storedesk_notifications_total", "App Store Server Notifications received by outcome."),
+    (
+        "storedesk_apple_calls_total",
+        "Calls to the App Store Server API by outcome.",
+    ),
+    (
+        "storedesk_notifications_total",
+        "App Store Server Notifications received by outcome.",
+    ),
 ];
 
 impl Metrics {

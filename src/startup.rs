@@ -41,11 +41,16 @@ impl Application {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
         crate::commands::ensure_master_key(&store, &settings.keyring()).await?;
-        let listener = TcpListener::bind(settings.bind).with_context(|| format!("could not listen on {}", settings.bind))?;
+        let listener = TcpListener::bind(settings.bind)
+            .with_context(|| format!("could not listen on {}", settings.bind))?;
         Self::build_with(settings, store, listener).await
     }
 
-    pub async fn build_with(settings: Settings, store: Store, listener: TcpListener) -> anyhow::Result<Application> {
+    pub async fn build_with(
+        settings: Settings,
+        store: Store,
+        listener: TcpListener,
+    ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
         let apple = AppleClient::new(AppleClientConfig {
             production_url: settings.apple.production_url.clone(),
@@ -73,8 +78,15 @@ impl Application {
                 .add(("X-Content-Type-Options", "nosniff"))
                 .add(("Referrer-Policy", "same-origin"))
                 .add(("Cross-Origin-Opener-Policy", "same-origin"))
-                .add(("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()"));
-            let security = if hsts { security.add(("Strict-Transport-Security", "max-age=31536000")) } else { security };
+                .add((
+                    "Permissions-Policy",
+                    "camera=(), microphone=(), geolocation=(), payment=()",
+                ));
+            let security = if hsts {
+                security.add(("Strict-Transport-Security", "max-age=31536000"))
+            } else {
+                security
+            };
             App::new()
                 .app_data(state.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
@@ -88,7 +100,11 @@ impl Application {
         .listen(listener)?
         .shutdown_timeout(5)
         .run();
-        Ok(Application { port, server, store })
+        Ok(Application {
+            port,
+            server,
+            store,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -109,12 +125,23 @@ impl Application {
 }
 
 /// Puts the request id in scope for error pages, echoes it in `X-Request-Id`, and counts responses.
-async fn request_context(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = req.extensions().get::<RequestId>().map(|r| r.to_string()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let metrics = req.app_data::<web::Data<AppState>>().map(|s| s.metrics.clone());
+async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = req
+        .extensions()
+        .get::<RequestId>()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let metrics = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.metrics.clone());
     let mut response = REQUEST_ID.scope(id.clone(), next.call(req)).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("x-request-id"), value);
     }
     if let Some(metrics) = metrics {
         let class = format!("class=\"{}xx\"", response.status().as_u16() / 100);
@@ -125,11 +152,17 @@ async fn request_context(req: ServiceRequest, next: Next<impl MessageBody>) -> R
 
 /// Every state-changing browser request must come from our own pages. Apple's webhook and the bearer-token API
 /// authenticate by other means and are exempt.
-async fn origin_check(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+async fn origin_check(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
     let safe = matches!(req.method().as_str(), "GET" | "HEAD" | "OPTIONS");
     let exempt = req.path().starts_with("/apple/") || req.path().starts_with("/api/");
     if !safe && !exempt {
-        let origin = req.app_data::<web::Data<AppState>>().map(|s| s.settings.public_origin()).unwrap_or_default();
+        let origin = req
+            .app_data::<web::Data<AppState>>()
+            .map(|s| s.settings.public_origin())
+            .unwrap_or_default();
         if !crate::auth::csrf::origin_allowed(req.request(), &origin) {
             tracing::warn!(path = %req.path(), "cross-origin form post refused");
             let response = AppError::CsrfRejected.error_response();

@@ -20,7 +20,12 @@ pub fn tokens_match(expected: &str, given: &str) -> bool {
 /// A browser sends Origin on every form POST; when it names another site the request is forged.
 /// Requests without Origin or Referer (scripts, old clients) still need the token, so they are let through here.
 pub fn origin_allowed(req: &HttpRequest, public_origin: &str) -> bool {
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let claimed = match header("origin") {
         Some(o) if o != "null" => Some(o.to_ascii_lowercase()),
         Some(_) => return false,

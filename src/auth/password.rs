@@ -1,5 +1,7 @@
 //! argon2id with explicit parameters, run off the async workers because hashing is deliberately slow.
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -8,7 +10,8 @@ use secrecy::{ExposeSecret, SecretString};
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3RvcmVkZXNrZHVtbXlzYWx0$0Gr5Wc0nVOCbA6C9aA1Y0nYqT0sOc0mAIlLq3xq8mGo";
 
 fn hasher() -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(19_456, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+    let params =
+        Params::new(19_456, 2, 1, None).map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -28,8 +31,11 @@ pub async fn verify_password(password: SecretString, hash: Option<String>) -> an
     tokio::task::spawn_blocking(move || {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.to_string());
-        let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
-        let ok = hasher()?.verify_password(password.expose_secret().as_bytes(), &parsed).is_ok();
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| anyhow::anyhow!("stored password hash is malformed: {e}"))?;
+        let ok = hasher()?
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok();
         Ok(ok && known)
     })
     .await?
@@ -40,7 +46,9 @@ pub fn generate_password() -> SecretString {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::thread_rng();
-    let s: String = (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    let s: String = (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
     SecretString::from(s)
 }
 
@@ -65,11 +73,22 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
-        let hash = hash_password(SecretString::from("correct horse battery")).await.unwrap();
+        let hash = hash_password(SecretString::from("correct horse battery"))
+            .await
+            .unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify_password(SecretString::from("correct horse battery"), Some(hash.clone())).await.unwrap());
-        assert!(!verify_password(SecretString::from("wrong"), Some(hash)).await.unwrap());
-        assert!(!verify_password(SecretString::from("anything"), None).await.unwrap());
+        assert!(verify_password(
+            SecretString::from("correct horse battery"),
+            Some(hash.clone())
+        )
+        .await
+        .unwrap());
+        assert!(!verify_password(SecretString::from("wrong"), Some(hash))
+            .await
+            .unwrap());
+        assert!(!verify_password(SecretString::from("anything"), None)
+            .await
+            .unwrap());
     }
 
     #[test]

@@ -44,7 +44,9 @@ pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
 }
 
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 #[derive(Clone, Debug)]
@@ -59,7 +61,11 @@ pub struct CurrentUser {
 
 impl CurrentUser {
     pub fn actor(&self) -> Actor {
-        Actor { user_id: Some(self.id), email: self.email.clone(), ip: self.ip.clone() }
+        Actor {
+            user_id: Some(self.id),
+            email: self.email.clone(),
+            ip: self.ip.clone(),
+        }
     }
 
     /// Refuses with a 403 page naming the roles that may do this.
@@ -67,7 +73,13 @@ impl CurrentUser {
         if allowed.contains(&self.role) {
             Ok(())
         } else {
-            Err(AppError::Forbidden { needed: allowed.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ") })
+            Err(AppError::Forbidden {
+                needed: allowed
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            })
         }
     }
 
@@ -95,8 +107,14 @@ impl FromRequest for CurrentUser {
             let state = req
                 .app_data::<web::Data<AppState>>()
                 .cloned()
-                .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
-            let next = req.uri().path_and_query().map(|p| p.as_str().to_string()).unwrap_or_default();
+                .ok_or_else(|| {
+                    AppError::Unexpected(anyhow::anyhow!("application state missing"))
+                })?;
+            let next = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
             let Some(cookie) = req.cookie(SESSION_COOKIE) else {
                 return Err(AppError::Unauthenticated { next });
             };
@@ -112,16 +130,28 @@ impl FromRequest for CurrentUser {
             let idle = state.settings.session_idle.as_millis() as i64;
             let absolute = state.settings.session_absolute.as_millis() as i64;
             if now - session.last_seen_at > idle || now - session.created_at > absolute {
-                state.store.delete_session(session.id).await.map_err(|e| AppError::Unexpected(e.into()))?;
+                state
+                    .store
+                    .delete_session(session.id)
+                    .await
+                    .map_err(|e| AppError::Unexpected(e.into()))?;
                 return Err(AppError::Unauthenticated { next });
             }
-            let user = state.store.user_by_id(session.user_id).await.map_err(|e| AppError::Unexpected(e.into()))?;
+            let user = state
+                .store
+                .user_by_id(session.user_id)
+                .await
+                .map_err(|e| AppError::Unexpected(e.into()))?;
             if user.disabled {
                 return Err(AppError::Unauthenticated { next });
             }
             // Writing last_seen on every request would make each page view a database write; a minute is precise enough.
             if now - session.last_seen_at > 60_000 {
-                state.store.touch_session(session.id, now).await.map_err(|e| AppError::Unexpected(e.into()))?;
+                state
+                    .store
+                    .touch_session(session.id, now)
+                    .await
+                    .map_err(|e| AppError::Unexpected(e.into()))?;
             }
             Ok(CurrentUser {
                 id: user.id,

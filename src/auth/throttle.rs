@@ -14,10 +14,19 @@ pub fn address_subject(ip: &str) -> String {
 }
 
 /// When sign-in is locked, the time (ms) at which it opens again.
-pub async fn locked_until(store: &Store, email: &str, ip: &str, now: i64) -> anyhow::Result<Option<i64>> {
+pub async fn locked_until(
+    store: &Store,
+    email: &str,
+    ip: &str,
+    now: i64,
+) -> anyhow::Result<Option<i64>> {
     let since = now - WINDOW_MS;
-    let (per_account, oldest_a) = store.login_failures_since(&account_subject(email), since).await?;
-    let (per_address, oldest_b) = store.login_failures_since(&address_subject(ip), since).await?;
+    let (per_account, oldest_a) = store
+        .login_failures_since(&account_subject(email), since)
+        .await?;
+    let (per_address, oldest_b) = store
+        .login_failures_since(&address_subject(ip), since)
+        .await?;
     let mut until = None;
     if per_account >= MAX_PER_ACCOUNT {
         until = oldest_a.map(|t| t + WINDOW_MS);

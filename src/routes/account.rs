@@ -21,7 +21,11 @@ pub struct AccountPage {
     pub confirm_error: Option<String>,
 }
 
-async fn page(state: &AppState, req: &HttpRequest, user: &CurrentUser) -> Result<AccountPage, AppError> {
+async fn page(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+) -> Result<AccountPage, AppError> {
     let sessions = state.store.count_sessions_of(user.id).await?;
     Ok(AccountPage {
         layout: Layout::new(state, req, user, "Your account", None).await?,
@@ -34,7 +38,11 @@ async fn page(state: &AppState, req: &HttpRequest, user: &CurrentUser) -> Result
     })
 }
 
-pub async fn form(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     ok(&req, &page(&state, &req, &user).await?)
 }
 
@@ -47,7 +55,12 @@ pub struct PasswordForm {
     csrf_token: String,
 }
 
-pub async fn submit(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: web::Form<PasswordForm>) -> Result<HttpResponse, AppError> {
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
     user.check_csrf(&form.csrf_token)?;
     let form = form.into_inner();
     let mut page = page(&state, &req, &user).await?;
@@ -56,7 +69,9 @@ pub async fn submit(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
         page.current_error = Some("This is not your current password.".into());
         return unprocessable(&req, &page);
     }
-    if let Some(problem) = password::password_problem(form.new_password.expose_secret(), &user.email) {
+    if let Some(problem) =
+        password::password_problem(form.new_password.expose_secret(), &user.email)
+    {
         page.new_error = Some(problem.into());
         return unprocessable(&req, &page);
     }
@@ -65,6 +80,13 @@ pub async fn submit(req: HttpRequest, state: web::Data<AppState>, user: CurrentU
         return unprocessable(&req, &page);
     }
     let hash = password::hash_password(form.new_password).await?;
-    state.store.set_password(user.id, &hash, Some(user.session_id), &user.actor()).await?;
-    Ok(redirect_with_flash("/account", "ok", "Your password is changed. Your other sessions have been signed out."))
+    state
+        .store
+        .set_password(user.id, &hash, Some(user.session_id), &user.actor())
+        .await?;
+    Ok(redirect_with_flash(
+        "/account",
+        "ok",
+        "Your password is changed. Your other sessions have been signed out.",
+    ))
 }

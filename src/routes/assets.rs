@@ -35,6 +35,13 @@ pub async fn serve(path: web::Path<(String, String)>) -> HttpResponse {
         "app.js" => (JS, "text/javascript; charset=utf-8"),
         _ => return HttpResponse::NotFound().finish(),
     };
-    let cache = if v == version() { "public, max-age=31536000, immutable" } else { "no-cache" };
-    HttpResponse::Ok().content_type(content_type).insert_header(("Cache-Control", cache)).body(body)
+    let cache = if v == version() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Cache-Control", cache))
+        .body(body)
 }

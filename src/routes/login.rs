@@ -30,7 +30,14 @@ pub struct NextQuery {
 /// Only same-site paths are followed after sign-in, never another origin.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && !n.starts_with("/login") => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.starts_with("/login") =>
+        {
+            n.to_string()
+        }
         _ => "/projects".to_string(),
     }
 }
@@ -44,7 +51,14 @@ fn login_csrf_cookie(token: &str, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
-fn login_page(req: &HttpRequest, state: &AppState, status: StatusCode, email: &str, next: &str, error: Option<String>) -> Result<HttpResponse, AppError> {
+fn login_page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    email: &str,
+    next: &str,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
     let token = csrf::new_token();
     let page = LoginPage {
         layout: Layout::anonymous("Sign in", req),
@@ -60,8 +74,19 @@ fn login_page(req: &HttpRequest, state: &AppState, status: StatusCode, email: &s
     Ok(response)
 }
 
-pub async fn form(req: HttpRequest, state: web::Data<AppState>, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
-    login_page(&req, &state, StatusCode::OK, "", &safe_next(query.next.as_deref()), None)
+pub async fn form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    login_page(
+        &req,
+        &state,
+        StatusCode::OK,
+        "",
+        &safe_next(query.next.as_deref()),
+        None,
+    )
 }
 
 #[derive(Deserialize)]
@@ -77,9 +102,16 @@ pub struct LoginForm {
 
 pub const WRONG_CREDENTIALS: &str = "The e-mail address or password is not right.";
 
-pub async fn submit(req: HttpRequest, state: web::Data<AppState>, form: web::Form<LoginForm>) -> Result<HttpResponse, AppError> {
+pub async fn submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<LoginForm>,
+) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let cookie_token = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
+    let cookie_token = req
+        .cookie(LOGIN_CSRF_COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
     if !csrf::tokens_match(&cookie_token, &form.csrf_token) {
         return Err(AppError::CsrfRejected);
     }
@@ -94,28 +126,64 @@ pub async fn submit(req: HttpRequest, state: web::Data<AppState>, form: web::For
             "Too many failed sign-in attempts. Sign-in is paused for {minutes} minute{}; try again then, or ask an admin to reset your password.",
             if minutes == 1 { "" } else { "s" }
         );
-        return login_page(&req, &state, StatusCode::TOO_MANY_REQUESTS, &email, &next, Some(message));
+        return login_page(
+            &req,
+            &state,
+            StatusCode::TOO_MANY_REQUESTS,
+            &email,
+            &next,
+            Some(message),
+        );
     }
 
     let user = state.store.user_by_email(&email).await?;
-    let hash = user.as_ref().filter(|u| !u.disabled).map(|u| u.password_hash.clone());
+    let hash = user
+        .as_ref()
+        .filter(|u| !u.disabled)
+        .map(|u| u.password_hash.clone());
     let ok = password::verify_password(form.password, hash).await?;
     let Some(user) = user.filter(|_| ok) else {
         state.metrics.inc("storedesk_login_failures_total", "");
         state
             .store
-            .record_login_failure(&[throttle::account_subject(&email), throttle::address_subject(&ip)], now)
+            .record_login_failure(
+                &[
+                    throttle::account_subject(&email),
+                    throttle::address_subject(&ip),
+                ],
+                now,
+            )
             .await?;
         tracing::info!(ip = %ip, "sign-in failed");
-        return login_page(&req, &state, StatusCode::UNPROCESSABLE_ENTITY, &email, &next, Some(WRONG_CREDENTIALS.to_string()));
+        return login_page(
+            &req,
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &email,
+            &next,
+            Some(WRONG_CREDENTIALS.to_string()),
+        );
     };
 
-    state.store.clear_login_failures(&throttle::account_subject(&email)).await?;
-    let token = session::new_session_token();
-    let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("");
     state
         .store
-        .create_session(&session::token_hash(&token), user.id, &csrf::new_token(), &ip, user_agent)
+        .clear_login_failures(&throttle::account_subject(&email))
+        .await?;
+    let token = session::new_session_token();
+    let user_agent = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    state
+        .store
+        .create_session(
+            &session::token_hash(&token),
+            user.id,
+            &csrf::new_token(),
+            &ip,
+            user_agent,
+        )
         .await?;
     tracing::info!(user_id = user.id, "signed in");
     let secure = state.settings.secure_cookies();
@@ -133,12 +201,19 @@ pub struct LogoutForm {
     csrf_token: String,
 }
 
-pub async fn logout(state: web::Data<AppState>, user: CurrentUser, form: web::Form<LogoutForm>) -> Result<HttpResponse, AppError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<LogoutForm>,
+) -> Result<HttpResponse, AppError> {
     user.check_csrf(&form.csrf_token)?;
     state.store.delete_session(user.session_id).await?;
     let mut response = super::redirect_with_flash("/login", "ok", "You are signed out.");
     response
-        .add_cookie(&session::removal_cookie(SESSION_COOKIE, state.settings.secure_cookies()))
+        .add_cookie(&session::removal_cookie(
+            SESSION_COOKIE,
+            state.settings.secure_cookies(),
+        ))
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
     Ok(response)
 }

@@ -42,7 +42,9 @@ async fn home(_user: CurrentUser) -> HttpResponse {
 pub const FLASH_COOKIE: &str = "storedesk_flash";
 
 pub fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_string())).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
 }
 
 /// A 303 that shows `message` once on the next page.
@@ -52,14 +54,19 @@ pub fn redirect_with_flash(location: &str, kind: &str, message: &str) -> HttpRes
         .http_only(true)
         .same_site(SameSite::Lax)
         .finish();
-    HttpResponse::SeeOther().insert_header((header::LOCATION, location.to_string())).cookie(cookie).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .cookie(cookie)
+        .finish()
 }
 
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -72,7 +79,10 @@ pub fn urldecode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(b);
                 i += 3;
                 continue;
@@ -161,7 +171,11 @@ impl Layout {
             }),
             projects: projects
                 .iter()
-                .map(|p| ProjectLink { slug: p.slug.clone(), name: p.name.clone(), current: Some(p.id) == current })
+                .map(|p| ProjectLink {
+                    slug: p.slug.clone(),
+                    name: p.name.clone(),
+                    current: Some(p.id) == current,
+                })
                 .collect(),
             project: project.map(|(p, section)| ProjectNav {
                 slug: p.slug.clone(),
@@ -178,13 +192,26 @@ impl Layout {
 fn read_flash(req: &HttpRequest) -> Option<Flash> {
     let raw = urldecode(req.cookie(FLASH_COOKIE)?.value());
     let (kind, message) = raw.split_once('|')?;
-    let kind = if kind == "ok" || kind == "warn" || kind == "error" { kind } else { "ok" };
-    Some(Flash { kind: kind.to_string(), message: message.chars().take(2000).collect() })
+    let kind = if kind == "ok" || kind == "warn" || kind == "error" {
+        kind
+    } else {
+        "ok"
+    };
+    Some(Flash {
+        kind: kind.to_string(),
+        message: message.chars().take(2000).collect(),
+    })
 }
 
 /// Renders a page; a flash message shown on it is cleared in the same response.
-pub fn render<T: Template>(req: &HttpRequest, status: StatusCode, page: &T) -> Result<HttpResponse, AppError> {
-    let html = page.render().map_err(|e| AppError::Unexpected(anyhow::anyhow!("template: {e}")))?;
+pub fn render<T: Template>(
+    req: &HttpRequest,
+    status: StatusCode,
+    page: &T,
+) -> Result<HttpResponse, AppError> {
+    let html = page
+        .render()
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("template: {e}")))?;
     let mut response = HttpResponse::build(status);
     response.content_type("text/html; charset=utf-8");
     if req.cookie(FLASH_COOKIE).is_some() {
@@ -209,7 +236,11 @@ pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
 
 /// Loads the project named in the URL, or answers 404.
 pub async fn project_by_slug(state: &AppState, slug: &str) -> Result<Project, AppError> {
-    state.store.project_by_slug(slug).await?.ok_or(AppError::NotFound)
+    state
+        .store
+        .project_by_slug(slug)
+        .await?
+        .ok_or(AppError::NotFound)
 }
 
 async fn not_found() -> Result<HttpResponse, AppError> {
@@ -227,4 +258,3 @@ mod tests {
         assert_eq!(urlencode("/projects?x=1"), "/projects%3Fx%3D1");
     }
 }
-

@@ -13,7 +13,11 @@ pub struct Actor {
 
 impl Actor {
     pub fn system(what: &str) -> Self {
-        Self { user_id: None, email: format!("system ({what})"), ip: "local".into() }
+        Self {
+            user_id: None,
+            email: format!("system ({what})"),
+            ip: "local".into(),
+        }
     }
 }
 
@@ -68,7 +72,14 @@ pub async fn record(
 
 impl Store {
     /// For actions that change nothing else (a lookup): one row in its own transaction.
-    pub async fn audit(&self, actor: &Actor, action: &str, project_id: Option<i64>, target: &str, detail: &str) -> StoreResult<()> {
+    pub async fn audit(
+        &self,
+        actor: &Actor,
+        action: &str,
+        project_id: Option<i64>,
+        target: &str,
+        detail: &str,
+    ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await?;
         record(&mut tx, actor, action, project_id, target, detail).await?;
         tx.commit().await?;
@@ -101,9 +112,10 @@ impl Store {
     }
 
     pub async fn audit_actions(&self) -> StoreResult<Vec<String>> {
-        let rows: Vec<(String,)> = sqlx::query_as("SELECT DISTINCT action FROM audit_log ORDER BY action")
-            .fetch_all(self.pool())
-            .await?;
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT DISTINCT action FROM audit_log ORDER BY action")
+                .fetch_all(self.pool())
+                .await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 }

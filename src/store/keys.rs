@@ -54,7 +54,11 @@ impl Store {
 
     /// Retires the key in use (destroying its private part) and inserts the new row as active, in the caller's
     /// transaction; the caller seals the key with the returned row id and commits.
-    pub(crate) async fn insert_active_key(tx: &mut Transaction<'static, Any>, new: &NewKeyRow<'_>, actor: &Actor) -> StoreResult<(i64, Option<String>)> {
+    pub(crate) async fn insert_active_key(
+        tx: &mut Transaction<'static, Any>,
+        new: &NewKeyRow<'_>,
+        actor: &Actor,
+    ) -> StoreResult<(i64, Option<String>)> {
         let now = crate::clock::now_ms();
         let replaced: Option<(i64, String)> =
             sqlx::query_as("SELECT id, key_id FROM apple_keys WHERE project_id = $1 AND status IN ('active', 'failing')")
@@ -67,7 +71,15 @@ impl Store {
                 .bind(old_id)
                 .execute(&mut **tx)
                 .await?;
-            audit::record(tx, actor, "key.retire", Some(new.project_id), old_key_id, "replaced by a new key; private part destroyed").await?;
+            audit::record(
+                tx,
+                actor,
+                "key.retire",
+                Some(new.project_id),
+                old_key_id,
+                "replaced by a new key; private part destroyed",
+            )
+            .await?;
         }
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO apple_keys (project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, uploaded_at) \
@@ -85,13 +97,26 @@ impl Store {
         Ok((id, replaced.map(|r| r.1)))
     }
 
-    pub(crate) async fn set_sealed_key(tx: &mut Transaction<'static, Any>, id: i64, sealed: &[u8]) -> StoreResult<()> {
-        sqlx::query("UPDATE apple_keys SET sealed_key = $1 WHERE id = $2").bind(sealed).bind(id).execute(&mut **tx).await?;
+    pub(crate) async fn set_sealed_key(
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        sealed: &[u8],
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE apple_keys SET sealed_key = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
         Ok(())
     }
 
     pub async fn keys_of_project(&self, project_id: i64) -> StoreResult<Vec<KeyRow>> {
-        Ok(sqlx::query_as::<_, KeyRow>(&format!("SELECT {KEY_COLUMNS} FROM apple_keys WHERE project_id = $1 ORDER BY id DESC")).bind(project_id).fetch_all(self.pool()).await?)
+        Ok(sqlx::query_as::<_, KeyRow>(&format!(
+            "SELECT {KEY_COLUMNS} FROM apple_keys WHERE project_id = $1 ORDER BY id DESC"
+        ))
+        .bind(project_id)
+        .fetch_all(self.pool())
+        .await?)
     }
 
     pub async fn key_in_use(&self, project_id: i64) -> StoreResult<Option<KeyRow>> {
@@ -123,7 +148,13 @@ impl Store {
     }
 
     /// Replaces one row's sealed bytes only if nobody changed the row meanwhile (a rotation or revocation wins).
-    pub async fn reseal_key(&self, id: i64, old_master_key_id: &str, sealed: &[u8], new_master_key_id: &str) -> StoreResult<bool> {
+    pub async fn reseal_key(
+        &self,
+        id: i64,
+        old_master_key_id: &str,
+        sealed: &[u8],
+        new_master_key_id: &str,
+    ) -> StoreResult<bool> {
         let done = sqlx::query(
             "UPDATE apple_keys SET sealed_key = $1, master_key_id = $2 WHERE id = $3 AND master_key_id = $4 AND sealed_key IS NOT NULL",
         )
@@ -140,27 +171,43 @@ impl Store {
     pub async fn revoke_key(&self, project_id: i64, id: i64, actor: &Actor) -> StoreResult<KeyRow> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
-        let row = sqlx::query_as::<_, KeyRow>(&format!("SELECT {KEY_COLUMNS} FROM apple_keys WHERE id = $1 AND project_id = $2"))
-            .bind(id)
-            .bind(project_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query_as::<_, KeyRow>(&format!(
+            "SELECT {KEY_COLUMNS} FROM apple_keys WHERE id = $1 AND project_id = $2"
+        ))
+        .bind(id)
+        .bind(project_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         if row.status == "revoked" {
-            return Err(StoreError::Conflict("This key is already marked revoked.".into()));
+            return Err(StoreError::Conflict(
+                "This key is already marked revoked.".into(),
+            ));
         }
         sqlx::query("UPDATE apple_keys SET status = 'revoked', sealed_key = NULL, retired_at = COALESCE(retired_at, $1) WHERE id = $2")
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        audit::record(&mut tx, actor, "key.revoke", Some(project_id), &row.key_id, &format!("was {}; private part destroyed", row.status)).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "key.revoke",
+            Some(project_id),
+            &row.key_id,
+            &format!("was {}; private part destroyed", row.status),
+        )
+        .await?;
         tx.commit().await?;
         Ok(row)
     }
 
     /// Records the outcome of a call signed with this key. Repeated 401s turn an active key `failing`; a success heals it.
-    pub async fn record_key_call(&self, id: i64, outcome: Result<(), (&str, bool)>) -> StoreResult<()> {
+    pub async fn record_key_call(
+        &self,
+        id: i64,
+        outcome: Result<(), (&str, bool)>,
+    ) -> StoreResult<()> {
         let now = crate::clock::now_ms();
         match outcome {
             Ok(()) => {
@@ -190,7 +237,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn record_key_verification(&self, id: i64, summary: &str, ok: bool) -> StoreResult<()> {
+    pub async fn record_key_verification(
+        &self,
+        id: i64,
+        summary: &str,
+        ok: bool,
+    ) -> StoreResult<()> {
         sqlx::query("UPDATE apple_keys SET verified_at = CASE WHEN $1 = 1 THEN $2 ELSE verified_at END, verify_summary = $3 WHERE id = $4")
             .bind(i64::from(ok))
             .bind(crate::clock::now_ms())

@@ -32,7 +32,9 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict("already exists".into()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict("already exists".into())
+            }
             _ => StoreError::Other(anyhow::Error::new(e)),
         }
     }
@@ -108,14 +110,18 @@ impl Store {
 }
 
 fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or("");
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
     if let Some(dir) = std::path::Path::new(path).parent() {
         if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).with_context(|| format!("could not create the data directory {}", dir.display()))?;
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("could not create the data directory {}", dir.display())
+            })?;
         }
     }
     Ok(())

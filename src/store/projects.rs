@@ -24,11 +24,14 @@ pub struct NewProject {
     pub environment: Environment,
 }
 
-const PROJECT_COLUMNS: &str = "id, slug, name, bundle_id, app_apple_id, environment, created_at, updated_at";
+const PROJECT_COLUMNS: &str =
+    "id, slug, name, bundle_id, app_apple_id, environment, created_at, updated_at";
 
 fn slug_taken(e: StoreError) -> StoreError {
     match e {
-        StoreError::Conflict(_) => StoreError::Conflict("Another project already uses this slug. Choose another.".into()),
+        StoreError::Conflict(_) => {
+            StoreError::Conflict("Another project already uses this slug. Choose another.".into())
+        }
         other => other,
     }
 }
@@ -51,21 +54,39 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| slug_taken(e.into()))?;
-        let detail = format!("bundle {}, environment {}", project.bundle_id, project.environment);
-        audit::record(&mut tx, actor, "project.create", Some(project.id), &project.slug, &detail).await?;
+        let detail = format!(
+            "bundle {}, environment {}",
+            project.bundle_id, project.environment
+        );
+        audit::record(
+            &mut tx,
+            actor,
+            "project.create",
+            Some(project.id),
+            &project.slug,
+            &detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(project)
     }
 
     #[tracing::instrument(skip_all)]
-    pub async fn update_project(&self, id: i64, p: &NewProject, actor: &Actor) -> StoreResult<Project> {
+    pub async fn update_project(
+        &self,
+        id: i64,
+        p: &NewProject,
+        actor: &Actor,
+    ) -> StoreResult<Project> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
-        let before = sqlx::query_as::<_, Project>(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let before = sqlx::query_as::<_, Project>(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         let project = sqlx::query_as::<_, Project>(&format!(
             "UPDATE projects SET slug = $1, name = $2, bundle_id = $3, app_apple_id = $4, environment = $5, updated_at = $6 \
              WHERE id = $7 RETURNING {PROJECT_COLUMNS}"
@@ -88,31 +109,57 @@ impl Store {
             changes.push(format!("name {:?} -> {:?}", before.name, project.name));
         }
         if before.bundle_id != project.bundle_id {
-            changes.push(format!("bundle {} -> {}", before.bundle_id, project.bundle_id));
+            changes.push(format!(
+                "bundle {} -> {}",
+                before.bundle_id, project.bundle_id
+            ));
         }
         if before.app_apple_id != project.app_apple_id {
             let show = |v: Option<i64>| v.map(|v| v.to_string()).unwrap_or_else(|| "none".into());
-            changes.push(format!("App Apple ID {} -> {}", show(before.app_apple_id), show(project.app_apple_id)));
+            changes.push(format!(
+                "App Apple ID {} -> {}",
+                show(before.app_apple_id),
+                show(project.app_apple_id)
+            ));
         }
         if before.environment != project.environment {
-            changes.push(format!("environment {} -> {}", before.environment, project.environment));
+            changes.push(format!(
+                "environment {} -> {}",
+                before.environment, project.environment
+            ));
         }
-        let detail = if changes.is_empty() { "no change".to_string() } else { changes.join("; ") };
-        audit::record(&mut tx, actor, "project.update", Some(id), &project.slug, &detail).await?;
+        let detail = if changes.is_empty() {
+            "no change".to_string()
+        } else {
+            changes.join("; ")
+        };
+        audit::record(
+            &mut tx,
+            actor,
+            "project.update",
+            Some(id),
+            &project.slug,
+            &detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(project)
     }
 
     pub async fn list_projects(&self) -> StoreResult<Vec<Project>> {
-        Ok(sqlx::query_as::<_, Project>(&format!("SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name, slug"))
-            .fetch_all(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, Project>(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects ORDER BY name, slug"
+        ))
+        .fetch_all(self.pool())
+        .await?)
     }
 
     pub async fn project_by_slug(&self, slug: &str) -> StoreResult<Option<Project>> {
-        Ok(sqlx::query_as::<_, Project>(&format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE slug = $1"))
-            .bind(slug)
-            .fetch_optional(self.pool())
-            .await?)
+        Ok(sqlx::query_as::<_, Project>(&format!(
+            "SELECT {PROJECT_COLUMNS} FROM projects WHERE slug = $1"
+        ))
+        .bind(slug)
+        .fetch_optional(self.pool())
+        .await?)
     }
 }

@@ -11,7 +11,14 @@ pub struct SessionRow {
 }
 
 impl Store {
-    pub async fn create_session(&self, token_hash: &str, user_id: i64, csrf_token: &str, ip: &str, user_agent: &str) -> StoreResult<i64> {
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        ip: &str,
+        user_agent: &str,
+    ) -> StoreResult<i64> {
         let now = crate::clock::now_ms();
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, last_seen_at, ip, user_agent) \
@@ -38,12 +45,19 @@ impl Store {
     }
 
     pub async fn touch_session(&self, id: i64, now: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2").bind(now).bind(id).execute(self.pool()).await?;
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
     pub async fn delete_session(&self, id: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1").bind(id).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -55,7 +69,11 @@ impl Store {
         Ok(n)
     }
 
-    pub async fn delete_expired_sessions(&self, idle_before: i64, created_before: i64) -> StoreResult<u64> {
+    pub async fn delete_expired_sessions(
+        &self,
+        idle_before: i64,
+        created_before: i64,
+    ) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1 OR created_at < $2")
             .bind(idle_before)
             .bind(created_before)
@@ -69,10 +87,12 @@ impl Store {
     /// Moves every session's clock back, as if time had passed; only the tests use it.
     #[doc(hidden)]
     pub async fn age_sessions_for_tests(&self, by_ms: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - $1, created_at = created_at - $1")
-            .bind(by_ms)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE sessions SET last_seen_at = last_seen_at - $1, created_at = created_at - $1",
+        )
+        .bind(by_ms)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }

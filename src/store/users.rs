@@ -26,16 +26,31 @@ pub struct User {
 impl TryFrom<UserRow> for User {
     type Error = StoreError;
     fn try_from(r: UserRow) -> Result<Self, StoreError> {
-        let role = Role::parse(&r.role).map_err(|_| StoreError::Other(anyhow::anyhow!("user {} has an unknown role", r.id)))?;
-        Ok(User { id: r.id, email: r.email, role, disabled: r.disabled != 0, created_at: r.created_at, password_hash: r.password_hash })
+        let role = Role::parse(&r.role)
+            .map_err(|_| StoreError::Other(anyhow::anyhow!("user {} has an unknown role", r.id)))?;
+        Ok(User {
+            id: r.id,
+            email: r.email,
+            role,
+            disabled: r.disabled != 0,
+            created_at: r.created_at,
+            password_hash: r.password_hash,
+        })
     }
 }
 
-const USER_COLUMNS: &str = "id, email, password_hash, role, disabled, created_at, password_changed_at";
+const USER_COLUMNS: &str =
+    "id, email, password_hash, role, disabled, created_at, password_changed_at";
 
 impl Store {
     #[tracing::instrument(skip_all)]
-    pub async fn create_user(&self, email: &Email, password_hash: &str, role: Role, actor: &Actor) -> StoreResult<User> {
+    pub async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        role: Role,
+        actor: &Actor,
+    ) -> StoreResult<User> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query_as::<_, UserRow>(&format!(
@@ -52,63 +67,94 @@ impl Store {
             StoreError::Conflict(_) => StoreError::Conflict("A user with this e-mail address already exists.".into()),
             other => other,
         })?;
-        audit::record(&mut tx, actor, "user.create", None, email.as_str(), &format!("role {}", role.as_str())).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "user.create",
+            None,
+            email.as_str(),
+            &format!("role {}", role.as_str()),
+        )
+        .await?;
         tx.commit().await?;
         User::try_from(row)
     }
 
     pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
-            .bind(email)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(self.pool())
+        .await?;
         row.map(User::try_from).transpose()
     }
 
     pub async fn user_by_id(&self, id: i64) -> StoreResult<User> {
-        let row = sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .ok_or(StoreError::NotFound)?;
         User::try_from(row)
     }
 
     pub async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY email"))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY email"
+        ))
+        .fetch_all(self.pool())
+        .await?;
         rows.into_iter().map(User::try_from).collect()
     }
 
     pub async fn count_users(&self) -> StoreResult<i64> {
-        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users").fetch_one(self.pool()).await?;
+        let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+            .fetch_one(self.pool())
+            .await?;
         Ok(n)
     }
 
     /// Changes role and/or disabled flag, refusing any change that would leave no active admin.
     /// The check and the change share one transaction so two admins demoting each other cannot both win.
     #[tracing::instrument(skip_all)]
-    pub async fn update_user_access(&self, id: i64, role: Role, disabled: bool, actor: &Actor) -> StoreResult<User> {
+    pub async fn update_user_access(
+        &self,
+        id: i64,
+        role: Role,
+        disabled: bool,
+        actor: &Actor,
+    ) -> StoreResult<User> {
         let mut tx = self.pool().begin().await?;
         if self.postgres {
             // Serialise concurrent admin changes on PostgreSQL; SQLite already has a single writer.
-            sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+            sqlx::query("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await?;
         } else {
             // Take the write lock up front so the count below cannot go stale.
-            sqlx::query("UPDATE users SET id = id WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        }
-        let before = sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let before = User::try_from(before)?;
-        let loses_admin = before.role == Role::Admin && !before.disabled && (role != Role::Admin || disabled);
-        if loses_admin {
-            let (admins,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
-                .fetch_one(&mut *tx)
+            sqlx::query("UPDATE users SET id = id WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
                 .await?;
+        }
+        let before = sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let before = User::try_from(before)?;
+        let loses_admin =
+            before.role == Role::Admin && !before.disabled && (role != Role::Admin || disabled);
+        if loses_admin {
+            let (admins,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM users WHERE role = 'admin' AND disabled = 0")
+                    .fetch_one(&mut *tx)
+                    .await?;
             if admins <= 1 {
                 return Err(StoreError::Conflict(
                     "This is the last active admin. Make another user an admin first, so that someone can still manage users.".into(),
@@ -122,7 +168,10 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         if disabled {
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         let detail = format!(
             "role {} -> {}; {}",
@@ -137,7 +186,13 @@ impl Store {
 
     /// Sets a new password and ends every other session of the user, in one transaction.
     #[tracing::instrument(skip_all)]
-    pub async fn set_password(&self, user_id: i64, password_hash: &str, keep_session_id: Option<i64>, actor: &Actor) -> StoreResult<()> {
+    pub async fn set_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        keep_session_id: Option<i64>,
+        actor: &Actor,
+    ) -> StoreResult<()> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
         let email: (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1")
@@ -156,7 +211,15 @@ impl Store {
             .bind(keep_session_id.unwrap_or(-1))
             .execute(&mut *tx)
             .await?;
-        audit::record(&mut tx, actor, "user.password", None, &email.0, "password changed; other sessions ended").await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "user.password",
+            None,
+            &email.0,
+            "password changed; other sessions ended",
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -11,42 +11,84 @@ both_backends!(a_user_signs_in_and_reaches_the_projects_page, |app| {
     let c = client();
     let response = app.post_login(&c, "ann@example.com", PASSWORD).await;
     assert_redirect_to(&response, "/projects");
-    let cookie = response.headers().get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "session cookie flags: {cookie}");
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "session cookie flags: {cookie}"
+    );
     let page = c.get(app.url("/projects")).send().await.unwrap();
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.text().await.unwrap().contains("ann@example.com"));
 });
 
-both_backends!(a_wrong_password_and_an_unknown_email_get_the_same_answer, |app| {
-    app.add_user("ann@example.com", Role::Admin).await;
-    let c = client();
-    let wrong_password = app.post_login(&c, "ann@example.com", "not the password").await;
-    let unknown = app.post_login(&c, "nobody@example.com", "not the password").await;
-    assert_eq!(wrong_password.status().as_u16(), 422);
-    assert_eq!(unknown.status().as_u16(), 422);
-    let a = wrong_password.text().await.unwrap();
-    let b = unknown.text().await.unwrap();
-    assert!(a.contains(WRONG) && b.contains(WRONG));
-    assert!(!a.contains("no account") && !b.contains("no account"));
-    let c2 = client();
-    assert_eq!(c2.get(app.url("/projects")).send().await.unwrap().status().as_u16(), 303, "no session was made");
-});
-
-both_backends!(repeated_failures_pause_sign_in_for_that_account_even_with_the_right_password, |app| {
-    app.add_user("ann@example.com", Role::Admin).await;
-    let c = client();
-    for _ in 0..5 {
-        assert_eq!(app.post_login(&c, "ann@example.com", "guess").await.status().as_u16(), 422);
+both_backends!(
+    a_wrong_password_and_an_unknown_email_get_the_same_answer,
+    |app| {
+        app.add_user("ann@example.com", Role::Admin).await;
+        let c = client();
+        let wrong_password = app
+            .post_login(&c, "ann@example.com", "not the password")
+            .await;
+        let unknown = app
+            .post_login(&c, "nobody@example.com", "not the password")
+            .await;
+        assert_eq!(wrong_password.status().as_u16(), 422);
+        assert_eq!(unknown.status().as_u16(), 422);
+        let a = wrong_password.text().await.unwrap();
+        let b = unknown.text().await.unwrap();
+        assert!(a.contains(WRONG) && b.contains(WRONG));
+        assert!(!a.contains("no account") && !b.contains("no account"));
+        let c2 = client();
+        assert_eq!(
+            c2.get(app.url("/projects"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+            303,
+            "no session was made"
+        );
     }
-    let locked = app.post_login(&c, "ann@example.com", PASSWORD).await;
-    assert_eq!(locked.status().as_u16(), 429);
-    let body = locked.text().await.unwrap();
-    assert!(body.contains("Too many failed sign-in attempts. Sign-in is paused for 15 minutes"), "{body}");
-    // Another account from the same address is not locked by this one's failures.
-    app.add_user("bob@example.com", Role::Support).await;
-    assert_eq!(app.post_login(&client(), "bob@example.com", PASSWORD).await.status().as_u16(), 303);
-});
+);
+
+both_backends!(
+    repeated_failures_pause_sign_in_for_that_account_even_with_the_right_password,
+    |app| {
+        app.add_user("ann@example.com", Role::Admin).await;
+        let c = client();
+        for _ in 0..5 {
+            assert_eq!(
+                app.post_login(&c, "ann@example.com", "guess")
+                    .await
+                    .status()
+                    .as_u16(),
+                422
+            );
+        }
+        let locked = app.post_login(&c, "ann@example.com", PASSWORD).await;
+        assert_eq!(locked.status().as_u16(), 429);
+        let body = locked.text().await.unwrap();
+        assert!(
+            body.contains("Too many failed sign-in attempts. Sign-in is paused for 15 minutes"),
+            "{body}"
+        );
+        // Another account from the same address is not locked by this one's failures.
+        app.add_user("bob@example.com", Role::Support).await;
+        assert_eq!(
+            app.post_login(&client(), "bob@example.com", PASSWORD)
+                .await
+                .status()
+                .as_u16(),
+            303
+        );
+    }
+);
 
 both_backends!(an_idle_session_expires_and_leads_back_to_sign_in, |app| {
     let s = app.session(Role::Admin).await;
@@ -55,7 +97,11 @@ both_backends!(an_idle_session_expires_and_leads_back_to_sign_in, |app| {
     storedesk_test_age_sessions(&app, 2 * 3600 * 1000).await;
     let response = s.get("/projects").await;
     assert_redirect_to(&response, "/login?next=/projects");
-    assert_eq!(app.store.count_sessions_of(1).await.unwrap(), 0, "the expired session row is deleted");
+    assert_eq!(
+        app.store.count_sessions_of(1).await.unwrap(),
+        0,
+        "the expired session row is deleted"
+    );
 });
 
 async fn storedesk_test_age_sessions(app: &crate::helpers::TestApp, by_ms: i64) {
@@ -74,39 +120,115 @@ both_backends!(changing_the_password_ends_the_other_sessions_only, |app| {
     let second = app.session(Role::Support).await;
     let new_password = "a much longer new password";
     let response = first
-        .post_form("/account", "/account", &[("current_password", PASSWORD), ("new_password", new_password), ("confirm_password", new_password)])
+        .post_form(
+            "/account",
+            "/account",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", new_password),
+                ("confirm_password", new_password),
+            ],
+        )
         .await;
     assert_redirect_to(&response, "/account");
-    assert_eq!(first.get("/projects").await.status().as_u16(), 200, "this session stays");
-    assert_eq!(second.get("/projects").await.status().as_u16(), 303, "the other session ended");
+    assert_eq!(
+        first.get("/projects").await.status().as_u16(),
+        200,
+        "this session stays"
+    );
+    assert_eq!(
+        second.get("/projects").await.status().as_u16(),
+        303,
+        "the other session ended"
+    );
     let c = client();
-    assert_eq!(app.post_login(&c, "support@example.com", PASSWORD).await.status().as_u16(), 422);
-    assert_eq!(app.post_login(&c, "support@example.com", new_password).await.status().as_u16(), 303);
+    assert_eq!(
+        app.post_login(&c, "support@example.com", PASSWORD)
+            .await
+            .status()
+            .as_u16(),
+        422
+    );
+    assert_eq!(
+        app.post_login(&c, "support@example.com", new_password)
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
 });
 
 both_backends!(a_short_new_password_is_refused_next_to_its_field, |app| {
     let s = app.session(Role::Support).await;
     let response = s
-        .post_form("/account", "/account", &[("current_password", PASSWORD), ("new_password", "short"), ("confirm_password", "short")])
+        .post_form(
+            "/account",
+            "/account",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "short"),
+                ("confirm_password", "short"),
+            ],
+        )
         .await;
     assert_eq!(response.status().as_u16(), 422);
     let body = response.text().await.unwrap();
-    assert!(body.contains(r#"<p class="field-error" id="new_password-error">Use at least 12 characters.</p>"#), "{body}");
-    assert_eq!(app.post_login(&client(), "support@example.com", PASSWORD).await.status().as_u16(), 303, "password unchanged");
+    assert!(
+        body.contains(
+            r#"<p class="field-error" id="new_password-error">Use at least 12 characters.</p>"#
+        ),
+        "{body}"
+    );
+    assert_eq!(
+        app.post_login(&client(), "support@example.com", PASSWORD)
+            .await
+            .status()
+            .as_u16(),
+        303,
+        "password unchanged"
+    );
 });
 
-both_backends!(a_form_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing, |app| {
-    let s = app.session(Role::Admin).await;
-    let fields = [("name", "X"), ("slug", "x-app"), ("bundle_id", "com.example.x"), ("app_apple_id", ""), ("environment", "Sandbox")];
-    let missing = s.client.post(s.url("/projects")).form(&fields).send().await.unwrap();
-    assert_eq!(missing.status().as_u16(), 403);
-    assert!(missing.text().await.unwrap().contains("security token is missing or no longer valid"));
-    let mut with_wrong = fields.to_vec();
-    with_wrong.push(("csrf_token", "forged"));
-    let wrong = s.client.post(s.url("/projects")).form(&with_wrong).send().await.unwrap();
-    assert_eq!(wrong.status().as_u16(), 403);
-    assert!(app.store.list_projects().await.unwrap().is_empty(), "no project was created");
-});
+both_backends!(
+    a_form_without_or_with_a_wrong_csrf_token_is_refused_and_changes_nothing,
+    |app| {
+        let s = app.session(Role::Admin).await;
+        let fields = [
+            ("name", "X"),
+            ("slug", "x-app"),
+            ("bundle_id", "com.example.x"),
+            ("app_apple_id", ""),
+            ("environment", "Sandbox"),
+        ];
+        let missing = s
+            .client
+            .post(s.url("/projects"))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status().as_u16(), 403);
+        assert!(missing
+            .text()
+            .await
+            .unwrap()
+            .contains("security token is missing or no longer valid"));
+        let mut with_wrong = fields.to_vec();
+        with_wrong.push(("csrf_token", "forged"));
+        let wrong = s
+            .client
+            .post(s.url("/projects"))
+            .form(&with_wrong)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status().as_u16(), 403);
+        assert!(
+            app.store.list_projects().await.unwrap().is_empty(),
+            "no project was created"
+        );
+    }
+);
 
 both_backends!(a_form_posted_from_another_origin_is_refused, |app| {
     let s = app.session(Role::Admin).await;
@@ -115,7 +237,13 @@ both_backends!(a_form_posted_from_another_origin_is_refused, |app| {
         .client
         .post(s.url("/projects"))
         .header("Origin", "https://evil.example")
-        .form(&[("name", "X"), ("slug", "x-app"), ("bundle_id", "com.example.x"), ("environment", "Sandbox"), ("csrf_token", &csrf)])
+        .form(&[
+            ("name", "X"),
+            ("slug", "x-app"),
+            ("bundle_id", "com.example.x"),
+            ("environment", "Sandbox"),
+            ("csrf_token", &csrf),
+        ])
         .send()
         .await
         .unwrap();
@@ -127,35 +255,66 @@ both_backends!(sign_in_needs_the_login_form_token, |app| {
     app.add_user("ann@example.com", Role::Admin).await;
     let response = client()
         .post(app.url("/login"))
-        .form(&[("email", "ann@example.com"), ("password", PASSWORD), ("csrf_token", "made-up")])
+        .form(&[
+            ("email", "ann@example.com"),
+            ("password", PASSWORD),
+            ("csrf_token", "made-up"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 403);
 });
 
-both_backends!(after_sign_in_the_user_returns_to_the_page_they_asked_for_but_never_to_another_site, |app| {
-    app.add_user("ann@example.com", Role::Admin).await;
-    let c = client();
-    let first = c.get(app.url("/admin/audit")).send().await.unwrap();
-    assert_redirect_to(&first, "/login?next=/admin/audit");
-    let page = c.get(app.url("/login?next=/admin/audit")).send().await.unwrap().text().await.unwrap();
-    let csrf = csrf_from(&page);
-    let r = c
-        .post(app.url("/login"))
-        .form(&[("email", "ann@example.com"), ("password", PASSWORD), ("csrf_token", &csrf), ("next", "/admin/audit")])
-        .send()
-        .await
-        .unwrap();
-    assert_redirect_to(&r, "/admin/audit");
-    let c = client();
-    let page = c.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
-    let csrf = csrf_from(&page);
-    let r = c
-        .post(app.url("/login"))
-        .form(&[("email", "ann@example.com"), ("password", PASSWORD), ("csrf_token", &csrf), ("next", "//evil.example/")])
-        .send()
-        .await
-        .unwrap();
-    assert_redirect_to(&r, "/projects");
-});
+both_backends!(
+    after_sign_in_the_user_returns_to_the_page_they_asked_for_but_never_to_another_site,
+    |app| {
+        app.add_user("ann@example.com", Role::Admin).await;
+        let c = client();
+        let first = c.get(app.url("/admin/audit")).send().await.unwrap();
+        assert_redirect_to(&first, "/login?next=/admin/audit");
+        let page = c
+            .get(app.url("/login?next=/admin/audit"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_from(&page);
+        let r = c
+            .post(app.url("/login"))
+            .form(&[
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+                ("next", "/admin/audit"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_redirect_to(&r, "/admin/audit");
+        let c = client();
+        let page = c
+            .get(app.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = csrf_from(&page);
+        let r = c
+            .post(app.url("/login"))
+            .form(&[
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+                ("next", "//evil.example/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_redirect_to(&r, "/projects");
+    }
+);

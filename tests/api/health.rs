@@ -9,9 +9,19 @@ both_backends!(health_and_readiness_answer, |app| {
     let r = c.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.unwrap(), "ready\n");
-    let m = c.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let m = c
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(m.contains("# TYPE storedesk_http_responses_total counter"));
-    assert!(m.contains("storedesk_http_responses_total{class=\"2xx\"}"), "{m}");
+    assert!(
+        m.contains("storedesk_http_responses_total{class=\"2xx\"}"),
+        "{m}"
+    );
 });
 
 both_backends!(readiness_fails_when_the_database_is_gone, |app| {
@@ -20,25 +30,52 @@ both_backends!(readiness_fails_when_the_database_is_gone, |app| {
     assert_eq!(r.status().as_u16(), 503);
 });
 
-both_backends!(every_page_carries_the_security_headers_and_a_request_id, |app| {
-    let r = client().get(app.url("/login")).send().await.unwrap();
-    let h = r.headers();
-    let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
-    assert!(csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"));
-    assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
-    assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
-    assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
-    assert!(h.get("x-request-id").is_some());
-    let nf = client().get(app.url("/no/such/page")).send().await.unwrap();
-    assert_eq!(nf.status().as_u16(), 404);
-});
+both_backends!(
+    every_page_carries_the_security_headers_and_a_request_id,
+    |app| {
+        let r = client().get(app.url("/login")).send().await.unwrap();
+        let h = r.headers();
+        let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'")
+                && csp.contains("frame-ancestors 'none'")
+                && !csp.contains("unsafe-inline")
+        );
+        assert_eq!(h.get("x-frame-options").unwrap(), "DENY");
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+        assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
+        assert!(h.get("x-request-id").is_some());
+        let nf = client().get(app.url("/no/such/page")).send().await.unwrap();
+        assert_eq!(nf.status().as_u16(), 404);
+    }
+);
 
 both_backends!(static_assets_are_cached_for_a_year, |app| {
-    let page = client().get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let page = client()
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let start = page.find("/static/").unwrap();
     let end = page[start..].find('"').unwrap() + start;
-    let css = client().get(app.url(&page[start..end])).send().await.unwrap();
+    let css = client()
+        .get(app.url(&page[start..end]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(css.status().as_u16(), 200);
-    assert_eq!(css.headers().get("cache-control").unwrap(), "public, max-age=31536000, immutable");
-    assert!(css.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/css"));
+    assert_eq!(
+        css.headers().get("cache-control").unwrap(),
+        "public, max-age=31536000, immutable"
+    );
+    assert!(css
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
 });

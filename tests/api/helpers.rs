@@ -31,14 +31,16 @@ pub struct TestApp {
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("STOREDESK_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("STOREDESK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A new, empty PostgreSQL database for one test, or None (with a skip notice) when PostgreSQL is not reachable.
 async fn postgres_database() -> Option<String> {
     use sqlx::Connection;
     let admin = postgres_admin_url();
-    let conn = tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin)).await;
+    let conn =
+        tokio::time::timeout(Duration::from_secs(5), sqlx::PgConnection::connect(&admin)).await;
     let mut conn = match conn {
         Ok(Ok(c)) => c,
         _ => {
@@ -50,12 +52,22 @@ async fn postgres_database() -> Option<String> {
         }
     };
     let name = format!("storedesk_test_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.expect("create test database");
-    let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin);
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .unwrap_or(admin);
     Some(format!("{base}/{name}"))
 }
 
-pub fn test_settings(database_url: DatabaseUrl, dir: &std::path::Path, bind: std::net::SocketAddr) -> Settings {
+pub fn test_settings(
+    database_url: DatabaseUrl,
+    dir: &std::path::Path,
+    bind: std::net::SocketAddr,
+) -> Settings {
     Settings {
         database_url,
         data_dir: dir.to_path_buf(),
@@ -79,7 +91,10 @@ pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     spawn_app_with(backend, |_| {}).await
 }
 
-pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
     if std::env::var("TEST_LOG").is_ok() {
         storedesk::telemetry::init("debug", false);
     }
@@ -92,17 +107,35 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Settings)
     let addr = listener.local_addr().expect("local addr");
     let mut settings = test_settings(url, dir.path(), addr);
     adjust(&mut settings);
-    let store = Store::connect(&settings.database_url).await.expect("connect");
+    let store = Store::connect(&settings.database_url)
+        .await
+        .expect("connect");
     store.migrate().await.expect("migrate");
-    storedesk::commands::ensure_master_key(&store, &settings.keyring()).await.expect("master key");
-    let app = Application::build_with(settings.clone(), store.clone(), listener).await.expect("build app");
+    storedesk::commands::ensure_master_key(&store, &settings.keyring())
+        .await
+        .expect("master key");
+    let app = Application::build_with(settings.clone(), store.clone(), listener)
+        .await
+        .expect("build app");
     tokio::spawn(app.run_until_stopped());
-    Some(TestApp { address: format!("http://{addr}"), port: addr.port(), store, backend, settings, _dir: dir })
+    Some(TestApp {
+        address: format!("http://{addr}"),
+        port: addr.port(),
+        store,
+        backend,
+        settings,
+        _dir: dir,
+    })
 }
 
 /// The app wired to a fresh Apple simulator: base URLs point at it and its root is trusted.
-pub async fn spawn_app_with_sim(backend: Backend, sim_config: storedesk::apple_sim::SimConfig) -> Option<(TestApp, storedesk::apple_sim::SimHandle)> {
-    let sim = storedesk::apple_sim::spawn(sim_config).await.expect("simulator");
+pub async fn spawn_app_with_sim(
+    backend: Backend,
+    sim_config: storedesk::apple_sim::SimConfig,
+) -> Option<(TestApp, storedesk::apple_sim::SimHandle)> {
+    let sim = storedesk::apple_sim::spawn(sim_config)
+        .await
+        .expect("simulator");
     let (production, sandbox, root) = (sim.production_url(), sim.sandbox_url(), sim.root_ca_der());
     let app = spawn_app_with(backend, move |s| {
         s.apple.production_url = production;
@@ -128,7 +161,9 @@ macro_rules! both_backends {
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let Some($app) = spawn_app(Backend::Postgres).await else { return };
+                let Some($app) = spawn_app(Backend::Postgres).await else {
+                    return;
+                };
                 $body
             }
         }
@@ -136,20 +171,33 @@ macro_rules! both_backends {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
 }
 
 /// Reads the value of the hidden `csrf_token` field from a page.
 pub fn csrf_from(html: &str) -> String {
     let marker = "name=\"csrf_token\" value=\"";
-    let start = html.find(marker).map(|i| i + marker.len()).expect("page has a csrf_token field");
+    let start = html
+        .find(marker)
+        .map(|i| i + marker.len())
+        .expect("page has a csrf_token field");
     let end = html[start..].find('"').expect("closing quote") + start;
     html[start..end].to_string()
 }
 
 pub fn assert_redirect_to(response: &reqwest::Response, location: &str) {
     assert_eq!(response.status().as_u16(), 303, "expected a 303 redirect");
-    assert_eq!(response.headers().get("location").and_then(|v| v.to_str().ok()), Some(location));
+    assert_eq!(
+        response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok()),
+        Some(location)
+    );
 }
 
 pub fn role_email(role: Role) -> String {
@@ -169,22 +217,46 @@ impl TestApp {
     }
 
     pub async fn add_user(&self, email: &str, role: Role) {
-        let hash = storedesk::auth::password::hash_password(SecretString::from(PASSWORD)).await.expect("hash");
+        let hash = storedesk::auth::password::hash_password(SecretString::from(PASSWORD))
+            .await
+            .expect("hash");
         self.store
-            .create_user(&Email::parse(email).expect("email"), &hash, role, &Actor::system("test"))
+            .create_user(
+                &Email::parse(email).expect("email"),
+                &hash,
+                role,
+                &Actor::system("test"),
+            )
             .await
             .expect("create user");
     }
 
     pub async fn login_page(&self, client: &reqwest::Client) -> String {
-        client.get(self.url("/login")).send().await.expect("GET /login").text().await.expect("body")
+        client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .expect("GET /login")
+            .text()
+            .await
+            .expect("body")
     }
 
-    pub async fn post_login(&self, client: &reqwest::Client, email: &str, password: &str) -> reqwest::Response {
+    pub async fn post_login(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> reqwest::Response {
         let csrf = csrf_from(&self.login_page(client).await);
         client
             .post(self.url("/login"))
-            .form(&[("email", email), ("password", password), ("csrf_token", &csrf), ("next", "")])
+            .form(&[
+                ("email", email),
+                ("password", password),
+                ("csrf_token", &csrf),
+                ("next", ""),
+            ])
             .send()
             .await
             .expect("POST /login")
@@ -192,13 +264,23 @@ impl TestApp {
 
     pub async fn session(&self, role: Role) -> Session {
         let email = role_email(role);
-        if self.store.user_by_email(&email).await.expect("lookup").is_none() {
+        if self
+            .store
+            .user_by_email(&email)
+            .await
+            .expect("lookup")
+            .is_none()
+        {
             self.add_user(&email, role).await;
         }
         let client = client();
         let response = self.post_login(&client, &email, PASSWORD).await;
         assert_eq!(response.status().as_u16(), 303, "sign-in as {email} failed");
-        Session { client, base: self.address.clone(), email }
+        Session {
+            client,
+            base: self.address.clone(),
+            email,
+        }
     }
 }
 
@@ -216,11 +298,21 @@ impl Session {
     }
 
     /// Fetches `form_page`, takes its CSRF token and posts `fields` with it to `action`.
-    pub async fn post_form(&self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub async fn post_form(
+        &self,
+        form_page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
         let csrf = csrf_from(&self.get_text(form_page).await);
         let mut all: Vec<(&str, &str)> = fields.to_vec();
         all.push(("csrf_token", &csrf));
-        self.client.post(self.url(action)).form(&all).send().await.expect("POST")
+        self.client
+            .post(self.url(action))
+            .form(&all)
+            .send()
+            .await
+            .expect("POST")
     }
 }
 
@@ -229,7 +321,13 @@ pub async fn create_project(session: &Session, slug: &str) -> reqwest::Response 
         .post_form(
             "/projects/new",
             "/projects",
-            &[("name", "Demo App"), ("slug", slug), ("bundle_id", "com.example.demo"), ("app_apple_id", "1234567890"), ("environment", "Production")],
+            &[
+                ("name", "Demo App"),
+                ("slug", slug),
+                ("bundle_id", "com.example.demo"),
+                ("app_apple_id", "1234567890"),
+                ("environment", "Production"),
+            ],
         )
         .await
 }

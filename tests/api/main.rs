@@ -1,4 +1,5 @@
 //! Black-box tests: the real server on port 0, a fresh database per test, HTTP like a browser.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 mod helpers;
 
 mod admin_users;

@@ -4,43 +4,65 @@ use storedesk::domain::Role;
 use crate::both_backends;
 use crate::helpers::{assert_redirect_to, create_project};
 
-both_backends!(a_lead_creates_a_project_and_is_sent_to_the_app_store_wizard, |app| {
-    let lead = app.session(Role::Lead).await;
-    let response = create_project(&lead, "demo").await;
-    assert_redirect_to(&response, "/projects/demo/settings/stores/apple");
-    let list = lead.get_text("/projects").await;
-    assert!(list.contains("Demo App") && list.contains("com.example.demo"));
-    let p = app.store.project_by_slug("demo").await.unwrap().unwrap();
-    assert_eq!(p.app_apple_id, Some(1234567890));
-    assert_eq!(p.environment, "Production");
-});
-
-both_backends!(each_bad_project_field_gets_its_own_message_and_nothing_is_stored, |app| {
-    let lead = app.session(Role::Lead).await;
-    let r = lead
-        .post_form(
-            "/projects/new",
-            "/projects",
-            &[("name", " "), ("slug", "Bad Slug"), ("bundle_id", "nodots"), ("app_apple_id", "12ab"), ("environment", "Staging")],
-        )
-        .await;
-    assert_eq!(r.status().as_u16(), 422);
-    let body = r.text().await.unwrap();
-    for id in ["name-error", "slug-error", "bundle_id-error", "app_apple_id-error", "environment-error"] {
-        assert!(body.contains(&format!("id=\"{id}\"")), "missing {id}");
+both_backends!(
+    a_lead_creates_a_project_and_is_sent_to_the_app_store_wizard,
+    |app| {
+        let lead = app.session(Role::Lead).await;
+        let response = create_project(&lead, "demo").await;
+        assert_redirect_to(&response, "/projects/demo/settings/stores/apple");
+        let list = lead.get_text("/projects").await;
+        assert!(list.contains("Demo App") && list.contains("com.example.demo"));
+        let p = app.store.project_by_slug("demo").await.unwrap().unwrap();
+        assert_eq!(p.app_apple_id, Some(1234567890));
+        assert_eq!(p.environment, "Production");
     }
-    assert!(body.contains("Enter a name for the project"));
-    assert!(body.contains("Choose Production or Sandbox."));
-    assert!(body.contains("value=\"Bad Slug\""), "typed values are kept");
-    assert!(app.store.list_projects().await.unwrap().is_empty());
-});
+);
+
+both_backends!(
+    each_bad_project_field_gets_its_own_message_and_nothing_is_stored,
+    |app| {
+        let lead = app.session(Role::Lead).await;
+        let r = lead
+            .post_form(
+                "/projects/new",
+                "/projects",
+                &[
+                    ("name", " "),
+                    ("slug", "Bad Slug"),
+                    ("bundle_id", "nodots"),
+                    ("app_apple_id", "12ab"),
+                    ("environment", "Staging"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status().as_u16(), 422);
+        let body = r.text().await.unwrap();
+        for id in [
+            "name-error",
+            "slug-error",
+            "bundle_id-error",
+            "app_apple_id-error",
+            "environment-error",
+        ] {
+            assert!(body.contains(&format!("id=\"{id}\"")), "missing {id}");
+        }
+        assert!(body.contains("Enter a name for the project"));
+        assert!(body.contains("Choose Production or Sandbox."));
+        assert!(body.contains("value=\"Bad Slug\""), "typed values are kept");
+        assert!(app.store.list_projects().await.unwrap().is_empty());
+    }
+);
 
 both_backends!(a_taken_slug_is_refused, |app| {
     let lead = app.session(Role::Lead).await;
     create_project(&lead, "demo").await;
     let r = create_project(&lead, "demo").await;
     assert_eq!(r.status().as_u16(), 422);
-    assert!(r.text().await.unwrap().contains("Another project already uses this slug."));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("Another project already uses this slug."));
     assert_eq!(app.store.list_projects().await.unwrap().len(), 1);
 });
 
@@ -51,14 +73,31 @@ both_backends!(editing_a_project_changes_it_and_is_audited, |app| {
         .post_form(
             "/projects/demo/edit",
             "/projects/demo/edit",
-            &[("name", "Renamed"), ("slug", "renamed"), ("bundle_id", "com.example.renamed"), ("app_apple_id", ""), ("environment", "Sandbox")],
+            &[
+                ("name", "Renamed"),
+                ("slug", "renamed"),
+                ("bundle_id", "com.example.renamed"),
+                ("app_apple_id", ""),
+                ("environment", "Sandbox"),
+            ],
         )
         .await;
     assert_redirect_to(&r, "/projects/renamed");
     let p = app.store.project_by_slug("renamed").await.unwrap().unwrap();
-    assert_eq!((p.name.as_str(), p.app_apple_id, p.environment.as_str()), ("Renamed", None, "Sandbox"));
+    assert_eq!(
+        (p.name.as_str(), p.app_apple_id, p.environment.as_str()),
+        ("Renamed", None, "Sandbox")
+    );
     let audit = app.store.list_audit(&Default::default()).await.unwrap();
-    let edit = audit.iter().find(|e| e.action == "project.update").expect("audited");
-    assert!(edit.detail.contains("slug demo -> renamed") && edit.detail.contains("App Apple ID 1234567890 -> none"), "{}", edit.detail);
+    let edit = audit
+        .iter()
+        .find(|e| e.action == "project.update")
+        .expect("audited");
+    assert!(
+        edit.detail.contains("slug demo -> renamed")
+            && edit.detail.contains("App Apple ID 1234567890 -> none"),
+        "{}",
+        edit.detail
+    );
     assert_eq!(admin.get("/projects/demo").await.status().as_u16(), 404);
 });

@@ -28,7 +28,11 @@ pub const MATRIX: &[(&str, &str, &[Role])] = &[
 ];
 
 fn needed(allowed: &[Role]) -> String {
-    allowed.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or ")
+    allowed
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(" or ")
 }
 
 async fn check_matrix(app: &TestApp) {
@@ -40,16 +44,40 @@ async fn check_matrix(app: &TestApp) {
         for (method, path, allowed) in MATRIX {
             let response = match *method {
                 "GET" => s.get(path).await,
-                _ => s.client.post(s.url(path)).form(&[("csrf_token", csrf.as_str())]).send().await.unwrap(),
+                _ => s
+                    .client
+                    .post(s.url(path))
+                    .form(&[("csrf_token", csrf.as_str())])
+                    .send()
+                    .await
+                    .unwrap(),
             };
             let status = response.status().as_u16();
             if allowed.contains(role) {
-                assert_ne!(status, 403, "{} should be allowed {method} {path}", role.as_str());
-                assert_ne!(status, 303, "{} should not be sent to sign-in on {method} {path}", role.as_str());
+                assert_ne!(
+                    status,
+                    403,
+                    "{} should be allowed {method} {path}",
+                    role.as_str()
+                );
+                assert_ne!(
+                    status,
+                    303,
+                    "{} should not be sent to sign-in on {method} {path}",
+                    role.as_str()
+                );
             } else {
-                assert_eq!(status, 403, "{} must be refused {method} {path}", role.as_str());
+                assert_eq!(
+                    status,
+                    403,
+                    "{} must be refused {method} {path}",
+                    role.as_str()
+                );
                 let body = response.text().await.unwrap();
-                assert!(body.contains(&format!("It needs the {} role", needed(allowed))), "{method} {path}: {body}");
+                assert!(
+                    body.contains(&format!("It needs the {} role", needed(allowed))),
+                    "{method} {path}: {body}"
+                );
             }
         }
     }
@@ -59,14 +87,23 @@ both_backends!(every_route_enforces_its_roles, |app| {
     check_matrix(&app).await;
 });
 
-both_backends!(an_anonymous_visitor_is_sent_to_sign_in_from_every_page, |app| {
-    let c = crate::helpers::client();
-    for (method, path, _) in MATRIX {
-        if *method == "GET" {
-            let r = c.get(app.url(path)).send().await.unwrap();
-            assert_eq!(r.status().as_u16(), 303, "{path}");
-            let location = r.headers().get("location").unwrap().to_str().unwrap().to_string();
-            assert!(location.starts_with("/login"), "{path} -> {location}");
+both_backends!(
+    an_anonymous_visitor_is_sent_to_sign_in_from_every_page,
+    |app| {
+        let c = crate::helpers::client();
+        for (method, path, _) in MATRIX {
+            if *method == "GET" {
+                let r = c.get(app.url(path)).send().await.unwrap();
+                assert_eq!(r.status().as_u16(), 303, "{path}");
+                let location = r
+                    .headers()
+                    .get("location")
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                assert!(location.starts_with("/login"), "{path} -> {location}");
+            }
         }
     }
-});
+);

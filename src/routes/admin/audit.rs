@@ -59,7 +59,12 @@ fn day_start(s: &str) -> Result<Option<i64>, ()> {
         .ok_or(())
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, query: web::Query<AuditQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Admin])?;
     let q = query.into_inner();
     let mut date_error = None;

@@ -32,7 +32,11 @@ pub struct UsersPage {
     pub new_password: Option<(String, String)>,
 }
 
-async fn page(state: &AppState, req: &HttpRequest, user: &CurrentUser) -> Result<UsersPage, AppError> {
+async fn page(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+) -> Result<UsersPage, AppError> {
     let users = state.store.list_users().await?;
     Ok(UsersPage {
         layout: Layout::new(state, req, user, "Users", None).await?,
@@ -55,7 +59,11 @@ async fn page(state: &AppState, req: &HttpRequest, user: &CurrentUser) -> Result
     })
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Admin])?;
     ok(&req, &page(&state, &req, &user).await?)
 }
@@ -70,20 +78,33 @@ pub struct NewUserForm {
     csrf_token: String,
 }
 
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: web::Form<NewUserForm>) -> Result<HttpResponse, AppError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<NewUserForm>,
+) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Admin])?;
     user.check_csrf(&form.csrf_token)?;
     let mut page = page(&state, &req, &user).await?;
     page.email = form.email.clone();
     page.role = form.role.clone();
-    let email = Email::parse(&form.email).map_err(|e| page.email_error = Some(e.to_string())).ok();
-    let role = Role::parse(&form.role).map_err(|_| page.role_error = Some("Choose admin, lead or support.".into())).ok();
+    let email = Email::parse(&form.email)
+        .map_err(|e| page.email_error = Some(e.to_string()))
+        .ok();
+    let role = Role::parse(&form.role)
+        .map_err(|_| page.role_error = Some("Choose admin, lead or support.".into()))
+        .ok();
     let (Some(email), Some(role)) = (email, role) else {
         return unprocessable(&req, &page);
     };
     let secret = password::generate_password();
     let hash = password::hash_password(secret.clone()).await?;
-    match state.store.create_user(&email, &hash, role, &user.actor()).await {
+    match state
+        .store
+        .create_user(&email, &hash, role, &user.actor())
+        .await
+    {
         Ok(created) => {
             let mut page = self::page(&state, &req, &user).await?;
             // Shown once, on this response only; it is never stored or logged in clear.
@@ -116,11 +137,25 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Admin])?;
     user.check_csrf(&form.csrf_token)?;
-    let role = Role::parse(&form.role).map_err(|_| AppError::BadRequest("Choose admin, lead or support.".into()))?;
-    let disabled = form.disabled.as_deref().is_some_and(|v| v == "on" || v == "1" || v == "true");
-    match state.store.update_user_access(*path, role, disabled, &user.actor()).await {
-        Ok(updated) => Ok(redirect_with_flash("/admin/users", "ok", &format!("Saved {}.", updated.email))),
-        Err(StoreError::Conflict(message)) => Ok(redirect_with_flash("/admin/users", "error", &message)),
+    let role = Role::parse(&form.role)
+        .map_err(|_| AppError::BadRequest("Choose admin, lead or support.".into()))?;
+    let disabled = form
+        .disabled
+        .as_deref()
+        .is_some_and(|v| v == "on" || v == "1" || v == "true");
+    match state
+        .store
+        .update_user_access(*path, role, disabled, &user.actor())
+        .await
+    {
+        Ok(updated) => Ok(redirect_with_flash(
+            "/admin/users",
+            "ok",
+            &format!("Saved {}.", updated.email),
+        )),
+        Err(StoreError::Conflict(message)) => {
+            Ok(redirect_with_flash("/admin/users", "error", &message))
+        }
         Err(e) => Err(e.into()),
     }
 }

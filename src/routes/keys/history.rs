@@ -46,10 +46,22 @@ pub struct KeysPage {
 }
 
 fn when(at: Option<i64>, now: i64) -> String {
-    at.map(|t| format!("{} ({})", crate::clock::utc(t), crate::clock::relative(t, now))).unwrap_or_else(|| "never".into())
+    at.map(|t| {
+        format!(
+            "{} ({})",
+            crate::clock::utc(t),
+            crate::clock::relative(t, now)
+        )
+    })
+    .unwrap_or_else(|| "never".into())
 }
 
-async fn keys_page(state: &AppState, req: &HttpRequest, user: &CurrentUser, project: &Project) -> Result<KeysPage, AppError> {
+async fn keys_page(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    project: &Project,
+) -> Result<KeysPage, AppError> {
     let rows = state.store.keys_of_project(project.id).await?;
     let now = crate::clock::now_ms();
     let can_manage = user.is(MANAGERS);
@@ -57,9 +69,14 @@ async fn keys_page(state: &AppState, req: &HttpRequest, user: &CurrentUser, proj
         layout: Layout::new(state, req, user, "Keys", Some((project, "keys"))).await?,
         slug: project.slug.clone(),
         failing: rows.iter().any(|r| r.status == "failing"),
-        has_key: rows.iter().any(|r| r.status == "active" || r.status == "failing"),
+        has_key: rows
+            .iter()
+            .any(|r| r.status == "active" || r.status == "failing"),
         form_key_id: String::new(),
-        form_issuer_id: rows.first().map(|r| r.issuer_id.clone()).unwrap_or_default(),
+        form_issuer_id: rows
+            .first()
+            .map(|r| r.issuer_id.clone())
+            .unwrap_or_default(),
         keys: rows
             .iter()
             .map(|r| KeyHistoryRow {
@@ -86,7 +103,12 @@ async fn keys_page(state: &AppState, req: &HttpRequest, user: &CurrentUser, proj
     })
 }
 
-pub async fn page(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let project = project_by_slug(&state, &path).await?;
     ok(&req, &keys_page(&state, &req, &user, &project).await?)
 }
@@ -128,17 +150,35 @@ pub async fn rotate(
         page.form_key_id = form.key_id.trim().to_string();
         page.form_issuer_id = form.issuer_id.trim().to_string();
         page.errors.private_key = Some(if refused {
-            format!("{} Nothing was changed: the current key stays in use.", check.summary)
+            format!(
+                "{} Nothing was changed: the current key stays in use.",
+                check.summary
+            )
         } else {
             format!("{} The new key was not switched on. Tick “Activate anyway” to switch without Apple's confirmation.", check.summary)
         });
         page.offer_activate_anyway = !refused;
         return unprocessable(&req, &page);
     }
-    let row_id =
-        crate::keys::save_key(&state.store, &state.settings.keyring(), &project, &parsed.key_id, &parsed.issuer_id, &parsed.key, &user.actor()).await?;
-    state.store.record_key_verification(row_id, &check.summary, check.ok).await?;
-    let note = if check.ok { check.summary.as_str() } else { "It was switched on without Apple's confirmation." };
+    let row_id = crate::keys::save_key(
+        &state.store,
+        &state.settings.keyring(),
+        &project,
+        &parsed.key_id,
+        &parsed.issuer_id,
+        &parsed.key,
+        &user.actor(),
+    )
+    .await?;
+    state
+        .store
+        .record_key_verification(row_id, &check.summary, check.ok)
+        .await?;
+    let note = if check.ok {
+        check.summary.as_str()
+    } else {
+        "It was switched on without Apple's confirmation."
+    };
     Ok(redirect_with_flash(
         &format!("/projects/{}/keys", project.slug),
         if check.ok { "ok" } else { "warn" },
@@ -152,7 +192,12 @@ pub struct RevokeForm {
     csrf_token: String,
 }
 
-pub async fn revoke(state: web::Data<AppState>, user: CurrentUser, path: web::Path<(String, i64)>, form: web::Form<RevokeForm>) -> Result<HttpResponse, AppError> {
+pub async fn revoke(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+    form: web::Form<RevokeForm>,
+) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
     user.check_csrf(&form.csrf_token)?;
     let (slug, id) = path.into_inner();

@@ -2,17 +2,29 @@
 use actix_web::web;
 
 pub mod history;
-pub mod verify;
 pub mod upload;
+pub mod verify;
 pub mod wizard;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/projects/{project}/settings/stores/apple", web::get().to(wizard::page))
-        .route("/projects/{project}/settings/stores/apple/key", web::post().to(wizard::save_key))
-        .route("/projects/{project}/keys", web::get().to(history::page))
-        .route("/projects/{project}/keys", web::post().to(history::rotate))
-        .route("/projects/{project}/keys/{id}/revoke", web::post().to(history::revoke))
-        .route("/projects/{project}/keys/verify", web::post().to(verify::verify_now));
+    cfg.route(
+        "/projects/{project}/settings/stores/apple",
+        web::get().to(wizard::page),
+    )
+    .route(
+        "/projects/{project}/settings/stores/apple/key",
+        web::post().to(wizard::save_key),
+    )
+    .route("/projects/{project}/keys", web::get().to(history::page))
+    .route("/projects/{project}/keys", web::post().to(history::rotate))
+    .route(
+        "/projects/{project}/keys/{id}/revoke",
+        web::post().to(history::revoke),
+    )
+    .route(
+        "/projects/{project}/keys/verify",
+        web::post().to(verify::verify_now),
+    );
 }
 
 /// Status words and badge colours shared by the wizard and the keys page.

@@ -27,7 +27,10 @@ pub struct RawKeyForm {
 
 impl std::fmt::Debug for RawKeyForm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RawKeyForm").field("key_id", &self.key_id).field("file_name", &self.file_name).finish()
+        f.debug_struct("RawKeyForm")
+            .field("key_id", &self.key_id)
+            .field("file_name", &self.file_name)
+            .finish()
     }
 }
 
@@ -56,26 +59,52 @@ pub async fn read_form(mut payload: Multipart) -> Result<RawKeyForm, AppError> {
     let mut parts = 0;
     let mut total = 0usize;
     while let Some(field) = payload.next().await {
-        let mut field = field.map_err(|_| AppError::BadRequest("The upload could not be read. Choose the file again and resend the form.".into()))?;
+        let mut field = field.map_err(|_| {
+            AppError::BadRequest(
+                "The upload could not be read. Choose the file again and resend the form.".into(),
+            )
+        })?;
         parts += 1;
         if parts > MAX_PARTS {
-            return Err(AppError::BadRequest("The form has more parts than expected.".into()));
+            return Err(AppError::BadRequest(
+                "The form has more parts than expected.".into(),
+            ));
         }
-        let name = field.content_disposition().and_then(|cd| cd.get_name()).unwrap_or("").to_string();
+        let name = field
+            .content_disposition()
+            .and_then(|cd| cd.get_name())
+            .unwrap_or("")
+            .to_string();
         let is_file = name == "private_key";
         if is_file {
-            let file_name = field.content_disposition().and_then(|cd| cd.get_filename()).unwrap_or("").to_string();
+            let file_name = field
+                .content_disposition()
+                .and_then(|cd| cd.get_filename())
+                .unwrap_or("")
+                .to_string();
             form.file_name = Some(file_name);
-        } else if !matches!(name.as_str(), "csrf_token" | "key_id" | "issuer_id" | "activate_anyway") {
-            return Err(AppError::BadRequest(format!("The form has an unexpected field “{}”.", name.chars().take(40).collect::<String>())));
+        } else if !matches!(
+            name.as_str(),
+            "csrf_token" | "key_id" | "issuer_id" | "activate_anyway"
+        ) {
+            return Err(AppError::BadRequest(format!(
+                "The form has an unexpected field “{}”.",
+                name.chars().take(40).collect::<String>()
+            )));
         }
         let limit = if is_file { MAX_FILE_KEPT } else { MAX_TEXT };
         let mut bytes = Zeroizing::new(Vec::new());
         while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(|_| AppError::BadRequest("The upload was interrupted. Choose the file again and resend the form.".into()))?;
+            let chunk = chunk.map_err(|_| {
+                AppError::BadRequest(
+                    "The upload was interrupted. Choose the file again and resend the form.".into(),
+                )
+            })?;
             total += chunk.len();
             if total > MAX_BODY {
-                return Err(AppError::BadRequest("The upload is far larger than a .p8 key (8 KiB at most).".into()));
+                return Err(AppError::BadRequest(
+                    "The upload is far larger than a .p8 key (8 KiB at most).".into(),
+                ));
             }
             let room = limit.saturating_sub(bytes.len());
             bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
@@ -108,8 +137,12 @@ pub const NO_FILE: &str = "Choose the .p8 file you downloaded when you generated
 /// Every rule of "Validation of Step 3"; each failure lands next to its own field.
 pub fn parse(form: &RawKeyForm) -> Result<ParsedKeyForm, KeyFormErrors> {
     let mut errors = KeyFormErrors::default();
-    let key_id = KeyId::parse(&form.key_id).map_err(|e| errors.key_id = Some(e.to_string())).ok();
-    let issuer_id = IssuerId::parse(&form.issuer_id).map_err(|e| errors.issuer_id = Some(e.to_string())).ok();
+    let key_id = KeyId::parse(&form.key_id)
+        .map_err(|e| errors.key_id = Some(e.to_string()))
+        .ok();
+    let issuer_id = IssuerId::parse(&form.issuer_id)
+        .map_err(|e| errors.issuer_id = Some(e.to_string()))
+        .ok();
     let key = match &form.file {
         None => {
             errors.private_key = Some(NO_FILE.into());
@@ -118,19 +151,27 @@ pub fn parse(form: &RawKeyForm) -> Result<ParsedKeyForm, KeyFormErrors> {
         Some(bytes) => {
             let name_ok = match (&key_id, form.file_name.as_deref()) {
                 (Some(kid), Some(name)) if !name.is_empty() => {
-                    crate::domain::check_file_name(name, kid).map_err(|e| errors.private_key = Some(e.to_string())).is_ok()
+                    crate::domain::check_file_name(name, kid)
+                        .map_err(|e| errors.private_key = Some(e.to_string()))
+                        .is_ok()
                 }
                 _ => true,
             };
             if name_ok {
-                ApplePrivateKey::parse(bytes).map_err(|e| errors.private_key = Some(e.to_string())).ok()
+                ApplePrivateKey::parse(bytes)
+                    .map_err(|e| errors.private_key = Some(e.to_string()))
+                    .ok()
             } else {
                 None
             }
         }
     };
     match (key_id, issuer_id, key) {
-        (Some(key_id), Some(issuer_id), Some(key)) if !errors.any() => Ok(ParsedKeyForm { key_id, issuer_id, key }),
+        (Some(key_id), Some(issuer_id), Some(key)) if !errors.any() => Ok(ParsedKeyForm {
+            key_id,
+            issuer_id,
+            key,
+        }),
         _ => Err(errors),
     }
 }

@@ -19,7 +19,12 @@ pub struct VerifyForm {
     return_to: String,
 }
 
-pub async fn verify_now(state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>, form: web::Form<VerifyForm>) -> Result<HttpResponse, AppError> {
+pub async fn verify_now(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<VerifyForm>,
+) -> Result<HttpResponse, AppError> {
     user.require(&[Role::Admin, Role::Lead])?;
     user.check_csrf(&form.csrf_token)?;
     let project = project_by_slug(&state, &path).await?;
@@ -28,28 +33,59 @@ pub async fn verify_now(state: web::Data<AppState>, user: CurrentUser, path: web
     } else {
         format!("/projects/{}/settings/stores/apple", project.slug)
     };
-    let Some(key) = crate::keys::open_key_in_use(&state.store, &state.settings.keyring(), project.id).await? else {
-        return Ok(redirect_with_flash(&back, "error", "There is no key to verify yet. Save one first."));
+    let Some(key) =
+        crate::keys::open_key_in_use(&state.store, &state.settings.keyring(), project.id).await?
+    else {
+        return Ok(redirect_with_flash(
+            &back,
+            "error",
+            "There is no key to verify yet. Save one first.",
+        ));
     };
-    let check = apple_calls::verify_credentials(&state.apple, &apple_calls::credentials(&project, &key)).await;
+    let check =
+        apple_calls::verify_credentials(&state.apple, &apple_calls::credentials(&project, &key))
+            .await;
     // The check counts as a call with this key: a double 401 moves it towards `failing`, any acceptance heals it.
-    let outcome: Result<(), AppleError> = if check.sandbox == Probe::Accepted || check.production == Probe::Accepted {
-        Ok(())
-    } else if check.sandbox == Probe::Unauthorized && check.production == Probe::Unauthorized {
-        Err(AppleError::Unauthorized { environment: crate::apple::Environment::Production })
-    } else {
-        Err(AppleError::Network { detail: "verify now".into(), retries: 0 })
-    };
+    let outcome: Result<(), AppleError> =
+        if check.sandbox == Probe::Accepted || check.production == Probe::Accepted {
+            Ok(())
+        } else if check.sandbox == Probe::Unauthorized && check.production == Probe::Unauthorized {
+            Err(AppleError::Unauthorized {
+                environment: crate::apple::Environment::Production,
+            })
+        } else {
+            Err(AppleError::Network {
+                detail: "verify now".into(),
+                retries: 0,
+            })
+        };
     apple_calls::record(&state, key.row_id, &outcome).await?;
-    state.store.record_key_verification(key.row_id, &check.summary, check.ok).await?;
     state
         .store
-        .audit(&user.actor(), "key.verify", Some(project.id), &key.key_id, &format!("{}: {}", if check.ok { "ok" } else { "failed" }, check.summary))
+        .record_key_verification(key.row_id, &check.summary, check.ok)
+        .await?;
+    state
+        .store
+        .audit(
+            &user.actor(),
+            "key.verify",
+            Some(project.id),
+            &key.key_id,
+            &format!(
+                "{}: {}",
+                if check.ok { "ok" } else { "failed" },
+                check.summary
+            ),
+        )
         .await?;
     let mut message = check.summary.clone();
     if !check.causes.is_empty() {
         message.push_str(" Most likely causes: ");
         message.push_str(&check.causes.join(" "));
     }
-    Ok(redirect_with_flash(&back, if check.ok { "ok" } else { "error" }, &message))
+    Ok(redirect_with_flash(
+        &back,
+        if check.ok { "ok" } else { "error" },
+        &message,
+    ))
 }

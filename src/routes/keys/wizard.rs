@@ -21,10 +21,22 @@ pub struct StepState {
 }
 
 impl StepState {
-    const NOT_STARTED: StepState = StepState { word: "not started", badge: "badge-neutral" };
-    const SAVED: StepState = StepState { word: "saved", badge: "badge-warn" };
-    const VERIFIED: StepState = StepState { word: "verified", badge: "badge-good" };
-    const FAILING: StepState = StepState { word: "failing", badge: "badge-bad" };
+    const NOT_STARTED: StepState = StepState {
+        word: "not started",
+        badge: "badge-neutral",
+    };
+    const SAVED: StepState = StepState {
+        word: "saved",
+        badge: "badge-warn",
+    };
+    const VERIFIED: StepState = StepState {
+        word: "verified",
+        badge: "badge-good",
+    };
+    const FAILING: StepState = StepState {
+        word: "failing",
+        badge: "badge-bad",
+    };
 }
 
 /// The key in use, as pages show it: never the key, only what identifies it.
@@ -83,19 +95,38 @@ fn key_state(key: Option<&KeyRow>) -> StepState {
     }
 }
 
-async fn wizard_page(state: &AppState, req: &HttpRequest, user: &CurrentUser, project: &Project) -> Result<WizardPage, AppError> {
+async fn wizard_page(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    project: &Project,
+) -> Result<WizardPage, AppError> {
     let key = state.store.key_in_use(project.id).await?;
     let now = crate::clock::now_ms();
     Ok(WizardPage {
-        layout: Layout::new(state, req, user, "Apple App Store", Some((project, "settings"))).await?,
+        layout: Layout::new(
+            state,
+            req,
+            user,
+            "Apple App Store",
+            Some((project, "settings")),
+        )
+        .await?,
         slug: project.slug.clone(),
         bundle_id: project.bundle_id.clone(),
         app_apple_id: project.app_apple_id,
-        step1: if project.app_apple_id.is_some() { StepState::VERIFIED } else { StepState::SAVED },
+        step1: if project.app_apple_id.is_some() {
+            StepState::VERIFIED
+        } else {
+            StepState::SAVED
+        },
         step3: key_state(key.as_ref()),
         step4: StepState::NOT_STARTED,
         form_key_id: String::new(),
-        form_issuer_id: key.as_ref().map(|k| k.issuer_id.clone()).unwrap_or_default(),
+        form_issuer_id: key
+            .as_ref()
+            .map(|k| k.issuer_id.clone())
+            .unwrap_or_default(),
         key: key.as_ref().map(|k| KeyView::from_row(k, now)),
         errors: KeyFormErrors::default(),
         key_action: format!("/projects/{}/settings/stores/apple/key", project.slug),
@@ -103,7 +134,12 @@ async fn wizard_page(state: &AppState, req: &HttpRequest, user: &CurrentUser, pr
     })
 }
 
-pub async fn page(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
     let project = project_by_slug(&state, &path).await?;
     ok(&req, &wizard_page(&state, &req, &user, &project).await?)
@@ -139,11 +175,23 @@ pub async fn save_key(
             return unprocessable(&req, &page);
         }
     };
-    crate::keys::save_key(&state.store, &state.settings.keyring(), &project, &parsed.key_id, &parsed.issuer_id, &parsed.key, &user.actor()).await?;
+    crate::keys::save_key(
+        &state.store,
+        &state.settings.keyring(),
+        &project,
+        &parsed.key_id,
+        &parsed.issuer_id,
+        &parsed.key,
+        &user.actor(),
+    )
+    .await?;
     tracing::info!(project = %project.slug, key_id = %parsed.key_id.as_str(), "In-App Purchase key saved");
     Ok(redirect_with_flash(
         &format!("/projects/{}/settings/stores/apple", project.slug),
         "ok",
-        &format!("Key {} is saved and encrypted. Next: Verify now, to prove Apple accepts it.", parsed.key_id.as_str()),
+        &format!(
+            "Key {} is saved and encrypted. Next: Verify now, to prove Apple accepts it.",
+            parsed.key_id.as_str()
+        ),
     ))
 }

@@ -31,7 +31,11 @@ pub struct ProjectErrors {
 
 impl ProjectErrors {
     pub fn any(&self) -> bool {
-        self.name.is_some() || self.slug.is_some() || self.bundle_id.is_some() || self.app_apple_id.is_some() || self.environment.is_some()
+        self.name.is_some()
+            || self.slug.is_some()
+            || self.bundle_id.is_some()
+            || self.app_apple_id.is_some()
+            || self.environment.is_some()
     }
 }
 
@@ -55,19 +59,34 @@ impl ProjectForm {
         } else if name.chars().count() > 80 {
             errors.name = Some("Use at most 80 characters for the name.".into());
         }
-        let slug = Slug::parse(&self.slug).map_err(|e| errors.slug = Some(e.to_string())).ok();
-        let bundle_id = BundleId::parse(&self.bundle_id).map_err(|e| errors.bundle_id = Some(e.to_string())).ok();
+        let slug = Slug::parse(&self.slug)
+            .map_err(|e| errors.slug = Some(e.to_string()))
+            .ok();
+        let bundle_id = BundleId::parse(&self.bundle_id)
+            .map_err(|e| errors.bundle_id = Some(e.to_string()))
+            .ok();
         let app_apple_id = if self.app_apple_id.trim().is_empty() {
             Some(None)
         } else {
-            AppAppleId::parse(&self.app_apple_id).map(Some).map_err(|e| errors.app_apple_id = Some(e.to_string())).ok()
+            AppAppleId::parse(&self.app_apple_id)
+                .map(Some)
+                .map_err(|e| errors.app_apple_id = Some(e.to_string()))
+                .ok()
         };
         let environment = Environment::parse(&self.environment)
             .map_err(|_| errors.environment = Some("Choose Production or Sandbox.".into()))
             .ok();
         match (slug, bundle_id, app_apple_id, environment) {
-            (Some(slug), Some(bundle_id), Some(app_apple_id), Some(environment)) if !errors.any() => {
-                Ok(NewProject { name, slug, bundle_id, app_apple_id, environment })
+            (Some(slug), Some(bundle_id), Some(app_apple_id), Some(environment))
+                if !errors.any() =>
+            {
+                Ok(NewProject {
+                    name,
+                    slug,
+                    bundle_id,
+                    app_apple_id,
+                    environment,
+                })
             }
             _ => Err(errors),
         }

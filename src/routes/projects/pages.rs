@@ -28,14 +28,21 @@ pub struct ProjectListPage {
     pub can_create: bool,
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     let projects = state.store.list_projects().await?;
     let page = ProjectListPage {
         layout: Layout::new(&state, &req, &user, "Projects", None).await?,
         projects: projects
             .into_iter()
             .map(|p| ProjectRow {
-                app_apple_id: p.app_apple_id.map(|v| v.to_string()).unwrap_or_else(|| "not set".into()),
+                app_apple_id: p
+                    .app_apple_id
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "not set".into()),
                 slug: p.slug,
                 name: p.name,
                 bundle_id: p.bundle_id,
@@ -57,11 +64,18 @@ pub struct ProjectFormPage {
     pub submit_label: &'static str,
 }
 
-pub async fn new_form(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser) -> Result<HttpResponse, AppError> {
+pub async fn new_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
     let page = ProjectFormPage {
         layout: Layout::new(&state, &req, &user, "New project", None).await?,
-        form: ProjectForm { environment: "Production".into(), ..Default::default() },
+        form: ProjectForm {
+            environment: "Production".into(),
+            ..Default::default()
+        },
         errors: ProjectErrors::default(),
         action: "/projects".into(),
         submit_label: "Create project",
@@ -69,22 +83,35 @@ pub async fn new_form(req: HttpRequest, state: web::Data<AppState>, user: Curren
     ok(&req, &page)
 }
 
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, form: web::Form<ProjectForm>) -> Result<HttpResponse, AppError> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: web::Form<ProjectForm>,
+) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
     user.check_csrf(&form.csrf_token)?;
     let form = form.into_inner();
     let parsed = match form.parse() {
         Ok(p) => p,
-        Err(errors) => return refuse(&req, &state, &user, form, errors, "/projects".into(), None).await,
+        Err(errors) => {
+            return refuse(&req, &state, &user, form, errors, "/projects".into(), None).await
+        }
     };
     match state.store.create_project(&parsed, &user.actor()).await {
         Ok(project) => Ok(redirect_with_flash(
             &format!("/projects/{}/settings/stores/apple", project.slug),
             "ok",
-            &format!("Project “{}” created. Next: connect it to the App Store.", project.name),
+            &format!(
+                "Project “{}” created. Next: connect it to the App Store.",
+                project.name
+            ),
         )),
         Err(StoreError::Conflict(message)) => {
-            let errors = ProjectErrors { slug: Some(message), ..Default::default() };
+            let errors = ProjectErrors {
+                slug: Some(message),
+                ..Default::default()
+            };
             refuse(&req, &state, &user, form, errors, "/projects".into(), None).await
         }
         Err(e) => Err(e.into()),
@@ -100,7 +127,11 @@ async fn refuse(
     action: String,
     project: Option<&Project>,
 ) -> Result<HttpResponse, AppError> {
-    let (title, submit_label) = if project.is_some() { ("Edit project", "Save changes") } else { ("New project", "Create project") };
+    let (title, submit_label) = if project.is_some() {
+        ("Edit project", "Save changes")
+    } else {
+        ("New project", "Create project")
+    };
     let page = ProjectFormPage {
         layout: Layout::new(state, req, user, title, project.map(|p| (p, "edit"))).await?,
         form,
@@ -119,15 +150,30 @@ pub struct OverviewPage {
     pub can_edit: bool,
 }
 
-pub async fn overview(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn overview(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let project = project_by_slug(&state, &path).await?;
     let page = OverviewPage {
-        layout: Layout::new(&state, &req, &user, &project.name, Some((&project, "overview"))).await?,
+        layout: Layout::new(
+            &state,
+            &req,
+            &user,
+            &project.name,
+            Some((&project, "overview")),
+        )
+        .await?,
         project: ProjectRow {
             slug: project.slug.clone(),
             name: project.name.clone(),
             bundle_id: project.bundle_id.clone(),
-            app_apple_id: project.app_apple_id.map(|v| v.to_string()).unwrap_or_else(|| "not set".into()),
+            app_apple_id: project
+                .app_apple_id
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "not set".into()),
             environment: project.environment.clone(),
         },
         can_edit: user.is(MANAGERS),
@@ -135,11 +181,23 @@ pub async fn overview(req: HttpRequest, state: web::Data<AppState>, user: Curren
     ok(&req, &page)
 }
 
-pub async fn edit_form(req: HttpRequest, state: web::Data<AppState>, user: CurrentUser, path: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn edit_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     user.require(MANAGERS)?;
     let project = project_by_slug(&state, &path).await?;
     let page = ProjectFormPage {
-        layout: Layout::new(&state, &req, &user, "Edit project", Some((&project, "edit"))).await?,
+        layout: Layout::new(
+            &state,
+            &req,
+            &user,
+            "Edit project",
+            Some((&project, "edit")),
+        )
+        .await?,
         form: ProjectForm::from_project(&project),
         errors: ProjectErrors::default(),
         action: format!("/projects/{}/edit", project.slug),
@@ -162,12 +220,25 @@ pub async fn update(
     let action = format!("/projects/{}/edit", project.slug);
     let parsed = match form.parse() {
         Ok(p) => p,
-        Err(errors) => return refuse(&req, &state, &user, form, errors, action, Some(&project)).await,
+        Err(errors) => {
+            return refuse(&req, &state, &user, form, errors, action, Some(&project)).await
+        }
     };
-    match state.store.update_project(project.id, &parsed, &user.actor()).await {
-        Ok(updated) => Ok(redirect_with_flash(&format!("/projects/{}", updated.slug), "ok", "Project saved.")),
+    match state
+        .store
+        .update_project(project.id, &parsed, &user.actor())
+        .await
+    {
+        Ok(updated) => Ok(redirect_with_flash(
+            &format!("/projects/{}", updated.slug),
+            "ok",
+            "Project saved.",
+        )),
         Err(StoreError::Conflict(message)) => {
-            let errors = ProjectErrors { slug: Some(message), ..Default::default() };
+            let errors = ProjectErrors {
+                slug: Some(message),
+                ..Default::default()
+            };
             refuse(&req, &state, &user, form, errors, action, Some(&project)).await
         }
         Err(e) => Err(e.into()),
