@@ -64,13 +64,22 @@ impl Pki {
             "Storedesk Simulator Worldwide Developer Relations",
             3,
         );
-        leaf_params.is_ca = IsCa::ExplicitNoCa;
+        // DER forbids an explicit cA=FALSE (Python's cryptography refuses it); Apple's leaf has an empty critical
+        // basicConstraints. NoCa also drops the SKI, so both are added by hand.
+        leaf_params.is_ca = IsCa::NoCa;
         leaf_params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         leaf_params.use_authority_key_identifier_extension = true;
-        leaf_params.custom_extensions = vec![CustomExtension::from_oid_content(
-            LEAF_MARKER_OID,
-            ASN1_NULL.to_vec(),
-        )];
+        let mut basic_constraints =
+            CustomExtension::from_oid_content(&[2, 5, 29, 19], vec![0x30, 0x00]);
+        basic_constraints.set_criticality(true);
+        let key_id = <sha2::Sha256 as sha2::Digest>::digest(leaf_key.public_key_raw());
+        let mut ski = vec![0x04, 20];
+        ski.extend_from_slice(&key_id[..20]);
+        leaf_params.custom_extensions = vec![
+            CustomExtension::from_oid_content(&[2, 5, 29, 14], ski),
+            basic_constraints,
+            CustomExtension::from_oid_content(LEAF_MARKER_OID, ASN1_NULL.to_vec()),
+        ];
         // Signed by the P-384 intermediate, so ecdsa-with-SHA384 like Apple's leaf.
         let leaf = leaf_params
             .signed_by(&leaf_key, &intermediate, &intermediate_key)
