@@ -331,3 +331,94 @@ pub async fn create_project(session: &Session, slug: &str) -> reqwest::Response 
         )
         .await
 }
+
+/// Creates the project `demo` for the simulator's app (its bundle ID and App Apple ID).
+pub async fn project_for(
+    app: &TestApp,
+    sim: &storedesk::apple_sim::SimHandle,
+    admin: &Session,
+) -> storedesk::store::Project {
+    let seed = sim.seed();
+    let r = admin
+        .post_form(
+            "/projects/new",
+            "/projects",
+            &[
+                ("name", "Demo"),
+                ("slug", "demo"),
+                ("bundle_id", &seed.bundle_id),
+                ("app_apple_id", &seed.app_apple_id.to_string()),
+                ("environment", "Production"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status().as_u16(), 303);
+    app.store.project_by_slug("demo").await.unwrap().unwrap()
+}
+
+/// Stores `key` as the project's key in use, as Step 3 would, and returns its row id.
+pub async fn store_key(
+    app: &TestApp,
+    project: &storedesk::store::Project,
+    key: &storedesk::apple_sim::IssuedKey,
+) -> i64 {
+    storedesk::keys::save_key(
+        &app.store,
+        &app.settings.keyring(),
+        project,
+        &storedesk::domain::KeyId::parse(&key.key_id).unwrap(),
+        &storedesk::domain::IssuerId::parse(&key.issuer_id).unwrap(),
+        &storedesk::domain::ApplePrivateKey::parse(key.private_key_pem.as_bytes()).unwrap(),
+        &Actor::system("test"),
+    )
+    .await
+    .unwrap()
+}
+
+/// The app and a simulator with the project `demo` set up for the simulator's app, a simulator-issued key in use,
+/// and a signed-in admin: the state a support page needs.
+pub struct Ready {
+    pub app: TestApp,
+    pub sim: storedesk::apple_sim::SimHandle,
+    pub admin: Session,
+    pub project: storedesk::store::Project,
+}
+
+pub async fn ready(backend: Backend, config: storedesk::apple_sim::SimConfig) -> Option<Ready> {
+    let (app, sim) = spawn_app_with_sim(backend, config).await?;
+    let admin = app.session(Role::Admin).await;
+    let project = project_for(&app, &sim, &admin).await;
+    store_key(&app, &project, &sim.issue_key()).await;
+    Some(Ready {
+        app,
+        sim,
+        admin,
+        project,
+    })
+}
+
+/// Runs one test body on SQLite and on PostgreSQL, each with the app wired to its own fresh simulator.
+#[macro_export]
+macro_rules! with_sim {
+    ($name:ident, $config:expr, |$app:ident, $sim:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            use $crate::helpers::{spawn_app_with_sim, Backend};
+            async fn run(backend: Backend) {
+                let Some(($app, $sim)) = spawn_app_with_sim(backend, $config).await else {
+                    return;
+                };
+                $body
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Backend::Postgres).await
+            }
+        }
+    };
+}

@@ -1,42 +1,9 @@
 //! Verify now, and rotation that proves the new key first, against the Apple simulator over real HTTP.
-use storedesk::apple_sim::{IssuedKey, SimConfig, SimHandle};
-use storedesk::domain::{ApplePrivateKey, IssuerId, KeyId, Role};
-use storedesk::store::Actor;
+use storedesk::apple_sim::{IssuedKey, SimConfig};
+use storedesk::domain::Role;
 
-use crate::helpers::{assert_redirect_to, spawn_app_with_sim, Backend, Session, TestApp};
-
-async fn project_for(app: &TestApp, sim: &SimHandle, admin: &Session) -> storedesk::store::Project {
-    let seed = sim.seed();
-    let r = admin
-        .post_form(
-            "/projects/new",
-            "/projects",
-            &[
-                ("name", "Demo"),
-                ("slug", "demo"),
-                ("bundle_id", &seed.bundle_id),
-                ("app_apple_id", &seed.app_apple_id.to_string()),
-                ("environment", "Production"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status().as_u16(), 303);
-    app.store.project_by_slug("demo").await.unwrap().unwrap()
-}
-
-async fn store_key(app: &TestApp, project: &storedesk::store::Project, key: &IssuedKey) -> i64 {
-    storedesk::keys::save_key(
-        &app.store,
-        &app.settings.keyring(),
-        project,
-        &KeyId::parse(&key.key_id).unwrap(),
-        &IssuerId::parse(&key.issuer_id).unwrap(),
-        &ApplePrivateKey::parse(key.private_key_pem.as_bytes()).unwrap(),
-        &Actor::system("test"),
-    )
-    .await
-    .unwrap()
-}
+use crate::helpers::{assert_redirect_to, project_for, store_key, Session};
+use crate::with_sim;
 
 fn random_key(issuer: &str) -> IssuedKey {
     use p256::pkcs8::EncodePrivateKey;
@@ -59,28 +26,6 @@ async fn verify(admin: &Session) -> String {
         .await;
     assert_redirect_to(&r, "/projects/demo/keys");
     admin.get_text("/projects/demo/keys").await
-}
-
-macro_rules! with_sim {
-    ($name:ident, $config:expr, |$app:ident, $sim:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            async fn run(backend: Backend) {
-                let Some(($app, $sim)) = spawn_app_with_sim(backend, $config).await else {
-                    return;
-                };
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await
-            }
-        }
-    };
 }
 
 with_sim!(
