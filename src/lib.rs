@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod notifications;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -8,6 +8,7 @@ use crate::config::DatabaseUrl;
 
 pub mod audit;
 pub mod keys;
+pub mod notifications;
 pub mod projects;
 pub mod sessions;
 pub mod settings;

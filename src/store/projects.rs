@@ -24,7 +24,7 @@ pub struct NewProject {
     pub environment: Environment,
 }
 
-const PROJECT_COLUMNS: &str =
+pub(crate) const PROJECT_COLUMNS: &str =
     "id, slug, name, bundle_id, app_apple_id, environment, created_at, updated_at";
 
 fn slug_taken(e: StoreError) -> StoreError {

@@ -1,0 +1,169 @@
+//! Verify, decode, store: the one path by which a notification enters the database.
+use serde_json::{json, Value};
+
+use crate::apple::{AppIdentity, Environment, SignedDataVerifier, VerifyError};
+use crate::store::notifications::{Inserted, NewNotification};
+use crate::store::{Project, Store, StoreError};
+
+/// Where a notification came from; shown on its detail page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Webhook,
+    Backfill,
+    Recovered,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Webhook => "webhook",
+            Source::Backfill => "backfill",
+            Source::Recovered => "recovered",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The payload is not Apple's, not this app's, or not well-formed: Apple retrying can't fix it.
+    #[error("{0}")]
+    Rejected(#[from] VerifyError),
+    #[error("the notification has no {0}")]
+    MissingField(&'static str),
+    /// Ours: the notification may be fine, so the sender should retry.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IngestError {
+    /// A short, stable reason for logs and metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            IngestError::Rejected(e) => e.code(),
+            IngestError::MissingField(_) => "MISSING_FIELD",
+            IngestError::Store(_) => "STORE_FAILURE",
+        }
+    }
+
+    pub fn is_ours(&self) -> bool {
+        matches!(self, IngestError::Store(_))
+    }
+}
+
+/// A notification whose JWS and nested JWS all verified, with the fields pages filter on.
+#[derive(Debug, Clone)]
+pub struct VerifiedNotification {
+    pub environment: Environment,
+    pub notification_uuid: String,
+    pub notification_type: String,
+    pub subtype: Option<String>,
+    pub signed_date: i64,
+    pub notification: Value,
+    pub transaction: Option<
+        crate::apple::Verified<
+            crate::apple::models::jws_transaction_decoded_payload::JWSTransactionDecodedPayload,
+        >,
+    >,
+    pub renewal_info: Option<Value>,
+}
+
+impl VerifiedNotification {
+    pub fn transaction_raw(&self) -> Option<&Value> {
+        self.transaction.as_ref().map(|t| &t.raw)
+    }
+
+    fn transaction_str(&self, field: &str) -> Option<String> {
+        self.transaction_raw()?
+            .get(field)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// The stored JSON: the three signed documents as Apple signed them.
+    pub fn payload_json(&self) -> Value {
+        json!({
+            "notification": self.notification,
+            "transaction": self.transaction_raw(),
+            "renewalInfo": self.renewal_info,
+        })
+    }
+}
+
+/// Checks the notification's JWS and then each nested JWS against the environment the notification names.
+/// One project takes both environments (App Review uses Sandbox against the production build).
+pub fn verify_notification(
+    verifier: &SignedDataVerifier,
+    project: &Project,
+    signed_payload: &str,
+) -> Result<VerifiedNotification, IngestError> {
+    let (verified, environment) = verifier.verify_notification_any_env(
+        signed_payload,
+        &project.bundle_id,
+        project.app_apple_id,
+    )?;
+    let raw = verified.raw;
+    let text = |field: &str| raw.get(field).and_then(Value::as_str).map(str::to_owned);
+    let notification_uuid =
+        text("notificationUUID").ok_or(IngestError::MissingField("notificationUUID"))?;
+    let notification_type =
+        text("notificationType").ok_or(IngestError::MissingField("notificationType"))?;
+    let subtype = text("subtype");
+    // Apple sends integers; a float is accepted the way the payload models accept it.
+    let signed_date = raw
+        .get("signedDate")
+        .and_then(|v| v.as_i64().or_else(|| v.as_f64().map(|f| f as i64)))
+        .ok_or(IngestError::MissingField("signedDate"))?;
+    let identity = AppIdentity {
+        bundle_id: project.bundle_id.clone(),
+        app_apple_id: project.app_apple_id,
+        environment,
+    };
+    let data = raw.get("data");
+    let nested = |field: &str| data.and_then(|d| d.get(field)).and_then(Value::as_str);
+    let transaction = match nested("signedTransactionInfo") {
+        Some(jws) => Some(verifier.verify_transaction(jws, &identity)?),
+        None => None,
+    };
+    let renewal_info = match nested("signedRenewalInfo") {
+        Some(jws) => Some(verifier.verify_renewal_info(jws, &identity)?.raw),
+        None => None,
+    };
+    Ok(VerifiedNotification {
+        environment,
+        notification_uuid,
+        notification_type,
+        subtype,
+        signed_date,
+        notification: raw,
+        transaction,
+        renewal_info,
+    })
+}
+
+/// Verifies and stores one notification; a second delivery of the same notificationUUID is not a second row.
+pub async fn ingest(
+    store: &Store,
+    verifier: &SignedDataVerifier,
+    project: &Project,
+    signed_payload: &str,
+    source: Source,
+) -> Result<(Inserted, VerifiedNotification), IngestError> {
+    let n = verify_notification(verifier, project, signed_payload)?;
+    let row = NewNotification {
+        project_id: project.id,
+        notification_uuid: n.notification_uuid.clone(),
+        notification_type: n.notification_type.clone(),
+        subtype: n.subtype.clone(),
+        environment: n.environment.as_str().to_owned(),
+        signed_date: n.signed_date,
+        transaction_id: n.transaction_str("transactionId"),
+        original_transaction_id: n.transaction_str("originalTransactionId"),
+        product_id: n.transaction_str("productId"),
+        source: source.as_str().to_owned(),
+        received_at: crate::clock::now_ms(),
+        signed_payload: signed_payload.to_owned(),
+        payload: n.payload_json().to_string(),
+    };
+    let inserted = store.insert_notification(&row).await?;
+    Ok((inserted, n))
+}

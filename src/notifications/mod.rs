@@ -1,0 +1,5 @@
+//! App Store Server Notifications V2: what arrives (webhook), what is fetched (backfill) and what the gap job
+//! recovers all go through `ingest`, so every stored notification was verified the same way.
+pub mod ingest;
+
+pub use ingest::{ingest, verify_notification, IngestError, Source, VerifiedNotification};

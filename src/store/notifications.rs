@@ -1,0 +1,192 @@
+//! Rows of `notifications` and each project's notification URL token.
+use super::{Project, Store, StoreResult};
+
+/// A verified notification ready to be stored; the fields pages filter on are lifted out of the payload.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub project_id: i64,
+    pub notification_uuid: String,
+    pub notification_type: String,
+    pub subtype: Option<String>,
+    pub environment: String,
+    pub signed_date: i64,
+    pub transaction_id: Option<String>,
+    pub original_transaction_id: Option<String>,
+    pub product_id: Option<String>,
+    pub source: String,
+    pub received_at: i64,
+    pub signed_payload: String,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub notification_uuid: String,
+    pub notification_type: String,
+    pub subtype: Option<String>,
+    pub environment: String,
+    pub signed_date: i64,
+    pub transaction_id: Option<String>,
+    pub original_transaction_id: Option<String>,
+    pub product_id: Option<String>,
+    pub source: String,
+    pub received_at: i64,
+    pub payload: String,
+}
+
+pub const NOTIFICATION_COLUMNS: &str = "id, project_id, notification_uuid, notification_type, subtype, environment, \
+     signed_date, transaction_id, original_transaction_id, product_id, source, received_at, payload";
+
+/// Whether a store call added the row or found it already there (a retry or an overlap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    New(i64),
+    AlreadyPresent(i64),
+}
+
+impl Inserted {
+    pub fn id(self) -> i64 {
+        match self {
+            Inserted::New(id) | Inserted::AlreadyPresent(id) => id,
+        }
+    }
+
+    pub fn is_new(self) -> bool {
+        matches!(self, Inserted::New(_))
+    }
+}
+
+impl Store {
+    /// Stores a notification once per (project, notificationUUID); concurrent duplicates are absorbed by the
+    /// unique index, so no caller ever sees a conflict.
+    pub async fn insert_notification(&self, n: &NewNotification) -> StoreResult<Inserted> {
+        let inserted: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO notifications (project_id, notification_uuid, notification_type, subtype, environment, \
+             signed_date, transaction_id, original_transaction_id, product_id, source, received_at, \
+             signed_payload, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+             ON CONFLICT (project_id, notification_uuid) DO NOTHING RETURNING id",
+        )
+        .bind(n.project_id)
+        .bind(&n.notification_uuid)
+        .bind(&n.notification_type)
+        .bind(&n.subtype)
+        .bind(&n.environment)
+        .bind(n.signed_date)
+        .bind(&n.transaction_id)
+        .bind(&n.original_transaction_id)
+        .bind(&n.product_id)
+        .bind(&n.source)
+        .bind(n.received_at)
+        .bind(&n.signed_payload)
+        .bind(&n.payload)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some((id,)) = inserted {
+            return Ok(Inserted::New(id));
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "SELECT id FROM notifications WHERE project_id = $1 AND notification_uuid = $2",
+        )
+        .bind(n.project_id)
+        .bind(&n.notification_uuid)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Inserted::AlreadyPresent(id))
+    }
+
+    pub async fn notification(
+        &self,
+        project_id: i64,
+        id: i64,
+    ) -> StoreResult<Option<NotificationRow>> {
+        Ok(sqlx::query_as::<_, NotificationRow>(&format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE project_id = $1 AND id = $2"
+        ))
+        .bind(project_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn notification_by_uuid(
+        &self,
+        project_id: i64,
+        uuid: &str,
+    ) -> StoreResult<Option<NotificationRow>> {
+        Ok(sqlx::query_as::<_, NotificationRow>(&format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE project_id = $1 AND notification_uuid = $2"
+        ))
+        .bind(project_id)
+        .bind(uuid)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn count_notifications(&self, project_id: i64) -> StoreResult<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM notifications WHERE project_id = $1")
+                .bind(project_id)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(n)
+    }
+
+    /// The token in the project's notification URL, made on first use.
+    pub async fn notification_token(&self, project_id: i64) -> StoreResult<String> {
+        let (current,): (Option<String>,) =
+            sqlx::query_as("SELECT notification_token FROM projects WHERE id = $1")
+                .bind(project_id)
+                .fetch_one(self.pool())
+                .await?;
+        if let Some(token) = current {
+            return Ok(token);
+        }
+        // Two first visits at once: only the first write lands; both then read the same token.
+        sqlx::query(
+            "UPDATE projects SET notification_token = $1 WHERE id = $2 AND notification_token IS NULL",
+        )
+        .bind(new_notification_token())
+        .bind(project_id)
+        .execute(self.pool())
+        .await?;
+        let (token,): (String,) =
+            sqlx::query_as("SELECT notification_token FROM projects WHERE id = $1")
+                .bind(project_id)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(token)
+    }
+
+    /// Replaces the token: the old notification URL answers 404 from now on.
+    pub async fn regenerate_notification_token(&self, project_id: i64) -> StoreResult<String> {
+        let token = new_notification_token();
+        sqlx::query("UPDATE projects SET notification_token = $1 WHERE id = $2")
+            .bind(&token)
+            .bind(project_id)
+            .execute(self.pool())
+            .await?;
+        Ok(token)
+    }
+
+    pub async fn project_by_notification_token(&self, token: &str) -> StoreResult<Option<Project>> {
+        Ok(sqlx::query_as::<_, Project>(&format!(
+            "SELECT {} FROM projects WHERE notification_token = $1",
+            super::projects::PROJECT_COLUMNS
+        ))
+        .bind(token)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+}
+
+/// 32 random bytes, URL-safe: a URL nobody can guess is the only thing keeping strangers from making us verify
+/// their payloads, so it is long.
+fn new_notification_token() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
