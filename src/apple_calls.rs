@@ -50,6 +50,8 @@ pub async fn record<T>(
         Ok(_) => Ok(()),
         // An API error with Apple's errorCode means Apple accepted the token; only the request was refused.
         Err(AppleError::Api { .. }) => Ok(()),
+        // Held back by our own budget: nothing reached Apple, so there is nothing to say about the key.
+        Err(AppleError::BudgetExhausted { .. }) => return Ok(()),
         Err(e) => Err(e),
     };
     match outcome {
@@ -86,6 +88,7 @@ fn short(e: &AppleError) -> String {
     match e {
         AppleError::Unauthorized { environment } => format!("HTTP 401 in {environment}"),
         AppleError::RateLimited { .. } => "rate limited (HTTP 429)".into(),
+        AppleError::BudgetExhausted { .. } => "held back by the hourly budget".into(),
         AppleError::Timeout { .. } => "timed out".into(),
         AppleError::Network { .. } => "network error".into(),
         AppleError::MalformedResponse(_) => "unreadable answer".into(),
@@ -184,7 +187,14 @@ pub async fn verify_credentials(client: &AppleClient, creds: &ApiCredentials) ->
             false,
             "Apple's servers answered with an error of their own (5xx). Nothing is wrong with the key as far as we can tell; verify again in a few minutes.".to_string(),
         ),
-        (s, p) => (false, format!("Sandbox: {}. Production: {}.", describe(s), describe(p))),
+        (s, p) => (
+            false,
+            format!(
+                "Sandbox: {}. Production: {}.",
+                describe(s).trim_end_matches('.'),
+                describe(p).trim_end_matches('.')
+            ),
+        ),
     };
     Verification {
         sandbox,

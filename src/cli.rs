@@ -94,6 +94,10 @@ pub struct ServeArgs {
     /// Comma-separated paths of extra trusted root certificates (DER or PEM), for a simulator only.
     #[arg(long, env = "STOREDESK_APPLE_EXTRA_ROOTS")]
     pub apple_extra_roots: Option<String>,
+    /// Calls per hour per endpoint to budget for in Production (Sandbox gets a tenth), instead of Apple's
+    /// published limits; for when Apple gives an app a different limit.
+    #[arg(long, env = "STOREDESK_APPLE_HOURLY_LIMIT")]
+    pub apple_hourly_limit: Option<String>,
     /// `json` for JSON log lines.
     #[arg(long, env = "STOREDESK_LOG_FORMAT", default_value = "pretty")]
     pub log_format: String,
@@ -197,6 +201,20 @@ impl ServeArgs {
         }
         if let Some(roots) = self.apple_extra_roots.as_deref() {
             apple.extra_roots = config::load_extra_roots(roots)?;
+        }
+        if let Some(raw) = self.apple_hourly_limit.as_deref().filter(|s| !s.is_empty()) {
+            apple.hourly_limit = Some(
+                raw.trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "STOREDESK_APPLE_HOURLY_LIMIT",
+                            "a whole number of calls per hour above 0",
+                        )
+                    })?,
+            );
         }
         if self.log_format != "json" && self.log_format != "pretty" {
             return Err(ConfigError::new("STOREDESK_LOG_FORMAT", "json or pretty").into());

@@ -79,6 +79,8 @@ pub struct AppleSettings {
     /// Extra trusted roots (DER), for a simulator only; never set by default.
     pub extra_roots: Vec<Vec<u8>>,
     pub timeout: Duration,
+    /// Calls per hour per endpoint to budget for in Production instead of Apple's published limits.
+    pub hourly_limit: Option<u64>,
 }
 
 impl Default for AppleSettings {
@@ -88,6 +90,7 @@ impl Default for AppleSettings {
             sandbox_url: "https://api.storekit-sandbox.apple.com".into(),
             extra_roots: Vec::new(),
             timeout: Duration::from_secs(30),
+            hourly_limit: None,
         }
     }
 }

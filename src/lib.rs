@@ -3,6 +3,7 @@ pub mod apple;
 pub mod apple_calls;
 pub mod apple_sim;
 pub mod auth;
+pub mod call_budget;
 pub mod cli;
 pub mod clock;
 pub mod commands;

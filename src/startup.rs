@@ -58,7 +58,11 @@ impl Application {
             timeout: settings.apple.timeout,
             ..AppleClientConfig::default()
         })
-        .map_err(|e| anyhow::anyhow!("could not build the Apple client: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("could not build the Apple client: {e}"))?
+        .with_budget(Arc::new(crate::call_budget::StoreBudget::new(
+            store.clone(),
+            settings.apple.hourly_limit,
+        )));
         // Apple Root CA - G3 is always the anchor; a simulator's root only when configured.
         let verifier = SignedDataVerifier::new()
             .with_extra_roots(settings.apple.extra_roots.clone())

@@ -26,6 +26,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::budget::{CallBudget, Endpoint};
 use super::error::{ApiErrorKind, AppleError};
 use super::token::TokenCache;
 use super::Environment;
@@ -181,6 +182,7 @@ pub struct AppleClient {
     production: Url,
     sandbox: Url,
     tokens: TokenCache,
+    budget: Option<Arc<dyn CallBudget>>,
 }
 
 impl std::fmt::Debug for AppleClient {
@@ -271,7 +273,14 @@ impl AppleClient {
             production,
             sandbox,
             tokens: TokenCache::new(),
+            budget: None,
         })
+    }
+
+    /// Every call then first takes a unit of this hourly budget, and is not sent when it is spent.
+    pub fn with_budget(mut self, budget: Arc<dyn CallBudget>) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     pub fn config(&self) -> &AppleClientConfig {
@@ -328,10 +337,21 @@ impl AppleClient {
         method: Method,
         url: Url,
         body: Option<Vec<u8>>,
+        endpoint: Endpoint,
     ) -> Result<Vec<u8>, AppleError> {
         let mut retries = 0u32;
         let mut waited_for_rate_limit = false;
         loop {
+            // Each attempt, retries included, counts against Apple's quota.
+            if let Some(budget) = &self.budget {
+                if let Err(retry_at_ms) = budget.take(&creds.bundle_id, env, endpoint).await {
+                    return Err(AppleError::BudgetExhausted {
+                        environment: env,
+                        endpoint: endpoint.as_str(),
+                        retry_at_ms,
+                    });
+                }
+            }
             let token = self
                 .tokens
                 .token(
@@ -454,7 +474,8 @@ impl AppleClient {
         body: Option<Vec<u8>>,
     ) -> Result<T, AppleError> {
         let url = self.url(env, segments, query)?;
-        let bytes = self.send(creds, env, method, url, body).await?;
+        let endpoint = Endpoint::of(&method, segments);
+        let bytes = self.send(creds, env, method, url, body, endpoint).await?;
         serde_json::from_slice(&bytes).map_err(|e| AppleError::MalformedResponse(e.to_string()))
     }
 
@@ -663,9 +684,16 @@ impl AppleClient {
             ],
             &[],
         )?;
-        self.send(creds, env, Method::PUT, url, Some(json_body(request)?))
-            .await
-            .map(|_| ())
+        self.send(
+            creds,
+            env,
+            Method::PUT,
+            url,
+            Some(json_body(request)?),
+            Endpoint::ConsumptionInformation,
+        )
+        .await
+        .map(|_| ())
     }
 
     /// PUT /inApps/v1/subscriptions/extend/{originalTransactionId}

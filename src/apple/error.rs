@@ -169,6 +169,13 @@ pub enum AppleError {
     },
     #[error("rate limited by Apple (retry at {retry_at_ms:?} ms)")]
     RateLimited { retry_at_ms: Option<i64> },
+    /// Our own hourly budget for this endpoint is spent; nothing was sent to Apple.
+    #[error("storedesk's hourly budget for {endpoint} in {environment} is spent (until {retry_at_ms} ms)")]
+    BudgetExhausted {
+        environment: Environment,
+        endpoint: &'static str,
+        retry_at_ms: i64,
+    },
     #[error("Apple did not answer in time ({retries} retries)")]
     Timeout { retries: u32 },
     #[error("network error talking to Apple: {detail} ({retries} retries)")]
@@ -253,6 +260,18 @@ impl AppleError {
                 None => "Apple's rate limit for this endpoint was reached; try again later."
                     .to_owned(),
             },
+            AppleError::BudgetExhausted {
+                environment,
+                endpoint,
+                retry_at_ms,
+            } => {
+                let at = chrono::DateTime::from_timestamp_millis(*retry_at_ms)
+                    .map(|at| at.format("%H:%M UTC").to_string())
+                    .unwrap_or_else(|| "the next hour".to_owned());
+                format!(
+                    "storedesk held this call back: this hour's share of Apple's rate limit for {endpoint} in {environment} is used up (all storedesk instances share it), and going over would get the key throttled by Apple. Try again after {at}."
+                )
+            }
             AppleError::Timeout { retries } => format!(
                 "Apple did not answer in time.{} Try again later.",
                 retried(*retries)
@@ -304,6 +323,7 @@ impl AppleError {
             AppleError::Timeout { .. } | AppleError::Network { .. } => true,
             AppleError::Unauthorized { .. }
             | AppleError::RateLimited { .. }
+            | AppleError::BudgetExhausted { .. }
             | AppleError::MalformedResponse(_)
             | AppleError::Request(_) => false,
         }

@@ -3,6 +3,7 @@
 //! Payloads and responses use the models of the `app-store-server-library` crate (they keep unknown enum
 //! values and accept float dates); the transport, the JWT and the JWS verification are ours.
 
+pub mod budget;
 pub mod client;
 pub mod error;
 pub mod token;
@@ -14,6 +15,7 @@ use app_store_server_library::models::app_store_environment::Environment as LibE
 
 /// The crate's payload and response models, re-exported so callers name one path.
 pub use app_store_server_library::models;
+pub use budget::{CallBudget, Endpoint};
 pub use client::{
     with_fallback, Answered, ApiCredentials, AppleClient, AppleClientConfig, HistoryQuery,
 };

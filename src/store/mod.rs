@@ -7,6 +7,7 @@ use sqlx::AnyPool;
 use crate::config::DatabaseUrl;
 
 pub mod audit;
+pub mod call_budget;
 pub mod keys;
 pub mod notifications;
 pub mod projects;

@@ -81,6 +81,7 @@ pub fn test_settings(
             sandbox_url: "http://127.0.0.1:9".into(),
             extra_roots: Vec::new(),
             timeout: Duration::from_secs(5),
+            hourly_limit: None,
         },
         session_idle: Duration::from_secs(3600),
         session_absolute: Duration::from_secs(24 * 3600),

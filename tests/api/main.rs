@@ -5,6 +5,7 @@ mod helpers;
 mod admin_users;
 mod audit;
 mod auth;
+mod budget;
 mod health;
 mod keys;
 mod projects;

@@ -45,6 +45,7 @@ impl TestApp {
                 sandbox_url: sim.sandbox_url(),
                 extra_roots: vec![sim.root_ca_der()],
                 timeout: Duration::from_secs(5),
+                hourly_limit: None,
             },
             session_idle: Duration::from_secs(3600),
             session_absolute: Duration::from_secs(24 * 3600),
