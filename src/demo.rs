@@ -87,6 +87,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  Project:  {}/projects/{DEMO_PROJECT}  ({key_summary})",
         settings.public_url
     );
+    let seed = sim.seed();
+    println!(
+        "  Try:      {}/projects/{DEMO_PROJECT}/transactions?q={}  (a customer with 30 purchases)",
+        settings.public_url, seed.long_history_original_id
+    );
+    if let Some(order) = seed.order_ids.first() {
+        println!("            order id {order} from a receipt e-mail works in the same box");
+    }
     println!("  Apple simulator: {}", sim.base_url());
     println!("  Data:     {}", dir.display());
     println!("Press Ctrl-C to stop.");
