@@ -3,10 +3,12 @@
 mod helpers;
 
 mod admin_users;
+mod api_tokens;
 mod audit;
 mod auth;
 mod health;
 mod keys;
+mod offers;
 mod projects;
 mod roles;
 mod step3;
