@@ -30,6 +30,11 @@ pub enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Manage API tokens for the JSON API.
+    ApiToken {
+        #[command(subcommand)]
+        command: ApiTokenCommand,
+    },
     /// Make or rotate the master key that encrypts stored private keys.
     MasterKey {
         #[command(subcommand)]
@@ -128,6 +133,24 @@ pub enum UserCommand {
         /// Read the password from standard input instead of generating one.
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiTokenCommand {
+    /// Create a token for one project; prints it once (only its hash is stored).
+    Add {
+        /// The project's slug.
+        #[arg(long)]
+        project: String,
+        /// `read` (look-ups) or `sign` (look-ups and promotional offer signatures).
+        #[arg(long)]
+        scope: String,
+        /// Who uses the token, e.g. "billing backend".
+        #[arg(long)]
+        name: Option<String>,
         #[command(flatten)]
         db: DbArgs,
     },

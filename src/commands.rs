@@ -4,7 +4,7 @@ use std::io::Read;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::cli::{Cli, Command, MasterKeyCommand, UserCommand};
+use crate::cli::{ApiTokenCommand, Cli, Command, MasterKeyCommand, UserCommand};
 use crate::crypto::MasterKey;
 use crate::domain::{Email, Role};
 use crate::startup::Application;
@@ -82,6 +82,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::ApiToken {
+            command:
+                ApiTokenCommand::Add {
+                    project,
+                    scope,
+                    name,
+                    db,
+                },
+        } => {
+            let store = Store::connect(&db.database_url("storedesk.db")?).await?;
+            store.migrate().await?;
+            let issued = add_api_token(&store, &project, &scope, name.as_deref()).await?;
+            println!(
+                "Created the API token “{}” ({}) for project {} with scope {}. It is shown only now:\n{}",
+                issued.row.name,
+                issued.row.prefix,
+                issued.row.project_slug,
+                issued.row.scope,
+                issued.token.expose_secret()
+            );
+            Ok(())
+        }
         Command::MasterKey {
             command: MasterKeyCommand::Generate,
         } => {
@@ -128,6 +150,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::demo::run_simulator(args).await
         }
     }
+}
+
+/// `storedesk api-token add`: checks the arguments and makes the token (audited as the command).
+pub async fn add_api_token(
+    store: &Store,
+    project: &str,
+    scope: &str,
+    name: Option<&str>,
+) -> anyhow::Result<crate::api::token::IssuedToken> {
+    let scope = crate::domain::ApiScope::parse(scope)
+        .map_err(|_| anyhow::anyhow!("--scope must be read or sign"))?;
+    let name = match name {
+        Some(n) => crate::api::token::parse_name(n).map_err(|e| anyhow::anyhow!("--name: {e}"))?,
+        None => format!("{} token from the command line", scope.as_str()),
+    };
+    let project = store
+        .project_by_slug(project.trim())
+        .await?
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "--project: there is no project with the slug “{}”",
+                project.trim()
+            )
+        })?;
+    let issued = crate::api::token::issue(
+        store,
+        project.id,
+        &name,
+        scope,
+        &Actor::system("storedesk api-token add"),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("could not create the token: {e}"))?;
+    Ok(issued)
 }
 
 pub const MASTER_KEY_SETTING: &str = "master_key_id";

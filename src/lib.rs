@@ -1,4 +1,5 @@
 //! storedesk: a self-hosted console that holds an app publisher's Apple In-App Purchase key and puts it to work.
+pub mod api;
 pub mod apple;
 pub mod apple_calls;
 pub mod apple_sim;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod keys;
 pub mod metrics;
 pub mod notifications;
+pub mod offers;
 pub mod routes;
 pub mod startup;
 pub mod store;

@@ -21,6 +21,10 @@ const HELP: &[(&str, &str)] = &[
         "storedesk_notifications_total",
         "App Store Server Notifications received by outcome.",
     ),
+    (
+        "storedesk_api_auth_failures_total",
+        "JSON API requests refused for their token, by reason.",
+    ),
 ];
 
 impl Metrics {

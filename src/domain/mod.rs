@@ -1,4 +1,5 @@
 //! Value types with rules: parse, never validate twice.
+mod api_scope;
 mod app_apple_id;
 mod bundle_id;
 mod email;
@@ -9,6 +10,7 @@ mod private_key;
 mod role;
 mod slug;
 
+pub use api_scope::{ApiScope, ApiScopeError};
 pub use app_apple_id::{AppAppleId, AppAppleIdError, APP_APPLE_ID_MAX_DIGITS};
 pub use bundle_id::{BundleId, BundleIdError, BUNDLE_ID_MAX_LEN};
 pub use email::{Email, EmailError, EMAIL_MAX_LEN};

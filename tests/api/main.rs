@@ -3,11 +3,13 @@
 mod helpers;
 
 mod admin_users;
+mod api_tokens;
 mod audit;
 mod auth;
 mod budget;
 mod health;
 mod keys;
+mod offers;
 mod projects;
 mod roles;
 mod step3;

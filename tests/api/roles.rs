@@ -25,6 +25,11 @@ pub const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/admin/users", ADMIN),
     ("POST", "/admin/users/1", ADMIN),
     ("GET", "/admin/audit", ADMIN),
+    ("GET", "/admin/api-tokens", ADMIN),
+    ("POST", "/admin/api-tokens", ADMIN),
+    ("POST", "/admin/api-tokens/1/revoke", ADMIN),
+    ("GET", "/projects/demo/offers", MANAGERS),
+    ("POST", "/projects/demo/offers", MANAGERS),
 ];
 
 fn needed(allowed: &[Role]) -> String {

@@ -1,0 +1,202 @@
+//! Errors of the JSON API. Every one answers `{"error": {"code", "message", "request_id"}}` (the shape of
+//! `AppError::json_response`), so a client can branch on `code` and a person can quote the request id.
+use std::collections::BTreeMap;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::apple::{ApiErrorKind, AppleError};
+use crate::domain::ApiScope;
+use crate::error::{current_request_id, AppError};
+
+/// `WWW-Authenticate` for a request without a usable token (RFC 6750).
+const CHALLENGE: &str = "Bearer realm=\"storedesk\"";
+const CHALLENGE_INVALID: &str = "Bearer realm=\"storedesk\", error=\"invalid_token\"";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: no token was sent. Answered with a bare `WWW-Authenticate: Bearer` challenge.
+    #[error("{0}")]
+    MissingToken(String),
+    /// 401: a token was sent but is malformed, unknown, wrong or revoked.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// 403: a valid token for another project.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 403: a valid token whose scope is too small for this endpoint.
+    #[error("This endpoint needs an API token with the {needed} scope; this token has the {have} scope. Create a {needed} token under /admin/api-tokens.")]
+    InsufficientScope { needed: ApiScope, have: ApiScope },
+    /// 404 with a sentence saying what was not found.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("This endpoint does not accept {method}; use {allowed}.")]
+    MethodNotAllowed {
+        method: String,
+        allowed: &'static str,
+    },
+    /// 400: the body could not be read as the JSON this endpoint expects.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422: the JSON was read, but values in it are not acceptable. Keys of `fields` are the JSON field names.
+    #[error("{}", .0.values().cloned().collect::<Vec<_>>().join(" "))]
+    Invalid(BTreeMap<String, String>),
+    /// 409: the project is not in a state to do this (e.g. it has no key in use); `code` says which state.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    /// Apple refused or could not be reached; mapped to a status that says whose problem it is.
+    #[error("{}", .0.sentence())]
+    Apple(AppleError),
+    #[error("storedesk could not finish this request. Nothing secret was exposed; the details are in the server log under the request id.")]
+    Unexpected(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// One field with one sentence, the common case of a 422.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::Invalid(BTreeMap::from([(field.to_string(), message.into())]))
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MissingToken(_) | ApiError::InvalidToken(_) => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::InsufficientScope { .. } => "insufficient_scope",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Invalid(_) => "invalid_request",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::Apple(e) => apple_code(e),
+            ApiError::Unexpected(_) => "internal",
+        }
+    }
+}
+
+fn apple_code(e: &AppleError) -> &'static str {
+    match e {
+        AppleError::Unauthorized { .. } => "apple_unauthorized",
+        AppleError::RateLimited { .. } => "apple_rate_limited",
+        AppleError::BudgetExhausted { .. } => "rate_budget_spent",
+        AppleError::Timeout { .. } => "apple_timeout",
+        AppleError::Network { .. } => "apple_unreachable",
+        AppleError::Api { status, .. } if *status == 404 => "apple_not_found",
+        AppleError::Api { status, .. } if *status < 500 => "apple_rejected",
+        AppleError::Api { .. }
+        | AppleError::HttpStatus { .. }
+        | AppleError::MalformedResponse(_) => "apple_error",
+        AppleError::Request(_) => "internal",
+    }
+}
+
+fn apple_status(e: &AppleError) -> StatusCode {
+    match e {
+        // Apple refusing our key is a problem of this server's setup, not of the caller's request.
+        AppleError::Unauthorized { .. } => StatusCode::BAD_GATEWAY,
+        AppleError::RateLimited { .. } | AppleError::BudgetExhausted { .. } => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        AppleError::Timeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+        AppleError::Api { status: 404, .. } => StatusCode::NOT_FOUND,
+        AppleError::Api { status, .. } if *status < 500 && *status != 429 => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        AppleError::Api {
+            kind: ApiErrorKind::RateLimitExceeded,
+            ..
+        } => StatusCode::TOO_MANY_REQUESTS,
+        AppleError::Request(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_GATEWAY,
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound => ApiError::NotFound("There is nothing at this address.".into()),
+            AppError::BadRequest(m) => ApiError::BadRequest(m),
+            AppError::Forbidden { needed } => {
+                ApiError::Forbidden(format!("This needs the {needed} role."))
+            }
+            AppError::Unexpected(e) => ApiError::Unexpected(e),
+            other => ApiError::Unexpected(anyhow::anyhow!("{other}")),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::from(AppError::from(e))
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Unexpected(e)
+    }
+}
+
+impl From<AppleError> for ApiError {
+    fn from(e: AppleError) -> Self {
+        ApiError::Apple(e)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::MissingToken(_) | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Apple(e) => apple_status(e),
+            ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Unexpected(e) = self {
+            tracing::error!(error.cause_chain = ?e, request_id = %current_request_id(), "API request failed");
+        }
+        let mut error = serde_json::json!({
+            "code": self.code(),
+            "message": self.to_string(),
+            "request_id": current_request_id(),
+        });
+        match self {
+            ApiError::Invalid(fields) => {
+                error["fields"] = serde_json::json!(fields);
+            }
+            ApiError::Apple(e) => {
+                if let Some(code) = e.code() {
+                    error["apple_error_code"] = serde_json::json!(code);
+                }
+            }
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            ApiError::MissingToken(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, CHALLENGE));
+            }
+            ApiError::InvalidToken(_) => {
+                response.insert_header((header::WWW_AUTHENTICATE, CHALLENGE_INVALID));
+            }
+            ApiError::InsufficientScope { needed, .. } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!("Bearer realm=\"storedesk\", error=\"insufficient_scope\", scope=\"{needed}\""),
+                ));
+            }
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                response.insert_header((header::ALLOW, *allowed));
+            }
+            _ => {}
+        }
+        response.json(serde_json::json!({ "error": error }))
+    }
+}
