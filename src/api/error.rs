@@ -76,7 +76,9 @@ impl ApiError {
 fn apple_code(e: &AppleError) -> &'static str {
     match e {
         AppleError::Unauthorized { .. } => "apple_unauthorized",
-        AppleError::RateLimited { .. } => "apple_rate_limited",
+        AppleError::RateLimited { .. } | AppleError::Api { status: 429, .. } => {
+            "apple_rate_limited"
+        }
         AppleError::BudgetExhausted { .. } => "rate_budget_spent",
         AppleError::Timeout { .. } => "apple_timeout",
         AppleError::Network { .. } => "apple_unreachable",
@@ -101,7 +103,8 @@ fn apple_status(e: &AppleError) -> StatusCode {
         AppleError::Api { status, .. } if *status < 500 && *status != 429 => {
             StatusCode::UNPROCESSABLE_ENTITY
         }
-        AppleError::Api {
+        AppleError::Api { status: 429, .. }
+        | AppleError::Api {
             kind: ApiErrorKind::RateLimitExceeded,
             ..
         } => StatusCode::TOO_MANY_REQUESTS,
@@ -198,5 +201,59 @@ impl ResponseError for ApiError {
             _ => {}
         }
         response.json(serde_json::json!({ "error": error }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apple::Environment;
+
+    fn api(status: u16, code: i64) -> AppleError {
+        AppleError::Api {
+            status,
+            code,
+            kind: ApiErrorKind::from_code(code),
+            environment: Environment::Production,
+            retries: 0,
+        }
+    }
+
+    #[test]
+    fn apple_errors_map_to_a_status_that_says_whose_problem_it_is() {
+        let cases = [
+            (api(404, 4040010), 404, "apple_not_found"),
+            (api(400, 4000006), 422, "apple_rejected"),
+            (api(429, 4290000), 429, "apple_rate_limited"),
+            (api(500, 5000000), 502, "apple_error"),
+            (
+                AppleError::Unauthorized {
+                    environment: Environment::Sandbox,
+                },
+                502,
+                "apple_unauthorized",
+            ),
+            (AppleError::Timeout { retries: 2 }, 504, "apple_timeout"),
+            (
+                AppleError::RateLimited { retry_at_ms: None },
+                429,
+                "apple_rate_limited",
+            ),
+        ];
+        for (e, status, code) in cases {
+            let e = ApiError::from(e);
+            assert_eq!((e.status_code().as_u16(), e.code()), (status, code), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_422_lists_every_field_and_joins_the_sentences() {
+        let mut fields = BTreeMap::new();
+        fields.insert("b".to_string(), "Second.".to_string());
+        fields.insert("a".to_string(), "First.".to_string());
+        let e = ApiError::Invalid(fields);
+        assert_eq!(e.to_string(), "First. Second.");
+        assert_eq!(e.status_code(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(ApiError::invalid("x", "Bad.").to_string(), "Bad.");
     }
 }
