@@ -16,4 +16,5 @@ pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod store;
+pub mod support;
 pub mod telemetry;
