@@ -17,6 +17,7 @@ pub mod health;
 pub mod keys;
 pub mod login;
 pub mod projects;
+pub mod support;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(projects::configure)
         .configure(keys::configure)
         .configure(admin::configure)
+        .configure(support::configure)
         .default_service(web::to(not_found));
 }
 

@@ -46,8 +46,16 @@ pub struct HistoryParams {
     /// Apple's revision token of the page to show; empty for the first (newest) page.
     #[serde(default)]
     pub rev: String,
+    /// The page number shown (1 = newest); Apple's paging itself runs on `rev`.
     #[serde(default)]
-    pub page: Option<u32>,
+    pub page: String,
+}
+
+impl HistoryParams {
+    /// The page number, 1 when absent or unreadable (it only labels the page).
+    pub fn page_number(&self) -> u32 {
+        self.page.trim().parse::<u32>().unwrap_or(1).clamp(1, 100_000)
+    }
 }
 
 /// The four product types as the history filter spells them.

@@ -32,6 +32,23 @@ pub struct HistoryRequest {
     pub page: u32,
 }
 
+impl HistoryRequest {
+    /// Filters, page token and page number from a query string; refusals name their field.
+    pub fn parse(params: &super::history::HistoryParams) -> Result<Self, Vec<super::FieldError>> {
+        let filters = HistoryFilters::parse(params)?;
+        let revision = Some(params.rev.trim().to_owned()).filter(|r| !r.is_empty());
+        Ok(HistoryRequest {
+            page: if revision.is_some() {
+                params.page_number().max(2)
+            } else {
+                1
+            },
+            filters,
+            revision,
+        })
+    }
+}
+
 /// A customer's refunds (Apple's refund history: approved refunds, oldest first).
 #[derive(Clone, Debug, Serialize)]
 pub struct RefundHistory {

@@ -28,9 +28,9 @@ use crate::error::AppError;
 use crate::startup::AppState;
 use crate::store::Project;
 
-pub use history::{HistoryFilters, HistoryPage, HistoryParams};
+pub use history::{export_csv, CsvExport, HistoryFilters, HistoryPage, HistoryParams};
 pub use index::{index_transaction, index_transaction_in};
-pub use lookup::{search, RefundHistory, SearchResult, TransactionReport};
+pub use lookup::{search, HistoryRequest, RefundHistory, SearchResult, TransactionReport};
 pub use present::{Money, TransactionView, When};
 pub use query::{SearchInput, SearchInputError};
 pub use subscription::{
