@@ -1,7 +1,7 @@
 //! The local transaction index: every verified transaction storedesk has seen, searchable by each of its ids,
 //! plus the order ids Apple resolved. Rows are only ever replaced by a copy Apple signed at the same time or later,
 //! so a late or replayed copy never overwrites newer data.
-use sqlx::{Any, QueryBuilder, Transaction};
+use sqlx::{Any, Transaction};
 
 use super::{Store, StoreResult};
 
@@ -103,27 +103,20 @@ const ROWS_PER_STATEMENT: usize = 200;
 /// Most rows any one search returns; a customer with more is shown the newest.
 pub const SEARCH_LIMIT: i64 = 500;
 
-fn push_rows(builder: &mut QueryBuilder<'_, Any>, rows: &[IndexRow]) {
-    builder.push_values(rows, |mut b, r| {
-        b.push_bind(r.project_id)
-            .push_bind(r.environment.clone())
-            .push_bind(r.transaction_id.clone())
-            .push_bind(r.original_transaction_id.clone())
-            .push_bind(r.web_order_line_item_id.clone())
-            .push_bind(r.product_id.clone())
-            .push_bind(r.product_type.clone())
-            .push_bind(r.subscription_group.clone())
-            .push_bind(r.app_account_token.clone())
-            .push_bind(r.purchase_date)
-            .push_bind(r.expires_date)
-            .push_bind(r.revocation_date)
-            .push_bind(r.ownership.clone())
-            .push_bind(r.signed_date)
-            .push_bind(r.decoded.clone())
-            .push_bind(r.jws.clone())
-            .push_bind(r.source.clone())
-            .push_bind(r.seen_at);
-    });
+const COLUMNS_PER_ROW: usize = 18;
+
+/// `($1, …, $18), ($19, …)`: the `Any` driver's query builder writes `?`, which PostgreSQL refuses.
+fn values_clause(rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let params = (1..=COLUMNS_PER_ROW)
+                .map(|c| format!("${}", r * COLUMNS_PER_ROW + c))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("({params})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// PostgreSQL refuses an upsert that touches one row twice; keep the copy signed last of each key.
@@ -154,12 +147,35 @@ fn dedupe(rows: &[IndexRow]) -> Vec<&IndexRow> {
 
 /// Upserts `rows` in the caller's transaction (for callers that store other things atomically with them).
 pub async fn upsert(tx: &mut Transaction<'_, Any>, rows: &[IndexRow]) -> StoreResult<()> {
-    let unique: Vec<IndexRow> = dedupe(rows).into_iter().cloned().collect();
+    let unique: Vec<&IndexRow> = dedupe(rows);
     for chunk in unique.chunks(ROWS_PER_STATEMENT) {
-        let mut builder = QueryBuilder::<Any>::new(INSERT_COLUMNS);
-        push_rows(&mut builder, chunk);
-        builder.push(UPSERT_TAIL);
-        builder.build().execute(&mut **tx).await?;
+        let sql = format!(
+            "{INSERT_COLUMNS}VALUES {}{UPSERT_TAIL}",
+            values_clause(chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for r in chunk {
+            query = query
+                .bind(r.project_id)
+                .bind(&r.environment)
+                .bind(&r.transaction_id)
+                .bind(&r.original_transaction_id)
+                .bind(&r.web_order_line_item_id)
+                .bind(&r.product_id)
+                .bind(&r.product_type)
+                .bind(&r.subscription_group)
+                .bind(&r.app_account_token)
+                .bind(r.purchase_date)
+                .bind(r.expires_date)
+                .bind(r.revocation_date)
+                .bind(&r.ownership)
+                .bind(r.signed_date)
+                .bind(&r.decoded)
+                .bind(&r.jws)
+                .bind(&r.source)
+                .bind(r.seen_at);
+        }
+        query.execute(&mut **tx).await?;
     }
     Ok(())
 }

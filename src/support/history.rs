@@ -54,7 +54,11 @@ pub struct HistoryParams {
 impl HistoryParams {
     /// The page number, 1 when absent or unreadable (it only labels the page).
     pub fn page_number(&self) -> u32 {
-        self.page.trim().parse::<u32>().unwrap_or(1).clamp(1, 100_000)
+        self.page
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(1)
+            .clamp(1, 100_000)
     }
 }
 

@@ -460,6 +460,31 @@ pub struct TransactionView {
     pub refund_status: String,
     pub badge: StatusBadge,
     pub signed_date: Option<When>,
+    /// One sentence: "An auto-renewable subscription renewed automatically on … for 9.99 EUR."
+    pub summary: String,
+}
+
+fn summary_sentence(t: &TransactionView) -> String {
+    let kind = &t.product_type.text;
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "An"
+    } else {
+        "A"
+    };
+    let verb = match t.transaction_reason.raw.as_deref() {
+        Some("RENEWAL") => "renewed automatically",
+        _ if t.family_shared => "shared with the customer",
+        _ => "bought",
+    };
+    let mut s = format!("{article} {kind} {verb}");
+    if let Some(p) = &t.purchase_date {
+        s.push_str(&format!(" on {} ({})", p.utc, p.relative));
+    }
+    if let Some(m) = &t.price {
+        s.push_str(&format!(" for {}", m.text));
+    }
+    s.push('.');
+    s
 }
 
 impl TransactionView {
@@ -503,7 +528,7 @@ impl TransactionView {
             }
         };
         let ownership_raw = text(v, "inAppOwnershipType");
-        TransactionView {
+        let mut view = TransactionView {
             is_original: transaction_id == original_transaction_id,
             web_order_line_item_id: owned(v, "webOrderLineItemId"),
             app_account_token: owned(v, "appAccountToken").map(|t| t.to_ascii_lowercase()),
@@ -535,7 +560,10 @@ impl TransactionView {
             signed_date: when("signedDate"),
             transaction_id,
             original_transaction_id,
-        }
+            summary: String::new(),
+        };
+        view.summary = summary_sentence(&view);
+        view
     }
 }
 
@@ -672,6 +700,32 @@ mod tests {
             .refund_status
             .ends_with("Reason: refunded because of an actual or perceived issue in the app."));
         assert_eq!(t.transaction_reason.text, "automatic renewal");
+        assert!(t
+            .summary
+            .starts_with("An auto-renewable subscription renewed automatically on "));
+        assert!(t.summary.ends_with(" for 99.99 EUR."));
+    }
+
+    #[test]
+    fn renewal_info_reads_as_words() {
+        let now = 1_800_000_000_000;
+        let r = RenewalView::from_decoded(
+            &json!({"autoRenewStatus": 0, "autoRenewProductId": "yearly", "productId": "monthly",
+                    "expirationIntent": 1, "isInBillingRetryPeriod": false, "priceIncreaseStatus": 1,
+                    "renewalPrice": 1_500_000, "currency": "JPY", "offerType": 2, "offerIdentifier": "back"}),
+            now,
+        );
+        assert!(!r.auto_renew_on);
+        assert_eq!(r.auto_renew.text, "off: it ends at the end of the period");
+        assert!(r.changes_product);
+        assert_eq!(r.expiration_intent.unwrap().text, "the customer cancelled");
+        assert_eq!(r.renewal_price.unwrap().text, "1,500 JPY");
+        assert_eq!(r.offer.as_deref(), Some("promotional offer (“back”)"));
+        assert!(r
+            .price_increase
+            .unwrap()
+            .text
+            .starts_with("the customer agreed"));
     }
 
     #[test]

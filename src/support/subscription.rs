@@ -176,6 +176,9 @@ pub async fn subscription_status(
             items,
         });
     }
+    // The timelines need each chain's past, which the statuses leave out: a few pages of the customer's
+    // subscription history, indexed with the rest.
+    rows.extend(subscription_history(state, project, env, id, now).await?);
     // The requested subscription first, then the others.
     groups.sort_by_key(|g| !g.items.iter().any(|i| i.is_requested));
     let count: usize = groups.iter().map(|g| g.items.len()).sum();
@@ -223,6 +226,45 @@ pub async fn subscription_status(
         indexed_timeline: None,
         not_found,
     })
+}
+
+/// Pages of history followed for the timelines (20 transactions each).
+const TIMELINE_PAGES: usize = 3;
+
+async fn subscription_history(
+    state: &AppState,
+    project: &Project,
+    env: Environment,
+    id: &str,
+    now: i64,
+) -> Result<Vec<crate::store::transactions::IndexRow>, AppError> {
+    let filters = super::history::HistoryFilters {
+        product_type: Some("AUTO_RENEWABLE".into()),
+        ..Default::default()
+    };
+    let mut revision: Option<String> = None;
+    let mut rows = Vec::new();
+    for _ in 0..TIMELINE_PAGES {
+        match super::history::fetch_page(state, project, env, id, &filters, revision.as_deref())
+            .await?
+        {
+            Ok(page) => {
+                rows.extend(super::index::rows_of(
+                    project.id,
+                    "history",
+                    &page.items,
+                    now,
+                ));
+                match page.next_revision {
+                    Some(r) => revision = Some(r),
+                    None => break,
+                }
+            }
+            // The page still shows the statuses; the timeline then shows what the index already had.
+            Err(_) => break,
+        }
+    }
+    Ok(rows)
 }
 
 async fn chain_views(

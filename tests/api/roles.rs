@@ -25,6 +25,19 @@ pub const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/admin/users", ADMIN),
     ("POST", "/admin/users/1", ADMIN),
     ("GET", "/admin/audit", ADMIN),
+    ("GET", "/projects/demo/transactions", ALL),
+    ("GET", "/projects/demo/transactions?q=2000000874121031", ALL),
+    (
+        "GET",
+        "/projects/demo/transactions/2000000874121031/history.csv",
+        ALL,
+    ),
+    ("GET", "/projects/demo/subscriptions/2000000874121031", ALL),
+    (
+        "POST",
+        "/projects/demo/subscriptions/2000000874121031/extend",
+        MANAGERS,
+    ),
 ];
 
 fn needed(allowed: &[Role]) -> String {

@@ -47,8 +47,14 @@ pub async fn csv(
             .await?;
     if !export.complete {
         let page = ExportFailedPage {
-            layout: Layout::new(&state, &req, &user, "Export stopped", Some((&project, "transactions")))
-                .await?,
+            layout: Layout::new(
+                &state,
+                &req,
+                &user,
+                "Export stopped",
+                Some((&project, "transactions")),
+            )
+            .await?,
             slug: project.slug.clone(),
             transaction_id,
             sentence: export.freshness.sentence,

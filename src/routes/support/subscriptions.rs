@@ -69,10 +69,16 @@ async fn build(
     project: &Project,
     id: &str,
 ) -> Result<SubscriptionPage, AppError> {
-    let report =
-        crate::support::subscription_status(state, project, &user.actor(), id).await?;
+    let report = crate::support::subscription_status(state, project, &user.actor(), id).await?;
     Ok(SubscriptionPage {
-        layout: Layout::new(state, req, user, "Subscription", Some((project, "transactions"))).await?,
+        layout: Layout::new(
+            state,
+            req,
+            user,
+            "Subscription",
+            Some((project, "transactions")),
+        )
+        .await?,
         slug: project.slug.clone(),
         report,
         can_extend: user.is(EXTENDERS),

@@ -56,8 +56,14 @@ pub async fn page(
     let project = project_by_slug(&state, &path).await?;
     let SearchQuery { q, history } = query.into_inner();
     let mut page = TransactionsPage {
-        layout: Layout::new(&state, &req, &user, "Transactions", Some((&project, "transactions")))
-            .await?,
+        layout: Layout::new(
+            &state,
+            &req,
+            &user,
+            "Transactions",
+            Some((&project, "transactions")),
+        )
+        .await?,
         slug: project.slug.clone(),
         q: q.trim().to_owned(),
         q_error: None,
