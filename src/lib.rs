@@ -20,4 +20,5 @@ pub mod offers;
 pub mod routes;
 pub mod startup;
 pub mod store;
+pub mod support;
 pub mod telemetry;

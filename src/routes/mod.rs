@@ -18,6 +18,7 @@ pub mod keys;
 pub mod login;
 pub mod offers;
 pub mod projects;
+pub mod support;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(projects::configure)
         .configure(keys::configure)
         .configure(admin::configure)
+        .configure(support::configure)
         .configure(offers::configure)
         .configure(crate::api::configure)
         .default_service(web::to(not_found));

@@ -15,6 +15,7 @@ pub mod projects;
 pub mod sessions;
 pub mod settings;
 pub mod throttle;
+pub mod transactions;
 pub mod users;
 
 pub use audit::{Actor, AuditEntry, AuditFilter};

@@ -30,6 +30,19 @@ pub const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/admin/api-tokens/1/revoke", ADMIN),
     ("GET", "/projects/demo/offers", MANAGERS),
     ("POST", "/projects/demo/offers", MANAGERS),
+    ("GET", "/projects/demo/transactions", ALL),
+    ("GET", "/projects/demo/transactions?q=2000000874121031", ALL),
+    (
+        "GET",
+        "/projects/demo/transactions/2000000874121031/history.csv",
+        ALL,
+    ),
+    ("GET", "/projects/demo/subscriptions/2000000874121031", ALL),
+    (
+        "POST",
+        "/projects/demo/subscriptions/2000000874121031/extend",
+        MANAGERS,
+    ),
 ];
 
 fn needed(allowed: &[Role]) -> String {

@@ -1,0 +1,395 @@
+//! The local transaction index: every verified transaction storedesk has seen, searchable by each of its ids,
+//! plus the order ids Apple resolved. Rows are only ever replaced by a copy Apple signed at the same time or later,
+//! so a late or replayed copy never overwrites newer data.
+use sqlx::{Any, Transaction};
+
+use super::{Store, StoreResult};
+
+/// One transaction as it goes into the index (the columns of `transactions`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexRow {
+    pub project_id: i64,
+    pub environment: String,
+    pub transaction_id: String,
+    pub original_transaction_id: String,
+    pub web_order_line_item_id: Option<String>,
+    pub product_id: String,
+    /// Apple's `type`, e.g. `Auto-Renewable Subscription`; unknown values are kept as sent.
+    pub product_type: Option<String>,
+    pub subscription_group: Option<String>,
+    /// Lowercase UUID.
+    pub app_account_token: Option<String>,
+    pub purchase_date: Option<i64>,
+    pub expires_date: Option<i64>,
+    pub revocation_date: Option<i64>,
+    /// `PURCHASED` or `FAMILY_SHARED` (or whatever Apple sent).
+    pub ownership: Option<String>,
+    pub signed_date: i64,
+    /// The payload as Apple signed it (JSON text).
+    pub decoded: String,
+    /// The JWS itself, so the row can be verified again later.
+    pub jws: String,
+    /// Where storedesk saw it: `lookup`, `history`, `refunds`, `order`, `subscription`, `notification`, ...
+    pub source: String,
+    /// When storedesk received it (ms): the "as of" time.
+    pub seen_at: i64,
+}
+
+/// A row read back from the index, without the JWS (searches never need it).
+#[derive(Clone, Debug, sqlx::FromRow, PartialEq, Eq)]
+pub struct IndexedTransaction {
+    pub project_id: i64,
+    pub environment: String,
+    pub transaction_id: String,
+    pub original_transaction_id: String,
+    pub web_order_line_item_id: Option<String>,
+    pub product_id: String,
+    pub product_type: Option<String>,
+    pub subscription_group: Option<String>,
+    pub app_account_token: Option<String>,
+    pub purchase_date: Option<i64>,
+    pub expires_date: Option<i64>,
+    pub revocation_date: Option<i64>,
+    pub ownership: Option<String>,
+    pub signed_date: i64,
+    pub decoded: String,
+    pub source: String,
+    pub seen_at: i64,
+}
+
+/// An order id and one transaction it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderRow {
+    pub project_id: i64,
+    pub order_id: String,
+    pub environment: String,
+    pub transaction_id: String,
+    pub seen_at: i64,
+}
+
+/// An audit row written in the same database transaction as the index rows it explains.
+#[derive(Clone, Debug)]
+pub struct AuditNote<'a> {
+    pub actor: &'a super::Actor,
+    pub action: &'a str,
+    pub project_id: Option<i64>,
+    pub target: &'a str,
+    pub detail: &'a str,
+}
+
+const SELECT_COLUMNS: &str = "project_id, environment, transaction_id, original_transaction_id, \
+     web_order_line_item_id, product_id, product_type, subscription_group, app_account_token, purchase_date, \
+     expires_date, revocation_date, ownership, signed_date, decoded, source, seen_at";
+
+const INSERT_COLUMNS: &str = "INSERT INTO transactions (project_id, environment, transaction_id, \
+     original_transaction_id, web_order_line_item_id, product_id, product_type, subscription_group, \
+     app_account_token, purchase_date, expires_date, revocation_date, ownership, signed_date, decoded, jws, \
+     source, seen_at) ";
+
+/// Newer copies replace older ones; a copy signed earlier than the stored one changes nothing.
+const UPSERT_TAIL: &str = " ON CONFLICT (project_id, transaction_id, environment) DO UPDATE SET \
+     original_transaction_id = excluded.original_transaction_id, \
+     web_order_line_item_id = excluded.web_order_line_item_id, product_id = excluded.product_id, \
+     product_type = excluded.product_type, subscription_group = excluded.subscription_group, \
+     app_account_token = excluded.app_account_token, purchase_date = excluded.purchase_date, \
+     expires_date = excluded.expires_date, revocation_date = excluded.revocation_date, \
+     ownership = excluded.ownership, signed_date = excluded.signed_date, decoded = excluded.decoded, \
+     jws = excluded.jws, source = excluded.source, seen_at = excluded.seen_at \
+     WHERE excluded.signed_date >= transactions.signed_date";
+
+/// 18 parameters a row; SQLite allows 32766 per statement, PostgreSQL 65535.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Most rows any one search returns; a customer with more is shown the newest.
+pub const SEARCH_LIMIT: i64 = 500;
+
+const COLUMNS_PER_ROW: usize = 18;
+
+/// `($1, …, $18), ($19, …)`: the `Any` driver's query builder writes `?`, which PostgreSQL refuses.
+fn values_clause(rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let params = (1..=COLUMNS_PER_ROW)
+                .map(|c| format!("${}", r * COLUMNS_PER_ROW + c))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("({params})")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// PostgreSQL refuses an upsert that touches one row twice; keep the copy signed last of each key.
+fn dedupe(rows: &[IndexRow]) -> Vec<&IndexRow> {
+    let mut position: std::collections::HashMap<(i64, &str, &str), usize> =
+        std::collections::HashMap::with_capacity(rows.len());
+    let mut out: Vec<&IndexRow> = Vec::with_capacity(rows.len());
+    for r in rows {
+        let key = (
+            r.project_id,
+            r.transaction_id.as_str(),
+            r.environment.as_str(),
+        );
+        match position.get(&key) {
+            Some(&i) => {
+                if out[i].signed_date <= r.signed_date {
+                    out[i] = r;
+                }
+            }
+            None => {
+                position.insert(key, out.len());
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+/// Upserts `rows` in the caller's transaction (for callers that store other things atomically with them).
+pub async fn upsert(tx: &mut Transaction<'_, Any>, rows: &[IndexRow]) -> StoreResult<()> {
+    let unique: Vec<&IndexRow> = dedupe(rows);
+    for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "{INSERT_COLUMNS}VALUES {}{UPSERT_TAIL}",
+            values_clause(chunk.len())
+        );
+        let mut query = sqlx::query(&sql);
+        for r in chunk {
+            query = query
+                .bind(r.project_id)
+                .bind(&r.environment)
+                .bind(&r.transaction_id)
+                .bind(&r.original_transaction_id)
+                .bind(&r.web_order_line_item_id)
+                .bind(&r.product_id)
+                .bind(&r.product_type)
+                .bind(&r.subscription_group)
+                .bind(&r.app_account_token)
+                .bind(r.purchase_date)
+                .bind(r.expires_date)
+                .bind(r.revocation_date)
+                .bind(&r.ownership)
+                .bind(r.signed_date)
+                .bind(&r.decoded)
+                .bind(&r.jws)
+                .bind(&r.source)
+                .bind(r.seen_at);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Records which transactions an order holds, in the caller's transaction.
+pub async fn upsert_orders(tx: &mut Transaction<'_, Any>, orders: &[OrderRow]) -> StoreResult<()> {
+    for o in orders {
+        sqlx::query(
+            "INSERT INTO transaction_orders (project_id, order_id, environment, transaction_id, seen_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (project_id, order_id, environment, transaction_id) DO UPDATE SET seen_at = excluded.seen_at",
+        )
+        .bind(o.project_id)
+        .bind(&o.order_id)
+        .bind(&o.environment)
+        .bind(&o.transaction_id)
+        .bind(o.seen_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Stores rows and order links, and the audit row of the lookup that produced them, in one transaction.
+    #[tracing::instrument(skip_all, fields(rows = rows.len()))]
+    pub async fn index_transactions(
+        &self,
+        rows: &[IndexRow],
+        orders: &[OrderRow],
+        audit: Option<AuditNote<'_>>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool().begin().await?;
+        upsert(&mut tx, rows).await?;
+        upsert_orders(&mut tx, orders).await?;
+        if let Some(a) = audit {
+            super::audit::record(&mut tx, a.actor, a.action, a.project_id, a.target, a.detail)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Loads many rows at once (a backfill, a benchmark's seed): multi-row statements, one transaction.
+    /// Returns how many rows were offered.
+    pub async fn index_transactions_bulk(
+        &self,
+        rows: impl Iterator<Item = IndexRow>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await?;
+        let mut batch = Vec::with_capacity(ROWS_PER_STATEMENT);
+        let mut count = 0u64;
+        for row in rows {
+            batch.push(row);
+            count += 1;
+            if batch.len() == ROWS_PER_STATEMENT {
+                upsert(&mut tx, &batch).await?;
+                batch.clear();
+            }
+        }
+        upsert(&mut tx, &batch).await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    async fn indexed_where(
+        &self,
+        condition: &str,
+        project_id: i64,
+        value: &str,
+    ) -> StoreResult<Vec<IndexedTransaction>> {
+        Ok(sqlx::query_as::<_, IndexedTransaction>(&format!(
+            "SELECT {SELECT_COLUMNS} FROM transactions WHERE project_id = $1 AND {condition} = $2 \
+             ORDER BY purchase_date DESC, transaction_id DESC LIMIT $3"
+        ))
+        .bind(project_id)
+        .bind(value)
+        .bind(SEARCH_LIMIT)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The transaction with this id (one row per environment it was seen in).
+    #[tracing::instrument(skip_all)]
+    pub async fn indexed_by_transaction_id(
+        &self,
+        project_id: i64,
+        transaction_id: &str,
+    ) -> StoreResult<Vec<IndexedTransaction>> {
+        self.indexed_where("transaction_id", project_id, transaction_id)
+            .await
+    }
+
+    /// Every transaction of one subscription (or one-time purchase), newest purchase first.
+    #[tracing::instrument(skip_all)]
+    pub async fn indexed_by_original_id(
+        &self,
+        project_id: i64,
+        original_transaction_id: &str,
+    ) -> StoreResult<Vec<IndexedTransaction>> {
+        self.indexed_where(
+            "original_transaction_id",
+            project_id,
+            original_transaction_id,
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip_all)]
+    pub async fn indexed_by_web_order_line_item_id(
+        &self,
+        project_id: i64,
+        web_order_line_item_id: &str,
+    ) -> StoreResult<Vec<IndexedTransaction>> {
+        self.indexed_where("web_order_line_item_id", project_id, web_order_line_item_id)
+            .await
+    }
+
+    /// Every transaction carrying this app account token (give it lowercase), newest purchase first.
+    #[tracing::instrument(skip_all)]
+    pub async fn indexed_by_app_account_token(
+        &self,
+        project_id: i64,
+        token: &str,
+    ) -> StoreResult<Vec<IndexedTransaction>> {
+        self.indexed_where("app_account_token", project_id, token)
+            .await
+    }
+
+    /// The transactions of an order id Apple resolved before (give it uppercase).
+    #[tracing::instrument(skip_all)]
+    pub async fn indexed_by_order_id(
+        &self,
+        project_id: i64,
+        order_id: &str,
+    ) -> StoreResult<Vec<IndexedTransaction>> {
+        let columns = SELECT_COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Ok(sqlx::query_as::<_, IndexedTransaction>(&format!(
+            "SELECT {columns} FROM transaction_orders o JOIN transactions t \
+               ON t.project_id = o.project_id AND t.transaction_id = o.transaction_id AND t.environment = o.environment \
+             WHERE o.project_id = $1 AND o.order_id = $2 \
+             ORDER BY t.purchase_date DESC, t.transaction_id DESC LIMIT $3"
+        ))
+        .bind(project_id)
+        .bind(order_id)
+        .bind(SEARCH_LIMIT)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// The stored JWS of one row, to verify it again.
+    pub async fn indexed_jws(
+        &self,
+        project_id: i64,
+        transaction_id: &str,
+        environment: &str,
+    ) -> StoreResult<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT jws FROM transactions WHERE project_id = $1 AND transaction_id = $2 AND environment = $3",
+        )
+        .bind(project_id)
+        .bind(transaction_id)
+        .bind(environment)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    pub async fn indexed_count(&self, project_id: i64) -> StoreResult<i64> {
+        let row: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM transactions WHERE project_id = $1")
+            .bind(project_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, signed: i64) -> IndexRow {
+        IndexRow {
+            project_id: 1,
+            environment: "Sandbox".into(),
+            transaction_id: id.into(),
+            original_transaction_id: id.into(),
+            web_order_line_item_id: None,
+            product_id: "p".into(),
+            product_type: None,
+            subscription_group: None,
+            app_account_token: None,
+            purchase_date: None,
+            expires_date: None,
+            revocation_date: None,
+            ownership: None,
+            signed_date: signed,
+            decoded: "{}".into(),
+            jws: String::new(),
+            source: "test".into(),
+            seen_at: signed,
+        }
+    }
+
+    #[test]
+    fn duplicates_in_one_batch_keep_the_copy_signed_last() {
+        let rows = [row("1", 5), row("2", 1), row("1", 9), row("1", 7)];
+        let kept = dedupe(&rows);
+        assert_eq!(kept.len(), 2);
+        assert_eq!(kept[0].signed_date, 9);
+        assert_eq!(kept[1].transaction_id, "2");
+    }
+}

@@ -1,0 +1,705 @@
+//! The search: from what was pasted to the story of a purchase — the transaction, its history page, its refunds
+//! and its subscription's timeline — fresh from Apple when Apple answers, from the local index (saying so, with
+//! its "as of" time) when it does not.
+use serde::Serialize;
+use serde_json::Value;
+
+use super::history::{fetch_page, index_rows_for, page_from_index, HistoryFilters, HistoryPage};
+use super::index::{decoded_of, rows_of};
+use super::present::TransactionView;
+use super::query::SearchInput;
+use super::timeline::{self, Timeline};
+use super::{
+    call_apple, identity, split_verified, verify_transactions, AppleProblem, Freshness,
+    SignedTransaction,
+};
+use crate::apple::models::order_lookup_status::OrderLookupStatus;
+use crate::apple::{ApiErrorKind, Environment};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, OrderRow};
+use crate::store::{Actor, Project};
+
+/// Refund history pages followed at most (20 refunds each).
+const MAX_REFUND_PAGES: usize = 5;
+
+/// Which page of the history to show, and with which filters.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryRequest {
+    pub filters: HistoryFilters,
+    /// Apple's revision token of the page; `None` for the newest page.
+    pub revision: Option<String>,
+    pub page: u32,
+}
+
+impl HistoryRequest {
+    /// Filters, page token and page number from a query string; refusals name their field.
+    pub fn parse(params: &super::history::HistoryParams) -> Result<Self, Vec<super::FieldError>> {
+        let filters = HistoryFilters::parse(params)?;
+        let revision = Some(params.rev.trim().to_owned()).filter(|r| !r.is_empty());
+        Ok(HistoryRequest {
+            page: if revision.is_some() {
+                params.page_number().max(2)
+            } else {
+                1
+            },
+            filters,
+            revision,
+        })
+    }
+}
+
+/// A customer's refunds (Apple's refund history: approved refunds, oldest first).
+#[derive(Clone, Debug, Serialize)]
+pub struct RefundHistory {
+    pub items: Vec<TransactionView>,
+    pub freshness: Freshness,
+    /// More refunds exist than were fetched.
+    pub truncated: bool,
+}
+
+/// The whole story of one transaction.
+#[derive(Clone, Debug, Serialize)]
+pub struct TransactionReport {
+    pub transaction: TransactionView,
+    /// The payload as Apple signed it, pretty-printed, for power users.
+    pub decoded_json: String,
+    pub history: HistoryPage,
+    pub refunds: RefundHistory,
+    /// The original transaction id to open the subscription with, for auto-renewable subscriptions.
+    pub subscription_id: Option<String>,
+    pub timeline: Option<Timeline>,
+}
+
+/// The answer to one search.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchResult {
+    pub input: SearchInput,
+    /// Where the main answer came from, and how old it is.
+    pub freshness: Freshness,
+    /// Every transaction the input resolved to: one for a transaction id, all of an order, all of a token.
+    pub matches: Vec<TransactionView>,
+    /// The story of the first match.
+    pub report: Option<TransactionReport>,
+    /// Set when nothing was found: the sentence saying so.
+    pub not_found: Option<String>,
+}
+
+fn views(items: &[SignedTransaction], now: i64) -> Vec<TransactionView> {
+    items
+        .iter()
+        .map(|t| TransactionView::from_decoded(&t.verified.raw, now))
+        .collect()
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+}
+
+/// Looks up what was pasted. Every search is written to the audit log (`lookup.transaction`), in the same
+/// database transaction as the index rows it produced.
+pub async fn search(
+    state: &AppState,
+    project: &Project,
+    actor: &Actor,
+    input: &SearchInput,
+    history: &HistoryRequest,
+) -> Result<SearchResult, AppError> {
+    let now = crate::clock::now_ms();
+    match input {
+        SearchInput::TransactionId(id) => {
+            by_transaction_id(state, project, actor, input, id, history, now).await
+        }
+        SearchInput::OrderId(order) => {
+            by_order_id(state, project, actor, input, order, history, now).await
+        }
+        SearchInput::AppAccountToken(token) => {
+            by_token(state, project, actor, input, token, history, now).await
+        }
+    }
+}
+
+/// What a fresh answer produced, before it is written to the index.
+struct Fresh {
+    environment: Environment,
+    report: TransactionReport,
+    rows: Vec<IndexRow>,
+    /// Sections whose Apple call failed, to be filled from the index after the write.
+    history_problem: Option<AppleProblem>,
+    refunds_problem: Option<AppleProblem>,
+}
+
+async fn by_transaction_id(
+    state: &AppState,
+    project: &Project,
+    actor: &Actor,
+    input: &SearchInput,
+    id: &str,
+    history: &HistoryRequest,
+    now: i64,
+) -> Result<SearchResult, AppError> {
+    let answer = call_apple(state, project, |creds| async move {
+        state.apple.get_transaction_info_any_env(&creds, id).await
+    })
+    .await?;
+    let primary = match answer {
+        Ok(answered) => {
+            let jws = answered.value.signed_transaction_info.unwrap_or_default();
+            let env = answered.environment;
+            match verify_transactions(state, &identity(project, env), &[jws]).pop() {
+                Some(Ok(t)) => Ok(t),
+                Some(Err(e)) => Err(AppleProblem::unverifiable(&e)),
+                None => Err(AppleProblem::unverifiable(
+                    &crate::apple::VerifyError::MalformedJws("empty answer".into()),
+                )),
+            }
+        }
+        // An app transaction id is refused by Get Transaction Info, but the history takes it: its newest
+        // transaction becomes the one shown.
+        Err(p) if p.code == Some(ApiErrorKind::AppTransactionIdNotSupported.code()) => {
+            newest_in_history(state, project, id).await?
+        }
+        Err(p) if p.is_not_found() => Err(AppleProblem::not_found(
+            "Apple has no transaction with this id, in Production or in Sandbox.",
+        )),
+        Err(p) => Err(p),
+    };
+    match primary {
+        Ok(primary) => {
+            let env = primary.environment;
+            let fresh = report_from_apple(state, project, primary, history, now).await?;
+            let detail = format!("transaction id; answered by Apple ({env})");
+            finish_fresh(
+                state,
+                project,
+                actor,
+                input,
+                fresh,
+                Vec::new(),
+                Vec::new(),
+                &detail,
+                now,
+            )
+            .await
+        }
+        Err(problem) => {
+            let rows = index_rows_for(state, project, id).await?;
+            let primary = rows
+                .iter()
+                .find(|r| r.transaction_id == id)
+                .or_else(|| rows.iter().find(|r| r.original_transaction_id == id))
+                .cloned();
+            from_index(
+                state,
+                project,
+                actor,
+                input,
+                primary.into_iter().collect(),
+                rows,
+                Some(problem),
+                history,
+                now,
+            )
+            .await
+        }
+    }
+}
+
+async fn newest_in_history(
+    state: &AppState,
+    project: &Project,
+    app_transaction_id: &str,
+) -> Result<Result<SignedTransaction, AppleProblem>, AppError> {
+    let query = HistoryFilters::default().to_query(None);
+    let answer = call_apple(state, project, |creds| {
+        let query = &query;
+        async move {
+            state
+                .apple
+                .get_transaction_history_any_env(&creds, app_transaction_id, query)
+                .await
+        }
+    })
+    .await?;
+    Ok(match answer {
+        Ok(answered) => {
+            let signed: Vec<String> = answered
+                .value
+                .signed_transactions
+                .unwrap_or_default()
+                .into_iter()
+                .take(1)
+                .collect();
+            let (mut items, problem) = split_verified(verify_transactions(
+                state,
+                &identity(project, answered.environment),
+                &signed,
+            ));
+            match (items.pop(), problem) {
+                (_, Some(p)) => Err(p),
+                (Some(t), None) => Ok(t),
+                (None, None) => Err(AppleProblem::not_found(
+                    "Apple has no transactions for this app transaction id.",
+                )),
+            }
+        }
+        Err(p) => Err(p),
+    })
+}
+
+/// The transaction is known fresh from Apple: fetch its history page and refunds side by side.
+async fn report_from_apple(
+    state: &AppState,
+    project: &Project,
+    primary: SignedTransaction,
+    request: &HistoryRequest,
+    now: i64,
+) -> Result<Fresh, AppError> {
+    let env = primary.environment;
+    let transaction = TransactionView::from_decoded(&primary.verified.raw, now);
+    let id = transaction.transaction_id.clone();
+    let (history, refunds) = tokio::join!(
+        fetch_page(
+            state,
+            project,
+            env,
+            &id,
+            &request.filters,
+            request.revision.as_deref()
+        ),
+        fetch_refunds(state, project, env, &id)
+    );
+    let (history, refunds) = (history?, refunds?);
+    let mut rows = rows_of(project.id, "lookup", std::slice::from_ref(&primary), now);
+    let (history_page, history_problem) = match history {
+        Ok(page) => {
+            rows.extend(rows_of(project.id, "history", &page.items, now));
+            let mut freshness = Freshness::from_apple(env, now);
+            if let Some(p) = &page.problem {
+                freshness.sentence = format!(
+                    "{} Some transactions on this page were left out: {}",
+                    freshness.sentence, p.sentence
+                );
+                freshness.problem = Some(p.clone());
+            }
+            (
+                HistoryPage {
+                    filters: request.filters.clone(),
+                    page: request.page.max(1),
+                    items: views(&page.items, now),
+                    next_revision: page.next_revision,
+                    freshness,
+                },
+                None,
+            )
+        }
+        Err(p) => (
+            HistoryPage {
+                filters: request.filters.clone(),
+                page: 1,
+                items: Vec::new(),
+                next_revision: None,
+                freshness: Freshness::from_index(None, Some(p.clone()), true, now),
+            },
+            Some(p),
+        ),
+    };
+    let (refund_history, refunds_problem) = match refunds {
+        Ok((items, truncated, problem)) => {
+            rows.extend(rows_of(project.id, "refunds", &items, now));
+            let mut freshness = Freshness::from_apple(env, now);
+            if let Some(p) = problem {
+                freshness.sentence = format!("{} {}", freshness.sentence, p.sentence);
+                freshness.problem = Some(p);
+            }
+            (
+                RefundHistory {
+                    items: views(&items, now),
+                    freshness,
+                    truncated,
+                },
+                None,
+            )
+        }
+        Err(p) => (
+            RefundHistory {
+                items: Vec::new(),
+                freshness: Freshness::from_index(None, Some(p.clone()), true, now),
+                truncated: false,
+            },
+            Some(p),
+        ),
+    };
+    Ok(Fresh {
+        environment: env,
+        report: TransactionReport {
+            subscription_id: transaction
+                .is_subscription
+                .then(|| transaction.original_transaction_id.clone()),
+            decoded_json: pretty(&primary.verified.raw),
+            transaction,
+            history: history_page,
+            refunds: refund_history,
+            timeline: None,
+        },
+        rows,
+        history_problem,
+        refunds_problem,
+    })
+}
+
+type Refunds = (Vec<SignedTransaction>, bool, Option<AppleProblem>);
+
+async fn fetch_refunds(
+    state: &AppState,
+    project: &Project,
+    env: Environment,
+    id: &str,
+) -> Result<Result<Refunds, AppleProblem>, AppError> {
+    let mut revision: Option<String> = None;
+    let mut all = Vec::new();
+    let mut problem = None;
+    for page in 0..MAX_REFUND_PAGES {
+        let answer = call_apple(state, project, |creds| {
+            let revision = revision.clone();
+            async move {
+                state
+                    .apple
+                    .get_refund_history(&creds, env, id, revision.as_deref())
+                    .await
+            }
+        })
+        .await?;
+        let response = match answer {
+            Ok(r) => r,
+            // A failure after the first page keeps what was read.
+            Err(p) if page > 0 => {
+                problem = Some(p);
+                break;
+            }
+            Err(p) => return Ok(Err(p)),
+        };
+        let signed = response.signed_transactions.unwrap_or_default();
+        let (items, bad) =
+            split_verified(verify_transactions(state, &identity(project, env), &signed));
+        all.extend(items);
+        if bad.is_some() {
+            problem = bad;
+        }
+        match (response.has_more, response.revision) {
+            (Some(true), Some(r)) => revision = Some(r),
+            _ => return Ok(Ok((all, false, problem))),
+        }
+    }
+    Ok(Ok((all, problem.is_none(), problem)))
+}
+
+/// Writes the fresh rows and the audit row, then fills failed sections from the index and draws the timeline.
+#[allow(clippy::too_many_arguments)]
+async fn finish_fresh(
+    state: &AppState,
+    project: &Project,
+    actor: &Actor,
+    input: &SearchInput,
+    fresh: Fresh,
+    extra_matches: Vec<TransactionView>,
+    orders: Vec<OrderRow>,
+    detail: &str,
+    now: i64,
+) -> Result<SearchResult, AppError> {
+    let Fresh {
+        environment,
+        mut report,
+        rows,
+        history_problem,
+        refunds_problem,
+    } = fresh;
+    let audit = AuditNote {
+        actor,
+        action: "lookup.transaction",
+        project_id: Some(project.id),
+        target: input.value(),
+        detail,
+    };
+    state
+        .store
+        .index_transactions(&rows, &orders, Some(audit))
+        .await?;
+    if history_problem.is_some() || refunds_problem.is_some() {
+        let related = index_rows_for(state, project, &report.transaction.transaction_id).await?;
+        if let Some(p) = history_problem {
+            report.history = page_from_index(&related, &report.history.filters, Some(p), now);
+        }
+        if let Some(p) = refunds_problem {
+            report.refunds = refunds_from_index(&related, Some(p), now);
+        }
+    }
+    report.timeline = chain_timeline(state, project, &report.transaction, now).await?;
+    let matches = if extra_matches.is_empty() {
+        vec![report.transaction.clone()]
+    } else {
+        extra_matches
+    };
+    Ok(SearchResult {
+        input: input.clone(),
+        freshness: Freshness::from_apple(environment, now),
+        matches,
+        report: Some(report),
+        not_found: None,
+    })
+}
+
+pub(crate) fn refunds_from_index(
+    rows: &[IndexedTransaction],
+    problem: Option<AppleProblem>,
+    now: i64,
+) -> RefundHistory {
+    let mut refunded: Vec<(&IndexedTransaction, Value)> = rows
+        .iter()
+        .filter(|r| r.revocation_date.is_some())
+        .filter_map(|r| decoded_of(r).map(|v| (r, v)))
+        .collect();
+    refunded.sort_by_key(|(r, _)| r.revocation_date);
+    let as_of = refunded.iter().map(|(r, _)| r.seen_at).min();
+    RefundHistory {
+        freshness: Freshness::from_index(
+            as_of.or_else(|| rows.iter().map(|r| r.seen_at).min()),
+            problem,
+            rows.is_empty(),
+            now,
+        ),
+        items: refunded
+            .iter()
+            .map(|(_, v)| TransactionView::from_decoded(v, now))
+            .collect(),
+        truncated: false,
+    }
+}
+
+/// The subscription chain's timeline from every transaction of it the index holds.
+pub(crate) async fn chain_timeline(
+    state: &AppState,
+    project: &Project,
+    t: &TransactionView,
+    now: i64,
+) -> Result<Option<Timeline>, AppError> {
+    if !t.is_subscription {
+        return Ok(None);
+    }
+    let rows = state
+        .store
+        .indexed_by_original_id(project.id, &t.original_transaction_id)
+        .await?;
+    let chain: Vec<TransactionView> = rows
+        .iter()
+        .filter(|r| r.environment == t.environment)
+        .filter_map(decoded_of)
+        .map(|v| TransactionView::from_decoded(&v, now))
+        .collect();
+    Ok(timeline::build(&chain, None, now))
+}
+
+/// Answers from the index alone. `primary` are the rows the input resolved to (newest first); `related` what
+/// belongs with them.
+#[allow(clippy::too_many_arguments)]
+async fn from_index(
+    state: &AppState,
+    project: &Project,
+    actor: &Actor,
+    input: &SearchInput,
+    primary: Vec<IndexedTransaction>,
+    related: Vec<IndexedTransaction>,
+    problem: Option<AppleProblem>,
+    history: &HistoryRequest,
+    now: i64,
+) -> Result<SearchResult, AppError> {
+    let decoded: Vec<(IndexedTransaction, Value)> = primary
+        .into_iter()
+        .filter_map(|r| decoded_of(&r).map(|v| (r, v)))
+        .collect();
+    let as_of = decoded.iter().map(|(r, _)| r.seen_at).min();
+    let mut freshness = Freshness::from_index(as_of, problem.clone(), decoded.is_empty(), now);
+    if let SearchInput::AppAccountToken(_) = input {
+        freshness.sentence = format!(
+            "App account tokens are searched in storedesk's own index (Apple has no lookup by token). {}",
+            freshness.sentence
+        );
+    }
+    if let Some((row, _)) = decoded.first() {
+        freshness.environment = Some(row.environment.clone());
+    }
+    let detail = match &problem {
+        Some(p) => format!(
+            "{}; Apple: {}; answered from the index ({} match(es))",
+            input.kind_words(),
+            serde_json::to_value(p.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default(),
+            decoded.len()
+        ),
+        None => format!(
+            "{}; answered from the index ({} match(es))",
+            input.kind_words(),
+            decoded.len()
+        ),
+    };
+    state
+        .store
+        .audit(
+            actor,
+            "lookup.transaction",
+            Some(project.id),
+            input.value(),
+            &detail,
+        )
+        .await?;
+    let Some((first_row, first)) = decoded.first() else {
+        let not_found = match (input, &problem) {
+            (SearchInput::AppAccountToken(t), _) => format!(
+                "storedesk's index has no transaction with app account token {t}. The index holds only transactions storedesk has seen: look the customer up once by a transaction id or an order id, and their token will be found from then on."
+            ),
+            (_, Some(p)) if p.is_not_found() => p.sentence.clone(),
+            (_, Some(p)) => format!("{} storedesk's own index has nothing for it either.", p.sentence),
+            (_, None) => "Nothing was found.".to_owned(),
+        };
+        return Ok(SearchResult {
+            input: input.clone(),
+            freshness,
+            matches: Vec::new(),
+            report: None,
+            not_found: Some(not_found),
+        });
+    };
+    let transaction = TransactionView::from_decoded(first, now);
+    let mut related = related;
+    if related.is_empty() {
+        related = index_rows_for(state, project, &first_row.transaction_id).await?;
+    }
+    let report = TransactionReport {
+        subscription_id: transaction
+            .is_subscription
+            .then(|| transaction.original_transaction_id.clone()),
+        decoded_json: pretty(first),
+        history: page_from_index(&related, &history.filters, problem.clone(), now),
+        refunds: refunds_from_index(&related, problem, now),
+        timeline: chain_timeline(state, project, &transaction, now).await?,
+        transaction,
+    };
+    Ok(SearchResult {
+        input: input.clone(),
+        freshness,
+        matches: decoded
+            .iter()
+            .map(|(_, v)| TransactionView::from_decoded(v, now))
+            .collect(),
+        report: Some(report),
+        not_found: None,
+    })
+}
+
+async fn by_order_id(
+    state: &AppState,
+    project: &Project,
+    actor: &Actor,
+    input: &SearchInput,
+    order: &str,
+    history: &HistoryRequest,
+    now: i64,
+) -> Result<SearchResult, AppError> {
+    // Apple resolves order ids in Production only.
+    let answer = call_apple(state, project, |creds| async move {
+        state
+            .apple
+            .look_up_order_id(&creds, Environment::Production, order)
+            .await
+    })
+    .await?;
+    let problem = match answer {
+        Ok(response) if response.status == Some(OrderLookupStatus::Valid) => {
+            let signed = response.signed_transactions.unwrap_or_default();
+            let (items, problem) = split_verified(verify_transactions(
+                state,
+                &identity(project, Environment::Production),
+                &signed,
+            ));
+            match (items.first().cloned(), problem) {
+                (Some(primary), None) => {
+                    let orders: Vec<OrderRow> = items
+                        .iter()
+                        .map(|t| OrderRow {
+                            project_id: project.id,
+                            order_id: order.to_owned(),
+                            environment: t.environment.as_str().to_owned(),
+                            transaction_id: crate::support::present::owned(
+                                &t.verified.raw,
+                                "transactionId",
+                            )
+                            .unwrap_or_default(),
+                            seen_at: now,
+                        })
+                        .collect();
+                    let mut fresh = report_from_apple(state, project, primary, history, now).await?;
+                    fresh.rows.extend(rows_of(project.id, "order", &items, now));
+                    let detail = format!(
+                        "order id; answered by Apple (Production), {} transaction(s)",
+                        items.len()
+                    );
+                    return finish_fresh(
+                        state,
+                        project,
+                        actor,
+                        input,
+                        fresh,
+                        views(&items, now),
+                        orders,
+                        &detail,
+                        now,
+                    )
+                    .await;
+                }
+                (_, Some(p)) => p,
+                (None, None) => AppleProblem::not_found(format!(
+                    "Apple found order {order} but it holds no in-app purchase of this app."
+                )),
+            }
+        }
+        Ok(_) => AppleProblem::not_found(format!(
+            "Apple knows no order {order} with an in-app purchase of this app. Check the order id in the customer's receipt e-mail; it may belong to another app or be a purchase of the app itself."
+        )),
+        Err(p) => p,
+    };
+    let primary = state.store.indexed_by_order_id(project.id, order).await?;
+    from_index(
+        state,
+        project,
+        actor,
+        input,
+        primary,
+        Vec::new(),
+        Some(problem),
+        history,
+        now,
+    )
+    .await
+}
+
+async fn by_token(
+    state: &AppState,
+    project: &Project,
+    actor: &Actor,
+    input: &SearchInput,
+    token: &str,
+    history: &HistoryRequest,
+    now: i64,
+) -> Result<SearchResult, AppError> {
+    let rows = state
+        .store
+        .indexed_by_app_account_token(project.id, token)
+        .await?;
+    let related = rows.clone();
+    from_index(
+        state, project, actor, input, rows, related, None, history, now,
+    )
+    .await
+}

@@ -1,0 +1,374 @@
+//! The support desk's service layer: find a customer's purchases from whatever id was pasted, tell them in plain
+//! words, page the history, show the subscription's state, extend a renewal date, and keep a local index of every
+//! transaction seen so that the desk still answers (saying how old the answer is) when Apple can't.
+//!
+//! Nothing here knows about HTML: the pages in `routes::support` and the JSON API are both built on these
+//! functions, and every result is `Serialize`. Every Apple call goes through `apple_calls::with_project_key`;
+//! every signed item is verified against the project's identity before it is shown or indexed; every lookup is
+//! written to the audit log.
+
+pub mod history;
+pub mod index;
+pub mod lookup;
+pub mod present;
+pub mod query;
+pub mod subscription;
+pub mod timeline;
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::apple::models::jws_transaction_decoded_payload::JWSTransactionDecodedPayload;
+use crate::apple::{
+    ApiCredentials, ApiErrorKind, AppIdentity, AppleError, Environment, Verified, VerifyError,
+};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::Project;
+
+pub use history::{export_csv, CsvExport, HistoryFilters, HistoryPage, HistoryParams};
+pub use index::{index_transaction, index_transaction_in};
+pub use lookup::{search, HistoryRequest, RefundHistory, SearchResult, TransactionReport};
+pub use present::{Money, TransactionView, When};
+pub use query::{SearchInput, SearchInputError};
+pub use subscription::{
+    extend_renewal_date, subscription_status, ExtendRequest, SubscriptionReport,
+};
+pub use timeline::Timeline;
+
+/// A support page should not hang as long as the client's retries could take: after this, the index answers.
+const APPLE_DEADLINE: Duration = Duration::from_secs(20);
+
+/// A form or query field that was refused, with the sentence shown next to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// The kinds of trouble a lookup can meet, for machines (the API) and for choosing words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemKind {
+    /// The project has no key in use.
+    NoKey,
+    /// HTTP 401: Apple refused the key.
+    Unauthorized,
+    /// Apple has no such transaction, subscription or order.
+    NotFound,
+    /// HTTP 429.
+    RateLimited,
+    /// HTTP 5xx.
+    AppleError,
+    Timeout,
+    Unreachable,
+    /// Apple's answer could not be read.
+    Unreadable,
+    /// Apple's signed data did not pass verification; nothing from it is shown.
+    Unverifiable,
+    /// Apple refused the request for another reason (a 4xx with an error code).
+    Refused,
+}
+
+/// Why Apple's answer is missing, with the sentence for people (`AppleError::sentence`, or ours).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AppleProblem {
+    pub kind: ProblemKind,
+    pub sentence: String,
+    pub code: Option<i64>,
+    pub http_status: Option<u16>,
+}
+
+impl AppleProblem {
+    pub fn from_error(e: &AppleError) -> Self {
+        let kind = match e {
+            _ if e.is_not_found_in_environment() => ProblemKind::NotFound,
+            AppleError::Unauthorized { .. } => ProblemKind::Unauthorized,
+            AppleError::Api {
+                kind: ApiErrorKind::RateLimitExceeded,
+                ..
+            }
+            | AppleError::RateLimited { .. }
+            | AppleError::BudgetExhausted { .. } => ProblemKind::RateLimited,
+            AppleError::Api { status, .. } | AppleError::HttpStatus { status, .. }
+                if *status >= 500 =>
+            {
+                ProblemKind::AppleError
+            }
+            AppleError::Timeout { .. } => ProblemKind::Timeout,
+            AppleError::Network { .. } => ProblemKind::Unreachable,
+            AppleError::MalformedResponse(_) => ProblemKind::Unreadable,
+            AppleError::Api { .. } | AppleError::HttpStatus { .. } | AppleError::Request(_) => {
+                ProblemKind::Refused
+            }
+        };
+        AppleProblem {
+            kind,
+            sentence: e.sentence(),
+            code: e.code(),
+            http_status: e.http_status(),
+        }
+    }
+
+    pub fn no_key() -> Self {
+        AppleProblem {
+            kind: ProblemKind::NoKey,
+            sentence: "This project has no In-App Purchase key in use, so storedesk can't ask Apple. An admin or lead adds one under App Store settings.".into(),
+            code: None,
+            http_status: None,
+        }
+    }
+
+    pub fn unverifiable(e: &VerifyError) -> Self {
+        AppleProblem {
+            kind: ProblemKind::Unverifiable,
+            sentence: format!(
+                "Apple's answer did not pass verification, so none of it is shown: {e}"
+            ),
+            code: None,
+            http_status: None,
+        }
+    }
+
+    pub(crate) fn not_found(sentence: impl Into<String>) -> Self {
+        AppleProblem {
+            kind: ProblemKind::NotFound,
+            sentence: sentence.into(),
+            code: None,
+            http_status: None,
+        }
+    }
+
+    /// Apple answered, and the answer is that the thing does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.kind == ProblemKind::NotFound
+    }
+}
+
+/// Where the data of a result (or of one section of it) came from, and how old it is. Data from the index is
+/// never presented as fresh.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Freshness {
+    /// True only when Apple answered for this very request.
+    pub fresh: bool,
+    /// The environment that answered (fresh), or that the indexed rows belong to.
+    pub environment: Option<String>,
+    /// When Apple answered (fresh) or, for the index, the oldest "as of" time among the rows shown.
+    pub as_of: Option<When>,
+    pub problem: Option<AppleProblem>,
+    /// One sentence for people.
+    pub sentence: String,
+}
+
+impl Freshness {
+    pub fn from_apple(environment: Environment, now_ms: i64) -> Self {
+        Freshness {
+            fresh: true,
+            environment: Some(environment.as_str().to_owned()),
+            as_of: Some(When::at(now_ms, now_ms)),
+            problem: None,
+            sentence: format!(
+                "Fresh from Apple ({environment}) at {}.",
+                crate::clock::utc(now_ms)
+            ),
+        }
+    }
+
+    /// The index answers because Apple could not (or, for app account tokens, because only the index can).
+    pub fn from_index(
+        as_of_ms: Option<i64>,
+        problem: Option<AppleProblem>,
+        empty: bool,
+        now_ms: i64,
+    ) -> Self {
+        let as_of = as_of_ms.map(|ms| When::at(ms, now_ms));
+        let lead = problem
+            .as_ref()
+            .map(|p| format!("{} ", p.sentence))
+            .unwrap_or_default();
+        let sentence = match (&as_of, empty) {
+            (_, true) => format!("{lead}storedesk's own index has nothing for it either."),
+            (Some(w), false) => format!(
+                "{lead}Showing storedesk's index as of {} ({}), not fresh from Apple.",
+                w.utc, w.relative
+            ),
+            (None, false) => format!("{lead}Showing storedesk's index, not fresh from Apple."),
+        };
+        Freshness {
+            fresh: false,
+            environment: None,
+            as_of,
+            problem,
+            sentence,
+        }
+    }
+}
+
+/// The identity Apple's signed data must carry for this project in `environment`.
+pub fn identity(project: &Project, environment: Environment) -> AppIdentity {
+    AppIdentity {
+        bundle_id: project.bundle_id.clone(),
+        app_apple_id: project.app_apple_id,
+        environment,
+    }
+}
+
+/// Runs one Apple call with the project's key (recorded on the key row), within the support deadline.
+/// `Ok(Err(problem))` is Apple's trouble, to be shown; `Err` is ours (database, sealed key), a 500.
+pub(crate) async fn call_apple<T, F, Fut>(
+    state: &AppState,
+    project: &Project,
+    call: F,
+) -> Result<Result<T, AppleProblem>, AppError>
+where
+    F: FnOnce(ApiCredentials) -> Fut,
+    Fut: Future<Output = Result<T, AppleError>>,
+{
+    let run = crate::apple_calls::with_project_key(state, project, call);
+    match tokio::time::timeout(APPLE_DEADLINE, run).await {
+        Err(_) => Ok(Err(AppleProblem::from_error(&AppleError::Timeout {
+            retries: 0,
+        }))),
+        Ok(Ok(Ok(value))) => Ok(Ok(value)),
+        Ok(Ok(Err(e))) => Ok(Err(AppleProblem::from_error(&e))),
+        // with_project_key answers BadRequest only when the project has no key in use.
+        Ok(Err(AppError::BadRequest(_))) => Ok(Err(AppleProblem::no_key())),
+        Ok(Err(e)) => Err(e),
+    }
+}
+
+/// A transaction Apple signed and we verified, with the JWS kept for the index.
+#[derive(Clone, Debug)]
+pub struct SignedTransaction {
+    pub jws: String,
+    pub environment: Environment,
+    pub verified: Verified<JWSTransactionDecodedPayload>,
+}
+
+/// Below this many items, starting threads costs more than it saves.
+const PARALLEL_VERIFY_FROM: usize = 4;
+
+/// Verifies a batch of signed transactions, spread over the machine's cores (a history page is 20 signatures).
+pub(crate) fn verify_transactions(
+    state: &AppState,
+    identity: &AppIdentity,
+    jws: &[String],
+) -> Vec<Result<SignedTransaction, VerifyError>> {
+    let one = |s: &String| {
+        state
+            .verifier
+            .verify_transaction(s, identity)
+            .map(|verified| SignedTransaction {
+                jws: s.clone(),
+                environment: identity.environment,
+                verified,
+            })
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4);
+    if jws.len() < PARALLEL_VERIFY_FROM || threads < 2 {
+        return jws.iter().map(one).collect();
+    }
+    let chunk = jws.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = jws
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![Err(VerifyError::MalformedJws(
+                        "verification thread failed".into(),
+                    ))]
+                })
+            })
+            .collect()
+    })
+}
+
+/// Keeps what verified; the first failure becomes the section's problem (nothing unverified is shown).
+pub(crate) fn split_verified(
+    results: Vec<Result<SignedTransaction, VerifyError>>,
+) -> (Vec<SignedTransaction>, Option<AppleProblem>) {
+    let mut ok = Vec::with_capacity(results.len());
+    let mut problem = None;
+    for r in results {
+        match r {
+            Ok(t) => ok.push(t),
+            Err(e) => {
+                tracing::warn!(error = %e, code = e.code(), "a signed transaction from Apple failed verification");
+                problem.get_or_insert_with(|| AppleProblem::unverifiable(&e));
+            }
+        }
+    }
+    (ok, problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_apple_error_falls_in_its_category() {
+        let api = |code: i64| AppleError::Api {
+            status: (code / 10_000) as u16,
+            code,
+            kind: ApiErrorKind::from_code(code),
+            environment: Environment::Sandbox,
+            retries: 0,
+        };
+        let kind = |e: AppleError| AppleProblem::from_error(&e).kind;
+        assert_eq!(
+            kind(AppleError::Unauthorized {
+                environment: Environment::Production
+            }),
+            ProblemKind::Unauthorized
+        );
+        assert_eq!(kind(api(4040010)), ProblemKind::NotFound);
+        assert_eq!(kind(api(4040005)), ProblemKind::NotFound);
+        assert_eq!(
+            kind(AppleError::RateLimited { retry_at_ms: None }),
+            ProblemKind::RateLimited
+        );
+        assert_eq!(kind(api(5000000)), ProblemKind::AppleError);
+        assert_eq!(
+            kind(AppleError::HttpStatus {
+                status: 503,
+                retries: 2
+            }),
+            ProblemKind::AppleError
+        );
+        assert_eq!(
+            kind(AppleError::Timeout { retries: 2 }),
+            ProblemKind::Timeout
+        );
+        assert_eq!(kind(api(4000006)), ProblemKind::Refused);
+        let p = AppleProblem::from_error(&api(5000001));
+        assert_eq!(p.code, Some(5000001));
+        assert_eq!(p.http_status, Some(500));
+    }
+
+    #[test]
+    fn index_answers_never_claim_to_be_fresh() {
+        let now = 1_800_000_000_000;
+        let f = Freshness::from_index(
+            Some(now - 3_600_000),
+            Some(AppleProblem::from_error(&AppleError::Timeout {
+                retries: 2,
+            })),
+            false,
+            now,
+        );
+        assert!(!f.fresh);
+        assert!(f.sentence.starts_with("Apple did not answer in time."));
+        assert!(f.sentence.contains("Showing storedesk's index as of"));
+        assert!(f.sentence.contains("1 hour ago"));
+        assert!(f.sentence.contains("not fresh from Apple"));
+    }
+}

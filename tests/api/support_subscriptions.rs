@@ -1,0 +1,249 @@
+//! The subscription page: every status with its renewal info in words, and the renewal-date extension (admins
+//! and leads only, audited).
+use storedesk::domain::Role;
+
+use crate::helpers::{assert_redirect_to, csrf_from};
+use crate::support_common::{assert_no_trace, html, lookups};
+use crate::support_test;
+
+fn url(id: &str) -> String {
+    format!("/projects/demo/subscriptions/{id}")
+}
+
+support_test!(each_status_is_shown_with_its_renewal_info_in_words, |r| {
+    let seed = r.sim.seed();
+    let cases = [
+        (
+            &seed.active_monthly.original_transaction_id,
+            "badge-good\">active</span>",
+            "on: it renews automatically",
+        ),
+        (
+            &seed.expired_original_id,
+            "badge-neutral\">expired</span>",
+            "the customer cancelled",
+        ),
+        (
+            &seed.billing_retry_original_id,
+            "badge-warn\">billing retry</span>",
+            "a billing error (the payment failed)",
+        ),
+        (
+            &seed.grace_period_original_id,
+            "badge-warn\">grace period</span>",
+            "Grace period ends",
+        ),
+        (
+            &seed.revoked_original_id,
+            "badge-bad\">revoked</span>",
+            "Refunded in full on",
+        ),
+    ];
+    for (id, badge, words) in cases {
+        let response = r.admin.get(&url(id)).await;
+        assert_eq!(response.status().as_u16(), 200, "{id}");
+        let page = response.text().await.unwrap();
+        assert_no_trace(&page);
+        assert!(
+            page.contains("Fresh from Apple (Production)"),
+            "{id}: {page}"
+        );
+        assert!(page.contains(badge), "{id} should show {badge}: {page}");
+        assert!(
+            page.contains(&html(words)),
+            "{id} should say {words}: {page}"
+        );
+        assert!(page.contains("(the one you opened)"));
+        assert!(
+            page.contains("<svg class=\"timeline-svg\""),
+            "{id} has a timeline"
+        );
+    }
+    // Bob has two groups; the Cloud one has a price increase waiting for his answer and a new renewal price.
+    let bob = r
+        .admin
+        .get_text(&url(&seed.active_monthly.original_transaction_id))
+        .await;
+    assert_eq!(
+        bob.matches("Subscription group <code class=\"id\">")
+            .count(),
+        2
+    );
+    assert!(bob.contains("a price increase is pending; the customer has not responded yet"));
+    assert!(bob.contains("5.99 EUR"));
+    // Chloe's timeline shows her move from the monthly to the yearly plan, in two lanes.
+    let chloe = r.admin.get_text(&url(&seed.upgraded_original_id)).await;
+    assert!(
+        chloe.contains(
+            "Changed from com.storedesk.demo.pro.monthly to com.storedesk.demo.pro.yearly"
+        ),
+        "{chloe}"
+    );
+    assert!(chloe.contains("class=\"tl-m-upgrade\""));
+    assert_eq!(chloe.matches("<text class=\"tl-lane\"").count(), 2);
+    // The billing retry and grace period are drawn on the timeline.
+    let dan = r
+        .admin
+        .get_text(&url(&seed.billing_retry_original_id))
+        .await;
+    assert!(dan.contains("class=\"tl-retry\""), "{dan}");
+    let audit = lookups(&r.app).await;
+    assert!(audit.iter().any(|(a, t, d)| a == "lookup.subscription"
+        && *t == seed.billing_retry_original_id
+        && d.starts_with("answered by Apple (Production)")));
+});
+
+support_test!(a_lead_extends_a_renewal_date_and_it_is_audited, |r| {
+    let seed = r.sim.seed();
+    let id = &seed.active_monthly.original_transaction_id;
+    let lead = r.app.session(Role::Lead).await;
+    let page = lead.get_text(&url(id)).await;
+    assert!(page.contains("Extend the renewal date"), "{page}");
+    let response = lead
+        .post_form(
+            &url(id),
+            &format!("{}/extend", url(id)),
+            &[("days", "10"), ("reason", "3"), ("note", "Outage on 2 May")],
+        )
+        .await;
+    assert_redirect_to(&response, &url(id));
+    let after = lead.get_text(&url(id)).await;
+    assert!(
+        after.contains("Apple extended the renewal date by 10 day(s) to "),
+        "{after}"
+    );
+    assert!(after.contains("Apple request id: "));
+    let audit = lookups(&r.app).await;
+    let (_, _, detail) = audit
+        .iter()
+        .find(|(a, t, _)| a == "subscription.extend" && t == id)
+        .expect("the extension is audited");
+    assert!(
+        detail.starts_with("by 10 day(s), reason 3 (service issue or outage), request "),
+        "{detail}"
+    );
+    assert!(detail.contains("Production, new renewal date "));
+    assert!(detail.ends_with("note: Outage on 2 May"));
+    let entry = r
+        .app
+        .store
+        .list_audit(&Default::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.action == "subscription.extend")
+        .unwrap();
+    assert_eq!(entry.user_email, "lead@example.com");
+});
+
+support_test!(support_can_view_a_subscription_but_not_extend_it, |r| {
+    let seed = r.sim.seed();
+    let id = &seed.active_monthly.original_transaction_id;
+    let support = r.app.session(Role::Support).await;
+    let page = support.get_text(&url(id)).await;
+    assert!(page.contains("badge-good\">active</span>"));
+    assert!(page.contains("Extending a renewal date needs the admin or lead role."));
+    assert!(!page.contains("/extend\""), "no extension form for support");
+    let csrf = csrf_from(&page);
+    let response = support
+        .client
+        .post(support.url(&format!("{}/extend", url(id))))
+        .form(&[
+            ("days", "10"),
+            ("reason", "1"),
+            ("note", "please"),
+            ("csrf_token", &csrf),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("It needs the admin or lead role"), "{body}");
+    assert!(!lookups(&r.app)
+        .await
+        .iter()
+        .any(|(a, _, _)| a.starts_with("subscription.")));
+});
+
+support_test!(
+    a_bad_extension_form_is_refused_field_by_field_and_nothing_changes,
+    |r| {
+        let seed = r.sim.seed();
+        let id = &seed.active_monthly.original_transaction_id;
+        let cases = [
+        ("91", "1", "fine", "days", "Extend by a whole number of days from 1 to 90 (Apple's limit for one extension)."),
+        ("0", "1", "fine", "days", "Extend by a whole number of days from 1 to 90 (Apple's limit for one extension)."),
+        ("10", "7", "fine", "reason", "Choose one of Apple's reasons: undeclared, customer satisfaction, other, or service issue or outage."),
+        ("10", "1", "", "note", "Say in a few words why you extend it; the note goes to the audit log."),
+    ];
+        for (days, reason, note, field, sentence) in cases {
+            let response = r
+                .admin
+                .post_form(
+                    &url(id),
+                    &format!("{}/extend", url(id)),
+                    &[("days", days), ("reason", reason), ("note", note)],
+                )
+                .await;
+            assert_eq!(response.status().as_u16(), 422, "{field}");
+            let page = response.text().await.unwrap();
+            assert!(
+                page.contains(&format!(
+                    "<p class=\"field-error\" id=\"{field}-error\">{}</p>",
+                    html(sentence)
+                )),
+                "{field}: {page}"
+            );
+            assert!(page.contains(&format!("aria-describedby=\"{field}-error\"")));
+        }
+        assert!(!lookups(&r.app)
+            .await
+            .iter()
+            .any(|(a, _, _)| a.starts_with("subscription.extend")));
+    }
+);
+
+support_test!(apple_refusing_an_extension_is_said_and_audited, |r| {
+    let seed = r.sim.seed();
+    let id = &seed.family_shared_transaction_id;
+    let page = r.admin.get_text(&url(id)).await;
+    assert!(page.contains("badge-good\">active</span>"), "{page}");
+    assert!(
+        !page.contains("Extend the renewal date"),
+        "family-shared subscriptions are not offered"
+    );
+    let response = r
+        .admin
+        .post_form(
+            &url(id),
+            &format!("{}/extend", url(id)),
+            &[("days", "5"), ("reason", "1"), ("note", "goodwill")],
+        )
+        .await;
+    assert_redirect_to(&response, &url(id));
+    let after = r.admin.get_text(&url(id)).await;
+    assert!(
+        after.contains(&html(
+            "The renewal date was not extended. Apple refused the request: Family Sharing subscriptions can't be extended."
+        )),
+        "{after}"
+    );
+    assert!(lookups(&r.app)
+        .await
+        .iter()
+        .any(|(a, t, _)| a == "subscription.extend_refused" && t == id));
+});
+
+support_test!(an_id_that_is_not_digits_gets_a_clear_404, |r| {
+    let response = r.admin.get("/projects/demo/subscriptions/abc").await;
+    assert_eq!(response.status().as_u16(), 404);
+    let page = response.text().await.unwrap();
+    assert!(
+        page.contains(&html(
+            "“abc” is not an original transaction id: those are digits only"
+        )),
+        "{page}"
+    );
+    assert_eq!(r.sim.request_count(), 0);
+});
