@@ -9,6 +9,7 @@ mod app;
 mod checks;
 mod driver;
 mod keys;
+mod lookup;
 
 mod accessibility;
 mod roles;

@@ -11,7 +11,7 @@ use crate::driver::Browser;
 use crate::keys;
 
 /// With `STOREDESK_UPDATE_SCREENSHOTS=1`, copies a screenshot into `docs/screenshots/` for the README.
-fn publish(shot: &Path, name: &str) {
+pub fn publish(shot: &Path, name: &str) {
     if std::env::var("STOREDESK_UPDATE_SCREENSHOTS").as_deref() != Ok("1") {
         return;
     }
