@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A newcomer's first minutes: clone HEAD, run the README's first command (`cargo run -- demo`, plus --bind and
 # --data-dir so it cannot collide), sign in with the printed password, see the demo key "verified" in the App Store
-# wizard, press Ctrl-C and see the demo stop cleanly. Prints `newcomer: 1 passed, 0 failed`; any failure exits 1.
+# wizard, load the lookup the demo suggests, press Ctrl-C and see the demo stop cleanly. Prints `newcomer: 1 passed, 0 failed`; any failure exits 1.
 #
 # The clone builds into target/newcomer of the main checkout, never target/ itself: a build from another path
 # would overwrite target/debug/storedesk under the other engineers' feet. Dependencies stay cached there, so a
@@ -82,6 +82,15 @@ if ! grep -qF "$expected" <<<"$page"; then
   fail "the wizard does not show the key as verified (got: ${got:-no Step 3 line})"
 fi
 
+# 4b. The lookup the demo suggests: a support page answered from the simulator's data.
+try_url=$(sed -n 's/^  Try: *\(http[^ ]*\).*/\1/p' "$tmp/demo.out" | head -n1)
+[ -n "$try_url" ] || fail "the demo printed no \`Try:\` lookup"
+lookup_id=${try_url##*q=}
+page=$(curl -fsS -b "$jar" "$try_url") || fail "GET $try_url failed"
+grep -qF 'Transaction history' <<<"$page" || fail "the lookup page shows no transaction history"
+grep -qF "$lookup_id" <<<"$page" || fail "the lookup page does not show $lookup_id"
+grep -qF 'Fresh from Apple' <<<"$page" || fail "the lookup page was not answered by the (simulated) Apple"
+
 # 5. Ctrl-C: SIGINT to the process group, a clean exit within 10 s.
 kill -INT -- "-$demo_pid" 2>/dev/null || kill -INT "$demo_pid"
 stopped=
@@ -95,5 +104,5 @@ wait "$demo_pid" || rc=$?
 demo_pid=
 [ "$rc" = 0 ] || fail "the demo exited with status $rc after Ctrl-C"
 
-echo "newcomer: signed in, key verified in the wizard, Ctrl-C stopped the demo cleanly"
+echo "newcomer: signed in, key verified in the wizard, a lookup answered, Ctrl-C stopped the demo cleanly"
 echo "newcomer: 1 passed, 0 failed"
