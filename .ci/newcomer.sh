@@ -45,6 +45,8 @@ grep -q 'cargo run -- demo' README.md || fail "README.md no longer shows \`cargo
 
 # 2. `cargo run -q -- demo` in its own process group, as a terminal would run it, so Ctrl-C can reach it the same way.
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# Created first: the background job opens them itself, maybe after the loop below first reads them.
+: >"$tmp/demo.out"; : >"$tmp/demo.err"
 setsid cargo run -q -- demo --bind "127.0.0.1:$port" --data-dir "$tmp/data" >"$tmp/demo.out" 2>"$tmp/demo.err" &
 demo_pid=$!
 started=$(date +%s)

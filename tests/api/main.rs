@@ -7,6 +7,7 @@ mod api_tokens;
 mod audit;
 mod auth;
 mod budget;
+mod demo;
 mod health;
 mod keys;
 mod offers;
