@@ -16,6 +16,7 @@ pub mod assets;
 pub mod health;
 pub mod keys;
 pub mod login;
+pub mod notifications;
 pub mod projects;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -32,6 +33,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(projects::configure)
         .configure(keys::configure)
         .configure(admin::configure)
+        .configure(notifications::configure)
         .default_service(web::to(not_found));
 }
 

@@ -8,6 +8,9 @@ use crate::config::DatabaseUrl;
 
 pub mod audit;
 pub mod keys;
+pub mod leases;
+pub mod notification_log;
+pub mod notification_work;
 pub mod notifications;
 pub mod projects;
 pub mod sessions;

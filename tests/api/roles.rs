@@ -25,6 +25,17 @@ pub const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/admin/users", ADMIN),
     ("POST", "/admin/users/1", ADMIN),
     ("GET", "/admin/audit", ADMIN),
+    ("GET", "/projects/demo/notifications", ALL),
+    ("GET", "/projects/demo/notifications/1", ALL),
+    ("GET", "/projects/demo/notifications/refunds", ALL),
+    ("GET", "/projects/demo/notifications/consumption", ALL),
+    ("POST", "/projects/demo/notifications/consumption/1", ALL),
+    ("POST", "/projects/demo/notifications/backfill", MANAGERS),
+    (
+        "POST",
+        "/projects/demo/notifications/gaps/acknowledge",
+        MANAGERS,
+    ),
 ];
 
 fn needed(allowed: &[Role]) -> String {
