@@ -160,9 +160,9 @@ pub async fn history(sim: &SimHandle, env: Environment, start_ms: i64, end_ms: i
 
 /// How askama writes text into HTML, so sentences can be found in pages.
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
 }

@@ -217,7 +217,7 @@ with_ready!(paging_walks_the_whole_log_once, |r| {
     let mut next = Some("/projects/demo/notifications?type=DID_RENEW".to_string());
     let mut pages = 0;
     while let Some(url) = next.take() {
-        let html = r.admin.get_text(&url.replace("&amp;", "&")).await;
+        let html = r.admin.get_text(&url.replace("&#38;", "&")).await;
         seen.extend(detail_ids(&html, "demo"));
         pages += 1;
         next = html
