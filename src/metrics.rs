@@ -21,6 +21,18 @@ const HELP: &[(&str, &str)] = &[
         "storedesk_notifications_total",
         "App Store Server Notifications received by outcome.",
     ),
+    (
+        "storedesk_backfills_total",
+        "Notification backfills finished, by outcome.",
+    ),
+    (
+        "storedesk_gap_checks_total",
+        "Runs of the notification gap check on this instance.",
+    ),
+    (
+        "storedesk_consumption_answers_total",
+        "Consumption information sent to Apple, by Apple's verdict.",
+    ),
 ];
 
 impl Metrics {

@@ -126,10 +126,6 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
         f.id("App Apple ID", text(data.get("appAppleId")));
         f.plain("App build", text(data.get("bundleVersion")));
         f.plain(
-            "Subscription status then",
-            ms(data.get("status")).map(words::subscription_status),
-        );
-        f.plain(
             "Why the customer asks for a refund",
             data.get("consumptionRequestReason")
                 .and_then(Value::as_str)
@@ -333,7 +329,7 @@ mod tests {
             value("Revocation reason"),
             "refunded because of an actual or perceived issue in the app"
         );
-        assert_eq!(value("Subscription status then"), "revoked");
+        assert_eq!(d.summary.status, Some(5));
         assert_eq!(d.summary.price.as_deref(), Some("€9.99"));
         assert!(!d.sections.iter().any(|s| s.title == "Renewal info"));
     }

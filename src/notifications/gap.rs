@@ -177,6 +177,20 @@ pub async fn run_scheduled(
     }
     let mut reports = Vec::new();
     for project in state.store.projects_with_key().await? {
+        // Renewed before each project: a long run keeps the lease, and a run that lost it (paused too long) stops.
+        let renewed = state
+            .store
+            .try_acquire_lease(
+                LEASE_NAME,
+                holder,
+                crate::clock::now_ms(),
+                settings.lease_ttl_ms(),
+            )
+            .await?;
+        if !renewed {
+            tracing::warn!("gap check stopped: another instance took the lease");
+            break;
+        }
         for env in environments(&project) {
             let report = check(state, &project, env, settings, crate::clock::now_ms()).await;
             if let Some(e) = &report.error {

@@ -13,6 +13,9 @@ use crate::helpers::TestApp;
 use crate::notif_support::{arrive, day, esc, history, produce, spec, state, DAY_MS};
 use crate::with_ready;
 
+/// Form fields, the id of the error paragraph, the sentence.
+type Fields<'a> = [(&'a str, &'a str); 3];
+
 const LOG: &str = "/projects/demo/notifications";
 const BACKFILL: &str = "/projects/demo/notifications/backfill";
 
@@ -155,7 +158,7 @@ with_ready!(
         let earliest_sandbox = day(now - 30 * DAY_MS + 10 * 60_000);
         let production_sentence = format!("Apple keeps Production notification history for 180 days: the start date can be {earliest_production} at the earliest.");
         let sandbox_sentence = format!("Apple keeps Sandbox notification history for 30 days: the start date can be {earliest_sandbox} at the earliest.");
-        let cases: Vec<([(&str, &str); 3], &str, String)> = vec![
+        let cases: Vec<(Fields, &str, String)> = vec![
             (
                 [
                     ("start", ""),

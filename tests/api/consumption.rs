@@ -9,6 +9,8 @@ use crate::helpers::csrf_from;
 use crate::notif_support::{arrive, esc, history, spec, store, DAY_MS};
 use crate::with_ready;
 
+type Form = Vec<(&'static str, &'static str)>;
+
 const QUEUE: &str = "/projects/demo/notifications/consumption";
 
 fn action(id: i64) -> String {
@@ -181,7 +183,7 @@ with_ready!(each_invalid_field_is_refused_with_its_sentence, |r| {
         spec("CONSUMPTION_REQUEST", &seed.active_monthly.transaction_id),
     )
     .await;
-    let cases: Vec<(i64, Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: Vec<(i64, Form, &str, &str)> = vec![
         (
             consumable,
             with(&[("customer_consented", "")]),

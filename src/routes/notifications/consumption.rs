@@ -64,6 +64,7 @@ pub struct RequestView {
     pub time_left: String,
     pub state_word: &'static str,
     pub state_badge: &'static str,
+    pub answered: bool,
     pub answers: Vec<AnswerView>,
     pub form: FormView,
     /// Open the form at once (it has errors, or the request is still open).
@@ -95,7 +96,7 @@ fn request_view(
     let (state_word, state_badge) = match (r.answered_at, deadline > now) {
         (Some(_), _) => ("answered", "badge-good"),
         (None, true) => ("waiting for an answer", "badge-warn"),
-        (None, false) => ("overdue", "badge-bad"),
+        (None, false) => ("not answered", "badge-bad"),
     };
     let mine: Vec<AnswerView> = answers
         .iter()
@@ -126,6 +127,7 @@ fn request_view(
         time_left: time_left(deadline, now),
         state_word,
         state_badge,
+        answered: r.answered_at.is_some(),
         answers: mine,
         form: FormView::of(&ConsumptionForm::default(), ConsumptionErrors::default()),
         open: r.answered_at.is_none() && deadline > now,
