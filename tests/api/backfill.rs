@@ -510,3 +510,83 @@ with_ready!(only_one_of_two_instances_runs_the_gap_check, |r| {
             .unwrap());
     }
 });
+
+with_ready!(
+    a_rate_limited_page_is_retried_after_apples_retry_after,
+    |r| {
+        // Further away than the client waits on its own, close enough for the backfill to wait it out.
+        r.sim
+            .inject_fault(storedesk::apple_sim::Fault::RateLimited {
+                retry_after_ms: 2_500,
+                count: 1,
+            });
+        let today = day(storedesk::clock::now_ms());
+        let week_ago = day(storedesk::clock::now_ms() - 7 * DAY_MS);
+        let response = r
+            .admin
+            .post_form(
+                LOG,
+                BACKFILL,
+                &[
+                    ("start", &week_ago),
+                    ("end", &today),
+                    ("environment", "Production"),
+                ],
+            )
+            .await;
+        assert_eq!(response.status().as_u16(), 303);
+        let job = finished(&r.app, r.project.id).await;
+        assert_eq!(job.status, "done", "{:?}", job.error);
+        assert!(job.new_count > 0);
+    }
+);
+
+with_ready!(one_backfill_at_a_time_and_only_with_a_key, |r| {
+    // The first page hangs a while, so the first job is still running when the second is asked for.
+    r.sim.inject_fault(storedesk::apple_sim::Fault::Hang {
+        seconds: 2,
+        count: 1,
+    });
+    let today = day(storedesk::clock::now_ms());
+    let fields = [
+        ("start", today.as_str()),
+        ("end", today.as_str()),
+        ("environment", "Production"),
+    ];
+    let first = r.admin.post_form(LOG, BACKFILL, &fields).await;
+    assert_eq!(first.status().as_u16(), 303);
+    let second = r.admin.post_form(LOG, BACKFILL, &fields).await;
+    assert_eq!(second.status().as_u16(), 422);
+    let html = second.text().await.unwrap();
+    assert!(html.contains("<p class=\"form-error\" role=\"alert\">A backfill is already running for this project; wait for it to finish (its progress is below).</p>"));
+    assert!(html.contains("<span class=\"badge badge-warn\">running</span>"));
+    assert_eq!(
+        r.app
+            .store
+            .recent_backfills(r.project.id, 5)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(finished(&r.app, r.project.id).await.status, "done");
+
+    assert_eq!(
+        crate::helpers::create_project(&r.admin, "nokey")
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    let response = r
+        .admin
+        .post_form(
+            "/projects/nokey/notifications",
+            "/projects/nokey/notifications/backfill",
+            &fields,
+        )
+        .await;
+    assert_eq!(response.status().as_u16(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("This project has no key in use, so storedesk can&#39;t ask Apple. Add one under App Store settings."));
+});
