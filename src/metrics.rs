@@ -25,6 +25,18 @@ const HELP: &[(&str, &str)] = &[
         "storedesk_api_auth_failures_total",
         "JSON API requests refused for their token, by reason.",
     ),
+    (
+        "storedesk_backfills_total",
+        "Notification backfills finished, by outcome.",
+    ),
+    (
+        "storedesk_gap_checks_total",
+        "Runs of the notification gap check on this instance.",
+    ),
+    (
+        "storedesk_consumption_answers_total",
+        "Consumption information sent to Apple, by Apple's verdict.",
+    ),
 ];
 
 impl Metrics {

@@ -2,4 +2,13 @@
 //! recovers all go through `ingest`, so every stored notification was verified the same way.
 pub mod ingest;
 
+// The log's pages and background work (issue 6).
+pub mod backfill;
+pub mod chart;
+pub mod consumption;
+pub mod decoded;
+pub mod gap;
+pub mod history;
+pub mod words;
+
 pub use ingest::{ingest, verify_notification, IngestError, Source, VerifiedNotification};

@@ -16,6 +16,7 @@ pub mod assets;
 pub mod health;
 pub mod keys;
 pub mod login;
+pub mod notifications;
 pub mod offers;
 pub mod projects;
 pub mod support;
@@ -35,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(keys::configure)
         .configure(admin::configure)
         .configure(support::configure)
+        .configure(notifications::configure)
         .configure(offers::configure)
         .configure(crate::api::configure)
         .default_service(web::to(not_found));

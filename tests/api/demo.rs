@@ -103,7 +103,10 @@ async fn demo_starts_serves_a_lookup_and_stops_on_ctrl_c() {
             assert!(status.success(), "the demo exited with {status}");
             break;
         }
-        assert!(Instant::now() < deadline, "the demo kept running after Ctrl-C");
+        assert!(
+            Instant::now() < deadline,
+            "the demo kept running after Ctrl-C"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }

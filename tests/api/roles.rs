@@ -43,6 +43,17 @@ pub const MATRIX: &[(&str, &str, &[Role])] = &[
         "/projects/demo/subscriptions/2000000874121031/extend",
         MANAGERS,
     ),
+    ("GET", "/projects/demo/notifications", ALL),
+    ("GET", "/projects/demo/notifications/1", ALL),
+    ("GET", "/projects/demo/notifications/refunds", ALL),
+    ("GET", "/projects/demo/notifications/consumption", ALL),
+    ("POST", "/projects/demo/notifications/consumption/1", ALL),
+    ("POST", "/projects/demo/notifications/backfill", MANAGERS),
+    (
+        "POST",
+        "/projects/demo/notifications/gaps/acknowledge",
+        MANAGERS,
+    ),
 ];
 
 fn needed(allowed: &[Role]) -> String {

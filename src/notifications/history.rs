@@ -1,0 +1,182 @@
+//! Paging through Apple's Get Notification History with the project's key, as the backfill and the gap job
+//! both do: the same filters with every `paginationToken`, and a short wait when Apple says to slow down.
+use std::time::Duration;
+
+use app_store_server_library::models::notification_history_request::NotificationHistoryRequest;
+
+use super::ingest::{ingest, IngestError, Source};
+use crate::apple::{AppleError, Environment};
+use crate::error::AppError;
+use crate::startup::AppState;
+use crate::store::notifications::Inserted;
+use crate::store::Project;
+
+pub const DAY_MS: i64 = 86_400_000;
+/// How far back Apple keeps notification history.
+pub fn history_window_days(env: Environment) -> i64 {
+    match env {
+        Environment::Production => 180,
+        Environment::Sandbox => 30,
+    }
+}
+
+/// A rate-limited page is retried after Apple's Retry-After when that is at most this far away.
+const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
+const MAX_RATE_LIMIT_RETRIES: u32 = 3;
+
+#[derive(Debug)]
+pub enum HistoryError {
+    /// Apple refused or could not be reached; the sentence is for people.
+    Apple(AppleError),
+    /// Ours (no key in use, database): the sentence is for people too.
+    App(String),
+}
+
+impl HistoryError {
+    pub fn sentence(&self) -> String {
+        match self {
+            HistoryError::Apple(e) => e.sentence(),
+            HistoryError::App(s) => s.clone(),
+        }
+    }
+}
+
+impl From<AppError> for HistoryError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::BadRequest(s) => HistoryError::App(s),
+            other => {
+                tracing::error!(error = ?other, "notification history");
+                HistoryError::App(
+                    "storedesk had an internal error; the server log has the details.".into(),
+                )
+            }
+        }
+    }
+}
+
+pub struct HistoryPager<'a> {
+    state: &'a AppState,
+    project: &'a Project,
+    env: Environment,
+    request: NotificationHistoryRequest,
+    token: Option<String>,
+    done: bool,
+}
+
+impl<'a> HistoryPager<'a> {
+    pub fn new(
+        state: &'a AppState,
+        project: &'a Project,
+        env: Environment,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Self {
+        let date = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        HistoryPager {
+            state,
+            project,
+            env,
+            request: NotificationHistoryRequest {
+                start_date: date(start_ms),
+                end_date: date(end_ms),
+                notification_type: None,
+                notification_subtype: None,
+                transaction_id: None,
+                only_failures: None,
+            },
+            token: None,
+            done: false,
+        }
+    }
+
+    /// The signed payloads of the next page, or `None` after the last page.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<String>>, HistoryError> {
+        if self.done {
+            return Ok(None);
+        }
+        let mut rate_limited = 0;
+        let response = loop {
+            let state = self.state;
+            let (env, request, token) = (self.env, &self.request, self.token.as_deref());
+            let result =
+                crate::apple_calls::with_project_key(state, self.project, |creds| async move {
+                    state
+                        .apple
+                        .get_notification_history(&creds, env, request, token)
+                        .await
+                })
+                .await?;
+            match result {
+                Ok(r) => break r,
+                Err(AppleError::RateLimited {
+                    retry_at_ms: Some(at),
+                }) if rate_limited < MAX_RATE_LIMIT_RETRIES => {
+                    let wait = at - crate::clock::now_ms();
+                    let wait = u64::try_from(wait.max(0)).unwrap_or(0);
+                    if Duration::from_millis(wait) > MAX_RATE_LIMIT_WAIT {
+                        return Err(HistoryError::Apple(AppleError::RateLimited {
+                            retry_at_ms: Some(at),
+                        }));
+                    }
+                    rate_limited += 1;
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                }
+                Err(e) => return Err(HistoryError::Apple(e)),
+            }
+        };
+        let items: Vec<String> = response
+            .notification_history
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|item| item.signed_payload)
+            .collect();
+        match (response.has_more, response.pagination_token) {
+            (Some(true), Some(token)) if !token.is_empty() => self.token = Some(token),
+            _ => self.done = true,
+        }
+        Ok(Some(items))
+    }
+}
+
+/// What storing one page did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageOutcome {
+    /// (notification type, signedDate, newly stored?) of every payload that verified.
+    pub stored: Vec<(String, i64, bool)>,
+    pub rejected: i64,
+}
+
+/// Verifies and stores each payload; a payload that does not verify is counted and skipped (it is logged),
+/// a database failure stops the work.
+pub async fn store_page(
+    state: &AppState,
+    project: &Project,
+    payloads: &[String],
+    source: Source,
+) -> Result<PageOutcome, HistoryError> {
+    let mut outcome = PageOutcome::default();
+    for payload in payloads {
+        match ingest(&state.store, &state.verifier, project, payload, source).await {
+            Ok((inserted, n)) => {
+                outcome.stored.push((
+                    n.notification_type.clone(),
+                    n.signed_date,
+                    matches!(inserted, Inserted::New(_)),
+                ));
+            }
+            Err(IngestError::Store(e)) => {
+                tracing::error!(error = %e, "storing a notification from Apple's history failed");
+                return Err(HistoryError::App(
+                    "storedesk could not store a notification (database error); the server log has the details."
+                        .into(),
+                ));
+            }
+            Err(e) => {
+                tracing::warn!(reason = e.reason(), project = %project.slug, error = %e, "a notification from Apple's history did not verify");
+                outcome.rejected += 1;
+            }
+        }
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,382 @@
+//! Rows of the work done around notifications: consumption answers, backfill jobs and detected gaps.
+use super::{audit, Actor, Store, StoreResult};
+
+// ---------------------------------------------------------------- consumption answers
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsumptionAnswer {
+    pub id: i64,
+    pub project_id: i64,
+    pub notification_id: i64,
+    pub transaction_id: String,
+    pub environment: String,
+    pub sent_by: String,
+    pub sent_at: i64,
+    pub request: String,
+    pub outcome: String,
+    pub error_code: Option<i64>,
+    pub error: Option<String>,
+}
+
+const ANSWER_COLUMNS: &str =
+    "id, project_id, notification_id, transaction_id, environment, sent_by, sent_at, \
+     request, outcome, error_code, error";
+
+#[derive(Debug, Clone)]
+pub struct NewConsumptionAnswer {
+    pub project_id: i64,
+    pub notification_id: i64,
+    pub transaction_id: String,
+    pub environment: String,
+    pub request: String,
+    /// `Ok(())` when Apple accepted it; otherwise Apple's error code (if any) and our sentence.
+    pub outcome: Result<(), (Option<i64>, String)>,
+}
+
+// ---------------------------------------------------------------- backfills
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Backfill {
+    pub id: i64,
+    pub project_id: i64,
+    pub environment: String,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub status: String,
+    pub pages_done: i64,
+    pub fetched: i64,
+    pub new_count: i64,
+    pub already_present: i64,
+    pub rejected: i64,
+    pub error: Option<String>,
+    pub started_by: String,
+    pub started_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+}
+
+const BACKFILL_COLUMNS: &str =
+    "id, project_id, environment, start_ms, end_ms, status, pages_done, fetched, \
+     new_count, already_present, rejected, error, started_by, started_at, updated_at, finished_at";
+
+/// Counts a running backfill reports after each page.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BackfillProgress {
+    pub pages_done: i64,
+    pub fetched: i64,
+    pub new_count: i64,
+    pub already_present: i64,
+    pub rejected: i64,
+}
+
+/// A running job that has not reported for this long is shown as stalled (its instance stopped) and no
+/// longer blocks a new one.
+pub const BACKFILL_STALL_MS: i64 = 10 * 60_000;
+
+// ---------------------------------------------------------------- gaps
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GapRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub environment: String,
+    pub detected_at: i64,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub sent: i64,
+    pub arrived: i64,
+    pub recovered: i64,
+    pub missed: i64,
+    pub type_counts: String,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<String>,
+}
+
+const GAP_COLUMNS: &str =
+    "id, project_id, environment, detected_at, window_start, window_end, sent, arrived, \
+     recovered, missed, type_counts, acknowledged_at, acknowledged_by";
+
+#[derive(Debug, Clone)]
+pub struct NewGap {
+    pub project_id: i64,
+    pub environment: String,
+    pub detected_at: i64,
+    pub window_start: i64,
+    pub window_end: i64,
+    pub sent: i64,
+    pub arrived: i64,
+    pub recovered: i64,
+    pub missed: i64,
+    pub type_counts: String,
+}
+
+impl Store {
+    /// Records an answer sent to Apple and its audit entry in one transaction.
+    pub async fn record_consumption_answer(
+        &self,
+        answer: &NewConsumptionAnswer,
+        actor: &Actor,
+    ) -> StoreResult<i64> {
+        let (outcome, code, error) = match &answer.outcome {
+            Ok(()) => ("accepted", None, None),
+            Err((code, sentence)) => ("refused", *code, Some(sentence.clone())),
+        };
+        let mut tx = self.pool().begin().await?;
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO consumption_answers (project_id, notification_id, transaction_id, environment, \
+             sent_by_user_id, sent_by, sent_at, request, outcome, error_code, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        )
+        .bind(answer.project_id)
+        .bind(answer.notification_id)
+        .bind(&answer.transaction_id)
+        .bind(&answer.environment)
+        .bind(actor.user_id)
+        .bind(&actor.email)
+        .bind(crate::clock::now_ms())
+        .bind(&answer.request)
+        .bind(outcome)
+        .bind(code)
+        .bind(error.clone())
+        .fetch_one(&mut *tx)
+        .await?;
+        let detail = match &error {
+            None => format!(
+                "{} {}: accepted by Apple",
+                answer.environment, answer.request
+            ),
+            Some(e) => format!("{} {}: refused: {e}", answer.environment, answer.request),
+        };
+        audit::record(
+            &mut tx,
+            actor,
+            "consumption.send",
+            Some(answer.project_id),
+            &answer.transaction_id,
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Every answer about the given transactions, newest first.
+    pub async fn consumption_answers_for(
+        &self,
+        project_id: i64,
+        transaction_ids: &[String],
+    ) -> StoreResult<Vec<ConsumptionAnswer>> {
+        if transaction_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = (0..transaction_ids.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {ANSWER_COLUMNS} FROM consumption_answers WHERE project_id = $1 \
+             AND transaction_id IN ({placeholders}) ORDER BY sent_at DESC, id DESC"
+        );
+        let mut query = sqlx::query_as::<_, ConsumptionAnswer>(&sql).bind(project_id);
+        for id in transaction_ids {
+            query = query.bind(id.clone());
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
+    pub async fn count_consumption_answers(&self, project_id: i64) -> StoreResult<i64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM consumption_answers WHERE project_id = $1")
+                .bind(project_id)
+                .fetch_one(self.pool())
+                .await?;
+        Ok(n)
+    }
+
+    /// Starts a backfill row unless one is already running (and not stalled) for the project; audited.
+    /// `None` means one is running.
+    pub async fn start_backfill(
+        &self,
+        project_id: i64,
+        environment: &str,
+        start_ms: i64,
+        end_ms: i64,
+        actor: &Actor,
+    ) -> StoreResult<Option<i64>> {
+        let now = crate::clock::now_ms();
+        let mut tx = self.pool().begin().await?;
+        let inserted: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO notification_backfills (project_id, environment, start_ms, end_ms, status, \
+             started_by, started_at, updated_at) \
+             SELECT $1, $2, $3, $4, 'running', $5, $6, $6 WHERE NOT EXISTS \
+             (SELECT 1 FROM notification_backfills WHERE project_id = $1 AND status = 'running' AND updated_at > $7) \
+             RETURNING id",
+        )
+        .bind(project_id)
+        .bind(environment)
+        .bind(start_ms)
+        .bind(end_ms)
+        .bind(&actor.email)
+        .bind(now)
+        .bind(now - BACKFILL_STALL_MS)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id,)) = inserted else {
+            return Ok(None);
+        };
+        audit::record(
+            &mut tx,
+            actor,
+            "notifications.backfill",
+            Some(project_id),
+            environment,
+            &format!(
+                "from {} to {} (job {id})",
+                crate::clock::utc(start_ms),
+                crate::clock::utc(end_ms)
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(id))
+    }
+
+    pub async fn update_backfill_progress(&self, id: i64, p: &BackfillProgress) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE notification_backfills SET pages_done = $1, fetched = $2, new_count = $3, \
+             already_present = $4, rejected = $5, updated_at = $6 WHERE id = $7",
+        )
+        .bind(p.pages_done)
+        .bind(p.fetched)
+        .bind(p.new_count)
+        .bind(p.already_present)
+        .bind(p.rejected)
+        .bind(crate::clock::now_ms())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a backfill: `error` None is success.
+    pub async fn finish_backfill(&self, id: i64, error: Option<&str>) -> StoreResult<()> {
+        let now = crate::clock::now_ms();
+        sqlx::query(
+            "UPDATE notification_backfills SET status = $1, error = $2, updated_at = $3, finished_at = $3 \
+             WHERE id = $4",
+        )
+        .bind(if error.is_some() { "failed" } else { "done" })
+        .bind(error.map(str::to_owned))
+        .bind(now)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn backfill(&self, project_id: i64, id: i64) -> StoreResult<Option<Backfill>> {
+        Ok(sqlx::query_as::<_, Backfill>(&format!(
+            "SELECT {BACKFILL_COLUMNS} FROM notification_backfills WHERE project_id = $1 AND id = $2"
+        ))
+        .bind(project_id)
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    pub async fn recent_backfills(
+        &self,
+        project_id: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<Backfill>> {
+        Ok(sqlx::query_as::<_, Backfill>(&format!(
+            "SELECT {BACKFILL_COLUMNS} FROM notification_backfills WHERE project_id = $1 ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(project_id)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn record_gap(&self, gap: &NewGap) -> StoreResult<i64> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO notification_gaps (project_id, environment, detected_at, window_start, window_end, \
+             sent, arrived, recovered, missed, type_counts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+             RETURNING id",
+        )
+        .bind(gap.project_id)
+        .bind(&gap.environment)
+        .bind(gap.detected_at)
+        .bind(gap.window_start)
+        .bind(gap.window_end)
+        .bind(gap.sent)
+        .bind(gap.arrived)
+        .bind(gap.recovered)
+        .bind(gap.missed)
+        .bind(&gap.type_counts)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Gaps detected since `since_ms`, newest first; `unacknowledged` leaves out the ones someone dismissed.
+    pub async fn gaps_since(
+        &self,
+        project_id: i64,
+        since_ms: i64,
+        unacknowledged: bool,
+    ) -> StoreResult<Vec<GapRow>> {
+        Ok(sqlx::query_as::<_, GapRow>(&format!(
+            "SELECT {GAP_COLUMNS} FROM notification_gaps WHERE project_id = $1 AND detected_at >= $2 \
+             AND ($3 = 0 OR acknowledged_at IS NULL) ORDER BY detected_at DESC, id DESC LIMIT 200"
+        ))
+        .bind(project_id)
+        .bind(since_ms)
+        .bind(i64::from(unacknowledged))
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Dismisses the gap banner: gaps up to the newest one shown are marked seen; audited.
+    pub async fn acknowledge_gaps(
+        &self,
+        project_id: i64,
+        up_to_id: i64,
+        actor: &Actor,
+    ) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(
+            "UPDATE notification_gaps SET acknowledged_at = $1, acknowledged_by = $2 \
+             WHERE project_id = $3 AND id <= $4 AND acknowledged_at IS NULL",
+        )
+        .bind(crate::clock::now_ms())
+        .bind(&actor.email)
+        .bind(project_id)
+        .bind(up_to_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        audit::record(
+            &mut tx,
+            actor,
+            "notifications.gaps_acknowledge",
+            Some(project_id),
+            "gap banner",
+            &format!("{done} gap record(s) acknowledged"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    /// Projects that have a key in use: the ones the gap job can ask Apple about.
+    pub async fn projects_with_key(&self) -> StoreResult<Vec<super::Project>> {
+        Ok(sqlx::query_as::<_, super::Project>(&format!(
+            "SELECT {} FROM projects p WHERE EXISTS (SELECT 1 FROM apple_keys k WHERE k.project_id = p.id \
+             AND k.status IN ('active', 'failing') AND k.sealed_key IS NOT NULL) ORDER BY id",
+            super::projects::PROJECT_COLUMNS
+        ))
+        .fetch_all(self.pool())
+        .await?)
+    }
+}
