@@ -10,6 +10,7 @@ mod checks;
 mod driver;
 mod keys;
 mod lookup;
+mod notifications;
 
 mod accessibility;
 mod roles;
