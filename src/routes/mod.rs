@@ -32,6 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(projects::configure)
         .configure(keys::configure)
         .configure(admin::configure)
+        .configure(crate::notifications::webhook::configure)
         .default_service(web::to(not_found));
 }
 
