@@ -17,6 +17,7 @@ pub mod health;
 pub mod keys;
 pub mod login;
 pub mod projects;
+pub mod step4;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(keys::configure)
         .configure(admin::configure)
         .configure(crate::notifications::webhook::configure)
+        .configure(step4::configure)
         .default_service(web::to(not_found));
 }
 

@@ -10,4 +10,6 @@ mod keys;
 mod projects;
 mod roles;
 mod step3;
+mod step4;
 mod verify;
+mod webhook;

@@ -25,6 +25,26 @@ pub const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/admin/users", ADMIN),
     ("POST", "/admin/users/1", ADMIN),
     ("GET", "/admin/audit", ADMIN),
+    (
+        "POST",
+        "/projects/demo/settings/stores/apple/notification-url/regenerate",
+        MANAGERS,
+    ),
+    (
+        "POST",
+        "/projects/demo/settings/stores/apple/test-notification",
+        MANAGERS,
+    ),
+    (
+        "GET",
+        "/projects/demo/settings/stores/apple/test-notification/1",
+        MANAGERS,
+    ),
+    (
+        "GET",
+        "/projects/demo/settings/stores/apple/test-notification/1/status",
+        MANAGERS,
+    ),
 ];
 
 fn needed(allowed: &[Role]) -> String {
