@@ -23,6 +23,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub apple: AppleClient,
     pub verifier: SignedDataVerifier,
+    /// The notification webhook's verification threads and group-commit writer.
+    pub intake: crate::notifications::webhook::Intake,
 }
 
 pub struct Application {
@@ -73,6 +75,8 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             apple,
             verifier,
+            intake: crate::notifications::webhook::Intake::start(&store)
+                .context("could not start the notification intake")?,
         });
         crate::notifications::gap::spawn_schedule(state.clone().into_inner())?;
         let hsts = settings.secure_cookies();

@@ -10,3 +10,42 @@ document.addEventListener("click", function (event) {
     setTimeout(function () { button.textContent = label; }, 1500);
   });
 });
+
+// The test notification light: polls its status every 2 s until it arrives. Without JS, the Refresh link does it.
+(function () {
+  var light = document.getElementById("test-light");
+  if (!light || !window.fetch) return;
+  var url = light.getAttribute("data-status-url");
+  var badge = document.getElementById("test-light-badge");
+  var message = document.getElementById("test-light-message");
+  var list = document.getElementById("test-attempts");
+  var note = document.getElementById("test-note");
+  function show(s) {
+    badge.className = "badge " + s.badge;
+    badge.textContent = s.state;
+    message.textContent = s.message;
+    light.setAttribute("data-state", s.state);
+    if (list) {
+      while (list.firstChild) list.removeChild(list.firstChild);
+      s.attempts.forEach(function (a) {
+        var li = document.createElement("li");
+        var b = document.createElement("span");
+        b.className = "badge " + (a.ok ? "badge-good" : "badge-bad");
+        b.textContent = a.result;
+        li.appendChild(b);
+        li.appendChild(document.createTextNode(" " + a.at + ": " + a.words));
+        list.appendChild(li);
+      });
+    }
+    if (note) note.textContent = s.note || "";
+  }
+  function poll() {
+    if (light.getAttribute("data-state") === "arrived") return;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (s) { if (s) show(s); })
+      .catch(function () {})
+      .then(function () { setTimeout(poll, 2000); });
+  }
+  setTimeout(poll, 2000);
+})();

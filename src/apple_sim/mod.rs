@@ -203,6 +203,31 @@ impl SimHandle {
         notify::send(&self.state, env, n).await
     }
 
+    /// Signs a notification like `send_notification` without recording or sending it (signedDate = now).
+    pub fn sign_notification(
+        &self,
+        env: SimEnvironment,
+        n: NotificationSpec,
+    ) -> anyhow::Result<String> {
+        notify::sign_only(&self.state, env, &n, state::now_ms())
+    }
+
+    /// `sign_notification` with a chosen signedDate (also used for the nested JWS).
+    pub fn sign_notification_at(
+        &self,
+        env: SimEnvironment,
+        n: NotificationSpec,
+        signed_date_ms: i64,
+    ) -> anyhow::Result<String> {
+        notify::sign_only(&self.state, env, &n, signed_date_ms)
+    }
+
+    /// Signs any JSON payload with the simulator's chain, as Apple signs data: for tests that need a correctly
+    /// signed payload Apple would never send (another bundle ID, mismatched environments).
+    pub fn sign_json(&self, payload: &serde_json::Value) -> String {
+        self.state.pki.signer.sign(payload, false)
+    }
+
     pub fn seed(&self) -> SeedSummary {
         self.state.seed.clone()
     }

@@ -386,6 +386,33 @@ pub(crate) fn record_new(
     Ok(uuid)
 }
 
+/// Builds and signs a notification as `send` would, without recording or delivering it: for tests and load
+/// scripts that POST it themselves. `signed_date_ms` is also the signedDate of the nested transaction and renewal
+/// info, so distinct dates give distinct nested JWS.
+pub(crate) fn sign_only(
+    state: &SimState,
+    env: SimEnvironment,
+    spec: &NotificationSpec,
+    signed_date_ms: i64,
+) -> anyhow::Result<String> {
+    let uuid = spec
+        .notification_uuid
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let data = lock(&state.data);
+    let built = build(
+        &data,
+        &state.app,
+        &state.pki.signer,
+        env,
+        spec,
+        &uuid,
+        signed_date_ms,
+        false,
+    )?;
+    Ok(built.signed_payload)
+}
+
 pub(crate) async fn send(
     state: &SimState,
     env: SimEnvironment,

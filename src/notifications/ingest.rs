@@ -28,7 +28,7 @@ pub enum IngestError {
     /// The payload is not Apple's, not this app's, or not well-formed: Apple retrying can't fix it.
     #[error("{0}")]
     Rejected(#[from] VerifyError),
-    #[error("the notification has no {0}")]
+    #[error("The notification has no {0}.")]
     MissingField(&'static str),
     /// Ours: the notification may be fine, so the sender should retry.
     #[error(transparent)]
@@ -140,14 +140,14 @@ pub fn verify_notification(
     })
 }
 
-/// Verifies and stores one notification; a second delivery of the same notificationUUID is not a second row.
-pub async fn ingest(
-    store: &Store,
+/// Verifies a notification and turns it into the row to store, without touching the database: CPU work only,
+/// so callers can run it off the async workers (the webhook uses a dedicated pool).
+pub fn prepare(
     verifier: &SignedDataVerifier,
     project: &Project,
     signed_payload: &str,
     source: Source,
-) -> Result<(Inserted, VerifiedNotification), IngestError> {
+) -> Result<(NewNotification, VerifiedNotification), IngestError> {
     let n = verify_notification(verifier, project, signed_payload)?;
     let row = NewNotification {
         project_id: project.id,
@@ -161,9 +161,21 @@ pub async fn ingest(
         product_id: n.transaction_str("productId"),
         source: source.as_str().to_owned(),
         received_at: crate::clock::now_ms(),
-        signed_payload: signed_payload.to_owned(),
+        signed_payload: signed_payload.trim().to_owned(),
         payload: n.payload_json().to_string(),
     };
+    Ok((row, n))
+}
+
+/// Verifies and stores one notification; a second delivery of the same notificationUUID is not a second row.
+pub async fn ingest(
+    store: &Store,
+    verifier: &SignedDataVerifier,
+    project: &Project,
+    signed_payload: &str,
+    source: Source,
+) -> Result<(Inserted, VerifiedNotification), IngestError> {
+    let (row, n) = prepare(verifier, project, signed_payload, source)?;
     let inserted = store.insert_notification(&row).await?;
     Ok((inserted, n))
 }

@@ -1,6 +1,10 @@
 //! App Store Server Notifications V2: what arrives (webhook), what is fetched (backfill) and what the gap job
 //! recovers all go through `ingest`, so every stored notification was verified the same way.
+pub mod cpu_pool;
 pub mod ingest;
+pub mod test_notification;
+pub mod webhook;
+pub mod writer;
 
 // The log's pages and background work (issue 6).
 pub mod backfill;
@@ -11,4 +15,4 @@ pub mod gap;
 pub mod history;
 pub mod words;
 
-pub use ingest::{ingest, verify_notification, IngestError, Source, VerifiedNotification};
+pub use ingest::{ingest, prepare, verify_notification, IngestError, Source, VerifiedNotification};

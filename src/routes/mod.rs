@@ -19,6 +19,7 @@ pub mod login;
 pub mod notifications;
 pub mod offers;
 pub mod projects;
+pub mod step4;
 pub mod support;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,6 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(notifications::configure)
         .configure(offers::configure)
         .configure(crate::api::configure)
+        .configure(crate::notifications::webhook::configure)
+        .configure(step4::configure)
         .default_service(web::to(not_found));
 }
 

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod projects;
 pub mod sessions;
 pub mod settings;
+pub mod test_notifications;
 pub mod throttle;
 pub mod transactions;
 pub mod users;

@@ -106,6 +106,7 @@ pub fn state(app: &TestApp) -> AppState {
         metrics: Arc::new(storedesk::metrics::Metrics::default()),
         apple,
         verifier,
+        intake: storedesk::notifications::webhook::Intake::start(&app.store).unwrap(),
     }
 }
 

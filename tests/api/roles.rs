@@ -54,6 +54,26 @@ pub const MATRIX: &[(&str, &str, &[Role])] = &[
         "/projects/demo/notifications/gaps/acknowledge",
         MANAGERS,
     ),
+    (
+        "POST",
+        "/projects/demo/settings/stores/apple/notification-url/regenerate",
+        MANAGERS,
+    ),
+    (
+        "POST",
+        "/projects/demo/settings/stores/apple/test-notification",
+        MANAGERS,
+    ),
+    (
+        "GET",
+        "/projects/demo/settings/stores/apple/test-notification/1",
+        MANAGERS,
+    ),
+    (
+        "GET",
+        "/projects/demo/settings/stores/apple/test-notification/1/status",
+        MANAGERS,
+    ),
 ];
 
 fn needed(allowed: &[Role]) -> String {

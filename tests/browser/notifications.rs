@@ -42,7 +42,10 @@ async fn support_reads_the_notifications_log_and_a_consumption_request() {
     for code in ["DID_RENEW", "REFUND", "CONSUMPTION_REQUEST"] {
         assert!(log.contains(code), "{code} is in the log: {log}");
     }
-    assert!(b.exists("svg").await, "the per-day chart is drawn on the server");
+    assert!(
+        b.exists("svg").await,
+        "the per-day chart is drawn on the server"
+    );
     b.assert_clean().await;
     let shot = b.screenshot("log").await;
     publish(&shot, "notifications.png");

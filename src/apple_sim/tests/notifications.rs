@@ -456,3 +456,59 @@ async fn the_admin_surface_can_configure_and_send_notifications() {
     assert_eq!(bad.status().as_u16(), 400);
     r.server.stop(true).await;
 }
+
+#[tokio::test]
+async fn a_notification_signed_without_sending_verifies_and_is_not_recorded() {
+    use crate::apple::{AppIdentity, Environment, SignedDataVerifier};
+    let t = TestSim::start().await;
+    let seed = t.sim.seed();
+    let spec = NotificationSpec::new("DID_RENEW").transaction(&seed.active_monthly.transaction_id);
+    let at = now_ms() - 5_000;
+    let jws = t
+        .sim
+        .sign_notification_at(SimEnvironment::Sandbox, spec.clone(), at)
+        .unwrap();
+    let verifier = SignedDataVerifier::with_roots(vec![t.sim.root_ca_der()]).unwrap();
+    let (verified, env) = verifier
+        .verify_notification_any_env(&jws, &seed.bundle_id, Some(seed.app_apple_id))
+        .unwrap();
+    assert_eq!(env, Environment::Sandbox);
+    assert_eq!(verified.raw["signedDate"], json!(at));
+    let uuid = verified.raw["notificationUUID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let identity = AppIdentity {
+        bundle_id: seed.bundle_id.clone(),
+        app_apple_id: Some(seed.app_apple_id),
+        environment: Environment::Sandbox,
+    };
+    let data = &verified.raw["data"];
+    let tx = verifier
+        .verify_transaction(data["signedTransactionInfo"].as_str().unwrap(), &identity)
+        .unwrap();
+    assert_eq!(tx.raw["signedDate"], json!(at));
+    verifier
+        .verify_renewal_info(data["signedRenewalInfo"].as_str().unwrap(), &identity)
+        .unwrap();
+    // Another date gives other nested JWS; nothing was recorded in the history.
+    let other = t
+        .sim
+        .sign_notification_at(SimEnvironment::Sandbox, spec, at + 1)
+        .unwrap();
+    let other_tx = jws_payload(&other)["data"]["signedTransactionInfo"].clone();
+    assert_ne!(other_tx, data["signedTransactionInfo"]);
+    let recorded = crate::apple_sim::state::lock(&t.sim.state.data)
+        .notifications(SimEnvironment::Sandbox)
+        .iter()
+        .any(|r| r.notification_uuid == uuid);
+    assert!(!recorded);
+    // An illegal combination is refused, as by send_notification.
+    assert!(t
+        .sim
+        .sign_notification(
+            SimEnvironment::Sandbox,
+            NotificationSpec::new("DID_RENEW").subtype("UPGRADE")
+        )
+        .is_err());
+}

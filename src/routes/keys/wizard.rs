@@ -21,19 +21,19 @@ pub struct StepState {
 }
 
 impl StepState {
-    const NOT_STARTED: StepState = StepState {
+    pub const NOT_STARTED: StepState = StepState {
         word: "not started",
         badge: "badge-neutral",
     };
-    const SAVED: StepState = StepState {
+    pub const SAVED: StepState = StepState {
         word: "saved",
         badge: "badge-warn",
     };
-    const VERIFIED: StepState = StepState {
+    pub const VERIFIED: StepState = StepState {
         word: "verified",
         badge: "badge-good",
     };
-    const FAILING: StepState = StepState {
+    pub const FAILING: StepState = StepState {
         word: "failing",
         badge: "badge-bad",
     };
@@ -84,6 +84,7 @@ pub struct WizardPage {
     pub errors: KeyFormErrors,
     pub key_action: String,
     pub offer_activate_anyway: bool,
+    pub notifications: crate::routes::step4::Step4View,
 }
 
 fn key_state(key: Option<&KeyRow>) -> StepState {
@@ -95,7 +96,7 @@ fn key_state(key: Option<&KeyRow>) -> StepState {
     }
 }
 
-async fn wizard_page(
+pub async fn wizard_page(
     state: &AppState,
     req: &HttpRequest,
     user: &CurrentUser,
@@ -103,6 +104,8 @@ async fn wizard_page(
 ) -> Result<WizardPage, AppError> {
     let key = state.store.key_in_use(project.id).await?;
     let now = crate::clock::now_ms();
+    let (notifications, step4) =
+        crate::routes::step4::step4_view(state, project, key.is_some()).await?;
     Ok(WizardPage {
         layout: Layout::new(
             state,
@@ -121,7 +124,7 @@ async fn wizard_page(
             StepState::SAVED
         },
         step3: key_state(key.as_ref()),
-        step4: StepState::NOT_STARTED,
+        step4,
         form_key_id: String::new(),
         form_issuer_id: key
             .as_ref()
@@ -131,6 +134,7 @@ async fn wizard_page(
         errors: KeyFormErrors::default(),
         key_action: format!("/projects/{}/settings/stores/apple/key", project.slug),
         offer_activate_anyway: false,
+        notifications,
     })
 }
 

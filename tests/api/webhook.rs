@@ -1,0 +1,655 @@
+//! `POST /apple/notifications/{token}`: every answer, idempotency under concurrency, the simulator delivering
+//! end to end, tampering, identity mismatches, our own failures, and a crash mid-load.
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use storedesk::apple_sim::{NotificationSpec, SimConfig, SimEnvironment, SimHandle};
+
+use crate::helpers::{Ready, TestApp};
+use crate::with_ready;
+
+pub async fn webhook_url(r: &Ready) -> String {
+    let token = r.app.store.notification_token(r.project.id).await.unwrap();
+    r.app.url(&format!("/apple/notifications/{token}"))
+}
+
+pub fn body(jws: &str) -> String {
+    json!({ "signedPayload": jws }).to_string()
+}
+
+/// A renewal of the seeded active subscription: a notification with a nested transaction and renewal info.
+pub fn renewal(sim: &SimHandle, env: SimEnvironment) -> String {
+    let id = sim.seed().active_monthly.transaction_id;
+    sim.sign_notification(env, NotificationSpec::new("DID_RENEW").transaction(&id))
+        .unwrap()
+}
+
+pub fn payload_of(jws: &str) -> Value {
+    let part = jws.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// The same JWS with another payload and the original signature: what a forger without Apple's key can make.
+fn with_payload(jws: &str, payload: &Value) -> String {
+    let parts: Vec<&str> = jws.split('.').collect();
+    format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(payload.to_string()),
+        parts[2]
+    )
+}
+
+/// POSTs `body`; error bodies get their request id checked against the header and replaced by "<id>".
+pub async fn deliver(url: &str, body: impl Into<reqwest::Body>) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let header = response
+        .headers()
+        .get("x-request-id")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let mut json: Value = response.json().await.unwrap();
+    if let Some(id) = json.pointer_mut("/error/request_id") {
+        assert_eq!(
+            id.as_str(),
+            header.as_deref(),
+            "request id in body and header"
+        );
+        *id = json!("<id>");
+    }
+    (status, json)
+}
+
+fn error(code: &str, message: &str) -> Value {
+    json!({"error": {"code": code, "message": message, "request_id": "<id>"}})
+}
+
+async fn count(r: &Ready) -> i64 {
+    r.app.store.count_notifications(r.project.id).await.unwrap()
+}
+
+async fn metrics(app: &TestApp) -> String {
+    reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+const SIGNATURE: &str = "The signature does not match the signed data; it was altered or not signed by Apple. Nothing was stored.";
+
+with_ready!(a_signed_notification_is_stored_once_and_answered_200, |r| {
+    let url = webhook_url(&r).await;
+    let jws = renewal(&r.sim, SimEnvironment::Sandbox);
+    let uuid = payload_of(&jws)["notificationUUID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        deliver(&url, body(&jws)).await,
+        (200, json!({"result": "accepted", "notificationUUID": uuid}))
+    );
+    let row = r
+        .app
+        .store
+        .notification_by_uuid(r.project.id, &uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.notification_type, "DID_RENEW");
+    assert_eq!(row.environment, "Sandbox");
+    assert_eq!(row.source, "webhook");
+    let seed = r.sim.seed();
+    assert_eq!(
+        row.original_transaction_id.as_deref(),
+        Some(seed.active_monthly.original_transaction_id.as_str())
+    );
+    let stored: Value = serde_json::from_str(&row.payload).unwrap();
+    assert_eq!(stored["notification"]["notificationUUID"], json!(uuid));
+    assert!(stored["transaction"]["transactionId"].is_string());
+    assert!(stored["renewalInfo"]["autoRenewProductId"].is_string());
+
+    // Apple's retry of the same notification: 200 again, no second row.
+    assert_eq!(
+        deliver(&url, body(&jws)).await,
+        (
+            200,
+            json!({"result": "duplicate", "notificationUUID": uuid})
+        )
+    );
+    assert_eq!(count(&r).await, 1);
+    let m = metrics(&r.app).await;
+    assert!(
+        m.contains("storedesk_notifications_total{outcome=\"accepted\"} 1\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("storedesk_notifications_total{outcome=\"duplicate\"} 1\n"),
+        "{m}"
+    );
+});
+
+with_ready!(
+    concurrent_deliveries_of_one_notification_make_one_row,
+    |r| {
+        let url = webhook_url(&r).await;
+        let jws = renewal(&r.sim, SimEnvironment::Production);
+        let answers =
+            futures_util::future::join_all((0..20).map(|_| deliver(&url, body(&jws)))).await;
+        assert!(answers.iter().all(|(s, _)| *s == 200), "{answers:?}");
+        let accepted = answers
+            .iter()
+            .filter(|(_, b)| b["result"] == "accepted")
+            .count();
+        assert_eq!(accepted, 1, "{answers:?}");
+        assert_eq!(count(&r).await, 1);
+    }
+);
+
+with_ready!(the_simulator_delivers_to_the_project_url_end_to_end, |r| {
+    let url = webhook_url(&r).await;
+    r.sim
+        .set_notification_url(SimEnvironment::Production, Some(url.clone()));
+    let seed = r.sim.seed();
+    let outcome = r
+        .sim
+        .send_notification(
+            SimEnvironment::Production,
+            NotificationSpec::new("DID_CHANGE_RENEWAL_STATUS")
+                .subtype("AUTO_RENEW_DISABLED")
+                .transaction(&seed.active_monthly.transaction_id),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outcome.send_attempt_result, "SUCCESS");
+    assert_eq!(outcome.http_status, Some(200));
+    let row = r
+        .app
+        .store
+        .notification_by_uuid(r.project.id, &outcome.notification_uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.environment, "Production");
+    assert_eq!(row.subtype.as_deref(), Some("AUTO_RENEW_DISABLED"));
+    // Sandbox falls back to the Production URL, as at Apple; one project takes both environments.
+    let sandbox = r
+        .sim
+        .send_notification(SimEnvironment::Sandbox, NotificationSpec::new("TEST"))
+        .await
+        .unwrap();
+    assert_eq!(sandbox.send_attempt_result, "SUCCESS");
+    // A retry carries the same UUID.
+    let retry = r
+        .sim
+        .send_notification(
+            SimEnvironment::Production,
+            NotificationSpec::new("DID_CHANGE_RENEWAL_STATUS")
+                .subtype("AUTO_RENEW_DISABLED")
+                .transaction(&seed.active_monthly.transaction_id)
+                .retry_of(&outcome.notification_uuid),
+        )
+        .await
+        .unwrap();
+    assert_eq!(retry.send_attempt_result, "SUCCESS");
+    assert_eq!(count(&r).await, 2);
+});
+
+with_ready!(an_unknown_notification_url_is_404, |r| {
+    let jws = renewal(&r.sim, SimEnvironment::Sandbox);
+    let expected = error(
+        "not_found",
+        "No project has this notification URL. If it was regenerated, copy the new URL from the project's App Store settings (Step 4) into App Store Connect.",
+    );
+    for token in ["nope", &"A".repeat(43), &"A".repeat(44)] {
+        let url = r.app.url(&format!("/apple/notifications/{token}"));
+        assert_eq!(
+            deliver(&url, body(&jws)).await,
+            (404, expected.clone()),
+            "{token}"
+        );
+    }
+    assert_eq!(count(&r).await, 0);
+    let m = metrics(&r.app).await;
+    assert!(
+        m.contains("storedesk_notifications_total{outcome=\"unknown_project\"} 3\n"),
+        "{m}"
+    );
+});
+
+with_ready!(a_body_over_64_kib_is_413_and_not_read, |r| {
+    let url = webhook_url(&r).await;
+    let big = body(&"a".repeat(64 * 1024));
+    assert_eq!(
+        deliver(&url, big).await,
+        (
+            413,
+            error(
+                "payload_too_large",
+                "The body is larger than 64 KiB, so it was not read. App Store Server Notifications are much smaller."
+            )
+        )
+    );
+    assert_eq!(count(&r).await, 0);
+});
+
+with_ready!(malformed_bodies_are_400, |r| {
+    let url = webhook_url(&r).await;
+    let expected = error(
+        "malformed_body",
+        "The body must be a JSON object with a non-empty signedPayload string, as App Store Server Notifications V2 send it.",
+    );
+    for bad in [
+        "",
+        "not json",
+        "[]",
+        r#"{"payload": "x"}"#,
+        r#"{"signedPayload": 42}"#,
+        r#"{"signedPayload": "  "}"#,
+    ] {
+        assert_eq!(deliver(&url, bad).await, (400, expected.clone()), "{bad}");
+    }
+    // A string that is not a JWS gets past the shape check and is refused by verification.
+    assert_eq!(
+        deliver(&url, body("abc")).await,
+        (
+            400,
+            error(
+                "verification_failure",
+                "The signed data is not a well-formed JWS (it must have exactly three dot-separated parts). Nothing was stored."
+            )
+        )
+    );
+    assert_eq!(count(&r).await, 0);
+    let m = metrics(&r.app).await;
+    assert!(
+        m.contains(
+            "storedesk_notifications_total{outcome=\"rejected\",reason=\"MALFORMED_BODY\"} 6\n"
+        ),
+        "{m}"
+    );
+});
+
+with_ready!(
+    a_tampered_signature_or_payload_is_400_and_nothing_is_stored,
+    |r| {
+        let url = webhook_url(&r).await;
+        let jws = renewal(&r.sim, SimEnvironment::Sandbox);
+        // One character of the signature changed.
+        let sig_at = jws.rfind('.').unwrap() + 10;
+        let mut bytes = jws.clone().into_bytes();
+        bytes[sig_at] = if bytes[sig_at] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(bytes).unwrap();
+        assert_eq!(
+            deliver(&url, body(&flipped)).await,
+            (400, error("verification_failure", SIGNATURE))
+        );
+        // The outer payload changed (another notification type), signature kept.
+        let mut p = payload_of(&jws);
+        p["notificationType"] = json!("REFUND");
+        assert_eq!(
+            deliver(&url, body(&with_payload(&jws, &p))).await,
+            (400, error("verification_failure", SIGNATURE))
+        );
+        // The nested transaction changed inside a correctly signed notification.
+        let mut p = payload_of(&jws);
+        let nested = p["data"]["signedTransactionInfo"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut tx = payload_of(&nested);
+        tx["productId"] = json!("com.storedesk.free");
+        p["data"]["signedTransactionInfo"] = json!(with_payload(&nested, &tx));
+        let resigned = r.sim.sign_json(&p);
+        assert_eq!(
+            deliver(&url, body(&resigned)).await,
+            (400, error("verification_failure", SIGNATURE))
+        );
+        // Same for the renewal info.
+        let mut p = payload_of(&jws);
+        let nested = p["data"]["signedRenewalInfo"].as_str().unwrap().to_owned();
+        let mut ri = payload_of(&nested);
+        ri["autoRenewStatus"] = json!(0);
+        p["data"]["signedRenewalInfo"] = json!(with_payload(&nested, &ri));
+        assert_eq!(
+            deliver(&url, body(&r.sim.sign_json(&p))).await,
+            (400, error("verification_failure", SIGNATURE))
+        );
+        // Signed by someone else's chain (another simulator: same shape, untrusted root).
+        let other = storedesk::apple_sim::spawn(SimConfig::default())
+            .await
+            .unwrap();
+        assert_eq!(
+        deliver(&url, body(&renewal(&other, SimEnvironment::Sandbox))).await,
+        (
+            400,
+            error(
+                "invalid_chain",
+                "The certificate chain does not lead to a trusted Apple root: the intermediate certificate was not issued by a trusted root. Nothing was stored."
+            )
+        )
+    );
+        assert_eq!(count(&r).await, 0);
+        let m = metrics(&r.app).await;
+        assert!(
+        m.contains("storedesk_notifications_total{outcome=\"rejected\",reason=\"VERIFICATION_FAILURE\"} 4\n"),
+        "{m}"
+    );
+    }
+);
+
+with_ready!(another_apps_or_environments_data_is_400, |r| {
+    let url = webhook_url(&r).await;
+    let jws = renewal(&r.sim, SimEnvironment::Sandbox);
+    // Another bundle ID, correctly signed.
+    let mut p = payload_of(&jws);
+    p["data"]["bundleId"] = json!("com.other.app");
+    assert_eq!(
+        deliver(&url, body(&r.sim.sign_json(&p))).await,
+        (
+            400,
+            error(
+                "invalid_app_identifier",
+                "The signed data is for bundle id \"com.other.app\", but this project's bundle id is \"com.storedesk.demo\". Nothing was stored."
+            )
+        )
+    );
+    // Production data for another App Apple ID.
+    let mut p = payload_of(&renewal(&r.sim, SimEnvironment::Production));
+    p["data"]["appAppleId"] = json!(99);
+    assert_eq!(
+        deliver(&url, body(&r.sim.sign_json(&p))).await,
+        (
+            400,
+            error(
+                "invalid_app_identifier",
+                "The signed data is for App Apple ID 99, but this project's App Apple ID is 1234567890. Nothing was stored."
+            )
+        )
+    );
+    // Xcode's environment is never accepted.
+    let mut p = payload_of(&jws);
+    p["data"]["environment"] = json!("Xcode");
+    assert_eq!(
+        deliver(&url, body(&r.sim.sign_json(&p))).await,
+        (
+            400,
+            error(
+                "invalid_environment",
+                "The signed data is from the Xcode environment, but Production or Sandbox was expected. Nothing was stored."
+            )
+        )
+    );
+    // A Sandbox notification carrying a Production transaction.
+    let production = payload_of(&renewal(&r.sim, SimEnvironment::Production));
+    let mut p = payload_of(&jws);
+    p["data"]["signedTransactionInfo"] = production["data"]["signedTransactionInfo"].clone();
+    assert_eq!(
+        deliver(&url, body(&r.sim.sign_json(&p))).await,
+        (
+            400,
+            error(
+                "invalid_environment",
+                "The signed data is from the Production environment, but Sandbox was expected. Nothing was stored."
+            )
+        )
+    );
+    assert_eq!(count(&r).await, 0);
+});
+
+with_ready!(a_regenerated_url_leaves_the_old_one_answering_404, |r| {
+    let old = webhook_url(&r).await;
+    let wizard = "/projects/demo/settings/stores/apple";
+    let response = r
+        .admin
+        .post_form(
+            wizard,
+            "/projects/demo/settings/stores/apple/notification-url/regenerate",
+            &[("confirm", "yes")],
+        )
+        .await;
+    crate::helpers::assert_redirect_to(&response, "/projects/demo/settings/stores/apple#step4");
+    let new = webhook_url(&r).await;
+    assert_ne!(old, new);
+    let jws = renewal(&r.sim, SimEnvironment::Sandbox);
+    assert_eq!(deliver(&old, body(&jws)).await.0, 404);
+    assert_eq!(deliver(&new, body(&jws)).await.0, 200);
+    assert!(r.admin.get_text(wizard).await.contains(&new));
+});
+
+with_ready!(our_own_failure_is_503_and_the_retry_is_stored, |r| {
+    use sqlx::Connection as _;
+    let url = webhook_url(&r).await;
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(r.app.settings.database_url.as_str())
+        .await
+        .unwrap();
+    sqlx::query("ALTER TABLE notifications RENAME TO notifications_away")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let jws = renewal(&r.sim, SimEnvironment::Sandbox);
+    let response = reqwest::Client::new()
+        .post(&url)
+        .body(body(&jws))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()),
+        Some("5")
+    );
+    let json: Value = response.json().await.unwrap();
+    assert_eq!(json["error"]["code"], "unavailable");
+    assert_eq!(
+        json["error"]["message"],
+        "storedesk could not store this notification (its database is unavailable); send it again later."
+    );
+    sqlx::query("ALTER TABLE notifications_away RENAME TO notifications")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    // Apple's retry lands.
+    assert_eq!(deliver(&url, body(&jws)).await.1["result"], "accepted");
+    assert_eq!(count(&r).await, 1);
+    let m = metrics(&r.app).await;
+    assert!(
+        m.contains("storedesk_notifications_total{outcome=\"error\",reason=\"STORE_FAILURE\"} 1\n"),
+        "{m}"
+    );
+});
+
+mod crash {
+    //! The real binary on SQLite, killed with SIGKILL mid-load: every notification answered 200 must be there.
+    use std::process::{Child, Command, Stdio};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use secrecy::ExposeSecret as _;
+    use storedesk::apple_sim::{NotificationSpec, SimConfig, SimEnvironment};
+    use storedesk::config::DatabaseUrl;
+    use storedesk::domain::{AppAppleId, BundleId, Environment, Slug};
+    use storedesk::store::{Actor, NewProject, Store};
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn serve(dir: &std::path::Path, db: &DatabaseUrl, key: &str, roots: &str, port: u16) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_storedesk"))
+            .arg("serve")
+            .env_clear()
+            .env("STOREDESK_DATABASE_URL", db.as_str())
+            .env("STOREDESK_DATA_DIR", dir)
+            .env("STOREDESK_MASTER_KEY", key)
+            .env("STOREDESK_BIND", format!("127.0.0.1:{port}"))
+            .env("STOREDESK_APPLE_EXTRA_ROOTS", roots)
+            .env("STOREDESK_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    async fn wait_ready(base: &str) {
+        for _ in 0..300 {
+            if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("storedesk serve did not become ready at {base}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_kill_mid_load_loses_nothing_that_was_answered_200() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = DatabaseUrl::sqlite_file(&dir.path().join("crash.db"));
+        let sim = storedesk::apple_sim::spawn(SimConfig::default())
+            .await
+            .unwrap();
+        let seed = sim.seed();
+        let roots = dir.path().join("sim-root.pem");
+        std::fs::write(&roots, sim.root_ca_pem()).unwrap();
+        let key = storedesk::crypto::MasterKey::generate()
+            .to_base64_secret()
+            .expose_secret()
+            .to_owned();
+
+        let store = Store::connect(&db).await.unwrap();
+        store.migrate().await.unwrap();
+        let project = store
+            .create_project(
+                &NewProject {
+                    name: "Crash".into(),
+                    slug: Slug::parse("crash").unwrap(),
+                    bundle_id: BundleId::parse(&seed.bundle_id).unwrap(),
+                    app_apple_id: Some(AppAppleId::from_i64(seed.app_apple_id).unwrap()),
+                    environment: Environment::parse("Production").unwrap(),
+                },
+                &Actor::system("test"),
+            )
+            .await
+            .unwrap();
+        let token = store.notification_token(project.id).await.unwrap();
+
+        // Distinct notifications, each with its own nested transaction and renewal info.
+        let base = chrono::Utc::now().timestamp_millis();
+        let notifications: Vec<(String, String)> = (0..400)
+            .map(|i| {
+                let uuid = uuid::Uuid::new_v4().to_string();
+                let mut spec = NotificationSpec::new("DID_RENEW")
+                    .transaction(&seed.active_monthly.transaction_id);
+                spec.notification_uuid = Some(uuid.clone());
+                let jws = sim
+                    .sign_notification_at(SimEnvironment::Production, spec, base - i)
+                    .unwrap();
+                (uuid, super::body(&jws))
+            })
+            .collect();
+
+        let port = free_port();
+        let address = format!("http://127.0.0.1:{port}");
+        let url = format!("{address}/apple/notifications/{token}");
+        let roots = roots.to_str().unwrap().to_owned();
+        let mut child = serve(dir.path(), &db, &key, &roots, port);
+        wait_ready(&address).await;
+
+        let acknowledged = Arc::new(AtomicUsize::new(0));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let tasks: Vec<_> = notifications
+            .iter()
+            .cloned()
+            .map(|(uuid, body)| {
+                let (client, url, acknowledged) =
+                    (client.clone(), url.clone(), acknowledged.clone());
+                tokio::spawn(async move {
+                    let ok = match client.post(&url).body(body).send().await {
+                        Ok(r) => r.status().as_u16() == 200,
+                        Err(_) => false,
+                    };
+                    if ok {
+                        acknowledged.fetch_add(1, Ordering::SeqCst);
+                    }
+                    (uuid, ok)
+                })
+            })
+            .collect();
+        // Kill once some are stored and many are in flight.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while acknowledged.load(Ordering::SeqCst) < 50 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never acknowledged 50 notifications"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut answered = Vec::new();
+        for t in tasks {
+            let (uuid, ok) = t.await.unwrap();
+            if ok {
+                answered.push(uuid);
+            }
+        }
+        eprintln!(
+            "crash test: {} of {} answered 200 before the kill",
+            answered.len(),
+            notifications.len()
+        );
+        assert!(answered.len() >= 50);
+        assert!(
+            answered.len() < notifications.len(),
+            "the kill came too late to test anything"
+        );
+
+        let mut child = serve(dir.path(), &db, &key, &roots, port);
+        wait_ready(&address).await;
+        for uuid in &answered {
+            assert!(
+                store
+                    .notification_by_uuid(project.id, uuid)
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "notification {uuid} was answered 200 but is not stored"
+            );
+        }
+        // Apple resends what was not answered 200; afterwards everything is there exactly once.
+        for (uuid, body) in &notifications {
+            if !answered.contains(uuid) {
+                let r = client.post(&url).body(body.clone()).send().await.unwrap();
+                assert_eq!(r.status().as_u16(), 200);
+            }
+        }
+        assert_eq!(
+            store.count_notifications(project.id).await.unwrap(),
+            notifications.len() as i64
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        sim.stop().await;
+    }
+}
