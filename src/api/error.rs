@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use crate::apple::{ApiErrorKind, AppleError};
 use crate::domain::ApiScope;
 use crate::error::{current_request_id, AppError};
+use crate::support::{AppleProblem, ProblemKind};
 
 /// `WWW-Authenticate` for a request without a usable token (RFC 6750).
 const CHALLENGE: &str = "Bearer realm=\"storedesk\"";
@@ -47,6 +48,14 @@ pub enum ApiError {
     /// Apple refused or could not be reached; mapped to a status that says whose problem it is.
     #[error("{}", .0.sentence())]
     Apple(AppleError),
+    /// A look-up of the support desk found nothing to show because of `problem` (Apple said "no such thing",
+    /// could not answer while storedesk's index had nothing either, or there is no key). Mapped like `Apple`;
+    /// `message` is the support desk's whole sentence.
+    #[error("{message}")]
+    Lookup {
+        problem: AppleProblem,
+        message: String,
+    },
     #[error("storedesk could not finish this request. Nothing secret was exposed; the details are in the server log under the request id.")]
     Unexpected(#[source] anyhow::Error),
 }
@@ -68,8 +77,42 @@ impl ApiError {
             ApiError::Invalid(_) => "invalid_request",
             ApiError::Conflict { code, .. } => code,
             ApiError::Apple(e) => apple_code(e),
+            ApiError::Lookup { problem, .. } => problem_code(problem),
             ApiError::Unexpected(_) => "internal",
         }
+    }
+}
+
+/// The codes of `apple_code`, for a problem the support desk already classified.
+fn problem_code(p: &AppleProblem) -> &'static str {
+    match p.kind {
+        ProblemKind::NoKey => "no_key",
+        ProblemKind::Unauthorized => "apple_unauthorized",
+        ProblemKind::NotFound => "apple_not_found",
+        // storedesk's own call budget is the one rate limit Apple did not answer with a status.
+        ProblemKind::RateLimited if p.http_status.is_none() => "rate_budget_spent",
+        ProblemKind::RateLimited => "apple_rate_limited",
+        ProblemKind::Timeout => "apple_timeout",
+        ProblemKind::Unreachable => "apple_unreachable",
+        ProblemKind::Unverifiable => "apple_unverifiable",
+        ProblemKind::Refused => "apple_rejected",
+        ProblemKind::AppleError | ProblemKind::Unreadable => "apple_error",
+    }
+}
+
+/// The statuses of `apple_status`, for a problem the support desk already classified.
+fn problem_status(p: &AppleProblem) -> StatusCode {
+    match p.kind {
+        ProblemKind::NoKey => StatusCode::CONFLICT,
+        ProblemKind::NotFound => StatusCode::NOT_FOUND,
+        ProblemKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ProblemKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ProblemKind::Refused => StatusCode::UNPROCESSABLE_ENTITY,
+        ProblemKind::Unauthorized
+        | ProblemKind::AppleError
+        | ProblemKind::Unreachable
+        | ProblemKind::Unreadable
+        | ProblemKind::Unverifiable => StatusCode::BAD_GATEWAY,
     }
 }
 
@@ -156,6 +199,7 @@ impl ResponseError for ApiError {
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Apple(e) => apple_status(e),
+            ApiError::Lookup { problem, .. } => problem_status(problem),
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -175,6 +219,11 @@ impl ResponseError for ApiError {
             }
             ApiError::Apple(e) => {
                 if let Some(code) = e.code() {
+                    error["apple_error_code"] = serde_json::json!(code);
+                }
+            }
+            ApiError::Lookup { problem, .. } => {
+                if let Some(code) = problem.code {
                     error["apple_error_code"] = serde_json::json!(code);
                 }
             }
@@ -244,6 +293,52 @@ mod tests {
             let e = ApiError::from(e);
             assert_eq!((e.status_code().as_u16(), e.code()), (status, code), "{e}");
         }
+    }
+
+    #[test]
+    fn a_classified_problem_maps_like_the_apple_error_it_came_from() {
+        let cases = [
+            api(404, 4040010),
+            api(400, 4000006),
+            api(429, 4290000),
+            api(500, 5000000),
+            AppleError::Unauthorized {
+                environment: Environment::Production,
+            },
+            AppleError::Timeout { retries: 2 },
+            AppleError::RateLimited { retry_at_ms: None },
+            AppleError::BudgetExhausted {
+                environment: Environment::Production,
+                endpoint: "transactions",
+                retry_at_ms: 0,
+            },
+            AppleError::Network {
+                detail: "refused".into(),
+                retries: 2,
+            },
+            AppleError::MalformedResponse("not JSON".into()),
+        ];
+        for e in cases {
+            let direct = ApiError::from(e.clone());
+            let problem = AppleProblem::from_error(&e);
+            let classified = ApiError::Lookup {
+                message: problem.sentence.clone(),
+                problem,
+            };
+            assert_eq!(
+                (classified.status_code(), classified.code()),
+                (direct.status_code(), direct.code()),
+                "{e}"
+            );
+        }
+        let no_key = ApiError::Lookup {
+            problem: AppleProblem::no_key(),
+            message: "No key.".into(),
+        };
+        assert_eq!(
+            (no_key.status_code().as_u16(), no_key.code()),
+            (409, "no_key")
+        );
     }
 
     #[test]

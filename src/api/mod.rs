@@ -12,6 +12,8 @@ use serde::Serialize;
 
 pub mod auth;
 pub mod error;
+pub mod lookup;
+pub mod lookup_json;
 pub mod offers;
 pub mod projects;
 pub mod token;
@@ -46,6 +48,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         web::resource("/projects/{project}/offers/signature")
                             .route(web::post().to(offers::sign))
                             .default_service(web::to(method_not_allowed("POST"))),
+                    )
+                    .service(
+                        web::resource("/projects/{project}/transactions")
+                            .route(web::get().to(lookup::transactions))
+                            .default_service(web::to(method_not_allowed("GET"))),
+                    )
+                    .service(
+                        web::resource(
+                            "/projects/{project}/transactions/{transaction_id}/history.csv",
+                        )
+                        .route(web::get().to(lookup::history_csv))
+                        .default_service(web::to(method_not_allowed("GET"))),
+                    )
+                    .service(
+                        web::resource(
+                            "/projects/{project}/subscriptions/{original_transaction_id}",
+                        )
+                        .route(web::get().to(lookup::subscription))
+                        .default_service(web::to(method_not_allowed("GET"))),
                     )
                     .default_service(web::to(not_found)),
             )

@@ -3,6 +3,7 @@
 mod helpers;
 
 mod admin_users;
+mod api_lookup;
 mod api_tokens;
 mod audit;
 mod auth;

@@ -1,0 +1,484 @@
+//! The JSON shapes of the support desk's look-ups (`api::lookup`), made from `crate::support`'s results.
+//!
+//! The service's structs serialize in snake_case for the pages; the API speaks camelCase like Apple and the rest of
+//! `/api/v1`, so these are its own types: a stable contract that leaves out what only a page needs (badge CSS
+//! classes, relative times, timelines). Dates are epoch milliseconds, as in Apple's payloads.
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::support::present::{Label, RenewalView, RevocationView, When};
+use crate::support::subscription::{GroupView, SubscriptionItem};
+use crate::support::{
+    AppleProblem, Freshness, HistoryFilters, HistoryPage, Money, RefundHistory, SearchInput,
+    SubscriptionReport, TransactionReport, TransactionView,
+};
+
+fn ms(w: &Option<When>) -> Option<i64> {
+    w.as_ref().map(|w| w.ms)
+}
+
+/// A payload kept as text by the service, back as the JSON object Apple signed.
+fn decoded(pretty: &str) -> Value {
+    serde_json::from_str(pretty).unwrap_or_else(|_| Value::String(pretty.to_owned()))
+}
+
+/// Why Apple's answer is missing.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProblemJson {
+    /// `no_key`, `unauthorized`, `not_found`, `rate_limited`, `apple_error`, `timeout`, `unreachable`,
+    /// `unreadable`, `unverifiable` or `refused`.
+    pub kind: Value,
+    pub message: String,
+    pub apple_error_code: Option<i64>,
+    pub http_status: Option<u16>,
+}
+
+impl From<&AppleProblem> for ProblemJson {
+    fn from(p: &AppleProblem) -> Self {
+        ProblemJson {
+            kind: serde_json::to_value(p.kind).unwrap_or(Value::Null),
+            message: p.sentence.clone(),
+            apple_error_code: p.code,
+            http_status: p.http_status,
+        }
+    }
+}
+
+/// Where an answer came from and how old it is. `fresh` is true only when Apple answered this very request.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FreshnessJson {
+    pub fresh: bool,
+    /// The environment that answered (fresh), or that the indexed rows belong to.
+    pub environment: Option<String>,
+    /// When Apple answered, or the oldest "as of" time of the indexed rows shown (epoch ms).
+    pub as_of: Option<i64>,
+    pub message: String,
+    pub problem: Option<ProblemJson>,
+}
+
+impl From<&Freshness> for FreshnessJson {
+    fn from(f: &Freshness) -> Self {
+        FreshnessJson {
+            fresh: f.fresh,
+            environment: f.environment.clone(),
+            as_of: ms(&f.as_of),
+            message: f.sentence.clone(),
+            problem: f.problem.as_ref().map(ProblemJson::from),
+        }
+    }
+}
+
+/// An enumeration value from Apple with storedesk's words for it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelJson {
+    pub raw: Option<String>,
+    pub text: String,
+    /// False when this version of storedesk does not know the value.
+    pub known: bool,
+}
+
+impl From<&Label> for LabelJson {
+    fn from(l: &Label) -> Self {
+        LabelJson {
+            raw: l.raw.clone(),
+            text: l.text.clone(),
+            known: l.known,
+        }
+    }
+}
+
+fn label(l: &Option<Label>) -> Option<LabelJson> {
+    l.as_ref().map(LabelJson::from)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MoneyJson {
+    /// As Apple sends it: 9990 is 9.99.
+    pub milliunits: i64,
+    pub currency: String,
+    /// `9.99`
+    pub amount: String,
+    /// `9.99 EUR`
+    pub text: String,
+}
+
+impl From<&Money> for MoneyJson {
+    fn from(m: &Money) -> Self {
+        MoneyJson {
+            milliunits: m.milliunits,
+            currency: m.currency.clone(),
+            amount: m.amount.clone(),
+            text: m.text.clone(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevocationJson {
+    pub date: i64,
+    pub reason: LabelJson,
+    #[serde(rename = "type")]
+    pub kind: LabelJson,
+    pub percentage: Option<String>,
+}
+
+impl From<&RevocationView> for RevocationJson {
+    fn from(r: &RevocationView) -> Self {
+        RevocationJson {
+            date: r.date.ms,
+            reason: (&r.reason).into(),
+            kind: (&r.kind).into(),
+            percentage: r.percentage.clone(),
+        }
+    }
+}
+
+/// One transaction: Apple's values under Apple's names, plus storedesk's words.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionJson {
+    pub transaction_id: String,
+    pub original_transaction_id: String,
+    /// The first transaction of its chain.
+    pub is_original: bool,
+    pub web_order_line_item_id: Option<String>,
+    pub app_account_token: Option<String>,
+    pub app_transaction_id: Option<String>,
+    pub product_id: String,
+    #[serde(rename = "type")]
+    pub product_type: LabelJson,
+    pub is_subscription: bool,
+    pub subscription_group_identifier: Option<String>,
+    pub purchase_date: Option<i64>,
+    pub original_purchase_date: Option<i64>,
+    pub expires_date: Option<i64>,
+    pub signed_date: Option<i64>,
+    pub price: Option<MoneyJson>,
+    pub quantity: Option<i64>,
+    pub offer: Option<String>,
+    pub ownership: LabelJson,
+    pub family_shared: bool,
+    pub environment: String,
+    pub storefront: Option<String>,
+    pub transaction_reason: LabelJson,
+    pub is_upgraded: bool,
+    pub revocation: Option<RevocationJson>,
+    /// `active`, `expired`, `purchased`, `upgraded`, `refunded` or `revoked`.
+    pub status: String,
+    /// One sentence: "Not refunded." / "Refunded in full on …".
+    pub refund_status: String,
+    /// One sentence: "An auto-renewable subscription renewed automatically on … for 9.99 EUR."
+    pub summary: String,
+}
+
+impl From<&TransactionView> for TransactionJson {
+    fn from(t: &TransactionView) -> Self {
+        TransactionJson {
+            transaction_id: t.transaction_id.clone(),
+            original_transaction_id: t.original_transaction_id.clone(),
+            is_original: t.is_original,
+            web_order_line_item_id: t.web_order_line_item_id.clone(),
+            app_account_token: t.app_account_token.clone(),
+            app_transaction_id: t.app_transaction_id.clone(),
+            product_id: t.product_id.clone(),
+            product_type: (&t.product_type).into(),
+            is_subscription: t.is_subscription,
+            subscription_group_identifier: t.subscription_group.clone(),
+            purchase_date: ms(&t.purchase_date),
+            original_purchase_date: ms(&t.original_purchase_date),
+            expires_date: ms(&t.expires_date),
+            signed_date: ms(&t.signed_date),
+            price: t.price.as_ref().map(MoneyJson::from),
+            quantity: t.quantity,
+            offer: t.offer.clone(),
+            ownership: (&t.ownership).into(),
+            family_shared: t.family_shared,
+            environment: t.environment.clone(),
+            storefront: t.storefront.clone(),
+            transaction_reason: (&t.transaction_reason).into(),
+            is_upgraded: t.is_upgraded,
+            revocation: t.revocation.as_ref().map(RevocationJson::from),
+            status: t.badge.word.clone(),
+            refund_status: t.refund_status.clone(),
+            summary: t.summary.clone(),
+        }
+    }
+}
+
+fn transactions(items: &[TransactionView]) -> Vec<TransactionJson> {
+    items.iter().map(TransactionJson::from).collect()
+}
+
+/// The history filters under their query parameter names, so they can be sent back as they are.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FiltersJson {
+    #[serde(rename = "type")]
+    pub product_type: Option<String>,
+    pub product: Option<String>,
+    /// `YYYY-MM-DD`
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub revoked: Option<bool>,
+    pub ownership: Option<String>,
+}
+
+impl From<&HistoryFilters> for FiltersJson {
+    fn from(f: &HistoryFilters) -> Self {
+        let day = |d: &Option<chrono::NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
+        FiltersJson {
+            product_type: f.product_type.clone(),
+            product: f.product_id.clone(),
+            from: day(&f.from),
+            to: day(&f.to),
+            revoked: f.revoked,
+            ownership: f.ownership.clone(),
+        }
+    }
+}
+
+/// One page of the customer's history, newest first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryJson {
+    /// 1 for the newest page.
+    pub page: u32,
+    pub filters: FiltersJson,
+    pub items: Vec<TransactionJson>,
+    /// Apple's token for the next (older) page: send it back as `rev` (with `page` = this page + 1).
+    pub next_revision: Option<String>,
+    /// The address of the next page, filters included.
+    pub next: Option<String>,
+    pub freshness: FreshnessJson,
+}
+
+impl HistoryJson {
+    /// `next_url` turns the revision and the next page number into the address of the next page.
+    pub fn new(page: &HistoryPage, next_url: impl FnOnce(&str, u32) -> String) -> Self {
+        HistoryJson {
+            page: page.page,
+            filters: (&page.filters).into(),
+            items: transactions(&page.items),
+            next: page
+                .next_revision
+                .as_deref()
+                .map(|rev| next_url(rev, page.page + 1)),
+            next_revision: page.next_revision.clone(),
+            freshness: (&page.freshness).into(),
+        }
+    }
+}
+
+/// The customer's approved refunds, oldest first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundsJson {
+    pub items: Vec<TransactionJson>,
+    /// More refunds exist than were fetched.
+    pub truncated: bool,
+    pub freshness: FreshnessJson,
+}
+
+impl From<&RefundHistory> for RefundsJson {
+    fn from(r: &RefundHistory) -> Self {
+        RefundsJson {
+            items: transactions(&r.items),
+            truncated: r.truncated,
+            freshness: (&r.freshness).into(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QueryJson {
+    /// `transaction_id` (which may be an original transaction id), `order_id` or `app_account_token`.
+    pub kind: &'static str,
+    /// As searched: order ids uppercase, tokens lowercase.
+    pub value: String,
+}
+
+impl From<&SearchInput> for QueryJson {
+    fn from(input: &SearchInput) -> Self {
+        QueryJson {
+            kind: match input {
+                SearchInput::TransactionId(_) => "transaction_id",
+                SearchInput::OrderId(_) => "order_id",
+                SearchInput::AppAccountToken(_) => "app_account_token",
+            },
+            value: input.value().to_owned(),
+        }
+    }
+}
+
+/// `GET /api/v1/projects/{project}/transactions?q=…`
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchJson {
+    pub query: QueryJson,
+    /// The environment that answered, or that the indexed rows belong to.
+    pub environment: Option<String>,
+    /// Where the answer came from, and how old it is.
+    pub freshness: FreshnessJson,
+    /// Every transaction the query resolved to: one for a transaction id, all of an order or of a token.
+    pub matches: Vec<TransactionJson>,
+    /// The first match, told in full.
+    pub transaction: TransactionJson,
+    /// The first match's payload exactly as Apple signed it.
+    pub decoded_transaction: Value,
+    /// The original transaction id to ask `subscriptions/{id}` with, for auto-renewable subscriptions.
+    pub subscription_id: Option<String>,
+    pub history: HistoryJson,
+    pub refunds: RefundsJson,
+}
+
+impl SearchJson {
+    pub fn new(
+        input: &SearchInput,
+        freshness: &Freshness,
+        matches: &[TransactionView],
+        report: &TransactionReport,
+        next_url: impl FnOnce(&str, u32) -> String,
+    ) -> Self {
+        SearchJson {
+            query: input.into(),
+            environment: freshness.environment.clone(),
+            freshness: freshness.into(),
+            matches: transactions(matches),
+            transaction: (&report.transaction).into(),
+            decoded_transaction: decoded(&report.decoded_json),
+            subscription_id: report.subscription_id.clone(),
+            history: HistoryJson::new(&report.history, next_url),
+            refunds: (&report.refunds).into(),
+        }
+    }
+}
+
+/// A subscription's next renewal, in Apple's names and storedesk's words.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenewalJson {
+    pub auto_renew_status: LabelJson,
+    pub auto_renew_on: bool,
+    pub auto_renew_product_id: Option<String>,
+    /// It renews into another product (an upgrade, downgrade or crossgrade).
+    pub changes_product: bool,
+    pub expiration_intent: Option<LabelJson>,
+    pub is_in_billing_retry_period: bool,
+    pub grace_period_expires_date: Option<i64>,
+    pub price_increase_status: Option<LabelJson>,
+    pub renewal_date: Option<i64>,
+    pub renewal_price: Option<MoneyJson>,
+    pub offer: Option<String>,
+    pub recent_subscription_start_date: Option<i64>,
+    pub eligible_win_back_offer_ids: Vec<String>,
+    pub signed_date: Option<i64>,
+}
+
+impl From<&RenewalView> for RenewalJson {
+    fn from(r: &RenewalView) -> Self {
+        RenewalJson {
+            auto_renew_status: (&r.auto_renew).into(),
+            auto_renew_on: r.auto_renew_on,
+            auto_renew_product_id: r.auto_renew_product_id.clone(),
+            changes_product: r.changes_product,
+            expiration_intent: label(&r.expiration_intent),
+            is_in_billing_retry_period: r.in_billing_retry,
+            grace_period_expires_date: ms(&r.grace_period_ends),
+            price_increase_status: label(&r.price_increase),
+            renewal_date: ms(&r.renewal_date),
+            renewal_price: r.renewal_price.as_ref().map(MoneyJson::from),
+            offer: r.offer.clone(),
+            recent_subscription_start_date: ms(&r.recent_subscription_start),
+            eligible_win_back_offer_ids: r.eligible_win_back_offer_ids.clone(),
+            signed_date: ms(&r.signed_date),
+        }
+    }
+}
+
+/// One subscription (one original transaction) of a group.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionJson {
+    pub original_transaction_id: String,
+    /// Apple's status: 1 active, 2 expired, 3 billing retry, 4 grace period, 5 revoked.
+    pub status_code: Option<i64>,
+    /// `active`, `expired`, `billing retry`, `grace period`, `revoked`, or `status N` for a value not known.
+    pub status: String,
+    /// The subscription the request named.
+    pub is_requested: bool,
+    /// Apple would consider extending its renewal date: active and not shared through Family Sharing.
+    pub extendable: bool,
+    /// Its latest transaction; null when Apple's signed copy failed verification.
+    pub last_transaction: Option<TransactionJson>,
+    pub renewal_info: Option<RenewalJson>,
+    /// Both payloads exactly as Apple signed them.
+    pub decoded_transaction: Option<Value>,
+    pub decoded_renewal_info: Option<Value>,
+    /// Set when part of Apple's answer for it failed verification (that part is left out).
+    pub problem: Option<ProblemJson>,
+}
+
+impl From<&SubscriptionItem> for SubscriptionJson {
+    fn from(i: &SubscriptionItem) -> Self {
+        SubscriptionJson {
+            original_transaction_id: i.original_transaction_id.clone(),
+            status_code: i.status.raw,
+            status: i.status.word.clone(),
+            is_requested: i.is_requested,
+            extendable: i.extendable,
+            last_transaction: i.latest.as_ref().map(TransactionJson::from),
+            renewal_info: i.renewal.as_ref().map(RenewalJson::from),
+            decoded_transaction: i.decoded_transaction_json.as_deref().map(decoded),
+            decoded_renewal_info: i.decoded_renewal_json.as_deref().map(decoded),
+            problem: i.problem.as_ref().map(ProblemJson::from),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupJson {
+    pub subscription_group_identifier: String,
+    pub subscriptions: Vec<SubscriptionJson>,
+}
+
+impl From<&GroupView> for GroupJson {
+    fn from(g: &GroupView) -> Self {
+        GroupJson {
+            subscription_group_identifier: g.group_id.clone(),
+            subscriptions: g.items.iter().map(SubscriptionJson::from).collect(),
+        }
+    }
+}
+
+/// `GET /api/v1/projects/{project}/subscriptions/{original_transaction_id}`
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionsJson {
+    pub original_transaction_id: String,
+    pub environment: Option<String>,
+    pub freshness: FreshnessJson,
+    /// Every subscription group of the customer, fresh from Apple (the requested one first); empty when
+    /// Apple could not answer.
+    pub groups: Vec<GroupJson>,
+    /// When Apple could not answer: this subscription's transactions as storedesk's index holds them.
+    pub indexed: Vec<TransactionJson>,
+}
+
+impl From<&SubscriptionReport> for SubscriptionsJson {
+    fn from(r: &SubscriptionReport) -> Self {
+        SubscriptionsJson {
+            original_transaction_id: r.original_transaction_id.clone(),
+            environment: r.freshness.environment.clone(),
+            freshness: (&r.freshness).into(),
+            groups: r.groups.iter().map(GroupJson::from).collect(),
+            indexed: transactions(&r.indexed),
+        }
+    }
+}
