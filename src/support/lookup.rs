@@ -258,7 +258,15 @@ async fn report_from_apple(
     let env = primary.environment;
     let transaction = TransactionView::from_decoded(&primary.verified.raw, now);
     let id = transaction.transaction_id.clone();
-    let (history, refunds) = tokio::join!(
+    // The timeline needs the subscription's past, which a filtered or later history page may not hold.
+    let chain = async {
+        if transaction.is_subscription {
+            super::subscription::subscription_history(state, project, env, &id, now).await
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (history, refunds, chain) = tokio::join!(
         fetch_page(
             state,
             project,
@@ -267,10 +275,12 @@ async fn report_from_apple(
             &request.filters,
             request.revision.as_deref()
         ),
-        fetch_refunds(state, project, env, &id)
+        fetch_refunds(state, project, env, &id),
+        chain
     );
     let (history, refunds) = (history?, refunds?);
     let mut rows = rows_of(project.id, "lookup", std::slice::from_ref(&primary), now);
+    rows.extend(chain?);
     let (history_page, history_problem) = match history {
         Ok(page) => {
             rows.extend(rows_of(project.id, "history", &page.items, now));

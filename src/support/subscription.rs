@@ -231,7 +231,7 @@ pub async fn subscription_status(
 /// Pages of history followed for the timelines (20 transactions each).
 const TIMELINE_PAGES: usize = 3;
 
-async fn subscription_history(
+pub(crate) async fn subscription_history(
     state: &AppState,
     project: &Project,
     env: Environment,
