@@ -18,9 +18,10 @@ CREATE TABLE transactions (
     ownership TEXT,
     signed_date BIGINT NOT NULL,
     decoded TEXT NOT NULL,
-    jws TEXT NOT NULL,
     source TEXT NOT NULL,
     seen_at BIGINT NOT NULL,
+    -- Last, so that reading the other columns never walks the JWS's overflow pages (SQLite reads rows in order).
+    jws TEXT NOT NULL,
     PRIMARY KEY (project_id, transaction_id, environment)
 );
 CREATE INDEX transactions_by_original ON transactions(project_id, original_transaction_id);

@@ -1,5 +1,7 @@
 //! A customer's transaction history: Apple's pages (20 a page, newest first, the `revision` token leads to the
 //! next), its filters, the same filters over the local index when Apple can't answer, and the CSV export.
+use std::collections::HashSet;
+
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -7,8 +9,8 @@ use serde_json::Value;
 use super::index::{decoded_of, rows_of};
 use super::present::{int, text, TransactionView, When};
 use super::{
-    call_apple, identity, split_verified, verify_transactions, AppleProblem, FieldError, Freshness,
-    SignedTransaction,
+    call_apple, claimed_transaction_id, identity, split_verified, verify_transactions,
+    AppleProblem, FieldError, Freshness, SignedTransaction,
 };
 use crate::apple::models::in_app_ownership_type::InAppOwnershipType;
 use crate::apple::models::transaction_history_request::{Order, ProductType};
@@ -323,7 +325,8 @@ pub(crate) struct ApplePage {
     pub problem: Option<AppleProblem>,
 }
 
-/// Asks Apple for one page of history in the environment that knows the customer.
+/// Asks Apple for one page of history in the environment that knows the customer. Transactions whose id is in
+/// `skip` (already verified from another answer) are left out rather than verified twice.
 pub(crate) async fn fetch_page(
     state: &AppState,
     project: &Project,
@@ -331,6 +334,7 @@ pub(crate) async fn fetch_page(
     transaction_id: &str,
     filters: &HistoryFilters,
     revision: Option<&str>,
+    skip: &HashSet<String>,
 ) -> Result<Result<ApplePage, AppleProblem>, AppError> {
     let query = filters.to_query(revision);
     let answer = call_apple(state, project, |creds| {
@@ -347,7 +351,10 @@ pub(crate) async fn fetch_page(
         Ok(r) => r,
         Err(p) => return Ok(Err(p)),
     };
-    let signed = response.signed_transactions.unwrap_or_default();
+    let mut signed = response.signed_transactions.unwrap_or_default();
+    if !skip.is_empty() {
+        signed.retain(|jws| claimed_transaction_id(jws).is_none_or(|id| !skip.contains(&id)));
+    }
     let (items, problem) = split_verified(verify_transactions(
         state,
         &identity(project, environment),
@@ -547,6 +554,7 @@ pub async fn export_csv(
             transaction_id,
             filters,
             revision.as_deref(),
+            &HashSet::new(),
         )
         .await?
         {

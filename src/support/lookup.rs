@@ -1,6 +1,8 @@
 //! The search: from what was pasted to the story of a purchase — the transaction, its history page, its refunds
 //! and its subscription's timeline — fresh from Apple when Apple answers, from the local index (saying so, with
 //! its "as of" time) when it does not.
+use std::collections::HashSet;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -258,6 +260,7 @@ async fn report_from_apple(
     let env = primary.environment;
     let transaction = TransactionView::from_decoded(&primary.verified.raw, now);
     let id = transaction.transaction_id.clone();
+    let nothing_known = HashSet::new();
     let (history, refunds) = tokio::join!(
         fetch_page(
             state,
@@ -265,12 +268,33 @@ async fn report_from_apple(
             env,
             &id,
             &request.filters,
-            request.revision.as_deref()
+            request.revision.as_deref(),
+            &nothing_known,
         ),
         fetch_refunds(state, project, env, &id)
     );
     let (history, refunds) = (history?, refunds?);
     let mut rows = rows_of(project.id, "lookup", std::slice::from_ref(&primary), now);
+    // The timeline needs the subscription's past. An unfiltered first page without more pages already holds the
+    // customer's whole history; otherwise a few pages of their subscription history are fetched (copies already
+    // verified above are skipped).
+    let whole_history_known = request.revision.is_none()
+        && request.filters.is_empty()
+        && matches!(&history, Ok(page) if page.next_revision.is_none() && page.problem.is_none());
+    if transaction.is_subscription && !whole_history_known {
+        let mut known: HashSet<String> = HashSet::from([id.clone()]);
+        if let Ok(page) = &history {
+            known.extend(
+                page.items
+                    .iter()
+                    .filter_map(|t| super::present::owned(&t.verified.raw, "transactionId")),
+            );
+        }
+        rows.extend(
+            super::subscription::subscription_history(state, project, env, &id, &known, now)
+                .await?,
+        );
+    }
     let (history_page, history_problem) = match history {
         Ok(page) => {
             rows.extend(rows_of(project.id, "history", &page.items, now));

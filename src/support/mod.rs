@@ -292,6 +292,18 @@ pub(crate) fn verify_transactions(
     })
 }
 
+/// The `transactionId` a JWS claims, read without verifying it: only ever used to skip a copy of a transaction
+/// already verified from another answer, never to show anything.
+pub(crate) fn claimed_transaction_id(jws: &str) -> Option<String> {
+    use base64::Engine as _;
+    let payload = jws.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    present::owned(&v, "transactionId")
+}
+
 /// Keeps what verified; the first failure becomes the section's problem (nothing unverified is shown).
 pub(crate) fn split_verified(
     results: Vec<Result<SignedTransaction, VerifyError>>,

@@ -178,7 +178,8 @@ pub async fn subscription_status(
     }
     // The timelines need each chain's past, which the statuses leave out: a few pages of the customer's
     // subscription history, indexed with the rest.
-    rows.extend(subscription_history(state, project, env, id, now).await?);
+    let known = rows.iter().map(|r| r.transaction_id.clone()).collect();
+    rows.extend(subscription_history(state, project, env, id, &known, now).await?);
     // The requested subscription first, then the others.
     groups.sort_by_key(|g| !g.items.iter().any(|i| i.is_requested));
     let count: usize = groups.iter().map(|g| g.items.len()).sum();
@@ -231,11 +232,14 @@ pub async fn subscription_status(
 /// Pages of history followed for the timelines (20 transactions each).
 const TIMELINE_PAGES: usize = 3;
 
-async fn subscription_history(
+/// The customer's auto-renewable transactions (newest first, a few pages) as index rows, for the timelines.
+/// Ids in `known` were verified from another answer already and are not fetched into rows again.
+pub(crate) async fn subscription_history(
     state: &AppState,
     project: &Project,
     env: Environment,
     id: &str,
+    known: &std::collections::HashSet<String>,
     now: i64,
 ) -> Result<Vec<crate::store::transactions::IndexRow>, AppError> {
     let filters = super::history::HistoryFilters {
@@ -245,8 +249,16 @@ async fn subscription_history(
     let mut revision: Option<String> = None;
     let mut rows = Vec::new();
     for _ in 0..TIMELINE_PAGES {
-        match super::history::fetch_page(state, project, env, id, &filters, revision.as_deref())
-            .await?
+        match super::history::fetch_page(
+            state,
+            project,
+            env,
+            id,
+            &filters,
+            revision.as_deref(),
+            known,
+        )
+        .await?
         {
             Ok(page) => {
                 rows.extend(super::index::rows_of(

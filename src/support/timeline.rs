@@ -334,6 +334,7 @@ pub struct TimelineSvg {
     pub ticks: Vec<SvgTick>,
     pub axis_y: String,
     pub tick_label_y: String,
+    pub tick_end: String,
     pub now_x: String,
     pub now_top: String,
     pub summary: String,
@@ -518,10 +519,11 @@ impl Timeline {
         TimelineSvg {
             width: n(WIDTH),
             height: n(axis_y + 24.0),
+            tick_end: n(axis_y + 4.0),
             lanes,
             ticks,
             axis_y: n(axis_y),
-            tick_label_y: n(axis_y + 16.0),
+            tick_label_y: n(axis_y + 17.0),
             now_x: n(x(self.now_ms)),
             now_top: n(TOP),
             summary: format!(
