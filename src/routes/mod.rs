@@ -20,7 +20,9 @@ pub mod projects;
 pub mod step4;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home))
+    // First: the webhook is the hot path, and routes are tried in order.
+    cfg.configure(crate::notifications::webhook::configure)
+        .route("/", web::get().to(home))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
@@ -33,7 +35,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(projects::configure)
         .configure(keys::configure)
         .configure(admin::configure)
-        .configure(crate::notifications::webhook::configure)
         .configure(step4::configure)
         .default_service(web::to(not_found));
 }
