@@ -42,6 +42,21 @@ pub enum Command {
     },
     /// Run the local App Store Server API simulator.
     AppleSim(SimArgs),
+    /// Internal: prepare the webhook load benchmark (project, simulator root, signed bodies); prints the URL token.
+    #[command(hide = true)]
+    BenchWebhookSetup(BenchWebhookArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchWebhookArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// How many distinct signed notifications to write.
+    #[arg(long, default_value_t = 1000)]
+    pub count: usize,
+    /// Where to write sim-root.pem and bodies.txt.
+    #[arg(long)]
+    pub out_dir: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]

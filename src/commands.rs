@@ -145,6 +145,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Re-encrypted {n} stored key(s) under the new master key. Start storedesk with the new key from now on.");
             Ok(())
         }
+        Command::BenchWebhookSetup(args) => {
+            crate::telemetry::init("warn", false);
+            let store = Store::connect(&args.db.database_url("storedesk.db")?).await?;
+            store.migrate().await?;
+            let token =
+                crate::notifications::load_fixture::prepare(&store, args.count, &args.out_dir)
+                    .await?;
+            println!("{token}");
+            Ok(())
+        }
         Command::AppleSim(args) => {
             crate::telemetry::init("info", false);
             crate::demo::run_simulator(args).await

@@ -1,5 +1,5 @@
 //! Verify, decode, store: the one path by which a notification enters the database.
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::apple::{AppIdentity, Environment, SignedDataVerifier, VerifyError};
 use crate::store::notifications::{Inserted, NewNotification};
@@ -79,13 +79,73 @@ impl VerifiedNotification {
             .map(str::to_owned)
     }
 
-    /// The stored JSON: the three signed documents as Apple signed them.
+    /// The stored JSON text (see `payload_json`), written straight from the parsed documents.
+    pub fn payload_string(&self) -> String {
+        serde_json::to_string(&self.stored()).unwrap_or_default()
+    }
+
+    /// The stored JSON: `{"notification", "transaction", "renewalInfo"}`, each as Apple signed it (unknown fields
+    /// kept), except that the notification's `data` leaves out the nested JWS that were verified and decoded into
+    /// `transaction` and `renewalInfo`: they would double the row, and the verbatim original is in
+    /// `signed_payload`.
     pub fn payload_json(&self) -> Value {
-        json!({
-            "notification": self.notification,
-            "transaction": self.transaction_raw(),
-            "renewalInfo": self.renewal_info,
-        })
+        serde_json::to_value(self.stored()).unwrap_or(Value::Null)
+    }
+
+    fn stored(&self) -> Stored<'_> {
+        Stored {
+            notification: WithoutNestedJws(&self.notification),
+            transaction: self.transaction_raw(),
+            renewal_info: self.renewal_info.as_ref(),
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Stored<'a> {
+    notification: WithoutNestedJws<'a>,
+    transaction: Option<&'a Value>,
+    #[serde(rename = "renewalInfo")]
+    renewal_info: Option<&'a Value>,
+}
+
+/// The nested JWS `ingest` verifies and stores decoded.
+const NESTED_JWS: [&str; 2] = ["signedTransactionInfo", "signedRenewalInfo"];
+
+/// Serializes a notification without `data.signedTransactionInfo` and `data.signedRenewalInfo`, without copying it.
+struct WithoutNestedJws<'a>(&'a Value);
+
+impl serde::Serialize for WithoutNestedJws<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let Value::Object(top) = self.0 else {
+            return self.0.serialize(serializer);
+        };
+        let mut map = serializer.serialize_map(Some(top.len()))?;
+        for (key, value) in top {
+            match (key.as_str(), value) {
+                ("data", Value::Object(data)) => {
+                    map.serialize_entry(key, &DataWithout(data))?;
+                }
+                _ => map.serialize_entry(key, value)?,
+            }
+        }
+        map.end()
+    }
+}
+
+struct DataWithout<'a>(&'a serde_json::Map<String, Value>);
+
+impl serde::Serialize for DataWithout<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(None)?;
+        for (key, value) in self.0 {
+            if !NESTED_JWS.contains(&key.as_str()) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
     }
 }
 
@@ -162,7 +222,7 @@ pub fn prepare(
         source: source.as_str().to_owned(),
         received_at: crate::clock::now_ms(),
         signed_payload: signed_payload.trim().to_owned(),
-        payload: n.payload_json().to_string(),
+        payload: n.payload_string(),
     };
     Ok((row, n))
 }
@@ -178,4 +238,58 @@ pub async fn ingest(
     let (row, n) = prepare(verifier, project, signed_payload, source)?;
     let inserted = store.insert_notification(&row).await?;
     Ok((inserted, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn verified(notification: Value) -> VerifiedNotification {
+        VerifiedNotification {
+            environment: Environment::Sandbox,
+            notification_uuid: "u".into(),
+            notification_type: "DID_RENEW".into(),
+            subtype: None,
+            signed_date: 1,
+            notification,
+            transaction: None,
+            renewal_info: Some(json!({"autoRenewStatus": 1})),
+        }
+    }
+
+    #[test]
+    fn the_stored_json_leaves_out_only_the_nested_jws_it_decoded() {
+        let n = verified(json!({
+            "notificationType": "DID_RENEW",
+            "data": {
+                "bundleId": "b", "status": 1, "x": [1, "é\""],
+                "signedTransactionInfo": "a.b.c", "signedRenewalInfo": "d.e.f",
+            },
+            "version": "2.0",
+        }));
+        assert_eq!(
+            n.payload_json(),
+            json!({
+                "notification": {
+                    "notificationType": "DID_RENEW",
+                    "data": {"bundleId": "b", "status": 1, "x": [1, "é\""]},
+                    "version": "2.0",
+                },
+                "transaction": null,
+                "renewalInfo": {"autoRenewStatus": 1},
+            })
+        );
+        let text: Value = serde_json::from_str(&n.payload_string()).unwrap();
+        assert_eq!(text, n.payload_json());
+        // The original keeps them.
+        assert_eq!(n.notification["data"]["signedTransactionInfo"], "a.b.c");
+        // Other shapes pass through unchanged.
+        let summary = json!({"summary": {"signedTransactionInfo": "kept"}});
+        assert_eq!(
+            verified(summary.clone()).payload_json()["notification"],
+            summary
+        );
+    }
 }

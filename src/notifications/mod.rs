@@ -2,6 +2,7 @@
 //! recovers all go through `ingest`, so every stored notification was verified the same way.
 pub mod cpu_pool;
 pub mod ingest;
+pub mod load_fixture;
 pub mod test_notification;
 pub mod webhook;
 pub mod writer;

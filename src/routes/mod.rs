@@ -23,7 +23,9 @@ pub mod step4;
 pub mod support;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(home))
+    // First: the webhook is the hot path, and routes are tried in order.
+    cfg.configure(crate::notifications::webhook::configure)
+        .route("/", web::get().to(home))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
@@ -40,7 +42,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(notifications::configure)
         .configure(offers::configure)
         .configure(crate::api::configure)
-        .configure(crate::notifications::webhook::configure)
         .configure(step4::configure)
         .default_service(web::to(not_found));
 }

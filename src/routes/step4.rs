@@ -159,6 +159,7 @@ pub async fn regenerate(
         .store
         .regenerate_notification_url(project.id, &user.actor())
         .await?;
+    state.intake.forget_project(project.id);
     tracing::info!(project = %project.slug, "notification URL regenerated");
     Ok(redirect_with_flash(
         &format!("{}#step4", wizard_url(&project.slug)),

@@ -1,4 +1,6 @@
 //! Rows of `notifications` and each project's notification URL token.
+use std::collections::HashMap;
+
 use sqlx::{AnyConnection, Connection as _};
 
 use super::{Project, Store, StoreResult};
@@ -166,8 +168,10 @@ impl Store {
     }
 }
 
-/// Inserts `rows` in one transaction on `conn` and says, row by row, whether it was new. Rows go in
-/// (project, notificationUUID) order so two batches sharing rows (two instances, one PostgreSQL) can't deadlock.
+/// Inserts `rows` in one transaction on `conn` and says, row by row, whether it was new (the first of two
+/// rows with the same notificationUUID in one batch is the new one). One multi-row INSERT per chunk: a round
+/// trip per row would cost more than the rows. Rows go in (project, notificationUUID) order so two batches
+/// sharing rows (two instances, one PostgreSQL) can't deadlock.
 pub async fn insert_notification_batch(
     conn: &mut AnyConnection,
     rows: &[&NewNotification],
@@ -177,14 +181,84 @@ pub async fn insert_notification_batch(
         (rows[a].project_id, &rows[a].notification_uuid)
             .cmp(&(rows[b].project_id, &rows[b].notification_uuid))
     });
-    let mut results = vec![Inserted::New(0); rows.len()];
+    let mut new_ids: HashMap<(i64, &str), i64> = HashMap::with_capacity(rows.len());
     let mut tx = conn.begin().await?;
-    for i in order {
-        results[i] = insert_one(&mut tx, rows[i]).await?;
+    for chunk in order.chunks(INSERT_CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO notifications (project_id, notification_uuid, notification_type, subtype, environment, \
+             signed_date, transaction_id, original_transaction_id, product_id, source, received_at, \
+             signed_payload, payload) VALUES ",
+        );
+        for (i, _) in chunk.iter().enumerate() {
+            let b = i * 13;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for c in 1..=13 {
+                if c > 1 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", b + c));
+            }
+            sql.push(')');
+        }
+        sql.push_str(
+            " ON CONFLICT (project_id, notification_uuid) DO NOTHING \
+             RETURNING id, project_id, notification_uuid",
+        );
+        let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
+        for &i in chunk {
+            let n = rows[i];
+            query = query
+                .bind(n.project_id)
+                .bind(&n.notification_uuid)
+                .bind(&n.notification_type)
+                .bind(&n.subtype)
+                .bind(&n.environment)
+                .bind(n.signed_date)
+                .bind(&n.transaction_id)
+                .bind(&n.original_transaction_id)
+                .bind(&n.product_id)
+                .bind(&n.source)
+                .bind(n.received_at)
+                .bind(&n.signed_payload)
+                .bind(&n.payload);
+        }
+        for (id, project_id, uuid) in query.fetch_all(&mut *tx).await? {
+            if let Some(&i) = chunk
+                .iter()
+                .find(|&&i| rows[i].project_id == project_id && rows[i].notification_uuid == uuid)
+            {
+                new_ids.insert((project_id, rows[i].notification_uuid.as_str()), id);
+            }
+        }
+    }
+    let mut results = Vec::with_capacity(rows.len());
+    for n in rows {
+        let key = (n.project_id, n.notification_uuid.as_str());
+        // The first row of a UUID takes the new id; any later one is its duplicate.
+        let result = match new_ids.remove(&key) {
+            Some(id) => Inserted::New(id),
+            None => {
+                let (id,): (i64,) = sqlx::query_as(
+                    "SELECT id FROM notifications WHERE project_id = $1 AND notification_uuid = $2",
+                )
+                .bind(n.project_id)
+                .bind(&n.notification_uuid)
+                .fetch_one(&mut *tx)
+                .await?;
+                Inserted::AlreadyPresent(id)
+            }
+        };
+        results.push(result);
     }
     tx.commit().await?;
     Ok(results)
 }
+
+/// Rows per INSERT statement: 13 parameters each stays far below SQLite's and PostgreSQL's limits.
+const INSERT_CHUNK: usize = 256;
 
 async fn insert_one(conn: &mut AnyConnection, n: &NewNotification) -> StoreResult<Inserted> {
     let inserted: Option<(i64,)> = sqlx::query_as(

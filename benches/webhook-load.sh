@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Load benchmark of POST /apple/notifications/{token} (docs/benchmarks-webhook.md has the figures).
+#
+# Builds the release binary, prepares a fresh SQLite database with a project for the simulator's app, signs
+# COUNT distinct notifications (each with nested signed transaction and renewal info), starts `storedesk serve`
+# trusting the simulator's root, runs wrk against it, then checks that the number of stored notifications
+# equals the number of 200 answers and reads the server's peak and current resident memory.
+#
+#   benches/webhook-load.sh                       # defaults below
+#   DURATION=30s CONNECTIONS=64 benches/webhook-load.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COUNT=${COUNT:-60000}          # distinct bodies; must exceed the requests wrk sends
+DURATION=${DURATION:-20s}
+CONNECTIONS=${CONNECTIONS:-32}
+THREADS=${THREADS:-2}
+PORT=${PORT:-18089}
+WORK=${WORK:-$(mktemp -d /tmp/storedesk-webhook-bench.XXXXXX)}
+BIN=target/release/storedesk
+
+command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
+cargo build --release --bin storedesk
+mkdir -p "$WORK"
+DB="sqlite://$WORK/bench.db?mode=rwc"
+
+echo "== preparing $COUNT signed notifications in $WORK"
+start=$(date +%s)
+TOKEN=$("$BIN" bench-webhook-setup --database-url "$DB" --count "$COUNT" --out-dir "$WORK")
+echo "   done in $(( $(date +%s) - start )) s; $(du -h "$WORK/bodies.txt" | cut -f1) of bodies"
+
+STOREDESK_DATABASE_URL="$DB" \
+STOREDESK_DATA_DIR="$WORK" \
+STOREDESK_MASTER_KEY="$("$BIN" master-key generate)" \
+STOREDESK_BIND="127.0.0.1:$PORT" \
+STOREDESK_APPLE_EXTRA_ROOTS="$WORK/sim-root.pem" \
+STOREDESK_LOG="${STOREDESK_LOG:-warn}" \
+  "$BIN" serve >"$WORK/server.log" 2>&1 &
+PID=$!
+trap 'kill $PID 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break
+  sleep 0.1
+done
+echo "== server pid $PID ready; RSS before load: $(grep VmRSS /proc/$PID/status | awk '{print $2 / 1024 " MB"}')"
+
+URL="http://127.0.0.1:$PORT/apple/notifications/$TOKEN"
+echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s benches/webhook-load.lua <url> -- bodies.txt $THREADS"
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency --timeout 10s \
+  -s benches/webhook-load.lua "$URL" -- "$WORK/bodies.txt" "$THREADS" | tee "$WORK/wrk.txt"
+
+HWM=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
+RSS=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+curl -fs "http://127.0.0.1:$PORT/metrics" | grep '^storedesk_notifications_total' >"$WORK/metrics.txt" || true
+kill -INT $PID
+wait $PID 2>/dev/null || true
+trap - EXIT
+
+OK=$(awk '/^status_200/ {print $2}' "$WORK/wrk.txt")
+OTHER=$(awk '/^status_other/ {print $2}' "$WORK/wrk.txt")
+WRAPS=$(awk '/^wraps/ {print $2}' "$WORK/wrk.txt")
+STORED=$(sqlite3 "$WORK/bench.db" "SELECT COUNT(*) FROM notifications")
+DISTINCT_TX=$(sqlite3 "$WORK/bench.db" "SELECT COUNT(DISTINCT json_extract(payload, '$.transaction.signedDate')) FROM notifications")
+echo "== results"
+echo "answered 200:            $OK"
+echo "answered otherwise:      $OTHER"
+echo "body file wrapped:       $WRAPS times (0 = every request was a distinct notification)"
+echo "stored notifications:    $STORED"
+echo "distinct nested signedDate: $DISTINCT_TX"
+echo "server peak RSS (VmHWM): $(( HWM / 1024 )) MB; RSS at end: $(( RSS / 1024 )) MB"
+cat "$WORK/metrics.txt"
+if [ "$WRAPS" = "0" ] && [ "$OK" != "$STORED" ]; then
+  echo "MISMATCH: $OK answered 200 but $STORED stored" >&2
+  exit 1
+fi
+echo "count check: ok"
