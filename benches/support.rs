@@ -250,6 +250,9 @@ struct Desk {
     sim: SimHandle,
     apple: AppleClient,
     creds: ApiCredentials,
+    store: Store,
+    settings: Settings,
+    project: storedesk::store::Project,
     _dir: tempfile::TempDir,
 }
 
@@ -309,9 +312,10 @@ async fn desk() -> Desk {
     )
     .await
     .unwrap();
-    let app = storedesk::startup::Application::build_with(settings.clone(), store, listener)
-        .await
-        .unwrap();
+    let app =
+        storedesk::startup::Application::build_with(settings.clone(), store.clone(), listener)
+            .await
+            .unwrap();
     tokio::spawn(app.run_until_stopped());
     let base = format!("http://{addr}");
     let client = reqwest::Client::builder()
@@ -361,6 +365,9 @@ async fn desk() -> Desk {
         sim,
         apple,
         creds,
+        store,
+        settings,
+        project,
         _dir: dir,
     }
 }
@@ -476,9 +483,122 @@ fn lookup(c: &mut Criterion) {
     group.finish();
 }
 
+/// Where a lookup page's time goes, piece by piece (medians of 100), to see what the page adds.
+fn breakdown(_c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let desk = rt.block_on(desk());
+    let seed = desk.sim.seed();
+    let id = seed.active_monthly.transaction_id.clone();
+    let time = |name: &str, f: &mut dyn FnMut()| {
+        let d = median_of(100, || {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        });
+        println!("breakdown {name}: {:.3} ms", d.as_secs_f64() * 1e3);
+    };
+    let verifier = storedesk::apple::SignedDataVerifier::new()
+        .with_extra_roots(vec![desk.sim.root_ca_der()])
+        .unwrap();
+    let jws = rt
+        .block_on(
+            desk.apple
+                .get_transaction_info(&desk.creds, Environment::Production, &id),
+        )
+        .unwrap()
+        .signed_transaction_info
+        .unwrap();
+    let who = storedesk::support::identity(&desk.project, Environment::Production);
+    time(
+        "verify one signed transaction (warm chain cache)",
+        &mut || {
+            black_box(verifier.verify_transaction(&jws, &who).unwrap());
+        },
+    );
+    time("Get Transaction Info, client to simulator", &mut || {
+        black_box(
+            rt.block_on(
+                desk.apple
+                    .get_transaction_info(&desk.creds, Environment::Production, &id),
+            )
+            .unwrap(),
+        );
+    });
+    let keyring = desk.settings.keyring();
+    time(
+        "open the project's key (read + AES-GCM + parse)",
+        &mut || {
+            black_box(
+                rt.block_on(storedesk::keys::open_key_in_use(
+                    &desk.store,
+                    &keyring,
+                    desk.project.id,
+                ))
+                .unwrap(),
+            );
+        },
+    );
+    let key_row = rt
+        .block_on(desk.store.key_in_use(desk.project.id))
+        .unwrap()
+        .unwrap();
+    time(
+        "record a call's outcome on the key row (UPDATE)",
+        &mut || {
+            rt.block_on(desk.store.record_key_call(key_row.id, Ok(())))
+                .unwrap();
+        },
+    );
+    let verified = verifier.verify_transaction(&jws, &who).unwrap();
+    let rows: Vec<IndexRow> = (0..7)
+        .map(|_| {
+            storedesk::support::index::index_row(
+                desk.project.id,
+                Environment::Production,
+                "bench",
+                &jws,
+                &verified.raw,
+                chrono::Utc::now().timestamp_millis(),
+            )
+        })
+        .collect();
+    let actor = Actor::system("bench");
+    time("index 7 rows + audit row (one transaction)", &mut || {
+        rt.block_on(desk.store.index_transactions(
+            &rows,
+            &[],
+            Some(storedesk::store::transactions::AuditNote {
+                actor: &actor,
+                action: "lookup.transaction",
+                project_id: Some(desk.project.id),
+                target: &id,
+                detail: "bench",
+            }),
+        ))
+        .unwrap();
+    });
+    time(
+        "page frame without a search (session, project, layout, render)",
+        &mut || {
+            let r = rt
+                .block_on(
+                    desk.client
+                        .get(format!("{}/projects/demo/transactions", desk.base))
+                        .send(),
+                )
+                .unwrap();
+            black_box(rt.block_on(r.text()).unwrap());
+        },
+    );
+    time("whole lookup page", &mut || rt.block_on(desk.page(&id)));
+    time("the simulator alone, same calls", &mut || {
+        rt.block_on(desk.simulator_alone(&id))
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
-    targets = index, lookup
+    targets = index, lookup, breakdown
 }
 criterion_main!(benches);

@@ -1,7 +1,5 @@
 //! A customer's transaction history: Apple's pages (20 a page, newest first, the `revision` token leads to the
 //! next), its filters, the same filters over the local index when Apple can't answer, and the CSV export.
-use std::collections::HashSet;
-
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -9,8 +7,8 @@ use serde_json::Value;
 use super::index::{decoded_of, rows_of};
 use super::present::{int, text, TransactionView, When};
 use super::{
-    call_apple, claimed_transaction_id, identity, split_verified, verify_transactions,
-    AppleProblem, FieldError, Freshness, SignedTransaction,
+    call_apple, identity, split_verified, verify_transactions, AppleProblem, FieldError, Freshness,
+    SignedTransaction,
 };
 use crate::apple::models::in_app_ownership_type::InAppOwnershipType;
 use crate::apple::models::transaction_history_request::{Order, ProductType};
@@ -325,8 +323,7 @@ pub(crate) struct ApplePage {
     pub problem: Option<AppleProblem>,
 }
 
-/// Asks Apple for one page of history in the environment that knows the customer. Transactions whose id is in
-/// `skip` (already verified from another answer) are left out rather than verified twice.
+/// Asks Apple for one page of history in the environment that knows the customer.
 pub(crate) async fn fetch_page(
     state: &AppState,
     project: &Project,
@@ -334,7 +331,6 @@ pub(crate) async fn fetch_page(
     transaction_id: &str,
     filters: &HistoryFilters,
     revision: Option<&str>,
-    skip: &HashSet<String>,
 ) -> Result<Result<ApplePage, AppleProblem>, AppError> {
     let query = filters.to_query(revision);
     let answer = call_apple(state, project, |creds| {
@@ -351,10 +347,7 @@ pub(crate) async fn fetch_page(
         Ok(r) => r,
         Err(p) => return Ok(Err(p)),
     };
-    let mut signed = response.signed_transactions.unwrap_or_default();
-    if !skip.is_empty() {
-        signed.retain(|jws| claimed_transaction_id(jws).is_none_or(|id| !skip.contains(&id)));
-    }
+    let signed = response.signed_transactions.unwrap_or_default();
     let (items, problem) = split_verified(verify_transactions(
         state,
         &identity(project, environment),
@@ -554,7 +547,6 @@ pub async fn export_csv(
             transaction_id,
             filters,
             revision.as_deref(),
-            &HashSet::new(),
         )
         .await?
         {

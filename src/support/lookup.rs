@@ -6,14 +6,15 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::history::{fetch_page, index_rows_for, page_from_index, HistoryFilters, HistoryPage};
+use super::fetch::{page_sections, Answers};
+use super::history::{index_rows_for, page_from_index, HistoryFilters, HistoryPage};
 use super::index::{decoded_of, rows_of};
 use super::present::TransactionView;
 use super::query::SearchInput;
 use super::timeline::{self, Timeline};
 use super::{
-    call_apple, identity, split_verified, verify_transactions, AppleProblem, Freshness,
-    SignedTransaction,
+    call_apple, claimed_transaction_id, claims_subscription, identity, split_verified,
+    verify_transactions, AppleProblem, Freshness, SignedTransaction,
 };
 use crate::apple::models::order_lookup_status::OrderLookupStatus;
 use crate::apple::{ApiErrorKind, Environment};
@@ -21,9 +22,6 @@ use crate::error::AppError;
 use crate::startup::AppState;
 use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, OrderRow};
 use crate::store::{Actor, Project};
-
-/// Refund history pages followed at most (20 refunds each).
-const MAX_REFUND_PAGES: usize = 5;
 
 /// Which page of the history to show, and with which filters.
 #[derive(Clone, Debug, Default)]
@@ -141,35 +139,39 @@ async fn by_transaction_id(
     now: i64,
 ) -> Result<SearchResult, AppError> {
     let answer = call_apple(state, project, |creds| async move {
-        state.apple.get_transaction_info_any_env(&creds, id).await
+        let info = state.apple.get_transaction_info_any_env(&creds, id).await?;
+        let jws = info.value.signed_transaction_info.unwrap_or_default();
+        let sections = page_sections(
+            state,
+            &creds,
+            info.environment,
+            id,
+            claims_subscription(&jws),
+            history,
+        )
+        .await;
+        Ok((info.environment, jws, sections))
     })
     .await?;
-    let primary = match answer {
-        Ok(answered) => {
-            let jws = answered.value.signed_transaction_info.unwrap_or_default();
-            let env = answered.environment;
-            match verify_transactions(state, &identity(project, env), &[jws]).pop() {
-                Some(Ok(t)) => Ok(t),
-                Some(Err(e)) => Err(AppleProblem::unverifiable(&e)),
-                None => Err(AppleProblem::unverifiable(
-                    &crate::apple::VerifyError::MalformedJws("empty answer".into()),
-                )),
-            }
-        }
+    let fresh = match answer {
+        Ok((env, jws, sections)) => match verify_one(state, project, env, &jws) {
+            Ok(primary) => Ok((primary, sections)),
+            Err(p) => Err(p),
+        },
         // An app transaction id is refused by Get Transaction Info, but the history takes it: its newest
         // transaction becomes the one shown.
         Err(p) if p.code == Some(ApiErrorKind::AppTransactionIdNotSupported.code()) => {
-            newest_in_history(state, project, id).await?
+            by_app_transaction_id(state, project, id, history).await?
         }
         Err(p) if p.is_not_found() => Err(AppleProblem::not_found(
             "Apple has no transaction with this id, in Production or in Sandbox.",
         )),
         Err(p) => Err(p),
     };
-    match primary {
-        Ok(primary) => {
+    match fresh {
+        Ok((primary, sections)) => {
             let env = primary.environment;
-            let fresh = report_from_apple(state, project, primary, history, now).await?;
+            let fresh = report_from_answers(state, project, primary, sections, history, now);
             let detail = format!("transaction id; answered by Apple ({env})");
             finish_fresh(
                 state,
@@ -207,154 +209,193 @@ async fn by_transaction_id(
     }
 }
 
-async fn newest_in_history(
+/// Verifies the one signed transaction a page is about.
+fn verify_one(
+    state: &AppState,
+    project: &Project,
+    env: Environment,
+    jws: &str,
+) -> Result<SignedTransaction, AppleProblem> {
+    match verify_transactions(state, &identity(project, env), &[jws.to_owned()]).pop() {
+        Some(Ok(t)) => Ok(t),
+        Some(Err(e)) => Err(AppleProblem::unverifiable(&e)),
+        None => Err(AppleProblem::unverifiable(
+            &crate::apple::VerifyError::MalformedJws("empty answer".into()),
+        )),
+    }
+}
+
+async fn by_app_transaction_id(
     state: &AppState,
     project: &Project,
     app_transaction_id: &str,
-) -> Result<Result<SignedTransaction, AppleProblem>, AppError> {
-    let query = HistoryFilters::default().to_query(None);
+    request: &HistoryRequest,
+) -> Result<Result<(SignedTransaction, Answers), AppleProblem>, AppError> {
+    let newest = HistoryFilters::default().to_query(None);
     let answer = call_apple(state, project, |creds| {
-        let query = &query;
+        let newest = &newest;
         async move {
-            state
+            let found = state
                 .apple
-                .get_transaction_history_any_env(&creds, app_transaction_id, query)
-                .await
-        }
-    })
-    .await?;
-    Ok(match answer {
-        Ok(answered) => {
-            let signed: Vec<String> = answered
+                .get_transaction_history_any_env(&creds, app_transaction_id, newest)
+                .await?;
+            let first = found
                 .value
                 .signed_transactions
                 .unwrap_or_default()
                 .into_iter()
-                .take(1)
-                .collect();
-            let (mut items, problem) = split_verified(verify_transactions(
-                state,
-                &identity(project, answered.environment),
-                &signed,
-            ));
-            match (items.pop(), problem) {
-                (_, Some(p)) => Err(p),
-                (Some(t), None) => Ok(t),
-                (None, None) => Err(AppleProblem::not_found(
-                    "Apple has no transactions for this app transaction id.",
-                )),
-            }
+                .next();
+            let sections = match &first {
+                Some(jws) => Some(
+                    page_sections(
+                        state,
+                        &creds,
+                        found.environment,
+                        app_transaction_id,
+                        claims_subscription(jws),
+                        request,
+                    )
+                    .await,
+                ),
+                None => None,
+            };
+            Ok((found.environment, first, sections))
         }
+    })
+    .await?;
+    Ok(match answer {
+        Ok((env, Some(jws), Some(sections))) => {
+            verify_one(state, project, env, &jws).map(|primary| (primary, sections))
+        }
+        Ok(_) => Err(AppleProblem::not_found(
+            "Apple has no transactions for this app transaction id.",
+        )),
         Err(p) => Err(p),
     })
 }
 
-/// The transaction is known fresh from Apple: fetch its history page and refunds side by side.
-async fn report_from_apple(
+/// Verifies what the page's sections brought (all in one parallel batch) and tells the story.
+fn report_from_answers(
     state: &AppState,
     project: &Project,
     primary: SignedTransaction,
+    answers: Answers,
     request: &HistoryRequest,
     now: i64,
-) -> Result<Fresh, AppError> {
+) -> Fresh {
     let env = primary.environment;
     let transaction = TransactionView::from_decoded(&primary.verified.raw, now);
-    let id = transaction.transaction_id.clone();
-    let nothing_known = HashSet::new();
-    let (history, refunds) = tokio::join!(
-        fetch_page(
-            state,
-            project,
-            env,
-            &id,
-            &request.filters,
-            request.revision.as_deref(),
-            &nothing_known,
-        ),
-        fetch_refunds(state, project, env, &id)
-    );
-    let (history, refunds) = (history?, refunds?);
-    let mut rows = rows_of(project.id, "lookup", std::slice::from_ref(&primary), now);
-    // The timeline needs the subscription's past. An unfiltered first page without more pages already holds the
-    // customer's whole history; otherwise a few pages of their subscription history are fetched (copies already
-    // verified above are skipped).
-    let whole_history_known = request.revision.is_none()
-        && request.filters.is_empty()
-        && matches!(&history, Ok(page) if page.next_revision.is_none() && page.problem.is_none());
-    if transaction.is_subscription && !whole_history_known {
-        let mut known: HashSet<String> = HashSet::from([id.clone()]);
-        if let Ok(page) = &history {
-            known.extend(
-                page.items
-                    .iter()
-                    .filter_map(|t| super::present::owned(&t.verified.raw, "transactionId")),
-            );
+    let Answers {
+        history,
+        refunds,
+        chain,
+    } = answers;
+    let (history_signed, next_revision, history_problem) = match history {
+        Ok(h) => {
+            let more = h.has_more == Some(true);
+            (
+                h.signed_transactions.unwrap_or_default(),
+                h.revision.filter(|_| more),
+                None,
+            )
         }
-        rows.extend(
-            super::subscription::subscription_history(state, project, env, &id, &known, now)
-                .await?,
-        );
-    }
-    let (history_page, history_problem) = match history {
-        Ok(page) => {
-            rows.extend(rows_of(project.id, "history", &page.items, now));
+        Err(e) => (Vec::new(), None, Some(AppleProblem::from_error(&e))),
+    };
+    let (refund_signed, truncated, refunds_problem, refunds_later) = match refunds {
+        Ok(r) => (
+            r.signed,
+            r.truncated,
+            None,
+            r.later_failure.map(|e| AppleProblem::from_error(&e)),
+        ),
+        Err(e) => (Vec::new(), false, Some(AppleProblem::from_error(&e)), None),
+    };
+    // Copies of transactions that the page verifies anyway are not verified twice.
+    let mut seen: HashSet<String> = HashSet::from([transaction.transaction_id.clone()]);
+    seen.extend(
+        history_signed
+            .iter()
+            .filter_map(|j| claimed_transaction_id(j)),
+    );
+    let chain: Vec<String> = chain
+        .into_iter()
+        .filter(|j| claimed_transaction_id(j).is_none_or(|id| seen.insert(id)))
+        .collect();
+    let (h_len, r_len) = (history_signed.len(), refund_signed.len());
+    let all: Vec<String> = history_signed
+        .into_iter()
+        .chain(refund_signed)
+        .chain(chain)
+        .collect();
+    let mut results = verify_transactions(state, &identity(project, env), &all).into_iter();
+    let (history_items, history_bad) = split_verified(results.by_ref().take(h_len).collect());
+    let (refund_items, refunds_bad) = split_verified(results.by_ref().take(r_len).collect());
+    let (chain_items, _) = split_verified(results.collect());
+
+    let mut rows = rows_of(project.id, "lookup", std::slice::from_ref(&primary), now);
+    rows.extend(rows_of(project.id, "history", &history_items, now));
+    rows.extend(rows_of(project.id, "refunds", &refund_items, now));
+    rows.extend(rows_of(project.id, "history", &chain_items, now));
+
+    let history_page = match &history_problem {
+        None => {
             let mut freshness = Freshness::from_apple(env, now);
-            if let Some(p) = &page.problem {
+            if let Some(p) = history_bad {
                 freshness.sentence = format!(
                     "{} Some transactions on this page were left out: {}",
                     freshness.sentence, p.sentence
                 );
-                freshness.problem = Some(p.clone());
+                freshness.problem = Some(p);
             }
-            (
-                HistoryPage {
-                    filters: request.filters.clone(),
-                    page: request.page.max(1),
-                    items: views(&page.items, now),
-                    next_revision: page.next_revision,
-                    freshness,
-                },
-                None,
-            )
-        }
-        Err(p) => (
             HistoryPage {
                 filters: request.filters.clone(),
-                page: 1,
-                items: Vec::new(),
-                next_revision: None,
-                freshness: Freshness::from_index(None, Some(p.clone()), true, now),
-            },
-            Some(p),
-        ),
+                page: request.page.max(1),
+                items: views(&history_items, now),
+                next_revision,
+                freshness,
+            }
+        }
+        Some(p) => HistoryPage {
+            filters: request.filters.clone(),
+            page: 1,
+            items: Vec::new(),
+            next_revision: None,
+            freshness: Freshness::from_index(None, Some(p.clone()), true, now),
+        },
     };
-    let (refund_history, refunds_problem) = match refunds {
-        Ok((items, truncated, problem)) => {
-            rows.extend(rows_of(project.id, "refunds", &items, now));
+    let refund_history = match &refunds_problem {
+        None => {
             let mut freshness = Freshness::from_apple(env, now);
-            if let Some(p) = problem {
+            if let Some(p) = refunds_later.or(refunds_bad) {
                 freshness.sentence = format!("{} {}", freshness.sentence, p.sentence);
                 freshness.problem = Some(p);
             }
-            (
-                RefundHistory {
-                    items: views(&items, now),
-                    freshness,
-                    truncated,
-                },
-                None,
-            )
-        }
-        Err(p) => (
             RefundHistory {
-                items: Vec::new(),
-                freshness: Freshness::from_index(None, Some(p.clone()), true, now),
-                truncated: false,
-            },
-            Some(p),
-        ),
+                items: views(&refund_items, now),
+                freshness,
+                truncated,
+            }
+        }
+        Some(p) => RefundHistory {
+            items: Vec::new(),
+            freshness: Freshness::from_index(None, Some(p.clone()), true, now),
+            truncated: false,
+        },
     };
-    Ok(Fresh {
+    // The timeline from this answer alone: the chain's transactions among everything just verified.
+    let timeline = transaction.is_subscription.then(|| {
+        let mut ids = HashSet::new();
+        let chain: Vec<TransactionView> = std::iter::once(&primary)
+            .chain(&history_items)
+            .chain(&refund_items)
+            .chain(&chain_items)
+            .map(|t| TransactionView::from_decoded(&t.verified.raw, now))
+            .filter(|t| t.original_transaction_id == transaction.original_transaction_id)
+            .filter(|t| ids.insert(t.transaction_id.clone()))
+            .collect();
+        timeline::build(&chain, None, now)
+    });
+    Fresh {
         environment: env,
         report: TransactionReport {
             subscription_id: transaction
@@ -364,58 +405,12 @@ async fn report_from_apple(
             transaction,
             history: history_page,
             refunds: refund_history,
-            timeline: None,
+            timeline: timeline.flatten(),
         },
         rows,
         history_problem,
         refunds_problem,
-    })
-}
-
-type Refunds = (Vec<SignedTransaction>, bool, Option<AppleProblem>);
-
-async fn fetch_refunds(
-    state: &AppState,
-    project: &Project,
-    env: Environment,
-    id: &str,
-) -> Result<Result<Refunds, AppleProblem>, AppError> {
-    let mut revision: Option<String> = None;
-    let mut all = Vec::new();
-    let mut problem = None;
-    for page in 0..MAX_REFUND_PAGES {
-        let answer = call_apple(state, project, |creds| {
-            let revision = revision.clone();
-            async move {
-                state
-                    .apple
-                    .get_refund_history(&creds, env, id, revision.as_deref())
-                    .await
-            }
-        })
-        .await?;
-        let response = match answer {
-            Ok(r) => r,
-            // A failure after the first page keeps what was read.
-            Err(p) if page > 0 => {
-                problem = Some(p);
-                break;
-            }
-            Err(p) => return Ok(Err(p)),
-        };
-        let signed = response.signed_transactions.unwrap_or_default();
-        let (items, bad) =
-            split_verified(verify_transactions(state, &identity(project, env), &signed));
-        all.extend(items);
-        if bad.is_some() {
-            problem = bad;
-        }
-        match (response.has_more, response.revision) {
-            (Some(true), Some(r)) => revision = Some(r),
-            _ => return Ok(Ok((all, false, problem))),
-        }
     }
-    Ok(Ok((all, problem.is_none(), problem)))
 }
 
 /// Writes the fresh rows and the audit row, then fills failed sections from the index and draws the timeline.
@@ -458,7 +453,9 @@ async fn finish_fresh(
             report.refunds = refunds_from_index(&related, Some(p), now);
         }
     }
-    report.timeline = chain_timeline(state, project, &report.transaction, now).await?;
+    if report.timeline.is_none() {
+        report.timeline = chain_timeline(state, project, &report.transaction, now).await?;
+    }
     let matches = if extra_matches.is_empty() {
         vec![report.transaction.clone()]
     } else {
@@ -631,22 +628,26 @@ async fn by_order_id(
     history: &HistoryRequest,
     now: i64,
 ) -> Result<SearchResult, AppError> {
-    // Apple resolves order ids in Production only.
+    // Apple resolves order ids in Production only. The first transaction of the order is the one told in full.
+    let env = Environment::Production;
     let answer = call_apple(state, project, |creds| async move {
-        state
-            .apple
-            .look_up_order_id(&creds, Environment::Production, order)
-            .await
+        let response = state.apple.look_up_order_id(&creds, env, order).await?;
+        let valid = response.status == Some(OrderLookupStatus::Valid);
+        let signed = response.signed_transactions.unwrap_or_default();
+        let first = signed.first().filter(|_| valid);
+        let sections = match first.and_then(|jws| claimed_transaction_id(jws).map(|id| (jws, id))) {
+            Some((jws, id)) => Some(
+                page_sections(state, &creds, env, &id, claims_subscription(jws), history).await,
+            ),
+            None => None,
+        };
+        Ok((valid, signed, sections))
     })
     .await?;
     let problem = match answer {
-        Ok(response) if response.status == Some(OrderLookupStatus::Valid) => {
-            let signed = response.signed_transactions.unwrap_or_default();
-            let (items, problem) = split_verified(verify_transactions(
-                state,
-                &identity(project, Environment::Production),
-                &signed,
-            ));
+        Ok((true, signed, Some(sections))) => {
+            let (items, problem) =
+                split_verified(verify_transactions(state, &identity(project, env), &signed));
             match (items.first().cloned(), problem) {
                 (Some(primary), None) => {
                     let orders: Vec<OrderRow> = items
@@ -663,7 +664,8 @@ async fn by_order_id(
                             seen_at: now,
                         })
                         .collect();
-                    let mut fresh = report_from_apple(state, project, primary, history, now).await?;
+                    let mut fresh =
+                        report_from_answers(state, project, primary, sections, history, now);
                     fresh.rows.extend(rows_of(project.id, "order", &items, now));
                     let detail = format!(
                         "order id; answered by Apple (Production), {} transaction(s)",
@@ -688,6 +690,9 @@ async fn by_order_id(
                 )),
             }
         }
+        Ok((true, _, None)) => AppleProblem::not_found(format!(
+            "Apple found order {order} but it holds no in-app purchase of this app."
+        )),
         Ok(_) => AppleProblem::not_found(format!(
             "Apple knows no order {order} with an in-app purchase of this app. Check the order id in the customer's receipt e-mail; it may belong to another app or be a purchase of the app itself."
         )),

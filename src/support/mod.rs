@@ -7,6 +7,7 @@
 //! every signed item is verified against the project's identity before it is shown or indexed; every lookup is
 //! written to the audit log.
 
+pub(crate) mod fetch;
 pub mod history;
 pub mod index;
 pub mod lookup;
@@ -292,16 +293,24 @@ pub(crate) fn verify_transactions(
     })
 }
 
-/// The `transactionId` a JWS claims, read without verifying it: only ever used to skip a copy of a transaction
-/// already verified from another answer, never to show anything.
-pub(crate) fn claimed_transaction_id(jws: &str) -> Option<String> {
+/// A field a JWS payload claims, read WITHOUT verifying it: only ever used to decide what to ask Apple next or to
+/// skip a copy already verified from another answer — never to show or store anything.
+pub(crate) fn claimed(jws: &str, key: &str) -> Option<String> {
     use base64::Engine as _;
     let payload = jws.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    present::owned(&v, "transactionId")
+    present::owned(&v, key)
+}
+
+pub(crate) fn claimed_transaction_id(jws: &str) -> Option<String> {
+    claimed(jws, "transactionId")
+}
+
+pub(crate) fn claims_subscription(jws: &str) -> bool {
+    claimed(jws, "type").as_deref() == Some("Auto-Renewable Subscription")
 }
 
 /// Keeps what verified; the first failure becomes the section's problem (nothing unverified is shown).

@@ -89,14 +89,17 @@ pub async fn subscription_status(
             )),
         });
     }
+    // One key session: the statuses, then the customer's subscription history for the timelines.
     let answer = call_apple(state, project, |creds| async move {
-        state
+        let statuses = state
             .apple
             .get_all_subscription_statuses_any_env(&creds, id, &[])
-            .await
+            .await?;
+        let chain = super::fetch::subscription_pages(state, &creds, statuses.environment, id).await;
+        Ok((statuses, chain))
     })
     .await?;
-    let answered = match answer {
+    let (answered, chain_signed) = match answer {
         Ok(a) => a,
         Err(p) => return from_index(state, project, actor, id, p, now).await,
     };
@@ -176,10 +179,27 @@ pub async fn subscription_status(
             items,
         });
     }
-    // The timelines need each chain's past, which the statuses leave out: a few pages of the customer's
-    // subscription history, indexed with the rest.
-    let known = rows.iter().map(|r| r.transaction_id.clone()).collect();
-    rows.extend(subscription_history(state, project, env, id, &known, now).await?);
+    // The timelines need each chain's past, which the statuses leave out; copies of the latest transactions
+    // verified above are not verified twice.
+    let mut seen: std::collections::HashSet<String> =
+        rows.iter().map(|r| r.transaction_id.clone()).collect();
+    let chain_signed: Vec<String> = chain_signed
+        .into_iter()
+        .filter(|j| super::claimed_transaction_id(j).is_none_or(|t| seen.insert(t)))
+        .collect();
+    let (chain_items, _) =
+        super::split_verified(super::verify_transactions(state, &who, &chain_signed));
+    rows.extend(super::index::rows_of(
+        project.id,
+        "history",
+        &chain_items,
+        now,
+    ));
+    let chain_views: Vec<TransactionView> = rows
+        .iter()
+        .filter_map(|r| serde_json::from_str::<Value>(&r.decoded).ok())
+        .map(|v| TransactionView::from_decoded(&v, now))
+        .collect();
     // The requested subscription first, then the others.
     groups.sort_by_key(|g| !g.items.iter().any(|i| i.is_requested));
     let count: usize = groups.iter().map(|g| g.items.len()).sum();
@@ -199,14 +219,11 @@ pub async fn subscription_status(
         )
         .await?;
     for item in groups.iter_mut().flat_map(|g| g.items.iter_mut()) {
-        let chain = chain_views(
-            state,
-            project,
-            &item.original_transaction_id,
-            env.as_str(),
-            now,
-        )
-        .await?;
+        let chain: Vec<TransactionView> = chain_views
+            .iter()
+            .filter(|t| t.original_transaction_id == item.original_transaction_id)
+            .cloned()
+            .collect();
         item.timeline = timeline::build(
             &chain,
             Some(StatusInfo {
@@ -227,74 +244,6 @@ pub async fn subscription_status(
         indexed_timeline: None,
         not_found,
     })
-}
-
-/// Pages of history followed for the timelines (20 transactions each).
-const TIMELINE_PAGES: usize = 3;
-
-/// The customer's auto-renewable transactions (newest first, a few pages) as index rows, for the timelines.
-/// Ids in `known` were verified from another answer already and are not fetched into rows again.
-pub(crate) async fn subscription_history(
-    state: &AppState,
-    project: &Project,
-    env: Environment,
-    id: &str,
-    known: &std::collections::HashSet<String>,
-    now: i64,
-) -> Result<Vec<crate::store::transactions::IndexRow>, AppError> {
-    let filters = super::history::HistoryFilters {
-        product_type: Some("AUTO_RENEWABLE".into()),
-        ..Default::default()
-    };
-    let mut revision: Option<String> = None;
-    let mut rows = Vec::new();
-    for _ in 0..TIMELINE_PAGES {
-        match super::history::fetch_page(
-            state,
-            project,
-            env,
-            id,
-            &filters,
-            revision.as_deref(),
-            known,
-        )
-        .await?
-        {
-            Ok(page) => {
-                rows.extend(super::index::rows_of(
-                    project.id,
-                    "history",
-                    &page.items,
-                    now,
-                ));
-                match page.next_revision {
-                    Some(r) => revision = Some(r),
-                    None => break,
-                }
-            }
-            // The page still shows the statuses; the timeline then shows what the index already had.
-            Err(_) => break,
-        }
-    }
-    Ok(rows)
-}
-
-async fn chain_views(
-    state: &AppState,
-    project: &Project,
-    original_transaction_id: &str,
-    environment: &str,
-    now: i64,
-) -> Result<Vec<TransactionView>, AppError> {
-    Ok(state
-        .store
-        .indexed_by_original_id(project.id, original_transaction_id)
-        .await?
-        .iter()
-        .filter(|r| r.environment == environment)
-        .filter_map(decoded_of)
-        .map(|v| TransactionView::from_decoded(&v, now))
-        .collect())
 }
 
 async fn from_index(
