@@ -34,7 +34,7 @@ STOREDESK_DATA_DIR="$WORK" \
 STOREDESK_MASTER_KEY="$("$BIN" master-key generate)" \
 STOREDESK_BIND="127.0.0.1:$PORT" \
 STOREDESK_APPLE_EXTRA_ROOTS="$WORK/sim-root.pem" \
-STOREDESK_LOG="${STOREDESK_LOG:-warn}" \
+STOREDESK_LOG="${STOREDESK_LOG:-info}" \
   "$BIN" serve >"$WORK/server.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
@@ -45,10 +45,16 @@ done
 echo "== server pid $PID ready; RSS before load: $(grep VmRSS /proc/$PID/status | awk '{print $2 / 1024 " MB"}')"
 
 URL="http://127.0.0.1:$PORT/apple/notifications/$TOKEN"
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) (the machine is shared; other work competes for its 2 cores)"
+CPU0=$(awk '{print $14 + $15}' /proc/$PID/stat)
 echo "== wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency -s benches/webhook-load.lua <url> -- bodies.txt $THREADS"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency --timeout 10s \
   -s benches/webhook-load.lua "$URL" -- "$WORK/bodies.txt" "$THREADS" | tee "$WORK/wrk.txt"
 
+# Requests wrk had in flight when its time ran out still complete on the server; let them.
+sleep 1
+CPU1=$(awk '{print $14 + $15}' /proc/$PID/stat)
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 HWM=$(awk '/VmHWM/ {print $2}' /proc/$PID/status)
 RSS=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
 curl -fs "http://127.0.0.1:$PORT/metrics" | grep '^storedesk_notifications_total' >"$WORK/metrics.txt" || true
@@ -59,18 +65,29 @@ trap - EXIT
 OK=$(awk '/^status_200/ {print $2}' "$WORK/wrk.txt")
 OTHER=$(awk '/^status_other/ {print $2}' "$WORK/wrk.txt")
 WRAPS=$(awk '/^wraps/ {print $2}' "$WORK/wrk.txt")
+SERVER_ACCEPTED=$(awk -F' ' '/outcome="accepted"/ {print $2}' "$WORK/metrics.txt")
+SERVER_DUPLICATE=$(awk -F' ' '/outcome="duplicate"/ {print $2}' "$WORK/metrics.txt")
 STORED=$(sqlite3 "$WORK/bench.db" "SELECT COUNT(*) FROM notifications")
-DISTINCT_TX=$(sqlite3 "$WORK/bench.db" "SELECT COUNT(DISTINCT json_extract(payload, '$.transaction.signedDate')) FROM notifications")
+DISTINCT_NESTED=$(sqlite3 "$WORK/bench.db" "SELECT COUNT(DISTINCT json_extract(payload, '$.transaction.signedDate')) FROM notifications")
+CPU_MS=$(( (CPU1 - CPU0) * 1000 / $(getconf CLK_TCK) ))
 echo "== results"
-echo "answered 200:            $OK"
-echo "answered otherwise:      $OTHER"
-echo "body file wrapped:       $WRAPS times (0 = every request was a distinct notification)"
-echo "stored notifications:    $STORED"
-echo "distinct nested signedDate: $DISTINCT_TX"
-echo "server peak RSS (VmHWM): $(( HWM / 1024 )) MB; RSS at end: $(( RSS / 1024 )) MB"
+echo "answered 200 (seen by wrk):       $OK"
+echo "answered otherwise (seen by wrk): $OTHER"
+echo "body file wrapped:                $WRAPS times (0 = every request carried a distinct notification)"
+echo "server: accepted $SERVER_ACCEPTED, duplicate ${SERVER_DUPLICATE:-0} (its own count of 200 answers)"
+echo "stored notifications:             $STORED (distinct nested transaction signedDate: $DISTINCT_NESTED)"
+echo "server CPU:                       $CPU_MS ms = $(awk "BEGIN {printf \"%.3f\", $CPU_MS / $STORED}") ms per stored notification"
+echo "server memory:                    peak RSS (VmHWM) $(( HWM / 1024 )) MB, RSS at end $(( RSS / 1024 )) MB"
+echo "load average after:               $LOAD_AFTER"
 cat "$WORK/metrics.txt"
-if [ "$WRAPS" = "0" ] && [ "$OK" != "$STORED" ]; then
-  echo "MISMATCH: $OK answered 200 but $STORED stored" >&2
+# Every 200 the server sent is a stored row; wrk saw all of them except those in flight when its clock ran out.
+FAIL=0
+[ "$STORED" = "$SERVER_ACCEPTED" ] || FAIL=1
+if [ "$WRAPS" = "0" ]; then
+  { [ "$STORED" -ge "$OK" ] && [ "$STORED" -le $(( OK + CONNECTIONS )) ]; } || FAIL=1
+fi
+if [ "$FAIL" != 0 ]; then
+  echo "COUNT MISMATCH" >&2
   exit 1
 fi
-echo "count check: ok"
+echo "count check: ok (stored = server's accepted count; wrk's 200s <= stored <= wrk's 200s + connections in flight)"

@@ -70,6 +70,21 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     crate::commands::ensure_master_key(&store, &settings.keyring()).await?;
     let password = reset_demo_admin(&store).await?;
     let key_summary = seed_demo_project(&store, &settings, &sim).await?;
+    // The simulator stands in for App Store Connect too: Step 4's notification URL is already pasted there, so
+    // "Send test notification" works at once (and fails, as it would at Apple, after Regenerate URL).
+    if let Some(project) = store.project_by_slug(DEMO_PROJECT).await? {
+        let token = store.notification_token(project.id).await?;
+        let url = format!(
+            "{}/apple/notifications/{token}",
+            settings.public_url.trim_end_matches('/')
+        );
+        for env in [
+            crate::apple_sim::SimEnvironment::Production,
+            crate::apple_sim::SimEnvironment::Sandbox,
+        ] {
+            sim.set_notification_url(env, Some(url.clone()));
+        }
+    }
     let listener = std::net::TcpListener::bind(bind).with_context(|| {
         format!(
             "could not listen on {bind}; is another storedesk running? Pass --bind 127.0.0.1:PORT"

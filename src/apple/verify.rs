@@ -330,6 +330,9 @@ struct CacheEntry {
 struct ChainCache {
     map: HashMap<[u8; 32], CacheEntry>,
     order: VecDeque<[u8; 32]>,
+    /// JWS header text (hashed) → key of its chain in `map`. Apple's headers repeat exactly, so a known header
+    /// skips decoding and parsing its three certificates' worth of JSON; the chain entry's TTL still applies.
+    headers: HashMap<[u8; 32], [u8; 32]>,
 }
 
 /// Verifies Apple's signed data against configured roots (by default only Apple Root CA - G3).
@@ -458,6 +461,7 @@ impl SignedDataVerifier {
         let mut cache = self.lock_cache();
         cache.map.clear();
         cache.order.clear();
+        cache.headers.clear();
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, ChainCache> {
@@ -658,27 +662,19 @@ impl SignedDataVerifier {
 
     /// The validated chain for the x5c entries as sent (standard base64). The cache is keyed on that text, so a
     /// warm verification decodes no certificate; the same certificates spelled differently are merely a miss.
-    fn chain_for(&self, leaf_b64: &str, intermediate_b64: &str) -> Result<CacheEntry, VerifyError> {
+    fn chain_for(
+        &self,
+        leaf_b64: &str,
+        intermediate_b64: &str,
+    ) -> Result<([u8; 32], CacheEntry), VerifyError> {
         let mut hasher = Sha256::new();
         hasher.update(leaf_b64.as_bytes());
         // '.' is not a base64 character: the split between the two entries is unambiguous.
         hasher.update(b".");
         hasher.update(intermediate_b64.as_bytes());
         let key: [u8; 32] = hasher.finalize().into();
-
-        {
-            let mut cache = self.lock_cache();
-            match cache.map.get(&key) {
-                Some(entry) if entry.inserted.elapsed() < self.cache_ttl => {
-                    self.cache_hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(entry.clone());
-                }
-                Some(_) => {
-                    cache.map.remove(&key);
-                    cache.order.retain(|k| *k != key);
-                }
-                None => {}
-            }
+        if let Some(entry) = self.cached_chain(&key) {
+            return Ok((key, entry));
         }
 
         let leaf_der = B64STD
@@ -711,7 +707,39 @@ impl SignedDataVerifier {
             cache.order.push_back(key);
         }
         cache.map.insert(key, entry.clone());
-        Ok(entry)
+        Ok((key, entry))
+    }
+
+    /// A live cache entry (counted as a hit), or None; an expired one is dropped.
+    fn cached_chain(&self, key: &[u8; 32]) -> Option<CacheEntry> {
+        let mut cache = self.lock_cache();
+        match cache.map.get(key) {
+            Some(entry) if entry.inserted.elapsed() < self.cache_ttl => {
+                self.cache_hits.fetch_add(1, Ordering::Relaxed);
+                Some(entry.clone())
+            }
+            Some(_) => {
+                cache.map.remove(key);
+                cache.order.retain(|k| k != key);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The chain of a header seen before, if its entry is still live.
+    fn chain_for_header(&self, header_key: &[u8; 32]) -> Option<CacheEntry> {
+        let chain_key = *self.lock_cache().headers.get(header_key)?;
+        self.cached_chain(&chain_key)
+    }
+
+    fn remember_header(&self, header_key: [u8; 32], chain_key: [u8; 32]) {
+        let mut cache = self.lock_cache();
+        // Headers of evicted chains linger harmlessly; bound the index anyway.
+        if cache.headers.len() >= self.cache_capacity.saturating_mul(4) {
+            cache.headers.clear();
+        }
+        cache.headers.insert(header_key, chain_key);
     }
 
     /// Cryptographic verification plus decoding; the callers add the semantic checks.
@@ -733,16 +761,25 @@ impl SignedDataVerifier {
                 "it must have exactly three dot-separated parts".into(),
             ));
         };
-        let header_json = B64URL
-            .decode(header_b64)
-            .map_err(|_| VerifyError::MalformedJws("the header is not base64url".into()))?;
+        let header_key: [u8; 32] = Sha256::digest(header_b64.as_bytes()).into();
+        let known = self.chain_for_header(&header_key);
+        // Checks in the same order whether or not the header is known, so errors don't depend on the cache.
+        let header_json =
+            match known {
+                Some(_) => None,
+                None => Some(B64URL.decode(header_b64).map_err(|_| {
+                    VerifyError::MalformedJws("the header is not base64url".into())
+                })?),
+            };
         let payload_json = B64URL
             .decode(payload_b64)
             .map_err(|_| VerifyError::MalformedJws("the payload is not base64url".into()))?;
         let signature = B64URL
             .decode(signature_b64)
             .map_err(|_| VerifyError::MalformedJws("the signature is not base64url".into()))?;
-        let header: JwsHeader = serde_json::from_slice(&header_json)
+        let header: Option<JwsHeader> = header_json
+            .map(|json| serde_json::from_slice(&json))
+            .transpose()
             .map_err(|_| VerifyError::MalformedJws("the header is not a JSON object".into()))?;
         let raw: serde_json::Value = serde_json::from_slice(&payload_json)
             .map_err(|_| VerifyError::MalformedJws("the payload is not JSON".into()))?;
@@ -752,13 +789,19 @@ impl SignedDataVerifier {
             ));
         }
 
-        if header.alg.as_deref() != Some("ES256") {
-            return Err(VerifyError::UnsupportedAlgorithm);
-        }
-        let x5c = header.x5c.ok_or(VerifyError::MissingX5c)?;
-        if x5c.len() != 3 {
-            return Err(VerifyError::WrongChainLength(x5c.len()));
-        }
+        let x5c = match header {
+            Some(header) => {
+                if header.alg.as_deref() != Some("ES256") {
+                    return Err(VerifyError::UnsupportedAlgorithm);
+                }
+                let x5c = header.x5c.ok_or(VerifyError::MissingX5c)?;
+                if x5c.len() != 3 {
+                    return Err(VerifyError::WrongChainLength(x5c.len()));
+                }
+                Some(x5c)
+            }
+            None => None,
+        };
 
         // Typed before the chain check because the effective date comes from the payload.
         let payload = T::deserialize(&raw).map_err(|e| VerifyError::PayloadShape {
@@ -767,8 +810,20 @@ impl SignedDataVerifier {
         })?;
         let effective = payload.signed_date_optional().unwrap_or(now);
 
-        // x5c[2] is deliberately ignored: trust comes only from configured roots.
-        let chain = self.chain_for(&x5c[0], &x5c[1])?;
+        let chain = match (known, x5c) {
+            (Some(chain), _) => chain,
+            (None, Some(x5c)) => {
+                // x5c[2] is deliberately ignored: trust comes only from configured roots.
+                let (chain_key, chain) = self.chain_for(&x5c[0], &x5c[1])?;
+                self.remember_header(header_key, chain_key);
+                chain
+            }
+            (None, None) => {
+                return Err(VerifyError::MalformedJws(
+                    "the header could not be read".into(),
+                ))
+            }
+        };
         check_window(&chain, effective)?;
 
         // ES256 in JWS is the fixed 64-byte r||s form; ring rejects any other length, r or s out of range, or a

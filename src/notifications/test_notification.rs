@@ -195,8 +195,9 @@ pub async fn status(
                     Some("Apple has not reported a delivery attempt yet.".to_owned()),
                 ),
                 Ok(Err(e)) => (None, Some(e.sentence())),
-                // No key any more: keep what we knew.
-                Err(e) => (None, Some(e.to_string())),
+                // No key in use any more: say so, keep what we knew.
+                Err(AppError::BadRequest(sentence)) => (None, Some(sentence)),
+                Err(e) => return Err(e),
             };
             state
                 .store

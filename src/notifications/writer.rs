@@ -5,6 +5,10 @@
 //! SQLite has one writer at a time, and a commit that waits for the disk costs the same for one row as for a
 //! hundred. Under load the batches grow by themselves; when traffic is light a batch is a single row and
 //! nothing waits for company.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -15,6 +19,8 @@ use crate::store::{Store, StoreError, StoreResult};
 const MAX_BATCH: usize = 256;
 /// Callers waiting for the writer; beyond this `insert` waits for room (the verification pool is bounded too).
 const QUEUE: usize = 4096;
+/// How often the WAL is checkpointed beside the writer while rows come in (SQLite only).
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 struct Job {
     row: NewNotification,
@@ -28,10 +34,14 @@ pub struct NotificationWriter {
 }
 
 impl NotificationWriter {
-    /// Starts the writer on the current tokio runtime.
+    /// Starts the writer on the current tokio runtime, and on SQLite the checkpointer beside it.
     pub fn spawn(store: Store) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, jobs));
+        let progress = Arc::new(Progress::default());
+        if !store.is_postgres() {
+            tokio::spawn(checkpoint(store.clone(), progress.clone()));
+        }
+        tokio::spawn(run(store, jobs, progress));
         NotificationWriter { queue }
     }
 
@@ -50,7 +60,32 @@ fn stopped() -> StoreError {
     StoreError::Other(anyhow::anyhow!("the notification writer has stopped"))
 }
 
-async fn run(store: Store, mut jobs: mpsc::Receiver<Job>) {
+/// Shared by the writer and the checkpointer.
+#[derive(Default)]
+struct Progress {
+    rows: AtomicU64,
+    stopped: AtomicBool,
+}
+
+/// The writer's connection never checkpoints (so no caller waits behind a checkpoint); this task does, on a
+/// pool connection, while rows keep arriving. A PASSIVE checkpoint neither waits for nor blocks the writer.
+async fn checkpoint(store: Store, progress: Arc<Progress>) {
+    let mut seen = 0;
+    while !progress.stopped.load(Ordering::Relaxed) {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        let rows = progress.rows.load(Ordering::Relaxed);
+        if rows != seen {
+            seen = rows;
+            if let Err(e) = store.checkpoint_wal().await {
+                tracing::warn!(error = %e, "could not checkpoint the SQLite WAL");
+            }
+        }
+    }
+    // Whatever the writer committed last still reaches the database file.
+    let _ = store.checkpoint_wal().await;
+}
+
+async fn run(store: Store, mut jobs: mpsc::Receiver<Job>, progress: Arc<Progress>) {
     let mut conn: Option<AnyConnection> = None;
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -70,8 +105,11 @@ async fn run(store: Store, mut jobs: mpsc::Receiver<Job>) {
                 }
             },
         };
+        let rows = batch.len() as u64;
         conn = write(connection, &mut batch).await;
+        progress.rows.fetch_add(rows, Ordering::Relaxed);
     }
+    progress.stopped.store(true, Ordering::Relaxed);
 }
 
 /// Writes one batch and answers its callers; returns the connection if it is still fit for use.

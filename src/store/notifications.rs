@@ -72,15 +72,31 @@ impl Store {
 
     /// A connection of its own for the webhook's group-commit writer, taken out of the pool for good. On SQLite
     /// its commits wait for the disk (`synchronous = FULL`): a notification answered 200 survives a power cut,
-    /// not only a crash, and group commit pays that wait once per batch.
+    /// not only a crash, and group commit pays that wait once per batch. It never checkpoints the WAL itself
+    /// (a checkpoint copies megabytes and would hold every waiting caller); `checkpoint_wal` does that beside it.
     pub async fn writer_connection(&self) -> StoreResult<AnyConnection> {
         let mut conn = self.pool().acquire().await?.detach();
         if !self.is_postgres() {
-            sqlx::query("PRAGMA synchronous = FULL")
-                .execute(&mut conn)
-                .await?;
+            for pragma in [
+                "PRAGMA synchronous = FULL",
+                "PRAGMA wal_autocheckpoint = 0",
+                "PRAGMA journal_size_limit = 67108864",
+            ] {
+                sqlx::query(pragma).execute(&mut conn).await?;
+            }
         }
         Ok(conn)
+    }
+
+    /// Copies committed WAL pages into the SQLite database file without waiting for (or blocking) the writer;
+    /// nothing to do on PostgreSQL.
+    pub async fn checkpoint_wal(&self) -> StoreResult<()> {
+        if !self.is_postgres() {
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
     }
 
     pub async fn notification(

@@ -557,6 +557,58 @@ fn second_verify_of_a_chain_hits_the_cache() {
 }
 
 #[test]
+fn a_known_header_still_gets_every_check_its_text_implies() {
+    let v = test_ca_verifier();
+    let payload = sandbox_transaction(json!(SIGNED_2025_MS));
+    let ok = sign_jws(&test_leaf_key(), &test_chain(), &payload);
+    v.verify_transaction(&ok, &sandbox_app()).unwrap();
+    v.verify_transaction(&ok, &sandbox_app()).unwrap();
+    assert_eq!(
+        (v.cache_len(), v.cache_hits()),
+        (1, 1),
+        "the known header reused the chain"
+    );
+
+    // The same certificates under another algorithm: another header text, checked in full.
+    let certs: Vec<String> = test_chain().iter().map(|d| STANDARD.encode(d)).collect();
+    let header = json!({"alg": "ES384", "typ": "JWT", "x5c": certs});
+    let parts: Vec<&str> = ok.split('.').collect();
+    let other = format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()),
+        parts[1],
+        parts[2]
+    );
+    assert_eq!(
+        v.verify_transaction(&other, &sandbox_app()).unwrap_err(),
+        VerifyError::UnsupportedAlgorithm
+    );
+    // A known header with a payload that is not JSON fails as it would cold.
+    let broken = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode("nope"),
+        parts[2]
+    );
+    assert_eq!(
+        v.verify_transaction(&broken, &sandbox_app()).unwrap_err(),
+        VerifyError::MalformedJws("the payload is not JSON".into())
+    );
+    // And a known header does not vouch for a signature.
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&sandbox_transaction(json!(SIGNED_2025_MS + 1))).unwrap()),
+        parts[2]
+    );
+    assert_eq!(
+        v.verify_transaction(&forged, &sandbox_app()).unwrap_err(),
+        VerifyError::BadSignature
+    );
+}
+
+#[test]
 fn cache_is_bounded_and_expires() {
     let v = test_ca_verifier().with_cache_limits(1, Duration::from_secs(900));
     let a = fixture_str("python-tests/mock_signed_data/testNotification");
