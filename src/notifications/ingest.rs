@@ -223,8 +223,25 @@ pub fn prepare(
         received_at: crate::clock::now_ms(),
         signed_payload: signed_payload.trim().to_owned(),
         payload: n.payload_string(),
+        index: None,
     };
-    Ok((row, n))
+    let jws = n
+        .notification
+        .get("data")
+        .and_then(|d| d.get("signedTransactionInfo"))
+        .and_then(Value::as_str);
+    let index = match (jws, n.transaction_raw()) {
+        (Some(jws), Some(decoded)) => Some(crate::support::index::index_row(
+            project.id,
+            n.environment,
+            "notification",
+            jws,
+            decoded,
+            row.received_at,
+        )),
+        _ => None,
+    };
+    Ok((NewNotification { index, ..row }, n))
 }
 
 /// Verifies and stores one notification; a second delivery of the same notificationUUID is not a second row.

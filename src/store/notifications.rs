@@ -21,6 +21,9 @@ pub struct NewNotification {
     pub received_at: i64,
     pub signed_payload: String,
     pub payload: String,
+    /// The verified transaction the notification carries, for the local transaction index; stored in the same
+    /// transaction as the notification, so the index never misses what the log holds.
+    pub index: Option<super::transactions::IndexRow>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -66,8 +69,13 @@ impl Store {
     /// Stores a notification once per (project, notificationUUID); concurrent duplicates are absorbed by the
     /// unique index, so no caller ever sees a conflict.
     pub async fn insert_notification(&self, n: &NewNotification) -> StoreResult<Inserted> {
-        let mut conn = self.pool().acquire().await?;
-        insert_one(&mut conn, n).await
+        let mut tx = self.pool().begin().await?;
+        let inserted = insert_one(&mut tx, n).await?;
+        if let Some(row) = &n.index {
+            super::transactions::upsert(&mut tx, std::slice::from_ref(row)).await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
     }
 
     /// A connection of its own for the webhook's group-commit writer, taken out of the pool for good. On SQLite
@@ -269,6 +277,9 @@ pub async fn insert_notification_batch(
         };
         results.push(result);
     }
+    let index: Vec<super::transactions::IndexRow> =
+        rows.iter().filter_map(|n| n.index.clone()).collect();
+    super::transactions::upsert(&mut tx, &index).await?;
     tx.commit().await?;
     Ok(results)
 }

@@ -206,6 +206,7 @@ with_ready!(paging_walks_the_whole_log_once, |r| {
             received_at: base,
             signed_payload: "x".into(),
             payload: "{}".into(),
+            index: None,
         };
         let id = r.app.store.insert_notification(&row).await.unwrap().id();
         expected.push((row.signed_date, id));

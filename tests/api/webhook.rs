@@ -179,6 +179,21 @@ with_ready!(the_simulator_delivers_to_the_project_url_end_to_end, |r| {
         .unwrap();
     assert_eq!(row.environment, "Production");
     assert_eq!(row.subtype.as_deref(), Some("AUTO_RENEW_DISABLED"));
+    // The transaction it carries is in the local index, so the support desk can answer without Apple.
+    let transaction_id = row.transaction_id.clone().unwrap();
+    let indexed = r
+        .app
+        .store
+        .indexed_by_transaction_id(r.project.id, &transaction_id)
+        .await
+        .unwrap();
+    assert_eq!(indexed.len(), 1, "{indexed:?}");
+    assert_eq!(indexed[0].source, "notification");
+    assert_eq!(indexed[0].environment, "Production");
+    assert_eq!(
+        Some(indexed[0].original_transaction_id.as_str()),
+        row.original_transaction_id.as_deref()
+    );
     // Sandbox falls back to the Production URL, as at Apple; one project takes both environments.
     let sandbox = r
         .sim
