@@ -8,6 +8,7 @@
 #
 #   benches/webhook-load.sh                       # defaults below
 #   DURATION=30s CONNECTIONS=64 benches/webhook-load.sh
+#   WORK=/tmp/wb REUSE=1 benches/webhook-load.sh  # signs once into WORK, later runs start from a copy of that state
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,10 +25,20 @@ cargo build --release --bin storedesk
 mkdir -p "$WORK"
 DB="sqlite://$WORK/bench.db?mode=rwc"
 
-echo "== preparing $COUNT signed notifications in $WORK"
-start=$(date +%s)
-TOKEN=$("$BIN" bench-webhook-setup --database-url "$DB" --count "$COUNT" --out-dir "$WORK")
-echo "   done in $(( $(date +%s) - start )) s; $(du -h "$WORK/bodies.txt" | cut -f1) of bodies"
+if [ "${REUSE:-0}" = 1 ] && [ -f "$WORK/prepared.db" ] && [ -f "$WORK/token" ]; then
+  echo "== reusing the signed notifications in $WORK, on a fresh copy of the prepared database"
+  rm -f "$WORK/bench.db" "$WORK/bench.db-wal" "$WORK/bench.db-shm"
+  cp "$WORK/prepared.db" "$WORK/bench.db"
+  TOKEN=$(cat "$WORK/token")
+else
+  echo "== preparing $COUNT signed notifications in $WORK"
+  start=$(date +%s)
+  TOKEN=$("$BIN" bench-webhook-setup --database-url "$DB" --count "$COUNT" --out-dir "$WORK")
+  echo "   done in $(( $(date +%s) - start )) s; $(du -h "$WORK/bodies.txt" | cut -f1) of bodies"
+  sqlite3 "$WORK/bench.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
+  cp "$WORK/bench.db" "$WORK/prepared.db"
+  echo "$TOKEN" >"$WORK/token"
+fi
 
 STOREDESK_DATABASE_URL="$DB" \
 STOREDESK_DATA_DIR="$WORK" \

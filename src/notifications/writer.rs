@@ -5,8 +5,6 @@
 //! SQLite has one writer at a time, and a commit that waits for the disk costs the same for one row as for a
 //! hundred. Under load the batches grow by themselves; when traffic is light a batch is a single row and
 //! nothing waits for company.
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::AnyConnection;
@@ -19,8 +17,12 @@ use crate::store::{Store, StoreError, StoreResult};
 const MAX_BATCH: usize = 256;
 /// Callers waiting for the writer; beyond this `insert` waits for room (the verification pool is bounded too).
 const QUEUE: usize = 4096;
-/// How often the WAL is checkpointed beside the writer while rows come in (SQLite only).
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// Rows (about 20 KB each) written before the writer checkpoints the SQLite WAL, between two batches. Small
+/// checkpoints keep each pause short: at 512 rows the p99 latency under load was 58 ms, at 128 22 ms, at 64 18 ms
+/// (`benches/webhook-load.sh`, 60 s).
+const CHECKPOINT_ROWS: u64 = 64;
+/// A quiet moment this long also checkpoints what was written since the last checkpoint.
+const CHECKPOINT_IDLE: Duration = Duration::from_millis(250);
 
 struct Job {
     row: NewNotification,
@@ -34,14 +36,10 @@ pub struct NotificationWriter {
 }
 
 impl NotificationWriter {
-    /// Starts the writer on the current tokio runtime, and on SQLite the checkpointer beside it.
+    /// Starts the writer on the current tokio runtime.
     pub fn spawn(store: Store) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        let progress = Arc::new(Progress::default());
-        if !store.is_postgres() {
-            tokio::spawn(checkpoint(store.clone(), progress.clone()));
-        }
-        tokio::spawn(run(store, jobs, progress));
+        tokio::spawn(run(store, jobs));
         NotificationWriter { queue }
     }
 
@@ -60,35 +58,65 @@ fn stopped() -> StoreError {
     StoreError::Other(anyhow::anyhow!("the notification writer has stopped"))
 }
 
-/// Shared by the writer and the checkpointer.
-#[derive(Default)]
-struct Progress {
-    rows: AtomicU64,
-    stopped: AtomicBool,
+/// When the writer copies the WAL into the database file (SQLite only).
+///
+/// SQLite can start its WAL over from the beginning only when every frame has been copied back and a new write
+/// begins. A checkpoint running beside a writer that never pauses never reaches that point, and the WAL then grows
+/// without end (4.6 GB after a minute at 2,400 notifications/s); every commit appends to new blocks of the file, so
+/// its fsync also commits file-system metadata and waits behind the checkpoint's writeback, and p99 latency tripled.
+/// Checkpointing on the writer's own connection between two batches (its callers already answered) copies every
+/// frame, so the next batch rewrites the same few megabytes of WAL in place.
+struct Checkpoints {
+    sqlite: bool,
+    rows: u64,
 }
 
-/// The writer's connection never checkpoints (so no caller waits behind a checkpoint); this task does, on a
-/// pool connection, while rows keep arriving. A PASSIVE checkpoint neither waits for nor blocks the writer.
-async fn checkpoint(store: Store, progress: Arc<Progress>) {
-    let mut seen = 0;
-    while !progress.stopped.load(Ordering::Relaxed) {
-        tokio::time::sleep(CHECKPOINT_EVERY).await;
-        let rows = progress.rows.load(Ordering::Relaxed);
-        if rows != seen {
-            seen = rows;
-            if let Err(e) = store.checkpoint_wal().await {
-                tracing::warn!(error = %e, "could not checkpoint the SQLite WAL");
-            }
-        }
+impl Checkpoints {
+    fn pending(&self) -> bool {
+        self.sqlite && self.rows > 0
     }
-    // Whatever the writer committed last still reaches the database file.
-    let _ = store.checkpoint_wal().await;
+
+    fn due(&self) -> bool {
+        self.pending() && self.rows >= CHECKPOINT_ROWS
+    }
+
+    async fn run(&mut self, conn: &mut AnyConnection) {
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&mut *conn)
+            .await
+        {
+            tracing::warn!(error = %e, "could not checkpoint the SQLite WAL");
+        }
+        self.rows = 0;
+    }
 }
 
-async fn run(store: Store, mut jobs: mpsc::Receiver<Job>, progress: Arc<Progress>) {
+async fn run(store: Store, mut jobs: mpsc::Receiver<Job>) {
     let mut conn: Option<AnyConnection> = None;
+    let mut checkpoints = Checkpoints {
+        sqlite: !store.is_postgres(),
+        rows: 0,
+    };
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    while jobs.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    loop {
+        // With rows not yet checkpointed, a quiet moment is the time to do it.
+        let received = match conn.as_mut().filter(|_| checkpoints.pending()) {
+            Some(c) => {
+                match tokio::time::timeout(CHECKPOINT_IDLE, jobs.recv_many(&mut batch, MAX_BATCH))
+                    .await
+                {
+                    Ok(n) => n,
+                    Err(_) => {
+                        checkpoints.run(c).await;
+                        continue;
+                    }
+                }
+            }
+            None => jobs.recv_many(&mut batch, MAX_BATCH).await,
+        };
+        if received == 0 {
+            break;
+        }
         // Rows whose callers gave up (the request was cancelled) still go in: Apple may never send them again.
         let connection = match conn.take() {
             Some(c) => c,
@@ -105,11 +133,20 @@ async fn run(store: Store, mut jobs: mpsc::Receiver<Job>, progress: Arc<Progress
                 }
             },
         };
-        let rows = batch.len() as u64;
+        checkpoints.rows += batch.len() as u64;
         conn = write(connection, &mut batch).await;
-        progress.rows.fetch_add(rows, Ordering::Relaxed);
+        if let Some(c) = conn.as_mut() {
+            if checkpoints.due() {
+                checkpoints.run(c).await;
+            }
+        }
     }
-    progress.stopped.store(true, Ordering::Relaxed);
+    // Whatever was committed last also reaches the database file.
+    if let Some(c) = conn.as_mut() {
+        if checkpoints.pending() {
+            checkpoints.run(c).await;
+        }
+    }
 }
 
 /// Writes one batch and answers its callers; returns the connection if it is still fit for use.

@@ -80,8 +80,8 @@ impl Store {
 
     /// A connection of its own for the webhook's group-commit writer, taken out of the pool for good. On SQLite
     /// its commits wait for the disk (`synchronous = FULL`): a notification answered 200 survives a power cut,
-    /// not only a crash, and group commit pays that wait once per batch. It never checkpoints the WAL itself
-    /// (a checkpoint copies megabytes and would hold every waiting caller); `checkpoint_wal` does that beside it.
+    /// not only a crash, and group commit pays that wait once per batch. SQLite's automatic checkpoint is off on
+    /// it: the writer checkpoints between batches, after answering its callers (see `notifications::writer`).
     pub async fn writer_connection(&self) -> StoreResult<AnyConnection> {
         let mut conn = self.pool().acquire().await?.detach();
         if !self.is_postgres() {
@@ -94,17 +94,6 @@ impl Store {
             }
         }
         Ok(conn)
-    }
-
-    /// Copies committed WAL pages into the SQLite database file without waiting for (or blocking) the writer;
-    /// nothing to do on PostgreSQL.
-    pub async fn checkpoint_wal(&self) -> StoreResult<()> {
-        if !self.is_postgres() {
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(self.pool())
-                .await?;
-        }
-        Ok(())
     }
 
     pub async fn notification(

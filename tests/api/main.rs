@@ -14,6 +14,7 @@ mod demo;
 mod health;
 mod keys;
 mod notif_support;
+mod notification_writer;
 mod notifications_log;
 mod offers;
 mod projects;
