@@ -356,7 +356,7 @@ async fn desk() -> Desk {
         key_id: key.key_id.clone(),
         issuer_id: key.issuer_id.clone(),
         bundle_id: storedesk::apple_sim::DEFAULT_BUNDLE_ID.into(),
-        signing_key: Arc::new(private.signing_key()),
+        signing_key: private.signing_key().into(),
         key_version: 1,
     };
     Desk {

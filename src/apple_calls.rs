@@ -14,7 +14,7 @@ pub fn credentials(project: &Project, key: &OpenedKey) -> ApiCredentials {
         key_id: key.key_id.clone(),
         issuer_id: key.issuer_id.clone(),
         bundle_id: project.bundle_id.clone(),
-        signing_key: key.signing_key.clone(),
+        signing_key: key.signing_key.clone().into(),
         key_version: key.row_id,
     }
 }
@@ -29,14 +29,21 @@ where
     F: FnOnce(ApiCredentials) -> Fut,
     Fut: Future<Output = Result<T, AppleError>>,
 {
-    let key = crate::keys::open_key_in_use(&state.store, &state.settings.keyring(), project.id)
+    let key = crate::keys::key_in_use(&state.store, &state.settings.keyring(), project.id)
         .await?
         .ok_or_else(|| {
             AppError::BadRequest(
                 "This project has no key in use. Add one under App Store settings.".into(),
             )
         })?;
-    let result = call(credentials(project, &key)).await;
+    let result = call(ApiCredentials {
+        key_id: key.key_id,
+        issuer_id: key.issuer_id,
+        bundle_id: project.bundle_id.clone(),
+        signing_key: key.signing_key,
+        key_version: key.row_id,
+    })
+    .await;
     record(state, key.row_id, &result).await?;
     Ok(result)
 }

@@ -126,6 +126,45 @@ fn open_row(keyring: &Keyring, row: &SealedKeyRow) -> anyhow::Result<Zeroizing<V
         .map_err(|e| anyhow::anyhow!("could not open key {}: {e}", row.key_id))
 }
 
+/// The project's key in use as API calls need it: read from the database on every call (so a rotation on another
+/// instance is seen at once), but decrypted only if an API token must be signed (see `SigningKeySource`).
+#[derive(Clone, Debug)]
+pub struct KeyInUse {
+    pub row_id: i64,
+    pub key_id: String,
+    pub issuer_id: String,
+    pub signing_key: crate::apple::SigningKeySource,
+}
+
+pub async fn key_in_use(
+    store: &Store,
+    keyring: &Keyring,
+    project_id: i64,
+) -> anyhow::Result<Option<KeyInUse>> {
+    let Some(row) = store.sealed_key_in_use(project_id).await? else {
+        return Ok(None);
+    };
+    let (row_id, key_id, issuer_id, fingerprint) = (
+        row.id,
+        row.key_id.clone(),
+        row.issuer_id.clone(),
+        row.fingerprint.clone(),
+    );
+    let keyring = keyring.clone();
+    let open = move || {
+        let der = open_row(&keyring, &row).map_err(|e| e.to_string())?;
+        ApplePrivateKey::from_pkcs8_der(&der)
+            .map(|key| key.signing_key())
+            .map_err(|e| format!("stored key {} does not parse: {e}", row.key_id))
+    };
+    Ok(Some(KeyInUse {
+        row_id,
+        key_id,
+        issuer_id,
+        signing_key: crate::apple::SigningKeySource::on_demand(fingerprint, open),
+    }))
+}
+
 /// Reads the project's key in use from the database (so a rotation on another instance is seen at once) and opens it.
 pub async fn open_key_in_use(
     store: &Store,

@@ -71,7 +71,7 @@ pub struct ApiCredentials {
     pub key_id: String,
     pub issuer_id: String,
     pub bundle_id: String,
-    pub signing_key: Arc<p256::ecdsa::SigningKey>,
+    pub signing_key: super::SigningKeySource,
     /// Our database row id of the key; changes on rotation, so cached tokens are not reused across keys.
     pub key_version: i64,
 }

@@ -20,7 +20,7 @@ pub use client::{
     with_fallback, Answered, ApiCredentials, AppleClient, AppleClientConfig, HistoryQuery,
 };
 pub use error::{ApiErrorKind, AppleError};
-pub use token::{make_token, TokenCache, TokenError};
+pub use token::{make_token, SigningKeySource, TokenCache, TokenError};
 pub use verify::{AppIdentity, SignedDataVerifier, ValidatedChain, Verified, VerifyError};
 
 /// The production trust anchor, compiled in so that a deployment can't be pointed at a different root by

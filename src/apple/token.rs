@@ -1,7 +1,7 @@
 //! The bearer JWT for the App Store Server API (ES256, `aud: appstoreconnect-v1`).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -30,6 +30,90 @@ pub enum TokenError {
     MissingField,
     #[error("The API token could not be encoded.")]
     Encoding,
+    /// The reason names the key and the master key id, never key material.
+    #[error("The project's private key could not be opened to sign an API token: {0}")]
+    KeyUnavailable(String),
+}
+
+type Opener = dyn Fn() -> Result<SigningKey, String> + Send + Sync;
+
+/// Where the key that signs API tokens comes from. A stored key is opened only when no cached token can serve
+/// the call (once per token lifetime), so a lookup does not decrypt and parse the key on every page, and the
+/// opened key is dropped again right after signing.
+#[derive(Clone)]
+pub enum SigningKeySource {
+    /// Already in memory (a key just uploaded, a test key).
+    Ready(Arc<SigningKey>),
+    /// Sealed in the database; `fingerprint` is the stored key's fingerprint, which identifies it in the cache.
+    OnDemand {
+        fingerprint: String,
+        open: Arc<Opener>,
+    },
+}
+
+impl SigningKeySource {
+    pub fn on_demand(
+        fingerprint: String,
+        open: impl Fn() -> Result<SigningKey, String> + Send + Sync + 'static,
+    ) -> Self {
+        SigningKeySource::OnDemand {
+            fingerprint,
+            open: Arc::new(open),
+        }
+    }
+
+    fn cache_fingerprint(&self) -> [u8; 32] {
+        match self {
+            SigningKeySource::Ready(key) => key_fingerprint(key),
+            SigningKeySource::OnDemand { fingerprint, .. } => {
+                Sha256::digest(format!("stored:{fingerprint}").as_bytes()).into()
+            }
+        }
+    }
+
+    fn sign(
+        &self,
+        key_id: &str,
+        issuer_id: &str,
+        bundle_id: &str,
+        now_unix_secs: i64,
+    ) -> Result<String, TokenError> {
+        let sign = |key: &SigningKey| {
+            make_token(
+                key,
+                key_id,
+                issuer_id,
+                bundle_id,
+                now_unix_secs,
+                TOKEN_LIFETIME_SECS,
+            )
+        };
+        match self {
+            SigningKeySource::Ready(key) => sign(key),
+            SigningKeySource::OnDemand { open, .. } => sign(&open().map_err(TokenError::KeyUnavailable)?),
+        }
+    }
+}
+
+impl From<Arc<SigningKey>> for SigningKeySource {
+    fn from(key: Arc<SigningKey>) -> Self {
+        SigningKeySource::Ready(key)
+    }
+}
+
+impl From<SigningKey> for SigningKeySource {
+    fn from(key: SigningKey) -> Self {
+        SigningKeySource::Ready(Arc::new(key))
+    }
+}
+
+impl std::fmt::Debug for SigningKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SigningKeySource::Ready(_) => "SigningKeySource::Ready(..)",
+            SigningKeySource::OnDemand { .. } => "SigningKeySource::OnDemand(..)",
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -132,7 +216,7 @@ impl TokenCache {
 
     pub fn token(
         &self,
-        key: &SigningKey,
+        key: &SigningKeySource,
         key_version: i64,
         key_id: &str,
         issuer_id: &str,
@@ -141,7 +225,7 @@ impl TokenCache {
     ) -> Result<String, TokenError> {
         let cache_key = CacheKey {
             key_version,
-            fingerprint: key_fingerprint(key),
+            fingerprint: key.cache_fingerprint(),
             key_id: key_id.to_owned(),
             issuer_id: issuer_id.to_owned(),
             bundle_id: bundle_id.to_owned(),
@@ -158,14 +242,7 @@ impl TokenCache {
                 }
             }
         }
-        let token = make_token(
-            key,
-            key_id,
-            issuer_id,
-            bundle_id,
-            now_unix_secs,
-            TOKEN_LIFETIME_SECS,
-        )?;
+        let token = key.sign(key_id, issuer_id, bundle_id, now_unix_secs)?;
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries.retain(|_, t| t.expires_at > now_unix_secs);
         if entries.len() >= TOKEN_CACHE_CAPACITY {
@@ -202,6 +279,10 @@ impl TokenCache {
 #[allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 mod tests {
     use super::*;
+
+    fn src(key: &SigningKey) -> SigningKeySource {
+        key.clone().into()
+    }
     use p256::ecdsa::signature::Verifier as _;
     use p256::ecdsa::VerifyingKey;
     use rand::rngs::OsRng;
@@ -299,13 +380,13 @@ mod tests {
         let key = SigningKey::random(&mut OsRng);
         let cache = TokenCache::new();
         let t0 = 1_700_000_000;
-        let a = cache.token(&key, 1, "k", "i", "com.example", t0).unwrap();
+        let a = cache.token(&src(&key), 1, "k", "i", "com.example", t0).unwrap();
         let b = cache
-            .token(&key, 1, "k", "i", "com.example", t0 + 1139)
+            .token(&src(&key), 1, "k", "i", "com.example", t0 + 1139)
             .unwrap();
         assert_eq!(a, b, "reused within the lifetime minus the margin");
         let c = cache
-            .token(&key, 1, "k", "i", "com.example", t0 + 1140)
+            .token(&src(&key), 1, "k", "i", "com.example", t0 + 1140)
             .unwrap();
         assert_ne!(a, c, "renewed 60 s before expiry");
         let claims = decode_part(c.split('.').nth(1).unwrap());
@@ -319,23 +400,23 @@ mod tests {
         let rotated = SigningKey::random(&mut OsRng);
         let cache = TokenCache::new();
         let t0 = 1_700_000_000;
-        let a = cache.token(&key, 1, "k", "i", "com.example", t0).unwrap();
+        let a = cache.token(&src(&key), 1, "k", "i", "com.example", t0).unwrap();
         let rotated_token = cache
-            .token(&rotated, 2, "k", "i", "com.example", t0)
+            .token(&src(&rotated), 2, "k", "i", "com.example", t0)
             .unwrap();
         assert_ne!(a, rotated_token);
         assert_eq!(cache.len(), 2);
         // A new version of the same key material gets its own entry (the bytes are equal: RFC 6979).
-        cache.token(&key, 2, "k", "i", "com.example", t0).unwrap();
+        cache.token(&src(&key), 2, "k", "i", "com.example", t0).unwrap();
         assert_eq!(cache.len(), 3);
-        let other_bundle = cache.token(&key, 1, "k", "i", "com.other", t0).unwrap();
+        let other_bundle = cache.token(&src(&key), 1, "k", "i", "com.other", t0).unwrap();
         assert_ne!(a, other_bundle);
         assert_eq!(cache.len(), 4);
         // Reused: the issue time stays t0 although asked at t0 + 5.
         assert_eq!(
             a,
             cache
-                .token(&key, 1, "k", "i", "com.example", t0 + 5)
+                .token(&src(&key), 1, "k", "i", "com.example", t0 + 5)
                 .unwrap()
         );
         assert_eq!(cache.len(), 4);
@@ -356,8 +437,42 @@ mod tests {
     fn clock_going_back_does_not_reuse_a_future_token() {
         let key = SigningKey::random(&mut OsRng);
         let cache = TokenCache::new();
-        let a = cache.token(&key, 1, "k", "i", "b", 1_700_000_000).unwrap();
-        let b = cache.token(&key, 1, "k", "i", "b", 1_699_999_000).unwrap();
+        let a = cache.token(&src(&key), 1, "k", "i", "b", 1_700_000_000).unwrap();
+        let b = cache.token(&src(&key), 1, "k", "i", "b", 1_699_999_000).unwrap();
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_stored_key_is_opened_only_when_a_new_token_is_signed() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let key = SigningKey::random(&mut OsRng);
+        let opened = Arc::new(AtomicUsize::new(0));
+        let counter = opened.clone();
+        let source = SigningKeySource::on_demand("SHA256:ab:cd".into(), move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(key.clone())
+        });
+        let cache = TokenCache::new();
+        let t0 = 1_700_000_000;
+        let a = cache.token(&source, 1, "k", "i", "b", t0).unwrap();
+        let b = cache.token(&source, 1, "k", "i", "b", t0 + 600).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(opened.load(Ordering::SeqCst), 1, "served from the cache the second time");
+        cache.token(&source, 1, "k", "i", "b", t0 + 1140).unwrap();
+        assert_eq!(opened.load(Ordering::SeqCst), 2, "opened again to renew");
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_opened_is_a_sentence_not_a_token() {
+        let source = SigningKeySource::on_demand("SHA256:ab".into(), || {
+            Err("key ABC123 is sealed under master key m2, which this instance does not have".into())
+        });
+        let err = TokenCache::new()
+            .token(&source, 1, "k", "i", "b", 1_700_000_000)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "The project's private key could not be opened to sign an API token: key ABC123 is sealed under master key m2, which this instance does not have"
+        );
     }
 }

@@ -27,6 +27,35 @@ impl Store {
         Ok(taken.is_some())
     }
 
+    /// Takes `block` units at once if all of them fit under `limit` this hour.
+    pub async fn take_call_budget_block(
+        &self,
+        app: &str,
+        environment: &str,
+        endpoint: &str,
+        hour: i64,
+        limit: i64,
+        block: i64,
+    ) -> StoreResult<bool> {
+        if block > limit {
+            return Ok(false);
+        }
+        let taken: Option<(i64,)> = sqlx::query_as(
+            "INSERT INTO apple_call_budget (app, environment, endpoint, hour, used) VALUES ($1, $2, $3, $4, $6) \
+             ON CONFLICT (app, environment, endpoint, hour) DO UPDATE SET used = apple_call_budget.used + $6 \
+             WHERE apple_call_budget.used + $6 <= $5 RETURNING used",
+        )
+        .bind(app)
+        .bind(environment)
+        .bind(endpoint)
+        .bind(hour)
+        .bind(limit)
+        .bind(block)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(taken.is_some())
+    }
+
     pub async fn call_budget_used(
         &self,
         app: &str,

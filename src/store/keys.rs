@@ -211,9 +211,13 @@ impl Store {
         let now = crate::clock::now_ms();
         match outcome {
             Ok(()) => {
+                // A busy key succeeds many times a minute; its last success is written at most once a minute
+                // (while nothing needs repairing), so a page's calls don't each cost a database write.
                 sqlx::query(
                     "UPDATE apple_keys SET last_success_at = $1, auth_failures = 0, \
-                     status = CASE WHEN status = 'failing' THEN 'active' ELSE status END WHERE id = $2",
+                     status = CASE WHEN status = 'failing' THEN 'active' ELSE status END WHERE id = $2 \
+                     AND (last_success_at IS NULL OR last_success_at < $1 - 60000 OR auth_failures <> 0 \
+                     OR status = 'failing')",
                 )
                 .bind(now)
                 .bind(id)

@@ -118,11 +118,10 @@ pub async fn history(sim: &SimHandle, env: Environment, start_ms: i64, end_ms: i
         key_id: key.key_id.clone(),
         issuer_id: key.issuer_id.clone(),
         bundle_id: sim.seed().bundle_id,
-        signing_key: Arc::new(
-            storedesk::domain::ApplePrivateKey::parse(key.private_key_pem.as_bytes())
-                .unwrap()
-                .signing_key(),
-        ),
+        signing_key: storedesk::domain::ApplePrivateKey::parse(key.private_key_pem.as_bytes())
+            .unwrap()
+            .signing_key()
+            .into(),
         key_version: 1,
     };
     let client = AppleClient::new(AppleClientConfig {

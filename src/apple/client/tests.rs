@@ -215,7 +215,7 @@ fn creds() -> ApiCredentials {
         key_id: "keyId".into(),
         issuer_id: "issuerId".into(),
         bundle_id: "com.example".into(),
-        signing_key: Arc::new(SigningKey::random(&mut rand::rngs::OsRng)),
+        signing_key: SigningKey::random(&mut rand::rngs::OsRng).into(),
         key_version: 7,
     }
 }
@@ -256,8 +256,10 @@ fn assert_common_request(req: &Recorded, creds: &ApiCredentials) {
     assert_eq!(lifetime, 1200);
     let sig =
         p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(parts[2]).unwrap()).unwrap();
-    creds
-        .signing_key
+    let crate::apple::SigningKeySource::Ready(signing_key) = &creds.signing_key else {
+        panic!("the test key is in memory");
+    };
+    signing_key
         .verifying_key()
         .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &sig)
         .unwrap();
@@ -302,7 +304,7 @@ async fn get_transaction_info_sends_apple_shaped_request() {
 
     // A rotated key gets its own token.
     let rotated = ApiCredentials {
-        signing_key: Arc::new(SigningKey::random(&mut rand::rngs::OsRng)),
+        signing_key: SigningKey::random(&mut rand::rngs::OsRng).into(),
         key_version: 8,
         ..creds.clone()
     };

@@ -140,7 +140,7 @@ pub async fn rotate(
         key_id: parsed.key_id.as_str().to_string(),
         issuer_id: parsed.issuer_id.as_str().to_string(),
         bundle_id: project.bundle_id.clone(),
-        signing_key: std::sync::Arc::new(parsed.key.signing_key()),
+        signing_key: parsed.key.signing_key().into(),
         key_version: -crate::clock::now_ms(),
     };
     let check = crate::apple_calls::verify_credentials(&state.apple, &creds).await;
