@@ -22,7 +22,8 @@ pub struct AppState {
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
     pub apple: AppleClient,
-    pub verifier: SignedDataVerifier,
+    /// Shared with the threads that verify a page's transactions while its other Apple calls are in flight.
+    pub verifier: Arc<SignedDataVerifier>,
     /// The notification webhook's verification threads and group-commit writer.
     pub intake: crate::notifications::webhook::Intake,
 }
@@ -74,7 +75,7 @@ impl Application {
             settings: settings.clone(),
             metrics: Arc::new(Metrics::default()),
             apple,
-            verifier,
+            verifier: Arc::new(verifier),
             intake: crate::notifications::webhook::Intake::start(&store)
                 .context("could not start the notification intake")?,
         });

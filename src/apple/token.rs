@@ -90,7 +90,9 @@ impl SigningKeySource {
         };
         match self {
             SigningKeySource::Ready(key) => sign(key),
-            SigningKeySource::OnDemand { open, .. } => sign(&open().map_err(TokenError::KeyUnavailable)?),
+            SigningKeySource::OnDemand { open, .. } => {
+                sign(&open().map_err(TokenError::KeyUnavailable)?)
+            }
         }
     }
 }
@@ -380,7 +382,9 @@ mod tests {
         let key = SigningKey::random(&mut OsRng);
         let cache = TokenCache::new();
         let t0 = 1_700_000_000;
-        let a = cache.token(&src(&key), 1, "k", "i", "com.example", t0).unwrap();
+        let a = cache
+            .token(&src(&key), 1, "k", "i", "com.example", t0)
+            .unwrap();
         let b = cache
             .token(&src(&key), 1, "k", "i", "com.example", t0 + 1139)
             .unwrap();
@@ -400,16 +404,22 @@ mod tests {
         let rotated = SigningKey::random(&mut OsRng);
         let cache = TokenCache::new();
         let t0 = 1_700_000_000;
-        let a = cache.token(&src(&key), 1, "k", "i", "com.example", t0).unwrap();
+        let a = cache
+            .token(&src(&key), 1, "k", "i", "com.example", t0)
+            .unwrap();
         let rotated_token = cache
             .token(&src(&rotated), 2, "k", "i", "com.example", t0)
             .unwrap();
         assert_ne!(a, rotated_token);
         assert_eq!(cache.len(), 2);
         // A new version of the same key material gets its own entry (the bytes are equal: RFC 6979).
-        cache.token(&src(&key), 2, "k", "i", "com.example", t0).unwrap();
+        cache
+            .token(&src(&key), 2, "k", "i", "com.example", t0)
+            .unwrap();
         assert_eq!(cache.len(), 3);
-        let other_bundle = cache.token(&src(&key), 1, "k", "i", "com.other", t0).unwrap();
+        let other_bundle = cache
+            .token(&src(&key), 1, "k", "i", "com.other", t0)
+            .unwrap();
         assert_ne!(a, other_bundle);
         assert_eq!(cache.len(), 4);
         // Reused: the issue time stays t0 although asked at t0 + 5.
@@ -437,8 +447,12 @@ mod tests {
     fn clock_going_back_does_not_reuse_a_future_token() {
         let key = SigningKey::random(&mut OsRng);
         let cache = TokenCache::new();
-        let a = cache.token(&src(&key), 1, "k", "i", "b", 1_700_000_000).unwrap();
-        let b = cache.token(&src(&key), 1, "k", "i", "b", 1_699_999_000).unwrap();
+        let a = cache
+            .token(&src(&key), 1, "k", "i", "b", 1_700_000_000)
+            .unwrap();
+        let b = cache
+            .token(&src(&key), 1, "k", "i", "b", 1_699_999_000)
+            .unwrap();
         assert_ne!(a, b);
     }
 
@@ -457,7 +471,11 @@ mod tests {
         let a = cache.token(&source, 1, "k", "i", "b", t0).unwrap();
         let b = cache.token(&source, 1, "k", "i", "b", t0 + 600).unwrap();
         assert_eq!(a, b);
-        assert_eq!(opened.load(Ordering::SeqCst), 1, "served from the cache the second time");
+        assert_eq!(
+            opened.load(Ordering::SeqCst),
+            1,
+            "served from the cache the second time"
+        );
         cache.token(&source, 1, "k", "i", "b", t0 + 1140).unwrap();
         assert_eq!(opened.load(Ordering::SeqCst), 2, "opened again to renew");
     }
@@ -465,7 +483,10 @@ mod tests {
     #[test]
     fn a_key_that_cannot_be_opened_is_a_sentence_not_a_token() {
         let source = SigningKeySource::on_demand("SHA256:ab".into(), || {
-            Err("key ABC123 is sealed under master key m2, which this instance does not have".into())
+            Err(
+                "key ABC123 is sealed under master key m2, which this instance does not have"
+                    .into(),
+            )
         });
         let err = TokenCache::new()
             .token(&source, 1, "k", "i", "b", 1_700_000_000)

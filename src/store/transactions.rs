@@ -86,7 +86,9 @@ const INSERT_COLUMNS: &str = "INSERT INTO transactions (project_id, environment,
      app_account_token, purchase_date, expires_date, revocation_date, ownership, signed_date, decoded, jws, \
      source, seen_at) ";
 
-/// Newer copies replace older ones; a copy signed earlier than the stored one changes nothing.
+/// Newer copies replace older ones; a copy signed earlier than the stored one changes nothing. The same signed
+/// transaction seen again refreshes `seen_at` (the "as of" time pages show) only once that is a minute old, so a
+/// repeated lookup rewrites none of its rows (each carries a JWS of about 5 KB).
 const UPSERT_TAIL: &str = " ON CONFLICT (project_id, transaction_id, environment) DO UPDATE SET \
      original_transaction_id = excluded.original_transaction_id, \
      web_order_line_item_id = excluded.web_order_line_item_id, product_id = excluded.product_id, \
@@ -95,7 +97,9 @@ const UPSERT_TAIL: &str = " ON CONFLICT (project_id, transaction_id, environment
      expires_date = excluded.expires_date, revocation_date = excluded.revocation_date, \
      ownership = excluded.ownership, signed_date = excluded.signed_date, decoded = excluded.decoded, \
      jws = excluded.jws, source = excluded.source, seen_at = excluded.seen_at \
-     WHERE excluded.signed_date >= transactions.signed_date";
+     WHERE excluded.signed_date >= transactions.signed_date \
+     AND (excluded.jws <> transactions.jws OR excluded.source <> transactions.source \
+          OR excluded.seen_at >= transactions.seen_at + 60000)";
 
 /// 18 parameters a row; SQLite allows 32766 per statement, PostgreSQL 65535.
 const ROWS_PER_STATEMENT: usize = 200;

@@ -1,12 +1,15 @@
 //! One page's Apple calls in one key session: the project's key is opened once (`with_project_key`) for all of
 //! them, the independent ones run side by side, and a failure of a secondary call is still recorded on the key.
-//! Nothing here is verified yet: callers verify everything before it is shown or indexed.
+//! Callers verify everything before it is shown or indexed; when a page needs more calls after its history and
+//! refunds, those two are verified here meanwhile, on a blocking thread.
 use app_store_server_library::models::history_response::HistoryResponse;
 
 use super::history::HistoryFilters;
 use super::lookup::HistoryRequest;
-use crate::apple::{ApiCredentials, AppleError, Environment};
+use super::{identity, verify_with, SignedTransaction};
+use crate::apple::{ApiCredentials, AppleError, Environment, VerifyError};
 use crate::startup::AppState;
+use crate::store::Project;
 
 /// Refund history pages followed at most (20 refunds each).
 const MAX_REFUND_PAGES: usize = 5;
@@ -28,6 +31,9 @@ pub(crate) struct Answers {
     pub refunds: Result<RefundPages, AppleError>,
     /// Signed auto-renewable transactions from the customer's subscription history, for the timeline.
     pub chain: Vec<String>,
+    /// The history page's transactions then the refunds', verified while the subscription history was fetched;
+    /// `None` when there was nothing to wait for (the caller verifies them).
+    pub verified_early: Option<Vec<Result<SignedTransaction, VerifyError>>>,
 }
 
 /// A secondary call failed inside a session that otherwise succeeded: the key row still hears of it.
@@ -121,9 +127,11 @@ pub(crate) async fn subscription_pages(
 }
 
 /// The history page and the refunds side by side; then, for a subscription whose first history page is not the
-/// customer's whole history, a few pages of their subscription history for the timeline.
+/// customer's whole history, a few pages of their subscription history for the timeline, while what already
+/// arrived is verified.
 pub(crate) async fn page_sections(
     state: &AppState,
+    project: &Project,
     creds: &ApiCredentials,
     env: Environment,
     id: &str,
@@ -144,14 +152,28 @@ pub(crate) async fn page_sections(
     let whole_history = request.revision.is_none()
         && request.filters.is_empty()
         && matches!(&history, Ok(h) if h.has_more != Some(true));
-    let chain = if is_subscription && !whole_history {
-        subscription_pages(state, creds, env, id).await
-    } else {
-        Vec::new()
-    };
+    if !is_subscription || whole_history {
+        return Answers {
+            history,
+            refunds,
+            chain: Vec::new(),
+            verified_early: None,
+        };
+    }
+    let arrived: Vec<String> = history
+        .iter()
+        .flat_map(|h| h.signed_transactions.iter().flatten())
+        .chain(refunds.iter().flat_map(|r| &r.signed))
+        .cloned()
+        .collect();
+    let (verifier, who) = (state.verifier.clone(), identity(project, env));
+    let check = tokio::task::spawn_blocking(move || verify_with(&verifier, &who, &arrived));
+    let chain = subscription_pages(state, creds, env, id).await;
     Answers {
         history,
         refunds,
         chain,
+        // A check that could not run is done again by the caller.
+        verified_early: check.await.ok(),
     }
 }

@@ -143,6 +143,7 @@ async fn by_transaction_id(
         let jws = info.value.signed_transaction_info.unwrap_or_default();
         let sections = page_sections(
             state,
+            project,
             &creds,
             info.environment,
             id,
@@ -249,6 +250,7 @@ async fn by_app_transaction_id(
                 Some(jws) => Some(
                     page_sections(
                         state,
+                        project,
                         &creds,
                         found.environment,
                         app_transaction_id,
@@ -289,6 +291,7 @@ fn report_from_answers(
         history,
         refunds,
         chain,
+        verified_early,
     } = answers;
     let (history_signed, next_revision, history_problem) = match history {
         Ok(h) => {
@@ -322,12 +325,23 @@ fn report_from_answers(
         .filter(|j| claimed_transaction_id(j).is_none_or(|id| seen.insert(id)))
         .collect();
     let (h_len, r_len) = (history_signed.len(), refund_signed.len());
-    let all: Vec<String> = history_signed
-        .into_iter()
-        .chain(refund_signed)
-        .chain(chain)
-        .collect();
-    let mut results = verify_transactions(state, &identity(project, env), &all).into_iter();
+    let who = identity(project, env);
+    let results = match verified_early {
+        Some(early) if early.len() == h_len + r_len => {
+            let mut results = early;
+            results.extend(verify_transactions(state, &who, &chain));
+            results
+        }
+        _ => {
+            let all: Vec<String> = history_signed
+                .into_iter()
+                .chain(refund_signed)
+                .chain(chain)
+                .collect();
+            verify_transactions(state, &who, &all)
+        }
+    };
+    let mut results = results.into_iter();
     let (history_items, history_bad) = split_verified(results.by_ref().take(h_len).collect());
     let (refund_items, refunds_bad) = split_verified(results.by_ref().take(r_len).collect());
     let (chain_items, _) = split_verified(results.collect());
@@ -637,7 +651,16 @@ async fn by_order_id(
         let first = signed.first().filter(|_| valid);
         let sections = match first.and_then(|jws| claimed_transaction_id(jws).map(|id| (jws, id))) {
             Some((jws, id)) => Some(
-                page_sections(state, &creds, env, &id, claims_subscription(jws), history).await,
+                page_sections(
+                    state,
+                    project,
+                    &creds,
+                    env,
+                    &id,
+                    claims_subscription(jws),
+                    history,
+                )
+                .await,
             ),
             None => None,
         };

@@ -257,9 +257,17 @@ pub(crate) fn verify_transactions(
     identity: &AppIdentity,
     jws: &[String],
 ) -> Vec<Result<SignedTransaction, VerifyError>> {
+    verify_with(&state.verifier, identity, jws)
+}
+
+/// [`verify_transactions`] with a verifier of its own, for a thread that does not hold the app state.
+pub(crate) fn verify_with(
+    verifier: &crate::apple::SignedDataVerifier,
+    identity: &AppIdentity,
+    jws: &[String],
+) -> Vec<Result<SignedTransaction, VerifyError>> {
     let one = |s: &String| {
-        state
-            .verifier
+        verifier
             .verify_transaction(s, identity)
             .map(|verified| SignedTransaction {
                 jws: s.clone(),

@@ -10,43 +10,54 @@ use storedesk::domain::Role;
 use crate::both_backends;
 use crate::helpers::{assert_redirect_to, project_for, store_key, Backend};
 
-both_backends!(an_instance_reserves_units_in_blocks_up_to_the_exact_limit, |app| {
-    let a = StoreBudget::new(app.store.clone(), Some(2_800));
-    let b = StoreBudget::new(app.store.clone(), Some(2_800));
-    let (env, endpoint, bundle) = (
-        Environment::Production,
-        Endpoint::TransactionHistory,
-        "com.example.app",
-    );
-    assert_eq!(a.limit(env, endpoint), 2_520);
-    let hour = storedesk::clock::now_ms().div_euclid(HOUR_MS);
-    let used = || async {
-        app.store
-            .call_budget_used(bundle, "Production", "Get Transaction History", hour)
-            .await
-            .unwrap()
-    };
-    assert!(a.take(bundle, env, endpoint).await.is_ok());
-    assert_eq!(used().await, 25, "the first call reserves 1 % of the hour's budget");
-    for _ in 0..24 {
+both_backends!(
+    an_instance_reserves_units_in_blocks_up_to_the_exact_limit,
+    |app| {
+        let a = StoreBudget::new(app.store.clone(), Some(2_800));
+        let b = StoreBudget::new(app.store.clone(), Some(2_800));
+        let (env, endpoint, bundle) = (
+            Environment::Production,
+            Endpoint::TransactionHistory,
+            "com.example.app",
+        );
+        assert_eq!(a.limit(env, endpoint), 2_520);
+        let hour = storedesk::clock::now_ms().div_euclid(HOUR_MS);
+        let used = || async {
+            app.store
+                .call_budget_used(bundle, "Production", "Get Transaction History", hour)
+                .await
+                .unwrap()
+        };
         assert!(a.take(bundle, env, endpoint).await.is_ok());
-    }
-    assert_eq!(used().await, 25, "the next 24 calls spend the reservation");
-    assert!(b.take(bundle, env, endpoint).await.is_ok());
-    assert_eq!(used().await, 50, "another instance reserves its own block");
-    let mut taken = 26;
-    while a.take(bundle, env, endpoint).await.is_ok() {
-        taken += 1;
-        assert!(taken <= 2_520, "more than the budget was handed out");
-    }
-    // b still holds 24 of its block: the last whole blocks and single units went to a.
-    assert_eq!(taken, 2_520 - 24);
-    assert_eq!(used().await, 2_520, "the last units are taken one by one, up to the limit");
-    for _ in 0..24 {
+        assert_eq!(
+            used().await,
+            25,
+            "the first call reserves 1 % of the hour's budget"
+        );
+        for _ in 0..24 {
+            assert!(a.take(bundle, env, endpoint).await.is_ok());
+        }
+        assert_eq!(used().await, 25, "the next 24 calls spend the reservation");
         assert!(b.take(bundle, env, endpoint).await.is_ok());
+        assert_eq!(used().await, 50, "another instance reserves its own block");
+        let mut taken = 26;
+        while a.take(bundle, env, endpoint).await.is_ok() {
+            taken += 1;
+            assert!(taken <= 2_520, "more than the budget was handed out");
+        }
+        // b still holds 24 of its block: the last whole blocks and single units went to a.
+        assert_eq!(taken, 2_520 - 24);
+        assert_eq!(
+            used().await,
+            2_520,
+            "the last units are taken one by one, up to the limit"
+        );
+        for _ in 0..24 {
+            assert!(b.take(bundle, env, endpoint).await.is_ok());
+        }
+        assert!(b.take(bundle, env, endpoint).await.is_err());
     }
-    assert!(b.take(bundle, env, endpoint).await.is_err());
-});
+);
 
 both_backends!(two_instances_draw_from_one_budget, |app| {
     // Two budgets on one database stand for two storedesk instances.

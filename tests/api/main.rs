@@ -12,6 +12,7 @@ mod budget;
 mod consumption;
 mod demo;
 mod health;
+mod index_store;
 mod keys;
 mod notif_support;
 mod notification_writer;
