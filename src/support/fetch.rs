@@ -126,6 +126,21 @@ pub(crate) async fn subscription_pages(
     signed
 }
 
+/// Starts verifying `jws` on a blocking thread, so the check overlaps the caller's next Apple calls.
+pub(crate) fn verify_soon(
+    state: &AppState,
+    project: &Project,
+    env: Environment,
+    jws: &str,
+) -> tokio::task::JoinHandle<Vec<Result<SignedTransaction, VerifyError>>> {
+    let (verifier, who, jws) = (
+        state.verifier.clone(),
+        identity(project, env),
+        vec![jws.to_owned()],
+    );
+    tokio::task::spawn_blocking(move || verify_with(&verifier, &who, &jws))
+}
+
 /// The history page and the refunds side by side; then, for a subscription whose first history page is not the
 /// customer's whole history, a few pages of their subscription history for the timeline, while what already
 /// arrived is verified.

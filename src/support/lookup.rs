@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::fetch::{page_sections, Answers};
+use super::fetch::{page_sections, verify_soon, Answers};
 use super::history::{index_rows_for, page_from_index, HistoryFilters, HistoryPage};
 use super::index::{decoded_of, rows_of};
 use super::present::TransactionView;
@@ -141,6 +141,8 @@ async fn by_transaction_id(
     let answer = call_apple(state, project, |creds| async move {
         let info = state.apple.get_transaction_info_any_env(&creds, id).await?;
         let jws = info.value.signed_transaction_info.unwrap_or_default();
+        // Checked on another thread while the page's other calls are in flight.
+        let check = verify_soon(state, project, info.environment, &jws);
         let sections = page_sections(
             state,
             project,
@@ -151,14 +153,20 @@ async fn by_transaction_id(
             history,
         )
         .await;
-        Ok((info.environment, jws, sections))
+        let checked = check.await.ok().and_then(|mut v| v.pop());
+        Ok((info.environment, jws, sections, checked))
     })
     .await?;
     let fresh = match answer {
-        Ok((env, jws, sections)) => match verify_one(state, project, env, &jws) {
-            Ok(primary) => Ok((primary, sections)),
-            Err(p) => Err(p),
-        },
+        Ok((env, jws, sections, checked)) => {
+            let primary = match checked {
+                Some(Ok(t)) => Ok(t),
+                Some(Err(e)) => Err(AppleProblem::unverifiable(&e)),
+                // The check could not run: verify here.
+                None => verify_one(state, project, env, &jws),
+            };
+            primary.map(|p| (p, sections))
+        }
         // An app transaction id is refused by Get Transaction Info, but the history takes it: its newest
         // transaction becomes the one shown.
         Err(p) if p.code == Some(ApiErrorKind::AppTransactionIdNotSupported.code()) => {

@@ -105,7 +105,7 @@ pub fn state(app: &TestApp) -> AppState {
         settings: app.settings.clone(),
         metrics: Arc::new(storedesk::metrics::Metrics::default()),
         apple,
-        verifier,
+        verifier: verifier.into(),
         intake: storedesk::notifications::webhook::Intake::start(&app.store).unwrap(),
     }
 }
