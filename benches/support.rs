@@ -424,10 +424,13 @@ impl Desk {
     }
 }
 
-fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
-    let mut d: Vec<Duration> = (0..n).map(|_| f()).collect();
+fn median(mut d: Vec<Duration>) -> Duration {
     d.sort();
     d[d.len() / 2]
+}
+
+fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
+    median((0..n).map(|_| f()).collect())
 }
 
 fn lookup(c: &mut Criterion) {
@@ -457,16 +460,17 @@ fn lookup(c: &mut Criterion) {
             rt.block_on(desk.page(id));
             rt.block_on(desk.simulator_alone(id));
         }
-        let page = median_of(200, || {
+        // Interleaved, so that a slow spell of the machine weighs on both sides alike.
+        let (mut pages, mut alones) = (Vec::new(), Vec::new());
+        for _ in 0..400 {
             let t = Instant::now();
             rt.block_on(desk.page(id));
-            t.elapsed()
-        });
-        let alone = median_of(200, || {
+            pages.push(t.elapsed());
             let t = Instant::now();
             rt.block_on(desk.simulator_alone(id));
-            t.elapsed()
-        });
+            alones.push(t.elapsed());
+        }
+        let (page, alone) = (median(pages), median(alones));
         println!(
             "lookup {name}: page median {:.2} ms, simulator alone median {:.2} ms, added {:.2} ms",
             page.as_secs_f64() * 1e3,

@@ -151,7 +151,57 @@ fn dedupe(rows: &[IndexRow]) -> Vec<&IndexRow> {
 
 /// Upserts `rows` in the caller's transaction (for callers that store other things atomically with them).
 pub async fn upsert(tx: &mut Transaction<'_, Any>, rows: &[IndexRow]) -> StoreResult<()> {
-    let unique: Vec<&IndexRow> = dedupe(rows);
+    upsert_unique(tx, &dedupe(rows)).await
+}
+
+/// The rows the upsert would change: reading a few small columns first (the JWS is stored last, so they are
+/// read without its overflow pages) is much cheaper than sending a whole page of transactions through the upsert
+/// only for its WHERE clause to keep them. Same rule as `UPSERT_TAIL`, except that two copies with the same
+/// `signedDate` are taken as the same signature (Apple signs each copy anew, and every row here was verified).
+async fn changed<'r>(
+    tx: &mut Transaction<'_, Any>,
+    rows: Vec<&'r IndexRow>,
+) -> StoreResult<Vec<&'r IndexRow>> {
+    let Some(project_id) = rows.first().map(|r| r.project_id) else {
+        return Ok(rows);
+    };
+    if rows.iter().any(|r| r.project_id != project_id) {
+        return Ok(rows);
+    }
+    let mut stored: std::collections::HashMap<(String, String), (i64, String, i64)> =
+        std::collections::HashMap::with_capacity(rows.len());
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT transaction_id, environment, signed_date, source, seen_at FROM transactions \
+             WHERE project_id = $1 AND transaction_id IN ({})",
+            params.join(", ")
+        );
+        let mut query =
+            sqlx::query_as::<_, (String, String, i64, String, i64)>(&sql).bind(project_id);
+        for r in chunk {
+            query = query.bind(&r.transaction_id);
+        }
+        for (id, env, signed_date, source, seen_at) in query.fetch_all(&mut **tx).await? {
+            stored.insert((id, env), (signed_date, source, seen_at));
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .filter(
+            |r| match stored.get(&(r.transaction_id.clone(), r.environment.clone())) {
+                None => true,
+                Some((signed_date, source, seen_at)) => {
+                    r.signed_date > *signed_date
+                        || (r.signed_date == *signed_date
+                            && (r.source != *source || r.seen_at >= seen_at + 60_000))
+                }
+            },
+        )
+        .collect())
+}
+
+async fn upsert_unique(tx: &mut Transaction<'_, Any>, unique: &[&IndexRow]) -> StoreResult<()> {
     for chunk in unique.chunks(ROWS_PER_STATEMENT) {
         let sql = format!(
             "{INSERT_COLUMNS}VALUES {}{UPSERT_TAIL}",
@@ -213,7 +263,8 @@ impl Store {
         audit: Option<AuditNote<'_>>,
     ) -> StoreResult<()> {
         let mut tx = self.pool().begin().await?;
-        upsert(&mut tx, rows).await?;
+        let rows = changed(&mut tx, dedupe(rows)).await?;
+        upsert_unique(&mut tx, &rows).await?;
         upsert_orders(&mut tx, orders).await?;
         if let Some(a) = audit {
             super::audit::record(&mut tx, a.actor, a.action, a.project_id, a.target, a.detail)
