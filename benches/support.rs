@@ -12,7 +12,6 @@ use std::collections::HashSet;
 use std::hint::black_box;
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
