@@ -359,6 +359,22 @@ fn report_from_answers(
     rows.extend(rows_of(project.id, "refunds", &refund_items, now));
     rows.extend(rows_of(project.id, "history", &chain_items, now));
 
+    // Each transaction is put into words once; the timeline reuses the words of the sections.
+    let (history_views, refund_views) = (views(&history_items, now), views(&refund_items, now));
+    // The timeline from this answer alone: the chain's transactions among everything just verified.
+    let timeline = transaction.is_subscription.then(|| {
+        let mut ids = HashSet::new();
+        let chain_views = views(&chain_items, now);
+        let chain: Vec<TransactionView> = std::iter::once(&transaction)
+            .chain(&history_views)
+            .chain(&refund_views)
+            .chain(&chain_views)
+            .filter(|t| t.original_transaction_id == transaction.original_transaction_id)
+            .filter(|t| ids.insert(t.transaction_id.clone()))
+            .cloned()
+            .collect();
+        timeline::build(&chain, None, now)
+    });
     let history_page = match &history_problem {
         None => {
             let mut freshness = Freshness::from_apple(env, now);
@@ -372,7 +388,7 @@ fn report_from_answers(
             HistoryPage {
                 filters: request.filters.clone(),
                 page: request.page.max(1),
-                items: views(&history_items, now),
+                items: history_views,
                 next_revision,
                 freshness,
             }
@@ -393,7 +409,7 @@ fn report_from_answers(
                 freshness.problem = Some(p);
             }
             RefundHistory {
-                items: views(&refund_items, now),
+                items: refund_views,
                 freshness,
                 truncated,
             }
@@ -404,19 +420,6 @@ fn report_from_answers(
             truncated: false,
         },
     };
-    // The timeline from this answer alone: the chain's transactions among everything just verified.
-    let timeline = transaction.is_subscription.then(|| {
-        let mut ids = HashSet::new();
-        let chain: Vec<TransactionView> = std::iter::once(&primary)
-            .chain(&history_items)
-            .chain(&refund_items)
-            .chain(&chain_items)
-            .map(|t| TransactionView::from_decoded(&t.verified.raw, now))
-            .filter(|t| t.original_transaction_id == transaction.original_transaction_id)
-            .filter(|t| ids.insert(t.transaction_id.clone()))
-            .collect();
-        timeline::build(&chain, None, now)
-    });
     Fresh {
         environment: env,
         report: TransactionReport {

@@ -1,5 +1,5 @@
-//! The local transaction index's upsert: newer signatures win, and the same transaction seen again moves its
-//! "as of" time only once that is a minute old.
+//! The local transaction index's upsert: newer content wins at once; the same transaction seen again (Apple signs
+//! every copy anew) moves its "as of" time only once that is a minute old; an older copy changes nothing.
 use crate::both_backends;
 
 use serde_json::json;
@@ -31,11 +31,15 @@ fn row(
     jws: &str,
     seen_at: i64,
 ) -> storedesk::store::transactions::IndexRow {
-    let decoded = json!({
+    let mut decoded = json!({
         "transactionId": "2000000000000001", "originalTransactionId": "2000000000000001",
         "productId": "com.example.index.coins", "type": "Consumable", "purchaseDate": 1_700_000_000_000i64,
         "signedDate": signed_date, "environment": "Production", "inAppOwnershipType": "PURCHASED",
     });
+    if jws.contains("refunded") {
+        decoded["revocationDate"] = json!(1_700_000_500_000i64);
+        decoded["revocationReason"] = json!(0);
+    }
     index_row(
         project_id,
         Environment::Production,
@@ -78,17 +82,23 @@ both_backends!(
             .await
             .expect("index");
         assert_eq!(stored(store, p).await, (100, t0 + 60_000));
-        // A newer signature replaces the row at once.
+        // Apple signed the same content again: the row, its JWS and its "as of" time stay as they are.
         store
             .index_transactions(&[row(p, 200, "h.p2.s", t0 + 61_000)], &[], None)
             .await
             .expect("index");
-        assert_eq!(stored(store, p).await, (200, t0 + 61_000));
+        assert_eq!(stored(store, p).await, (100, t0 + 60_000));
+        // New content (a refund) replaces the row at once.
+        store
+            .index_transactions(&[row(p, 300, "h.refunded.s", t0 + 62_000)], &[], None)
+            .await
+            .expect("index");
+        assert_eq!(stored(store, p).await, (300, t0 + 62_000));
         // An older signature changes nothing, however late it arrives.
         store
             .index_transactions(&[row(p, 150, "h.p3.s", t0 + 600_000)], &[], None)
             .await
             .expect("index");
-        assert_eq!(stored(store, p).await, (200, t0 + 61_000));
+        assert_eq!(stored(store, p).await, (300, t0 + 62_000));
     }
 );
