@@ -1,5 +1,5 @@
-//! One page's Apple calls in one key session: the project's key is opened once (`with_project_key`) for all of
-//! them, the independent ones run side by side, and a failure of a secondary call is still recorded on the key.
+//! One page's Apple calls in one key session: the project's key in use is read once (`with_project_key`) for all
+//! of them, the independent ones run side by side, and a failure of a secondary call is still recorded on the key.
 //! Callers verify everything before it is shown or indexed; when a page needs more calls after its history and
 //! refunds, those two are verified here meanwhile, on a blocking thread.
 use app_store_server_library::models::history_response::HistoryResponse;
