@@ -5,16 +5,20 @@ use std::time::Duration;
 
 use crate::apple::{ApiCredentials, AppleClient, AppleError, Environment};
 use crate::error::AppError;
-use crate::keys::OpenedKey;
+use crate::keys::{KeyInUse, OpenedKey};
 use crate::startup::AppState;
 use crate::store::Project;
 
 pub fn credentials(project: &Project, key: &OpenedKey) -> ApiCredentials {
+    key_credentials(project, KeyInUse::from(key))
+}
+
+fn key_credentials(project: &Project, key: KeyInUse) -> ApiCredentials {
     ApiCredentials {
-        key_id: key.key_id.clone(),
-        issuer_id: key.issuer_id.clone(),
+        key_id: key.key_id,
+        issuer_id: key.issuer_id,
         bundle_id: project.bundle_id.clone(),
-        signing_key: key.signing_key.clone().into(),
+        signing_key: key.signing_key,
         key_version: key.row_id,
     }
 }
@@ -36,15 +40,9 @@ where
                 "This project has no key in use. Add one under App Store settings.".into(),
             )
         })?;
-    let result = call(ApiCredentials {
-        key_id: key.key_id,
-        issuer_id: key.issuer_id,
-        bundle_id: project.bundle_id.clone(),
-        signing_key: key.signing_key,
-        key_version: key.row_id,
-    })
-    .await;
-    record(state, key.row_id, &result).await?;
+    let row_id = key.row_id;
+    let result = call(key_credentials(project, key)).await;
+    record(state, row_id, &result).await?;
     Ok(result)
 }
 

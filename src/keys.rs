@@ -136,6 +136,17 @@ pub struct KeyInUse {
     pub signing_key: crate::apple::SigningKeySource,
 }
 
+impl From<&OpenedKey> for KeyInUse {
+    fn from(key: &OpenedKey) -> Self {
+        KeyInUse {
+            row_id: key.row_id,
+            key_id: key.key_id.clone(),
+            issuer_id: key.issuer_id.clone(),
+            signing_key: key.signing_key.clone().into(),
+        }
+    }
+}
+
 pub async fn key_in_use(
     store: &Store,
     keyring: &Keyring,

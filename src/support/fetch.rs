@@ -131,13 +131,9 @@ pub(crate) fn verify_soon(
     state: &AppState,
     project: &Project,
     env: Environment,
-    jws: &str,
+    jws: Vec<String>,
 ) -> tokio::task::JoinHandle<Vec<Result<SignedTransaction, VerifyError>>> {
-    let (verifier, who, jws) = (
-        state.verifier.clone(),
-        identity(project, env),
-        vec![jws.to_owned()],
-    );
+    let (verifier, who) = (state.verifier.clone(), identity(project, env));
     tokio::task::spawn_blocking(move || verify_with(&verifier, &who, &jws))
 }
 
@@ -181,8 +177,7 @@ pub(crate) async fn page_sections(
         .chain(refunds.iter().flat_map(|r| &r.signed))
         .cloned()
         .collect();
-    let (verifier, who) = (state.verifier.clone(), identity(project, env));
-    let check = tokio::task::spawn_blocking(move || verify_with(&verifier, &who, &arrived));
+    let check = verify_soon(state, project, env, arrived);
     let chain = subscription_pages(state, creds, env, id).await;
     Answers {
         history,

@@ -142,7 +142,7 @@ async fn by_transaction_id(
         let info = state.apple.get_transaction_info_any_env(&creds, id).await?;
         let jws = info.value.signed_transaction_info.unwrap_or_default();
         // Checked on another thread while the page's other calls are in flight.
-        let check = verify_soon(state, project, info.environment, &jws);
+        let check = verify_soon(state, project, info.environment, vec![jws.clone()]);
         let sections = page_sections(
             state,
             project,

@@ -171,6 +171,26 @@ macro_rules! both_backends {
     };
 }
 
+/// A project created straight in the store (no HTTP), for tests of the store's own machinery; its bundle id is
+/// `com.example.{slug}`. Returns its id.
+pub async fn store_project(store: &Store, slug: &str) -> i64 {
+    use storedesk::domain::{AppAppleId, BundleId, Environment, Slug};
+    store
+        .create_project(
+            &storedesk::store::NewProject {
+                name: slug.to_owned(),
+                slug: Slug::parse(slug).expect("slug"),
+                bundle_id: BundleId::parse(&format!("com.example.{slug}")).expect("bundle id"),
+                app_apple_id: Some(AppAppleId::parse("1234567890").expect("app apple id")),
+                environment: Environment::Production,
+            },
+            &Actor::system("test"),
+        )
+        .await
+        .expect("project")
+        .id
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)

@@ -1,29 +1,12 @@
 //! The local transaction index's upsert: newer content wins at once; the same transaction seen again (Apple signs
 //! every copy anew) moves its "as of" time only once that is a minute old; an older copy changes nothing.
 use crate::both_backends;
+use crate::helpers::store_project;
 
 use serde_json::json;
 use storedesk::apple::Environment;
-use storedesk::domain::{AppAppleId, BundleId, Slug};
-use storedesk::store::{Actor, NewProject, Store};
+use storedesk::store::Store;
 use storedesk::support::index::index_row;
-
-async fn project(store: &Store) -> i64 {
-    store
-        .create_project(
-            &NewProject {
-                name: "Index".into(),
-                slug: Slug::parse("index").expect("slug"),
-                bundle_id: BundleId::parse("com.example.index").expect("bundle id"),
-                app_apple_id: Some(AppAppleId::parse("1234567890").expect("app apple id")),
-                environment: storedesk::domain::Environment::Production,
-            },
-            &Actor::system("test"),
-        )
-        .await
-        .expect("project")
-        .id
-}
 
 fn row(
     project_id: i64,
@@ -63,7 +46,7 @@ both_backends!(
     the_same_transaction_seen_again_refreshes_as_of_once_a_minute,
     |app| {
         let store = &app.store;
-        let p = project(store).await;
+        let p = store_project(store, "index").await;
         let t0 = 1_800_000_000_000i64;
         store
             .index_transactions(&[row(p, 100, "h.p1.s", t0)], &[], None)

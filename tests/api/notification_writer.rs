@@ -2,29 +2,12 @@
 //! after the commit that holds its row, duplicates of one notificationUUID give one row, and on SQLite the WAL
 //! stays small under continuous writing (the writer checkpoints between batches).
 use crate::both_backends;
+use crate::helpers::store_project;
 use std::sync::Arc;
 
-use storedesk::domain::{AppAppleId, BundleId, Environment, Slug};
 use storedesk::notifications::writer::NotificationWriter;
 use storedesk::store::notifications::{Inserted, NewNotification};
-use storedesk::store::{Actor, NewProject, Store};
-
-async fn project(store: &Store) -> i64 {
-    store
-        .create_project(
-            &NewProject {
-                name: "Writer".into(),
-                slug: Slug::parse("writer").expect("slug"),
-                bundle_id: BundleId::parse("com.example.writer").expect("bundle id"),
-                app_apple_id: Some(AppAppleId::parse("1234567890").expect("app apple id")),
-                environment: Environment::Production,
-            },
-            &Actor::system("test"),
-        )
-        .await
-        .expect("project")
-        .id
-}
+use storedesk::store::Store;
 
 /// A row of Apple's real size: the signed payload of a notification with nested transaction and renewal info is
 /// about 17 KB.
@@ -73,7 +56,7 @@ async fn count(store: &Store, project_id: i64) -> i64 {
 }
 
 both_backends!(concurrent_callers_each_get_their_commit, |app| {
-    let project_id = project(&app.store).await;
+    let project_id = store_project(&app.store, "writer").await;
     let writer = NotificationWriter::spawn(app.store.clone());
     // 300 callers at once, 40 of them repeating ten notifications already among the others.
     let mut uuids: Vec<String> = (0..260).map(|i| format!("uuid-{i:04}")).collect();
@@ -106,7 +89,7 @@ async fn sqlite_wal_stays_small_under_continuous_writing() {
     let app = crate::helpers::spawn_app(crate::helpers::Backend::Sqlite)
         .await
         .expect("sqlite app");
-    let project_id = project(&app.store).await;
+    let project_id = store_project(&app.store, "writer").await;
     let writer = NotificationWriter::spawn(app.store.clone());
     let wal = app.settings.data_dir.join("test.db-wal");
     // 1,600 rows of 17 KB (27 MB) arrive faster than they are committed, so the writer never waits for work.
