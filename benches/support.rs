@@ -7,6 +7,7 @@
 //!
 //! Run: `cargo bench --bench support` (add `-- index` or `-- lookup` for one half). The 1M-row database is seeded
 //! once into `target/bench-data/` with multi-row INSERTs in one transaction and reused while it holds 1M rows.
+//! `LOOKUP_CASE=30` limits the lookup half to the customers whose name holds "30".
 //! Figures go to docs/benchmarks-support.md.
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -450,9 +451,11 @@ fn lookup(c: &mut Criterion) {
             seed.refunded_consumable_transaction_id.clone(),
         ),
     ];
+    // LOOKUP_CASE=30 measures only the customers whose name holds "30".
+    let only = std::env::var("LOOKUP_CASE").unwrap_or_default();
     let mut seen = HashSet::new();
     let mut group = c.benchmark_group("lookup page vs the simulator alone");
-    for (name, id) in &cases {
+    for (name, id) in cases.iter().filter(|(name, _)| name.contains(&only)) {
         assert!(seen.insert(id.clone()));
         // Warm both paths (connections, token cache, chain cache).
         for _ in 0..5 {

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
-use p256::ecdsa::signature::Verifier as _;
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use p256::ecdsa::SigningKey;
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
 use rand::Rng as _;
 use serde_json::Value;
 
@@ -19,7 +19,8 @@ const MAX_IAT_SKEW_SECS: i64 = 60;
 
 struct KeyRecord {
     issuer_id: String,
-    verifying_key: VerifyingKey,
+    /// The public key as a SEC1 point, checked with ring (several times faster than p256 for every call).
+    public_key: Vec<u8>,
     revoked: bool,
 }
 
@@ -79,7 +80,11 @@ impl KeyRegistry {
             key_id.clone(),
             KeyRecord {
                 issuer_id: issuer_id.to_owned(),
-                verifying_key: *signing_key.verifying_key(),
+                public_key: signing_key
+                    .verifying_key()
+                    .to_encoded_point(false)
+                    .as_bytes()
+                    .to_vec(),
                 revoked: false,
             },
         );
@@ -140,12 +145,9 @@ impl KeyRegistry {
         }
         let signature = URL_SAFE_NO_PAD
             .decode(s64)
-            .ok()
-            .and_then(|raw| Signature::from_slice(&raw).ok())
-            .ok_or_else(|| AuthFailure::BadSignature(kid.to_owned()))?;
+            .map_err(|_| AuthFailure::BadSignature(kid.to_owned()))?;
         let signing_input = &token[..h64.len() + 1 + p64.len()];
-        record
-            .verifying_key
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &record.public_key)
             .verify(signing_input.as_bytes(), &signature)
             .map_err(|_| AuthFailure::BadSignature(kid.to_owned()))?;
 

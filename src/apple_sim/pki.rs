@@ -2,7 +2,6 @@
 //! extensions, and SKI/AKI so that strict X.509 path validation (OpenSSL's X509_STRICT) accepts it too.
 
 use anyhow::Context as _;
-use p256::pkcs8::DecodePrivateKey as _;
 use rcgen::{
     BasicConstraints, CertificateParams, CustomExtension, DistinguishedName, DnType, IsCa, KeyPair,
     KeyUsagePurpose, SerialNumber,
@@ -85,12 +84,14 @@ impl Pki {
             .signed_by(&leaf_key, &intermediate, &intermediate_key)
             .context("signing the leaf")?;
 
-        let signing_key = p256::ecdsa::SigningKey::from_pkcs8_der(&leaf_key.serialize_der())
-            .context("loading the leaf key for signing")?;
         let root_der = root.der().to_vec();
         let intermediate_der = intermediate.der().to_vec();
         let leaf_der = leaf.der().to_vec();
-        let signer = Signer::new(signing_key, [&leaf_der, &intermediate_der, &root_der]);
+        let signer = Signer::new(
+            &leaf_key.serialize_der(),
+            [&leaf_der, &intermediate_der, &root_der],
+        )
+        .context("loading the leaf key for signing")?;
         Ok(Self {
             root_pem: root.pem(),
             root_der,
