@@ -40,10 +40,21 @@ where
                 "This project has no key in use. Add one under App Store settings.".into(),
             )
         })?;
-    let row_id = key.row_id;
+    let (row_id, on_record) = (key.row_id, key.success_on_record);
     let result = call(key_credentials(project, key)).await;
-    record(state, row_id, &result).await?;
+    if on_record && matches!(result, Ok(_) | Err(AppleError::Api { .. })) {
+        // The row already holds a success from within the minute: writing another would change nothing.
+        count_success(state);
+    } else {
+        record(state, row_id, &result).await?;
+    }
     Ok(result)
+}
+
+fn count_success(state: &AppState) {
+    state
+        .metrics
+        .inc("storedesk_apple_calls_total", "outcome=\"ok\"");
 }
 
 pub async fn record<T>(
@@ -61,9 +72,7 @@ pub async fn record<T>(
     };
     match outcome {
         Ok(()) => {
-            state
-                .metrics
-                .inc("storedesk_apple_calls_total", "outcome=\"ok\"");
+            count_success(state);
             state.store.record_key_call(row_id, Ok(())).await?;
         }
         Err(e) => {

@@ -131,6 +131,8 @@ fn open_row(keyring: &Keyring, row: &SealedKeyRow) -> anyhow::Result<Zeroizing<V
 #[derive(Clone, Debug)]
 pub struct KeyInUse {
     pub row_id: i64,
+    /// When read, the row already held a recent success and no failure: a success need not be written again.
+    pub success_on_record: bool,
     pub key_id: String,
     pub issuer_id: String,
     pub signing_key: crate::apple::SigningKeySource,
@@ -140,6 +142,7 @@ impl From<&OpenedKey> for KeyInUse {
     fn from(key: &OpenedKey) -> Self {
         KeyInUse {
             row_id: key.row_id,
+            success_on_record: false,
             key_id: key.key_id.clone(),
             issuer_id: key.issuer_id.clone(),
             signing_key: key.signing_key.clone().into(),
@@ -155,6 +158,7 @@ pub async fn key_in_use(
     let Some(row) = store.sealed_key_in_use(project_id).await? else {
         return Ok(None);
     };
+    let success_on_record = row.success_on_record(crate::clock::now_ms());
     let (row_id, key_id, issuer_id, fingerprint) = (
         row.id,
         row.key_id.clone(),
@@ -170,6 +174,7 @@ pub async fn key_in_use(
     };
     Ok(Some(KeyInUse {
         row_id,
+        success_on_record,
         key_id,
         issuer_id,
         signing_key: crate::apple::SigningKeySource::on_demand(fingerprint, open),

@@ -26,7 +26,12 @@ pub struct AppState {
     pub verifier: Arc<SignedDataVerifier>,
     /// The notification webhook's verification threads and group-commit writer.
     pub intake: crate::notifications::webhook::Intake,
+    /// Threads that verify a lookup page's transactions while the page goes on (its Apple calls, its words).
+    pub page_pool: crate::notifications::cpu_pool::CpuPool,
 }
+
+/// Batches waiting for a page-verification thread; beyond it a page verifies on its own thread.
+const PAGE_VERIFY_QUEUE: usize = 256;
 
 pub struct Application {
     port: u16,
@@ -78,6 +83,11 @@ impl Application {
             verifier: Arc::new(verifier),
             intake: crate::notifications::webhook::Intake::start(&store)
                 .context("could not start the notification intake")?,
+            page_pool: crate::notifications::cpu_pool::CpuPool::per_core(
+                "page-verify",
+                PAGE_VERIFY_QUEUE,
+            )
+            .context("could not start the page verification threads")?,
         });
         crate::notifications::gap::spawn_schedule(state.clone().into_inner())?;
         let hsts = settings.secure_cookies();

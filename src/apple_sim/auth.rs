@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use p256::ecdsa::SigningKey;
-use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
 use rand::Rng as _;
+use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
 use serde_json::Value;
 
 use super::IssuedKey;

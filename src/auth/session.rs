@@ -124,7 +124,7 @@ impl FromRequest for CurrentUser {
                 .session_by_token_hash(&token_hash(cookie.value()))
                 .await
                 .map_err(|e| AppError::Unexpected(e.into()))?;
-            let Some(session) = session else {
+            let Some((session, user)) = session else {
                 return Err(AppError::Unauthenticated { next });
             };
             let idle = state.settings.session_idle.as_millis() as i64;
@@ -137,11 +137,6 @@ impl FromRequest for CurrentUser {
                     .map_err(|e| AppError::Unexpected(e.into()))?;
                 return Err(AppError::Unauthenticated { next });
             }
-            let user = state
-                .store
-                .user_by_id(session.user_id)
-                .await
-                .map_err(|e| AppError::Unexpected(e.into()))?;
             if user.disabled {
                 return Err(AppError::Unauthenticated { next });
             }

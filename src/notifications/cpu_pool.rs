@@ -69,6 +69,16 @@ impl CpuPool {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        self.submit(f)?.result().await
+    }
+
+    /// Queues `f` at once, so that it runs while the caller goes on with other work, and says where its result
+    /// will arrive.
+    pub fn submit<T, F>(&self, f: F) -> Result<Submitted<T>, PoolError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move || {
             // A panic must not take the thread down with it; the caller hears about it as a failure.
@@ -79,7 +89,16 @@ impl CpuPool {
             TrySendError::Full(_) => PoolError::Busy,
             TrySendError::Disconnected(_) => PoolError::Failed,
         })?;
-        match answer.await {
+        Ok(Submitted(answer))
+    }
+}
+
+/// A job queued with [`CpuPool::submit`].
+pub struct Submitted<T>(oneshot::Receiver<std::thread::Result<T>>);
+
+impl<T> Submitted<T> {
+    pub async fn result(self) -> Result<T, PoolError> {
+        match self.0.await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(_)) | Err(_) => Err(PoolError::Failed),
         }

@@ -169,8 +169,37 @@ impl Layout {
         project: Option<(&Project, &'static str)>,
     ) -> Result<Self, AppError> {
         let projects = state.store.list_projects().await?;
+        Ok(Self::with_projects(req, user, title, project, &projects))
+    }
+
+    /// A project page's project and frame from one read of the project list (the navigation lists them all).
+    pub async fn for_project(
+        state: &AppState,
+        req: &HttpRequest,
+        user: &CurrentUser,
+        title: &str,
+        slug: &str,
+        section: &'static str,
+    ) -> Result<(Project, Self), AppError> {
+        let projects = state.store.list_projects().await?;
+        let project = projects
+            .iter()
+            .find(|p| p.slug == slug)
+            .cloned()
+            .ok_or(AppError::NotFound)?;
+        let layout = Self::with_projects(req, user, title, Some((&project, section)), &projects);
+        Ok((project, layout))
+    }
+
+    fn with_projects(
+        req: &HttpRequest,
+        user: &CurrentUser,
+        title: &str,
+        project: Option<(&Project, &'static str)>,
+        projects: &[Project],
+    ) -> Self {
         let current = project.map(|(p, _)| p.id);
-        Ok(Layout {
+        Layout {
             title: title.to_string(),
             css: assets::css_url(),
             js: assets::js_url(),
@@ -196,7 +225,7 @@ impl Layout {
             }),
             flash: read_flash(req),
             csrf_token: user.csrf_token.clone(),
-        })
+        }
     }
 }
 

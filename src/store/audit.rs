@@ -1,5 +1,4 @@
 //! The audit log: who did what, when, from where. Rows are written inside the transaction of the change they record.
-use sqlx::{Any, Transaction};
 
 use super::{Store, StoreResult};
 
@@ -45,8 +44,10 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
+/// Writes one audit row on `conn`: a transaction's connection (the row then commits with what it records) or a
+/// connection of its own.
 pub async fn record(
-    tx: &mut Transaction<'_, Any>,
+    conn: &mut sqlx::AnyConnection,
     actor: &Actor,
     action: &str,
     project_id: Option<i64>,
@@ -65,7 +66,7 @@ pub async fn record(
     .bind(target)
     .bind(detail)
     .bind(&actor.ip)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }

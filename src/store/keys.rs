@@ -32,6 +32,20 @@ pub struct SealedKeyRow {
     pub fingerprint: String,
     pub master_key_id: String,
     pub sealed_key: Vec<u8>,
+    /// The row's health, read in the same statement, so a caller can tell whether a success needs writing.
+    pub status: String,
+    pub auth_failures: i64,
+    pub last_success_at: Option<i64>,
+}
+
+impl SealedKeyRow {
+    /// The row already says what another success would write: active, no failures, a success within the
+    /// minute (`record_key_call` writes a success at most once a minute).
+    pub fn success_on_record(&self, now_ms: i64) -> bool {
+        self.status == "active"
+            && self.auth_failures == 0
+            && self.last_success_at.is_some_and(|at| at >= now_ms - 60_000)
+    }
 }
 
 const KEY_COLUMNS: &str = "id, project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, uploaded_at, \
@@ -131,7 +145,8 @@ impl Store {
     /// The sealed private part of the key in use, read in one statement so a concurrent rotation is seen whole.
     pub async fn sealed_key_in_use(&self, project_id: i64) -> StoreResult<Option<SealedKeyRow>> {
         Ok(sqlx::query_as::<_, SealedKeyRow>(
-            "SELECT id, project_id, key_id, issuer_id, fingerprint, master_key_id, sealed_key FROM apple_keys \
+            "SELECT id, project_id, key_id, issuer_id, fingerprint, master_key_id, sealed_key, status, auth_failures, \
+             last_success_at FROM apple_keys \
              WHERE project_id = $1 AND status IN ('active', 'failing') AND sealed_key IS NOT NULL",
         )
         .bind(project_id)
@@ -141,7 +156,8 @@ impl Store {
 
     pub async fn all_sealed_keys(&self) -> StoreResult<Vec<SealedKeyRow>> {
         Ok(sqlx::query_as::<_, SealedKeyRow>(
-            "SELECT id, project_id, key_id, issuer_id, fingerprint, master_key_id, sealed_key FROM apple_keys WHERE sealed_key IS NOT NULL ORDER BY id",
+            "SELECT id, project_id, key_id, issuer_id, fingerprint, master_key_id, sealed_key, status, auth_failures, \
+             last_success_at FROM apple_keys WHERE sealed_key IS NOT NULL ORDER BY id",
         )
         .fetch_all(self.pool())
         .await?)

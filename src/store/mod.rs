@@ -69,6 +69,9 @@ impl Store {
         let options = if postgres {
             options
         } else {
+            // A connection to a local file does not go stale, so it is not pinged before every use (sqlx's default
+            // costs each query a second round trip to the connection's thread).
+            let options = options.test_before_acquire(false);
             // WAL lets readers and the single writer proceed together; busy_timeout queues writers instead of failing.
             options.after_connect(|conn, _meta| {
                 Box::pin(async move {

@@ -1,4 +1,5 @@
 //! Server-side sessions: the cookie holds a random token, the table holds only its SHA-256.
+use super::users::{User, UserRow};
 use super::{Store, StoreResult};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -35,13 +36,37 @@ impl Store {
         Ok(id)
     }
 
-    pub async fn session_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<SessionRow>> {
-        Ok(sqlx::query_as::<_, SessionRow>(
-            "SELECT id, user_id, csrf_token, created_at, last_seen_at FROM sessions WHERE token_hash = $1",
+    /// The session and its user in one statement: every signed-in request needs both.
+    pub async fn session_by_token_hash(
+        &self,
+        token_hash: &str,
+    ) -> StoreResult<Option<(SessionRow, User)>> {
+        #[derive(sqlx::FromRow)]
+        struct Joined {
+            session_id: i64,
+            csrf_token: String,
+            session_created_at: i64,
+            last_seen_at: i64,
+            #[sqlx(flatten)]
+            user: UserRow,
+        }
+        let joined = sqlx::query_as::<_, Joined>(
+            "SELECT s.id AS session_id, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at, \
+             u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at, u.password_changed_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(self.pool())
-        .await?)
+        .await?;
+        let Some(j) = joined else { return Ok(None) };
+        let session = SessionRow {
+            id: j.session_id,
+            user_id: j.user.id,
+            csrf_token: j.csrf_token,
+            created_at: j.session_created_at,
+            last_seen_at: j.last_seen_at,
+        };
+        Ok(Some((session, User::try_from(j.user)?)))
     }
 
     pub async fn touch_session(&self, id: i64, now: i64) -> StoreResult<()> {

@@ -6,7 +6,7 @@ use app_store_server_library::models::history_response::HistoryResponse;
 
 use super::history::HistoryFilters;
 use super::lookup::HistoryRequest;
-use super::{identity, verify_with, SignedTransaction};
+use super::{claims_subscription, identity, verify_soon, SignedTransaction};
 use crate::apple::{ApiCredentials, AppleError, Environment, VerifyError};
 use crate::startup::AppState;
 use crate::store::Project;
@@ -97,11 +97,22 @@ pub(crate) async fn subscription_pages(
     env: Environment,
     id: &str,
 ) -> Vec<String> {
-    let mut query = HistoryFilters {
+    let query = HistoryFilters {
         product_type: Some("AUTO_RENEWABLE".into()),
         ..HistoryFilters::default()
     }
     .to_query(None);
+    history_pages(state, creds, env, id, query).await
+}
+
+/// Up to [`TIMELINE_PAGES`] pages of history from `query` on; a failure ends the list with what came before.
+async fn history_pages(
+    state: &AppState,
+    creds: &ApiCredentials,
+    env: Environment,
+    id: &str,
+    mut query: crate::apple::HistoryQuery,
+) -> Vec<String> {
     let mut signed = Vec::new();
     for _ in 0..TIMELINE_PAGES {
         match state
@@ -126,20 +137,19 @@ pub(crate) async fn subscription_pages(
     signed
 }
 
-/// Starts verifying `jws` on a blocking thread, so the check overlaps the caller's next Apple calls.
-pub(crate) fn verify_soon(
-    state: &AppState,
-    project: &Project,
-    env: Environment,
-    jws: Vec<String>,
-) -> tokio::task::JoinHandle<Vec<Result<SignedTransaction, VerifyError>>> {
-    let (verifier, who) = (state.verifier.clone(), identity(project, env));
-    tokio::task::spawn_blocking(move || verify_with(&verifier, &who, &jws))
+/// Whether most transactions on a history page claim to be auto-renewable: then reading on from the page finds
+/// the subscription's older periods at one call per 20 transactions; otherwise the other products would crowd
+/// them out, and a subscription-only query is cheaper.
+fn mostly_subscription(signed: &[String]) -> bool {
+    let renewing = signed.iter().filter(|j| claims_subscription(j)).count();
+    renewing * 2 > signed.len()
 }
 
 /// The history page and the refunds side by side; then, for a subscription whose first history page is not the
-/// customer's whole history, a few pages of their subscription history for the timeline, while what already
-/// arrived is verified.
+/// customer's whole history, a few more pages for the timeline, while what already arrived is verified. When
+/// the page shown is Apple's unfiltered first page and mostly the subscription, the timeline reads on from its
+/// revision (the 20 transactions just shown are not fetched again); otherwise it starts a subscription-only
+/// query.
 pub(crate) async fn page_sections(
     state: &AppState,
     project: &Project,
@@ -160,9 +170,8 @@ pub(crate) async fn page_sections(
     {
         note_failure(state, creds, e).await;
     }
-    let whole_history = request.revision.is_none()
-        && request.filters.is_empty()
-        && matches!(&history, Ok(h) if h.has_more != Some(true));
+    let first_page = request.revision.is_none() && request.filters.is_empty();
+    let whole_history = first_page && matches!(&history, Ok(h) if h.has_more != Some(true));
     if !is_subscription || whole_history {
         return Answers {
             history,
@@ -177,13 +186,65 @@ pub(crate) async fn page_sections(
         .chain(refunds.iter().flat_map(|r| &r.signed))
         .cloned()
         .collect();
-    let check = verify_soon(state, project, env, arrived);
-    let chain = subscription_pages(state, creds, env, id).await;
+    let check = verify_soon(state, &identity(project, env), arrived);
+    let read_on = match &history {
+        Ok(h)
+            if first_page
+                && mostly_subscription(h.signed_transactions.as_deref().unwrap_or_default()) =>
+        {
+            h.revision.clone()
+        }
+        _ => None,
+    };
+    let chain = match read_on {
+        // Apple's paging asks for the same query again with the revision.
+        Some(revision) => {
+            let next = crate::apple::HistoryQuery {
+                revision: Some(revision),
+                ..query
+            };
+            history_pages(state, creds, env, id, next).await
+        }
+        None => subscription_pages(state, creds, env, id).await,
+    };
     Answers {
         history,
         refunds,
         chain,
-        // A check that could not run is done again by the caller.
-        verified_early: check.await.ok(),
+        verified_early: Some(check.wait().await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A JWS whose payload claims `type`; its signature is never checked by the claim.
+    fn claiming(kind: &str) -> String {
+        use base64::Engine as _;
+        let payload = serde_json::json!({ "transactionId": "1", "type": kind }).to_string();
+        format!(
+            "e30.{}.c2ln",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(payload)
+        )
+    }
+
+    #[test]
+    fn a_page_reads_on_only_when_most_of_it_is_the_subscription() {
+        let renewing = || claiming("Auto-Renewable Subscription");
+        let coins = || claiming("Consumable");
+        let mostly: Vec<String> = (0..11)
+            .map(|_| renewing())
+            .chain((0..9).map(|_| coins()))
+            .collect();
+        assert!(mostly_subscription(&mostly));
+        let half: Vec<String> = (0..10)
+            .map(|_| renewing())
+            .chain((0..10).map(|_| coins()))
+            .collect();
+        assert!(!mostly_subscription(&half), "half is not most");
+        let unreadable = vec!["not a jws".to_string(); 3];
+        assert!(!mostly_subscription(&unreadable));
+        assert!(!mostly_subscription(&[]));
     }
 }

@@ -6,14 +6,14 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::fetch::{page_sections, verify_soon, Answers};
+use super::fetch::{page_sections, Answers};
 use super::history::{index_rows_for, page_from_index, HistoryFilters, HistoryPage};
 use super::index::{decoded_of, rows_of};
 use super::present::TransactionView;
 use super::query::SearchInput;
 use super::timeline::{self, Timeline};
 use super::{
-    call_apple, claimed_transaction_id, claims_subscription, identity, split_verified,
+    call_apple, claimed_transaction_id, claims_subscription, identity, split_verified, verify_soon,
     verify_transactions, AppleProblem, Freshness, SignedTransaction,
 };
 use crate::apple::models::order_lookup_status::OrderLookupStatus;
@@ -142,7 +142,11 @@ async fn by_transaction_id(
         let info = state.apple.get_transaction_info_any_env(&creds, id).await?;
         let jws = info.value.signed_transaction_info.unwrap_or_default();
         // Checked on another thread while the page's other calls are in flight.
-        let check = verify_soon(state, project, info.environment, vec![jws.clone()]);
+        let check = verify_soon(
+            state,
+            &identity(project, info.environment),
+            vec![jws.clone()],
+        );
         let sections = page_sections(
             state,
             project,
@@ -153,7 +157,7 @@ async fn by_transaction_id(
             history,
         )
         .await;
-        let checked = check.await.ok().and_then(|mut v| v.pop());
+        let checked = check.wait().await.pop();
         Ok((info.environment, jws, sections, checked))
     })
     .await?;
@@ -180,7 +184,7 @@ async fn by_transaction_id(
     match fresh {
         Ok((primary, sections)) => {
             let env = primary.environment;
-            let fresh = report_from_answers(state, project, primary, sections, history, now);
+            let fresh = report_from_answers(state, project, primary, sections, history, now).await;
             let detail = format!("transaction id; answered by Apple ({env})");
             finish_fresh(
                 state,
@@ -285,7 +289,7 @@ async fn by_app_transaction_id(
 }
 
 /// Verifies what the page's sections brought (all in one parallel batch) and tells the story.
-fn report_from_answers(
+async fn report_from_answers(
     state: &AppState,
     project: &Project,
     primary: SignedTransaction,
@@ -321,46 +325,40 @@ fn report_from_answers(
         ),
         Err(e) => (Vec::new(), false, Some(AppleProblem::from_error(&e)), None),
     };
-    // Copies of transactions that the page verifies anyway are not verified twice.
+    let (h_len, r_len) = (history_signed.len(), refund_signed.len());
+    let who = identity(project, env);
+    let mut results = match verified_early {
+        Some(early) if early.len() == h_len + r_len => early,
+        _ => {
+            let arrived: Vec<String> = history_signed.into_iter().chain(refund_signed).collect();
+            verify_transactions(state, &who, &arrived)
+        }
+    };
+    let refund_results = results.split_off(h_len.min(results.len()));
+    let (history_items, history_bad) = split_verified(results);
+    let (refund_items, refunds_bad) = split_verified(refund_results);
+    // Copies of transactions that the page has verified already are not verified twice.
     let mut seen: HashSet<String> = HashSet::from([transaction.transaction_id.clone()]);
     seen.extend(
-        history_signed
+        history_items
             .iter()
-            .filter_map(|j| claimed_transaction_id(j)),
+            .filter_map(|t| t.verified.payload.transaction_id.clone()),
     );
     let chain: Vec<String> = chain
         .into_iter()
         .filter(|j| claimed_transaction_id(j).is_none_or(|id| seen.insert(id)))
         .collect();
-    let (h_len, r_len) = (history_signed.len(), refund_signed.len());
-    let who = identity(project, env);
-    let results = match verified_early {
-        Some(early) if early.len() == h_len + r_len => {
-            let mut results = early;
-            results.extend(verify_transactions(state, &who, &chain));
-            results
-        }
-        _ => {
-            let all: Vec<String> = history_signed
-                .into_iter()
-                .chain(refund_signed)
-                .chain(chain)
-                .collect();
-            verify_transactions(state, &who, &all)
-        }
-    };
-    let mut results = results.into_iter();
-    let (history_items, history_bad) = split_verified(results.by_ref().take(h_len).collect());
-    let (refund_items, refunds_bad) = split_verified(results.by_ref().take(r_len).collect());
-    let (chain_items, _) = split_verified(results.collect());
+    // The timeline's further transactions are verified on other threads while this one writes up the rest.
+    let chain_check = verify_soon(state, &who, chain);
 
     let mut rows = rows_of(project.id, "lookup", std::slice::from_ref(&primary), now);
     rows.extend(rows_of(project.id, "history", &history_items, now));
     rows.extend(rows_of(project.id, "refunds", &refund_items, now));
-    rows.extend(rows_of(project.id, "history", &chain_items, now));
-
     // Each transaction is put into words once; the timeline reuses the words of the sections.
     let (history_views, refund_views) = (views(&history_items, now), views(&refund_items, now));
+
+    let (chain_items, _) = split_verified(chain_check.wait().await);
+    rows.extend(rows_of(project.id, "history", &chain_items, now));
     // The timeline from this answer alone: the chain's transactions among everything just verified.
     let timeline = transaction.is_subscription.then(|| {
         let mut ids = HashSet::new();
@@ -699,7 +697,7 @@ async fn by_order_id(
                         })
                         .collect();
                     let mut fresh =
-                        report_from_answers(state, project, primary, sections, history, now);
+                        report_from_answers(state, project, primary, sections, history, now).await;
                     fresh.rows.extend(rows_of(project.id, "order", &items, now));
                     let detail = format!(
                         "order id; answered by Apple (Production), {} transaction(s)",

@@ -17,6 +17,7 @@ pub mod subscription;
 pub mod timeline;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -26,6 +27,7 @@ use crate::apple::{
     ApiCredentials, ApiErrorKind, AppIdentity, AppleError, Environment, Verified, VerifyError,
 };
 use crate::error::AppError;
+use crate::notifications::cpu_pool::{PoolError, Submitted};
 use crate::startup::AppState;
 use crate::store::Project;
 
@@ -260,21 +262,96 @@ pub(crate) fn verify_transactions(
     verify_with(&state.verifier, identity, jws)
 }
 
+type Checked = Result<SignedTransaction, VerifyError>;
+
+fn check_one(
+    verifier: &crate::apple::SignedDataVerifier,
+    identity: &AppIdentity,
+    jws: &str,
+) -> Checked {
+    verifier
+        .verify_transaction(jws, identity)
+        .map(|verified| SignedTransaction {
+            jws: jws.to_owned(),
+            environment: identity.environment,
+            verified,
+        })
+}
+
+/// One after the other, on this thread.
+fn verify_each(
+    verifier: &crate::apple::SignedDataVerifier,
+    identity: &AppIdentity,
+    jws: &[String],
+) -> Vec<Checked> {
+    jws.iter()
+        .map(|s| check_one(verifier, identity, s))
+        .collect()
+}
+
+/// Some of a batch, and its job on the pool (or why it could not be queued: it is then verified by the waiter).
+type Part = (Arc<Vec<String>>, Result<Submitted<Vec<Checked>>, PoolError>);
+
+/// A batch of signed transactions being verified on the page-verification threads while the page goes on.
+pub(crate) struct Verifying {
+    parts: Vec<Part>,
+    verifier: Arc<crate::apple::SignedDataVerifier>,
+    identity: AppIdentity,
+}
+
+/// Starts verifying `jws` at once, spread over the page-verification threads (persistent, one per core: a page
+/// verifies up to three batches, and starting threads for each cost more than the smaller ones took).
+pub(crate) fn verify_soon(
+    state: &AppState,
+    identity: &AppIdentity,
+    mut jws: Vec<String>,
+) -> Verifying {
+    let chunks = if jws.len() < PARALLEL_VERIFY_FROM {
+        1
+    } else {
+        state.page_pool.threads().min(jws.len())
+    };
+    let size = jws.len().div_ceil(chunks).max(1);
+    let mut parts = Vec::with_capacity(chunks);
+    while !jws.is_empty() {
+        let rest = jws.split_off(size.min(jws.len()));
+        let part = Arc::new(std::mem::replace(&mut jws, rest));
+        let (verifier, who, input) = (state.verifier.clone(), identity.clone(), part.clone());
+        let job = state
+            .page_pool
+            .submit(move || verify_each(&verifier, &who, &input));
+        parts.push((part, job));
+    }
+    Verifying {
+        parts,
+        verifier: state.verifier.clone(),
+        identity: identity.clone(),
+    }
+}
+
+impl Verifying {
+    /// The results in the order given.
+    pub(crate) async fn wait(self) -> Vec<Checked> {
+        let mut out = Vec::new();
+        for (part, job) in self.parts {
+            let done = match job {
+                Ok(job) => job.result().await.ok(),
+                Err(_) => None,
+            };
+            // The queue was full or the job failed: verified here instead.
+            out.extend(done.unwrap_or_else(|| verify_each(&self.verifier, &self.identity, &part)));
+        }
+        out
+    }
+}
+
 /// [`verify_transactions`] with a verifier of its own, for a thread that does not hold the app state.
 pub(crate) fn verify_with(
     verifier: &crate::apple::SignedDataVerifier,
     identity: &AppIdentity,
     jws: &[String],
 ) -> Vec<Result<SignedTransaction, VerifyError>> {
-    let one = |s: &String| {
-        verifier
-            .verify_transaction(s, identity)
-            .map(|verified| SignedTransaction {
-                jws: s.clone(),
-                environment: identity.environment,
-                verified,
-            })
-    };
+    let one = |s: &String| check_one(verifier, identity, s);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -301,24 +378,35 @@ pub(crate) fn verify_with(
     })
 }
 
-/// A field a JWS payload claims, read WITHOUT verifying it: only ever used to decide what to ask Apple next or to
-/// skip a copy already verified from another answer — never to show or store anything.
-pub(crate) fn claimed(jws: &str, key: &str) -> Option<String> {
+/// What a JWS payload claims, read WITHOUT verifying it: only ever used to decide what to ask Apple next or to
+/// skip a copy already verified from another answer — never to show or store anything. Only these two fields
+/// are read (serde skips the rest), so a page can ask it of every transaction Apple listed.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct Claims {
+    #[serde(rename = "transactionId")]
+    transaction_id: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+fn claims(jws: &str) -> Claims {
     use base64::Engine as _;
-    let payload = jws.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+    let Some(payload) = jws.split('.').nth(1) else {
+        return Claims::default();
+    };
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
-        .ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    present::owned(&v, key)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 pub(crate) fn claimed_transaction_id(jws: &str) -> Option<String> {
-    claimed(jws, "transactionId")
+    claims(jws).transaction_id
 }
 
 pub(crate) fn claims_subscription(jws: &str) -> bool {
-    claimed(jws, "type").as_deref() == Some("Auto-Renewable Subscription")
+    claims(jws).kind.as_deref() == Some("Auto-Renewable Subscription")
 }
 
 /// Keeps what verified; the first failure becomes the section's problem (nothing unverified is shown).

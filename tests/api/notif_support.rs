@@ -107,6 +107,8 @@ pub fn state(app: &TestApp) -> AppState {
         apple,
         verifier: verifier.into(),
         intake: storedesk::notifications::webhook::Intake::start(&app.store).unwrap(),
+        page_pool: storedesk::notifications::cpu_pool::CpuPool::new("test-page-verify", 2, 16)
+            .unwrap(),
     }
 }
 

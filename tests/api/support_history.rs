@@ -241,3 +241,38 @@ support_test!(the_csv_export_holds_the_whole_filtered_history, |r| {
         .iter()
         .any(|(a, t, d)| a == "lookup.export" && t == alice && d.starts_with("30 transaction(s)")));
 });
+
+/// N in "The timeline in words (… events, from N transaction(s) storedesk has seen)".
+fn timeline_drawn_from(page: &str) -> Option<usize> {
+    let start = page.find(" events, from ")? + " events, from ".len();
+    let digits: String = page[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+support_test!(
+    a_long_history_reads_on_from_its_first_page_for_the_timeline,
+    |r| {
+        let seed = r.sim.seed();
+        let alice = &seed.long_history_original_id;
+        let before = r.sim.request_count();
+        let page = r.admin.get_text(&search(alice)).await;
+        // Get Transaction Info, the history's first page and the refunds side by side, then one more history
+        // page read on from the first (most of Alice's first page is her subscription): the 20 transactions
+        // shown are not fetched a second time by a subscription-only query.
+        assert_eq!(r.sim.request_count() - before, 4, "{page}");
+        let on_page = timeline_drawn_from(&page).expect("a timeline on the transaction page");
+        assert!(
+            on_page > 20,
+            "the timeline reaches past the first page: {on_page}"
+        );
+        // The subscription page draws the same chain from a subscription-only query.
+        let subscription = r
+            .admin
+            .get_text(&format!("/projects/demo/subscriptions/{alice}"))
+            .await;
+        assert_eq!(timeline_drawn_from(&subscription), Some(on_page));
+    }
+);

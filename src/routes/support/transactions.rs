@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::{link, FieldErrors};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::routes::{ok, project_by_slug, unprocessable, Layout};
+use crate::routes::{ok, unprocessable, Layout};
 use crate::startup::AppState;
 use crate::support::history::PRODUCT_TYPES;
 use crate::support::{HistoryParams, HistoryRequest, SearchInput, SearchResult};
@@ -53,17 +53,11 @@ pub async fn page(
     path: web::Path<String>,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let project = project_by_slug(&state, &path).await?;
+    let (project, layout) =
+        Layout::for_project(&state, &req, &user, "Transactions", &path, "transactions").await?;
     let SearchQuery { q, history } = query.into_inner();
     let mut page = TransactionsPage {
-        layout: Layout::new(
-            &state,
-            &req,
-            &user,
-            "Transactions",
-            Some((&project, "transactions")),
-        )
-        .await?,
+        layout,
         slug: project.slug.clone(),
         q: q.trim().to_owned(),
         q_error: None,
