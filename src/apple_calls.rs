@@ -42,13 +42,18 @@ where
         })?;
     let (row_id, on_record) = (key.row_id, key.success_on_record);
     let result = call(key_credentials(project, key)).await;
-    if on_record && matches!(result, Ok(_) | Err(AppleError::Api { .. })) {
+    if on_record && key_accepted(&result) {
         // The row already holds a success from within the minute: writing another would change nothing.
         count_success(state);
     } else {
         record(state, row_id, &result).await?;
     }
     Ok(result)
+}
+
+/// Apple took the key: the call succeeded, or Apple refused only the request (an API error with its errorCode).
+fn key_accepted<T>(result: &Result<T, AppleError>) -> bool {
+    matches!(result, Ok(_) | Err(AppleError::Api { .. }))
 }
 
 fn count_success(state: &AppState) {
@@ -63,11 +68,10 @@ pub async fn record<T>(
     result: &Result<T, AppleError>,
 ) -> Result<(), AppError> {
     let outcome = match result {
-        Ok(_) => Ok(()),
-        // An API error with Apple's errorCode means Apple accepted the token; only the request was refused.
-        Err(AppleError::Api { .. }) => Ok(()),
-        // Held back by our own budget: nothing reached Apple, so there is nothing to say about the key.
-        Err(AppleError::BudgetExhausted { .. }) => return Ok(()),
+        r if key_accepted(r) => Ok(()),
+        // Held back by our own budget: nothing reached Apple, so there is nothing to say about the key. (`Ok` is
+        // taken by the first arm.)
+        Err(AppleError::BudgetExhausted { .. }) | Ok(_) => return Ok(()),
         Err(e) => Err(e),
     };
     match outcome {
