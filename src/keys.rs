@@ -167,10 +167,9 @@ pub async fn key_in_use(
     );
     let keyring = keyring.clone();
     let open = move || {
-        let der = open_row(&keyring, &row).map_err(|e| e.to_string())?;
-        ApplePrivateKey::from_pkcs8_der(&der)
+        parse_row(&keyring, &row)
             .map(|key| key.signing_key())
-            .map_err(|e| format!("stored key {} does not parse: {e}", row.key_id))
+            .map_err(|e| e.to_string())
     };
     Ok(Some(KeyInUse {
         row_id,
@@ -179,6 +178,13 @@ pub async fn key_in_use(
         issuer_id,
         signing_key: crate::apple::SigningKeySource::on_demand(fingerprint, open),
     }))
+}
+
+/// Decrypts a stored key row and parses its private key.
+fn parse_row(keyring: &Keyring, row: &SealedKeyRow) -> anyhow::Result<ApplePrivateKey> {
+    let der = open_row(keyring, row)?;
+    ApplePrivateKey::from_pkcs8_der(&der)
+        .map_err(|e| anyhow::anyhow!("stored key {} does not parse: {e}", row.key_id))
 }
 
 /// Reads the project's key in use from the database (so a rotation on another instance is seen at once) and opens it.
@@ -190,9 +196,7 @@ pub async fn open_key_in_use(
     let Some(row) = store.sealed_key_in_use(project_id).await? else {
         return Ok(None);
     };
-    let der = open_row(keyring, &row)?;
-    let key = ApplePrivateKey::from_pkcs8_der(&der)
-        .map_err(|e| anyhow::anyhow!("stored key {} does not parse: {e}", row.key_id))?;
+    let key = parse_row(keyring, &row)?;
     Ok(Some(OpenedKey {
         row_id: row.id,
         key_id: row.key_id,

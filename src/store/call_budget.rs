@@ -12,19 +12,8 @@ impl Store {
         hour: i64,
         limit: i64,
     ) -> StoreResult<bool> {
-        let taken: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO apple_call_budget (app, environment, endpoint, hour, used) VALUES ($1, $2, $3, $4, 1) \
-             ON CONFLICT (app, environment, endpoint, hour) DO UPDATE SET used = apple_call_budget.used + 1 \
-             WHERE apple_call_budget.used < $5 RETURNING used",
-        )
-        .bind(app)
-        .bind(environment)
-        .bind(endpoint)
-        .bind(hour)
-        .bind(limit)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(taken.is_some())
+        self.take_call_budget_block(app, environment, endpoint, hour, limit, 1)
+            .await
     }
 
     /// Takes `block` units at once if all of them fit under `limit` this hour.
