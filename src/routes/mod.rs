@@ -35,10 +35,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/logout", web::post().to(login::logout))
         .route("/account", web::get().to(account::form))
         .route("/account", web::post().to(account::submit))
+        // Lookups next: a support desk loads them all day, and each route before them is a pattern tried.
+        .configure(support::configure)
         .configure(projects::configure)
         .configure(keys::configure)
         .configure(admin::configure)
-        .configure(support::configure)
         .configure(notifications::configure)
         .configure(offers::configure)
         .configure(crate::api::configure)

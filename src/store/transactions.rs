@@ -1,6 +1,8 @@
 //! The local transaction index: every verified transaction storedesk has seen, searchable by each of its ids,
 //! plus the order ids Apple resolved. Rows are only ever replaced by a copy Apple signed at the same time or later,
 //! so a late or replayed copy never overwrites newer data.
+use std::collections::HashMap;
+
 use sqlx::{Any, Transaction};
 
 use super::{Store, StoreResult};
@@ -104,6 +106,9 @@ const UPSERT_TAIL: &str = " ON CONFLICT (project_id, transaction_id, environment
 /// 18 parameters a row; SQLite allows 32766 per statement, PostgreSQL 65535.
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// Copies read ahead for a lookup: a page shows at most 20 history transactions and 60 more for its timeline.
+const COPIES_AHEAD: i64 = 100;
+
 /// Most rows any one search returns; a customer with more is shown the newest.
 pub const SEARCH_LIMIT: i64 = 500;
 
@@ -164,20 +169,34 @@ pub async fn upsert(tx: &mut Transaction<'_, Any>, rows: &[IndexRow]) -> StoreRe
 /// The read runs outside the write transaction, so that a repeat lookup, which writes nothing but its audit row,
 /// costs two statements instead of four. A row another writer replaces between this read and the write keeps
 /// that writer's copy when ours was judged unchanged; the next lookup after the minute compares again.
+///
+/// Copies read ahead (`known`, from [`Store::stored_copies`]) are compared without reading them again; only the
+/// rest are read here.
 async fn changed<'r>(
     pool: &sqlx::AnyPool,
     rows: Vec<&'r IndexRow>,
+    known: Option<&StoredCopies>,
 ) -> StoreResult<Vec<&'r IndexRow>> {
     let Some(project_id) = rows.first().map(|r| r.project_id) else {
         return Ok(rows);
     };
-    if rows.iter().any(|r| r.project_id != project_id) {
+    if rows.iter().any(|r| r.project_id != project_id)
+        || known.is_some_and(|k| k.project_id != project_id)
+    {
         return Ok(rows);
     }
-    type Stored = (i64, String, i64, String);
-    let mut stored: std::collections::HashMap<(String, String), Stored> =
-        std::collections::HashMap::with_capacity(rows.len());
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    let empty = StoredCopies::default();
+    let known = known.unwrap_or(&empty);
+    let unknown: Vec<&IndexRow> = rows
+        .iter()
+        .filter(|r| known.get(r).is_none())
+        .copied()
+        .collect();
+    let mut stored = StoredCopies {
+        project_id,
+        copies: HashMap::with_capacity(unknown.len()),
+    };
+    for chunk in unknown.chunks(ROWS_PER_STATEMENT) {
         let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT transaction_id, environment, signed_date, source, seen_at, decoded FROM transactions \
@@ -190,23 +209,41 @@ async fn changed<'r>(
             query = query.bind(&r.transaction_id);
         }
         for (id, env, signed_date, source, seen_at, decoded) in query.fetch_all(pool).await? {
-            stored.insert((id, env), (signed_date, source, seen_at, decoded));
+            stored
+                .copies
+                .insert((id, env), (signed_date, source, seen_at, decoded));
         }
     }
     Ok(rows
         .into_iter()
-        .filter(
-            |r| match stored.get(&(r.transaction_id.clone(), r.environment.clone())) {
-                None => true,
-                Some((signed_date, source, seen_at, decoded)) => {
-                    let unchanged = r.source == *source
-                        && r.seen_at < seen_at + 60_000
-                        && same_apart_from_signed_date(&r.decoded, decoded);
-                    r.signed_date >= *signed_date && !unchanged
-                }
-            },
-        )
+        .filter(|r| match known.get(r).or_else(|| stored.get(r)) {
+            None => true,
+            Some((signed_date, source, seen_at, decoded)) => {
+                let unchanged = r.source == *source
+                    && r.seen_at < seen_at + 60_000
+                    && same_apart_from_signed_date(&r.decoded, decoded);
+                r.signed_date >= *signed_date && !unchanged
+            }
+        })
         .collect())
+}
+
+/// What a stored copy says, as far as [`changed`] compares it: signed date, source, seen at, decoded payload.
+type Stored = (i64, String, i64, String);
+
+/// Stored copies of some of a project's transactions, by transaction id and environment.
+#[derive(Debug, Default)]
+pub struct StoredCopies {
+    project_id: i64,
+    copies: HashMap<(String, String), Stored>,
+}
+
+impl StoredCopies {
+    fn get(&self, row: &IndexRow) -> Option<&Stored> {
+        // Borrowed lookups need the key's own types; the copies are few, the clones cheap beside a statement.
+        self.copies
+            .get(&(row.transaction_id.clone(), row.environment.clone()))
+    }
 }
 
 /// Whether two decoded payloads, as we store them (serde_json's compact text), differ at most in `signedDate`.
@@ -289,7 +326,19 @@ impl Store {
         orders: &[OrderRow],
         audit: Option<AuditNote<'_>>,
     ) -> StoreResult<()> {
-        let rows = changed(self.pool(), dedupe(rows)).await?;
+        self.index_transactions_with(rows, orders, audit, None)
+            .await
+    }
+
+    /// [`Store::index_transactions`], comparing with copies read ahead where they hold a row.
+    pub async fn index_transactions_with(
+        &self,
+        rows: &[IndexRow],
+        orders: &[OrderRow],
+        audit: Option<AuditNote<'_>>,
+        known: Option<&StoredCopies>,
+    ) -> StoreResult<()> {
+        let rows = changed(self.pool(), dedupe(rows), known).await?;
         if rows.is_empty() && orders.is_empty() {
             if let Some(a) = audit {
                 let mut conn = self.pool().acquire().await?;
@@ -314,6 +363,34 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The stored copies of one subscription's (or purchase's) transactions, the newest [`COPIES_AHEAD`], read
+    /// while Apple's answers are awaited so that the write after them need not read first.
+    pub async fn stored_copies(
+        &self,
+        project_id: i64,
+        original_transaction_id: &str,
+    ) -> StoreResult<StoredCopies> {
+        let found = sqlx::query_as::<_, (String, String, i64, String, i64, String)>(
+            "SELECT transaction_id, environment, signed_date, source, seen_at, decoded FROM transactions \
+             WHERE project_id = $1 AND original_transaction_id = $2 \
+             ORDER BY purchase_date DESC, transaction_id DESC LIMIT $3",
+        )
+        .bind(project_id)
+        .bind(original_transaction_id)
+        .bind(COPIES_AHEAD)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(StoredCopies {
+            project_id,
+            copies: found
+                .into_iter()
+                .map(|(id, env, signed_date, source, seen_at, decoded)| {
+                    ((id, env), (signed_date, source, seen_at, decoded))
+                })
+                .collect(),
+        })
     }
 
     /// Loads many rows at once (a backfill, a benchmark's seed): multi-row statements, one transaction.

@@ -1,14 +1,18 @@
 //! One page's Apple calls in one key session: the project's key in use is read once (`with_project_key`) for all
 //! of them, the independent ones run side by side, and a failure of a secondary call is still recorded on the key.
-//! Callers verify everything before it is shown or indexed; when a page needs more calls after its history and
-//! refunds, those two are verified here meanwhile, on a blocking thread.
+//! Nothing is shown or indexed before it is verified: every answer goes to the page-verification threads the
+//! moment it arrives (after the next call's request has left), and the caller takes the results. The index's
+//! copies of the subscription are read during the waits, so the write after them need not read first.
+use std::collections::HashSet;
+
 use app_store_server_library::models::history_response::HistoryResponse;
 
 use super::history::HistoryFilters;
 use super::lookup::HistoryRequest;
-use super::{claims_subscription, identity, verify_soon, SignedTransaction};
-use crate::apple::{ApiCredentials, AppleError, Environment, VerifyError};
+use super::{claimed_transaction_id, claims, identity, verify_soon, Claims, Verifying};
+use crate::apple::{ApiCredentials, AppleError, Environment};
 use crate::startup::AppState;
+use crate::store::transactions::StoredCopies;
 use crate::store::Project;
 
 /// Refund history pages followed at most (20 refunds each).
@@ -29,11 +33,14 @@ pub(crate) struct RefundPages {
 pub(crate) struct Answers {
     pub history: Result<HistoryResponse, AppleError>,
     pub refunds: Result<RefundPages, AppleError>,
-    /// Signed auto-renewable transactions from the customer's subscription history, for the timeline.
-    pub chain: Vec<String>,
-    /// The history page's transactions then the refunds', verified while the subscription history was fetched;
-    /// `None` when there was nothing to wait for (the caller verifies them).
-    pub verified_early: Option<Vec<Result<SignedTransaction, VerifyError>>>,
+    /// The timeline's further auto-renewable transactions from the customer's subscription history, being
+    /// verified from the moment they arrived (copies of ones the history page holds are left out).
+    pub chain: Option<Verifying>,
+    /// The history page's transactions then the refunds', being verified from the moment they arrived (beside
+    /// the timeline's further calls, when there are any).
+    pub arrived: Verifying,
+    /// The index's copies of the searched transaction's subscription (or purchase), read meanwhile.
+    pub stored: Option<StoredCopies>,
 }
 
 /// A secondary call failed inside a session that otherwise succeeded: the key row still hears of it.
@@ -140,9 +147,9 @@ async fn history_pages(
 /// Whether most transactions on a history page claim to be auto-renewable: then reading on from the page finds
 /// the subscription's older periods at one call per 20 transactions; otherwise the other products would crowd
 /// them out, and a subscription-only query is cheaper.
-fn mostly_subscription(signed: &[String]) -> bool {
-    let renewing = signed.iter().filter(|j| claims_subscription(j)).count();
-    renewing * 2 > signed.len()
+fn mostly_subscription(page: &[Claims]) -> bool {
+    let renewing = page.iter().filter(|c| c.is_subscription()).count();
+    renewing * 2 > page.len()
 }
 
 /// The history page and the refunds side by side; then, for a subscription whose first history page is not the
@@ -156,14 +163,22 @@ pub(crate) async fn page_sections(
     creds: &ApiCredentials,
     env: Environment,
     id: &str,
-    is_subscription: bool,
+    primary: &Claims,
     request: &HistoryRequest,
 ) -> Answers {
     let query = request.filters.to_query(request.revision.as_deref());
-    let (history, refunds) = tokio::join!(
+    // The index's copies are read while Apple answers, for the write that follows (a failed read only means
+    // the write reads them itself).
+    let read_ahead = async {
+        let original = primary.original_transaction_id.as_deref()?;
+        state.store.stored_copies(project.id, original).await.ok()
+    };
+    let (history, refunds, stored) = tokio::join!(
         state.apple.get_transaction_history(creds, env, id, &query),
-        refund_pages(state, creds, env, id)
+        refund_pages(state, creds, env, id),
+        read_ahead
     );
+    let is_subscription = primary.is_subscription();
     for e in [history.as_ref().err(), refunds.as_ref().err()]
         .into_iter()
         .flatten()
@@ -172,46 +187,69 @@ pub(crate) async fn page_sections(
     }
     let first_page = request.revision.is_none() && request.filters.is_empty();
     let whole_history = first_page && matches!(&history, Ok(h) if h.has_more != Some(true));
-    if !is_subscription || whole_history {
-        return Answers {
-            history,
-            refunds,
-            chain: Vec::new(),
-            verified_early: None,
-        };
-    }
     let arrived: Vec<String> = history
         .iter()
         .flat_map(|h| h.signed_transactions.iter().flatten())
         .chain(refunds.iter().flat_map(|r| &r.signed))
         .cloned()
         .collect();
-    let check = verify_soon(state, &identity(project, env), arrived);
+    let who = identity(project, env);
+    if !is_subscription || whole_history {
+        return Answers {
+            history,
+            refunds,
+            chain: None,
+            arrived: verify_soon(state, &who, arrived),
+            stored,
+        };
+    }
+    // What the history page's transactions claim, read once: which query the timeline reads on with, and which
+    // of its copies are verified from the page already.
+    let page_claims: Vec<Claims> = history
+        .iter()
+        .flat_map(|h| h.signed_transactions.iter().flatten())
+        .map(|j| claims(j))
+        .collect();
     let read_on = match &history {
-        Ok(h)
-            if first_page
-                && mostly_subscription(h.signed_transactions.as_deref().unwrap_or_default()) =>
-        {
-            h.revision.clone()
-        }
+        Ok(h) if first_page && mostly_subscription(&page_claims) => h.revision.clone(),
         _ => None,
     };
-    let chain = match read_on {
-        // Apple's paging asks for the same query again with the revision.
-        Some(revision) => {
-            let next = crate::apple::HistoryQuery {
-                revision: Some(revision),
-                ..query
-            };
-            history_pages(state, creds, env, id, next).await
+    let fetch_chain = async {
+        match read_on {
+            // Apple's paging asks for the same query again with the revision.
+            Some(revision) => {
+                let next = crate::apple::HistoryQuery {
+                    revision: Some(revision),
+                    ..query
+                };
+                history_pages(state, creds, env, id, next).await
+            }
+            None => subscription_pages(state, creds, env, id).await,
         }
-        None => subscription_pages(state, creds, env, id).await,
     };
+    // The next page's request leaves before verification takes the cores: the yield lets the connection's task
+    // write it first.
+    let (chain, check) = tokio::join!(fetch_chain, async {
+        tokio::task::yield_now().await;
+        verify_soon(state, &who, arrived)
+    });
+    // Copies of the searched transaction and of the history page's are verified there; a copy whose original
+    // fails its check is not shown from here either.
+    let mut seen: HashSet<String> = page_claims
+        .into_iter()
+        .filter_map(|c| c.transaction_id)
+        .chain(std::iter::once(id.to_owned()))
+        .collect();
+    let chain: Vec<String> = chain
+        .into_iter()
+        .filter(|j| claimed_transaction_id(j).is_none_or(|t| seen.insert(t)))
+        .collect();
     Answers {
         history,
         refunds,
-        chain,
-        verified_early: Some(check.wait().await),
+        chain: Some(verify_soon(state, &who, chain)),
+        arrived: check,
+        stored,
     }
 }
 
@@ -229,6 +267,10 @@ mod tests {
         )
     }
 
+    fn read(page: &[String]) -> Vec<Claims> {
+        page.iter().map(|j| claims(j)).collect()
+    }
+
     #[test]
     fn a_page_reads_on_only_when_most_of_it_is_the_subscription() {
         let renewing = || claiming("Auto-Renewable Subscription");
@@ -237,14 +279,14 @@ mod tests {
             .map(|_| renewing())
             .chain((0..9).map(|_| coins()))
             .collect();
-        assert!(mostly_subscription(&mostly));
+        assert!(mostly_subscription(&read(&mostly)));
         let half: Vec<String> = (0..10)
             .map(|_| renewing())
             .chain((0..10).map(|_| coins()))
             .collect();
-        assert!(!mostly_subscription(&half), "half is not most");
+        assert!(!mostly_subscription(&read(&half)), "half is not most");
         let unreadable = vec!["not a jws".to_string(); 3];
-        assert!(!mostly_subscription(&unreadable));
+        assert!(!mostly_subscription(&read(&unreadable)));
         assert!(!mostly_subscription(&[]));
     }
 }

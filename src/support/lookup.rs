@@ -13,14 +13,14 @@ use super::present::TransactionView;
 use super::query::SearchInput;
 use super::timeline::{self, Timeline};
 use super::{
-    call_apple, claimed_transaction_id, claims_subscription, identity, split_verified, verify_soon,
-    verify_transactions, AppleProblem, Freshness, SignedTransaction,
+    call_apple, claimed_transaction_id, identity, split_verified, verify_soon, verify_transactions,
+    AppleProblem, Freshness, SignedTransaction,
 };
 use crate::apple::models::order_lookup_status::OrderLookupStatus;
 use crate::apple::{ApiErrorKind, Environment};
 use crate::error::AppError;
 use crate::startup::AppState;
-use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, OrderRow};
+use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, OrderRow, StoredCopies};
 use crate::store::{Actor, Project};
 
 /// Which page of the history to show, and with which filters.
@@ -124,6 +124,8 @@ struct Fresh {
     environment: Environment,
     report: TransactionReport,
     rows: Vec<IndexRow>,
+    /// The index's copies read while Apple answered, so the write need not read them first.
+    stored: Option<StoredCopies>,
     /// Sections whose Apple call failed, to be filled from the index after the write.
     history_problem: Option<AppleProblem>,
     refunds_problem: Option<AppleProblem>,
@@ -153,7 +155,7 @@ async fn by_transaction_id(
             &creds,
             info.environment,
             id,
-            claims_subscription(&jws),
+            &super::claims(&jws),
             history,
         )
         .await;
@@ -184,7 +186,7 @@ async fn by_transaction_id(
     match fresh {
         Ok((primary, sections)) => {
             let env = primary.environment;
-            let fresh = report_from_answers(state, project, primary, sections, history, now).await;
+            let fresh = report_from_answers(project, primary, sections, history, now).await;
             let detail = format!("transaction id; answered by Apple ({env})");
             finish_fresh(
                 state,
@@ -266,7 +268,7 @@ async fn by_app_transaction_id(
                         &creds,
                         found.environment,
                         app_transaction_id,
-                        claims_subscription(jws),
+                        &super::claims(jws),
                         request,
                     )
                     .await,
@@ -288,9 +290,8 @@ async fn by_app_transaction_id(
     })
 }
 
-/// Verifies what the page's sections brought (all in one parallel batch) and tells the story.
+/// Takes what the page's sections brought as it comes out of verification, and tells the story.
 async fn report_from_answers(
-    state: &AppState,
     project: &Project,
     primary: SignedTransaction,
     answers: Answers,
@@ -303,53 +304,33 @@ async fn report_from_answers(
         history,
         refunds,
         chain,
-        verified_early,
+        arrived,
+        stored,
     } = answers;
-    let (history_signed, next_revision, history_problem) = match history {
+    // `arrived` holds the history page's transactions, then the refunds'.
+    let (h_len, next_revision, history_problem) = match history {
         Ok(h) => {
             let more = h.has_more == Some(true);
             (
-                h.signed_transactions.unwrap_or_default(),
+                h.signed_transactions.map_or(0, |s| s.len()),
                 h.revision.filter(|_| more),
                 None,
             )
         }
-        Err(e) => (Vec::new(), None, Some(AppleProblem::from_error(&e))),
+        Err(e) => (0, None, Some(AppleProblem::from_error(&e))),
     };
-    let (refund_signed, truncated, refunds_problem, refunds_later) = match refunds {
+    let (truncated, refunds_problem, refunds_later) = match refunds {
         Ok(r) => (
-            r.signed,
             r.truncated,
             None,
             r.later_failure.map(|e| AppleProblem::from_error(&e)),
         ),
-        Err(e) => (Vec::new(), false, Some(AppleProblem::from_error(&e)), None),
+        Err(e) => (false, Some(AppleProblem::from_error(&e)), None),
     };
-    let (h_len, r_len) = (history_signed.len(), refund_signed.len());
-    let who = identity(project, env);
-    let mut results = match verified_early {
-        Some(early) if early.len() == h_len + r_len => early,
-        _ => {
-            let arrived: Vec<String> = history_signed.into_iter().chain(refund_signed).collect();
-            verify_transactions(state, &who, &arrived)
-        }
-    };
+    let mut results = arrived.wait().await;
     let refund_results = results.split_off(h_len.min(results.len()));
     let (history_items, history_bad) = split_verified(results);
     let (refund_items, refunds_bad) = split_verified(refund_results);
-    // Copies of transactions that the page has verified already are not verified twice.
-    let mut seen: HashSet<String> = HashSet::from([transaction.transaction_id.clone()]);
-    seen.extend(
-        history_items
-            .iter()
-            .filter_map(|t| t.verified.payload.transaction_id.clone()),
-    );
-    let chain: Vec<String> = chain
-        .into_iter()
-        .filter(|j| claimed_transaction_id(j).is_none_or(|id| seen.insert(id)))
-        .collect();
-    // The timeline's further transactions are verified on other threads while this one writes up the rest.
-    let chain_check = verify_soon(state, &who, chain);
 
     let mut rows = rows_of(project.id, "lookup", std::slice::from_ref(&primary), now);
     rows.extend(rows_of(project.id, "history", &history_items, now));
@@ -357,7 +338,12 @@ async fn report_from_answers(
     // Each transaction is put into words once; the timeline reuses the words of the sections.
     let (history_views, refund_views) = (views(&history_items, now), views(&refund_items, now));
 
-    let (chain_items, _) = split_verified(chain_check.wait().await);
+    // The timeline's further transactions were being verified on other threads while this one wrote up the rest.
+    let chain_checked = match chain {
+        Some(check) => check.wait().await,
+        None => Vec::new(),
+    };
+    let (chain_items, _) = split_verified(chain_checked);
     rows.extend(rows_of(project.id, "history", &chain_items, now));
     // The timeline from this answer alone: the chain's transactions among everything just verified.
     let timeline = transaction.is_subscription.then(|| {
@@ -431,6 +417,7 @@ async fn report_from_answers(
             timeline: timeline.flatten(),
         },
         rows,
+        stored,
         history_problem,
         refunds_problem,
     }
@@ -453,6 +440,7 @@ async fn finish_fresh(
         environment,
         mut report,
         rows,
+        stored,
         history_problem,
         refunds_problem,
     } = fresh;
@@ -465,7 +453,7 @@ async fn finish_fresh(
     };
     state
         .store
-        .index_transactions(&rows, &orders, Some(audit))
+        .index_transactions_with(&rows, &orders, Some(audit), stored.as_ref())
         .await?;
     if history_problem.is_some() || refunds_problem.is_some() {
         let related = index_rows_for(state, project, &report.transaction.transaction_id).await?;
@@ -666,7 +654,7 @@ async fn by_order_id(
                     &creds,
                     env,
                     &id,
-                    claims_subscription(jws),
+                    &super::claims(jws),
                     history,
                 )
                 .await,
@@ -697,7 +685,7 @@ async fn by_order_id(
                         })
                         .collect();
                     let mut fresh =
-                        report_from_answers(state, project, primary, sections, history, now).await;
+                        report_from_answers(project, primary, sections, history, now).await;
                     fresh.rows.extend(rows_of(project.id, "order", &items, now));
                     let detail = format!(
                         "order id; answered by Apple (Production), {} transaction(s)",

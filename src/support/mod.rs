@@ -378,15 +378,24 @@ pub(crate) fn verify_with(
     })
 }
 
-/// What a JWS payload claims, read WITHOUT verifying it: only ever used to decide what to ask Apple next or to
-/// skip a copy already verified from another answer — never to show or store anything. Only these two fields
-/// are read (serde skips the rest), so a page can ask it of every transaction Apple listed.
+/// What a JWS payload claims, read WITHOUT verifying it: only ever used to decide what to ask Apple next, what
+/// to read from the index ahead, or to skip a copy already verified from another answer — never to show or store
+/// anything. Only these fields are read (serde skips the rest), so a page can ask it of every transaction Apple
+/// listed.
 #[derive(Debug, Default, serde::Deserialize)]
 pub(crate) struct Claims {
     #[serde(rename = "transactionId")]
     transaction_id: Option<String>,
+    #[serde(rename = "originalTransactionId")]
+    original_transaction_id: Option<String>,
     #[serde(rename = "type")]
     kind: Option<String>,
+}
+
+impl Claims {
+    fn is_subscription(&self) -> bool {
+        self.kind.as_deref() == Some("Auto-Renewable Subscription")
+    }
 }
 
 fn claims(jws: &str) -> Claims {
@@ -403,10 +412,6 @@ fn claims(jws: &str) -> Claims {
 
 pub(crate) fn claimed_transaction_id(jws: &str) -> Option<String> {
     claims(jws).transaction_id
-}
-
-pub(crate) fn claims_subscription(jws: &str) -> bool {
-    claims(jws).kind.as_deref() == Some("Auto-Renewable Subscription")
 }
 
 /// Keeps what verified; the first failure becomes the section's problem (nothing unverified is shown).

@@ -14,8 +14,19 @@ fn row(
     jws: &str,
     seen_at: i64,
 ) -> storedesk::store::transactions::IndexRow {
+    row_of("2000000000000001", project_id, signed_date, jws, seen_at)
+}
+
+/// A purchase of the subscription (original id 2000000000000001) with its own transaction id.
+fn row_of(
+    transaction_id: &str,
+    project_id: i64,
+    signed_date: i64,
+    jws: &str,
+    seen_at: i64,
+) -> storedesk::store::transactions::IndexRow {
     let mut decoded = json!({
-        "transactionId": "2000000000000001", "originalTransactionId": "2000000000000001",
+        "transactionId": transaction_id, "originalTransactionId": "2000000000000001",
         "productId": "com.example.index.coins", "type": "Consumable", "purchaseDate": 1_700_000_000_000i64,
         "signedDate": signed_date, "environment": "Production", "inAppOwnershipType": "PURCHASED",
     });
@@ -34,11 +45,15 @@ fn row(
 }
 
 async fn stored(store: &Store, project_id: i64) -> (i64, i64) {
+    stored_of(store, project_id, "2000000000000001").await
+}
+
+async fn stored_of(store: &Store, project_id: i64, transaction_id: &str) -> (i64, i64) {
     let rows = store
-        .indexed_by_transaction_id(project_id, "2000000000000001")
+        .indexed_by_transaction_id(project_id, transaction_id)
         .await
         .expect("read");
-    assert_eq!(rows.len(), 1);
+    assert_eq!(rows.len(), 1, "{transaction_id}");
     (rows[0].signed_date, rows[0].seen_at)
 }
 
@@ -83,5 +98,74 @@ both_backends!(
             .await
             .expect("index");
         assert_eq!(stored(store, p).await, (300, t0 + 62_000));
+    }
+);
+
+both_backends!(
+    copies_read_ahead_of_a_write_decide_as_a_fresh_read_would,
+    |app| {
+        let store = &app.store;
+        let p = store_project(store, "ahead").await;
+        let t0 = 1_800_000_000_000i64;
+        store
+            .index_transactions(&[row(p, 100, "h.p1.s", t0)], &[], None)
+            .await
+            .expect("index");
+        let ahead = store
+            .stored_copies(p, "2000000000000001")
+            .await
+            .expect("read ahead");
+
+        // While Apple answers, a notification stores a refund of the same transaction.
+        store
+            .index_transactions(&[row(p, 300, "h.refunded.s", t0 + 1_000)], &[], None)
+            .await
+            .expect("notification");
+        // The lookup's copy says what the copy read ahead said: it is not written, and the refund stays.
+        // A transaction the read ahead did not hold is read and stored.
+        store
+            .index_transactions_with(
+                &[
+                    row(p, 200, "h.p2.s", t0 + 2_000),
+                    row_of("2000000000000002", p, 200, "h.other.s", t0 + 2_000),
+                ],
+                &[],
+                None,
+                Some(&ahead),
+            )
+            .await
+            .expect("index");
+        assert_eq!(stored(store, p).await, (300, t0 + 1_000));
+        assert_eq!(
+            stored_of(store, p, "2000000000000002").await,
+            (200, t0 + 2_000)
+        );
+
+        // New content beside a copy read ahead is written at once; an older signature still changes nothing.
+        let ahead = store
+            .stored_copies(p, "2000000000000001")
+            .await
+            .expect("read ahead");
+        let mut newer = row(p, 400, "h.refunded-again.s", t0 + 3_000);
+        newer.decoded = newer
+            .decoded
+            .replace("\"revocationReason\":0", "\"revocationReason\":1");
+        store
+            .index_transactions_with(
+                &[
+                    newer,
+                    row_of("2000000000000002", p, 100, "h.old.s", t0 + 3_000),
+                ],
+                &[],
+                None,
+                Some(&ahead),
+            )
+            .await
+            .expect("index");
+        assert_eq!(stored(store, p).await, (400, t0 + 3_000));
+        assert_eq!(
+            stored_of(store, p, "2000000000000002").await,
+            (200, t0 + 2_000)
+        );
     }
 );
