@@ -7,7 +7,8 @@
 //!
 //! Run: `cargo bench --bench support` (add `-- index` or `-- lookup` for one half). The 1M-row database is seeded
 //! once into `target/bench-data/` with multi-row INSERTs in one transaction and reused while it holds 1M rows.
-//! `LOOKUP_CASE=30` limits the lookup half to the customers whose name holds "30".
+//! `LOOKUP_CASE=30` limits the lookup half to the customers whose name holds "30"; `LOOKUP_LATENCY_MS=20` makes
+//! the simulator hold each answer back that long, as the network and Apple would.
 //! Figures go to docs/benchmarks-support.md.
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -261,9 +262,18 @@ struct Desk {
 }
 
 async fn desk() -> Desk {
-    let sim = storedesk::apple_sim::spawn(SimConfig::default())
-        .await
-        .unwrap();
+    // LOOKUP_LATENCY_MS holds each simulator answer back, as the network and Apple's own time would.
+    let answer_delay = std::env::var("LOOKUP_LATENCY_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis)
+        .unwrap_or_default();
+    let sim = storedesk::apple_sim::spawn(SimConfig {
+        answer_delay,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();

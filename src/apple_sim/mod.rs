@@ -64,6 +64,8 @@ pub struct SimConfig {
     /// Where `run_cli` writes the root certificate and the `.p8`; a fresh directory under the system temp dir
     /// when absent. `spawn` ignores it.
     pub output_dir: Option<PathBuf>,
+    /// Held before each API answer: the network and Apple's own time, which loopback leaves out (benchmarks).
+    pub answer_delay: std::time::Duration,
 }
 
 impl Default for SimConfig {
@@ -77,6 +79,7 @@ impl Default for SimConfig {
             rate_limits: false,
             rate_limit_budget: None,
             output_dir: None,
+            answer_delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -254,8 +257,8 @@ impl SimHandle {
 /// Builds the PKI and the seeded data, binds `config.bind` and serves in the background.
 pub async fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
     let state = Arc::new(SimState::new(&config).context("building the simulator state")?);
-    let (server, addr) =
-        server::start(state.clone(), config.bind).context("starting the simulator HTTP server")?;
+    let (server, addr) = server::start(state.clone(), config.bind, config.answer_delay)
+        .context("starting the simulator HTTP server")?;
     let handle = server.handle();
     let task = tokio::spawn(server);
     Ok(SimHandle {

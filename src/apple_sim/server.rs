@@ -2,6 +2,9 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Service as _;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
@@ -14,6 +17,7 @@ use super::SimEnvironment;
 pub(crate) fn start(
     state: Arc<SimState>,
     bind: SocketAddr,
+    answer_delay: Duration,
 ) -> anyhow::Result<(Server, SocketAddr)> {
     let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
@@ -21,6 +25,16 @@ pub(crate) fn start(
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap_fn(move |req, srv| {
+                let api = !req.path().starts_with("/sim/");
+                let answer = srv.call(req);
+                async move {
+                    if api && !answer_delay.is_zero() {
+                        tokio::time::sleep(answer_delay).await;
+                    }
+                    answer.await
+                }
+            })
             .service(
                 web::scope("/production")
                     .app_data(web::Data::new(EnvTag(SimEnvironment::Production)))

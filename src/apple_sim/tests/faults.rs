@@ -134,3 +134,23 @@ async fn hourly_rate_limits_are_per_endpoint_and_a_tenth_in_sandbox() {
     let second = t.call(reqwest::Method::GET, "sandbox", &info, None).await;
     assert_api_error(second, 4_290_000).await;
 }
+
+#[tokio::test]
+async fn an_answer_delay_holds_every_api_answer_back() {
+    let t = TestSim::with(SimConfig {
+        answer_delay: Duration::from_millis(60),
+        ..SimConfig::default()
+    })
+    .await;
+    let path = format!(
+        "/inApps/v1/transactions/{}",
+        t.sim.seed().active_monthly.transaction_id
+    );
+    for _ in 0..2 {
+        let asked = std::time::Instant::now();
+        let resp = t.get(&path).await;
+        // A lower bound only: the sleep cannot end early, however fast or slow the machine.
+        assert!(asked.elapsed() >= Duration::from_millis(60));
+        assert_eq!(resp.status().as_u16(), 200);
+    }
+}
