@@ -68,11 +68,10 @@ pub async fn record<T>(
     result: &Result<T, AppleError>,
 ) -> Result<(), AppError> {
     let outcome = match result {
-        r if key_accepted(r) => Ok(()),
-        // Held back by our own budget: nothing reached Apple, so there is nothing to say about the key. (`Ok` is
-        // taken by the first arm.)
-        Err(AppleError::BudgetExhausted { .. }) | Ok(_) => return Ok(()),
-        Err(e) => Err(e),
+        // Held back by our own budget: nothing reached Apple, so there is nothing to say about the key.
+        Err(AppleError::BudgetExhausted { .. }) => return Ok(()),
+        Err(e) if !key_accepted(result) => Err(e),
+        _ => Ok(()),
     };
     match outcome {
         Ok(()) => {

@@ -4,9 +4,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Service as _;
-
-use actix_web::dev::Server;
+use actix_web::dev::{Server, Service as _};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context as _;
 

@@ -199,20 +199,14 @@ async fn changed<'r>(
     for chunk in unknown.chunks(ROWS_PER_STATEMENT) {
         let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
         let sql = format!(
-            "SELECT transaction_id, environment, signed_date, source, seen_at, decoded FROM transactions \
-             WHERE project_id = $1 AND transaction_id IN ({})",
+            "SELECT {COPY_COLUMNS} FROM transactions WHERE project_id = $1 AND transaction_id IN ({})",
             params.join(", ")
         );
-        let mut query =
-            sqlx::query_as::<_, (String, String, i64, String, i64, String)>(&sql).bind(project_id);
+        let mut query = sqlx::query_as::<_, CopyRow>(&sql).bind(project_id);
         for r in chunk {
             query = query.bind(&r.transaction_id);
         }
-        for (id, env, signed_date, source, seen_at, decoded) in query.fetch_all(pool).await? {
-            stored
-                .copies
-                .insert((id, env), (signed_date, source, seen_at, decoded));
-        }
+        stored.extend(query.fetch_all(pool).await?);
     }
     Ok(rows
         .into_iter()
@@ -231,6 +225,10 @@ async fn changed<'r>(
 /// What a stored copy says, as far as [`changed`] compares it: signed date, source, seen at, decoded payload.
 type Stored = (i64, String, i64, String);
 
+/// The columns [`changed`] compares, behind the key (transaction id, environment), as read into a [`CopyRow`].
+const COPY_COLUMNS: &str = "transaction_id, environment, signed_date, source, seen_at, decoded";
+type CopyRow = (String, String, i64, String, i64, String);
+
 /// Stored copies of some of a project's transactions, by transaction id and environment.
 #[derive(Debug, Default)]
 pub struct StoredCopies {
@@ -239,6 +237,14 @@ pub struct StoredCopies {
 }
 
 impl StoredCopies {
+    fn extend(&mut self, found: Vec<CopyRow>) {
+        self.copies.extend(found.into_iter().map(
+            |(id, env, signed_date, source, seen_at, decoded)| {
+                ((id, env), (signed_date, source, seen_at, decoded))
+            },
+        ));
+    }
+
     fn get(&self, row: &IndexRow) -> Option<&Stored> {
         // Borrowed lookups need the key's own types; the copies are few, the clones cheap beside a statement.
         self.copies
@@ -372,25 +378,21 @@ impl Store {
         project_id: i64,
         original_transaction_id: &str,
     ) -> StoreResult<StoredCopies> {
-        let found = sqlx::query_as::<_, (String, String, i64, String, i64, String)>(
-            "SELECT transaction_id, environment, signed_date, source, seen_at, decoded FROM transactions \
-             WHERE project_id = $1 AND original_transaction_id = $2 \
-             ORDER BY purchase_date DESC, transaction_id DESC LIMIT $3",
-        )
+        let found = sqlx::query_as::<_, CopyRow>(&format!(
+            "SELECT {COPY_COLUMNS} FROM transactions WHERE project_id = $1 AND original_transaction_id = $2 \
+             ORDER BY purchase_date DESC, transaction_id DESC LIMIT $3"
+        ))
         .bind(project_id)
         .bind(original_transaction_id)
         .bind(COPIES_AHEAD)
         .fetch_all(self.pool())
         .await?;
-        Ok(StoredCopies {
+        let mut copies = StoredCopies {
             project_id,
-            copies: found
-                .into_iter()
-                .map(|(id, env, signed_date, source, seen_at, decoded)| {
-                    ((id, env), (signed_date, source, seen_at, decoded))
-                })
-                .collect(),
-        })
+            copies: HashMap::with_capacity(found.len()),
+        };
+        copies.extend(found);
+        Ok(copies)
     }
 
     /// Loads many rows at once (a backfill, a benchmark's seed): multi-row statements, one transaction.

@@ -9,7 +9,7 @@ use app_store_server_library::models::history_response::HistoryResponse;
 
 use super::history::HistoryFilters;
 use super::lookup::HistoryRequest;
-use super::{claimed_transaction_id, claims, identity, verify_soon, Claims, Verifying};
+use super::{claims, identity, unseen, verify_soon, Claims, Verifying};
 use crate::apple::{ApiCredentials, AppleError, Environment};
 use crate::startup::AppState;
 use crate::store::transactions::StoredCopies;
@@ -240,10 +240,7 @@ pub(crate) async fn page_sections(
         .filter_map(|c| c.transaction_id)
         .chain(std::iter::once(id.to_owned()))
         .collect();
-    let chain: Vec<String> = chain
-        .into_iter()
-        .filter(|j| claimed_transaction_id(j).is_none_or(|t| seen.insert(t)))
-        .collect();
+    let chain = unseen(chain, &mut seen);
     Answers {
         history,
         refunds,

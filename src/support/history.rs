@@ -348,11 +348,8 @@ pub(crate) async fn fetch_page(
         Err(p) => return Ok(Err(p)),
     };
     let signed = response.signed_transactions.unwrap_or_default();
-    let (items, problem) = split_verified(verify_transactions(
-        state,
-        &identity(project, environment),
-        &signed,
-    ));
+    let (items, problem) =
+        split_verified(verify_transactions(state, &identity(project, environment), &signed).await);
     let has_more = response.has_more.unwrap_or(false);
     Ok(Ok(ApplePage {
         items,

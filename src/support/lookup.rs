@@ -13,8 +13,8 @@ use super::present::TransactionView;
 use super::query::SearchInput;
 use super::timeline::{self, Timeline};
 use super::{
-    call_apple, claimed_transaction_id, identity, split_verified, verify_soon, verify_transactions,
-    AppleProblem, Freshness, SignedTransaction,
+    call_apple, identity, split_verified, verify_soon, verify_transactions, AppleProblem,
+    Freshness, SignedTransaction,
 };
 use crate::apple::models::order_lookup_status::OrderLookupStatus;
 use crate::apple::{ApiErrorKind, Environment};
@@ -143,36 +143,25 @@ async fn by_transaction_id(
     let answer = call_apple(state, project, |creds| async move {
         let info = state.apple.get_transaction_info_any_env(&creds, id).await?;
         let jws = info.value.signed_transaction_info.unwrap_or_default();
+        let claims = super::claims(&jws);
         // Checked on another thread while the page's other calls are in flight.
-        let check = verify_soon(
-            state,
-            &identity(project, info.environment),
-            vec![jws.clone()],
-        );
+        let check = verify_soon(state, &identity(project, info.environment), vec![jws]);
         let sections = page_sections(
             state,
             project,
             &creds,
             info.environment,
             id,
-            &super::claims(&jws),
+            &claims,
             history,
         )
         .await;
         let checked = check.wait().await.pop();
-        Ok((info.environment, jws, sections, checked))
+        Ok((sections, checked))
     })
     .await?;
     let fresh = match answer {
-        Ok((env, jws, sections, checked)) => {
-            let primary = match checked {
-                Some(Ok(t)) => Ok(t),
-                Some(Err(e)) => Err(AppleProblem::unverifiable(&e)),
-                // The check could not run: verify here.
-                None => verify_one(state, project, env, &jws),
-            };
-            primary.map(|p| (p, sections))
-        }
+        Ok((sections, checked)) => the_one(checked).map(|p| (p, sections)),
         // An app transaction id is refused by Get Transaction Info, but the history takes it: its newest
         // transaction becomes the one shown.
         Err(p) if p.code == Some(ApiErrorKind::AppTransactionIdNotSupported.code()) => {
@@ -225,13 +214,24 @@ async fn by_transaction_id(
 }
 
 /// Verifies the one signed transaction a page is about.
-fn verify_one(
+async fn verify_one(
     state: &AppState,
     project: &Project,
     env: Environment,
     jws: &str,
 ) -> Result<SignedTransaction, AppleProblem> {
-    match verify_transactions(state, &identity(project, env), &[jws.to_owned()]).pop() {
+    the_one(
+        verify_transactions(state, &identity(project, env), &[jws.to_owned()])
+            .await
+            .pop(),
+    )
+}
+
+/// The check of the one signed transaction a page is about, as the page's problem when it failed.
+fn the_one(
+    checked: Option<Result<SignedTransaction, crate::apple::VerifyError>>,
+) -> Result<SignedTransaction, AppleProblem> {
+    match checked {
         Some(Ok(t)) => Ok(t),
         Some(Err(e)) => Err(AppleProblem::unverifiable(&e)),
         None => Err(AppleProblem::unverifiable(
@@ -280,9 +280,9 @@ async fn by_app_transaction_id(
     })
     .await?;
     Ok(match answer {
-        Ok((env, Some(jws), Some(sections))) => {
-            verify_one(state, project, env, &jws).map(|primary| (primary, sections))
-        }
+        Ok((env, Some(jws), Some(sections))) => verify_one(state, project, env, &jws)
+            .await
+            .map(|primary| (primary, sections)),
         Ok(_) => Err(AppleProblem::not_found(
             "Apple has no transactions for this app transaction id.",
         )),
@@ -645,21 +645,18 @@ async fn by_order_id(
         let response = state.apple.look_up_order_id(&creds, env, order).await?;
         let valid = response.status == Some(OrderLookupStatus::Valid);
         let signed = response.signed_transactions.unwrap_or_default();
-        let first = signed.first().filter(|_| valid);
-        let sections = match first.and_then(|jws| claimed_transaction_id(jws).map(|id| (jws, id))) {
-            Some((jws, id)) => Some(
-                page_sections(
-                    state,
-                    project,
-                    &creds,
-                    env,
-                    &id,
-                    &super::claims(jws),
-                    history,
-                )
-                .await,
-            ),
-            None => None,
+        let first = signed
+            .first()
+            .filter(|_| valid)
+            .map(|jws| super::claims(jws));
+        let sections = match &first {
+            Some(
+                claims @ super::Claims {
+                    transaction_id: Some(id),
+                    ..
+                },
+            ) => Some(page_sections(state, project, &creds, env, id, claims, history).await),
+            _ => None,
         };
         Ok((valid, signed, sections))
     })
@@ -667,7 +664,7 @@ async fn by_order_id(
     let problem = match answer {
         Ok((true, signed, Some(sections))) => {
             let (items, problem) =
-                split_verified(verify_transactions(state, &identity(project, env), &signed));
+                split_verified(verify_transactions(state, &identity(project, env), &signed).await);
             match (items.first().cloned(), problem) {
                 (Some(primary), None) => {
                     let orders: Vec<OrderRow> = items

@@ -250,16 +250,17 @@ pub struct SignedTransaction {
     pub verified: Verified<JWSTransactionDecodedPayload>,
 }
 
-/// Below this many items, starting threads costs more than it saves.
+/// Below this many items, one pool thread does the whole batch: handing out parts costs more than it saves.
 const PARALLEL_VERIFY_FROM: usize = 4;
 
-/// Verifies a batch of signed transactions, spread over the machine's cores (a history page is 20 signatures).
-pub(crate) fn verify_transactions(
+/// Verifies a batch of signed transactions on the page-verification threads (a history page is 20 signatures),
+/// without holding up the caller's thread meanwhile.
+pub(crate) async fn verify_transactions(
     state: &AppState,
     identity: &AppIdentity,
     jws: &[String],
 ) -> Vec<Result<SignedTransaction, VerifyError>> {
-    verify_with(&state.verifier, identity, jws)
+    verify_soon(state, identity, jws.to_vec()).wait().await
 }
 
 type Checked = Result<SignedTransaction, VerifyError>;
@@ -345,39 +346,6 @@ impl Verifying {
     }
 }
 
-/// [`verify_transactions`] with a verifier of its own, for a thread that does not hold the app state.
-pub(crate) fn verify_with(
-    verifier: &crate::apple::SignedDataVerifier,
-    identity: &AppIdentity,
-    jws: &[String],
-) -> Vec<Result<SignedTransaction, VerifyError>> {
-    let one = |s: &String| check_one(verifier, identity, s);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(4);
-    if jws.len() < PARALLEL_VERIFY_FROM || threads < 2 {
-        return jws.iter().map(one).collect();
-    }
-    let chunk = jws.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = jws
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join().unwrap_or_else(|_| {
-                    vec![Err(VerifyError::MalformedJws(
-                        "verification thread failed".into(),
-                    ))]
-                })
-            })
-            .collect()
-    })
-}
-
 /// What a JWS payload claims, read WITHOUT verifying it: only ever used to decide what to ask Apple next, what
 /// to read from the index ahead, or to skip a copy already verified from another answer — never to show or store
 /// anything. Only these fields are read (serde skips the rest), so a page can ask it of every transaction Apple
@@ -412,6 +380,18 @@ fn claims(jws: &str) -> Claims {
 
 pub(crate) fn claimed_transaction_id(jws: &str) -> Option<String> {
     claims(jws).transaction_id
+}
+
+/// The copies in `signed` whose claimed transaction is not in `seen` yet (each one kept is added), so that a
+/// transaction verified from another answer is not verified twice. A copy that claims no id is kept.
+pub(crate) fn unseen(
+    signed: Vec<String>,
+    seen: &mut std::collections::HashSet<String>,
+) -> Vec<String> {
+    signed
+        .into_iter()
+        .filter(|j| claimed_transaction_id(j).is_none_or(|t| seen.insert(t)))
+        .collect()
 }
 
 /// Keeps what verified; the first failure becomes the section's problem (nothing unverified is shown).

@@ -183,12 +183,9 @@ pub async fn subscription_status(
     // verified above are not verified twice.
     let mut seen: std::collections::HashSet<String> =
         rows.iter().map(|r| r.transaction_id.clone()).collect();
-    let chain_signed: Vec<String> = chain_signed
-        .into_iter()
-        .filter(|j| super::claimed_transaction_id(j).is_none_or(|t| seen.insert(t)))
-        .collect();
+    let chain_signed = super::unseen(chain_signed, &mut seen);
     let (chain_items, _) =
-        super::split_verified(super::verify_transactions(state, &who, &chain_signed));
+        super::split_verified(super::verify_transactions(state, &who, &chain_signed).await);
     rows.extend(super::index::rows_of(
         project.id,
         "history",
