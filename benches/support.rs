@@ -5,11 +5,12 @@
 //! 2. searching the local index by any id holds under 5 ms at the 99th percentile with 1,000,000 transactions
 //!    stored on SQLite.
 //!
-//! Run: `cargo bench --bench support` (add `-- index` or `-- lookup` for one half). The 1M-row database is seeded
+//! Run: `cargo bench --bench support` (add `-- index` or `-- lookup` for one half; a filter also skips the other
+//! halves' own set-up and percentile loops). The 1M-row database is seeded
 //! once into `target/bench-data/` with multi-row INSERTs in one transaction and reused while it holds 1M rows.
 //! `LOOKUP_CASE=30` limits the lookup half to the customers whose name holds "30"; `LOOKUP_LATENCY_MS=20` makes
 //! the simulator hold each answer back that long, as the network and Apple would.
-//! Figures go to docs/benchmarks-support.md.
+//! Figures go to docs/benchmarks.md.
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::net::TcpListener;
@@ -168,7 +169,39 @@ fn percentiles(mut d: Vec<Duration>) -> (Duration, Duration, Duration) {
     (at(0.5), at(0.99), at(1.0))
 }
 
+/// Whether a part of this bench is wanted: criterion's filter (the first argument that is not a flag) holds
+/// back the parts it names none of, including their work outside criterion (seeding, percentile loops).
+fn wanted(names: &[&str]) -> bool {
+    const TAKES_VALUE: [&str; 12] = [
+        "--warm-up-time",
+        "--measurement-time",
+        "--sample-size",
+        "--save-baseline",
+        "--baseline",
+        "--load-baseline",
+        "--profile-time",
+        "--output-format",
+        "--color",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let filter = args.iter().enumerate().find_map(|(i, a)| {
+        let after_flag = i > 0 && TAKES_VALUE.contains(&args[i - 1].as_str());
+        (!a.starts_with('-') && !after_flag).then_some(a)
+    });
+    filter.is_none_or(|f| {
+        names
+            .iter()
+            .any(|n| n.contains(f.as_str()) || f.contains(n))
+    })
+}
+
 fn index(c: &mut Criterion) {
+    if !wanted(&["index search, 1M transactions on SQLite"]) {
+        return;
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = rt.block_on(seeded_store());
     type Search =
@@ -492,6 +525,9 @@ fn median_of(n: usize, mut f: impl FnMut() -> Duration) -> Duration {
 }
 
 fn lookup(c: &mut Criterion) {
+    if !wanted(&["lookup page vs the simulator alone"]) {
+        return;
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let desk = rt.block_on(desk());
     let seed = desk.sim.seed();
@@ -557,6 +593,9 @@ fn lookup(c: &mut Criterion) {
 
 /// Where a lookup page's time goes, piece by piece (medians of 100), to see what the page adds.
 fn breakdown(_c: &mut Criterion) {
+    if !wanted(&["lookup page vs the simulator alone", "breakdown"]) {
+        return;
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
     let desk = rt.block_on(desk());
     let seed = desk.sim.seed();

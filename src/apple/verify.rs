@@ -481,6 +481,36 @@ impl SignedDataVerifier {
         Ok(verified)
     }
 
+    /// A transaction we verified before, signed again. Apple signs every copy anew (`signedDate` is the time of
+    /// the answer) but the rest of a copy changes only when the purchase does, so a copy whose every other
+    /// claim equals one whose signature we checked says nothing that was not checked. `verified_before` gives,
+    /// for the claimed transaction id, that copy's payload as the index stored it (serde_json's text of the
+    /// verified payload); the copy is then taken as that one, its `signedDate` included, without a second
+    /// signature check. `None` when there is no such copy, when anything but `signedDate` differs, or when
+    /// the JWS cannot be read: the caller then verifies it in full.
+    pub fn recognise_transaction<'a>(
+        jws: &str,
+        expected: &AppIdentity,
+        verified_before: impl FnOnce(&str) -> Option<&'a str>,
+    ) -> Option<Verified<JWSTransactionDecodedPayload>> {
+        let payload_b64 = jws.trim().split('.').nth(1)?;
+        let now: serde_json::Value =
+            serde_json::from_slice(&B64URL.decode(payload_b64).ok()?).ok()?;
+        let before: serde_json::Value =
+            serde_json::from_str(verified_before(now.get("transactionId")?.as_str()?)?).ok()?;
+        if !same_apart_from_signed_date(now.as_object()?, before.as_object()?) {
+            return None;
+        }
+        let payload = JWSTransactionDecodedPayload::deserialize(&before).ok()?;
+        // The identity may have changed since (a project's bundle id is editable): checked as in a full verify.
+        check_bundle(&expected.bundle_id, payload.bundle_id.as_deref()).ok()?;
+        check_environment(expected.environment, payload.environment.as_ref()).ok()?;
+        Some(Verified {
+            payload,
+            raw: before,
+        })
+    }
+
     pub fn verify_renewal_info(
         &self,
         jws: &str,
@@ -860,6 +890,20 @@ fn check_window(entry: &CacheEntry, at: DateTime<Utc>) -> Result<(), VerifyError
 
 fn ms_to_datetime(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Whether two payloads hold the same claims apart from `signedDate` (keys are compared by name, values exactly).
+fn same_apart_from_signed_date(
+    a: &serde_json::Map<String, serde_json::Value>,
+    b: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    let others = |m: &serde_json::Map<String, serde_json::Value>| {
+        m.len() - usize::from(m.contains_key("signedDate"))
+    };
+    others(a) == others(b)
+        && a.iter()
+            .filter(|(k, _)| *k != "signedDate")
+            .all(|(k, v)| b.get(k) == Some(v))
 }
 
 fn check_bundle(expected: &str, got: Option<&str>) -> Result<(), VerifyError> {

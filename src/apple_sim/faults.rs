@@ -41,6 +41,11 @@ pub enum Fault {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Answer normally: holds a place in the queue, so that the fault after it hits a later call.
+    Normal {
+        #[serde(default = "one")]
+        count: u32,
+    },
 }
 
 impl Fault {
@@ -50,7 +55,8 @@ impl Fault {
             | Self::RateLimited { count, .. }
             | Self::Hang { count, .. }
             | Self::Garbage { count }
-            | Self::BadSignature { count } => *count,
+            | Self::BadSignature { count }
+            | Self::Normal { count } => *count,
         }
     }
 }

@@ -187,27 +187,16 @@ async fn changed<'r>(
     }
     let empty = StoredCopies::default();
     let known = known.unwrap_or(&empty);
-    let unknown: Vec<&IndexRow> = rows
+    let unknown: Vec<&str> = rows
         .iter()
         .filter(|r| known.get(r).is_none())
-        .copied()
+        .map(|r| r.transaction_id.as_str())
         .collect();
     let mut stored = StoredCopies {
         project_id,
         copies: HashMap::with_capacity(unknown.len()),
     };
-    for chunk in unknown.chunks(ROWS_PER_STATEMENT) {
-        let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT {COPY_COLUMNS} FROM transactions WHERE project_id = $1 AND transaction_id IN ({})",
-            params.join(", ")
-        );
-        let mut query = sqlx::query_as::<_, CopyRow>(&sql).bind(project_id);
-        for r in chunk {
-            query = query.bind(&r.transaction_id);
-        }
-        stored.extend(query.fetch_all(pool).await?);
-    }
+    read_copies(pool, &mut stored, &unknown).await?;
     Ok(rows
         .into_iter()
         .filter(|r| match known.get(r).or_else(|| stored.get(r)) {
@@ -220,6 +209,27 @@ async fn changed<'r>(
             }
         })
         .collect())
+}
+
+/// Adds the stored copies of the transactions `ids` (in every environment) to `into`.
+async fn read_copies(
+    pool: &sqlx::AnyPool,
+    into: &mut StoredCopies,
+    ids: &[&str],
+) -> StoreResult<()> {
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let params: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COPY_COLUMNS} FROM transactions WHERE project_id = $1 AND transaction_id IN ({})",
+            params.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, CopyRow>(&sql).bind(into.project_id);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        into.extend(query.fetch_all(pool).await?);
+    }
+    Ok(())
 }
 
 /// What a stored copy says, as far as [`changed`] compares it: signed date, source, seen at, decoded payload.
@@ -237,12 +247,25 @@ pub struct StoredCopies {
 }
 
 impl StoredCopies {
+    /// Whether the index held none of them.
+    pub fn is_empty(&self) -> bool {
+        self.copies.is_empty()
+    }
+
     fn extend(&mut self, found: Vec<CopyRow>) {
         self.copies.extend(found.into_iter().map(
             |(id, env, signed_date, source, seen_at, decoded)| {
                 ((id, env), (signed_date, source, seen_at, decoded))
             },
         ));
+    }
+
+    /// The payload stored for a transaction (serde_json's text of a payload whose signature was checked: every
+    /// row of the index came from a verified copy).
+    pub fn verified_payload(&self, transaction_id: &str, environment: &str) -> Option<&str> {
+        self.copies
+            .get(&(transaction_id.to_owned(), environment.to_owned()))
+            .map(|(_, _, _, decoded)| decoded.as_str())
     }
 
     fn get(&self, row: &IndexRow) -> Option<&Stored> {
@@ -393,6 +416,22 @@ impl Store {
         };
         copies.extend(found);
         Ok(copies)
+    }
+
+    /// Adds to `copies` those of the transactions `ids` it does not hold yet (one statement, when any is missing).
+    pub async fn add_stored_copies(
+        &self,
+        copies: &mut StoredCopies,
+        ids: &[&str],
+    ) -> StoreResult<()> {
+        let held: std::collections::HashSet<&str> =
+            copies.copies.keys().map(|(t, _)| t.as_str()).collect();
+        let missing: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| !held.contains(id))
+            .collect();
+        read_copies(self.pool(), copies, &missing).await
     }
 
     /// Loads many rows at once (a backfill, a benchmark's seed): multi-row statements, one transaction.

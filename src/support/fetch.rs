@@ -2,14 +2,16 @@
 //! of them, the independent ones run side by side, and a failure of a secondary call is still recorded on the key.
 //! Nothing is shown or indexed before it is verified: every answer goes to the page-verification threads the
 //! moment it arrives (after the next call's request has left), and the caller takes the results. The index's
-//! copies of the subscription are read during the waits, so the write after them need not read first.
+//! copies of the subscription are read during the waits, so the write after them need not read first, and a
+//! copy Apple signed again without any other change is taken from them rather than checked a second time.
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use app_store_server_library::models::history_response::HistoryResponse;
 
 use super::history::HistoryFilters;
 use super::lookup::HistoryRequest;
-use super::{claims, identity, unseen, verify_soon, Claims, Verifying};
+use super::{claims, identity, unseen, verify_soon_knowing, Claims, Verifying};
 use crate::apple::{ApiCredentials, AppleError, Environment};
 use crate::startup::AppState;
 use crate::store::transactions::StoredCopies;
@@ -39,8 +41,9 @@ pub(crate) struct Answers {
     /// The history page's transactions then the refunds', being verified from the moment they arrived (beside
     /// the timeline's further calls, when there are any).
     pub arrived: Verifying,
-    /// The index's copies of the searched transaction's subscription (or purchase), read meanwhile.
-    pub stored: Option<StoredCopies>,
+    /// The index's copies of the searched transaction's subscription (or purchase), read meanwhile: the write
+    /// need not read them, and an answer that repeats one of them is taken from it unchecked.
+    pub stored: Option<Arc<StoredCopies>>,
 }
 
 /// A secondary call failed inside a session that otherwise succeeded: the key row still hears of it.
@@ -144,6 +147,28 @@ async fn history_pages(
     signed
 }
 
+/// The read-ahead copies, plus those of other products the customer's page lists (a customer whose subscription
+/// the index holds has usually been seen whole; one it has never seen costs no further read).
+async fn completed(
+    state: &AppState,
+    stored: Option<StoredCopies>,
+    arrived: &[String],
+) -> Option<Arc<StoredCopies>> {
+    let mut stored = stored?;
+    if !stored.is_empty() {
+        let ids: Vec<String> = arrived
+            .iter()
+            .filter_map(|j| claims(j).transaction_id)
+            .collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        // A failed read only means those copies are verified in full.
+        if let Err(e) = state.store.add_stored_copies(&mut stored, &ids).await {
+            tracing::warn!(error = ?e, "could not read the index's copies of a history page");
+        }
+    }
+    Some(Arc::new(stored))
+}
+
 /// Whether most transactions on a history page claim to be auto-renewable: then reading on from the page finds
 /// the subscription's older periods at one call per 20 transactions; otherwise the other products would crowd
 /// them out, and a subscription-only query is cheaper.
@@ -195,11 +220,12 @@ pub(crate) async fn page_sections(
         .collect();
     let who = identity(project, env);
     if !is_subscription || whole_history {
+        let stored = completed(state, stored, &arrived).await;
         return Answers {
             history,
             refunds,
             chain: None,
-            arrived: verify_soon(state, &who, arrived),
+            arrived: verify_soon_knowing(state, &who, arrived, stored.clone()),
             stored,
         };
     }
@@ -229,9 +255,13 @@ pub(crate) async fn page_sections(
     };
     // The next page's request leaves before verification takes the cores: the yield lets the connection's task
     // write it first.
-    let (chain, check) = tokio::join!(fetch_chain, async {
+    let (chain, (check, stored)) = tokio::join!(fetch_chain, async {
         tokio::task::yield_now().await;
-        verify_soon(state, &who, arrived)
+        let stored = completed(state, stored, &arrived).await;
+        (
+            verify_soon_knowing(state, &who, arrived, stored.clone()),
+            stored,
+        )
     });
     // Copies of the searched transaction and of the history page's are verified there; a copy whose original
     // fails its check is not shown from here either.
@@ -244,7 +274,7 @@ pub(crate) async fn page_sections(
     Answers {
         history,
         refunds,
-        chain: Some(verify_soon(state, &who, chain)),
+        chain: Some(verify_soon_knowing(state, &who, chain, stored.clone())),
         arrived: check,
         stored,
     }

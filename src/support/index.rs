@@ -49,8 +49,10 @@ pub(crate) fn rows_of(
     items: &[SignedTransaction],
     seen_at: i64,
 ) -> Vec<IndexRow> {
+    // A recognised copy is already in the index as verified; its new JWS was not checked, so it is not stored.
     items
         .iter()
+        .filter(|t| t.signature_checked)
         .map(|t| {
             index_row(
                 project_id,

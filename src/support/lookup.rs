@@ -125,7 +125,7 @@ struct Fresh {
     report: TransactionReport,
     rows: Vec<IndexRow>,
     /// The index's copies read while Apple answered, so the write need not read them first.
-    stored: Option<StoredCopies>,
+    stored: Option<std::sync::Arc<StoredCopies>>,
     /// Sections whose Apple call failed, to be filled from the index after the write.
     history_problem: Option<AppleProblem>,
     refunds_problem: Option<AppleProblem>,
@@ -453,7 +453,7 @@ async fn finish_fresh(
     };
     state
         .store
-        .index_transactions_with(&rows, &orders, Some(audit), stored.as_ref())
+        .index_transactions_with(&rows, &orders, Some(audit), stored.as_deref())
         .await?;
     if history_problem.is_some() || refunds_problem.is_some() {
         let related = index_rows_for(state, project, &report.transaction.transaction_id).await?;

@@ -24,11 +24,13 @@ use serde::Serialize;
 
 use crate::apple::models::jws_transaction_decoded_payload::JWSTransactionDecodedPayload;
 use crate::apple::{
-    ApiCredentials, ApiErrorKind, AppIdentity, AppleError, Environment, Verified, VerifyError,
+    ApiCredentials, ApiErrorKind, AppIdentity, AppleError, Environment, SignedDataVerifier,
+    Verified, VerifyError,
 };
 use crate::error::AppError;
 use crate::notifications::cpu_pool::{PoolError, Submitted};
 use crate::startup::AppState;
+use crate::store::transactions::StoredCopies;
 use crate::store::Project;
 
 pub use history::{export_csv, CsvExport, HistoryFilters, HistoryPage, HistoryParams};
@@ -248,6 +250,9 @@ pub struct SignedTransaction {
     pub jws: String,
     pub environment: Environment,
     pub verified: Verified<JWSTransactionDecodedPayload>,
+    /// False for a copy recognised as one the index holds verified (`verified` is then that copy, and `jws`, whose
+    /// signature was not checked, is never stored).
+    pub signature_checked: bool,
 }
 
 /// Below this many items, one pool thread does the whole batch: handing out parts costs more than it saves.
@@ -265,28 +270,39 @@ pub(crate) async fn verify_transactions(
 
 type Checked = Result<SignedTransaction, VerifyError>;
 
+/// Verifies one signed transaction, unless it is a new signature over a copy the index holds verified.
 fn check_one(
-    verifier: &crate::apple::SignedDataVerifier,
+    verifier: &SignedDataVerifier,
     identity: &AppIdentity,
+    known: Option<&StoredCopies>,
     jws: &str,
 ) -> Checked {
-    verifier
-        .verify_transaction(jws, identity)
-        .map(|verified| SignedTransaction {
-            jws: jws.to_owned(),
-            environment: identity.environment,
-            verified,
-        })
+    let env = identity.environment.as_str();
+    let recognised = known.and_then(|k| {
+        SignedDataVerifier::recognise_transaction(jws, identity, |id| k.verified_payload(id, env))
+    });
+    let signature_checked = recognised.is_none();
+    let verified = match recognised {
+        Some(v) => v,
+        None => verifier.verify_transaction(jws, identity)?,
+    };
+    Ok(SignedTransaction {
+        jws: jws.to_owned(),
+        environment: identity.environment,
+        verified,
+        signature_checked,
+    })
 }
 
 /// One after the other, on this thread.
 fn verify_each(
-    verifier: &crate::apple::SignedDataVerifier,
+    verifier: &SignedDataVerifier,
     identity: &AppIdentity,
+    known: Option<&StoredCopies>,
     jws: &[String],
 ) -> Vec<Checked> {
     jws.iter()
-        .map(|s| check_one(verifier, identity, s))
+        .map(|s| check_one(verifier, identity, known, s))
         .collect()
 }
 
@@ -296,16 +312,24 @@ type Part = (Arc<Vec<String>>, Result<Submitted<Vec<Checked>>, PoolError>);
 /// A batch of signed transactions being verified on the page-verification threads while the page goes on.
 pub(crate) struct Verifying {
     parts: Vec<Part>,
-    verifier: Arc<crate::apple::SignedDataVerifier>,
+    verifier: Arc<SignedDataVerifier>,
     identity: AppIdentity,
+    known: Option<Arc<StoredCopies>>,
 }
 
 /// Starts verifying `jws` at once, spread over the page-verification threads (persistent, one per core: a page
 /// verifies up to three batches, and starting threads for each cost more than the smaller ones took).
-pub(crate) fn verify_soon(
+pub(crate) fn verify_soon(state: &AppState, identity: &AppIdentity, jws: Vec<String>) -> Verifying {
+    verify_soon_knowing(state, identity, jws, None)
+}
+
+/// [`verify_soon`], taking copies that match ones the index holds (`known`, read for the same project) from the
+/// index instead of checking their new signatures.
+pub(crate) fn verify_soon_knowing(
     state: &AppState,
     identity: &AppIdentity,
     mut jws: Vec<String>,
+    known: Option<Arc<StoredCopies>>,
 ) -> Verifying {
     let chunks = if jws.len() < PARALLEL_VERIFY_FROM {
         1
@@ -318,15 +342,17 @@ pub(crate) fn verify_soon(
         let rest = jws.split_off(size.min(jws.len()));
         let part = Arc::new(std::mem::replace(&mut jws, rest));
         let (verifier, who, input) = (state.verifier.clone(), identity.clone(), part.clone());
+        let known = known.clone();
         let job = state
             .page_pool
-            .submit(move || verify_each(&verifier, &who, &input));
+            .submit(move || verify_each(&verifier, &who, known.as_deref(), &input));
         parts.push((part, job));
     }
     Verifying {
         parts,
         verifier: state.verifier.clone(),
         identity: identity.clone(),
+        known,
     }
 }
 
@@ -340,7 +366,9 @@ impl Verifying {
                 Err(_) => None,
             };
             // The queue was full or the job failed: verified here instead.
-            out.extend(done.unwrap_or_else(|| verify_each(&self.verifier, &self.identity, &part)));
+            out.extend(done.unwrap_or_else(|| {
+                verify_each(&self.verifier, &self.identity, self.known.as_deref(), &part)
+            }));
         }
         out
     }

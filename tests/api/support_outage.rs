@@ -235,3 +235,77 @@ support_test!(a_signature_that_does_not_verify_is_never_shown, |r| {
     assert!(!page.contains("9.99 EUR"));
     assert_eq!(r.app.store.indexed_count(r.project.id).await.unwrap(), 0);
 });
+
+support_test!(
+    a_copy_signed_again_is_taken_from_the_index_but_an_unknown_one_must_verify,
+    |r| {
+        let seed = r.sim.seed();
+        let id = seed.active_monthly.transaction_id.clone();
+        let original = seed.active_monthly.original_transaction_id.clone();
+        let store = &r.app.store;
+        // Get Transaction Info answers normally; the history and the refunds, asked side by side, are signed
+        // badly.
+        let badly_signed_sections = || {
+            r.sim.inject_fault(Fault::Normal { count: 1 });
+            r.sim.inject_fault(Fault::BadSignature { count: 2 });
+        };
+
+        // Nothing of the customer's is in the index yet: the history's copies must verify, and none does.
+        badly_signed_sections();
+        let page = r.admin.get_text(&search(&id)).await;
+        assert_no_trace(&page);
+        assert!(
+            page.contains("Some transactions on this page were left out:"),
+            "{page}"
+        );
+        let only_the_one = store
+            .indexed_by_original_id(r.project.id, &original)
+            .await
+            .unwrap();
+        assert_eq!(
+            only_the_one
+                .iter()
+                .map(|t| t.transaction_id.as_str())
+                .collect::<Vec<_>>(),
+            vec![id.as_str()]
+        );
+
+        // A good lookup stores the whole history.
+        warm(&r, &id).await;
+        let stored = store
+            .indexed_by_original_id(r.project.id, &original)
+            .await
+            .unwrap();
+        assert!(stored.len() > 2, "{stored:?}");
+        let others: Vec<&str> = stored
+            .iter()
+            .map(|t| t.transaction_id.as_str())
+            // The one looked up names its original in its own words.
+            .filter(|t| *t != id && *t != original)
+            .collect();
+        assert!(!others.is_empty());
+        for t in &others {
+            assert!(!page.contains(*t), "{t} was shown unverified");
+        }
+
+        // The same copies signed again, badly: each says only what was verified, so the page shows them as
+        // stored, and the index keeps the copies it verified (not the new signatures, nor their signedDate).
+        badly_signed_sections();
+        let page = r.admin.get_text(&search(&id)).await;
+        assert!(page.contains("Fresh from Apple"), "{page}");
+        assert!(!page.contains("left out"), "{page}");
+        for t in &others {
+            assert!(page.contains(*t), "{t} is missing");
+        }
+        let after = store
+            .indexed_by_original_id(r.project.id, &original)
+            .await
+            .unwrap();
+        let dates = |rows: &[storedesk::store::transactions::IndexedTransaction]| {
+            rows.iter()
+                .map(|t| (t.transaction_id.clone(), t.signed_date, t.decoded.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(dates(&after), dates(&stored));
+    }
+);

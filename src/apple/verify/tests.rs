@@ -999,3 +999,128 @@ fn leaf_from_another_intermediate_is_refused() {
         VerifyError::UntrustedChain(_)
     ));
 }
+
+// ---- copies verified before, signed again ----
+
+/// A copy of `payload` whose signature does not verify (the last byte of a real signature changed).
+fn badly_signed(payload: &serde_json::Value) -> String {
+    let jws = sign_jws(&test_leaf_key(), &test_chain(), payload);
+    let (signed, signature) = jws.rsplit_once('.').unwrap();
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    if let Some(last) = bytes.last_mut() {
+        *last ^= 1;
+    }
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn recognise(
+    jws: &str,
+    before: &serde_json::Value,
+) -> Option<Verified<JWSTransactionDecodedPayload>> {
+    let stored = before.to_string();
+    SignedDataVerifier::recognise_transaction(jws, &sandbox_app(), |id| {
+        (before["transactionId"].as_str() == Some(id)).then_some(stored.as_str())
+    })
+}
+
+#[test]
+fn a_copy_signed_again_is_taken_as_the_copy_verified_before() {
+    let before = sandbox_transaction(json!(SIGNED_2025_MS));
+    let again = sandbox_transaction(json!(SIGNED_2025_MS + 60_000));
+    let jws = badly_signed(&again);
+    assert!(matches!(
+        test_ca_verifier().verify_transaction(&jws, &sandbox_app()),
+        Err(VerifyError::BadSignature)
+    ));
+    let taken = recognise(&jws, &before).unwrap();
+    // Everything shown is what was checked: the earlier copy, its signedDate included.
+    assert_eq!(taken.raw, before);
+    assert_eq!(
+        taken.payload.signed_date.map(|d| d.timestamp_millis()),
+        Some(SIGNED_2025_MS)
+    );
+    assert_eq!(
+        taken.payload.transaction_id.as_deref(),
+        Some("2000000442013708")
+    );
+    // The same copy, once more: no signedDate at all on either side changes nothing either.
+    let mut undated = before.clone();
+    undated.as_object_mut().unwrap().remove("signedDate");
+    assert!(recognise(&badly_signed(&undated), &undated).is_some());
+}
+
+#[test]
+fn a_copy_that_says_anything_new_is_not_recognised() {
+    let before = sandbox_transaction(json!(SIGNED_2025_MS));
+    let changed: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 6] = [
+        (
+            "a refund",
+            Box::new(|p| p["revocationDate"] = json!(SIGNED_2025_MS)),
+        ),
+        (
+            "another product",
+            Box::new(|p| p["productId"] = json!("com.example.other")),
+        ),
+        (
+            "a field removed",
+            Box::new(|p| {
+                p.as_object_mut().unwrap().remove("type");
+            }),
+        ),
+        (
+            "a number as text",
+            Box::new(|p| p["transactionId"] = json!(2000000442013708_i64)),
+        ),
+        (
+            "a nested signedDate",
+            Box::new(|p| p["extra"] = json!({"signedDate": 1})),
+        ),
+        (
+            "signedDate turned into text",
+            Box::new(|p| p["signedDate"] = json!("later")),
+        ),
+    ];
+    for (what, edit) in changed {
+        let mut now = before.clone();
+        edit(&mut now);
+        let found = recognise(&badly_signed(&now), &before);
+        if what == "signedDate turned into text" {
+            // Only signedDate differs, whatever its form: the earlier copy is what is taken.
+            assert_eq!(found.map(|v| v.raw), Some(before.clone()), "{what}");
+        } else {
+            assert!(found.is_none(), "{what} was recognised");
+        }
+    }
+    // No copy of this transaction, or a JWS that cannot be read: not recognised (the caller verifies in full).
+    let jws = badly_signed(&before);
+    assert!(SignedDataVerifier::recognise_transaction(&jws, &sandbox_app(), |_| None).is_none());
+    for broken in ["", "a.b", "a.%%%.c", "a.e30.c"] {
+        assert!(recognise(broken, &before).is_none(), "{broken:?}");
+    }
+}
+
+#[test]
+fn a_recognised_copy_still_meets_the_project_identity() {
+    let before = sandbox_transaction(json!(SIGNED_2025_MS));
+    let jws = badly_signed(&before);
+    let stored = before.to_string();
+    let other_bundle = AppIdentity {
+        bundle_id: "com.example.renamed".into(),
+        ..sandbox_app()
+    };
+    assert!(
+        SignedDataVerifier::recognise_transaction(&jws, &other_bundle, |_| Some(stored.as_str()))
+            .is_none()
+    );
+    assert!(SignedDataVerifier::recognise_transaction(
+        &jws,
+        &production_app(Some(1234)),
+        |_| Some(stored.as_str())
+    )
+    .is_none());
+    // A stored payload that is not a transaction's shape is not taken either.
+    assert!(
+        SignedDataVerifier::recognise_transaction(&jws, &sandbox_app(), |_| Some("[1, 2]"))
+            .is_none()
+    );
+}

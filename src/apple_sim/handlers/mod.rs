@@ -71,7 +71,7 @@ pub(crate) async fn gate(req: &HttpRequest, st: &SimState, endpoint: Endpoint) -
         Some(Fault::Garbage { .. }) => return Err(SimError::Garbage),
         Some(Fault::Hang { seconds, .. }) => tokio::time::sleep(Duration::from_secs(seconds)).await,
         Some(Fault::BadSignature { .. }) => corrupt = true,
-        None => {}
+        Some(Fault::Normal { .. }) | None => {}
     }
 
     if st.rate_limits {

@@ -136,6 +136,28 @@ async fn the_bad_signature_fault_breaks_only_the_next_answer() {
 }
 
 #[tokio::test]
+async fn a_normal_fault_lets_one_answer_through_before_the_next_fault() {
+    let t = TestSim::start().await;
+    let id = t.sim.seed().active_monthly.original_transaction_id;
+    t.sim.inject_fault(Fault::Normal { count: 1 });
+    t.sim.inject_fault(Fault::BadSignature { count: 1 });
+    let signed = |body: &serde_json::Value| {
+        body["data"][0]["lastTransactions"][0]["signedTransactionInfo"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let path = format!("/inApps/v1/subscriptions/{id}");
+    let (status, first) = t.get_json(&path).await;
+    assert_eq!(status, 200);
+    assert!(verify_jws(&signed(&first)).is_ok());
+    let (_, second) = t.get_json(&path).await;
+    assert!(verify_jws(&signed(&second)).is_err());
+    let (_, third) = t.get_json(&path).await;
+    assert!(verify_jws(&signed(&third)).is_ok());
+}
+
+#[tokio::test]
 async fn issued_keys_look_like_app_store_connect_downloads() {
     let t = TestSim::start().await;
     let key = t.sim.issue_key();
