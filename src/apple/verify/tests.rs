@@ -1052,7 +1052,8 @@ fn a_copy_signed_again_is_taken_as_the_copy_verified_before() {
 #[test]
 fn a_copy_that_says_anything_new_is_not_recognised() {
     let before = sandbox_transaction(json!(SIGNED_2025_MS));
-    let changed: [(&str, Box<dyn Fn(&mut serde_json::Value)>); 6] = [
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+    let changed: [(&str, Edit); 6] = [
         (
             "a refund",
             Box::new(|p| p["revocationDate"] = json!(SIGNED_2025_MS)),
