@@ -187,14 +187,17 @@ async fn changed<'r>(
     }
     let empty = StoredCopies::default();
     let known = known.unwrap_or(&empty);
+    // A row of a subscription whose every copy was read ahead is new to the index (or was written since, which
+    // the upsert's own guard settles): reading it again would find nothing.
     let unknown: Vec<&str> = rows
         .iter()
-        .filter(|r| known.get(r).is_none())
+        .filter(|r| known.get(r).is_none() && !known.holds_all_of(&r.original_transaction_id))
         .map(|r| r.transaction_id.as_str())
         .collect();
     let mut stored = StoredCopies {
         project_id,
         copies: HashMap::with_capacity(unknown.len()),
+        whole: None,
     };
     read_copies(pool, &mut stored, &unknown).await?;
     Ok(rows
@@ -244,12 +247,18 @@ type CopyRow = (String, String, i64, String, i64, String);
 pub struct StoredCopies {
     project_id: i64,
     copies: HashMap<(String, String), Stored>,
+    /// The original transaction id whose copies were all read (fewer than [`COPIES_AHEAD`] existed).
+    whole: Option<String>,
 }
 
 impl StoredCopies {
     /// Whether the index held none of them.
     pub fn is_empty(&self) -> bool {
         self.copies.is_empty()
+    }
+
+    fn holds_all_of(&self, original_transaction_id: &str) -> bool {
+        self.whole.as_deref() == Some(original_transaction_id)
     }
 
     fn extend(&mut self, found: Vec<CopyRow>) {
@@ -410,9 +419,12 @@ impl Store {
         .bind(COPIES_AHEAD)
         .fetch_all(self.pool())
         .await?;
+        let whole =
+            (found.len() < COPIES_AHEAD as usize).then(|| original_transaction_id.to_owned());
         let mut copies = StoredCopies {
             project_id,
             copies: HashMap::with_capacity(found.len()),
+            whole,
         };
         copies.extend(found);
         Ok(copies)

@@ -122,7 +122,7 @@ both_backends!(
             .await
             .expect("notification");
         // The lookup's copy says what the copy read ahead said: it is not written, and the refund stays.
-        // A transaction the read ahead did not hold is read and stored.
+        // A transaction the read ahead did not hold is stored.
         store
             .index_transactions_with(
                 &[
@@ -166,6 +166,72 @@ both_backends!(
         assert_eq!(
             stored_of(store, p, "2000000000000002").await,
             (200, t0 + 2_000)
+        );
+    }
+);
+
+both_backends!(
+    a_row_new_to_a_subscription_read_whole_is_stored_without_a_second_read_and_still_guarded,
+    |app| {
+        let store = &app.store;
+        let p = store_project(store, "whole").await;
+        let t0 = 1_800_000_000_000i64;
+        store
+            .index_transactions(&[row(p, 100, "h.p1.s", t0)], &[], None)
+            .await
+            .expect("index");
+        // Every copy of the subscription is read ahead (one exists): a transaction it lacks is new to the index.
+        let ahead = store
+            .stored_copies(p, "2000000000000001")
+            .await
+            .expect("read ahead");
+        // Meanwhile a notification stores a refund of that new transaction, signed later than Apple's answer.
+        store
+            .index_transactions(
+                &[row_of(
+                    "2000000000000003",
+                    p,
+                    300,
+                    "h.refunded.s",
+                    t0 + 1_000,
+                )],
+                &[],
+                None,
+            )
+            .await
+            .expect("notification");
+        // The lookup's older copy, without the refund, is offered unread: the upsert's guard keeps the refund.
+        store
+            .index_transactions_with(
+                &[row_of("2000000000000003", p, 200, "h.p2.s", t0 + 2_000)],
+                &[],
+                None,
+                Some(&ahead),
+            )
+            .await
+            .expect("index");
+        assert_eq!(
+            stored_of(store, p, "2000000000000003").await,
+            (300, t0 + 1_000)
+        );
+        let rows = store
+            .indexed_by_transaction_id(p, "2000000000000003")
+            .await
+            .expect("read");
+        assert!(rows[0].revocation_date.is_some());
+        // A transaction neither read ahead nor written meanwhile is stored.
+        store
+            .index_transactions_with(
+                &[row_of("2000000000000004", p, 200, "h.p4.s", t0 + 3_000)],
+                &[],
+                None,
+                Some(&ahead),
+            )
+            .await
+            .expect("index");
+        assert_eq!(
+            stored_of(store, p, "2000000000000004").await,
+            (200, t0 + 3_000)
         );
     }
 );
