@@ -498,7 +498,7 @@ impl SignedDataVerifier {
             serde_json::from_slice(&B64URL.decode(payload_b64).ok()?).ok()?;
         let before: serde_json::Value =
             serde_json::from_str(verified_before(now.get("transactionId")?.as_str()?)?).ok()?;
-        if !same_apart_from_signed_date(now.as_object()?, before.as_object()?) {
+        if !same_claims_apart_from_signed_date(now.as_object()?, before.as_object()?) {
             return None;
         }
         let payload = JWSTransactionDecodedPayload::deserialize(&before).ok()?;
@@ -893,7 +893,9 @@ fn ms_to_datetime(ms: i64) -> DateTime<Utc> {
 }
 
 /// Whether two payloads hold the same claims apart from `signedDate` (keys are compared by name, values exactly).
-fn same_apart_from_signed_date(
+/// The index's write has a cheaper rule on stored text (`store::transactions`), where a wrong "different" only
+/// costs a rewrite; this one decides what is shown unchecked, so it compares parsed values.
+fn same_claims_apart_from_signed_date(
     a: &serde_json::Map<String, serde_json::Value>,
     b: &serde_json::Map<String, serde_json::Value>,
 ) -> bool {

@@ -272,15 +272,18 @@ impl StoredCopies {
     /// The payload stored for a transaction (serde_json's text of a payload whose signature was checked: every
     /// row of the index came from a verified copy).
     pub fn verified_payload(&self, transaction_id: &str, environment: &str) -> Option<&str> {
-        self.copies
-            .get(&(transaction_id.to_owned(), environment.to_owned()))
+        self.copy(transaction_id, environment)
             .map(|(_, _, _, decoded)| decoded.as_str())
     }
 
     fn get(&self, row: &IndexRow) -> Option<&Stored> {
+        self.copy(&row.transaction_id, &row.environment)
+    }
+
+    fn copy(&self, transaction_id: &str, environment: &str) -> Option<&Stored> {
         // Borrowed lookups need the key's own types; the copies are few, the clones cheap beside a statement.
         self.copies
-            .get(&(row.transaction_id.clone(), row.environment.clone()))
+            .get(&(transaction_id.to_owned(), environment.to_owned()))
     }
 }
 

@@ -57,6 +57,24 @@ async fn stored_of(store: &Store, project_id: i64, transaction_id: &str) -> (i64
     (rows[0].signed_date, rows[0].seen_at)
 }
 
+/// A project whose index holds one copy of the subscription, and that copy read ahead as a lookup reads it.
+async fn one_copy_read_ahead(
+    store: &Store,
+    slug: &str,
+) -> (i64, i64, storedesk::store::transactions::StoredCopies) {
+    let p = store_project(store, slug).await;
+    let t0 = 1_800_000_000_000i64;
+    store
+        .index_transactions(&[row(p, 100, "h.p1.s", t0)], &[], None)
+        .await
+        .expect("index");
+    let ahead = store
+        .stored_copies(p, "2000000000000001")
+        .await
+        .expect("read ahead");
+    (p, t0, ahead)
+}
+
 both_backends!(
     the_same_transaction_seen_again_refreshes_as_of_once_a_minute,
     |app| {
@@ -105,16 +123,7 @@ both_backends!(
     copies_read_ahead_of_a_write_decide_as_a_fresh_read_would,
     |app| {
         let store = &app.store;
-        let p = store_project(store, "ahead").await;
-        let t0 = 1_800_000_000_000i64;
-        store
-            .index_transactions(&[row(p, 100, "h.p1.s", t0)], &[], None)
-            .await
-            .expect("index");
-        let ahead = store
-            .stored_copies(p, "2000000000000001")
-            .await
-            .expect("read ahead");
+        let (p, t0, ahead) = one_copy_read_ahead(store, "ahead").await;
 
         // While Apple answers, a notification stores a refund of the same transaction.
         store
@@ -174,17 +183,8 @@ both_backends!(
     a_row_new_to_a_subscription_read_whole_is_stored_without_a_second_read_and_still_guarded,
     |app| {
         let store = &app.store;
-        let p = store_project(store, "whole").await;
-        let t0 = 1_800_000_000_000i64;
-        store
-            .index_transactions(&[row(p, 100, "h.p1.s", t0)], &[], None)
-            .await
-            .expect("index");
         // Every copy of the subscription is read ahead (one exists): a transaction it lacks is new to the index.
-        let ahead = store
-            .stored_copies(p, "2000000000000001")
-            .await
-            .expect("read ahead");
+        let (p, t0, ahead) = one_copy_read_ahead(store, "whole").await;
         // Meanwhile a notification stores a refund of that new transaction, signed later than Apple's answer.
         store
             .index_transactions(
