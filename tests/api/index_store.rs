@@ -200,38 +200,29 @@ both_backends!(
             )
             .await
             .expect("notification");
-        // The lookup's older copy, without the refund, is offered unread: the upsert's guard keeps the refund.
-        store
-            .index_transactions_with(
-                &[row_of("2000000000000003", p, 200, "h.p2.s", t0 + 2_000)],
-                &[],
-                None,
-                Some(&ahead),
-            )
-            .await
-            .expect("index");
-        assert_eq!(
-            stored_of(store, p, "2000000000000003").await,
-            (300, t0 + 1_000)
-        );
+        // Offered unread, each with what it must leave in the index: the lookup's older copy of the refunded
+        // transaction, without the refund (the upsert's guard keeps the refund), and a transaction neither read
+        // ahead nor written meanwhile (stored).
+        let cases = [
+            ("2000000000000003", "h.p2.s", t0 + 2_000, (300, t0 + 1_000)),
+            ("2000000000000004", "h.p4.s", t0 + 3_000, (200, t0 + 3_000)),
+        ];
+        for (id, jws, seen_at, left) in cases {
+            store
+                .index_transactions_with(
+                    &[row_of(id, p, 200, jws, seen_at)],
+                    &[],
+                    None,
+                    Some(&ahead),
+                )
+                .await
+                .expect("index");
+            assert_eq!(stored_of(store, p, id).await, left, "{id}");
+        }
         let rows = store
             .indexed_by_transaction_id(p, "2000000000000003")
             .await
             .expect("read");
         assert!(rows[0].revocation_date.is_some());
-        // A transaction neither read ahead nor written meanwhile is stored.
-        store
-            .index_transactions_with(
-                &[row_of("2000000000000004", p, 200, "h.p4.s", t0 + 3_000)],
-                &[],
-                None,
-                Some(&ahead),
-            )
-            .await
-            .expect("index");
-        assert_eq!(
-            stored_of(store, p, "2000000000000004").await,
-            (200, t0 + 3_000)
-        );
     }
 );
