@@ -11,7 +11,9 @@ use app_store_server_library::models::history_response::HistoryResponse;
 
 use super::history::HistoryFilters;
 use super::lookup::HistoryRequest;
-use super::{claims, identity, unseen, verify_soon_knowing, Claims, Verifying};
+use super::{
+    claimed_transaction_id, claims, identity, unseen, verify_soon_knowing, Claims, Verifying,
+};
 use crate::apple::{ApiCredentials, AppleError, Environment};
 use crate::startup::AppState;
 use crate::store::transactions::StoredCopies;
@@ -149,17 +151,15 @@ async fn history_pages(
 
 /// The read-ahead copies, plus those of other products the customer's page lists (a customer whose subscription
 /// the index holds has usually been seen whole; one it has never seen costs no further read).
+/// `claimed` is only read when the index knows the customer.
 async fn completed(
     state: &AppState,
     stored: Option<StoredCopies>,
-    arrived: &[String],
+    claimed: impl Iterator<Item = String>,
 ) -> Option<Arc<StoredCopies>> {
     let mut stored = stored?;
     if !stored.is_empty() {
-        let ids: Vec<String> = arrived
-            .iter()
-            .filter_map(|j| claims(j).transaction_id)
-            .collect();
+        let ids: Vec<String> = claimed.collect();
         let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
         // A failed read only means those copies are verified in full.
         if let Err(e) = state.store.add_stored_copies(&mut stored, &ids).await {
@@ -220,7 +220,8 @@ pub(crate) async fn page_sections(
         .collect();
     let who = identity(project, env);
     if !is_subscription || whole_history {
-        let stored = completed(state, stored, &arrived).await;
+        let claimed = arrived.iter().filter_map(|j| claimed_transaction_id(j));
+        let stored = completed(state, stored, claimed).await;
         return Answers {
             history,
             refunds,
@@ -257,7 +258,16 @@ pub(crate) async fn page_sections(
     // write it first.
     let (chain, (check, stored)) = tokio::join!(fetch_chain, async {
         tokio::task::yield_now().await;
-        let stored = completed(state, stored, &arrived).await;
+        // The history page's claims are read already; the refunds' are read here.
+        let claimed = page_claims
+            .iter()
+            .filter_map(|c| c.transaction_id.clone())
+            .chain(
+                arrived[page_claims.len()..]
+                    .iter()
+                    .filter_map(|j| claimed_transaction_id(j)),
+            );
+        let stored = completed(state, stored, claimed).await;
         (
             verify_soon_knowing(state, &who, arrived, stored.clone()),
             stored,
