@@ -1,5 +1,6 @@
-//! The key history: rotation (also under concurrent signing), Mark revoked, who may do what, and the master key
-//! (re-sealing every key, refusing a wrong one, `storedesk serve` without one).
+//! The key history: rotation (also under concurrent signing, and several rotations or revocations at once), Mark
+//! revoked, who may do what, and the master key (re-sealing every key, refusing a wrong one, `storedesk serve`
+//! without one).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -234,6 +235,71 @@ both_backends!(
     }
 );
 
+both_backends!(rotations_sent_at_once_all_land_one_after_the_other, |app| {
+    // Arrange: a key in use, and replacements uploaded by several managers at the same moment (Apple cannot be
+    // reached from the tests, so each ticks "Activate anyway").
+    const AT_ONCE: usize = 12;
+    let (admin, pid) = admin_with_project(&app).await;
+    let first = TestKey::generate();
+    assert_redirect_to(
+        &KeyUpload::new(KEY_ID, ISSUER_ID, "k.p8", first.pem.as_bytes())
+            .to_wizard(&admin)
+            .await,
+        WIZARD,
+    );
+    let keys: Vec<TestKey> = (0..AT_ONCE).map(|_| TestKey::generate()).collect();
+    let mut forms = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let key_id = nth_key_id(i);
+        let upload = KeyUpload::new(&key_id, ISSUER_ID, "k.p8", key.pem.as_bytes());
+        forms.push(upload.form(&admin, KEYS).await.text("activate_anyway", "1"));
+    }
+
+    // Act
+    let answers =
+        futures_util::future::join_all(forms.into_iter().map(|f| f.post(&admin, KEYS))).await;
+
+    // Assert: every rotation is answered as done, none as a server error, and they form one chain: each
+    // replaced the key in use before it, so exactly one is in use and only it keeps a private part.
+    for r in &answers {
+        assert_redirect_to(r, KEYS);
+    }
+    let rows = app.store.keys_of_project(pid).await.unwrap();
+    assert_eq!(rows.len(), AT_ONCE + 1);
+    let active: Vec<_> = rows.iter().filter(|r| r.status == "active").collect();
+    assert_eq!(active.len(), 1, "exactly one key in use: {rows:?}");
+    assert!(rows
+        .iter()
+        .filter(|r| r.id != active[0].id)
+        .all(|r| r.status == "retired" && r.retired_at.is_some()));
+    let sealed = app.store.all_sealed_keys().await.unwrap();
+    assert_eq!(
+        sealed.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![active[0].id]
+    );
+    let audit = key_audit(&app).await;
+    let mut replaced: Vec<&str> = audit
+        .iter()
+        .filter(|e| e.action == "key.save")
+        .filter_map(|e| e.detail.split("replaces ").nth(1))
+        .collect();
+    replaced.sort_unstable();
+    let mut expected: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.id != active[0].id)
+        .map(|r| r.key_id.as_str())
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(
+        replaced, expected,
+        "each key but the last was replaced once"
+    );
+    assert_eq!(
+        audit.iter().filter(|e| e.action == "key.retire").count(),
+        AT_ONCE
+    );
+});
+
 both_backends!(
     rotation_under_concurrent_signing_never_hands_out_a_retired_key,
     |app| {
@@ -430,6 +496,41 @@ both_backends!(revoking_a_key_twice_says_it_is_already_revoked, |app| {
         .unwrap()
         .is_none());
 });
+
+both_backends!(
+    revoking_a_key_from_several_pages_at_once_revokes_it_once,
+    |app| {
+        let (admin, pid) = admin_with_project(&app).await;
+        let key = TestKey::generate();
+        let id = save_directly(&app, "demo", KEY_ID, &key).await;
+
+        let csrf = csrf_from(&admin.get_text(KEYS).await);
+        let revoke = || {
+            admin
+                .client
+                .post(admin.url(&format!("{KEYS}/{id}/revoke")))
+                .form(&[("csrf_token", csrf.as_str())])
+                .send()
+        };
+
+        let answers = futures_util::future::join_all((0..8).map(|_| revoke())).await;
+
+        for r in answers {
+            assert_redirect_to(&r.unwrap(), KEYS);
+        }
+        let revokes = key_audit(&app)
+            .await
+            .into_iter()
+            .filter(|e| e.action == "key.revoke")
+            .count();
+        assert_eq!(revokes, 1, "the later of the two changes nothing");
+        let rows = app.store.keys_of_project(pid).await.unwrap();
+        assert_eq!(
+            rows.iter().map(|r| r.status.as_str()).collect::<Vec<_>>(),
+            vec!["revoked"]
+        );
+    }
+);
 
 both_backends!(
     a_key_of_another_project_cannot_be_revoked_through_this_one,
