@@ -197,46 +197,10 @@ pub async fn insert_notification_batch(
     let mut new_ids: HashMap<(i64, &str), i64> = HashMap::with_capacity(rows.len());
     let mut tx = conn.begin().await?;
     for chunk in order.chunks(INSERT_CHUNK) {
-        let mut sql = String::from(
-            "INSERT INTO notifications (project_id, notification_uuid, notification_type, subtype, environment, \
-             signed_date, transaction_id, original_transaction_id, product_id, source, received_at, \
-             signed_payload, payload) VALUES ",
-        );
-        for (i, _) in chunk.iter().enumerate() {
-            let b = i * 13;
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('(');
-            for c in 1..=13 {
-                if c > 1 {
-                    sql.push_str(", ");
-                }
-                sql.push_str(&format!("${}", b + c));
-            }
-            sql.push(')');
-        }
-        sql.push_str(
-            " ON CONFLICT (project_id, notification_uuid) DO NOTHING \
-             RETURNING id, project_id, notification_uuid",
-        );
+        let sql = insert_sql(chunk.len(), "id, project_id, notification_uuid");
         let mut query = sqlx::query_as::<_, (i64, i64, String)>(&sql);
         for &i in chunk {
-            let n = rows[i];
-            query = query
-                .bind(n.project_id)
-                .bind(&n.notification_uuid)
-                .bind(&n.notification_type)
-                .bind(&n.subtype)
-                .bind(&n.environment)
-                .bind(n.signed_date)
-                .bind(&n.transaction_id)
-                .bind(&n.original_transaction_id)
-                .bind(&n.product_id)
-                .bind(&n.source)
-                .bind(n.received_at)
-                .bind(&n.signed_payload)
-                .bind(&n.payload);
+            query = bind_row(query, rows[i]);
         }
         for (id, project_id, uuid) in query.fetch_all(&mut *tx).await? {
             if let Some(&i) = chunk
@@ -273,31 +237,58 @@ pub async fn insert_notification_batch(
     Ok(results)
 }
 
-/// Rows per INSERT statement: 13 parameters each stays far below SQLite's and PostgreSQL's limits.
+/// Rows per INSERT statement: [`COLUMNS`] parameters each stays far below SQLite's and PostgreSQL's limits.
 const INSERT_CHUNK: usize = 256;
 
-async fn insert_one(conn: &mut AnyConnection, n: &NewNotification) -> StoreResult<Inserted> {
-    let inserted: Option<(i64,)> = sqlx::query_as(
+/// `INSERT … VALUES ($1, …), …` for `rows` notifications, each new one answering `returning`.
+fn insert_sql(rows: usize, returning: &str) -> String {
+    let mut sql = String::from(
         "INSERT INTO notifications (project_id, notification_uuid, notification_type, subtype, environment, \
          signed_date, transaction_id, original_transaction_id, product_id, source, received_at, \
-         signed_payload, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (project_id, notification_uuid) DO NOTHING RETURNING id",
-    )
-    .bind(n.project_id)
-    .bind(&n.notification_uuid)
-    .bind(&n.notification_type)
-    .bind(&n.subtype)
-    .bind(&n.environment)
-    .bind(n.signed_date)
-    .bind(&n.transaction_id)
-    .bind(&n.original_transaction_id)
-    .bind(&n.product_id)
-    .bind(&n.source)
-    .bind(n.received_at)
-    .bind(&n.signed_payload)
-    .bind(&n.payload)
-    .fetch_optional(&mut *conn)
-    .await?;
+         signed_payload, payload) VALUES ",
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let first = row * COLUMNS + 1;
+        let params: Vec<String> = (first..first + COLUMNS).map(|p| format!("${p}")).collect();
+        sql.push_str(&format!("({})", params.join(", ")));
+    }
+    sql.push_str(&format!(
+        " ON CONFLICT (project_id, notification_uuid) DO NOTHING RETURNING {returning}"
+    ));
+    sql
+}
+
+/// Columns of [`insert_sql`], bound in its order by [`bind_row`].
+const COLUMNS: usize = 13;
+
+fn bind_row<'q, O>(
+    query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
+    n: &'q NewNotification,
+) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    query
+        .bind(n.project_id)
+        .bind(&n.notification_uuid)
+        .bind(&n.notification_type)
+        .bind(&n.subtype)
+        .bind(&n.environment)
+        .bind(n.signed_date)
+        .bind(&n.transaction_id)
+        .bind(&n.original_transaction_id)
+        .bind(&n.product_id)
+        .bind(&n.source)
+        .bind(n.received_at)
+        .bind(&n.signed_payload)
+        .bind(&n.payload)
+}
+
+async fn insert_one(conn: &mut AnyConnection, n: &NewNotification) -> StoreResult<Inserted> {
+    let sql = insert_sql(1, "id");
+    let inserted: Option<(i64,)> = bind_row(sqlx::query_as(&sql), n)
+        .fetch_optional(&mut *conn)
+        .await?;
     if let Some((id,)) = inserted {
         return Ok(Inserted::New(id));
     }
