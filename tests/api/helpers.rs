@@ -147,27 +147,41 @@ pub async fn spawn_app_with_sim(
     Some((app, sim))
 }
 
-/// Runs one test body on SQLite and on PostgreSQL.
+/// Runs one test body on SQLite and on PostgreSQL, with what `$setup` (an async expression of `backend`, giving an
+/// `Option`) gave as `$got`. Only PostgreSQL may give nothing: its tests then say they were skipped (or fail,
+/// under `STOREDESK_REQUIRE_POSTGRES`).
 #[macro_export]
-macro_rules! both_backends {
-    ($name:ident, |$app:ident| $body:block) => {
+macro_rules! on_both_backends {
+    ($name:ident, |$backend:ident| $setup:expr, $got:pat => $body:block) => {
         mod $name {
             #[allow(unused_imports)]
             use super::*;
-            use $crate::helpers::{spawn_app, Backend};
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $app = spawn_app(Backend::Sqlite).await.expect("sqlite app");
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let Some($app) = spawn_app(Backend::Postgres).await else {
+            use $crate::helpers::Backend;
+            async fn run($backend: Backend) {
+                let is_postgres = matches!($backend, Backend::Postgres);
+                let Some($got) = $setup.await else {
+                    assert!(is_postgres, "SQLite is always there");
                     return;
                 };
                 $body
             }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run(Backend::Postgres).await
+            }
         }
+    };
+}
+
+/// Runs one test body on SQLite and on PostgreSQL with a fresh app.
+#[macro_export]
+macro_rules! both_backends {
+    ($name:ident, |$app:ident| $body:block) => {
+        $crate::on_both_backends!($name, |backend| $crate::helpers::spawn_app(backend), $app => $body);
     };
 }
 
@@ -422,24 +436,10 @@ pub async fn ready(backend: Backend, config: storedesk::apple_sim::SimConfig) ->
 #[macro_export]
 macro_rules! with_sim {
     ($name:ident, $config:expr, |$app:ident, $sim:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            use $crate::helpers::{spawn_app_with_sim, Backend};
-            async fn run(backend: Backend) {
-                let Some(($app, $sim)) = spawn_app_with_sim(backend, $config).await else {
-                    return;
-                };
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await
-            }
-        }
+        $crate::on_both_backends!(
+            $name,
+            |backend| $crate::helpers::spawn_app_with_sim(backend, $config),
+            ($app, $sim) => $body
+        );
     };
 }

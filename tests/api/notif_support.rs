@@ -21,26 +21,11 @@ pub const NOWHERE: &str = "http://127.0.0.1:9/apple/notifications/nobody";
 #[macro_export]
 macro_rules! with_ready {
     ($name:ident, |$r:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            use $crate::helpers::{ready, Backend};
-            async fn run(backend: Backend) {
-                let Some($r) = ready(backend, storedesk::apple_sim::SimConfig::default()).await
-                else {
-                    return;
-                };
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await
-            }
-        }
+        $crate::on_both_backends!(
+            $name,
+            |backend| $crate::helpers::ready(backend, storedesk::apple_sim::SimConfig::default()),
+            $r => $body
+        );
     };
 }
 
