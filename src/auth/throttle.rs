@@ -13,7 +13,8 @@ pub fn address_subject(ip: &str) -> String {
     format!("address:{ip}")
 }
 
-/// When sign-in is locked, the time (ms) at which it opens again.
+/// When this attempt, already counted by [`Store::record_login_attempt`], finds sign-in locked: the time (ms) at
+/// which it opens again. The limits are the failures allowed before the lock, so the attempt after them is refused.
 pub async fn locked_until(
     store: &Store,
     email: &str,
@@ -28,10 +29,10 @@ pub async fn locked_until(
         .login_failures_since(&address_subject(ip), since)
         .await?;
     let mut until = None;
-    if per_account >= MAX_PER_ACCOUNT {
+    if per_account > MAX_PER_ACCOUNT {
         until = oldest_a.map(|t| t + WINDOW_MS);
     }
-    if per_address >= MAX_PER_ADDRESS {
+    if per_address > MAX_PER_ADDRESS {
         let b = oldest_b.map(|t| t + WINDOW_MS);
         until = until.max(b);
     }

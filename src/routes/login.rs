@@ -120,7 +120,14 @@ pub async fn submit(
     let ip = client_ip(&req);
     let now = crate::clock::now_ms();
 
+    let subjects = [
+        throttle::account_subject(&email),
+        throttle::address_subject(&ip),
+    ];
+    let attempt = state.store.record_login_attempt(&subjects, now).await?;
     if let Some(until) = throttle::locked_until(&state.store, &email, &ip, now).await? {
+        // A refused attempt checked nothing, so it does not count towards the lock.
+        state.store.forget_login_attempt(&attempt).await?;
         let minutes = ((until - now) / 60_000 + 1).max(1);
         let message = format!(
             "Too many failed sign-in attempts. Sign-in is paused for {minutes} minute{}; try again then, or ask an admin to reset your password.",
@@ -143,17 +150,8 @@ pub async fn submit(
         .map(|u| u.password_hash.clone());
     let ok = password::verify_password(form.password, hash).await?;
     let Some(user) = user.filter(|_| ok) else {
+        // The attempt was counted as failed before the check.
         state.metrics.inc("storedesk_login_failures_total", "");
-        state
-            .store
-            .record_login_failure(
-                &[
-                    throttle::account_subject(&email),
-                    throttle::address_subject(&ip),
-                ],
-                now,
-            )
-            .await?;
         tracing::info!(ip = %ip, "sign-in failed");
         return login_page(
             &req,
@@ -165,6 +163,7 @@ pub async fn submit(
         );
     };
 
+    state.store.forget_login_attempt(&attempt).await?;
     state
         .store
         .clear_login_failures(&throttle::account_subject(&email))

@@ -2,16 +2,37 @@
 use super::{Store, StoreResult};
 
 impl Store {
-    pub async fn record_login_failure(&self, subjects: &[String], at: i64) -> StoreResult<()> {
+    /// Counts a sign-in attempt as failed before its password is checked: attempts sent at once then each see
+    /// the others when they count (counted after the slow password check, they would all pass the limit).
+    /// Returns the rows, for [`Store::forget_login_attempt`] when the attempt is refused by the lock or succeeds.
+    pub async fn record_login_attempt(
+        &self,
+        subjects: &[String],
+        at: i64,
+    ) -> StoreResult<Vec<i64>> {
         let mut tx = self.pool().begin().await?;
+        let mut ids = Vec::with_capacity(subjects.len());
         for subject in subjects {
-            sqlx::query("INSERT INTO login_failures (subject, at) VALUES ($1, $2)")
-                .bind(subject)
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
+            let (id,): (i64,) = sqlx::query_as(
+                "INSERT INTO login_failures (subject, at) VALUES ($1, $2) RETURNING id",
+            )
+            .bind(subject)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            ids.push(id);
         }
         tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub async fn forget_login_attempt(&self, ids: &[i64]) -> StoreResult<()> {
+        for id in ids {
+            sqlx::query("DELETE FROM login_failures WHERE id = $1")
+                .bind(id)
+                .execute(self.pool())
+                .await?;
+        }
         Ok(())
     }
 

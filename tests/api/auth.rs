@@ -90,6 +90,48 @@ both_backends!(
     }
 );
 
+both_backends!(guesses_sent_at_once_are_held_to_the_same_limit, |app| {
+    // Arrange: one sign-in form, its guesses posted all at once (each password check takes a while, so counting
+    // failures after it would let every guess through).
+    const AT_ONCE: usize = 16;
+    app.add_user("ann@example.com", Role::Admin).await;
+    let c = client();
+    let csrf = csrf_from(&app.login_page(&c).await);
+    let guess = || {
+        c.post(app.url("/login"))
+            .form(&[
+                ("email", "ann@example.com"),
+                ("password", "guess"),
+                ("csrf_token", csrf.as_str()),
+                ("next", ""),
+            ])
+            .send()
+    };
+
+    // Act
+    let answers = futures_util::future::join_all((0..AT_ONCE).map(|_| guess())).await;
+
+    // Assert: at most the allowed five were checked; the others were told sign-in is paused.
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|r| r.as_ref().unwrap().status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|&&s| s == 422).count();
+    let paused = statuses.iter().filter(|&&s| s == 429).count();
+    assert!(checked <= 5, "{checked} guesses checked: {statuses:?}");
+    assert_eq!(checked + paused, AT_ONCE, "{statuses:?}");
+    let (recorded, _) = app
+        .store
+        .login_failures_since("account:ann@example.com", 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        recorded,
+        i64::try_from(checked).unwrap(),
+        "only checked guesses count as failures"
+    );
+});
+
 both_backends!(an_idle_session_expires_and_leads_back_to_sign_in, |app| {
     let s = app.session(Role::Admin).await;
     assert_eq!(s.get("/projects").await.status().as_u16(), 200);
