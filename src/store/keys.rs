@@ -61,21 +61,6 @@ pub struct NewKeyRow<'a> {
     pub uploaded_by: &'a str,
 }
 
-/// Makes a project's key changes wait for each other, as the first statement of their transaction: the project's
-/// row is locked (on SQLite, the database's write lock is taken before anything is read). Otherwise two rotations
-/// at once both retire the same old key and the second collides with the first's new one on
-/// `apple_keys_one_in_use`; in turn, the second sees the first's key in use and replaces it.
-async fn one_key_change_at_a_time(
-    tx: &mut Transaction<'static, Any>,
-    project_id: i64,
-) -> StoreResult<()> {
-    sqlx::query("UPDATE projects SET id = id WHERE id = $1")
-        .bind(project_id)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 impl Store {
     pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
         Ok(self.pool().begin().await?)
@@ -89,7 +74,9 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<(i64, Option<String>)> {
         let now = crate::clock::now_ms();
-        one_key_change_at_a_time(tx, new.project_id).await?;
+        // Two rotations at once would otherwise both retire the same old key, and the second would collide with the
+        // first's new one on `apple_keys_one_in_use`; in turn, the second replaces the first's key.
+        super::projects::lock_project(tx, new.project_id).await?;
         let replaced: Option<(i64, String)> =
             sqlx::query_as("SELECT id, key_id FROM apple_keys WHERE project_id = $1 AND status IN ('active', 'failing')")
                 .bind(new.project_id)
@@ -203,7 +190,7 @@ impl Store {
     pub async fn revoke_key(&self, project_id: i64, id: i64, actor: &Actor) -> StoreResult<KeyRow> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
-        one_key_change_at_a_time(&mut tx, project_id).await?;
+        super::projects::lock_project(&mut tx, project_id).await?;
         let row = sqlx::query_as::<_, KeyRow>(&format!(
             "SELECT {KEY_COLUMNS} FROM apple_keys WHERE id = $1 AND project_id = $2"
         ))

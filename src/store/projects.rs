@@ -1,4 +1,6 @@
 //! Projects: one app of the publisher, addressed by its slug in every URL.
+use sqlx::{Any, Transaction};
+
 use super::{audit, Actor, Store, StoreError, StoreResult};
 use crate::domain::{AppAppleId, BundleId, Environment, Slug};
 
@@ -34,6 +36,18 @@ fn slug_taken(e: StoreError) -> StoreError {
         }
         other => other,
     }
+}
+
+/// The first statement of a transaction that reads a project's state and then changes it: the project's row is
+/// locked until the commit, so two such transactions run one after the other and the later one reads what the
+/// earlier one wrote. On SQLite this also takes the database's write lock before anything is read: a transaction
+/// that has read cannot wait for that lock, and would fail with "database is locked" when another writer is busy.
+pub(crate) async fn lock_project(tx: &mut Transaction<'static, Any>, id: i64) -> StoreResult<()> {
+    sqlx::query("UPDATE projects SET id = id WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 impl Store {
@@ -80,6 +94,7 @@ impl Store {
     ) -> StoreResult<Project> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
+        lock_project(&mut tx, id).await?;
         let before = sqlx::query_as::<_, Project>(&format!(
             "SELECT {PROJECT_COLUMNS} FROM projects WHERE id = $1"
         ))

@@ -195,17 +195,16 @@ impl Store {
     ) -> StoreResult<()> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
-        let email: (String,) = sqlx::query_as("SELECT email FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(now)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        // Written before anything is read: on SQLite a transaction that has read cannot wait for the write lock.
+        let email: (String,) = sqlx::query_as(
+            "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3 RETURNING email",
+        )
+        .bind(password_hash)
+        .bind(now)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
             .bind(user_id)
             .bind(keep_session_id.unwrap_or(-1))

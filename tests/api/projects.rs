@@ -2,7 +2,7 @@
 use storedesk::domain::Role;
 
 use crate::both_backends;
-use crate::helpers::{assert_redirect_to, create_project};
+use crate::helpers::{assert_redirect_to, create_project, csrf_from};
 
 both_backends!(
     a_lead_creates_a_project_and_is_sent_to_the_app_store_wizard,
@@ -100,4 +100,70 @@ both_backends!(editing_a_project_changes_it_and_is_audited, |app| {
         edit.detail
     );
     assert_eq!(admin.get("/projects/demo").await.status().as_u16(), 404);
+});
+
+both_backends!(edits_sent_at_once_are_applied_one_after_the_other, |app| {
+    // Arrange: several admins renaming one project at the same moment.
+    const AT_ONCE: usize = 8;
+    let admin = app.session(Role::Admin).await;
+    create_project(&admin, "demo").await;
+    let csrf = csrf_from(&admin.get_text("/projects/demo/edit").await);
+    let names: Vec<String> = (0..AT_ONCE).map(|i| format!("Name {i}")).collect();
+    let edit = |name: &str| {
+        admin
+            .client
+            .post(admin.url("/projects/demo/edit"))
+            .form(&[
+                ("name", name),
+                ("slug", "demo"),
+                ("bundle_id", "com.example.demo"),
+                ("app_apple_id", "1234567890"),
+                ("environment", "Production"),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+    };
+
+    // Act
+    let answers = futures_util::future::join_all(names.iter().map(|n| edit(n))).await;
+
+    // Assert: every edit is saved (none fails on a busy database), and the audit log tells them as one chain:
+    // each edit renamed what the one before it had saved, never a name another edit had already replaced.
+    for r in answers {
+        assert_redirect_to(&r.unwrap(), "/projects/demo");
+    }
+    let audit = app.store.list_audit(&Default::default()).await.unwrap();
+    let renames: Vec<(String, String)> = audit
+        .iter()
+        .filter(|e| e.action == "project.update")
+        .map(|e| {
+            let (from, to) = e.detail.split_once(" -> ").expect(&e.detail);
+            (
+                from.trim_start_matches("name ")
+                    .trim_matches('"')
+                    .to_owned(),
+                to.trim_matches('"').to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(renames.len(), AT_ONCE, "{renames:?}");
+    let last = app
+        .store
+        .project_by_slug("demo")
+        .await
+        .unwrap()
+        .unwrap()
+        .name;
+    let mut froms: Vec<&str> = renames.iter().map(|(f, _)| f.as_str()).collect();
+    let mut expected: Vec<&str> = std::iter::once("Demo App")
+        .chain(
+            renames
+                .iter()
+                .map(|(_, t)| t.as_str())
+                .filter(|t| *t != last),
+        )
+        .collect();
+    froms.sort_unstable();
+    expected.sort_unstable();
+    assert_eq!(froms, expected, "{renames:?}");
 });
