@@ -43,6 +43,11 @@ fn aad(project_id: i64, row_id: i64, key_id: &str) -> Vec<u8> {
     format!("storedesk/apple-key/v1/project:{project_id}/row:{row_id}/kid:{key_id}").into_bytes()
 }
 
+/// Why Step 3 saved nothing: a key is in use, and replacing it is Rotate's work (which checks the new key with
+/// Apple first).
+pub const ALREADY_HAS_A_KEY: &str =
+    "This project already has a key in use, so nothing was saved. To replace it, use Rotate below.";
+
 /// Stores `key` as the project's key in use; the previous one (if any) is retired and its private part destroyed,
 /// all in one transaction with the audit rows.
 pub async fn save_key(
@@ -53,6 +58,37 @@ pub async fn save_key(
     issuer_id: &IssuerId,
     key: &ApplePrivateKey,
     actor: &Actor,
+) -> anyhow::Result<i64> {
+    save(
+        store, keyring, project, key_id, issuer_id, key, actor, false,
+    )
+    .await
+}
+
+/// [`save_key`] for a project without a key in use; if one is in use by then (another upload was faster), nothing
+/// is saved and the error is a [`crate::store::StoreError::Conflict`] saying [`ALREADY_HAS_A_KEY`].
+pub async fn save_first_key(
+    store: &Store,
+    keyring: &Keyring,
+    project: &Project,
+    key_id: &KeyId,
+    issuer_id: &IssuerId,
+    key: &ApplePrivateKey,
+    actor: &Actor,
+) -> anyhow::Result<i64> {
+    save(store, keyring, project, key_id, issuer_id, key, actor, true).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn save(
+    store: &Store,
+    keyring: &Keyring,
+    project: &Project,
+    key_id: &KeyId,
+    issuer_id: &IssuerId,
+    key: &ApplePrivateKey,
+    actor: &Actor,
+    first_only: bool,
 ) -> anyhow::Result<i64> {
     let master = keyring.current();
     let fingerprint = key.public_key_fingerprint();
@@ -68,6 +104,7 @@ pub async fn save_key(
             uploaded_by: &actor.email,
         },
         actor,
+        first_only,
     )
     .await?;
     let der = key.to_pkcs8_der();

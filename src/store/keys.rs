@@ -72,6 +72,7 @@ impl Store {
         tx: &mut Transaction<'static, Any>,
         new: &NewKeyRow<'_>,
         actor: &Actor,
+        first_only: bool,
     ) -> StoreResult<(i64, Option<String>)> {
         let now = crate::clock::now_ms();
         // Two rotations at once would otherwise both retire the same old key, and the second would collide with the
@@ -82,6 +83,11 @@ impl Store {
                 .bind(new.project_id)
                 .fetch_optional(&mut **tx)
                 .await?;
+        if first_only && replaced.is_some() {
+            return Err(StoreError::Conflict(
+                crate::keys::ALREADY_HAS_A_KEY.to_owned(),
+            ));
+        }
         if let Some((old_id, old_key_id)) = &replaced {
             sqlx::query("UPDATE apple_keys SET status = 'retired', sealed_key = NULL, retired_at = $1 WHERE id = $2")
                 .bind(now)

@@ -872,3 +872,46 @@ both_backends!(
         assert_eq!(key_audit(&app).await.len(), 1, "only the first key.save");
     }
 );
+
+both_backends!(
+    first_keys_uploaded_at_once_keep_the_one_saved_first,
+    |app| {
+        // Arrange: two managers at Step 3 of a project without a key, each uploading their own key.
+        const AT_ONCE: usize = 6;
+        let (admin, pid) = admin_with_project(&app).await;
+        let keys: Vec<TestKey> = (0..AT_ONCE).map(|_| TestKey::generate()).collect();
+        let mut forms = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let key_id = nth_key_id(i);
+            let upload = KeyUpload::new(&key_id, ISSUER_ID, "k.p8", key.pem.as_bytes());
+            forms.push(upload.form(&admin, WIZARD).await);
+        }
+
+        // Act
+        let answers =
+            futures_util::future::join_all(forms.into_iter().map(|f| f.post(&admin, SAVE))).await;
+
+        // Assert: one upload is saved; the others are told a key is in use (Step 3 never replaces one, that is
+        // Rotate's work) and leave no row, no retirement and no audit row behind.
+        let to_wizard = answers
+            .iter()
+            .filter(|r| r.headers().get("location").is_some_and(|l| l == WIZARD))
+            .count();
+        let to_keys = answers
+            .iter()
+            .filter(|r| r.headers().get("location").is_some_and(|l| l == KEYS))
+            .count();
+        assert_eq!((to_wizard, to_keys), (1, AT_ONCE - 1));
+        let rows = app.store.keys_of_project(pid).await.unwrap();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].status, "active");
+        let audit = key_audit(&app).await;
+        assert_eq!(
+            audit.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            vec!["key.save"]
+        );
+        assert_eq!(audit[0].target, rows[0].key_id);
+        let page = unescape(&admin.get_text(KEYS).await);
+        assert!(page.contains("already has a key in use"), "{page}");
+    }
+);

@@ -11,7 +11,7 @@ use crate::error::AppError;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
 use crate::startup::AppState;
 use crate::store::keys::KeyRow;
-use crate::store::Project;
+use crate::store::{Project, StoreError};
 
 const MANAGERS: &[Role] = &[Role::Admin, Role::Lead];
 
@@ -162,12 +162,15 @@ pub async fn save_key(
     user.check_csrf(&form.csrf_token)?;
     // Step 3 sets the first key only: a replacement goes through Rotate, which checks it with Apple first.
     // (A stale tab would otherwise swap the key in use unchecked, or show its errors on a page without the form.)
-    if state.store.key_in_use(project.id).await?.is_some() {
-        return Ok(redirect_with_flash(
+    let has_a_key = || {
+        redirect_with_flash(
             &format!("/projects/{}/keys", project.slug),
             "error",
-            "This project already has a key in use, so nothing was saved. To replace it, use Rotate below.",
-        ));
+            crate::keys::ALREADY_HAS_A_KEY,
+        )
+    };
+    if state.store.key_in_use(project.id).await?.is_some() {
+        return Ok(has_a_key());
     }
     let parsed = match upload::parse(&form) {
         Ok(p) => p,
@@ -179,7 +182,8 @@ pub async fn save_key(
             return unprocessable(&req, &page);
         }
     };
-    crate::keys::save_key(
+    // Checked again where it counts, in the save's own transaction: another upload may have been faster.
+    let saved = crate::keys::save_first_key(
         &state.store,
         &state.settings.keyring(),
         &project,
@@ -188,7 +192,13 @@ pub async fn save_key(
         &parsed.key,
         &user.actor(),
     )
-    .await?;
+    .await;
+    if let Err(e) = &saved {
+        if matches!(e.downcast_ref(), Some(StoreError::Conflict(_))) {
+            return Ok(has_a_key());
+        }
+    }
+    saved?;
     tracing::info!(project = %project.slug, key_id = %parsed.key_id.as_str(), "In-App Purchase key saved");
     Ok(redirect_with_flash(
         &format!("/projects/{}/settings/stores/apple", project.slug),
