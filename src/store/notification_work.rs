@@ -205,6 +205,9 @@ impl Store {
     ) -> StoreResult<Option<i64>> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
+        // PostgreSQL checks NOT EXISTS against what was committed when the statement began: two forms sent at once
+        // would both find no job running and both start one.
+        super::projects::lock_project(&mut tx, project_id).await?;
         let inserted: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO notification_backfills (project_id, environment, start_ms, end_ms, status, \
              started_by, started_at, updated_at) \

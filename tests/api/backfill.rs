@@ -590,3 +590,52 @@ with_ready!(one_backfill_at_a_time_and_only_with_a_key, |r| {
     let html = response.text().await.unwrap();
     assert!(html.contains("This project has no key in use, so storedesk can&#39;t ask Apple. Add one under App Store settings."));
 });
+
+with_ready!(backfill_forms_sent_at_once_start_one_job, |r| {
+    // Arrange: the form sent several times at once (a double click, two admins); the first page hangs a while, so
+    // the job that starts is still running when the others arrive.
+    const AT_ONCE: usize = 12;
+    r.sim.inject_fault(storedesk::apple_sim::Fault::Hang {
+        seconds: 2,
+        count: 1,
+    });
+    let today = day(storedesk::clock::now_ms());
+    let csrf = crate::helpers::csrf_from(&r.admin.get_text(LOG).await);
+    let send = || {
+        r.admin
+            .client
+            .post(r.admin.url(BACKFILL))
+            .form(&[
+                ("start", today.as_str()),
+                ("end", today.as_str()),
+                ("environment", "Production"),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+    };
+
+    // Act
+    let answers = futures_util::future::join_all((0..AT_ONCE).map(|_| send())).await;
+
+    // Assert: one job started, every other form was told one is running.
+    let statuses: Vec<u16> = answers
+        .iter()
+        .map(|a| a.as_ref().unwrap().status().as_u16())
+        .collect();
+    assert_eq!(
+        (
+            statuses.iter().filter(|&&s| s == 303).count(),
+            statuses.iter().filter(|&&s| s == 422).count()
+        ),
+        (1, AT_ONCE - 1),
+        "{statuses:?}"
+    );
+    let jobs = r
+        .app
+        .store
+        .recent_backfills(r.project.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(finished(&r.app, r.project.id).await.status, "done");
+});
