@@ -128,7 +128,9 @@ fn values_clause(rows: usize) -> String {
         .join(", ")
 }
 
-/// PostgreSQL refuses an upsert that touches one row twice; keep the copy signed last of each key.
+/// PostgreSQL refuses an upsert that touches one row twice; keep the copy signed last of each key. The rows come
+/// out in key order: an upsert locks rows in the order it lists them, and two writers listing the same rows in
+/// different orders (a history page newest first, a notification batch as it came) would deadlock on PostgreSQL.
 fn dedupe(rows: &[IndexRow]) -> Vec<&IndexRow> {
     let mut position: std::collections::HashMap<(i64, &str, &str), usize> =
         std::collections::HashMap::with_capacity(rows.len());
@@ -151,6 +153,13 @@ fn dedupe(rows: &[IndexRow]) -> Vec<&IndexRow> {
             }
         }
     }
+    out.sort_unstable_by(|a, b| {
+        (a.project_id, &a.transaction_id, &a.environment).cmp(&(
+            b.project_id,
+            &b.transaction_id,
+            &b.environment,
+        ))
+    });
     out
 }
 
@@ -341,6 +350,16 @@ async fn upsert_unique(tx: &mut Transaction<'_, Any>, unique: &[&IndexRow]) -> S
 
 /// Records which transactions an order holds, in the caller's transaction.
 pub async fn upsert_orders(tx: &mut Transaction<'_, Any>, orders: &[OrderRow]) -> StoreResult<()> {
+    // In key order, for the same reason as `dedupe`'s.
+    let mut orders: Vec<&OrderRow> = orders.iter().collect();
+    orders.sort_unstable_by(|a, b| {
+        (a.project_id, &a.order_id, &a.environment, &a.transaction_id).cmp(&(
+            b.project_id,
+            &b.order_id,
+            &b.environment,
+            &b.transaction_id,
+        ))
+    });
     for o in orders {
         sqlx::query(
             "INSERT INTO transaction_orders (project_id, order_id, environment, transaction_id, seen_at) \

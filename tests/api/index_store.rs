@@ -226,3 +226,51 @@ both_backends!(
         assert!(rows[0].revocation_date.is_some());
     }
 );
+
+both_backends!(
+    writers_of_the_same_rows_in_opposite_orders_both_land,
+    |app| {
+        // Arrange: a customer's 60 transactions in the index; two writers then store newer copies of all of them at
+        // the same moment, one listing them newest first and the other oldest first (as a history page and a
+        // notification batch might). Row locks taken in opposite orders would deadlock on PostgreSQL.
+        let store = &app.store;
+        let pid = store_project(store, "orders").await;
+        let ids: Vec<String> = (0..60).map(|i| format!("30000000000{i:05}")).collect();
+        let rows = |signed: i64, tag: &str| {
+            ids.iter()
+                // Seen minutes apart, so each round rewrites every row (a copy seen again within the minute
+                // would leave it alone).
+                .map(|id| row_of(id, pid, signed, &format!("{tag}-{id}"), signed * 100_000))
+                .collect::<Vec<_>>()
+        };
+        store
+            .index_transactions(&rows(1_000, "first"), &[], None)
+            .await
+            .unwrap();
+        let mut last = 0;
+        for round in 0..20 {
+            let signed = 2_000 + round * 10;
+            let forward = rows(signed, "forward");
+            let mut backward = rows(signed + 1, "backward");
+            backward.reverse();
+
+            // Act
+            let (a, b) = tokio::join!(
+                store.index_transactions(&forward, &[], None),
+                store.index_transactions(&backward, &[], None)
+            );
+
+            // Assert: both writes land, whichever commits first.
+            a.unwrap();
+            b.unwrap();
+            last = signed + 1;
+        }
+        for id in [&ids[0], &ids[59]] {
+            assert_eq!(
+                stored_of(store, pid, id).await.0,
+                last,
+                "the copy signed last wins"
+            );
+        }
+    }
+);
