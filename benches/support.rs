@@ -357,6 +357,7 @@ async fn desk() -> Desk {
         &storedesk::domain::IssuerId::parse(&key.issuer_id).unwrap(),
         &private,
         &Actor::system("bench"),
+        storedesk::keys::OnKeyInUse::Replace,
     )
     .await
     .unwrap();

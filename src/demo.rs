@@ -170,6 +170,7 @@ async fn seed_demo_project(
         &issuer_id,
         &key,
         &actor,
+        crate::keys::OnKeyInUse::Replace,
     )
     .await?;
     let client = crate::apple::AppleClient::new(crate::apple::AppleClientConfig {

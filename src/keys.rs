@@ -48,8 +48,19 @@ fn aad(project_id: i64, row_id: i64, key_id: &str) -> Vec<u8> {
 pub const ALREADY_HAS_A_KEY: &str =
     "This project already has a key in use, so nothing was saved. To replace it, use Rotate below.";
 
+/// What a save does when the project has a key in use by the time it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnKeyInUse {
+    /// Retire it (Rotate, after Apple accepted the new key; the demo; tests).
+    Replace,
+    /// Save nothing: the error is a [`crate::store::StoreError::Conflict`] saying [`ALREADY_HAS_A_KEY`] (Step 3,
+    /// which sets a first key only, even when another upload was faster).
+    Refuse,
+}
+
 /// Stores `key` as the project's key in use; the previous one (if any) is retired and its private part destroyed,
 /// all in one transaction with the audit rows.
+#[allow(clippy::too_many_arguments)]
 pub async fn save_key(
     store: &Store,
     keyring: &Keyring,
@@ -58,37 +69,7 @@ pub async fn save_key(
     issuer_id: &IssuerId,
     key: &ApplePrivateKey,
     actor: &Actor,
-) -> anyhow::Result<i64> {
-    save(
-        store, keyring, project, key_id, issuer_id, key, actor, false,
-    )
-    .await
-}
-
-/// [`save_key`] for a project without a key in use; if one is in use by then (another upload was faster), nothing
-/// is saved and the error is a [`crate::store::StoreError::Conflict`] saying [`ALREADY_HAS_A_KEY`].
-pub async fn save_first_key(
-    store: &Store,
-    keyring: &Keyring,
-    project: &Project,
-    key_id: &KeyId,
-    issuer_id: &IssuerId,
-    key: &ApplePrivateKey,
-    actor: &Actor,
-) -> anyhow::Result<i64> {
-    save(store, keyring, project, key_id, issuer_id, key, actor, true).await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn save(
-    store: &Store,
-    keyring: &Keyring,
-    project: &Project,
-    key_id: &KeyId,
-    issuer_id: &IssuerId,
-    key: &ApplePrivateKey,
-    actor: &Actor,
-    first_only: bool,
+    in_use: OnKeyInUse,
 ) -> anyhow::Result<i64> {
     let master = keyring.current();
     let fingerprint = key.public_key_fingerprint();
@@ -104,7 +85,7 @@ async fn save(
             uploaded_by: &actor.email,
         },
         actor,
-        first_only,
+        in_use == OnKeyInUse::Refuse,
     )
     .await?;
     let der = key.to_pkcs8_der();

@@ -405,6 +405,7 @@ pub async fn store_key(
         &storedesk::domain::IssuerId::parse(&key.issuer_id).unwrap(),
         &storedesk::domain::ApplePrivateKey::parse(key.private_key_pem.as_bytes()).unwrap(),
         &Actor::system("test"),
+        storedesk::keys::OnKeyInUse::Replace,
     )
     .await
     .unwrap()

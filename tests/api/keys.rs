@@ -34,6 +34,7 @@ async fn save_directly(app: &TestApp, slug: &str, key_id: &str, key: &TestKey) -
         &IssuerId::parse(ISSUER_ID).unwrap(),
         &key.parsed(),
         &Actor::system("test"),
+        storedesk::keys::OnKeyInUse::Replace,
     )
     .await
     .unwrap()
@@ -42,6 +43,39 @@ async fn save_directly(app: &TestApp, slug: &str, key_id: &str, key: &TestKey) -
 /// A Key ID per index, for keys saved in a loop.
 fn nth_key_id(i: usize) -> String {
     format!("ROTATE{i:04}")
+}
+
+/// An admin, the project `demo` and its first key, saved through Step 3 from a file named `file`.
+async fn admin_with_first_key(
+    app: &TestApp,
+    file: &str,
+) -> (crate::helpers::Session, i64, TestKey) {
+    let (admin, pid) = admin_with_project(app).await;
+    let first = TestKey::generate();
+    assert_redirect_to(
+        &KeyUpload::new(KEY_ID, ISSUER_ID, file, first.pem.as_bytes())
+            .to_wizard(&admin)
+            .await,
+        WIZARD,
+    );
+    (admin, pid, first)
+}
+
+/// `n` new keys with Key IDs from [`nth_key_id`], and for each an upload form carrying the CSRF token of
+/// `form_page`, ready to be posted all at once.
+async fn upload_forms(
+    admin: &crate::helpers::Session,
+    n: usize,
+    form_page: &str,
+) -> (Vec<TestKey>, Vec<Multipart>) {
+    let keys: Vec<TestKey> = (0..n).map(|_| TestKey::generate()).collect();
+    let mut forms = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let key_id = nth_key_id(i);
+        let upload = KeyUpload::new(&key_id, ISSUER_ID, "k.p8", key.pem.as_bytes());
+        forms.push(upload.form(admin, form_page).await);
+    }
+    (keys, forms)
 }
 
 /// The CSRF token of the keys page and the POST to revoke key row `id`.
@@ -64,12 +98,7 @@ both_backends!(
     rotating_replaces_the_key_in_use_and_destroys_the_old_private_part,
     |app| {
         // Arrange: a first key through the wizard.
-        let (admin, pid) = admin_with_project(&app).await;
-        let first = TestKey::generate();
-        let r = KeyUpload::new(KEY_ID, ISSUER_ID, "first.p8", first.pem.as_bytes())
-            .to_wizard(&admin)
-            .await;
-        assert_redirect_to(&r, WIZARD);
+        let (admin, pid, first) = admin_with_first_key(&app, "first.p8").await;
         let first_row = app.store.key_in_use(pid).await.unwrap().unwrap();
 
         // The keys page offers Rotate with the Issuer ID prefilled, and lists the key without its secret.
@@ -184,14 +213,7 @@ both_backends!(
 both_backends!(
     a_refused_replacement_keeps_the_key_in_use_and_stores_nothing,
     |app| {
-        let (admin, pid) = admin_with_project(&app).await;
-        let first = TestKey::generate();
-        assert_redirect_to(
-            &KeyUpload::new(KEY_ID, ISSUER_ID, "k.p8", first.pem.as_bytes())
-                .to_wizard(&admin)
-                .await,
-            WIZARD,
-        );
+        let (admin, pid, first) = admin_with_first_key(&app, "k.p8").await;
         let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)
             .unwrap()
             .serialize_pem();
@@ -239,21 +261,9 @@ both_backends!(rotations_sent_at_once_all_land_one_after_the_other, |app| {
     // Arrange: a key in use, and replacements uploaded by several managers at the same moment (Apple cannot be
     // reached from the tests, so each ticks "Activate anyway").
     const AT_ONCE: usize = 12;
-    let (admin, pid) = admin_with_project(&app).await;
-    let first = TestKey::generate();
-    assert_redirect_to(
-        &KeyUpload::new(KEY_ID, ISSUER_ID, "k.p8", first.pem.as_bytes())
-            .to_wizard(&admin)
-            .await,
-        WIZARD,
-    );
-    let keys: Vec<TestKey> = (0..AT_ONCE).map(|_| TestKey::generate()).collect();
-    let mut forms = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
-        let key_id = nth_key_id(i);
-        let upload = KeyUpload::new(&key_id, ISSUER_ID, "k.p8", key.pem.as_bytes());
-        forms.push(upload.form(&admin, KEYS).await.text("activate_anyway", "1"));
-    }
+    let (admin, pid, _) = admin_with_first_key(&app, "k.p8").await;
+    let (_keys, forms) = upload_forms(&admin, AT_ONCE, KEYS).await;
+    let forms = forms.into_iter().map(|f| f.text("activate_anyway", "1"));
 
     // Act
     let answers =
@@ -411,14 +421,7 @@ both_backends!(
 both_backends!(
     marking_the_key_in_use_revoked_stops_all_use_at_once,
     |app| {
-        let (admin, pid) = admin_with_project(&app).await;
-        let key = TestKey::generate();
-        assert_redirect_to(
-            &KeyUpload::new(KEY_ID, ISSUER_ID, "k.p8", key.pem.as_bytes())
-                .to_wizard(&admin)
-                .await,
-            WIZARD,
-        );
+        let (admin, pid, _) = admin_with_first_key(&app, "k.p8").await;
         let row = app.store.key_in_use(pid).await.unwrap().unwrap();
         let page = admin.get_text(KEYS).await;
         assert!(
@@ -834,14 +837,7 @@ both_backends!(
     the_first_key_form_does_not_replace_a_key_in_use_behind_rotations_back,
     |app| {
         // Arrange: a key in use (a second admin's tab may still show the empty Step 3 form).
-        let (admin, pid) = admin_with_project(&app).await;
-        let first = TestKey::generate();
-        assert_redirect_to(
-            &KeyUpload::new(KEY_ID, ISSUER_ID, "first.p8", first.pem.as_bytes())
-                .to_wizard(&admin)
-                .await,
-            WIZARD,
-        );
+        let (admin, pid, first) = admin_with_first_key(&app, "first.p8").await;
         let second = TestKey::generate();
 
         // Act: the first-key form is posted again, with a valid key and with a bad one.
@@ -879,13 +875,7 @@ both_backends!(
         // Arrange: two managers at Step 3 of a project without a key, each uploading their own key.
         const AT_ONCE: usize = 6;
         let (admin, pid) = admin_with_project(&app).await;
-        let keys: Vec<TestKey> = (0..AT_ONCE).map(|_| TestKey::generate()).collect();
-        let mut forms = Vec::new();
-        for (i, key) in keys.iter().enumerate() {
-            let key_id = nth_key_id(i);
-            let upload = KeyUpload::new(&key_id, ISSUER_ID, "k.p8", key.pem.as_bytes());
-            forms.push(upload.form(&admin, WIZARD).await);
-        }
+        let (_keys, forms) = upload_forms(&admin, AT_ONCE, WIZARD).await;
 
         // Act
         let answers =

@@ -114,6 +114,7 @@ impl TestApp {
             &IssuerId::parse(&issued.issuer_id).unwrap(),
             &key,
             &actor,
+            storedesk::keys::OnKeyInUse::Replace,
         )
         .await
         .unwrap();

@@ -168,6 +168,7 @@ pub async fn rotate(
         &parsed.issuer_id,
         &parsed.key,
         &user.actor(),
+        crate::keys::OnKeyInUse::Replace,
     )
     .await?;
     state

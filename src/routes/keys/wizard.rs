@@ -183,7 +183,7 @@ pub async fn save_key(
         }
     };
     // Checked again where it counts, in the save's own transaction: another upload may have been faster.
-    let saved = crate::keys::save_first_key(
+    let saved = crate::keys::save_key(
         &state.store,
         &state.settings.keyring(),
         &project,
@@ -191,6 +191,7 @@ pub async fn save_key(
         &parsed.issuer_id,
         &parsed.key,
         &user.actor(),
+        crate::keys::OnKeyInUse::Refuse,
     )
     .await;
     if let Err(e) = &saved {
