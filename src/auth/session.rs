@@ -97,6 +97,31 @@ impl CurrentUser {
     }
 }
 
+/// Where sign-in leads back to. A page (GET) is opened again; a form sent after the session ended has only a POST
+/// route, so following it with a GET would land on "nothing at this address": the page that held the form (the
+/// Referer, when it is this console) is opened instead, or the projects list when there is none.
+fn return_to(req: &HttpRequest, public_origin: &str) -> String {
+    use actix_web::http::Method;
+    if req.method() == Method::GET || req.method() == Method::HEAD {
+        return req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default();
+    }
+    let info = req.connection_info();
+    let this_host = format!("{}://{}", info.scheme(), info.host()).to_ascii_lowercase();
+    req.headers()
+        .get(actix_web::http::header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .filter(|r| {
+            crate::config::origin_of(r).is_some_and(|o| o == public_origin || o == this_host)
+        })
+        .and_then(|r| r.parse::<actix_web::http::Uri>().ok())
+        .and_then(|r| r.path_and_query().map(|p| p.as_str().to_owned()))
+        .unwrap_or_default()
+}
+
 impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
@@ -110,11 +135,7 @@ impl FromRequest for CurrentUser {
                 .ok_or_else(|| {
                     AppError::Unexpected(anyhow::anyhow!("application state missing"))
                 })?;
-            let next = req
-                .uri()
-                .path_and_query()
-                .map(|p| p.as_str().to_string())
-                .unwrap_or_default();
+            let next = return_to(&req, &state.settings.public_origin());
             let Some(cookie) = req.cookie(SESSION_COOKIE) else {
                 return Err(AppError::Unauthenticated { next });
             };

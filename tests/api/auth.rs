@@ -2,7 +2,7 @@
 use storedesk::domain::Role;
 
 use crate::both_backends;
-use crate::helpers::{assert_redirect_to, client, csrf_from, PASSWORD};
+use crate::helpers::{assert_redirect_to, client, create_project, csrf_from, PASSWORD};
 
 const WRONG: &str = "The e-mail address or password is not right.";
 
@@ -145,6 +145,53 @@ both_backends!(an_idle_session_expires_and_leads_back_to_sign_in, |app| {
         "the expired session row is deleted"
     );
 });
+
+both_backends!(
+    a_form_sent_after_the_session_ended_leads_back_to_its_page,
+    |app| {
+        // Arrange: a form opened, then left until the session ended. Its action has only a POST route.
+        let s = app.session(Role::Admin).await;
+        create_project(&s, "demo").await;
+        let (form_page, action) = (
+            "/projects/demo/notifications",
+            "/projects/demo/notifications/backfill",
+        );
+        let csrf = csrf_from(&s.get_text(form_page).await);
+        storedesk_test_age_sessions(&app, 2 * 3600 * 1000).await;
+        let send = |referer: Option<String>| {
+            let mut request = s.client.post(s.url(action));
+            if let Some(r) = referer {
+                request = request.header("referer", r);
+            }
+            request
+                .form(&[
+                    ("start", "2026-01-01"),
+                    ("end", "2026-01-02"),
+                    ("environment", "Production"),
+                    ("csrf_token", csrf.as_str()),
+                ])
+                .send()
+        };
+
+        // Act
+        let from_the_page = send(Some(s.url(form_page))).await.unwrap();
+        let without = send(None).await.unwrap();
+
+        // Assert: sign-in leads back to the page that held the form (not to the address the form was sent to, which
+        // has no page), or to the projects list when the browser did not say where the form was.
+        assert_redirect_to(&from_the_page, &format!("/login?next={form_page}"));
+        assert_redirect_to(&without, "/login");
+        let project = app.store.project_by_slug("demo").await.unwrap().unwrap();
+        assert!(
+            app.store
+                .recent_backfills(project.id, 5)
+                .await
+                .unwrap()
+                .is_empty(),
+            "nothing was started"
+        );
+    }
+);
 
 async fn storedesk_test_age_sessions(app: &crate::helpers::TestApp, by_ms: i64) {
     app.store.age_sessions_for_tests(by_ms).await.unwrap();
