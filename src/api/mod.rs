@@ -29,8 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(
                 web::JsonConfig::default()
                     .limit(64 * 1024)
-                    // curl sends form content types unless told otherwise; the body must still be JSON.
+                    // curl sends form content types unless told otherwise, and some clients send none; the body
+                    // must still be JSON.
                     .content_type(|_| true)
+                    .content_type_required(false)
                     .error_handler(|e, _| ApiError::BadRequest(json_problem(&e)).into()),
             )
             .app_data(web::QueryConfig::default().error_handler(|e, _| {

@@ -17,6 +17,8 @@ pub enum SlugError {
         "A slug may contain only lowercase letters a–z, digits and hyphens, for example my-app."
     )]
     InvalidCharacter,
+    #[error("“{0}” is the address of the page that creates projects, so it can't be a project's slug. Choose another.")]
+    Reserved(&'static str),
     #[error("A slug cannot start or end with a hyphen or have two hyphens in a row.")]
     MisplacedHyphen,
 }
@@ -38,6 +40,10 @@ impl Slug {
         }
         if s.starts_with('-') || s.ends_with('-') || s.contains("--") {
             return Err(SlugError::MisplacedHyphen);
+        }
+        // `/projects/new` is matched before `/projects/{project}`, so a project with this slug could not be opened.
+        if s == "new" {
+            return Err(SlugError::Reserved("new"));
         }
         Ok(Self(s.to_owned()))
     }

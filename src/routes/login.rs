@@ -27,14 +27,16 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths are followed after sign-in, never another origin.
+/// Only same-site paths are followed after sign-in, never another origin; a control character (which no
+/// Location header may hold) sends the user to the projects list instead.
 fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
                 && !n.starts_with("/\\")
-                && !n.starts_with("/login") =>
+                && !n.starts_with("/login")
+                && !n.chars().any(char::is_control) =>
         {
             n.to_string()
         }

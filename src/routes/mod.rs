@@ -28,6 +28,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/", web::get().to(home))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
+        // Uptime monitors often ask with HEAD.
+        .route("/healthz", web::head().to(health::healthz))
+        .route("/readyz", web::head().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/static/{version}/{file}", web::get().to(assets::serve))
         .route("/login", web::get().to(login::form))

@@ -193,6 +193,29 @@ both_backends!(
     }
 );
 
+both_backends!(
+    a_next_address_with_a_line_break_leads_to_the_projects_list,
+    |app| {
+        app.add_user("ann@example.com", Role::Admin).await;
+        let c = client();
+        let csrf = csrf_from(&app.login_page(&c).await);
+
+        let r = c
+            .post(app.url("/login"))
+            .form(&[
+                ("email", "ann@example.com"),
+                ("password", PASSWORD),
+                ("csrf_token", csrf.as_str()),
+                ("next", "/projects\nSet-Cookie: x=1"),
+            ])
+            .send()
+            .await
+            .unwrap();
+
+        assert_redirect_to(&r, "/projects");
+    }
+);
+
 async fn storedesk_test_age_sessions(app: &crate::helpers::TestApp, by_ms: i64) {
     app.store.age_sessions_for_tests(by_ms).await.unwrap();
 }

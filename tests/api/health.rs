@@ -24,6 +24,19 @@ both_backends!(health_and_readiness_answer, |app| {
     );
 });
 
+both_backends!(uptime_monitors_asking_with_head_are_answered, |app| {
+    let c = client();
+    for path in ["/healthz", "/readyz"] {
+        let r = c.head(app.url(path)).send().await.unwrap();
+
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert!(
+            r.text().await.unwrap().is_empty(),
+            "a HEAD answer has no body"
+        );
+    }
+});
+
 both_backends!(readiness_fails_when_the_database_is_gone, |app| {
     app.store.close().await;
     let r = client().get(app.url("/readyz")).send().await.unwrap();

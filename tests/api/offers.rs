@@ -29,23 +29,7 @@ async fn ready_with_known_key(backend: Backend) -> Option<(Ready, IssuedKey)> {
 
 macro_rules! with_key {
     ($name:ident, |$r:ident, $key:ident| $body:block) => {
-        mod $name {
-            use super::*;
-            async fn run(backend: Backend) {
-                let Some(($r, $key)) = ready_with_known_key(backend).await else {
-                    return;
-                };
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await
-            }
-        }
+        $crate::on_both_backends!($name, |backend| ready_with_known_key(backend), ($r, $key) => $body);
     };
 }
 
@@ -132,6 +116,29 @@ async fn offer_audits(app: &TestApp) -> Vec<storedesk::store::AuditEntry> {
         .filter(|e| e.action == "offer.sign")
         .collect()
 }
+
+with_key!(a_json_body_sent_without_a_content_type_is_read, |r, key| {
+    let token = cli_token(&r.app, "demo", "sign").await;
+    let body = json!({
+        "productIdentifier": "com.example.pro.monthly",
+        "offerIdentifier": "WINBACK_50",
+        "appAccountToken": TOKEN_UUID,
+        "nonce": NONCE,
+        "timestamp": 1_767_225_600_123_i64,
+    });
+
+    let response = client()
+        .post(r.app.url(SIGN))
+        .header("Authorization", format!("Bearer {token}"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status().as_u16(), 200);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["keyIdentifier"], key.key_id.as_str());
+});
 
 with_key!(the_api_signs_both_forms_with_the_key_in_use, |r, key| {
     let token = cli_token(&r.app, "demo", "sign").await;

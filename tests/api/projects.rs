@@ -66,6 +66,18 @@ both_backends!(a_taken_slug_is_refused, |app| {
     assert_eq!(app.store.list_projects().await.unwrap().len(), 1);
 });
 
+both_backends!(the_slug_of_the_new_project_page_is_refused, |app| {
+    let lead = app.session(Role::Lead).await;
+
+    let r = create_project(&lead, "new").await;
+
+    assert_eq!(r.status().as_u16(), 422);
+    assert!(r.text().await.unwrap().contains(
+        "“new” is the address of the page that creates projects, so it can&#39;t be a project&#39;s slug. Choose another."
+    ));
+    assert!(app.store.list_projects().await.unwrap().is_empty());
+});
+
 both_backends!(editing_a_project_changes_it_and_is_audited, |app| {
     let admin = app.session(Role::Admin).await;
     create_project(&admin, "demo").await;
