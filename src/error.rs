@@ -161,3 +161,28 @@ impl ResponseError for AppError {
         }
     }
 }
+
+/// A web form actix could not read, as the page's sentence (nothing was changed: the handler never ran).
+pub fn form_error(e: &actix_web::error::UrlencodedError) -> AppError {
+    use actix_web::error::UrlencodedError;
+    AppError::BadRequest(match e {
+        UrlencodedError::Overflow { limit, .. } => format!(
+            "This form is larger than {} KiB, so nothing was changed. Shorten what you typed and send it again.",
+            limit / 1024
+        ),
+        UrlencodedError::ContentType => {
+            "This form was not sent as a web form, so nothing was changed. Reload the page and send it from there."
+                .into()
+        }
+        other => format!(
+            "This form could not be read ({other}), so nothing was changed. Reload the page and send it from there."
+        ),
+    })
+}
+
+/// An address whose query actix could not read (a value of the wrong kind, a name given twice).
+pub fn query_error(e: &actix_web::error::QueryPayloadError) -> AppError {
+    AppError::BadRequest(format!(
+        "The part of this address after “?” could not be read ({e}). Remove it, or open the page from its link."
+    ))
+}

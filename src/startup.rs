@@ -109,7 +109,20 @@ impl Application {
             };
             App::new()
                 .app_data(state.clone())
-                .app_data(web::FormConfig::default().limit(64 * 1024))
+                // Requests the extractors refuse get the same pages as any other error, not actix's plain text;
+                // an id in the path that is not a number is an address with nothing at it.
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(64 * 1024)
+                        .error_handler(|e, _| crate::error::form_error(&e).into()),
+                )
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|e, _| crate::error::query_error(&e).into()),
+                )
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),
+                )
                 .app_data(web::JsonConfig::default().limit(256 * 1024))
                 .configure(crate::routes::configure)
                 .wrap(from_fn(origin_check))

@@ -8,6 +8,7 @@ mod api_tokens;
 mod audit;
 mod auth;
 mod backfill;
+mod bad_requests;
 mod budget;
 mod consumption;
 mod demo;
