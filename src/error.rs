@@ -30,7 +30,19 @@ pub enum AppError {
     #[error("too many requests")]
     TooManyRequests(String),
     #[error(transparent)]
-    Unexpected(#[from] anyhow::Error),
+    Unexpected(anyhow::Error),
+}
+
+impl From<anyhow::Error> for AppError {
+    fn from(e: anyhow::Error) -> Self {
+        // A store error carried through `anyhow` is still the request's fault when the request's text was unstorable.
+        match e.downcast_ref::<crate::store::StoreError>() {
+            Some(crate::store::StoreError::Unstorable) => {
+                AppError::BadRequest(crate::store::StoreError::Unstorable.to_string())
+            }
+            _ => AppError::Unexpected(e),
+        }
+    }
 }
 
 impl std::fmt::Debug for AppError {
@@ -49,6 +61,7 @@ impl From<crate::store::StoreError> for AppError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::NotFound => AppError::NotFound,
+            e @ crate::store::StoreError::Unstorable => AppError::BadRequest(e.to_string()),
             other => AppError::Unexpected(anyhow::Error::new(other)),
         }
     }

@@ -178,7 +178,10 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
-        ApiError::Unexpected(e)
+        match AppError::from(e) {
+            AppError::Unexpected(e) => ApiError::Unexpected(e),
+            other => ApiError::from(other),
+        }
     }
 }
 

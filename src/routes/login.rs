@@ -119,6 +119,18 @@ pub async fn submit(
     }
     let next = safe_next(Some(&form.next));
     let email = form.email.trim().to_ascii_lowercase();
+    // No account's address holds a control character; such an address is answered like any wrong one, before it
+    // reaches the database (PostgreSQL refuses a NUL).
+    if email.chars().any(char::is_control) {
+        return login_page(
+            &req,
+            &state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "",
+            &next,
+            Some(WRONG_CREDENTIALS.to_string()),
+        );
+    }
     let ip = client_ip(&req);
     let now = crate::clock::now_ms();
 

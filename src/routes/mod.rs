@@ -280,6 +280,10 @@ pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
 
 /// Loads the project named in the URL, or answers 404.
 pub async fn project_by_slug(state: &AppState, slug: &str) -> Result<Project, AppError> {
+    // What cannot be a slug names no project (and is not sent to the database, which may refuse some text).
+    if crate::domain::Slug::parse(slug).is_err() {
+        return Err(AppError::NotFound);
+    }
     state
         .store
         .project_by_slug(slug)

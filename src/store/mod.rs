@@ -32,6 +32,9 @@ pub enum StoreError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// Text PostgreSQL cannot store: it holds a NUL character (which no form or page of ours produces).
+    #[error("What was sent holds a NUL character (\\0), which cannot be stored, so nothing was changed. Remove it and try again.")]
+    Unstorable,
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
@@ -42,6 +45,10 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 StoreError::Conflict("already exists".into())
+            }
+            // PostgreSQL's "invalid byte sequence for encoding UTF8: 0x00".
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
+                StoreError::Unstorable
             }
             _ => StoreError::Other(anyhow::Error::new(e)),
         }

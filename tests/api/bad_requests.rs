@@ -113,3 +113,51 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_nul_character_is_refused_with_a_sentence_on_every_database,
+    |app| {
+        // PostgreSQL cannot store text holding a NUL (SQLite can): each place such text reaches gets a clear answer.
+        let admin = app.session(Role::Admin).await;
+        create_project(&admin, "demo").await;
+        let c = client();
+        let csrf = csrf_from(&app.login_page(&c).await);
+
+        let sign_in = c
+            .post(app.url("/login"))
+            .form(&[
+                ("email", "ann\0@example.com"),
+                ("password", "x"),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let project_page = admin.get("/projects/de%00mo/transactions").await;
+        let audit = admin.get("/admin/audit?user=a%00b").await;
+
+        assert_eq!(sign_in.status().as_u16(), 422);
+        assert!(sign_in
+            .text()
+            .await
+            .unwrap()
+            .contains("The e-mail address or password is not right."));
+        let (status, body) = error_page(project_page).await;
+        assert_eq!(status, 404);
+        assert!(body.contains("There is nothing at this address."), "{body}");
+        // SQLite searches for the text and finds nothing; PostgreSQL refuses it, which the page says.
+        let status = audit.status().as_u16();
+        let body = audit.text().await.unwrap();
+        if app.store.is_postgres() {
+            assert_eq!(status, 400, "{body}");
+            assert!(
+                body.contains(
+                    "What was sent holds a NUL character (\\0), which cannot be stored, so nothing was changed."
+                ),
+                "{body}"
+            );
+        } else {
+            assert_eq!(status, 200, "{body}");
+        }
+    }
+);
