@@ -37,25 +37,11 @@ pub async fn ready_support(backend: Backend) -> Option<Ready> {
 #[macro_export]
 macro_rules! support_test {
     ($name:ident, |$r:ident| $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            use $crate::helpers::Backend;
-            async fn run(backend: Backend) {
-                let Some($r) = $crate::support_common::ready_support(backend).await else {
-                    return;
-                };
-                $body
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run(Backend::Sqlite).await
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run(Backend::Postgres).await
-            }
-        }
+        $crate::on_both_backends!(
+            $name,
+            |backend| $crate::support_common::ready_support(backend),
+            $r => $body
+        );
     };
 }
 

@@ -235,6 +235,42 @@ support_test!(apple_refusing_an_extension_is_said_and_audited, |r| {
         .any(|(a, t, _)| a == "subscription.extend_refused" && t == id));
 });
 
+support_test!(
+    an_extension_for_an_id_that_is_not_digits_is_a_404_and_asks_apple_nothing,
+    |r| {
+        let seed = r.sim.seed();
+        let page = url(&seed.active_monthly.original_transaction_id);
+        let csrf = crate::helpers::csrf_from(&r.admin.get_text(&page).await);
+        let calls = r.sim.request_count();
+
+        let response = r
+            .admin
+            .client
+            .post(r.admin.url("/projects/demo/subscriptions/abc/extend"))
+            .form(&[
+                ("days", "5"),
+                ("reason", "1"),
+                ("note", "goodwill"),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+
+        assert_eq!(response.status().as_u16(), 404);
+        assert!(response
+            .text()
+            .await
+            .unwrap()
+            .contains("There is nothing at this address."));
+        assert_eq!(r.sim.request_count(), calls, "no call to Apple");
+        assert!(!lookups(&r.app)
+            .await
+            .iter()
+            .any(|(a, _, _)| a.starts_with("subscription.extend")));
+    }
+);
+
 support_test!(an_id_that_is_not_digits_gets_a_clear_404, |r| {
     let response = r.admin.get("/projects/demo/subscriptions/abc").await;
     assert_eq!(response.status().as_u16(), 404);

@@ -120,6 +120,10 @@ pub async fn extend(
     user.check_csrf(&form.csrf_token)?;
     let (slug, id) = path.into_inner();
     let project = project_by_slug(&state, &slug).await?;
+    // No subscription page has this address (see `page`), so no form could have sent it: nothing goes to Apple.
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(AppError::NotFound);
+    }
     let form = form.into_inner();
     let request = match ExtendRequest::parse(&form.days, &form.reason, &form.note) {
         Ok(r) => r,
