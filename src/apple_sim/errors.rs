@@ -184,6 +184,8 @@ pub(crate) enum SimError {
     RateLimited { retry_at_ms: i64 },
     #[error("garbage response (injected fault)")]
     Garbage,
+    #[error("a history page that never moves on (injected fault)")]
+    Stuck,
 }
 
 impl SimError {
@@ -202,7 +204,7 @@ impl ResponseError for SimError {
             Self::Api(code) => Self::api_status(*code),
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Garbage => StatusCode::OK,
+            Self::Garbage | Self::Stuck => StatusCode::OK,
         }
     }
 
@@ -220,6 +222,16 @@ impl ResponseError for SimError {
             Self::Garbage => HttpResponse::Ok()
                 .insert_header((CONTENT_TYPE, "application/json"))
                 .body("<html><body>502 Bad Gateway</body></html>\n\u{0}{\"signedTransac"),
+            // Both history shapes: notifications (paginationToken) and transactions (revision).
+            Self::Stuck => HttpResponse::Ok()
+                .insert_header((CONTENT_TYPE, "application/json"))
+                .body(
+                    serde_json::json!({
+                        "notificationHistory": [], "paginationToken": "stuck",
+                        "signedTransactions": [], "revision": "stuck", "hasMore": true,
+                    })
+                    .to_string(),
+                ),
         }
     }
 }

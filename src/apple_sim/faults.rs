@@ -46,6 +46,12 @@ pub enum Fault {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Answer 200 with an empty page that says more follow, under the same page token every time (a history that
+    /// never moves on).
+    Stuck {
+        #[serde(default = "one")]
+        count: u32,
+    },
 }
 
 impl Fault {
@@ -56,7 +62,8 @@ impl Fault {
             | Self::Hang { count, .. }
             | Self::Garbage { count }
             | Self::BadSignature { count }
-            | Self::Normal { count } => *count,
+            | Self::Normal { count }
+            | Self::Stuck { count } => *count,
         }
     }
 }

@@ -30,13 +30,15 @@ pub enum HistoryError {
     Apple(AppleError),
     /// Ours (no key in use, database): the sentence is for people too.
     App(String),
+    /// Apple's paging did not move on: what came before is stored.
+    Stuck(String),
 }
 
 impl HistoryError {
     pub fn sentence(&self) -> String {
         match self {
             HistoryError::Apple(e) => e.sentence(),
-            HistoryError::App(s) => s.clone(),
+            HistoryError::App(s) | HistoryError::Stuck(s) => s.clone(),
         }
     }
 }
@@ -62,7 +64,19 @@ pub struct HistoryPager<'a> {
     request: NotificationHistoryRequest,
     token: Option<String>,
     done: bool,
+    /// Page tokens already followed, pages read, and empty pages in a row: a history that keeps saying "more"
+    /// without moving on is stopped instead of paged forever.
+    followed: std::collections::HashSet<String>,
+    pages: usize,
+    empty_in_a_row: usize,
+    /// Why the pager stopped early, told on the call after the page that made it stop (that page is kept).
+    stopped: Option<String>,
 }
+
+/// Most pages one pager reads (20 notifications each: a million notifications).
+const MAX_PAGES: usize = 50_000;
+/// Empty pages in a row that still say more follow, before the pager gives up.
+const MAX_EMPTY_IN_A_ROW: usize = 20;
 
 impl<'a> HistoryPager<'a> {
     pub fn new(
@@ -87,11 +101,18 @@ impl<'a> HistoryPager<'a> {
             },
             token: None,
             done: false,
+            followed: std::collections::HashSet::new(),
+            pages: 0,
+            empty_in_a_row: 0,
+            stopped: None,
         }
     }
 
     /// The signed payloads of the next page, or `None` after the last page.
     pub async fn next_page(&mut self) -> Result<Option<Vec<String>>, HistoryError> {
+        if let Some(why) = self.stopped.take() {
+            return Err(HistoryError::Stuck(why));
+        }
         if self.done {
             return Ok(None);
         }
@@ -131,8 +152,34 @@ impl<'a> HistoryPager<'a> {
             .into_iter()
             .filter_map(|item| item.signed_payload)
             .collect();
+        self.pages += 1;
+        self.empty_in_a_row = if items.is_empty() {
+            self.empty_in_a_row + 1
+        } else {
+            0
+        };
         match (response.has_more, response.pagination_token) {
-            (Some(true), Some(token)) if !token.is_empty() => self.token = Some(token),
+            (Some(true), Some(token)) if !token.is_empty() => {
+                let stuck = if !self.followed.insert(token.clone()) {
+                    Some("sent a page token it had sent before")
+                } else if self.empty_in_a_row >= MAX_EMPTY_IN_A_ROW {
+                    Some("sent empty pages, one after another, while saying more followed")
+                } else if self.pages >= MAX_PAGES {
+                    Some("kept saying more followed")
+                } else {
+                    None
+                };
+                if let Some(why) = stuck {
+                    self.done = true;
+                    self.stopped = Some(format!(
+                        "Apple's notification history {why}, so storedesk stopped after {} pages; what it \
+                         fetched until then is stored. Start again with a shorter range if notifications are missing.",
+                        self.pages
+                    ));
+                    return Ok(Some(items));
+                }
+                self.token = Some(token);
+            }
             _ => self.done = true,
         }
         Ok(Some(items))

@@ -312,6 +312,43 @@ with_ready!(a_backfill_apple_refuses_ends_with_a_sentence, |r| {
     assert!(html.contains(&format!("<p class=\"form-error\">{}</p>", esc(sentence))));
 });
 
+with_ready!(
+    a_history_that_never_moves_on_stops_the_backfill_with_a_sentence,
+    |r| {
+        // Arrange: Apple's notification history answers every page with "more follow" and the same page token.
+        r.sim
+            .inject_fault(storedesk::apple_sim::Fault::Stuck { count: 50 });
+        let today = day(storedesk::clock::now_ms());
+
+        // Act
+        let response = r
+            .admin
+            .post_form(
+                LOG,
+                BACKFILL,
+                &[
+                    ("start", &today),
+                    ("end", &today),
+                    ("environment", "Production"),
+                ],
+            )
+            .await;
+
+        // Assert: the job ends (instead of paging forever and blocking every later backfill), says why, and counts
+        // the two pages it read.
+        assert_eq!(response.status().as_u16(), 303);
+        let job = finished(&r.app, r.project.id).await;
+        assert_eq!(job.status, "failed");
+        let sentence = "Apple's notification history sent a page token it had sent before, so storedesk stopped after 2 \
+                    pages; what it fetched until then is stored. Start again with a shorter range if notifications \
+                    are missing.";
+        assert_eq!(job.error.as_deref(), Some(sentence));
+        assert_eq!(job.pages_done, 2);
+        let html = r.admin.get_text(LOG).await;
+        assert!(html.contains(&format!("<p class=\"form-error\">{}</p>", esc(sentence))));
+    }
+);
+
 fn settle_now() -> GapSettings {
     GapSettings {
         settle: Duration::ZERO,
