@@ -24,6 +24,8 @@ use crate::store::{Project, Store, StoreResult};
 
 /// Apple's notifications are a few kilobytes; anything this big is not one.
 pub const BODY_LIMIT: usize = 64 * 1024;
+/// How long a notification's body may take to arrive once its headers have (Apple sends a few KiB at once).
+const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Verifications waiting for a thread before new ones are answered "busy" (Apple retries those).
 const VERIFY_QUEUE: usize = 4096;
 /// Seconds a 503 asks the sender to wait.
@@ -106,6 +108,8 @@ struct Body {
 enum Outcome {
     Stored(Inserted, String),
     TooLarge,
+    /// The body did not arrive within [`BODY_DEADLINE`].
+    SlowBody,
     Malformed,
     UnknownProject,
     Rejected(IngestError),
@@ -120,6 +124,7 @@ impl Outcome {
             Outcome::Stored(Inserted::New(_), _) => (StatusCode::OK, "accepted", None),
             Outcome::Stored(Inserted::AlreadyPresent(_), _) => (StatusCode::OK, "duplicate", None),
             Outcome::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "rejected", Some("TOO_LARGE")),
+            Outcome::SlowBody => (StatusCode::REQUEST_TIMEOUT, "rejected", Some("SLOW_BODY")),
             Outcome::Malformed => (StatusCode::BAD_REQUEST, "rejected", Some("MALFORMED_BODY")),
             Outcome::UnknownProject => (StatusCode::NOT_FOUND, "unknown_project", None),
             Outcome::Rejected(e) => (StatusCode::BAD_REQUEST, "rejected", Some(e.reason())),
@@ -153,6 +158,10 @@ impl Outcome {
             Outcome::TooLarge => ("payload_too_large", format!(
                 "The body is larger than {} KiB, so it was not read. App Store Server Notifications are much smaller.",
                 BODY_LIMIT / 1024
+            )),
+            Outcome::SlowBody => ("request_timeout", format!(
+                "The body did not arrive within {} seconds, so nothing was stored; send it again.",
+                BODY_DEADLINE.as_secs()
             )),
             Outcome::Malformed => ("malformed_body", "The body must be a JSON object with a non-empty signedPayload string, as App Store Server Notifications V2 send it.".to_owned()),
             Outcome::UnknownProject => ("not_found", "No project has this notification URL. If it was regenerated, copy the new URL from the project's App Store settings (Step 4) into App Store Connect.".to_owned()),
@@ -215,15 +224,24 @@ async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<web::
     if declared.is_some_and(|len| len > BODY_LIMIT) {
         return Err(Outcome::TooLarge);
     }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(8 * 1024));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| Outcome::Malformed)?;
-        if body.len() + chunk.len() > BODY_LIMIT {
-            return Err(Outcome::TooLarge);
+    // What a sender declares is not reserved up front: it may never send it.
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(8 * 1024));
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| Outcome::Malformed)?;
+            if body.len() + chunk.len() > BODY_LIMIT {
+                return Err(Outcome::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        Ok(())
+    };
+    // actix times the request's head only; a body sent a byte a minute would hold the handler forever.
+    match tokio::time::timeout(BODY_DEADLINE, read).await {
+        Ok(Ok(())) => Ok(body),
+        Ok(Err(outcome)) => Err(outcome),
+        Err(_) => Err(Outcome::SlowBody),
     }
-    Ok(body)
 }
 
 async fn receive(
@@ -232,10 +250,7 @@ async fn receive(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let body = match read_body(&req, payload).await {
-        Ok(b) => b,
-        Err(outcome) => return outcome.respond(&state, None),
-    };
+    // The URL's token is checked before the body is read: a stranger's request costs no wait for its body.
     let token = path.into_inner();
     let project = if plausible_token(&token) {
         match state.intake.project(&state.store, &token).await {
@@ -250,6 +265,10 @@ async fn receive(
     };
     let Some(project) = project else {
         return Outcome::UnknownProject.respond(&state, None);
+    };
+    let body = match read_body(&req, payload).await {
+        Ok(b) => b,
+        Err(outcome) => return outcome.respond(&state, Some(&project.slug)),
     };
     let signed_payload = match serde_json::from_slice::<Body>(&body) {
         Ok(b) if !b.signed_payload.trim().is_empty() => b.signed_payload,

@@ -239,6 +239,37 @@ with_ready!(an_unknown_notification_url_is_404, |r| {
     );
 });
 
+with_ready!(a_stranger_is_refused_before_its_body_arrives, |r| {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // Arrange: a request to a notification URL no project has, whose body never comes (a slow sender holding
+    // the handler open, a byte a minute).
+    let base = r.app.url("");
+    let address = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let token = "A".repeat(43);
+    let head = format!(
+        "POST /apple/notifications/{token} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: 60000\r\n\r\n{{"
+    );
+
+    // Act
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 512];
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(3), stream.read(&mut answer)).await;
+
+    // Assert: the answer comes at once, without waiting for the body.
+    let n = read
+        .expect("answered without waiting for the body")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert_eq!(count(&r).await, 0);
+});
+
 with_ready!(a_body_over_64_kib_is_413_and_not_read, |r| {
     let url = webhook_url(&r).await;
     let big = body(&"a".repeat(64 * 1024));
