@@ -128,7 +128,7 @@ impl Application {
                 .wrap(from_fn(origin_check))
                 .wrap(from_fn(request_context))
                 .wrap(security)
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
         })
         .listen(listener)?
         .shutdown_timeout(5)

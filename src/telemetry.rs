@@ -21,3 +21,48 @@ pub fn init(default_filter: &str, json: bool) {
     // A second init (tests, demo) is harmless: the first subscriber stays.
     let _ = result;
 }
+
+/// The span of each HTTP request, as tracing-actix-web's default one but for its address: a notification URL's
+/// path is its secret (the only thing that keeps strangers from making us verify their payloads), so those
+/// requests are logged by their route pattern, `/apple/notifications/{project_token}`, never by their path.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        use actix_web::HttpMessage as _;
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "default".to_owned());
+        let target = if request.path().starts_with("/apple/notifications/") {
+            route.clone()
+        } else {
+            request
+                .uri()
+                .path_and_query()
+                .map_or_else(String::new, |p| p.as_str().to_owned())
+        };
+        let request_id = request
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        tracing::info_span!(
+            "HTTP request",
+            http.method = %request.method(),
+            http.route = %route,
+            http.target = %target,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            request_id = %request_id,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}

@@ -384,7 +384,7 @@ impl AppleClient {
             match outcome {
                 Ok(bytes) => return Ok(bytes),
                 Err(Failure::RateLimited(retry_at_ms)) => {
-                    let wait = retry_at_ms.map(|at| at - now_ms());
+                    let wait = retry_at_ms.map(|at| at.saturating_sub(now_ms()));
                     let max_wait = i64::try_from(self.config.max_rate_limit_wait.as_millis())
                         .unwrap_or(i64::MAX);
                     match wait {

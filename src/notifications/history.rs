@@ -133,7 +133,7 @@ impl<'a> HistoryPager<'a> {
                 Err(AppleError::RateLimited {
                     retry_at_ms: Some(at),
                 }) if rate_limited < MAX_RATE_LIMIT_RETRIES => {
-                    let wait = at - crate::clock::now_ms();
+                    let wait = at.saturating_sub(crate::clock::now_ms());
                     let wait = u64::try_from(wait.max(0)).unwrap_or(0);
                     if Duration::from_millis(wait) > MAX_RATE_LIMIT_WAIT {
                         return Err(HistoryError::Apple(AppleError::RateLimited {

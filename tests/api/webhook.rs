@@ -529,7 +529,7 @@ mod crash {
     use storedesk::domain::{AppAppleId, BundleId, Environment, Slug};
     use storedesk::store::{Actor, NewProject, Store};
 
-    fn free_port() -> u16 {
+    pub(super) fn free_port() -> u16 {
         std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -553,7 +553,7 @@ mod crash {
             .unwrap()
     }
 
-    async fn wait_ready(base: &str) {
+    pub(super) async fn wait_ready(base: &str) {
         for _ in 0..300 {
             if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
                 if r.status().is_success() {
@@ -697,5 +697,82 @@ mod crash {
         child.kill().unwrap();
         child.wait().unwrap();
         sim.stop().await;
+    }
+}
+
+mod logs {
+    //! The real binary's log while notifications are refused: the URL's token (its secret) is never in it.
+    use std::process::{Command, Stdio};
+
+    use secrecy::ExposeSecret as _;
+    use storedesk::config::DatabaseUrl;
+    use storedesk::domain::{BundleId, Environment, Slug};
+    use storedesk::store::{Actor, NewProject, Store};
+
+    use super::crash::{free_port, wait_ready};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_notification_urls_token_never_reaches_the_log() {
+        // Arrange: `storedesk serve` logging at info to a file, and a project's notification URL.
+        let dir = tempfile::tempdir().unwrap();
+        let db = DatabaseUrl::sqlite_file(&dir.path().join("logs.db"));
+        let store = Store::connect(&db).await.unwrap();
+        store.migrate().await.unwrap();
+        let project = store
+            .create_project(
+                &NewProject {
+                    name: "Logs".into(),
+                    slug: Slug::parse("logs").unwrap(),
+                    bundle_id: BundleId::parse("com.example.logs").unwrap(),
+                    app_apple_id: None,
+                    environment: Environment::parse("Production").unwrap(),
+                },
+                &Actor::system("test"),
+            )
+            .await
+            .unwrap();
+        let token = store.notification_token(project.id).await.unwrap();
+        let key = storedesk::crypto::MasterKey::generate()
+            .to_base64_secret()
+            .expose_secret()
+            .to_owned();
+        let log_path = dir.path().join("storedesk.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_storedesk"))
+            .arg("serve")
+            .env_clear()
+            .env("STOREDESK_DATABASE_URL", db.as_str())
+            .env("STOREDESK_DATA_DIR", dir.path())
+            .env("STOREDESK_MASTER_KEY", &key)
+            .env("STOREDESK_BIND", format!("127.0.0.1:{port}"))
+            .env("STOREDESK_LOG", "info")
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        wait_ready(&base).await;
+        let client = reqwest::Client::new();
+
+        // Act: a body that is not a notification, at the project's real URL.
+        let refused = client
+            .post(format!("{base}/apple/notifications/{token}"))
+            .body("not a notification")
+            .send()
+            .await
+            .unwrap();
+        child.kill().unwrap();
+        child.wait().unwrap();
+
+        // Assert: the refusal is logged, with the route's pattern where the address would be.
+        assert_eq!(refused.status().as_u16(), 400);
+        let written = std::fs::read_to_string(&log_path).unwrap();
+        assert!(written.contains("notification refused"), "{written}");
+        assert!(
+            written.contains("/apple/notifications/{project_token}"),
+            "{written}"
+        );
+        assert!(!written.contains(&token), "the token is in the log");
     }
 }
