@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::index::{decoded_of, index_row};
 use super::present::{status_badge, RenewalView, StatusBadge, TransactionView, When};
 use super::timeline::{self, StatusInfo, Timeline};
-use super::{call_apple, identity, AppleProblem, FieldError, Freshness};
+use super::{call_apple, identity, AppleProblem, FieldError, Freshness, ProblemKind};
 use crate::apple::models::extend_reason_code::ExtendReasonCode;
 use crate::apple::models::extend_renewal_date_request::ExtendRenewalDateRequest;
 use crate::apple::{with_fallback, Environment};
@@ -375,6 +375,12 @@ pub struct ExtendOutcome {
     pub sentence: String,
 }
 
+/// Whether an extension that failed this way may still have been carried out: the request left, and either no
+/// answer came in time or it could not be read.
+fn outcome_unknown(p: &AppleProblem) -> bool {
+    matches!(p.kind, ProblemKind::Timeout | ProblemKind::Unreadable)
+}
+
 /// Asks Apple to move the renewal date of `original_transaction_id` by `request.days`, in the environment the
 /// index knows it from (else Production, then Sandbox). Success and refusal are both written to the audit log
 /// (`subscription.extend` / `subscription.extend_refused`). Callers check the role (admin or lead) first.
@@ -444,7 +450,7 @@ pub async fn extend_renewal_date(
             })
         }
         Ok(a) => Err(AppleProblem {
-            kind: super::ProblemKind::Refused,
+            kind: ProblemKind::Refused,
             sentence: format!(
                 "Apple answered that the renewal date was not extended ({}).",
                 a.environment
@@ -455,6 +461,18 @@ pub async fn extend_renewal_date(
         Err(p) if p.is_not_found() => Err(AppleProblem::not_found(
             "Apple has no original transaction with this id, in Production or in Sandbox.",
         )),
+        // The request left and Apple may have carried it out: trying again at once would extend a second time
+        // (each try has its own request identifier) and use up another of Apple's limited extensions.
+        Err(p) if outcome_unknown(&p) => {
+            Err(AppleProblem {
+                sentence: format!(
+                    "{} So it is not known whether the renewal date was extended: open the subscription again and \
+                     check its renewal date before you try again, or it may be extended twice.",
+                    p.sentence
+                ),
+                ..p
+            })
+        }
         Err(p) => Err(p),
     };
     let (action, detail) = match &outcome {
@@ -471,6 +489,18 @@ pub async fn extend_renewal_date(
                     .as_ref()
                     .map(|d| format!(", new renewal date {}", d.utc))
                     .unwrap_or_default(),
+                request.note
+            ),
+        ),
+        Err(p) if outcome_unknown(p) => (
+            "subscription.extend_unknown",
+            format!(
+                "by {} day(s), reason {} ({}), request {}: {}; note: {}",
+                request.days,
+                request.reason_code,
+                reason.text,
+                request_identifier,
+                p.sentence,
                 request.note
             ),
         ),

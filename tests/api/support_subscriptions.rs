@@ -204,6 +204,53 @@ support_test!(
     }
 );
 
+support_test!(
+    an_extension_whose_answer_cannot_be_read_says_its_outcome_is_unknown,
+    |r| {
+        // Arrange: the subscription page open; Apple's answer to the extension will not be readable, so Apple may
+        // have extended the date or not.
+        let seed = r.sim.seed();
+        let id = &seed.active_monthly.original_transaction_id;
+        let csrf = crate::helpers::csrf_from(&r.admin.get_text(&url(id)).await);
+        r.sim
+            .inject_fault(storedesk::apple_sim::Fault::Garbage { count: 1 });
+
+        // Act
+        let response = r
+            .admin
+            .client
+            .post(r.admin.url(&format!("{}/extend", url(id))))
+            .form(&[
+                ("days", "5"),
+                ("reason", "1"),
+                ("note", "goodwill"),
+                ("csrf_token", csrf.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+
+        // Assert: the page does not call it refused (trying again at once could extend twice), and neither does the
+        // audit log.
+        assert_redirect_to(&response, &url(id));
+        let after = r.admin.get_text(&url(id)).await;
+        assert!(
+        after.contains(&html(
+            "So it is not known whether the renewal date was extended: open the subscription again and check its \
+             renewal date before you try again, or it may be extended twice."
+        )),
+        "{after}"
+    );
+        let audit = lookups(&r.app).await;
+        assert!(audit
+            .iter()
+            .any(|(a, t, _)| a == "subscription.extend_unknown" && t == id));
+        assert!(!audit
+            .iter()
+            .any(|(a, _, _)| a == "subscription.extend_refused"));
+    }
+);
+
 support_test!(apple_refusing_an_extension_is_said_and_audited, |r| {
     let seed = r.sim.seed();
     let id = &seed.family_shared_transaction_id;
