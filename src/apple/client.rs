@@ -435,12 +435,9 @@ impl AppleClient {
             }));
         }
         let json = is_json(response.headers());
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| Failure::Error(network_error(&e)))?;
+        let bytes = read_capped(response).await?;
         if status.is_success() {
-            return Ok(bytes.to_vec());
+            return Ok(bytes);
         }
         let code = if json {
             serde_json::from_slice::<ErrorBody>(&bytes)
@@ -770,3 +767,35 @@ impl AppleClient {
 
 #[cfg(test)]
 mod tests;
+
+/// Apple's largest answers (a history page of 20 signed transactions) are a few hundred KiB; anything past this is
+/// not Apple's and is not kept in memory.
+const MAX_ANSWER: usize = 4 * 1024 * 1024;
+
+/// The answer's body, read up to [`MAX_ANSWER`]: a larger one is refused as not Apple's format.
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, Failure> {
+    let too_large = || {
+        Failure::Error(AppleError::MalformedResponse(format!(
+            "the answer is larger than {} MiB",
+            MAX_ANSWER / (1024 * 1024)
+        )))
+    };
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Failure::Error(network_error(&e)))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -186,6 +186,8 @@ pub(crate) enum SimError {
     Garbage,
     #[error("a history page that never moves on (injected fault)")]
     Stuck,
+    #[error("an answer of 9 MiB (injected fault)")]
+    Oversized,
 }
 
 impl SimError {
@@ -204,7 +206,7 @@ impl ResponseError for SimError {
             Self::Api(code) => Self::api_status(*code),
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Garbage | Self::Stuck => StatusCode::OK,
+            Self::Garbage | Self::Stuck | Self::Oversized => StatusCode::OK,
         }
     }
 
@@ -222,6 +224,9 @@ impl ResponseError for SimError {
             Self::Garbage => HttpResponse::Ok()
                 .insert_header((CONTENT_TYPE, "application/json"))
                 .body("<html><body>502 Bad Gateway</body></html>\n\u{0}{\"signedTransac"),
+            Self::Oversized => HttpResponse::Ok()
+                .insert_header((CONTENT_TYPE, "application/json"))
+                .body(format!("{{{}}}", " ".repeat(9 * 1024 * 1024))),
             // Both history shapes: notifications (paginationToken) and transactions (revision).
             Self::Stuck => HttpResponse::Ok()
                 .insert_header((CONTENT_TYPE, "application/json"))

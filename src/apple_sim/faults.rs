@@ -46,6 +46,11 @@ pub enum Fault {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Answer 200 with a JSON body of 9 MiB (most of it spaces), larger than any answer of Apple's.
+    Oversized {
+        #[serde(default = "one")]
+        count: u32,
+    },
     /// Answer 200 with an empty page that says more follow, under the same page token every time (a history that
     /// never moves on).
     Stuck {
@@ -63,7 +68,8 @@ impl Fault {
             | Self::Garbage { count }
             | Self::BadSignature { count }
             | Self::Normal { count }
-            | Self::Stuck { count } => *count,
+            | Self::Stuck { count }
+            | Self::Oversized { count } => *count,
         }
     }
 }

@@ -180,6 +180,25 @@ support_test!(an_apple_server_error_is_explained, |r| {
     );
 });
 
+support_test!(an_answer_too_large_to_be_apples_is_refused_unread, |r| {
+    // An answer of 9 MiB (Apple's largest are a few hundred KiB) is not kept in memory, and the page says so.
+    let seed = r.sim.seed();
+    r.sim.inject_fault(Fault::Oversized { count: 1 });
+
+    let page = r
+        .admin
+        .get_text(&search(&seed.active_monthly.transaction_id))
+        .await;
+
+    assert_no_trace(&page);
+    assert!(
+        page.contains(&html(
+            &AppleError::MalformedResponse(String::new()).sentence()
+        )),
+        "{page}"
+    );
+});
+
 support_test!(a_timeout_is_explained, |r| {
     let seed = r.sim.seed();
     r.sim.inject_fault(Fault::Hang {
