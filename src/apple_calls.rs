@@ -132,7 +132,11 @@ fn probe_of(result: &Result<(), AppleError>) -> Probe {
         Err(AppleError::Api { status, .. }) if *status < 500 && *status != 429 => Probe::Accepted,
         Err(AppleError::Unauthorized { .. }) => Probe::Unauthorized,
         Err(AppleError::Timeout { .. }) | Err(AppleError::Network { .. }) => Probe::Unreachable,
-        Err(AppleError::Api { .. }) | Err(AppleError::HttpStatus { .. }) => Probe::AppleDown,
+        Err(AppleError::Api { status, .. }) | Err(AppleError::HttpStatus { status, .. })
+            if *status >= 500 =>
+        {
+            Probe::AppleDown
+        }
         Err(e) => Probe::Other(e.sentence()),
     }
 }

@@ -188,6 +188,8 @@ pub(crate) enum SimError {
     Stuck,
     #[error("an answer of 9 MiB (injected fault)")]
     Oversized,
+    #[error("HTTP {0} without an error code (injected fault)")]
+    HttpStatus(u16),
 }
 
 impl SimError {
@@ -207,6 +209,9 @@ impl ResponseError for SimError {
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Garbage | Self::Stuck | Self::Oversized => StatusCode::OK,
+            Self::HttpStatus(status) => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 
@@ -224,6 +229,9 @@ impl ResponseError for SimError {
             Self::Garbage => HttpResponse::Ok()
                 .insert_header((CONTENT_TYPE, "application/json"))
                 .body("<html><body>502 Bad Gateway</body></html>\n\u{0}{\"signedTransac"),
+            Self::HttpStatus(_) => HttpResponse::build(self.status_code())
+                .insert_header((CONTENT_TYPE, "text/plain"))
+                .body("Forbidden\n"),
             Self::Oversized => HttpResponse::Ok()
                 .insert_header((CONTENT_TYPE, "application/json"))
                 .body(format!("{{{}}}", " ".repeat(9 * 1024 * 1024))),

@@ -46,6 +46,12 @@ pub enum Fault {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Answer HTTP `status` with a plain-text body and no error code (a proxy or gateway in the way).
+    HttpStatus {
+        status: u16,
+        #[serde(default = "one")]
+        count: u32,
+    },
     /// Answer 200 with a JSON body of 9 MiB (most of it spaces), larger than any answer of Apple's.
     Oversized {
         #[serde(default = "one")]
@@ -69,7 +75,8 @@ impl Fault {
             | Self::BadSignature { count }
             | Self::Normal { count }
             | Self::Stuck { count }
-            | Self::Oversized { count } => *count,
+            | Self::Oversized { count }
+            | Self::HttpStatus { count, .. } => *count,
         }
     }
 }

@@ -61,6 +61,37 @@ with_sim!(
 );
 
 with_sim!(
+    a_gateway_refusal_without_an_error_code_is_not_called_an_apple_outage,
+    SimConfig::default(),
+    |app, sim| {
+        // Arrange: something between us and Apple answers 403 in plain text, in both environments.
+        let admin = app.session(Role::Admin).await;
+        let project = project_for(&app, &sim, &admin).await;
+        store_key(&app, &project, &sim.issue_key()).await;
+        sim.inject_fault(storedesk::apple_sim::Fault::HttpStatus {
+            status: 403,
+            count: 2,
+        });
+
+        // Act
+        let page = verify(&admin).await;
+
+        // Assert: the page names what came back instead of blaming Apple's servers.
+        let sentence = storedesk::apple::AppleError::HttpStatus {
+            status: 403,
+            retries: 0,
+        }
+        .sentence();
+        let sentence = sentence.trim_end_matches('.').replace('\'', "&#39;");
+        assert!(
+            page.contains(&format!("Sandbox: {sentence}. Production: {sentence}.")),
+            "{page}"
+        );
+        assert!(!page.contains("an error of their own (5xx)"), "{page}");
+    }
+);
+
+with_sim!(
     a_key_apple_does_not_know_is_refused_in_both_and_the_causes_are_named,
     SimConfig::default(),
     |app, sim| {

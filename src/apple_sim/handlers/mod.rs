@@ -71,6 +71,7 @@ pub(crate) async fn gate(req: &HttpRequest, st: &SimState, endpoint: Endpoint) -
         Some(Fault::Garbage { .. }) => return Err(SimError::Garbage),
         Some(Fault::Stuck { .. }) => return Err(SimError::Stuck),
         Some(Fault::Oversized { .. }) => return Err(SimError::Oversized),
+        Some(Fault::HttpStatus { status, .. }) => return Err(SimError::HttpStatus(status)),
         Some(Fault::Hang { seconds, .. }) => tokio::time::sleep(Duration::from_secs(seconds)).await,
         Some(Fault::BadSignature { .. }) => corrupt = true,
         Some(Fault::Normal { .. }) | None => {}
