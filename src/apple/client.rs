@@ -765,9 +765,6 @@ impl AppleClient {
     }
 }
 
-#[cfg(test)]
-mod tests;
-
 /// Apple's largest answers (a history page of 20 signed transactions) are a few hundred KiB; anything past this is
 /// not Apple's and is not kept in memory.
 const MAX_ANSWER: usize = 4 * 1024 * 1024;
@@ -799,3 +796,6 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, Failure
     }
     Ok(body)
 }
+
+#[cfg(test)]
+mod tests;
