@@ -127,10 +127,22 @@ impl AppleProblem {
     }
 
     pub fn unverifiable(e: &VerifyError) -> Self {
+        // A parser's own words (which byte of which DER structure) mean nothing to an agent; they go to the log.
+        let why = match e {
+            VerifyError::BadCertificate { which, reason } => {
+                tracing::warn!(error = %reason, "a certificate in Apple's answer could not be parsed");
+                format!("The {which} certificate in the signed data could not be read.")
+            }
+            VerifyError::MalformedJws(detail) => {
+                tracing::warn!(error = %detail, "Apple's answer is not a well-formed JWS");
+                "The signed data is not a well-formed JWS.".to_owned()
+            }
+            other => other.to_string(),
+        };
         AppleProblem {
             kind: ProblemKind::Unverifiable,
             sentence: format!(
-                "Apple's answer did not pass verification, so none of it is shown: {e}"
+                "Apple's answer did not pass verification, so none of it is shown: {why}"
             ),
             code: None,
             http_status: None,
@@ -444,6 +456,33 @@ pub(crate) fn split_verified(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parsers_words_stay_off_the_page() {
+        let cases = [
+            (
+                VerifyError::BadCertificate {
+                    which: "leaf",
+                    reason: "incomplete DER: expected 312 bytes at byte 17".into(),
+                },
+                "Apple's answer did not pass verification, so none of it is shown: The leaf certificate in the \
+                 signed data could not be read.",
+            ),
+            (
+                VerifyError::MalformedJws("invalid base64 at offset 9".into()),
+                "Apple's answer did not pass verification, so none of it is shown: The signed data is not a \
+                 well-formed JWS.",
+            ),
+            (
+                VerifyError::BadSignature,
+                "Apple's answer did not pass verification, so none of it is shown: The signature does not match \
+                 the signed data; it was altered or not signed by Apple.",
+            ),
+        ];
+        for (error, sentence) in cases {
+            assert_eq!(AppleProblem::unverifiable(&error).sentence, sentence);
+        }
+    }
 
     #[test]
     fn each_apple_error_falls_in_its_category() {
