@@ -492,20 +492,12 @@ pub async fn extend_renewal_date(
                 request.note
             ),
         ),
-        Err(p) if outcome_unknown(p) => (
-            "subscription.extend_unknown",
-            format!(
-                "by {} day(s), reason {} ({}), request {}: {}; note: {}",
-                request.days,
-                request.reason_code,
-                reason.text,
-                request_identifier,
-                p.sentence,
-                request.note
-            ),
-        ),
         Err(p) => (
-            "subscription.extend_refused",
+            if outcome_unknown(p) {
+                "subscription.extend_unknown"
+            } else {
+                "subscription.extend_refused"
+            },
             format!(
                 "by {} day(s), reason {} ({}), request {}: {}; note: {}",
                 request.days,

@@ -16,6 +16,16 @@ fn api(code: i64, env: Environment, retries: u32) -> AppleError {
     }
 }
 
+/// The page of a search for the active subscription's transaction while Apple answers with `fault`, checked to show
+/// no stack trace.
+async fn searched_after(r: &crate::helpers::Ready, fault: Fault) -> String {
+    r.sim.inject_fault(fault);
+    let id = r.sim.seed().active_monthly.transaction_id;
+    let page = r.admin.get_text(&search(&id)).await;
+    assert_no_trace(&page);
+    page
+}
+
 /// Looks the id up once while Apple answers, so the index holds it.
 async fn warm(r: &crate::helpers::Ready, id: &str) {
     let page = r.admin.get_text(&search(id)).await;
@@ -143,16 +153,14 @@ support_test!(
 );
 
 support_test!(a_rate_limit_is_explained, |r| {
-    let seed = r.sim.seed();
-    r.sim.inject_fault(Fault::RateLimited {
-        retry_after_ms: 3_600_000,
-        count: 1,
-    });
-    let page = r
-        .admin
-        .get_text(&search(&seed.active_monthly.transaction_id))
-        .await;
-    assert_no_trace(&page);
+    let page = searched_after(
+        &r,
+        Fault::RateLimited {
+            retry_after_ms: 3_600_000,
+            count: 1,
+        },
+    )
+    .await;
     assert!(
         page.contains(&html(
             "Apple's rate limit for this endpoint was reached; try again after"
@@ -162,16 +170,14 @@ support_test!(a_rate_limit_is_explained, |r| {
 });
 
 support_test!(an_apple_server_error_is_explained, |r| {
-    let seed = r.sim.seed();
-    r.sim.inject_fault(Fault::ApiError {
-        code: 5_000_001,
-        count: 3,
-    });
-    let page = r
-        .admin
-        .get_text(&search(&seed.active_monthly.transaction_id))
-        .await;
-    assert_no_trace(&page);
+    let page = searched_after(
+        &r,
+        Fault::ApiError {
+            code: 5_000_001,
+            count: 3,
+        },
+    )
+    .await;
     assert!(
         page.contains(&html(
             &api(5_000_001, Environment::Production, 2).sentence()
@@ -182,15 +188,8 @@ support_test!(an_apple_server_error_is_explained, |r| {
 
 support_test!(an_answer_too_large_to_be_apples_is_refused_unread, |r| {
     // An answer of 9 MiB (Apple's largest are a few hundred KiB) is not kept in memory, and the page says so.
-    let seed = r.sim.seed();
-    r.sim.inject_fault(Fault::Oversized { count: 1 });
+    let page = searched_after(&r, Fault::Oversized { count: 1 }).await;
 
-    let page = r
-        .admin
-        .get_text(&search(&seed.active_monthly.transaction_id))
-        .await;
-
-    assert_no_trace(&page);
     assert!(
         page.contains(&html(
             &AppleError::MalformedResponse(String::new()).sentence()
@@ -200,16 +199,14 @@ support_test!(an_answer_too_large_to_be_apples_is_refused_unread, |r| {
 });
 
 support_test!(a_timeout_is_explained, |r| {
-    let seed = r.sim.seed();
-    r.sim.inject_fault(Fault::Hang {
-        seconds: crate::support_common::APPLE_TIMEOUT.as_secs() + 3,
-        count: 3,
-    });
-    let page = r
-        .admin
-        .get_text(&search(&seed.active_monthly.transaction_id))
-        .await;
-    assert_no_trace(&page);
+    let page = searched_after(
+        &r,
+        Fault::Hang {
+            seconds: crate::support_common::APPLE_TIMEOUT.as_secs() + 3,
+            count: 3,
+        },
+    )
+    .await;
     assert!(
         page.contains(&html(&AppleError::Timeout { retries: 2 }.sentence())),
         "{page}"
@@ -238,13 +235,7 @@ support_test!(a_not_found_is_explained, |r| {
 });
 
 support_test!(a_signature_that_does_not_verify_is_never_shown, |r| {
-    let seed = r.sim.seed();
-    r.sim.inject_fault(Fault::BadSignature { count: 1 });
-    let page = r
-        .admin
-        .get_text(&search(&seed.active_monthly.transaction_id))
-        .await;
-    assert_no_trace(&page);
+    let page = searched_after(&r, Fault::BadSignature { count: 1 }).await;
     assert!(
         page.contains(&html(
             "Apple's answer did not pass verification, so none of it is shown"

@@ -204,6 +204,23 @@ support_test!(
     }
 );
 
+/// Posts a valid extension form (5 days, reason 1, a note) to `action` with a CSRF token read beforehand, so that
+/// nothing between the fault or the count a test set up and the POST calls Apple.
+async fn extend_with(r: &crate::helpers::Ready, csrf: &str, action: &str) -> reqwest::Response {
+    r.admin
+        .client
+        .post(r.admin.url(action))
+        .form(&[
+            ("days", "5"),
+            ("reason", "1"),
+            ("note", "goodwill"),
+            ("csrf_token", csrf),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 support_test!(
     an_extension_whose_answer_cannot_be_read_says_its_outcome_is_unknown,
     |r| {
@@ -216,19 +233,7 @@ support_test!(
             .inject_fault(storedesk::apple_sim::Fault::Garbage { count: 1 });
 
         // Act
-        let response = r
-            .admin
-            .client
-            .post(r.admin.url(&format!("{}/extend", url(id))))
-            .form(&[
-                ("days", "5"),
-                ("reason", "1"),
-                ("note", "goodwill"),
-                ("csrf_token", csrf.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let response = extend_with(&r, &csrf, &format!("{}/extend", url(id))).await;
 
         // Assert: the page does not call it refused (trying again at once could extend twice), and neither does the
         // audit log.
@@ -290,19 +295,7 @@ support_test!(
         let csrf = crate::helpers::csrf_from(&r.admin.get_text(&page).await);
         let calls = r.sim.request_count();
 
-        let response = r
-            .admin
-            .client
-            .post(r.admin.url("/projects/demo/subscriptions/abc/extend"))
-            .form(&[
-                ("days", "5"),
-                ("reason", "1"),
-                ("note", "goodwill"),
-                ("csrf_token", csrf.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let response = extend_with(&r, &csrf, "/projects/demo/subscriptions/abc/extend").await;
 
         assert_eq!(response.status().as_u16(), 404);
         assert!(response
