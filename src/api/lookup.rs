@@ -55,10 +55,6 @@ fn nothing(freshness: &Freshness, message: String) -> ApiError {
     }
 }
 
-fn is_transaction_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 pub async fn transactions(
     state: web::Data<AppState>,
     client: ApiClient,
@@ -154,7 +150,7 @@ pub async fn history_csv(
 ) -> ApiResult {
     let (slug, transaction_id) = path.into_inner();
     let project = client.project(&state, &slug, ApiScope::Read).await?;
-    if !is_transaction_id(&transaction_id) {
+    if !crate::support::subscription::is_transaction_id(&transaction_id) {
         return Err(ApiError::NotFound(format!(
             "“{}” is not a transaction id: those are digits only, such as 2000000442013708.",
             transaction_id.chars().take(40).collect::<String>()

@@ -62,7 +62,7 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }
 
-fn is_transaction_id(s: &str) -> bool {
+pub(crate) fn is_transaction_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -382,8 +382,9 @@ fn outcome_unknown(p: &AppleProblem) -> bool {
 }
 
 /// Asks Apple to move the renewal date of `original_transaction_id` by `request.days`, in the environment the
-/// index knows it from (else Production, then Sandbox). Success and refusal are both written to the audit log
-/// (`subscription.extend` / `subscription.extend_refused`). Callers check the role (admin or lead) first.
+/// index knows it from (else Production, then Sandbox). Success, refusal and an unknown outcome are all written to
+/// the audit log (`subscription.extend` / `subscription.extend_refused` / `subscription.extend_unknown`). Callers
+/// check the role (admin or lead) first.
 pub async fn extend_renewal_date(
     state: &AppState,
     project: &Project,

@@ -94,6 +94,12 @@ async fn build(
     })
 }
 
+/// Whether `/subscriptions/{id}` is a subscription's address (its page answers 404 otherwise, and its forms are
+/// refused the same way).
+fn names_a_subscription(id: &str) -> bool {
+    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+}
+
 pub async fn page(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -103,7 +109,7 @@ pub async fn page(
     let (slug, id) = path.into_inner();
     let project = project_by_slug(&state, &slug).await?;
     let page = build(&state, &req, &user, &project, &id).await?;
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+    if !names_a_subscription(&id) {
         return render(&req, StatusCode::NOT_FOUND, &page);
     }
     ok(&req, &page)
@@ -120,8 +126,8 @@ pub async fn extend(
     user.check_csrf(&form.csrf_token)?;
     let (slug, id) = path.into_inner();
     let project = project_by_slug(&state, &slug).await?;
-    // No subscription page has this address (see `page`), so no form could have sent it: nothing goes to Apple.
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+    // No subscription page has this address, so no form could have sent it: nothing goes to Apple.
+    if !names_a_subscription(&id) {
         return Err(AppError::NotFound);
     }
     let form = form.into_inner();
