@@ -96,7 +96,7 @@ fn row(customer: u64, k: u64, now: i64) -> IndexRow {
         "currency": "USD", "price": 9990, "appTransactionId": format!("7043161981{customer:08}"),
     });
     let decoded_text = decoded.to_string();
-    storedesk::support::index::index_row(
+    storedesk::store::transactions::index_row(
         PROJECT,
         Environment::Production,
         "bench",
@@ -330,7 +330,7 @@ async fn desk() -> Desk {
     };
     let store = Store::connect(&settings.database_url).await.unwrap();
     store.migrate().await.unwrap();
-    storedesk::commands::ensure_master_key(&store, &settings.keyring())
+    storedesk::keys::ensure_master_key(&store, &settings.keyring())
         .await
         .unwrap();
     let password = "correct horse battery staple";
@@ -700,7 +700,7 @@ fn breakdown(_c: &mut Criterion) {
     let verified = verifier.verify_transaction(&jws, &who).unwrap();
     let rows: Vec<IndexRow> = (0..7)
         .map(|_| {
-            storedesk::support::index::index_row(
+            storedesk::store::transactions::index_row(
                 desk.project.id,
                 Environment::Production,
                 "bench",

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::apple::{ApiCredentials, AppleClient, AppleError, Environment};
 use crate::error::AppError;
 use crate::keys::{KeyInUse, OpenedKey};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Project;
 
 pub fn credentials(project: &Project, key: &OpenedKey) -> ApiCredentials {

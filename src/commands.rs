@@ -18,7 +18,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = args.settings()?;
             let store = Store::connect(&settings.database_url).await?;
             store.migrate().await?;
-            ensure_master_key(&store, &settings.keyring()).await?;
+            crate::keys::ensure_master_key(&store, &settings.keyring()).await?;
             let listener = std::net::TcpListener::bind(settings.bind)
                 .with_context(|| format!("could not listen on {}", settings.bind))?;
             tracing::info!(url = %settings.public_url, database = %settings.database_url.redacted(), "storedesk is listening");
@@ -140,7 +140,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             let store = Store::connect(&db.database_url("storedesk.db")?).await?;
             store.migrate().await?;
-            ensure_master_key(&store, &crate::keys::Keyring::new(old.clone(), Vec::new())).await?;
+            crate::keys::ensure_master_key(
+                &store,
+                &crate::crypto::Keyring::new(old.clone(), Vec::new()),
+            )
+            .await?;
             let n = crate::keys::rotate_master_key(&store, &old, &new).await?;
             println!("Re-encrypted {n} stored key(s) under the new master key. Start storedesk with the new key from now on.");
             Ok(())
@@ -194,26 +198,4 @@ pub async fn add_api_token(
     .await
     .map_err(|e| anyhow::anyhow!("could not create the token: {e}"))?;
     Ok(issued)
-}
-
-pub const MASTER_KEY_SETTING: &str = "master_key_id";
-
-/// The first start records which master key the database is encrypted with; a later start with another key is
-/// refused with a sentence, instead of failing later on garbage.
-pub async fn ensure_master_key(
-    store: &Store,
-    keyring: &crate::keys::Keyring,
-) -> anyhow::Result<()> {
-    let id = keyring.current().key_id();
-    match store.setting(MASTER_KEY_SETTING).await? {
-        None => {
-            store.set_setting(MASTER_KEY_SETTING, &id).await?;
-            Ok(())
-        }
-        Some(stored) if keyring.knows(&stored) => Ok(()),
-        Some(stored) => anyhow::bail!(
-            "STOREDESK_MASTER_KEY is not the master key this database was encrypted with (it has key id {stored}; the given key has id {id}). \
-             Start with the original key, or run `storedesk master-key rotate` with the original as STOREDESK_MASTER_KEY."
-        ),
-    }
 }

@@ -124,8 +124,8 @@ impl std::fmt::Debug for Settings {
 }
 
 impl Settings {
-    pub fn keyring(&self) -> crate::keys::Keyring {
-        crate::keys::Keyring::new(self.master_key.clone(), self.previous_master_keys.clone())
+    pub fn keyring(&self) -> crate::crypto::Keyring {
+        crate::crypto::Keyring::new(self.master_key.clone(), self.previous_master_keys.clone())
     }
 
     pub fn secure_cookies(&self) -> bool {

@@ -67,7 +67,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
-    crate::commands::ensure_master_key(&store, &settings.keyring()).await?;
+    crate::keys::ensure_master_key(&store, &settings.keyring()).await?;
     let password = reset_demo_admin(&store).await?;
     let key_summary = seed_demo_project(&store, &settings, &sim).await?;
     // The simulator stands in for App Store Connect too: Step 4's notification URL is already pasted there, so

@@ -143,15 +143,7 @@ impl ResponseError for AppError {
             tracing::error!(error.cause_chain = ?e, request_id = %current_request_id(), "request failed");
         }
         if let AppError::Unauthenticated { next } = self {
-            let location = if next.is_empty()
-                || next == "/"
-                || !next.starts_with('/')
-                || next.starts_with("//")
-            {
-                "/login".to_string()
-            } else {
-                format!("/login?next={}", crate::routes::urlencode(next))
-            };
+            let location = crate::urls::login(next);
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, location))
                 .finish();
@@ -162,7 +154,7 @@ impl ResponseError for AppError {
             title,
             message: &message,
             request_id: current_request_id(),
-            css: crate::routes::assets::css_url(),
+            css: crate::assets::css_url(),
         };
         match page.render() {
             Ok(html) => HttpResponse::build(self.status_code())

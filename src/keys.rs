@@ -5,55 +5,23 @@ use std::sync::Arc;
 use anyhow::Context;
 use zeroize::Zeroizing;
 
-use crate::crypto::MasterKey;
+use crate::crypto::{Keyring, MasterKey};
 use crate::domain::{ApplePrivateKey, IssuerId, KeyId};
 use crate::store::keys::{NewKeyRow, SealedKeyRow};
 use crate::store::{Actor, Project, Store};
-
-/// The master keys this process can open rows with: the current one (used for sealing) and previous ones
-/// (accepted while `master-key rotate` runs, so readers never stop).
-#[derive(Clone)]
-pub struct Keyring {
-    current: MasterKey,
-    previous: Vec<MasterKey>,
-}
-
-impl Keyring {
-    pub fn new(current: MasterKey, previous: Vec<MasterKey>) -> Self {
-        Self { current, previous }
-    }
-
-    pub fn current(&self) -> &MasterKey {
-        &self.current
-    }
-
-    fn by_id(&self, id: &str) -> Option<&MasterKey> {
-        std::iter::once(&self.current)
-            .chain(self.previous.iter())
-            .find(|k| k.key_id() == id)
-    }
-
-    pub fn knows(&self, id: &str) -> bool {
-        self.by_id(id).is_some()
-    }
-}
 
 /// Associated data binds a sealed key to its project and row: a copied ciphertext opens nowhere else.
 fn aad(project_id: i64, row_id: i64, key_id: &str) -> Vec<u8> {
     format!("storedesk/apple-key/v1/project:{project_id}/row:{row_id}/kid:{key_id}").into_bytes()
 }
 
-/// Why Step 3 saved nothing: a key is in use, and replacing it is Rotate's work (which checks the new key with
-/// Apple first).
-pub const ALREADY_HAS_A_KEY: &str =
-    "This project already has a key in use, so nothing was saved. To replace it, use Rotate below.";
-
 /// What a save does when the project has a key in use by the time it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnKeyInUse {
     /// Retire it (Rotate, after Apple accepted the new key; the demo; tests).
     Replace,
-    /// Save nothing: the error is a [`crate::store::StoreError::Conflict`] saying [`ALREADY_HAS_A_KEY`] (Step 3,
+    /// Save nothing: the error is a [`crate::store::StoreError::Conflict`] saying
+    /// [`crate::store::keys::ALREADY_HAS_A_KEY`] (Step 3,
     /// which sets a first key only, even when another upload was faster).
     Refuse,
 }
@@ -247,9 +215,7 @@ pub async fn rotate_master_key(
             count += 1;
         }
     }
-    store
-        .set_setting(crate::commands::MASTER_KEY_SETTING, &new_id)
-        .await?;
+    store.set_setting(MASTER_KEY_SETTING, &new_id).await?;
     store
         .audit(
             &Actor::system("storedesk master-key rotate"),
@@ -260,4 +226,24 @@ pub async fn rotate_master_key(
         )
         .await?;
     Ok(count)
+}
+
+/// The setting that names the master key the database's keys are sealed under.
+pub const MASTER_KEY_SETTING: &str = "master_key_id";
+
+/// The first start records which master key the database is encrypted with; a later start with another key is
+/// refused with a sentence, instead of failing later on garbage.
+pub async fn ensure_master_key(store: &Store, keyring: &Keyring) -> anyhow::Result<()> {
+    let id = keyring.current().key_id();
+    match store.setting(MASTER_KEY_SETTING).await? {
+        None => {
+            store.set_setting(MASTER_KEY_SETTING, &id).await?;
+            Ok(())
+        }
+        Some(stored) if keyring.knows(&stored) => Ok(()),
+        Some(stored) => anyhow::bail!(
+            "STOREDESK_MASTER_KEY is not the master key this database was encrypted with (it has key id {stored}; the given key has id {id}). \
+             Start with the original key, or run `storedesk master-key rotate` with the original as STOREDESK_MASTER_KEY."
+        ),
+    }
 }

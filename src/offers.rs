@@ -12,7 +12,7 @@ use p256::ecdsa::{Signature, SigningKey};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::keys::Keyring;
+use crate::crypto::Keyring;
 use crate::store::{Actor, Project, Store};
 
 /// U+2063 INVISIBLE SEPARATOR, between the fields of the original signature's message.

@@ -14,21 +14,8 @@ use crate::apple::{AppleClient, AppleClientConfig, SignedDataVerifier};
 use crate::config::Settings;
 use crate::error::{AppError, REQUEST_ID};
 use crate::metrics::Metrics;
+use crate::state::{AppState, Intake};
 use crate::store::Store;
-
-/// Shared by every request handler through `web::Data`.
-pub struct AppState {
-    pub store: Store,
-    pub settings: Settings,
-    pub metrics: Arc<Metrics>,
-    pub apple: AppleClient,
-    /// Shared with the threads that verify a page's transactions while its other Apple calls are in flight.
-    pub verifier: Arc<SignedDataVerifier>,
-    /// The notification webhook's verification threads and group-commit writer.
-    pub intake: crate::notifications::webhook::Intake,
-    /// Threads that verify a lookup page's transactions while the page goes on (its Apple calls, its words).
-    pub page_pool: crate::notifications::cpu_pool::CpuPool,
-}
 
 /// Batches waiting for a page-verification thread; beyond it a page verifies on its own thread.
 const PAGE_VERIFY_QUEUE: usize = 256;
@@ -48,7 +35,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = Store::connect(&settings.database_url).await?;
         store.migrate().await?;
-        crate::commands::ensure_master_key(&store, &settings.keyring()).await?;
+        crate::keys::ensure_master_key(&store, &settings.keyring()).await?;
         let listener = TcpListener::bind(settings.bind)
             .with_context(|| format!("could not listen on {}", settings.bind))?;
         Self::build_with(settings, store, listener).await
@@ -81,13 +68,9 @@ impl Application {
             metrics: Arc::new(Metrics::default()),
             apple,
             verifier: Arc::new(verifier),
-            intake: crate::notifications::webhook::Intake::start(&store)
-                .context("could not start the notification intake")?,
-            page_pool: crate::notifications::cpu_pool::CpuPool::per_core(
-                "page-verify",
-                PAGE_VERIFY_QUEUE,
-            )
-            .context("could not start the page verification threads")?,
+            intake: Intake::start(&store).context("could not start the notification intake")?,
+            page_pool: crate::cpu_pool::CpuPool::per_core("page-verify", PAGE_VERIFY_QUEUE)
+                .context("could not start the page verification threads")?,
         });
         crate::notifications::gap::spawn_schedule(state.clone().into_inner())?;
         let hsts = settings.secure_cookies();

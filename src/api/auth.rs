@@ -19,7 +19,7 @@ use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use super::error::ApiError;
 use super::token;
 use crate::domain::ApiScope;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::api_tokens::LAST_USED_PRECISION_MS;
 use crate::store::{Actor, Project};
 

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::lookup_json::{SearchJson, SubscriptionsJson};
 use super::{ok, ApiClient, ApiError, ApiResult};
 use crate::domain::ApiScope;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::support::{
     AppleProblem, FieldError, Freshness, HistoryFilters, HistoryParams, HistoryRequest, SearchInput,
 };
@@ -90,7 +90,7 @@ pub async fn transactions(
     };
     let base = format!(
         "/api/v1/projects/{}/transactions",
-        crate::routes::urlencode(&project.slug)
+        crate::urls::urlencode(&project.slug)
     );
     let filters = &report.history.filters;
     let next_url = |rev: &str, page: u32| next_page(&base, &input, filters, rev, page);
@@ -115,12 +115,7 @@ fn next_page(
     pairs.extend(filters.pairs());
     pairs.push(("rev", rev.to_owned()));
     pairs.push(("page", page.to_string()));
-    let query = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", crate::routes::urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    format!("{base}?{query}")
+    crate::urls::link(base, &pairs)
 }
 
 pub async fn subscription(

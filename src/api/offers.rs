@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{ok, ApiClient, ApiError, ApiResult};
 use crate::domain::ApiScope;
 use crate::offers::{self, OfferInput, SignError};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

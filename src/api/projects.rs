@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::{ok, ApiClient, ApiResult};
 use crate::domain::ApiScope;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,6 +6,7 @@
 pub mod budget;
 pub mod client;
 pub mod error;
+pub mod fields;
 pub mod token;
 pub mod verify;
 

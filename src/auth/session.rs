@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Actor;
 
 pub const SESSION_COOKIE: &str = "storedesk_session";

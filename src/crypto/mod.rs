@@ -1,6 +1,8 @@
 //! Encryption at rest under the master key.
+mod keyring;
 mod master_key;
 mod seal;
 
+pub use keyring::Keyring;
 pub use master_key::{MasterKey, MasterKeyError, MASTER_KEY_LEN};
 pub use seal::{CryptoError, SEALED_VERSION};

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::history::{history_window_days, store_page, HistoryPager, DAY_MS};
 use super::ingest::Source;
 use crate::apple::Environment;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::notification_work::BackfillProgress;
 use crate::store::{Actor, Project, StoreResult};
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::history::{store_page, HistoryPager, DAY_MS};
 use super::ingest::Source;
 use crate::apple::Environment;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::notification_work::{GapRow, NewGap};
 use crate::store::Project;
 

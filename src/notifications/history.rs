@@ -7,7 +7,7 @@ use app_store_server_library::models::notification_history_request::Notification
 use super::ingest::{ingest, IngestError, Source};
 use crate::apple::{AppleError, Environment};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::notifications::Inserted;
 use crate::store::Project;
 

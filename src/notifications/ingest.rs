@@ -231,7 +231,7 @@ pub fn prepare(
         .and_then(|d| d.get("signedTransactionInfo"))
         .and_then(Value::as_str);
     let index = match (jws, n.transaction_raw()) {
-        (Some(jws), Some(decoded)) => Some(crate::support::index::index_row(
+        (Some(jws), Some(decoded)) => Some(crate::store::transactions::index_row(
             project.id,
             n.environment,
             "notification",

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::apple::{ApiErrorKind, AppleError, Environment};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::test_notifications::TestNotificationRow;
 use crate::store::{Actor, Project};
 

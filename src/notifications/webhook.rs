@@ -4,92 +4,26 @@
 //! this app's identity on the notification and on each nested JWS (400), then the store. 200 means committed;
 //! a second delivery of the same notificationUUID is answered 200 without a second row. Our own failures answer
 //! 5xx so that Apple sends the notification again.
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::cpu_pool::{CpuPool, PoolError};
 use super::ingest::{prepare, IngestError, Source};
-use super::writer::NotificationWriter;
+use crate::cpu_pool::PoolError;
 use crate::error::current_request_id;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::notifications::Inserted;
-use crate::store::{Project, Store, StoreResult};
 
 /// Apple's notifications are a few kilobytes; anything this big is not one.
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// How long a notification's body may take to arrive once its headers have (Apple sends a few KiB at once).
 const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
-/// Verifications waiting for a thread before new ones are answered "busy" (Apple retries those).
-const VERIFY_QUEUE: usize = 4096;
 /// Seconds a 503 asks the sender to wait.
 const RETRY_AFTER: &str = "5";
 
 pub const METRIC: &str = "storedesk_notifications_total";
-
-/// How long the project behind a notification URL is remembered. Apple delivers in bursts; without this every
-/// notification would cost a database round trip before its verification could start. Regenerating the URL
-/// forgets it at once in this process; other instances sharing the database may accept the old URL for this
-/// long, which is harmless: the token only routes, the signature is what proves a notification is Apple's.
-const PROJECT_CACHE_TTL: Duration = Duration::from_secs(2);
-const PROJECT_CACHE_MAX: usize = 1024;
-
-/// What the webhook needs besides the store: threads to verify on, the group-commit writer, and a short-lived
-/// cache of the projects behind notification URLs.
-#[derive(Debug)]
-pub struct Intake {
-    pool: CpuPool,
-    writer: NotificationWriter,
-    projects: Mutex<HashMap<String, (Arc<Project>, Instant)>>,
-}
-
-impl Intake {
-    /// Starts the verification threads and the writer task (on the current tokio runtime).
-    pub fn start(store: &Store) -> std::io::Result<Self> {
-        Ok(Intake {
-            pool: CpuPool::per_core("verify", VERIFY_QUEUE)?,
-            writer: NotificationWriter::spawn(store.clone()),
-            projects: Mutex::new(HashMap::new()),
-        })
-    }
-
-    pub fn writer(&self) -> &NotificationWriter {
-        &self.writer
-    }
-
-    /// Drops what is remembered about a project's URL, e.g. right after it was regenerated.
-    pub fn forget_project(&self, project_id: i64) {
-        self.lock_projects().retain(|_, (p, _)| p.id != project_id);
-    }
-
-    fn lock_projects(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<Project>, Instant)>> {
-        self.projects.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    async fn project(&self, store: &Store, token: &str) -> StoreResult<Option<Arc<Project>>> {
-        if let Some((project, at)) = self.lock_projects().get(token) {
-            if at.elapsed() < PROJECT_CACHE_TTL {
-                return Ok(Some(project.clone()));
-            }
-        }
-        let Some(project) = store.project_by_notification_token(token).await? else {
-            return Ok(None);
-        };
-        let project = Arc::new(project);
-        let mut cache = self.lock_projects();
-        if cache.len() >= PROJECT_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(token.to_owned(), (project.clone(), Instant::now()));
-        Ok(Some(project))
-    }
-}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -280,7 +214,7 @@ async fn receive(
     let verifier_state = state.clone();
     let verified = state
         .intake
-        .pool
+        .pool()
         .run(move || {
             prepare(
                 &verifier_state.verifier,
@@ -297,7 +231,7 @@ async fn receive(
         Err(PoolError::Failed) => return Outcome::VerifyFailed.respond(&state, Some(&slug)),
     };
     let uuid = row.notification_uuid.clone();
-    match state.intake.writer.insert(row).await {
+    match state.intake.writer().insert(row).await {
         Ok(inserted) => Outcome::Stored(inserted, uuid).respond(&state, Some(&slug)),
         Err(e) => {
             tracing::error!(error = %e, project = %slug, "could not store a verified notification");

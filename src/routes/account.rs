@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::{ok, redirect_with_flash, unprocessable, Layout};
 use crate::auth::{password, CurrentUser};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "account.html")]

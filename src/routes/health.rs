@@ -1,7 +1,7 @@
 //! Liveness, readiness and metrics for load balancers and Prometheus.
 use actix_web::{web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok()

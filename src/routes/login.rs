@@ -10,7 +10,7 @@ use crate::auth::csrf::{self, LOGIN_CSRF_COOKIE};
 use crate::auth::session::{self, client_ip, CurrentUser, SESSION_COOKIE};
 use crate::auth::{password, throttle};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login.html")]

@@ -7,8 +7,9 @@ use askama::Template;
 use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Project;
+use crate::urls::{urldecode, urlencode};
 
 pub mod account;
 pub mod admin;
@@ -75,40 +76,6 @@ pub fn redirect_with_flash(location: &str, kind: &str, message: &str) -> HttpRes
         .finish()
 }
 
-pub fn urlencode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-pub fn urldecode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Some(b) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[derive(Clone, Debug)]
 pub struct Flash {
     pub kind: String,
@@ -155,8 +122,8 @@ impl Layout {
     pub fn anonymous(title: &str, req: &HttpRequest) -> Self {
         Layout {
             title: title.to_string(),
-            css: assets::css_url(),
-            js: assets::js_url(),
+            css: crate::assets::css_url(),
+            js: crate::assets::js_url(),
             user: None,
             projects: Vec::new(),
             project: None,
@@ -205,8 +172,8 @@ impl Layout {
         let current = project.map(|(p, _)| p.id);
         Layout {
             title: title.to_string(),
-            css: assets::css_url(),
-            js: assets::js_url(),
+            css: crate::assets::css_url(),
+            js: crate::assets::js_url(),
             user: Some(UserNav {
                 email: user.email.clone(),
                 role: user.role.as_str().to_string(),
@@ -293,16 +260,4 @@ pub async fn project_by_slug(state: &AppState, slug: &str) -> Result<Project, Ap
 
 async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urlencoding_round_trips() {
-        let s = "ok|Saved “Key” 100% & done";
-        assert_eq!(urldecode(&urlencode(s)), s);
-        assert_eq!(urlencode("/projects?x=1"), "/projects%3Fx%3D1");
-    }
 }

@@ -12,7 +12,7 @@ use crate::domain::Role;
 use crate::error::AppError;
 use crate::offers::{self, OfferField, OfferInput, SignError, SignedOffer};
 use crate::routes::{ok, project_by_slug, render, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Project;
 
 pub const SIGNERS: &[Role] = &[Role::Admin, Role::Lead];

@@ -12,7 +12,7 @@ use crate::error::AppError;
 use crate::notifications::test_notification::{self, TestState, TestStatus};
 use crate::routes::keys::wizard::StepState;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Project;
 
 const MANAGERS: &[Role] = &[Role::Admin, Role::Lead];

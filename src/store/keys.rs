@@ -3,6 +3,11 @@ use sqlx::{Any, Transaction};
 
 use super::{audit, Actor, Store, StoreError, StoreResult};
 
+/// Why Step 3 saved nothing: a key is in use, and replacing it is Rotate's work (which checks the new key with
+/// Apple first).
+pub const ALREADY_HAS_A_KEY: &str =
+    "This project already has a key in use, so nothing was saved. To replace it, use Rotate below.";
+
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct KeyRow {
     pub id: i64,
@@ -84,9 +89,7 @@ impl Store {
                 .fetch_optional(&mut **tx)
                 .await?;
         if first_only && replaced.is_some() {
-            return Err(StoreError::Conflict(
-                crate::keys::ALREADY_HAS_A_KEY.to_owned(),
-            ));
+            return Err(StoreError::Conflict(ALREADY_HAS_A_KEY.to_owned()));
         }
         if let Some((old_id, old_key_id)) = &replaced {
             sqlx::query("UPDATE apple_keys SET status = 'retired', sealed_key = NULL, retired_at = $1 WHERE id = $2")

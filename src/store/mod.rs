@@ -13,6 +13,7 @@ pub mod keys;
 pub mod leases;
 pub mod notification_log;
 pub mod notification_work;
+pub mod notification_writer;
 pub mod notifications;
 pub mod projects;
 pub mod sessions;
@@ -20,6 +21,7 @@ pub mod settings;
 pub mod test_notifications;
 pub mod throttle;
 pub mod transactions;
+
 pub mod users;
 
 pub use audit::{Actor, AuditEntry, AuditFilter};

@@ -15,7 +15,7 @@ use super::{
     claimed_transaction_id, claims, identity, unseen, verify_soon_knowing, Claims, Verifying,
 };
 use crate::apple::{ApiCredentials, AppleError, Environment};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::transactions::StoredCopies;
 use crate::store::Project;
 

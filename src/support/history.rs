@@ -14,7 +14,7 @@ use crate::apple::models::in_app_ownership_type::InAppOwnershipType;
 use crate::apple::models::transaction_history_request::{Order, ProductType};
 use crate::apple::{Environment, HistoryQuery};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::transactions::{AuditNote, IndexedTransaction};
 use crate::store::{Actor, Project};
 

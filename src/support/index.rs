@@ -3,45 +3,11 @@
 use serde_json::Value;
 use sqlx::{Any, Transaction};
 
-use super::present::{int, owned};
 use super::SignedTransaction;
 use crate::apple::models::jws_transaction_decoded_payload::JWSTransactionDecodedPayload;
 use crate::apple::{Environment, Verified};
-use crate::store::transactions::{IndexRow, IndexedTransaction};
+use crate::store::transactions::{index_row, IndexRow, IndexedTransaction};
 use crate::store::{Store, StoreResult};
-
-/// The index row of one verified transaction. `decoded` is the payload as Apple signed it (unknown fields kept).
-pub fn index_row(
-    project_id: i64,
-    environment: Environment,
-    source: &str,
-    jws: &str,
-    decoded: &Value,
-    seen_at: i64,
-) -> IndexRow {
-    let transaction_id = owned(decoded, "transactionId").unwrap_or_default();
-    IndexRow {
-        project_id,
-        environment: environment.as_str().to_owned(),
-        original_transaction_id: owned(decoded, "originalTransactionId")
-            .unwrap_or_else(|| transaction_id.clone()),
-        transaction_id,
-        web_order_line_item_id: owned(decoded, "webOrderLineItemId"),
-        product_id: owned(decoded, "productId").unwrap_or_default(),
-        product_type: owned(decoded, "type"),
-        subscription_group: owned(decoded, "subscriptionGroupIdentifier"),
-        app_account_token: owned(decoded, "appAccountToken").map(|t| t.to_ascii_lowercase()),
-        purchase_date: int(decoded, "purchaseDate"),
-        expires_date: int(decoded, "expiresDate"),
-        revocation_date: int(decoded, "revocationDate"),
-        ownership: owned(decoded, "inAppOwnershipType"),
-        signed_date: int(decoded, "signedDate").unwrap_or(seen_at),
-        decoded: decoded.to_string(),
-        jws: jws.to_owned(),
-        source: source.to_owned(),
-        seen_at,
-    }
-}
 
 pub(crate) fn rows_of(
     project_id: i64,

@@ -19,7 +19,7 @@ use super::{
 use crate::apple::models::order_lookup_status::OrderLookupStatus;
 use crate::apple::{ApiErrorKind, Environment};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, OrderRow, StoredCopies};
 use crate::store::{Actor, Project};
 

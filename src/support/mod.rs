@@ -27,9 +27,9 @@ use crate::apple::{
     ApiCredentials, ApiErrorKind, AppIdentity, AppleError, Environment, SignedDataVerifier,
     Verified, VerifyError,
 };
+use crate::cpu_pool::{PoolError, Submitted};
 use crate::error::AppError;
-use crate::notifications::cpu_pool::{PoolError, Submitted};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::transactions::StoredCopies;
 use crate::store::Project;
 

@@ -6,6 +6,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
+pub(crate) use crate::apple::fields::{flag, int, owned, text};
+
 /// A moment shown as `2026-11-26 14:03 UTC` next to "3 days ago".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct When {
@@ -372,28 +374,6 @@ pub fn offer_words(
         s.push_str(&format!(" (“{id}”)"));
     }
     Some(s)
-}
-
-// --- reading Apple's JSON ---
-
-pub(crate) fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
-}
-
-pub(crate) fn owned(v: &Value, key: &str) -> Option<String> {
-    text(v, key).map(str::to_owned)
-}
-
-/// Integers; dates from Xcode can be floats, which are truncated.
-pub(crate) fn int(v: &Value, key: &str) -> Option<i64> {
-    let field = v.get(key)?;
-    field
-        .as_i64()
-        .or_else(|| field.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-}
-
-pub(crate) fn flag(v: &Value, key: &str) -> Option<bool> {
-    v.get(key).and_then(Value::as_bool)
 }
 
 /// How a transaction stands today, as one badge.

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::index::{decoded_of, index_row};
+use super::index::decoded_of;
 use super::present::{status_badge, RenewalView, StatusBadge, TransactionView, When};
 use super::timeline::{self, StatusInfo, Timeline};
 use super::{call_apple, identity, AppleProblem, FieldError, Freshness, ProblemKind};
@@ -11,7 +11,8 @@ use crate::apple::models::extend_reason_code::ExtendReasonCode;
 use crate::apple::models::extend_renewal_date_request::ExtendRenewalDateRequest;
 use crate::apple::{with_fallback, Environment};
 use crate::error::AppError;
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::store::transactions::index_row;
 use crate::store::transactions::AuditNote;
 use crate::store::{Actor, Project};
 

@@ -17,7 +17,7 @@ use crate::support_test;
 fn search(q: &str) -> String {
     format!(
         "/api/v1/projects/demo/transactions?q={}",
-        storedesk::routes::urlencode(q)
+        storedesk::urls::urlencode(q)
     )
 }
 
@@ -219,7 +219,7 @@ support_test!(the_history_pages_with_apples_token_and_keeps_filters, |r| {
         format!(
             "{}&rev={}&page=2",
             search(&seed.long_history_original_id),
-            storedesk::routes::urlencode(rev)
+            storedesk::urls::urlencode(rev)
         )
     );
 

@@ -112,7 +112,7 @@ pub async fn spawn_app_with(
         .await
         .expect("connect");
     store.migrate().await.expect("migrate");
-    storedesk::commands::ensure_master_key(&store, &settings.keyring())
+    storedesk::keys::ensure_master_key(&store, &settings.keyring())
         .await
         .expect("master key");
     let app = Application::build_with(settings.clone(), store.clone(), listener)

@@ -5,8 +5,8 @@ use crate::helpers::store_project;
 
 use serde_json::json;
 use storedesk::apple::Environment;
+use storedesk::store::transactions::index_row;
 use storedesk::store::Store;
-use storedesk::support::index::index_row;
 
 fn row(
     project_id: i64,

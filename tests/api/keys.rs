@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use p256::ecdsa::signature::{Signer, Verifier};
+use storedesk::crypto::Keyring;
 use storedesk::crypto::MasterKey;
 use storedesk::domain::{IssuerId, KeyId, PrivateKeyError, Role};
-use storedesk::keys::{open_key_in_use, Keyring};
+use storedesk::keys::open_key_in_use;
 use storedesk::store::{Actor, Store};
 
 use crate::both_backends;
@@ -701,16 +702,15 @@ both_backends!(
             );
         }
         // A start with the old key alone is refused; the new one, or the new one with the old as previous, is fine.
-        assert!(storedesk::commands::ensure_master_key(
-            &app.store,
-            &Keyring::new(old.clone(), vec![])
-        )
-        .await
-        .is_err());
-        storedesk::commands::ensure_master_key(&app.store, &Keyring::new(new.clone(), vec![]))
+        assert!(
+            storedesk::keys::ensure_master_key(&app.store, &Keyring::new(old.clone(), vec![]))
+                .await
+                .is_err()
+        );
+        storedesk::keys::ensure_master_key(&app.store, &Keyring::new(new.clone(), vec![]))
             .await
             .unwrap();
-        storedesk::commands::ensure_master_key(
+        storedesk::keys::ensure_master_key(
             &app.store,
             &Keyring::new(new.clone(), vec![old.clone()]),
         )
@@ -745,13 +745,13 @@ async fn a_wrong_master_key_is_refused_at_start_with_a_sentence_naming_the_varia
     .unwrap();
     store.migrate().await.unwrap();
     let right = MasterKey::generate();
-    storedesk::commands::ensure_master_key(&store, &Keyring::new(right.clone(), vec![]))
+    storedesk::keys::ensure_master_key(&store, &Keyring::new(right.clone(), vec![]))
         .await
         .unwrap();
 
     // Act
     let wrong = MasterKey::generate();
-    let err = storedesk::commands::ensure_master_key(&store, &Keyring::new(wrong.clone(), vec![]))
+    let err = storedesk::keys::ensure_master_key(&store, &Keyring::new(wrong.clone(), vec![]))
         .await
         .unwrap_err();
 
@@ -772,10 +772,10 @@ async fn a_wrong_master_key_is_refused_at_start_with_a_sentence_naming_the_varia
             "the key itself is never printed"
         );
     }
-    storedesk::commands::ensure_master_key(&store, &Keyring::new(right.clone(), vec![]))
+    storedesk::keys::ensure_master_key(&store, &Keyring::new(right.clone(), vec![]))
         .await
         .unwrap();
-    storedesk::commands::ensure_master_key(&store, &Keyring::new(wrong, vec![right]))
+    storedesk::keys::ensure_master_key(&store, &Keyring::new(wrong, vec![right]))
         .await
         .unwrap();
 }

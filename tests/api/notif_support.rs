@@ -9,7 +9,7 @@ use storedesk::apple::{
 };
 use storedesk::apple_sim::{NotificationSpec, SimEnvironment, SimHandle};
 use storedesk::notifications::{ingest, Source};
-use storedesk::startup::AppState;
+use storedesk::state::AppState;
 use storedesk::store::Project;
 
 use crate::helpers::TestApp;
@@ -91,9 +91,8 @@ pub fn state(app: &TestApp) -> AppState {
         metrics: Arc::new(storedesk::metrics::Metrics::default()),
         apple,
         verifier: verifier.into(),
-        intake: storedesk::notifications::webhook::Intake::start(&app.store).unwrap(),
-        page_pool: storedesk::notifications::cpu_pool::CpuPool::new("test-page-verify", 2, 16)
-            .unwrap(),
+        intake: storedesk::state::Intake::start(&app.store).unwrap(),
+        page_pool: storedesk::cpu_pool::CpuPool::new("test-page-verify", 2, 16).unwrap(),
     }
 }
 

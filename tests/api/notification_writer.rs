@@ -5,7 +5,7 @@ use crate::both_backends;
 use crate::helpers::store_project;
 use std::sync::Arc;
 
-use storedesk::notifications::writer::NotificationWriter;
+use storedesk::store::notification_writer::NotificationWriter;
 use storedesk::store::notifications::{Inserted, NewNotification};
 use storedesk::store::Store;
 

@@ -1068,7 +1068,7 @@ both_backends!(
             );
         }
         let stranger =
-            storedesk::keys::Keyring::new(storedesk::crypto::MasterKey::generate(), vec![]);
+            storedesk::crypto::Keyring::new(storedesk::crypto::MasterKey::generate(), vec![]);
         assert!(
             storedesk::keys::open_key_in_use(&app.store, &stranger, pid)
                 .await

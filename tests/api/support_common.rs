@@ -58,7 +58,7 @@ pub fn html(s: &str) -> String {
 pub fn search(q: &str) -> String {
     format!(
         "/projects/demo/transactions?q={}",
-        storedesk::routes::urlencode(q)
+        storedesk::urls::urlencode(q)
     )
 }
 

@@ -52,7 +52,7 @@ impl TestApp {
         };
         let store = Store::connect(&settings.database_url).await.unwrap();
         store.migrate().await.unwrap();
-        storedesk::commands::ensure_master_key(&store, &settings.keyring())
+        storedesk::keys::ensure_master_key(&store, &settings.keyring())
             .await
             .unwrap();
         let app = Application::build_with(settings.clone(), store.clone(), listener)

@@ -11,7 +11,7 @@ use crate::auth::CurrentUser;
 use crate::domain::{ApiScope, Role};
 use crate::error::AppError;
 use crate::routes::{ok, redirect_with_flash, render, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 const ADMIN: &[Role] = &[Role::Admin];

@@ -6,9 +6,10 @@ use serde::Deserialize;
 use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::routes::{ok, urlencode, Layout};
-use crate::startup::AppState;
+use crate::routes::{ok, Layout};
+use crate::state::AppState;
 use crate::store::AuditFilter;
+use crate::urls::urlencode;
 
 pub struct AuditRow {
     pub at: String,

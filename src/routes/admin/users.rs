@@ -8,7 +8,7 @@ use crate::auth::{password, CurrentUser};
 use crate::domain::{Email, Role};
 use crate::error::AppError;
 use crate::routes::{ok, redirect_with_flash, render, unprocessable, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::StoreError;
 
 pub struct UserRow {

@@ -10,7 +10,7 @@ use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{Project, StoreError};
 
 const MANAGERS: &[Role] = &[Role::Admin, Role::Lead];

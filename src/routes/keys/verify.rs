@@ -9,7 +9,7 @@ use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::routes::{project_by_slug, redirect_with_flash};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct VerifyForm {

@@ -9,7 +9,7 @@ use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::keys::KeyRow;
 use crate::store::{Project, StoreError};
 
@@ -166,7 +166,7 @@ pub async fn save_key(
         redirect_with_flash(
             &format!("/projects/{}/keys", project.slug),
             "error",
-            crate::keys::ALREADY_HAS_A_KEY,
+            crate::store::keys::ALREADY_HAS_A_KEY,
         )
     };
     if state.store.key_in_use(project.id).await?.is_some() {

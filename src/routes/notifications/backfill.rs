@@ -6,7 +6,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::notifications::backfill::{self, day_string, BackfillErrors, BackfillForm};
 use crate::routes::{project_by_slug, redirect_with_flash, unprocessable};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub async fn start(
     req: HttpRequest,

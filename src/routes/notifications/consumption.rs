@@ -13,7 +13,7 @@ use crate::notifications::consumption::{
 };
 use crate::notifications::decoded;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::notification_log::{ConsumptionRequestRow, QueueState, CONSUMPTION_DEADLINE_MS};
 use crate::store::notification_work::NewConsumptionAnswer;
 use crate::store::Project;

@@ -8,7 +8,7 @@ use crate::error::AppError;
 use crate::notifications::decoded::{self, Section};
 use crate::notifications::words;
 use crate::routes::{ok, project_by_slug, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::notification_log::CONSUMPTION_DEADLINE_MS;
 
 pub struct ConsumptionState {

@@ -12,11 +12,12 @@ use crate::notifications::backfill::{day_string, BackfillErrors, BackfillForm};
 use crate::notifications::chart::{self, Chart, DAY_MS};
 use crate::notifications::gap::{self, GapSettings, TypeCount};
 use crate::notifications::words;
-use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, urlencode, Layout};
-use crate::startup::AppState;
+use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
+use crate::state::AppState;
 use crate::store::notification_log::LogFilter;
 use crate::store::notification_work::{Backfill, BACKFILL_STALL_MS};
 use crate::store::Project;
+use crate::urls::urlencode;
 
 pub const MANAGERS: &[Role] = &[Role::Admin, Role::Lead];
 const PAGE_SIZE: i64 = 50;

@@ -9,7 +9,7 @@ use crate::error::AppError;
 use crate::notifications::decoded;
 use crate::notifications::words;
 use crate::routes::{ok, project_by_slug, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::notification_log::REFUND_TYPES;
 
 const PAGE_SIZE: i64 = 50;

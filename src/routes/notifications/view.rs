@@ -1,7 +1,7 @@
 //! What every notifications page shows of one row, already in words.
 use crate::notifications::words;
-use crate::routes::urlencode;
 use crate::store::notifications::NotificationRow;
+use crate::urls::urlencode;
 
 /// One `<option>` of a select.
 #[derive(Debug, Clone)]

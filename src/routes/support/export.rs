@@ -6,7 +6,7 @@ use askama::Template;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::routes::{project_by_slug, render, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::support::{HistoryFilters, HistoryParams};
 
 #[derive(Template)]

@@ -25,19 +25,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Builds `path?k=v&…` with every value percent-encoded.
-pub fn link(path: &str, pairs: &[(&str, String)]) -> String {
-    if pairs.is_empty() {
-        return path.to_owned();
-    }
-    let query = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", crate::routes::urlencode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
-    format!("{path}?{query}")
-}
-
 /// Field errors by field name, for templates (`errors.get("from")`).
 #[derive(Clone, Debug, Default)]
 pub struct FieldErrors(pub Vec<crate::support::FieldError>);

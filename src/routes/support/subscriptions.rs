@@ -10,7 +10,7 @@ use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, render, unprocessable, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::Project;
 use crate::support::present::EXTEND_REASONS;
 use crate::support::subscription::MAX_EXTEND_DAYS;
@@ -35,7 +35,7 @@ pub struct SubscriptionPage {
 
 impl SubscriptionPage {
     pub fn search_url(&self, id: &str) -> String {
-        super::link(
+        crate::urls::link(
             &format!("/projects/{}/transactions", self.slug),
             &[("q", id.to_owned())],
         )
@@ -45,7 +45,7 @@ impl SubscriptionPage {
         format!(
             "/projects/{}/subscriptions/{}/extend",
             self.slug,
-            crate::routes::urlencode(id)
+            crate::urls::urlencode(id)
         )
     }
 }
@@ -144,7 +144,7 @@ pub async fn extend(
     let location = format!(
         "/projects/{}/subscriptions/{}",
         project.slug,
-        crate::routes::urlencode(&id)
+        crate::urls::urlencode(&id)
     );
     match crate::support::extend_renewal_date(&state, &project, &user.actor(), &id, &request)
         .await?

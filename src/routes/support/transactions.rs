@@ -3,13 +3,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{link, FieldErrors};
+use super::FieldErrors;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::routes::{ok, unprocessable, Layout};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::support::history::PRODUCT_TYPES;
 use crate::support::{HistoryParams, HistoryRequest, SearchInput, SearchResult};
+use crate::urls::link;
 
 #[derive(Deserialize, Default)]
 pub struct SearchQuery {
@@ -104,7 +105,7 @@ pub async fn page(
         page.csv_url = Some(link(
             &format!(
                 "{base}/{}/history.csv",
-                crate::routes::urlencode(&report.transaction.transaction_id)
+                crate::urls::urlencode(&report.transaction.transaction_id)
             ),
             &report.history.filters.pairs(),
         ));
@@ -112,7 +113,7 @@ pub async fn page(
             format!(
                 "/projects/{}/subscriptions/{}",
                 project.slug,
-                crate::routes::urlencode(id)
+                crate::urls::urlencode(id)
             )
         });
     }
