@@ -1,5 +1,4 @@
 //! storedesk: a self-hosted console that holds an app publisher's Apple In-App Purchase key and puts it to work.
-pub mod api;
 pub mod apple;
 pub mod apple_calls;
 pub mod apple_sim;

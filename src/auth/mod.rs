@@ -1,5 +1,7 @@
 //! Who is asking, and may they: passwords, database sessions, CSRF tokens and the role check.
+pub mod api_token;
 pub mod csrf;
+pub mod guard;
 pub mod password;
 pub mod session;
 pub mod throttle;

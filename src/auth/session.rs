@@ -3,7 +3,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use sha2::{Digest, Sha256};
 
 use crate::domain::Role;
@@ -122,61 +122,72 @@ fn return_to(req: &HttpRequest, public_origin: &str) -> String {
         .unwrap_or_default()
 }
 
+impl CurrentUser {
+    /// The user of the request's session, checked against the database: the session must exist, be neither idle
+    /// nor too old, and belong to an enabled user.
+    pub async fn authenticate(req: &HttpRequest) -> Result<CurrentUser, AppError> {
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
+        let next = return_to(&req, &state.settings.public_origin());
+        let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+            return Err(AppError::Unauthenticated { next });
+        };
+        let now = crate::clock::now_ms();
+        let session = state
+            .store
+            .session_by_token_hash(&token_hash(cookie.value()))
+            .await
+            .map_err(|e| AppError::Unexpected(e.into()))?;
+        let Some((session, user)) = session else {
+            return Err(AppError::Unauthenticated { next });
+        };
+        let idle = state.settings.session_idle.as_millis() as i64;
+        let absolute = state.settings.session_absolute.as_millis() as i64;
+        if now - session.last_seen_at > idle || now - session.created_at > absolute {
+            state
+                .store
+                .delete_session(session.id)
+                .await
+                .map_err(|e| AppError::Unexpected(e.into()))?;
+            return Err(AppError::Unauthenticated { next });
+        }
+        if user.disabled {
+            return Err(AppError::Unauthenticated { next });
+        }
+        // Writing last_seen on every request would make each page view a database write; a minute is precise enough.
+        if now - session.last_seen_at > 60_000 {
+            state
+                .store
+                .touch_session(session.id, now)
+                .await
+                .map_err(|e| AppError::Unexpected(e.into()))?;
+        }
+        Ok(CurrentUser {
+            id: user.id,
+            email: user.email,
+            role: user.role,
+            session_id: session.id,
+            csrf_token: session.csrf_token,
+            ip: client_ip(&req),
+        })
+    }
+}
+
 impl FromRequest for CurrentUser {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        // The route's guard has usually read the session already (`crate::auth::guard`).
+        let known = req.extensions().get::<CurrentUser>().cloned();
         let req = req.clone();
         Box::pin(async move {
-            let state = req
-                .app_data::<web::Data<AppState>>()
-                .cloned()
-                .ok_or_else(|| {
-                    AppError::Unexpected(anyhow::anyhow!("application state missing"))
-                })?;
-            let next = return_to(&req, &state.settings.public_origin());
-            let Some(cookie) = req.cookie(SESSION_COOKIE) else {
-                return Err(AppError::Unauthenticated { next });
-            };
-            let now = crate::clock::now_ms();
-            let session = state
-                .store
-                .session_by_token_hash(&token_hash(cookie.value()))
-                .await
-                .map_err(|e| AppError::Unexpected(e.into()))?;
-            let Some((session, user)) = session else {
-                return Err(AppError::Unauthenticated { next });
-            };
-            let idle = state.settings.session_idle.as_millis() as i64;
-            let absolute = state.settings.session_absolute.as_millis() as i64;
-            if now - session.last_seen_at > idle || now - session.created_at > absolute {
-                state
-                    .store
-                    .delete_session(session.id)
-                    .await
-                    .map_err(|e| AppError::Unexpected(e.into()))?;
-                return Err(AppError::Unauthenticated { next });
+            match known {
+                Some(user) => Ok(user),
+                None => CurrentUser::authenticate(&req).await,
             }
-            if user.disabled {
-                return Err(AppError::Unauthenticated { next });
-            }
-            // Writing last_seen on every request would make each page view a database write; a minute is precise enough.
-            if now - session.last_seen_at > 60_000 {
-                state
-                    .store
-                    .touch_session(session.id, now)
-                    .await
-                    .map_err(|e| AppError::Unexpected(e.into()))?;
-            }
-            Ok(CurrentUser {
-                id: user.id,
-                email: user.email,
-                role: user.role,
-                session_id: session.id,
-                csrf_token: session.csrf_token,
-                ip: client_ip(&req),
-            })
         })
     }
 }

@@ -14,6 +14,12 @@ pub struct RoleError;
 
 impl Role {
     pub const ALL: [Role; 3] = [Role::Admin, Role::Lead, Role::Support];
+    /// Every signed-in user.
+    pub const EVERYONE: &'static [Role] = &[Role::Admin, Role::Lead, Role::Support];
+    /// Those who change settings, keys and subscriptions: all but support.
+    pub const MANAGERS: &'static [Role] = &[Role::Admin, Role::Lead];
+    /// User management, the audit log and API tokens.
+    pub const ADMINS: &'static [Role] = &[Role::Admin];
 
     pub fn parse(input: &str) -> Result<Self, RoleError> {
         let s = input.trim();

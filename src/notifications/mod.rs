@@ -1,9 +1,7 @@
 //! App Store Server Notifications V2: what arrives (webhook), what is fetched (backfill) and what the gap job
 //! recovers all go through `ingest`, so every stored notification was verified the same way.
 pub mod ingest;
-pub mod load_fixture;
 pub mod test_notification;
-pub mod webhook;
 
 // The log's pages and background work (issue 6).
 pub mod backfill;

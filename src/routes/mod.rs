@@ -1,261 +1,129 @@
-//! Every URL is registered here; each area has its own module with thin handlers.
-use actix_web::cookie::{Cookie, SameSite};
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
-use askama::Template;
+//! The route table: every URL of the console, who may use it, and the handler that answers it. The files below
+//! follow the URLs: `/projects/{project}/settings/stores/apple` is answered in `projects/settings/stores/apple/`,
+//! and its templates sit under the same path in `templates/`.
+//!
+//! Who may use a route is stated once, in [`TABLE`]; [`crate::auth::guard`] enforces it before any handler runs,
+//! and the role × route test (`tests/api/roles.rs`) reads the same table.
+use actix_web::http::Method;
+use actix_web::middleware::from_fn;
+use actix_web::{guard, web, HttpResponse};
 
+use crate::auth::guard::{require, Access};
 use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::state::AppState;
-use crate::store::Project;
-use crate::urls::{urldecode, urlencode};
 
 pub mod account;
 pub mod admin;
+pub mod api;
+pub mod apple;
 pub mod assets;
 pub mod health;
-pub mod keys;
 pub mod login;
-pub mod notifications;
-pub mod offers;
+pub mod page;
 pub mod projects;
-pub mod step4;
-pub mod support;
+
+pub use page::{
+    ok, project_by_slug, redirect, redirect_with_flash, render, state, unprocessable, FieldErrors,
+    Flash, Layout, ProjectLink, ProjectNav, UserNav, FLASH_COOKIE,
+};
+
+/// One row of the route table.
+#[derive(Clone, Copy, Debug)]
+pub struct Rule {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const ANYONE: Access = Access::Anyone;
+const EVERYONE: Access = Access::SignedIn(Role::EVERYONE);
+const MANAGERS: Access = Access::SignedIn(Role::MANAGERS);
+const ADMINS: Access = Access::SignedIn(Role::ADMINS);
+
+/// Declares the table once: [`TABLE`] for tests and documentation, and `register` mounting each row with its
+/// guard, in the order written (routes are tried in order).
+macro_rules! route_table {
+    ($($method:ident $path:literal, $access:ident => $handler:path;)*) => {
+        /// Every console route in the order it is tried. The JSON API has its own table (`api::TABLE`).
+        pub const TABLE: &[Rule] = &[$(Rule { method: stringify!($method), path: $path, access: $access }),*];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        .guard(guard::Method(Method::$method))
+                        .wrap(from_fn(|req, next| require($access, req, next)))
+                        .route(web::route().to($handler)),
+                );
+            )*
+        }
+    };
+}
+
+route_table! {
+    // First: the webhook is the hot path. Apple proves itself by signature, not by a session.
+    POST "/apple/notifications/{project_token}", ANYONE => apple::notifications::receive;
+    GET "/", EVERYONE => home;
+    GET "/healthz", ANYONE => health::healthz;
+    GET "/readyz", ANYONE => health::readyz;
+    // Uptime monitors often ask with HEAD.
+    HEAD "/healthz", ANYONE => health::healthz;
+    HEAD "/readyz", ANYONE => health::readyz;
+    GET "/metrics", ANYONE => health::metrics;
+    GET "/static/{version}/{file}", ANYONE => assets::serve;
+    GET "/login", ANYONE => login::form;
+    POST "/login", ANYONE => login::submit;
+    POST "/logout", ANYONE => login::logout;
+    GET "/account", EVERYONE => account::form;
+    POST "/account", EVERYONE => account::submit;
+    // Lookups next: a support desk loads them all day, and each route before them is a pattern tried.
+    GET "/projects/{project}/transactions", EVERYONE => projects::transactions::page;
+    GET "/projects/{project}/transactions/{transaction_id}/history.csv", EVERYONE => projects::transactions::history_csv::csv;
+    GET "/projects/{project}/subscriptions/{original_transaction_id}", EVERYONE => projects::subscriptions::page;
+    POST "/projects/{project}/subscriptions/{original_transaction_id}/extend", MANAGERS => projects::subscriptions::extend;
+    GET "/projects", EVERYONE => projects::list;
+    POST "/projects", MANAGERS => projects::create;
+    GET "/projects/new", MANAGERS => projects::new_form;
+    GET "/projects/{project}", EVERYONE => projects::overview;
+    GET "/projects/{project}/edit", MANAGERS => projects::edit_form;
+    POST "/projects/{project}/edit", MANAGERS => projects::update;
+    GET "/projects/{project}/settings/stores/apple", MANAGERS => projects::settings::stores::apple::page;
+    POST "/projects/{project}/settings/stores/apple/key", MANAGERS => projects::settings::stores::apple::key::save;
+    POST "/projects/{project}/settings/stores/apple/notification-url/regenerate", MANAGERS => projects::settings::stores::apple::notification_url::regenerate;
+    POST "/projects/{project}/settings/stores/apple/test-notification", MANAGERS => projects::settings::stores::apple::test_notification::send;
+    GET "/projects/{project}/settings/stores/apple/test-notification/{id}", MANAGERS => projects::settings::stores::apple::test_notification::page;
+    GET "/projects/{project}/settings/stores/apple/test-notification/{id}/status", MANAGERS => projects::settings::stores::apple::test_notification::status;
+    GET "/projects/{project}/keys", EVERYONE => projects::keys::page;
+    POST "/projects/{project}/keys", MANAGERS => projects::keys::rotate;
+    POST "/projects/{project}/keys/{id}/revoke", MANAGERS => projects::keys::revoke;
+    POST "/projects/{project}/keys/verify", MANAGERS => projects::keys::verify::verify_now;
+    GET "/admin/users", ADMINS => admin::users::list;
+    POST "/admin/users", ADMINS => admin::users::create;
+    POST "/admin/users/{id}", ADMINS => admin::users::update;
+    GET "/admin/audit", ADMINS => admin::audit::list;
+    GET "/admin/api-tokens", ADMINS => admin::api_tokens::list;
+    POST "/admin/api-tokens", ADMINS => admin::api_tokens::create;
+    POST "/admin/api-tokens/{id}/revoke", ADMINS => admin::api_tokens::revoke;
+    GET "/projects/{project}/notifications", EVERYONE => projects::notifications::page;
+    GET "/projects/{project}/notifications/refunds", EVERYONE => projects::notifications::refunds::page;
+    GET "/projects/{project}/notifications/consumption", EVERYONE => projects::notifications::consumption::page;
+    POST "/projects/{project}/notifications/consumption/{id}", EVERYONE => projects::notifications::consumption::send;
+    POST "/projects/{project}/notifications/backfill", MANAGERS => projects::notifications::backfill::start;
+    POST "/projects/{project}/notifications/gaps/acknowledge", MANAGERS => projects::notifications::acknowledge_gaps;
+    GET "/projects/{project}/notifications/{id:\\d+}", EVERYONE => projects::notifications::detail::page;
+    GET "/projects/{project}/offers", MANAGERS => projects::offers::page;
+    POST "/projects/{project}/offers", MANAGERS => projects::offers::sign;
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // First: the webhook is the hot path, and routes are tried in order.
-    cfg.configure(crate::notifications::webhook::configure)
-        .route("/", web::get().to(home))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
-        // Uptime monitors often ask with HEAD.
-        .route("/healthz", web::head().to(health::healthz))
-        .route("/readyz", web::head().to(health::readyz))
-        .route("/metrics", web::get().to(health::metrics))
-        .route("/static/{version}/{file}", web::get().to(assets::serve))
-        .route("/login", web::get().to(login::form))
-        .route("/login", web::post().to(login::submit))
-        .route("/logout", web::post().to(login::logout))
-        .route("/account", web::get().to(account::form))
-        .route("/account", web::post().to(account::submit))
-        // Lookups next: a support desk loads them all day, and each route before them is a pattern tried.
-        .configure(support::configure)
-        .configure(projects::configure)
-        .configure(keys::configure)
-        .configure(admin::configure)
-        .configure(notifications::configure)
-        .configure(offers::configure)
-        .configure(crate::api::configure)
-        .configure(step4::configure)
+    register(cfg);
+    cfg.configure(api::configure)
         .default_service(web::to(not_found));
 }
 
 async fn home(_user: CurrentUser) -> HttpResponse {
     redirect("/projects")
-}
-
-pub const FLASH_COOKIE: &str = "storedesk_flash";
-
-pub fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_string()))
-        .finish()
-}
-
-/// A 303 that shows `message` once on the next page.
-pub fn redirect_with_flash(location: &str, kind: &str, message: &str) -> HttpResponse {
-    let cookie = Cookie::build(FLASH_COOKIE, urlencode(&format!("{kind}|{message}")))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .finish();
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location.to_string()))
-        .cookie(cookie)
-        .finish()
-}
-
-#[derive(Clone, Debug)]
-pub struct Flash {
-    pub kind: String,
-    pub message: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct UserNav {
-    pub email: String,
-    pub role: String,
-    pub is_admin: bool,
-    pub can_manage: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct ProjectLink {
-    pub slug: String,
-    pub name: String,
-    pub current: bool,
-}
-
-#[derive(Clone, Debug)]
-pub struct ProjectNav {
-    pub slug: String,
-    pub name: String,
-    pub section: &'static str,
-    pub can_settings: bool,
-}
-
-/// What every page's frame needs: title, navigation, the flash message and the CSRF token for its forms.
-#[derive(Clone, Debug)]
-pub struct Layout {
-    pub title: String,
-    pub css: &'static str,
-    pub js: &'static str,
-    pub user: Option<UserNav>,
-    pub projects: Vec<ProjectLink>,
-    pub project: Option<ProjectNav>,
-    pub flash: Option<Flash>,
-    pub csrf_token: String,
-}
-
-impl Layout {
-    pub fn anonymous(title: &str, req: &HttpRequest) -> Self {
-        Layout {
-            title: title.to_string(),
-            css: crate::assets::css_url(),
-            js: crate::assets::js_url(),
-            user: None,
-            projects: Vec::new(),
-            project: None,
-            flash: read_flash(req),
-            csrf_token: String::new(),
-        }
-    }
-
-    pub async fn new(
-        state: &AppState,
-        req: &HttpRequest,
-        user: &CurrentUser,
-        title: &str,
-        project: Option<(&Project, &'static str)>,
-    ) -> Result<Self, AppError> {
-        let projects = state.store.list_projects().await?;
-        Ok(Self::with_projects(req, user, title, project, &projects))
-    }
-
-    /// A project page's project and frame from one read of the project list (the navigation lists them all).
-    pub async fn for_project(
-        state: &AppState,
-        req: &HttpRequest,
-        user: &CurrentUser,
-        title: &str,
-        slug: &str,
-        section: &'static str,
-    ) -> Result<(Project, Self), AppError> {
-        let projects = state.store.list_projects().await?;
-        let project = projects
-            .iter()
-            .find(|p| p.slug == slug)
-            .cloned()
-            .ok_or(AppError::NotFound)?;
-        let layout = Self::with_projects(req, user, title, Some((&project, section)), &projects);
-        Ok((project, layout))
-    }
-
-    fn with_projects(
-        req: &HttpRequest,
-        user: &CurrentUser,
-        title: &str,
-        project: Option<(&Project, &'static str)>,
-        projects: &[Project],
-    ) -> Self {
-        let current = project.map(|(p, _)| p.id);
-        Layout {
-            title: title.to_string(),
-            css: crate::assets::css_url(),
-            js: crate::assets::js_url(),
-            user: Some(UserNav {
-                email: user.email.clone(),
-                role: user.role.as_str().to_string(),
-                is_admin: user.role == Role::Admin,
-                can_manage: user.is(&[Role::Admin, Role::Lead]),
-            }),
-            projects: projects
-                .iter()
-                .map(|p| ProjectLink {
-                    slug: p.slug.clone(),
-                    name: p.name.clone(),
-                    current: Some(p.id) == current,
-                })
-                .collect(),
-            project: project.map(|(p, section)| ProjectNav {
-                slug: p.slug.clone(),
-                name: p.name.clone(),
-                section,
-                can_settings: user.is(&[Role::Admin, Role::Lead]),
-            }),
-            flash: read_flash(req),
-            csrf_token: user.csrf_token.clone(),
-        }
-    }
-}
-
-fn read_flash(req: &HttpRequest) -> Option<Flash> {
-    let raw = urldecode(req.cookie(FLASH_COOKIE)?.value());
-    let (kind, message) = raw.split_once('|')?;
-    let kind = if kind == "ok" || kind == "warn" || kind == "error" {
-        kind
-    } else {
-        "ok"
-    };
-    Some(Flash {
-        kind: kind.to_string(),
-        message: message.chars().take(2000).collect(),
-    })
-}
-
-/// Renders a page; a flash message shown on it is cleared in the same response.
-pub fn render<T: Template>(
-    req: &HttpRequest,
-    status: StatusCode,
-    page: &T,
-) -> Result<HttpResponse, AppError> {
-    let html = page
-        .render()
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("template: {e}")))?;
-    let mut response = HttpResponse::build(status);
-    response.content_type("text/html; charset=utf-8");
-    if req.cookie(FLASH_COOKIE).is_some() {
-        response.cookie(crate::auth::session::removal_cookie(FLASH_COOKIE, false));
-    }
-    Ok(response.body(html))
-}
-
-pub fn ok<T: Template>(req: &HttpRequest, page: &T) -> Result<HttpResponse, AppError> {
-    render(req, StatusCode::OK, page)
-}
-
-pub fn unprocessable<T: Template>(req: &HttpRequest, page: &T) -> Result<HttpResponse, AppError> {
-    render(req, StatusCode::UNPROCESSABLE_ENTITY, page)
-}
-
-pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))
-}
-
-/// Loads the project named in the URL, or answers 404.
-pub async fn project_by_slug(state: &AppState, slug: &str) -> Result<Project, AppError> {
-    // What cannot be a slug names no project (and is not sent to the database, which may refuse some text).
-    if crate::domain::Slug::parse(slug).is_err() {
-        return Err(AppError::NotFound);
-    }
-    state
-        .store
-        .project_by_slug(slug)
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 async fn not_found() -> Result<HttpResponse, AppError> {

@@ -1,4 +1,4 @@
-//! Rows of `api_tokens`. Tokens are made and checked in `crate::api::token`; this file only sees hashes.
+//! Rows of `api_tokens`. Tokens are made and checked in `crate::auth::api_token`; this file only sees hashes.
 use super::{audit, Actor, Store, StoreError, StoreResult};
 use crate::domain::ApiScope;
 

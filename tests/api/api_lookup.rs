@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use serde_json::{json, Value};
-use storedesk::api::auth::{REVOKED, UNKNOWN};
 use storedesk::apple::{ApiErrorKind, AppleError, Environment};
 use storedesk::apple_sim::Fault;
+use storedesk::routes::api::auth::{REVOKED, UNKNOWN};
 use storedesk::support::SearchInputError;
 
 use crate::api_tokens::{api_get, assert_json_error, make_token, TOKENS};

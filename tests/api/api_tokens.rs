@@ -1,8 +1,8 @@
 //! API tokens: made on /admin/api-tokens or by `storedesk api-token add`, shown once, stored as a hash, and the
 //! bearer check of /api/v1 (401 for missing, malformed, wrong and revoked tokens; 403 for another project).
 use serde_json::json;
-use storedesk::api::auth::{MALFORMED, MISSING, REVOKED, UNKNOWN};
 use storedesk::domain::Role;
+use storedesk::routes::api::auth::{MALFORMED, MISSING, REVOKED, UNKNOWN};
 
 use crate::both_backends;
 use crate::helpers::{assert_redirect_to, client, create_project, csrf_from, Session, TestApp};
@@ -126,7 +126,7 @@ both_backends!(a_token_is_shown_once_and_works, |app| {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(stored.token_hash, storedesk::api::token::hash(&token));
+    assert_eq!(stored.token_hash, storedesk::auth::api_token::hash(&token));
     let list = admin.get_text(TOKENS).await;
     assert!(!list.contains(&token) && list.contains(&rows[0].prefix));
     assert!(list.contains("never"), "not used yet");

@@ -9,7 +9,7 @@
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use sha2::{Digest, Sha256};
 use storedesk::domain::{ApplePrivateKey, IssuerIdError, KeyIdError, PrivateKeyError, Role};
-use storedesk::routes::keys::upload::NO_FILE;
+use storedesk::routes::projects::keys::upload::NO_FILE;
 
 use crate::both_backends;
 use crate::helpers::{assert_redirect_to, create_project, csrf_from, Session, TestApp};

@@ -6,7 +6,7 @@ use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::api::token;
+use crate::auth::api_token as token;
 use crate::auth::CurrentUser;
 use crate::domain::{ApiScope, Role};
 use crate::error::AppError;

@@ -1,0 +1,50 @@
+//! The one check of who may use a route, run before its handler as the route table (`crate::routes::TABLE`)
+//! says: a signed-in user of one of the route's roles, or anyone. The user found is left in the request for the
+//! handler's [`CurrentUser`] extractor, so the session is read once per request.
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::HttpMessage;
+
+use super::CurrentUser;
+use crate::domain::Role;
+
+/// Who may use a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// No session needed: sign-in, health checks, static files, and Apple's webhook (which proves itself by
+    /// Apple's signature instead).
+    Anyone,
+    /// A signed-in user with one of these roles; others get the 403 page naming the roles.
+    SignedIn(&'static [Role]),
+}
+
+impl Access {
+    /// The roles a route admits (every role for `Anyone`).
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Access::Anyone => Role::EVERYONE,
+            Access::SignedIn(roles) => roles,
+        }
+    }
+}
+
+/// Middleware body: lets the request through when `access` admits it, and answers the error page otherwise
+/// (sign-in for a missing session, 403 for a role the route does not admit).
+pub async fn require(
+    access: Access,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Access::SignedIn(roles) = access {
+        let user = match CurrentUser::authenticate(req.request()).await {
+            Ok(user) => user,
+            Err(e) => return Ok(req.error_response(e)),
+        };
+        if let Err(e) = user.require(roles) {
+            return Ok(req.error_response(e));
+        }
+        req.extensions_mut().insert(user);
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}

@@ -1,0 +1,122 @@
+//! The JSON API under `/api/v1/`, for the publisher's own backend. Bearer API tokens (see `token`), one project
+//! per token, scope `read` or `sign`.
+//!
+//! To add an endpoint: register it inside the `v1` scope below (`.configure(your_module::configure)`), take an
+//! [`ApiClient`] and call `client.project(&state, &slug, ApiScope::Read).await?`, answer with [`ok`] or an
+//! [`ApiError`]. Every request under `/api/v1` is authenticated by [`auth::require_token`] before any extractor
+//! or handler runs, so a caller without a valid token learns nothing but 401, not even which paths exist.
+use actix_web::http::{header, StatusCode};
+use actix_web::middleware::from_fn;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Serialize;
+
+pub mod auth;
+pub mod error;
+pub mod json;
+pub mod offers;
+pub mod projects;
+pub mod transactions;
+
+pub use auth::ApiClient;
+pub use error::ApiError;
+
+pub type ApiResult = Result<HttpResponse, ApiError>;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(64 * 1024)
+                    // curl sends form content types unless told otherwise, and some clients send none; the body
+                    // must still be JSON.
+                    .content_type(|_| true)
+                    .content_type_required(false)
+                    .error_handler(|e, _| ApiError::BadRequest(json_problem(&e)).into()),
+            )
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                ApiError::BadRequest(format!("The query string is not valid: {e}.")).into()
+            }))
+            .service(
+                web::scope("/v1")
+                    .wrap(from_fn(auth::require_token))
+                    .service(
+                        web::resource("/projects/{project}")
+                            .route(web::get().to(projects::show))
+                            .default_service(web::to(method_not_allowed("GET"))),
+                    )
+                    .service(
+                        web::resource("/projects/{project}/offers/signature")
+                            .route(web::post().to(offers::sign))
+                            .default_service(web::to(method_not_allowed("POST"))),
+                    )
+                    .service(
+                        web::resource("/projects/{project}/transactions")
+                            .route(web::get().to(transactions::transactions))
+                            .default_service(web::to(method_not_allowed("GET"))),
+                    )
+                    .service(
+                        web::resource(
+                            "/projects/{project}/transactions/{transaction_id}/history.csv",
+                        )
+                        .route(web::get().to(transactions::history_csv))
+                        .default_service(web::to(method_not_allowed("GET"))),
+                    )
+                    .service(
+                        web::resource(
+                            "/projects/{project}/subscriptions/{original_transaction_id}",
+                        )
+                        .route(web::get().to(transactions::subscription))
+                        .default_service(web::to(method_not_allowed("GET"))),
+                    )
+                    .default_service(web::to(not_found)),
+            )
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// A JSON answer. `Cache-Control: no-store`: answers carry customer data and signatures no proxy should keep.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(body)
+}
+
+/// `200 OK` with `body` as JSON.
+pub fn ok<T: Serialize>(body: &T) -> ApiResult {
+    Ok(json(StatusCode::OK, body))
+}
+
+async fn not_found() -> ApiResult {
+    Err(ApiError::NotFound(
+        "There is no API endpoint at this address. The API lives under /api/v1/; see the README for its endpoints."
+            .into(),
+    ))
+}
+
+fn method_not_allowed(
+    allowed: &'static str,
+) -> impl Fn(HttpRequest) -> std::future::Ready<ApiResult> + Clone + 'static {
+    move |req: HttpRequest| {
+        std::future::ready(Err(ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allowed,
+        }))
+    }
+}
+
+fn json_problem(e: &actix_web::error::JsonPayloadError) -> String {
+    use actix_web::error::JsonPayloadError as E;
+    match e {
+        E::OverflowKnownLength { .. } | E::Overflow { .. } => {
+            "The request body is larger than 64 KiB.".into()
+        }
+        E::Deserialize(inner) if inner.is_data() => {
+            format!("The request body does not have the fields this endpoint expects: {inner}.")
+        }
+        E::Deserialize(_) | E::Serialize(_) => {
+            "The request body is not valid JSON. Send an object such as {\"productIdentifier\": \"…\"}.".into()
+        }
+        _ => "The request body could not be read as JSON.".into(),
+    }
+}

@@ -1,0 +1,174 @@
+//! The support desk as JSON (scope `read`), thin handlers over `crate::support` like the pages in
+//! `routes::support`: the same look-ups, the same audit rows (`lookup.transaction`, `lookup.subscription`,
+//! `lookup.export`) with the token as actor, the same sentences.
+//!
+//! - `GET /api/v1/projects/{project}/transactions?q=…` (plus the history filters and `rev`/`page`)
+//! - `GET /api/v1/projects/{project}/subscriptions/{original_transaction_id}`
+//! - `GET /api/v1/projects/{project}/transactions/{transaction_id}/history.csv`
+//!
+//! An answer from storedesk's index is a 200 whose `freshness.fresh` is false; only when there is nothing to show
+//! does Apple's problem become the error (mapped like every Apple error of the API).
+use std::collections::BTreeMap;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::json::{SearchJson, SubscriptionsJson};
+use super::{ok, ApiClient, ApiError, ApiResult};
+use crate::domain::ApiScope;
+use crate::state::AppState;
+use crate::support::{
+    AppleProblem, FieldError, Freshness, HistoryFilters, HistoryParams, HistoryRequest, SearchInput,
+};
+
+/// The query of the search: `q` and the history page's own parameters, as the page takes them.
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(flatten)]
+    pub history: HistoryParams,
+}
+
+fn invalid(errors: Vec<FieldError>) -> ApiError {
+    ApiError::Invalid(
+        errors
+            .into_iter()
+            .map(|e| (e.field.to_owned(), e.message))
+            .collect::<BTreeMap<_, _>>(),
+    )
+}
+
+/// Nothing to show: Apple's problem (or its "no such thing") when there was one, else a plain 404.
+fn nothing(freshness: &Freshness, message: String) -> ApiError {
+    match &freshness.problem {
+        Some(problem) => ApiError::Lookup {
+            problem: problem.clone(),
+            message,
+        },
+        None if freshness.fresh => ApiError::Lookup {
+            problem: AppleProblem::not_found(message.clone()),
+            message,
+        },
+        None => ApiError::NotFound(message),
+    }
+}
+
+pub async fn transactions(
+    state: web::Data<AppState>,
+    client: ApiClient,
+    path: web::Path<String>,
+    query: web::Query<SearchQuery>,
+) -> ApiResult {
+    let project = client.project(&state, &path, ApiScope::Read).await?;
+    let SearchQuery { q, history } = query.into_inner();
+    // Every refusal at once, each under its query parameter.
+    let input = SearchInput::parse(&q);
+    let request = HistoryRequest::parse(&history);
+    let (input, request) = match (input, request) {
+        (Ok(input), Ok(request)) => (input, request),
+        (input, request) => {
+            let mut errors = request.err().unwrap_or_default();
+            if let Err(e) = input {
+                errors.push(FieldError {
+                    field: "q",
+                    message: e.to_string(),
+                });
+            }
+            return Err(invalid(errors));
+        }
+    };
+    let result =
+        crate::support::search(&state, &project, &client.actor(), &input, &request).await?;
+    let Some(report) = &result.report else {
+        let message = result
+            .not_found
+            .clone()
+            .unwrap_or_else(|| result.freshness.sentence.clone());
+        return Err(nothing(&result.freshness, message));
+    };
+    let base = format!(
+        "/api/v1/projects/{}/transactions",
+        crate::urls::urlencode(&project.slug)
+    );
+    let filters = &report.history.filters;
+    let next_url = |rev: &str, page: u32| next_page(&base, &input, filters, rev, page);
+    ok(&SearchJson::new(
+        &result.input,
+        &result.freshness,
+        &result.matches,
+        report,
+        next_url,
+    ))
+}
+
+/// The address of an older history page: the same query and filters, Apple's revision and the page number.
+fn next_page(
+    base: &str,
+    input: &SearchInput,
+    filters: &HistoryFilters,
+    rev: &str,
+    page: u32,
+) -> String {
+    let mut pairs = vec![("q", input.value().to_owned())];
+    pairs.extend(filters.pairs());
+    pairs.push(("rev", rev.to_owned()));
+    pairs.push(("page", page.to_string()));
+    crate::urls::link(base, &pairs)
+}
+
+pub async fn subscription(
+    state: web::Data<AppState>,
+    client: ApiClient,
+    path: web::Path<(String, String)>,
+) -> ApiResult {
+    let (slug, id) = path.into_inner();
+    let project = client.project(&state, &slug, ApiScope::Read).await?;
+    let report =
+        crate::support::subscription_status(&state, &project, &client.actor(), &id).await?;
+    if report.groups.is_empty() && report.indexed.is_empty() {
+        let message = report
+            .not_found
+            .clone()
+            .unwrap_or_else(|| report.freshness.sentence.clone());
+        return Err(nothing(&report.freshness, message));
+    }
+    ok(&SubscriptionsJson::from(&report))
+}
+
+pub async fn history_csv(
+    state: web::Data<AppState>,
+    client: ApiClient,
+    path: web::Path<(String, String)>,
+    query: web::Query<HistoryParams>,
+) -> ApiResult {
+    let (slug, transaction_id) = path.into_inner();
+    let project = client.project(&state, &slug, ApiScope::Read).await?;
+    if !crate::support::subscription::is_transaction_id(&transaction_id) {
+        return Err(ApiError::NotFound(format!(
+            "“{}” is not a transaction id: those are digits only, such as 2000000442013708.",
+            transaction_id.chars().take(40).collect::<String>()
+        )));
+    }
+    let filters = HistoryFilters::parse(&query).map_err(invalid)?;
+    let export =
+        crate::support::export_csv(&state, &project, &client.actor(), &transaction_id, &filters)
+            .await?;
+    // A file of only the header row would hide why it is empty.
+    let empty_from_index = export.rows == 0 && export.freshness.problem.is_some();
+    if !export.complete || empty_from_index {
+        return Err(nothing(
+            &export.freshness,
+            export.freshness.sentence.clone(),
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{}\"", export.file_name),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(export.body))
+}

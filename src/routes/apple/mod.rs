@@ -1,0 +1,2 @@
+//! `/apple/…`: what Apple calls.
+pub mod notifications;

@@ -1,0 +1,251 @@
+//! `POST /apple/notifications/{project_token}`: where Apple delivers App Store Server Notifications V2.
+//!
+//! Order of checks: size (413), the project behind the URL (404), the body's shape (400), Apple's signature and
+//! this app's identity on the notification and on each nested JWS (400), then the store. 200 means committed;
+//! a second delivery of the same notificationUUID is answered 200 without a second row. Our own failures answer
+//! 5xx so that Apple sends the notification again.
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::cpu_pool::PoolError;
+use crate::error::current_request_id;
+use crate::notifications::ingest::{prepare, IngestError, Source};
+use crate::state::AppState;
+use crate::store::notifications::Inserted;
+
+/// Apple's notifications are a few kilobytes; anything this big is not one.
+pub const BODY_LIMIT: usize = 64 * 1024;
+/// How long a notification's body may take to arrive once its headers have (Apple sends a few KiB at once).
+const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+/// Seconds a 503 asks the sender to wait.
+const RETRY_AFTER: &str = "5";
+
+pub const METRIC: &str = "storedesk_notifications_total";
+
+#[derive(Deserialize)]
+struct Body {
+    #[serde(rename = "signedPayload")]
+    signed_payload: String,
+}
+
+/// Every way a delivery can end, with its status, JSON body, metric labels and log line.
+enum Outcome {
+    Stored(Inserted, String),
+    TooLarge,
+    /// The body did not arrive within [`BODY_DEADLINE`].
+    SlowBody,
+    Malformed,
+    UnknownProject,
+    Rejected(IngestError),
+    Busy,
+    VerifyFailed,
+    StoreFailed,
+}
+
+impl Outcome {
+    fn respond(self, state: &AppState, project: Option<&str>) -> HttpResponse {
+        let (status, outcome, reason) = match &self {
+            Outcome::Stored(Inserted::New(_), _) => (StatusCode::OK, "accepted", None),
+            Outcome::Stored(Inserted::AlreadyPresent(_), _) => (StatusCode::OK, "duplicate", None),
+            Outcome::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "rejected", Some("TOO_LARGE")),
+            Outcome::SlowBody => (StatusCode::REQUEST_TIMEOUT, "rejected", Some("SLOW_BODY")),
+            Outcome::Malformed => (StatusCode::BAD_REQUEST, "rejected", Some("MALFORMED_BODY")),
+            Outcome::UnknownProject => (StatusCode::NOT_FOUND, "unknown_project", None),
+            Outcome::Rejected(e) => (StatusCode::BAD_REQUEST, "rejected", Some(e.reason())),
+            Outcome::Busy => (StatusCode::SERVICE_UNAVAILABLE, "error", Some("BUSY")),
+            Outcome::VerifyFailed => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "error",
+                Some("VERIFY_FAILED"),
+            ),
+            Outcome::StoreFailed => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error",
+                Some("STORE_FAILURE"),
+            ),
+        };
+        let labels = match reason {
+            Some(r) => format!("outcome=\"{outcome}\",reason=\"{r}\""),
+            None => format!("outcome=\"{outcome}\""),
+        };
+        state.metrics.inc(METRIC, &labels);
+        let project = project.unwrap_or("-");
+
+        let (code, message) = match self {
+            Outcome::Stored(inserted, uuid) => {
+                tracing::debug!(project, notification_uuid = %uuid, outcome, "notification received");
+                return HttpResponse::Ok().json(json!({
+                    "result": if inserted.is_new() { "accepted" } else { "duplicate" },
+                    "notificationUUID": uuid,
+                }));
+            }
+            Outcome::TooLarge => ("payload_too_large", format!(
+                "The body is larger than {} KiB, so it was not read. App Store Server Notifications are much smaller.",
+                BODY_LIMIT / 1024
+            )),
+            Outcome::SlowBody => ("request_timeout", format!(
+                "The body did not arrive within {} seconds, so nothing was stored; send it again.",
+                BODY_DEADLINE.as_secs()
+            )),
+            Outcome::Malformed => ("malformed_body", "The body must be a JSON object with a non-empty signedPayload string, as App Store Server Notifications V2 send it.".to_owned()),
+            Outcome::UnknownProject => ("not_found", "No project has this notification URL. If it was regenerated, copy the new URL from the project's App Store settings (Step 4) into App Store Connect.".to_owned()),
+            Outcome::Rejected(e) => (rejection_code(&e), format!("{e} Nothing was stored.")),
+            Outcome::Busy => ("busy", "storedesk is too busy to check this notification now and did not store it; send it again later.".to_owned()),
+            Outcome::VerifyFailed => ("internal", "storedesk could not check this notification and did not store it; send it again later.".to_owned()),
+            Outcome::StoreFailed => ("unavailable", "storedesk could not store this notification (its database is unavailable); send it again later.".to_owned()),
+        };
+        let request_id = current_request_id();
+        if status.is_server_error() {
+            tracing::error!(
+                project,
+                outcome,
+                reason,
+                request_id,
+                "notification not stored"
+            );
+        } else {
+            // The reason and our sentence only: never the payload.
+            tracing::warn!(project, outcome, reason, request_id, message = %message, "notification refused");
+        }
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header(("Retry-After", RETRY_AFTER));
+        }
+        response.json(json!({
+            "error": {"code": code, "message": message, "request_id": request_id}
+        }))
+    }
+}
+
+/// The JSON error code of a refused notification: Apple's verifier status, lowercase.
+fn rejection_code(e: &IngestError) -> &'static str {
+    match e.reason() {
+        "VERIFICATION_FAILURE" => "verification_failure",
+        "INVALID_CHAIN_LENGTH" => "invalid_chain_length",
+        "INVALID_CERTIFICATE" => "invalid_certificate",
+        "INVALID_CHAIN" => "invalid_chain",
+        "INVALID_APP_IDENTIFIER" => "invalid_app_identifier",
+        "INVALID_ENVIRONMENT" => "invalid_environment",
+        "MISSING_FIELD" => "missing_field",
+        _ => "rejected",
+    }
+}
+
+/// Tokens are 32 random bytes in unpadded base64url; anything else is answered without asking the database.
+fn plausible_token(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+async fn read_body(req: &HttpRequest, mut payload: web::Payload) -> Result<web::BytesMut, Outcome> {
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > BODY_LIMIT) {
+        return Err(Outcome::TooLarge);
+    }
+    // What a sender declares is not reserved up front: it may never send it.
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(0).min(8 * 1024));
+    let read = async {
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|_| Outcome::Malformed)?;
+            if body.len() + chunk.len() > BODY_LIMIT {
+                return Err(Outcome::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(())
+    };
+    // actix times the request's head only; a body sent a byte a minute would hold the handler forever.
+    match tokio::time::timeout(BODY_DEADLINE, read).await {
+        Ok(Ok(())) => Ok(body),
+        Ok(Err(outcome)) => Err(outcome),
+        Err(_) => Err(Outcome::SlowBody),
+    }
+}
+
+pub async fn receive(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    // The URL's token is checked before the body is read: a stranger's request costs no wait for its body.
+    let token = path.into_inner();
+    let project = if plausible_token(&token) {
+        match state.intake.project(&state.store, &token).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "could not look up the project of a notification URL");
+                return Outcome::StoreFailed.respond(&state, None);
+            }
+        }
+    } else {
+        None
+    };
+    let Some(project) = project else {
+        return Outcome::UnknownProject.respond(&state, None);
+    };
+    let body = match read_body(&req, payload).await {
+        Ok(b) => b,
+        Err(outcome) => return outcome.respond(&state, Some(&project.slug)),
+    };
+    let signed_payload = match serde_json::from_slice::<Body>(&body) {
+        Ok(b) if !b.signed_payload.trim().is_empty() => b.signed_payload,
+        _ => return Outcome::Malformed.respond(&state, Some(&project.slug)),
+    };
+    drop(body);
+
+    let slug = project.slug.clone();
+    let verifier_state = state.clone();
+    let verified = state
+        .intake
+        .pool()
+        .run(move || {
+            prepare(
+                &verifier_state.verifier,
+                &project,
+                &signed_payload,
+                Source::Webhook,
+            )
+        })
+        .await;
+    let row = match verified {
+        Ok(Ok((row, _))) => row,
+        Ok(Err(e)) => return Outcome::Rejected(e).respond(&state, Some(&slug)),
+        Err(PoolError::Busy) => return Outcome::Busy.respond(&state, Some(&slug)),
+        Err(PoolError::Failed) => return Outcome::VerifyFailed.respond(&state, Some(&slug)),
+    };
+    let uuid = row.notification_uuid.clone();
+    match state.intake.writer().insert(row).await {
+        Ok(inserted) => Outcome::Stored(inserted, uuid).respond(&state, Some(&slug)),
+        Err(e) => {
+            tracing::error!(error = %e, project = %slug, "could not store a verified notification");
+            Outcome::StoreFailed.respond(&state, Some(&slug))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_tokens_of_the_right_shape_reach_the_database() {
+        assert!(plausible_token(&"a".repeat(43)));
+        assert!(plausible_token(
+            "AZaz09-_AZaz09-_AZaz09-_AZaz09-_AZaz09-_xyz"
+        ));
+        assert!(!plausible_token(&"a".repeat(42)));
+        assert!(!plausible_token(&"a".repeat(44)));
+        assert!(!plausible_token(&format!("{}%", "a".repeat(42))));
+        assert!(!plausible_token(""));
+    }
+}

@@ -1,0 +1,237 @@
+//! The frame every page shares: the layout (navigation, flash message, CSRF token), rendering with the right
+//! status, redirects with a one-time message, and field errors for forms.
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::auth::CurrentUser;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::Project;
+use crate::urls::{urldecode, urlencode};
+
+pub const FLASH_COOKIE: &str = "storedesk_flash";
+
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
+}
+
+/// A 303 that shows `message` once on the next page.
+pub fn redirect_with_flash(location: &str, kind: &str, message: &str) -> HttpResponse {
+    let cookie = Cookie::build(FLASH_COOKIE, urlencode(&format!("{kind}|{message}")))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .finish();
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location.to_string()))
+        .cookie(cookie)
+        .finish()
+}
+
+#[derive(Clone, Debug)]
+pub struct Flash {
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct UserNav {
+    pub email: String,
+    pub role: String,
+    pub is_admin: bool,
+    pub can_manage: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectLink {
+    pub slug: String,
+    pub name: String,
+    pub current: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectNav {
+    pub slug: String,
+    pub name: String,
+    pub section: &'static str,
+    pub can_settings: bool,
+}
+
+/// What every page's frame needs: title, navigation, the flash message and the CSRF token for its forms.
+#[derive(Clone, Debug)]
+pub struct Layout {
+    pub title: String,
+    pub css: &'static str,
+    pub js: &'static str,
+    pub user: Option<UserNav>,
+    pub projects: Vec<ProjectLink>,
+    pub project: Option<ProjectNav>,
+    pub flash: Option<Flash>,
+    pub csrf_token: String,
+}
+
+impl Layout {
+    pub fn anonymous(title: &str, req: &HttpRequest) -> Self {
+        Layout {
+            title: title.to_string(),
+            css: crate::assets::css_url(),
+            js: crate::assets::js_url(),
+            user: None,
+            projects: Vec::new(),
+            project: None,
+            flash: read_flash(req),
+            csrf_token: String::new(),
+        }
+    }
+
+    pub async fn new(
+        state: &AppState,
+        req: &HttpRequest,
+        user: &CurrentUser,
+        title: &str,
+        project: Option<(&Project, &'static str)>,
+    ) -> Result<Self, AppError> {
+        let projects = state.store.list_projects().await?;
+        Ok(Self::with_projects(req, user, title, project, &projects))
+    }
+
+    /// A project page's project and frame from one read of the project list (the navigation lists them all).
+    pub async fn for_project(
+        state: &AppState,
+        req: &HttpRequest,
+        user: &CurrentUser,
+        title: &str,
+        slug: &str,
+        section: &'static str,
+    ) -> Result<(Project, Self), AppError> {
+        let projects = state.store.list_projects().await?;
+        let project = projects
+            .iter()
+            .find(|p| p.slug == slug)
+            .cloned()
+            .ok_or(AppError::NotFound)?;
+        let layout = Self::with_projects(req, user, title, Some((&project, section)), &projects);
+        Ok((project, layout))
+    }
+
+    fn with_projects(
+        req: &HttpRequest,
+        user: &CurrentUser,
+        title: &str,
+        project: Option<(&Project, &'static str)>,
+        projects: &[Project],
+    ) -> Self {
+        let current = project.map(|(p, _)| p.id);
+        Layout {
+            title: title.to_string(),
+            css: crate::assets::css_url(),
+            js: crate::assets::js_url(),
+            user: Some(UserNav {
+                email: user.email.clone(),
+                role: user.role.as_str().to_string(),
+                is_admin: user.role == Role::Admin,
+                can_manage: user.is(Role::MANAGERS),
+            }),
+            projects: projects
+                .iter()
+                .map(|p| ProjectLink {
+                    slug: p.slug.clone(),
+                    name: p.name.clone(),
+                    current: Some(p.id) == current,
+                })
+                .collect(),
+            project: project.map(|(p, section)| ProjectNav {
+                slug: p.slug.clone(),
+                name: p.name.clone(),
+                section,
+                can_settings: user.is(Role::MANAGERS),
+            }),
+            flash: read_flash(req),
+            csrf_token: user.csrf_token.clone(),
+        }
+    }
+}
+
+fn read_flash(req: &HttpRequest) -> Option<Flash> {
+    let raw = urldecode(req.cookie(FLASH_COOKIE)?.value());
+    let (kind, message) = raw.split_once('|')?;
+    let kind = if kind == "ok" || kind == "warn" || kind == "error" {
+        kind
+    } else {
+        "ok"
+    };
+    Some(Flash {
+        kind: kind.to_string(),
+        message: message.chars().take(2000).collect(),
+    })
+}
+
+/// Renders a page; a flash message shown on it is cleared in the same response.
+pub fn render<T: Template>(
+    req: &HttpRequest,
+    status: StatusCode,
+    page: &T,
+) -> Result<HttpResponse, AppError> {
+    let html = page
+        .render()
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("template: {e}")))?;
+    let mut response = HttpResponse::build(status);
+    response.content_type("text/html; charset=utf-8");
+    if req.cookie(FLASH_COOKIE).is_some() {
+        response.cookie(crate::auth::session::removal_cookie(FLASH_COOKIE, false));
+    }
+    Ok(response.body(html))
+}
+
+pub fn ok<T: Template>(req: &HttpRequest, page: &T) -> Result<HttpResponse, AppError> {
+    render(req, StatusCode::OK, page)
+}
+
+pub fn unprocessable<T: Template>(req: &HttpRequest, page: &T) -> Result<HttpResponse, AppError> {
+    render(req, StatusCode::UNPROCESSABLE_ENTITY, page)
+}
+
+pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))
+}
+
+/// Loads the project named in the URL, or answers 404.
+pub async fn project_by_slug(state: &AppState, slug: &str) -> Result<Project, AppError> {
+    // What cannot be a slug names no project (and is not sent to the database, which may refuse some text).
+    if crate::domain::Slug::parse(slug).is_err() {
+        return Err(AppError::NotFound);
+    }
+    state
+        .store
+        .project_by_slug(slug)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Field errors by field name, for templates (`errors.get("from")`).
+#[derive(Clone, Debug, Default)]
+pub struct FieldErrors(pub Vec<crate::support::FieldError>);
+
+impl FieldErrors {
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|e| e.field == field)
+            .map(|e| e.message.as_str())
+    }
+
+    pub fn has(&self, field: &str) -> bool {
+        self.get(field).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}

@@ -1,0 +1,229 @@
+//! `/projects/{project}/keys`: every key the project has had, rotation, revocation, and the 401 guide.
+pub mod upload;
+pub mod verify;
+
+use actix_multipart::Multipart;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::apple_calls::Probe;
+use crate::auth::CurrentUser;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
+use crate::state::AppState;
+use crate::store::{Project, StoreError};
+use upload::KeyFormErrors;
+
+const MANAGERS: &[Role] = &[Role::Admin, Role::Lead];
+
+pub struct KeyHistoryRow {
+    pub id: i64,
+    pub key_id: String,
+    pub issuer_id: String,
+    pub fingerprint: String,
+    pub uploaded_by: String,
+    pub uploaded_at: String,
+    pub last_success: String,
+    pub last_failure: String,
+    pub status: String,
+    pub badge: &'static str,
+    pub revocable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "projects/keys.html")]
+pub struct KeysPage {
+    pub layout: Layout,
+    pub slug: String,
+    pub keys: Vec<KeyHistoryRow>,
+    pub can_manage: bool,
+    pub failing: bool,
+    pub has_key: bool,
+    pub form_key_id: String,
+    pub form_issuer_id: String,
+    pub errors: KeyFormErrors,
+    pub key_action: String,
+    pub offer_activate_anyway: bool,
+}
+
+fn when(at: Option<i64>, now: i64) -> String {
+    at.map(|t| {
+        format!(
+            "{} ({})",
+            crate::clock::utc(t),
+            crate::clock::relative(t, now)
+        )
+    })
+    .unwrap_or_else(|| "never".into())
+}
+
+async fn keys_page(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    project: &Project,
+) -> Result<KeysPage, AppError> {
+    let rows = state.store.keys_of_project(project.id).await?;
+    let now = crate::clock::now_ms();
+    let can_manage = user.is(MANAGERS);
+    Ok(KeysPage {
+        layout: Layout::new(state, req, user, "Keys", Some((project, "keys"))).await?,
+        slug: project.slug.clone(),
+        failing: rows.iter().any(|r| r.status == "failing"),
+        has_key: rows
+            .iter()
+            .any(|r| r.status == "active" || r.status == "failing"),
+        form_key_id: String::new(),
+        form_issuer_id: rows
+            .first()
+            .map(|r| r.issuer_id.clone())
+            .unwrap_or_default(),
+        keys: rows
+            .iter()
+            .map(|r| KeyHistoryRow {
+                id: r.id,
+                key_id: r.key_id.clone(),
+                issuer_id: r.issuer_id.clone(),
+                fingerprint: r.fingerprint.clone(),
+                uploaded_by: r.uploaded_by.clone(),
+                uploaded_at: when(Some(r.uploaded_at), now),
+                last_success: when(r.last_success_at, now),
+                last_failure: match (&r.last_failure, r.last_failure_at) {
+                    (Some(what), Some(at)) => format!("{} — {what}", when(Some(at), now)),
+                    _ => "none".into(),
+                },
+                status: r.status.clone(),
+                badge: status_badge(&r.status),
+                revocable: can_manage && r.status != "revoked",
+            })
+            .collect(),
+        can_manage,
+        errors: KeyFormErrors::default(),
+        key_action: format!("/projects/{}/keys", project.slug),
+        offer_activate_anyway: false,
+    })
+}
+
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let project = project_by_slug(&state, &path).await?;
+    ok(&req, &keys_page(&state, &req, &user, &project).await?)
+}
+
+/// Uploading a replacement: the same validation as Step 3; the switch is one transaction.
+pub async fn rotate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    user.require(MANAGERS)?;
+    let project = project_by_slug(&state, &path).await?;
+    let form = upload::read_form(payload).await?;
+    user.check_csrf(&form.csrf_token)?;
+    let parsed = match upload::parse(&form) {
+        Ok(p) => p,
+        Err(errors) => {
+            let mut page = keys_page(&state, &req, &user, &project).await?;
+            page.form_key_id = form.key_id.trim().to_string();
+            page.form_issuer_id = form.issuer_id.trim().to_string();
+            page.errors = errors;
+            return unprocessable(&req, &page);
+        }
+    };
+    // The replacement is proven with Apple before it takes over, so a wrong key never replaces a working one.
+    let creds = crate::apple::ApiCredentials {
+        key_id: parsed.key_id.as_str().to_string(),
+        issuer_id: parsed.issuer_id.as_str().to_string(),
+        bundle_id: project.bundle_id.clone(),
+        signing_key: parsed.key.signing_key().into(),
+        key_version: -crate::clock::now_ms(),
+    };
+    let check = crate::apple_calls::verify_credentials(&state.apple, &creds).await;
+    let refused = check.sandbox == Probe::Unauthorized && check.production == Probe::Unauthorized;
+    if refused || (!check.ok && !form.activate_anyway) {
+        let mut page = keys_page(&state, &req, &user, &project).await?;
+        page.form_key_id = form.key_id.trim().to_string();
+        page.form_issuer_id = form.issuer_id.trim().to_string();
+        page.errors.private_key = Some(if refused {
+            format!(
+                "{} Nothing was changed: the current key stays in use.",
+                check.summary
+            )
+        } else {
+            format!("{} The new key was not switched on. Tick “Activate anyway” to switch without Apple's confirmation.", check.summary)
+        });
+        page.offer_activate_anyway = !refused;
+        return unprocessable(&req, &page);
+    }
+    let row_id = crate::keys::save_key(
+        &state.store,
+        &state.settings.keyring(),
+        &project,
+        &parsed.key_id,
+        &parsed.issuer_id,
+        &parsed.key,
+        &user.actor(),
+        crate::keys::OnKeyInUse::Replace,
+    )
+    .await?;
+    state
+        .store
+        .record_key_verification(row_id, &check.summary, check.ok)
+        .await?;
+    let note = if check.ok {
+        check.summary.as_str()
+    } else {
+        "It was switched on without Apple's confirmation."
+    };
+    Ok(redirect_with_flash(
+        &format!("/projects/{}/keys", project.slug),
+        if check.ok { "ok" } else { "warn" },
+        &format!("Key {} is now in use; the previous key is retired and its private part destroyed. {note}", parsed.key_id.as_str()),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    csrf_token: String,
+}
+
+pub async fn revoke(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+    form: web::Form<RevokeForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(MANAGERS)?;
+    user.check_csrf(&form.csrf_token)?;
+    let (slug, id) = path.into_inner();
+    let project = project_by_slug(&state, &slug).await?;
+    let location = format!("/projects/{}/keys", project.slug);
+    match state.store.revoke_key(project.id, id, &user.actor()).await {
+        Ok(row) => Ok(redirect_with_flash(
+            &location,
+            "warn",
+            &format!("Key {} is marked revoked and will never be used again. Upload a replacement to keep calling Apple.", row.key_id),
+        )),
+        Err(StoreError::Conflict(message)) => Ok(redirect_with_flash(&location, "error", &message)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Status words and badge colours shared by the wizard and the keys page.
+pub fn status_badge(status: &str) -> &'static str {
+    match status {
+        "active" => "badge-good",
+        "failing" => "badge-bad",
+        "revoked" => "badge-bad",
+        _ => "badge-neutral",
+    }
+}

@@ -1,0 +1,334 @@
+//! `/projects/{project}/notifications/consumption`: the CONSUMPTION_REQUEST queue with Apple's 12-hour deadline,
+//! and one form per request that sends consumption information to Apple. Every role may answer.
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::view::{time_left, Choice, NotificationView};
+use crate::apple::Environment;
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::notifications::consumption::{
+    self, ConsumptionErrors, ConsumptionForm, CONSENT_CHOICES, DELIVERY_STATUSES,
+    REFUND_PREFERENCES, SAMPLE_CHOICES,
+};
+use crate::notifications::decoded;
+use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
+use crate::state::AppState;
+use crate::store::notification_log::{ConsumptionRequestRow, QueueState, CONSUMPTION_DEADLINE_MS};
+use crate::store::notification_work::NewConsumptionAnswer;
+use crate::store::Project;
+
+const AUTO_RENEWABLE: &str = "Auto-Renewable Subscription";
+
+pub struct AnswerView {
+    pub at: String,
+    pub by: String,
+    pub what: String,
+    pub accepted: bool,
+    pub error: Option<String>,
+}
+
+pub struct FormView {
+    pub consent: Vec<Choice>,
+    pub sample: Vec<Choice>,
+    pub delivery: Vec<Choice>,
+    pub refund: Vec<Choice>,
+    pub percentage: String,
+    pub errors: ConsumptionErrors,
+    pub invalid: bool,
+}
+
+impl FormView {
+    fn of(form: &ConsumptionForm, errors: ConsumptionErrors) -> Self {
+        let mut delivery = vec![("", "Choose…")];
+        delivery.extend_from_slice(DELIVERY_STATUSES);
+        FormView {
+            consent: Choice::list(CONSENT_CHOICES, form.customer_consented.trim()),
+            sample: Choice::list(SAMPLE_CHOICES, form.sample_content_provided.trim()),
+            delivery: Choice::list(&delivery, form.delivery_status.trim()),
+            refund: Choice::list(REFUND_PREFERENCES, form.refund_preference.trim()),
+            percentage: form.consumption_percentage.trim().to_owned(),
+            invalid: !errors.is_empty(),
+            errors,
+        }
+    }
+}
+
+pub struct RequestView {
+    pub n: NotificationView,
+    pub reason: Option<String>,
+    pub product_type: Option<String>,
+    pub price: Option<String>,
+    pub auto_renewable: bool,
+    pub deadline: String,
+    pub time_left: String,
+    pub state_word: &'static str,
+    pub state_badge: &'static str,
+    pub answered: bool,
+    pub answers: Vec<AnswerView>,
+    pub form: FormView,
+    /// Open the form at once (it has errors, or the request is still open).
+    pub open: bool,
+    pub action: String,
+}
+
+#[derive(Template)]
+#[template(path = "projects/notifications/consumption.html")]
+pub struct ConsumptionPage {
+    pub layout: Layout,
+    pub slug: String,
+    pub open: Vec<RequestView>,
+    pub overdue: Vec<RequestView>,
+    pub answered: Vec<RequestView>,
+}
+
+fn request_view(
+    project: &Project,
+    r: &ConsumptionRequestRow,
+    answers: &[crate::store::notification_work::ConsumptionAnswer],
+    now: i64,
+) -> RequestView {
+    let n = &r.notification;
+    let summary = serde_json::from_str(&n.payload)
+        .map(|v| decoded::summary_of(&v))
+        .unwrap_or_default();
+    let deadline = n.signed_date + CONSUMPTION_DEADLINE_MS;
+    let (state_word, state_badge) = match (r.answered_at, deadline > now) {
+        (Some(_), _) => ("answered", "badge-good"),
+        (None, true) => ("waiting for an answer", "badge-warn"),
+        (None, false) => ("not answered", "badge-bad"),
+    };
+    let mine: Vec<AnswerView> = answers
+        .iter()
+        .filter(|a| {
+            a.notification_id == n.id
+                || (Some(&a.transaction_id) == n.transaction_id.as_ref()
+                    && a.sent_at >= n.signed_date)
+        })
+        .map(|a| AnswerView {
+            at: format!(
+                "{} ({})",
+                crate::clock::utc(a.sent_at),
+                crate::clock::relative(a.sent_at, now)
+            ),
+            by: a.sent_by.clone(),
+            what: consumption::describe(&a.request),
+            accepted: a.outcome == "accepted",
+            error: a.error.clone(),
+        })
+        .collect();
+    RequestView {
+        n: NotificationView::new(&project.slug, n, now),
+        reason: summary.consumption_reason,
+        auto_renewable: summary.product_type.as_deref() == Some(AUTO_RENEWABLE),
+        product_type: summary.product_type,
+        price: summary.price,
+        deadline: crate::clock::utc(deadline),
+        time_left: time_left(deadline, now),
+        state_word,
+        state_badge,
+        answered: r.answered_at.is_some(),
+        answers: mine,
+        form: FormView::of(&ConsumptionForm::default(), ConsumptionErrors::default()),
+        open: r.answered_at.is_none() && deadline > now,
+        action: format!(
+            "/projects/{}/notifications/consumption/{}",
+            project.slug, n.id
+        ),
+    }
+}
+
+/// The queue; `focus` puts one request's entered values and errors back on its form.
+async fn build_page(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    project: &Project,
+    focus: Option<(&ConsumptionRequestRow, &ConsumptionForm, ConsumptionErrors)>,
+) -> Result<ConsumptionPage, AppError> {
+    let now = crate::clock::now_ms();
+    let mut lists = Vec::new();
+    for (s, limit) in [
+        (QueueState::Open, 200),
+        (QueueState::Overdue, 50),
+        (QueueState::Answered, 50),
+    ] {
+        let mut rows = state
+            .store
+            .consumption_queue(project.id, s, now, limit)
+            .await?;
+        if let Some((f, _, _)) = &focus {
+            let same_state = match (
+                f.answered_at,
+                f.notification.signed_date + CONSUMPTION_DEADLINE_MS > now,
+            ) {
+                (Some(_), _) => s == QueueState::Answered,
+                (None, true) => s == QueueState::Open,
+                (None, false) => s == QueueState::Overdue,
+            };
+            if same_state && !rows.iter().any(|r| r.notification.id == f.notification.id) {
+                rows.insert(0, (*f).clone());
+            }
+        }
+        lists.push(rows);
+    }
+    let ids: Vec<String> = lists
+        .iter()
+        .flatten()
+        .filter_map(|r| r.notification.transaction_id.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let answers = state
+        .store
+        .consumption_answers_for(project.id, &ids)
+        .await?;
+    let mut views: Vec<Vec<RequestView>> = lists
+        .iter()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| request_view(project, r, &answers, now))
+                .collect()
+        })
+        .collect();
+    if let Some((f, form, errors)) = focus {
+        for v in views.iter_mut().flatten() {
+            if v.n.id == f.notification.id {
+                v.form = FormView::of(form, errors.clone());
+                v.open = true;
+            }
+        }
+    }
+    let answered = views.pop().unwrap_or_default();
+    let overdue = views.pop().unwrap_or_default();
+    let open = views.pop().unwrap_or_default();
+    Ok(ConsumptionPage {
+        layout: Layout::new(
+            state,
+            req,
+            user,
+            "Consumption requests",
+            Some((project, "notifications")),
+        )
+        .await?,
+        slug: project.slug.clone(),
+        open,
+        overdue,
+        answered,
+    })
+}
+
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let project = project_by_slug(&state, &path).await?;
+    ok(
+        &req,
+        &build_page(&state, &req, &user, &project, None).await?,
+    )
+}
+
+/// Validates, sends to Apple, and records the answer (who, when, what, Apple's verdict) with its audit entry.
+pub async fn send(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+    form: web::Form<ConsumptionForm>,
+) -> Result<HttpResponse, AppError> {
+    user.check_csrf(&form.csrf_token)?;
+    let (slug, id) = path.into_inner();
+    let project = project_by_slug(&state, &slug).await?;
+    let request = state
+        .store
+        .consumption_request(project.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let n = &request.notification;
+    let Some(transaction_id) = n.transaction_id.clone() else {
+        return Err(AppError::BadRequest(
+            "This consumption request names no transaction, so there is nothing to answer.".into(),
+        ));
+    };
+    let environment = Environment::parse(&n.environment).unwrap_or(Environment::Production);
+    let summary = serde_json::from_str(&n.payload)
+        .map(|v| decoded::summary_of(&v))
+        .unwrap_or_default();
+    let auto_renewable = summary.product_type.as_deref() == Some(AUTO_RENEWABLE);
+    let body = match consumption::validate(&form, auto_renewable) {
+        Ok(body) => body,
+        Err(errors) => {
+            let page = build_page(
+                &state,
+                &req,
+                &user,
+                &project,
+                Some((&request, &form, errors)),
+            )
+            .await?;
+            return unprocessable(&req, &page);
+        }
+    };
+    let request_json = serde_json::to_string(&body)
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("consumption body: {e}")))?;
+    let (apple, tid, body_ref) = (&state.apple, transaction_id.as_str(), &body);
+    let result = crate::apple_calls::with_project_key(&state, &project, move |creds| async move {
+        apple
+            .send_consumption_information(&creds, environment, tid, body_ref)
+            .await
+    })
+    .await?;
+    let outcome = match &result {
+        Ok(()) => Ok(()),
+        Err(e) => Err((e.code(), e.sentence())),
+    };
+    state
+        .store
+        .record_consumption_answer(
+            &NewConsumptionAnswer {
+                project_id: project.id,
+                notification_id: n.id,
+                transaction_id: transaction_id.clone(),
+                environment: environment.as_str().to_owned(),
+                request: request_json,
+                outcome,
+            },
+            &user.actor(),
+        )
+        .await?;
+    let back = format!(
+        "/projects/{}/notifications/consumption#request-{}",
+        project.slug, n.id
+    );
+    match result {
+        Ok(()) => {
+            state.metrics.inc(
+                "storedesk_consumption_answers_total",
+                "outcome=\"accepted\"",
+            );
+            Ok(redirect_with_flash(
+                &back,
+                "ok",
+                &format!(
+                    "Apple accepted the consumption information for transaction {transaction_id}."
+                ),
+            ))
+        }
+        Err(e) => {
+            state
+                .metrics
+                .inc("storedesk_consumption_answers_total", "outcome=\"refused\"");
+            Ok(redirect_with_flash(
+                &back,
+                "error",
+                &format!(
+                    "Apple did not accept the consumption information for transaction {transaction_id}. {}",
+                    e.sentence()
+                ),
+            ))
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `/projects/{project}/notifications/{id}`: one notification decoded into plain words, the raw JSON folded away.
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::view::{time_left, NotificationView};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::notifications::decoded::{self, Section};
+use crate::notifications::words;
+use crate::routes::{ok, project_by_slug, Layout};
+use crate::state::AppState;
+use crate::store::notification_log::CONSUMPTION_DEADLINE_MS;
+
+pub struct ConsumptionState {
+    pub answered: bool,
+    pub deadline: String,
+    pub time_left: String,
+    pub link: String,
+}
+
+#[derive(Template)]
+#[template(path = "projects/notifications/detail.html")]
+pub struct DetailPage {
+    pub layout: Layout,
+    pub slug: String,
+    pub n: NotificationView,
+    pub meaning: String,
+    pub sections: Vec<Section>,
+    pub raw_json: String,
+    pub status: Option<(String, &'static str)>,
+    pub consumption: Option<ConsumptionState>,
+}
+
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, i64)>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, id) = path.into_inner();
+    let project = project_by_slug(&state, &slug).await?;
+    let row = state
+        .store
+        .notification(project.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let now = crate::clock::now_ms();
+    let decoded = decoded::decode(&row.payload, now);
+    let consumption = if row.notification_type == "CONSUMPTION_REQUEST" {
+        let answered = state
+            .store
+            .consumption_request(project.id, row.id)
+            .await?
+            .is_some_and(|r| r.answered_at.is_some());
+        let deadline = row.signed_date + CONSUMPTION_DEADLINE_MS;
+        Some(ConsumptionState {
+            answered,
+            deadline: crate::clock::utc(deadline),
+            time_left: time_left(deadline, now),
+            link: format!(
+                "/projects/{}/notifications/consumption#request-{}",
+                project.slug, row.id
+            ),
+        })
+    } else {
+        None
+    };
+    let title = format!(
+        "Notification · {}",
+        words::type_label(&row.notification_type)
+    );
+    let page = DetailPage {
+        layout: Layout::new(
+            &state,
+            &req,
+            &user,
+            &title,
+            Some((&project, "notifications")),
+        )
+        .await?,
+        slug: project.slug.clone(),
+        meaning: words::meaning(&row.notification_type, row.subtype.as_deref()),
+        status: decoded.summary.status.map(|s| {
+            (
+                words::subscription_status(s),
+                words::subscription_status_badge(s),
+            )
+        }),
+        sections: decoded.sections,
+        raw_json: decoded.raw_pretty,
+        n: NotificationView::new(&project.slug, &row, now),
+        consumption,
+    };
+    ok(&req, &page)
+}

@@ -1,0 +1,130 @@
+//! `/projects/{project}/notifications/refunds`: REFUND, REFUND_DECLINED, REFUND_REVERSED and REVOKE, newest first.
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::view::{Choice, NotificationView};
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::notifications::decoded;
+use crate::notifications::words;
+use crate::routes::{ok, project_by_slug, Layout};
+use crate::state::AppState;
+use crate::store::notification_log::REFUND_TYPES;
+
+const PAGE_SIZE: i64 = 50;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RefundQuery {
+    #[serde(default, rename = "type")]
+    pub notification_type: String,
+    #[serde(default)]
+    pub before: String,
+}
+
+pub struct RefundView {
+    pub n: NotificationView,
+    pub meaning: String,
+    pub product: Option<String>,
+    pub price: Option<String>,
+    pub revoked: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "projects/notifications/refunds.html")]
+pub struct RefundsPage {
+    pub layout: Layout,
+    pub slug: String,
+    pub types: Vec<Choice>,
+    pub rows: Vec<RefundView>,
+    pub next_page: Option<String>,
+    pub first_page: Option<String>,
+}
+
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<RefundQuery>,
+) -> Result<HttpResponse, AppError> {
+    let project = project_by_slug(&state, &path).await?;
+    let q = query.into_inner();
+    // Anything but one of the four types shows all four.
+    let only = REFUND_TYPES
+        .iter()
+        .copied()
+        .find(|t| *t == q.notification_type.trim());
+    let before = q
+        .before
+        .split_once('.')
+        .and_then(|(d, i)| Some((d.parse().ok()?, i.parse().ok()?)));
+    let mut rows = state
+        .store
+        .list_refund_notifications(project.id, only, before, PAGE_SIZE + 1)
+        .await?;
+    let filter = format!("type={}", only.unwrap_or(""));
+    let next_page = if rows.len() as i64 > PAGE_SIZE {
+        rows.truncate(PAGE_SIZE as usize);
+        rows.last().map(|r| {
+            format!(
+                "/projects/{}/notifications/refunds?{filter}&before={}.{}",
+                project.slug, r.signed_date, r.id
+            )
+        })
+    } else {
+        None
+    };
+    let first_page = before
+        .map(|_: (i64, i64)| format!("/projects/{}/notifications/refunds?{filter}", project.slug));
+    let now = crate::clock::now_ms();
+    let mut types = vec![Choice {
+        value: String::new(),
+        label: "all four".into(),
+        selected: only.is_none(),
+    }];
+    types.extend(REFUND_TYPES.iter().map(|t| Choice {
+        value: (*t).to_owned(),
+        label: format!("{} ({t})", words::type_label(t)),
+        selected: only == Some(*t),
+    }));
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let summary = serde_json::from_str(&r.payload)
+                .map(|v| decoded::summary_of(&v))
+                .unwrap_or_default();
+            RefundView {
+                n: NotificationView::new(&project.slug, r, now),
+                meaning: words::meaning(&r.notification_type, r.subtype.as_deref()),
+                product: summary.product_id,
+                price: summary.price,
+                revoked: summary.revocation_date.map(|d| {
+                    format!(
+                        "{} ({})",
+                        crate::clock::utc(d),
+                        crate::clock::relative(d, now)
+                    )
+                }),
+                reason: summary.revocation_reason,
+            }
+        })
+        .collect();
+    let page = RefundsPage {
+        layout: Layout::new(
+            &state,
+            &req,
+            &user,
+            "Refunds and revocations",
+            Some((&project, "notifications")),
+        )
+        .await?,
+        slug: project.slug.clone(),
+        types,
+        rows,
+        next_page,
+        first_page,
+    };
+    ok(&req, &page)
+}

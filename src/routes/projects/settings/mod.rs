@@ -1,0 +1,2 @@
+//! `/projects/{project}/settings/…`: the project's settings.
+pub mod stores;

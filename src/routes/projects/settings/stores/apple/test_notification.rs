@@ -1,0 +1,205 @@
+//! `/projects/{project}/settings/stores/apple/test-notification…`: Step 4's "Send test notification", and the
+//! live status page of one test (plain HTML with a Refresh link; static/app.js polls the JSON twin every 2 s).
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::step4::{test_url, wizard_url};
+use crate::apple::{ApiErrorKind, AppleError, Environment};
+use crate::auth::CurrentUser;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::notifications::test_notification::{self, TestState, TestStatus};
+use crate::routes::{ok, project_by_slug, redirect_with_flash, Layout};
+use crate::state::AppState;
+use crate::store::Project;
+
+const MANAGERS: &[Role] = Role::MANAGERS;
+
+#[derive(Deserialize)]
+pub struct TestForm {
+    csrf_token: String,
+    #[serde(default)]
+    environment: Option<String>,
+}
+
+pub async fn send(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    form: web::Form<TestForm>,
+) -> Result<HttpResponse, AppError> {
+    user.require(MANAGERS)?;
+    let project = project_by_slug(&state, &path).await?;
+    user.check_csrf(&form.csrf_token)?;
+    let env = form
+        .environment
+        .as_deref()
+        .and_then(Environment::parse)
+        .ok_or_else(|| {
+            AppError::BadRequest("Choose the environment to test: Production or Sandbox.".into())
+        })?;
+    let back = format!("{}#step4", wizard_url(&project.slug));
+    if state.store.key_in_use(project.id).await?.is_none() {
+        return Ok(redirect_with_flash(
+            &back,
+            "error",
+            "Add the In-App Purchase key (Step 3) first: Apple sends a test notification only when asked with it.",
+        ));
+    }
+    match test_notification::request(&state, &project, env, &user.actor()).await? {
+        Ok(id) => {
+            tracing::info!(project = %project.slug, environment = %env, "test notification requested");
+            Ok(redirect_with_flash(
+                &test_url(&project.slug, id),
+                "ok",
+                &format!("Apple accepted the request and will send a TEST notification to the {env} URL set in App Store Connect."),
+            ))
+        }
+        Err(e) => {
+            let message = match &e {
+                AppleError::Api {
+                    kind: ApiErrorKind::ServerNotificationUrlNotFound,
+                    ..
+                } => format!(
+                    "Apple has no notification URL for {env} yet, so it sent nothing. Paste the URL below into App Store Connect (App information → App Store Server Notifications, Version 2, {env} Server URL) and send the test again."
+                ),
+                other => format!("Apple did not accept the request: {}", other.sentence()),
+            };
+            Ok(redirect_with_flash(&back, "error", &message))
+        }
+    }
+}
+
+pub struct AttemptView {
+    pub at: String,
+    pub result: String,
+    pub words: String,
+    pub ok: bool,
+}
+
+#[derive(Template)]
+#[template(path = "projects/settings/stores/apple/test_notification.html")]
+pub struct TestPage {
+    pub layout: Layout,
+    pub slug: String,
+    pub environment: String,
+    pub requested_by: String,
+    pub requested_at: String,
+    pub requested_ago: String,
+    pub word: &'static str,
+    pub badge: &'static str,
+    pub message: String,
+    pub attempts: Vec<AttemptView>,
+    pub note: Option<String>,
+    pub self_url: String,
+    pub status_url: String,
+}
+
+fn message(status: &TestStatus) -> String {
+    let now = crate::clock::now_ms();
+    match (status.state(), status.arrived_at) {
+        (TestState::Arrived, Some(at)) => format!(
+            "Arrived at {} ({}). Notifications from Apple reach storedesk.",
+            crate::clock::utc(at),
+            crate::clock::relative(at, now)
+        ),
+        (TestState::Failing, _) => "Apple could not deliver it; see the attempts below.".into(),
+        _ => format!(
+            "Waiting for the TEST notification to reach storedesk (requested {}).",
+            crate::clock::relative(status.row.requested_at, now)
+        ),
+    }
+}
+
+fn attempt_views(status: &TestStatus) -> Vec<AttemptView> {
+    status
+        .attempts
+        .iter()
+        .map(|a| AttemptView {
+            at: a.at.map(crate::clock::utc).unwrap_or_else(|| "—".into()),
+            result: a.result.clone(),
+            words: a.words(),
+            ok: a.succeeded(),
+        })
+        .collect()
+}
+
+async fn load(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    id: &str,
+) -> Result<(Project, TestStatus), AppError> {
+    user.require(MANAGERS)?;
+    let project = project_by_slug(state, slug).await?;
+    let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
+    let row = state
+        .store
+        .test_notification(project.id, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let status = test_notification::status(state, &project, row, true).await?;
+    Ok((project, status))
+}
+
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, id) = path.into_inner();
+    let (project, status) = load(&state, &user, &slug, &id).await?;
+    let s = status.state();
+    let now = crate::clock::now_ms();
+    let page = TestPage {
+        layout: Layout::new(
+            &state,
+            &req,
+            &user,
+            &format!("Test notification · {}", status.row.environment),
+            Some((&project, "settings")),
+        )
+        .await?,
+        slug: project.slug.clone(),
+        environment: status.row.environment.clone(),
+        requested_by: status.row.requested_by.clone(),
+        requested_at: crate::clock::utc(status.row.requested_at),
+        requested_ago: crate::clock::relative(status.row.requested_at, now),
+        word: s.word(),
+        badge: s.badge(),
+        message: message(&status),
+        attempts: attempt_views(&status),
+        note: status.note.clone(),
+        self_url: test_url(&project.slug, status.row.id),
+        status_url: format!("{}/status", test_url(&project.slug, status.row.id)),
+    };
+    ok(&req, &page)
+}
+
+/// The status as JSON, for the live light.
+pub async fn status(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, id) = path.into_inner();
+    let (_, status) = load(&state, &user, &slug, &id).await?;
+    let s = status.state();
+    let attempts: Vec<_> = attempt_views(&status)
+        .into_iter()
+        .map(|a| json!({"at": a.at, "result": a.result, "words": a.words, "ok": a.ok}))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "state": s.word(),
+            "badge": s.badge(),
+            "arrivedAt": status.arrived_at,
+            "message": message(&status),
+            "attempts": attempts,
+            "note": status.note,
+        })))
+}

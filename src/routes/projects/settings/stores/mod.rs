@@ -1,0 +1,2 @@
+//! `/projects/{project}/settings/stores/…`: one page per store.
+pub mod apple;

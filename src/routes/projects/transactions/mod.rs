@@ -1,0 +1,124 @@
+//! `/projects/{project}/transactions?q=…`: one search box, then the story of the purchase.
+pub mod history_csv;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::auth::CurrentUser;
+use crate::error::AppError;
+use crate::routes::FieldErrors;
+use crate::routes::{ok, unprocessable, Layout};
+use crate::state::AppState;
+use crate::support::history::PRODUCT_TYPES;
+use crate::support::{HistoryParams, HistoryRequest, SearchInput, SearchResult};
+use crate::urls::link;
+
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(flatten)]
+    pub history: HistoryParams,
+}
+
+#[derive(Template)]
+#[template(path = "projects/transactions.html")]
+pub struct TransactionsPage {
+    pub layout: Layout,
+    pub slug: String,
+    pub q: String,
+    pub q_error: Option<String>,
+    pub params: HistoryParams,
+    pub filter_errors: FieldErrors,
+    pub result: Option<SearchResult>,
+    pub product_types: &'static [(&'static str, &'static str, &'static str)],
+    pub older_url: Option<String>,
+    pub newest_url: Option<String>,
+    pub csv_url: Option<String>,
+    pub subscription_url: Option<String>,
+}
+
+impl TransactionsPage {
+    /// The link that searches one transaction id on this page.
+    pub fn search_url(&self, id: &str) -> String {
+        link(
+            &format!("/projects/{}/transactions", self.slug),
+            &[("q", id.to_owned())],
+        )
+    }
+}
+
+pub async fn page(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<String>,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, AppError> {
+    let (project, layout) =
+        Layout::for_project(&state, &req, &user, "Transactions", &path, "transactions").await?;
+    let SearchQuery { q, history } = query.into_inner();
+    let mut page = TransactionsPage {
+        layout,
+        slug: project.slug.clone(),
+        q: q.trim().to_owned(),
+        q_error: None,
+        params: history.clone(),
+        filter_errors: FieldErrors::default(),
+        result: None,
+        product_types: PRODUCT_TYPES,
+        older_url: None,
+        newest_url: None,
+        csv_url: None,
+        subscription_url: None,
+    };
+    if q.trim().is_empty() {
+        return ok(&req, &page);
+    }
+    let input = match SearchInput::parse(&q) {
+        Ok(i) => i,
+        Err(e) => {
+            page.q_error = Some(e.to_string());
+            return unprocessable(&req, &page);
+        }
+    };
+    let request = match HistoryRequest::parse(&history) {
+        Ok(r) => r,
+        Err(errors) => {
+            page.filter_errors = FieldErrors(errors);
+            return unprocessable(&req, &page);
+        }
+    };
+    let result = crate::support::search(&state, &project, &user.actor(), &input, &request).await?;
+    let base = format!("/projects/{}/transactions", project.slug);
+    if let Some(report) = &result.report {
+        let mut pairs = vec![("q", page.q.clone())];
+        pairs.extend(report.history.filters.pairs());
+        if let Some(rev) = &report.history.next_revision {
+            let mut older = pairs.clone();
+            older.push(("rev", rev.clone()));
+            older.push(("page", (report.history.page + 1).to_string()));
+            page.older_url = Some(link(&base, &older));
+        }
+        if request.revision.is_some() {
+            page.newest_url = Some(link(&base, &pairs));
+        }
+        page.csv_url = Some(link(
+            &format!(
+                "{base}/{}/history.csv",
+                crate::urls::urlencode(&report.transaction.transaction_id)
+            ),
+            &report.history.filters.pairs(),
+        ));
+        page.subscription_url = report.subscription_id.as_ref().map(|id| {
+            format!(
+                "/projects/{}/subscriptions/{}",
+                project.slug,
+                crate::urls::urlencode(id)
+            )
+        });
+    }
+    page.result = Some(result);
+    ok(&req, &page)
+}
