@@ -86,15 +86,6 @@ impl CurrentUser {
     pub fn is(&self, roles: &[Role]) -> bool {
         roles.contains(&self.role)
     }
-
-    /// Checks a submitted form token against this session's.
-    pub fn check_csrf(&self, given: &str) -> Result<(), AppError> {
-        if crate::auth::csrf::tokens_match(&self.csrf_token, given) {
-            Ok(())
-        } else {
-            Err(AppError::CsrfRejected)
-        }
-    }
 }
 
 /// Where sign-in leads back to. A page (GET) is opened again; a form sent after the session ended has only a POST

@@ -18,8 +18,6 @@ const WINDOW_MARGIN_MS: i64 = 10 * 60_000;
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct BackfillForm {
     #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
     pub start: String,
     #[serde(default)]
     pub end: String,
@@ -219,7 +217,6 @@ mod tests {
 
     fn form(start: &str, end: &str, env: &str) -> BackfillForm {
         BackfillForm {
-            csrf_token: String::new(),
             start: start.into(),
             end: end.into(),
             environment: env.into(),

@@ -71,8 +71,6 @@ pub const REFUND_PREFERENCE_UNKNOWN: &str =
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ConsumptionForm {
     #[serde(default)]
-    pub csrf_token: String,
-    #[serde(default)]
     pub customer_consented: String,
     #[serde(default)]
     pub sample_content_provided: String,
@@ -268,7 +266,6 @@ mod tests {
         pref: &str,
     ) -> ConsumptionForm {
         ConsumptionForm {
-            csrf_token: String::new(),
             customer_consented: consent.into(),
             sample_content_provided: sample.into(),
             delivery_status: delivery.into(),

@@ -5,6 +5,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::{ok, redirect_with_flash, unprocessable, Layout};
+use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -51,17 +52,14 @@ pub struct PasswordForm {
     current_password: SecretString,
     new_password: SecretString,
     confirm_password: SecretString,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    form: web::Form<PasswordForm>,
+    form: CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
     let form = form.into_inner();
     let mut page = page(&state, &req, &user).await?;
     let stored = state.store.user_by_id(user.id).await?;

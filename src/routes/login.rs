@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{redirect, render, Layout};
-use crate::auth::csrf::{self, LOGIN_CSRF_COOKIE};
+use crate::auth::csrf::{self, CsrfForm, NoFields, LOGIN_CSRF_COOKIE};
 use crate::auth::session::{self, client_ip, CurrentUser, SESSION_COOKIE};
 use crate::auth::{password, throttle};
 use crate::error::AppError;
@@ -98,8 +98,6 @@ pub struct LoginForm {
     password: SecretString,
     #[serde(default)]
     next: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 pub const WRONG_CREDENTIALS: &str = "The e-mail address or password is not right.";
@@ -107,16 +105,9 @@ pub const WRONG_CREDENTIALS: &str = "The e-mail address or password is not right
 pub async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
-    form: web::Form<LoginForm>,
+    form: CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
-    let cookie_token = req
-        .cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    if !csrf::tokens_match(&cookie_token, &form.csrf_token) {
-        return Err(AppError::CsrfRejected);
-    }
     let next = safe_next(Some(&form.next));
     let email = form.email.trim().to_ascii_lowercase();
     // No account's address holds a control character; such an address is answered like any wrong one, before it
@@ -208,18 +199,11 @@ pub async fn submit(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-pub struct LogoutForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 pub async fn logout(
     state: web::Data<AppState>,
     user: CurrentUser,
-    form: web::Form<LogoutForm>,
+    _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
     state.store.delete_session(user.session_id).await?;
     let mut response = super::redirect_with_flash("/login", "ok", "You are signed out.");
     response

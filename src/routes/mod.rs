@@ -24,8 +24,8 @@ pub mod page;
 pub mod projects;
 
 pub use page::{
-    ok, project_by_slug, redirect, redirect_with_flash, render, state, unprocessable, FieldErrors,
-    Flash, Layout, ProjectLink, ProjectNav, UserNav, FLASH_COOKIE,
+    ok, redirect, redirect_with_flash, render, state, unprocessable, FieldErrors, Flash, Layout,
+    ProjectContext, ProjectLink, ProjectNav, UserNav, FLASH_COOKIE,
 };
 
 /// One row of the route table.
@@ -74,7 +74,7 @@ route_table! {
     GET "/static/{version}/{file}", ANYONE => assets::serve;
     GET "/login", ANYONE => login::form;
     POST "/login", ANYONE => login::submit;
-    POST "/logout", ANYONE => login::logout;
+    POST "/logout", EVERYONE => login::logout;
     GET "/account", EVERYONE => account::form;
     POST "/account", EVERYONE => account::submit;
     // Lookups next: a support desk loads them all day, and each route before them is a pattern tried.

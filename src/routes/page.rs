@@ -1,9 +1,11 @@
 //! The frame every page shares: the layout (navigation, flash message, CSRF token), rendering with the right
 //! status, redirects with a one-time message, and field errors for forms.
 use actix_web::cookie::{Cookie, SameSite};
+use actix_web::dev::Payload;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use askama::Template;
+use futures_util::future::LocalBoxFuture;
 
 use crate::auth::CurrentUser;
 use crate::domain::Role;
@@ -100,25 +102,6 @@ impl Layout {
         Ok(Self::with_projects(req, user, title, project, &projects))
     }
 
-    /// A project page's project and frame from one read of the project list (the navigation lists them all).
-    pub async fn for_project(
-        state: &AppState,
-        req: &HttpRequest,
-        user: &CurrentUser,
-        title: &str,
-        slug: &str,
-        section: &'static str,
-    ) -> Result<(Project, Self), AppError> {
-        let projects = state.store.list_projects().await?;
-        let project = projects
-            .iter()
-            .find(|p| p.slug == slug)
-            .cloned()
-            .ok_or(AppError::NotFound)?;
-        let layout = Self::with_projects(req, user, title, Some((&project, section)), &projects);
-        Ok((project, layout))
-    }
-
     fn with_projects(
         req: &HttpRequest,
         user: &CurrentUser,
@@ -202,17 +185,70 @@ pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
         .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))
 }
 
-/// Loads the project named in the URL, or answers 404.
-pub async fn project_by_slug(state: &AppState, slug: &str) -> Result<Project, AppError> {
-    // What cannot be a slug names no project (and is not sent to the database, which may refuse some text).
-    if crate::domain::Slug::parse(slug).is_err() {
-        return Err(AppError::NotFound);
+/// What a project's page or form starts from: the signed-in user (whose role the route table admitted), the
+/// project named by `{project}` in the URL, and the projects for the navigation, all from one read. A slug that
+/// names no project is a 404.
+pub struct ProjectContext {
+    pub user: CurrentUser,
+    pub project: Project,
+    pub state: web::Data<AppState>,
+    pub req: HttpRequest,
+    projects: Vec<Project>,
+}
+
+impl ProjectContext {
+    /// The page frame, with `section` marked in the project's navigation.
+    pub fn layout(&self, title: &str, section: &'static str) -> Layout {
+        Layout::with_projects(
+            &self.req,
+            &self.user,
+            title,
+            Some((&self.project, section)),
+            &self.projects,
+        )
     }
-    state
-        .store
-        .project_by_slug(slug)
-        .await?
-        .ok_or(AppError::NotFound)
+
+    /// Renders a page with 200.
+    pub fn ok<T: Template>(&self, page: &T) -> Result<HttpResponse, AppError> {
+        ok(&self.req, page)
+    }
+
+    /// Renders a form page whose input was refused, with 422.
+    pub fn unprocessable<T: Template>(&self, page: &T) -> Result<HttpResponse, AppError> {
+        unprocessable(&self.req, page)
+    }
+}
+
+impl FromRequest for ProjectContext {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = CurrentUser::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            let user = user.await?;
+            let state = state(&req)?;
+            let slug = req.match_info().get("project").unwrap_or_default();
+            // What cannot be a slug names no project (and is not sent to the database, which may refuse some text).
+            if crate::domain::Slug::parse(slug).is_err() {
+                return Err(AppError::NotFound);
+            }
+            let projects = state.store.list_projects().await?;
+            let project = projects
+                .iter()
+                .find(|p| p.slug == slug)
+                .cloned()
+                .ok_or(AppError::NotFound)?;
+            Ok(ProjectContext {
+                user,
+                project,
+                state,
+                req,
+                projects,
+            })
+        })
+    }
 }
 
 /// Field errors by field name, for templates (`errors.get("from")`).

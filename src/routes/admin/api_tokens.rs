@@ -7,14 +7,13 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 
 use crate::auth::api_token as token;
+use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::CurrentUser;
-use crate::domain::{ApiScope, Role};
+use crate::domain::ApiScope;
 use crate::error::AppError;
 use crate::routes::{ok, redirect_with_flash, render, Layout};
 use crate::state::AppState;
 use crate::store::StoreError;
-
-const ADMIN: &[Role] = &[Role::Admin];
 
 pub struct TokenRow {
     pub id: i64,
@@ -132,7 +131,6 @@ pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    user.require(ADMIN)?;
     ok(&req, &page(&state, &req, &user).await?)
 }
 
@@ -144,8 +142,6 @@ pub struct NewTokenForm {
     project: String,
     #[serde(default)]
     scope: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 /// Creates a token and answers 200 with the page that shows it, once.
@@ -158,10 +154,8 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    form: web::Form<NewTokenForm>,
+    form: CsrfForm<NewTokenForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(ADMIN)?;
-    user.check_csrf(&form.csrf_token)?;
     let mut page = page(&state, &req, &user).await?;
     page.form_name = form.name.trim().to_string();
     page.form_project = form.project.clone();
@@ -204,20 +198,12 @@ pub async fn create(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-pub struct RevokeForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 pub async fn revoke(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    form: web::Form<RevokeForm>,
+    _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(ADMIN)?;
-    user.check_csrf(&form.csrf_token)?;
     match state.store.revoke_api_token(*path, &user.actor()).await {
         Ok(row) => Ok(redirect_with_flash(
             "/admin/api-tokens",

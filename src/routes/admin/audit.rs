@@ -4,7 +4,6 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::CurrentUser;
-use crate::domain::Role;
 use crate::error::AppError;
 use crate::routes::{ok, Layout};
 use crate::state::AppState;
@@ -66,7 +65,6 @@ pub async fn list(
     user: CurrentUser,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
     let q = query.into_inner();
     let mut date_error = None;
     let since = day_start(&q.from).unwrap_or_else(|_| {

@@ -4,6 +4,7 @@ use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
+use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, CurrentUser};
 use crate::domain::{Email, Role};
 use crate::error::AppError;
@@ -64,7 +65,6 @@ pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
     ok(&req, &page(&state, &req, &user).await?)
 }
 
@@ -74,18 +74,14 @@ pub struct NewUserForm {
     email: String,
     #[serde(default)]
     role: String,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    form: web::Form<NewUserForm>,
+    form: CsrfForm<NewUserForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
-    user.check_csrf(&form.csrf_token)?;
     let mut page = page(&state, &req, &user).await?;
     page.email = form.email.clone();
     page.role = form.role.clone();
@@ -125,18 +121,14 @@ pub struct UpdateUserForm {
     role: String,
     #[serde(default)]
     disabled: Option<String>,
-    #[serde(default)]
-    csrf_token: String,
 }
 
 pub async fn update(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    form: web::Form<UpdateUserForm>,
+    form: CsrfForm<UpdateUserForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin])?;
-    user.check_csrf(&form.csrf_token)?;
     let role = Role::parse(&form.role)
         .map_err(|_| AppError::BadRequest("Choose admin, lead or support.".into()))?;
     let disabled = form

@@ -16,8 +16,6 @@ pub struct ProjectForm {
     pub app_apple_id: String,
     #[serde(default)]
     pub environment: String,
-    #[serde(default)]
-    pub csrf_token: String,
 }
 
 #[derive(Default, Clone, Debug)]
@@ -47,7 +45,6 @@ impl ProjectForm {
             bundle_id: p.bundle_id.clone(),
             app_apple_id: p.app_apple_id.map(|v| v.to_string()).unwrap_or_default(),
             environment: p.environment.clone(),
-            csrf_token: String::new(),
         }
     }
 

@@ -11,15 +11,14 @@ pub mod transactions;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::auth::csrf::CsrfForm;
 use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
+use crate::routes::{ok, redirect_with_flash, unprocessable, Layout, ProjectContext};
 use crate::state::AppState;
-use crate::store::{Project, StoreError};
+use crate::store::StoreError;
 use form::{ProjectErrors, ProjectForm};
-
-const MANAGERS: &[Role] = &[Role::Admin, Role::Lead];
 
 pub struct ProjectRow {
     pub slug: String,
@@ -58,7 +57,7 @@ pub async fn list(
                 environment: p.environment,
             })
             .collect(),
-        can_create: user.is(MANAGERS),
+        can_create: user.is(Role::MANAGERS),
     };
     ok(&req, &page)
 }
@@ -78,7 +77,6 @@ pub async fn new_form(
     state: web::Data<AppState>,
     user: CurrentUser,
 ) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
     let page = ProjectFormPage {
         layout: Layout::new(&state, &req, &user, "New project", None).await?,
         form: ProjectForm {
@@ -96,16 +94,12 @@ pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
     user: CurrentUser,
-    form: web::Form<ProjectForm>,
+    form: CsrfForm<ProjectForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    user.check_csrf(&form.csrf_token)?;
     let form = form.into_inner();
     let parsed = match form.parse() {
         Ok(p) => p,
-        Err(errors) => {
-            return refuse(&req, &state, &user, form, errors, "/projects".into(), None).await
-        }
+        Err(errors) => return refuse(&req, &state, &user, form, errors).await,
     };
     match state.store.create_project(&parsed, &user.actor()).await {
         Ok(project) => Ok(redirect_with_flash(
@@ -121,7 +115,7 @@ pub async fn create(
                 slug: Some(message),
                 ..Default::default()
             };
-            refuse(&req, &state, &user, form, errors, "/projects".into(), None).await
+            refuse(&req, &state, &user, form, errors).await
         }
         Err(e) => Err(e.into()),
     }
@@ -133,20 +127,13 @@ async fn refuse(
     user: &CurrentUser,
     form: ProjectForm,
     errors: ProjectErrors,
-    action: String,
-    project: Option<&Project>,
 ) -> Result<HttpResponse, AppError> {
-    let (title, submit_label) = if project.is_some() {
-        ("Edit project", "Save changes")
-    } else {
-        ("New project", "Create project")
-    };
     let page = ProjectFormPage {
-        layout: Layout::new(state, req, user, title, project.map(|p| (p, "edit"))).await?,
+        layout: Layout::new(state, req, user, "New project", None).await?,
         form,
         errors,
-        action,
-        submit_label,
+        action: "/projects".into(),
+        submit_label: "Create project",
     };
     unprocessable(req, &page)
 }
@@ -159,22 +146,10 @@ pub struct OverviewPage {
     pub can_edit: bool,
 }
 
-pub async fn overview(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let project = project_by_slug(&state, &path).await?;
+pub async fn overview(cx: ProjectContext) -> Result<HttpResponse, AppError> {
+    let project = &cx.project;
     let page = OverviewPage {
-        layout: Layout::new(
-            &state,
-            &req,
-            &user,
-            &project.name,
-            Some((&project, "overview")),
-        )
-        .await?,
+        layout: cx.layout(&project.name, "overview"),
         project: ProjectRow {
             slug: project.slug.clone(),
             name: project.name.clone(),
@@ -185,57 +160,40 @@ pub async fn overview(
                 .unwrap_or_else(|| "not set".into()),
             environment: project.environment.clone(),
         },
-        can_edit: user.is(MANAGERS),
+        can_edit: cx.user.is(Role::MANAGERS),
     };
-    ok(&req, &page)
+    cx.ok(&page)
 }
 
-pub async fn edit_form(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    let project = project_by_slug(&state, &path).await?;
-    let page = ProjectFormPage {
-        layout: Layout::new(
-            &state,
-            &req,
-            &user,
-            "Edit project",
-            Some((&project, "edit")),
-        )
-        .await?,
-        form: ProjectForm::from_project(&project),
-        errors: ProjectErrors::default(),
-        action: format!("/projects/{}/edit", project.slug),
+/// The edit form, as first shown or with the sentences of a refused edit.
+fn edit_page(cx: &ProjectContext, form: ProjectForm, errors: ProjectErrors) -> ProjectFormPage {
+    ProjectFormPage {
+        layout: cx.layout("Edit project", "edit"),
+        form,
+        errors,
+        action: format!("/projects/{}/edit", cx.project.slug),
         submit_label: "Save changes",
-    };
-    ok(&req, &page)
+    }
+}
+
+pub async fn edit_form(cx: ProjectContext) -> Result<HttpResponse, AppError> {
+    let form = ProjectForm::from_project(&cx.project);
+    cx.ok(&edit_page(&cx, form, ProjectErrors::default()))
 }
 
 pub async fn update(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    form: web::Form<ProjectForm>,
+    cx: ProjectContext,
+    form: CsrfForm<ProjectForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    user.check_csrf(&form.csrf_token)?;
-    let project = project_by_slug(&state, &path).await?;
     let form = form.into_inner();
-    let action = format!("/projects/{}/edit", project.slug);
     let parsed = match form.parse() {
         Ok(p) => p,
-        Err(errors) => {
-            return refuse(&req, &state, &user, form, errors, action, Some(&project)).await
-        }
+        Err(errors) => return cx.unprocessable(&edit_page(&cx, form, errors)),
     };
-    match state
+    match cx
+        .state
         .store
-        .update_project(project.id, &parsed, &user.actor())
+        .update_project(cx.project.id, &parsed, &cx.user.actor())
         .await
     {
         Ok(updated) => Ok(redirect_with_flash(
@@ -248,7 +206,7 @@ pub async fn update(
                 slug: Some(message),
                 ..Default::default()
             };
-            refuse(&req, &state, &user, form, errors, action, Some(&project)).await
+            cx.unprocessable(&edit_page(&cx, form, errors))
         }
         Err(e) => Err(e.into()),
     }

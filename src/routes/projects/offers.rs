@@ -3,19 +3,14 @@
 use std::collections::HashMap;
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::CurrentUser;
-use crate::domain::Role;
+use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
 use crate::offers::{self, OfferField, OfferInput, SignError, SignedOffer};
-use crate::routes::{ok, project_by_slug, render, Layout};
-use crate::state::AppState;
-use crate::store::Project;
-
-pub const SIGNERS: &[Role] = &[Role::Admin, Role::Lead];
+use crate::routes::{render, Layout, ProjectContext};
 
 /// The key that would sign, as the page names it.
 pub struct KeyInUse {
@@ -64,17 +59,12 @@ pub struct OfferFormValues {
     pub nonce: String,
     #[serde(default)]
     pub timestamp: String,
-    #[serde(default)]
-    pub csrf_token: String,
 }
 
-async fn offers_page(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &CurrentUser,
-    project: &Project,
-) -> Result<OffersPage, AppError> {
-    let key = state
+async fn offers_page(cx: &ProjectContext) -> Result<OffersPage, AppError> {
+    let project = &cx.project;
+    let key = cx
+        .state
         .store
         .keys_of_project(project.id)
         .await?
@@ -85,14 +75,7 @@ async fn offers_page(
             fingerprint: k.fingerprint,
         });
     Ok(OffersPage {
-        layout: Layout::new(
-            state,
-            req,
-            user,
-            "Promotional offers",
-            Some((project, "offers")),
-        )
-        .await?,
+        layout: cx.layout("Promotional offers", "offers"),
         slug: project.slug.clone(),
         bundle_id: project.bundle_id.clone(),
         key,
@@ -103,32 +86,19 @@ async fn offers_page(
     })
 }
 
-pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    user.require(SIGNERS)?;
-    let project = project_by_slug(&state, &path).await?;
-    ok(&req, &offers_page(&state, &req, &user, &project).await?)
+pub async fn page(cx: ProjectContext) -> Result<HttpResponse, AppError> {
+    cx.ok(&offers_page(&cx).await?)
 }
 
 /// Signs and answers 200 with the result on the page. Nothing is stored but the audit row, so there is no next
 /// page to redirect to; reloading signs again with a fresh nonce, which is harmless.
 pub async fn sign(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    form: web::Form<OfferFormValues>,
+    cx: ProjectContext,
+    form: CsrfForm<OfferFormValues>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(SIGNERS)?;
-    user.check_csrf(&form.csrf_token)?;
-    let project = project_by_slug(&state, &path).await?;
-    let mut page = offers_page(&state, &req, &user, &project).await?;
+    let (state, project, user, req) = (&cx.state, &cx.project, &cx.user, &cx.req);
+    let mut page = offers_page(&cx).await?;
     page.form = form.into_inner();
-    page.form.csrf_token.clear();
     let input = OfferInput {
         product_id: page.form.product_id.clone(),
         offer_id: page.form.offer_id.clone(),
@@ -145,13 +115,13 @@ pub async fn sign(
                 .into_iter()
                 .map(|(field, message)| (OfferField::form_name(field), message))
                 .collect();
-            return render(&req, StatusCode::UNPROCESSABLE_ENTITY, &page);
+            return render(req, StatusCode::UNPROCESSABLE_ENTITY, &page);
         }
     };
     match offers::sign_for_project(
         &state.store,
         &state.settings.keyring(),
-        &project,
+        project,
         &request,
         &user.actor(),
     )
@@ -173,7 +143,7 @@ pub async fn sign(
                 ),
                 signed,
             });
-            let mut response = render(&req, StatusCode::OK, &page)?;
+            let mut response = render(req, StatusCode::OK, &page)?;
             response.headers_mut().insert(
                 header::CACHE_CONTROL,
                 header::HeaderValue::from_static("no-store"),
@@ -182,7 +152,7 @@ pub async fn sign(
         }
         Err(e @ SignError::NoKey(_)) => {
             page.form_error = Some(e.to_string());
-            render(&req, StatusCode::UNPROCESSABLE_ENTITY, &page)
+            render(req, StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(SignError::Unexpected(e)) => Err(AppError::Unexpected(e)),
     }

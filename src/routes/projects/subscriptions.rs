@@ -1,22 +1,17 @@
 //! `/projects/{project}/subscriptions/{original_transaction_id}`: every subscription group's state, and the
 //! renewal-date extension for admins and leads.
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::CurrentUser;
+use crate::auth::csrf::CsrfForm;
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::routes::FieldErrors;
-use crate::routes::{ok, project_by_slug, redirect_with_flash, render, unprocessable, Layout};
-use crate::state::AppState;
-use crate::store::Project;
+use crate::routes::{redirect_with_flash, render, FieldErrors, Layout, ProjectContext};
 use crate::support::present::EXTEND_REASONS;
 use crate::support::subscription::MAX_EXTEND_DAYS;
 use crate::support::{ExtendRequest, SubscriptionReport};
-
-const EXTENDERS: &[Role] = &[Role::Admin, Role::Lead];
 
 #[derive(Template)]
 #[template(path = "projects/subscription.html")]
@@ -58,30 +53,16 @@ pub struct ExtendForm {
     pub reason: String,
     #[serde(default)]
     pub note: String,
-    #[serde(default)]
-    pub csrf_token: String,
 }
 
-async fn build(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &CurrentUser,
-    project: &Project,
-    id: &str,
-) -> Result<SubscriptionPage, AppError> {
-    let report = crate::support::subscription_status(state, project, &user.actor(), id).await?;
+async fn build(cx: &ProjectContext, id: &str) -> Result<SubscriptionPage, AppError> {
+    let report =
+        crate::support::subscription_status(&cx.state, &cx.project, &cx.user.actor(), id).await?;
     Ok(SubscriptionPage {
-        layout: Layout::new(
-            state,
-            req,
-            user,
-            "Subscription",
-            Some((project, "transactions")),
-        )
-        .await?,
-        slug: project.slug.clone(),
+        layout: cx.layout("Subscription", "transactions"),
+        slug: cx.project.slug.clone(),
         report,
-        can_extend: user.is(EXTENDERS),
+        can_extend: cx.user.is(Role::MANAGERS),
         reasons: EXTEND_REASONS,
         max_days: MAX_EXTEND_DAYS,
         form_for: String::new(),
@@ -101,31 +82,24 @@ fn names_a_subscription(id: &str) -> bool {
 }
 
 pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
+    cx: ProjectContext,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let (slug, id) = path.into_inner();
-    let project = project_by_slug(&state, &slug).await?;
-    let page = build(&state, &req, &user, &project, &id).await?;
+    let (_, id) = path.into_inner();
+    let page = build(&cx, &id).await?;
     if !names_a_subscription(&id) {
-        return render(&req, StatusCode::NOT_FOUND, &page);
+        return render(&cx.req, StatusCode::NOT_FOUND, &page);
     }
-    ok(&req, &page)
+    cx.ok(&page)
 }
 
 pub async fn extend(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
+    cx: ProjectContext,
     path: web::Path<(String, String)>,
-    form: web::Form<ExtendForm>,
+    form: CsrfForm<ExtendForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(EXTENDERS)?;
-    user.check_csrf(&form.csrf_token)?;
-    let (slug, id) = path.into_inner();
-    let project = project_by_slug(&state, &slug).await?;
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
+    let (_, id) = path.into_inner();
     // No subscription page has this address, so no form could have sent it: nothing goes to Apple.
     if !names_a_subscription(&id) {
         return Err(AppError::NotFound);
@@ -134,11 +108,11 @@ pub async fn extend(
     let request = match ExtendRequest::parse(&form.days, &form.reason, &form.note) {
         Ok(r) => r,
         Err(errors) => {
-            let mut page = build(&state, &req, &user, &project, &id).await?;
+            let mut page = build(&cx, &id).await?;
             page.form_for = id.clone();
             page.form = form;
             page.errors = FieldErrors(errors);
-            return unprocessable(&req, &page);
+            return cx.unprocessable(&page);
         }
     };
     let location = format!(
@@ -146,9 +120,7 @@ pub async fn extend(
         project.slug,
         crate::urls::urlencode(&id)
     );
-    match crate::support::extend_renewal_date(&state, &project, &user.actor(), &id, &request)
-        .await?
-    {
+    match crate::support::extend_renewal_date(state, project, &user.actor(), &id, &request).await? {
         Ok(outcome) => Ok(redirect_with_flash(
             &location,
             "ok",

@@ -2,21 +2,16 @@
 pub mod upload;
 pub mod verify;
 
-use actix_multipart::Multipart;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
 use crate::apple_calls::Probe;
-use crate::auth::CurrentUser;
+use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
-use crate::state::AppState;
-use crate::store::{Project, StoreError};
-use upload::KeyFormErrors;
-
-const MANAGERS: &[Role] = &[Role::Admin, Role::Lead];
+use crate::routes::{redirect_with_flash, Layout, ProjectContext};
+use crate::store::StoreError;
+use upload::{KeyFormErrors, RawKeyForm};
 
 pub struct KeyHistoryRow {
     pub id: i64,
@@ -59,17 +54,13 @@ fn when(at: Option<i64>, now: i64) -> String {
     .unwrap_or_else(|| "never".into())
 }
 
-async fn keys_page(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &CurrentUser,
-    project: &Project,
-) -> Result<KeysPage, AppError> {
-    let rows = state.store.keys_of_project(project.id).await?;
+async fn keys_page(cx: &ProjectContext) -> Result<KeysPage, AppError> {
+    let project = &cx.project;
+    let rows = cx.state.store.keys_of_project(project.id).await?;
     let now = crate::clock::now_ms();
-    let can_manage = user.is(MANAGERS);
+    let can_manage = cx.user.is(Role::MANAGERS);
     Ok(KeysPage {
-        layout: Layout::new(state, req, user, "Keys", Some((project, "keys"))).await?,
+        layout: cx.layout("Keys", "keys"),
         slug: project.slug.clone(),
         failing: rows.iter().any(|r| r.status == "failing"),
         has_key: rows
@@ -106,36 +97,21 @@ async fn keys_page(
     })
 }
 
-pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let project = project_by_slug(&state, &path).await?;
-    ok(&req, &keys_page(&state, &req, &user, &project).await?)
+pub async fn page(cx: ProjectContext) -> Result<HttpResponse, AppError> {
+    cx.ok(&keys_page(&cx).await?)
 }
 
 /// Uploading a replacement: the same validation as Step 3; the switch is one transaction.
-pub async fn rotate(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    payload: Multipart,
-) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    let project = project_by_slug(&state, &path).await?;
-    let form = upload::read_form(payload).await?;
-    user.check_csrf(&form.csrf_token)?;
+pub async fn rotate(cx: ProjectContext, form: RawKeyForm) -> Result<HttpResponse, AppError> {
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let parsed = match upload::parse(&form) {
         Ok(p) => p,
         Err(errors) => {
-            let mut page = keys_page(&state, &req, &user, &project).await?;
+            let mut page = keys_page(&cx).await?;
             page.form_key_id = form.key_id.trim().to_string();
             page.form_issuer_id = form.issuer_id.trim().to_string();
             page.errors = errors;
-            return unprocessable(&req, &page);
+            return cx.unprocessable(&page);
         }
     };
     // The replacement is proven with Apple before it takes over, so a wrong key never replaces a working one.
@@ -149,7 +125,7 @@ pub async fn rotate(
     let check = crate::apple_calls::verify_credentials(&state.apple, &creds).await;
     let refused = check.sandbox == Probe::Unauthorized && check.production == Probe::Unauthorized;
     if refused || (!check.ok && !form.activate_anyway) {
-        let mut page = keys_page(&state, &req, &user, &project).await?;
+        let mut page = keys_page(&cx).await?;
         page.form_key_id = form.key_id.trim().to_string();
         page.form_issuer_id = form.issuer_id.trim().to_string();
         page.errors.private_key = Some(if refused {
@@ -161,12 +137,12 @@ pub async fn rotate(
             format!("{} The new key was not switched on. Tick “Activate anyway” to switch without Apple's confirmation.", check.summary)
         });
         page.offer_activate_anyway = !refused;
-        return unprocessable(&req, &page);
+        return cx.unprocessable(&page);
     }
     let row_id = crate::keys::save_key(
         &state.store,
         &state.settings.keyring(),
-        &project,
+        project,
         &parsed.key_id,
         &parsed.issuer_id,
         &parsed.key,
@@ -190,22 +166,13 @@ pub async fn rotate(
     ))
 }
 
-#[derive(Deserialize)]
-pub struct RevokeForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
 pub async fn revoke(
-    state: web::Data<AppState>,
-    user: CurrentUser,
+    cx: ProjectContext,
     path: web::Path<(String, i64)>,
-    form: web::Form<RevokeForm>,
+    _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    user.check_csrf(&form.csrf_token)?;
-    let (slug, id) = path.into_inner();
-    let project = project_by_slug(&state, &slug).await?;
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
+    let (_, id) = path.into_inner();
     let location = format!("/projects/{}/keys", project.slug);
     match state.store.revoke_key(project.id, id, &user.actor()).await {
         Ok(row) => Ok(redirect_with_flash(

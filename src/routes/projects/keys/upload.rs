@@ -2,6 +2,9 @@
 //! only the expected fields, few parts, small text, a file a little above 8 KiB so the `.p8` parser (not the
 //! transport) writes the exact "over 8 KiB" sentence. Nothing here is stored; it only collects and parses.
 use actix_multipart::Multipart;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
 use zeroize::Zeroizing;
 
@@ -54,7 +57,24 @@ pub struct ParsedKeyForm {
     pub key: ApplePrivateKey,
 }
 
-pub async fn read_form(mut payload: Multipart) -> Result<RawKeyForm, AppError> {
+/// The key form is a multipart upload, so it carries its CSRF token as a part: the token is checked here, before the
+/// handler runs, with the same check as every other form (`crate::auth::csrf::verify`).
+impl FromRequest for RawKeyForm {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let multipart = Multipart::new(req.headers(), payload.take());
+        let req = req.clone();
+        Box::pin(async move {
+            let form = read_form(multipart).await?;
+            crate::auth::csrf::verify(&req, &form.csrf_token)?;
+            Ok(form)
+        })
+    }
+}
+
+async fn read_form(mut payload: Multipart) -> Result<RawKeyForm, AppError> {
     let mut form = RawKeyForm::default();
     let mut parts = 0;
     let mut total = 0usize;

@@ -1,33 +1,25 @@
 //! **Verify now**: proves with Apple that Key ID, Issuer ID and `.p8` belong together, in Sandbox and Production,
 //! and names the most likely cause when they do not.
-use actix_web::{web, HttpResponse};
+use actix_web::HttpResponse;
 use serde::Deserialize;
 
 use crate::apple::AppleError;
 use crate::apple_calls::{self, Probe};
-use crate::auth::CurrentUser;
-use crate::domain::Role;
+use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
-use crate::routes::{project_by_slug, redirect_with_flash};
-use crate::state::AppState;
+use crate::routes::{redirect_with_flash, ProjectContext};
 
 #[derive(Deserialize)]
 pub struct VerifyForm {
-    #[serde(default)]
-    csrf_token: String,
     #[serde(default)]
     return_to: String,
 }
 
 pub async fn verify_now(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    form: web::Form<VerifyForm>,
+    cx: ProjectContext,
+    form: CsrfForm<VerifyForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(&[Role::Admin, Role::Lead])?;
-    user.check_csrf(&form.csrf_token)?;
-    let project = project_by_slug(&state, &path).await?;
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let back = if form.return_to == "keys" {
         format!("/projects/{}/keys", project.slug)
     } else {
@@ -43,7 +35,7 @@ pub async fn verify_now(
         ));
     };
     let check =
-        apple_calls::verify_credentials(&state.apple, &apple_calls::credentials(&project, &key))
+        apple_calls::verify_credentials(&state.apple, &apple_calls::credentials(project, &key))
             .await;
     // The check counts as a call with this key: a double 401 moves it towards `failing`, any acceptance heals it.
     let outcome: Result<(), AppleError> =
@@ -59,7 +51,7 @@ pub async fn verify_now(
                 retries: 0,
             })
         };
-    apple_calls::record(&state, key.row_id, &outcome).await?;
+    apple_calls::record(state, key.row_id, &outcome).await?;
     state
         .store
         .record_key_verification(key.row_id, &check.summary, check.ok)

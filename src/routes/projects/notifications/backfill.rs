@@ -1,31 +1,25 @@
 //! `POST /projects/{project}/notifications/backfill`: starts a background fetch of Apple's notification history.
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 
-use super::{build_page, LogQuery, MANAGERS};
-use crate::auth::CurrentUser;
+use super::{build_page, LogQuery};
+use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
 use crate::notifications::backfill::{self, day_string, BackfillErrors, BackfillForm};
-use crate::routes::{project_by_slug, redirect_with_flash, unprocessable};
-use crate::state::AppState;
+use crate::routes::{redirect_with_flash, ProjectContext};
 
 pub async fn start(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    form: web::Form<BackfillForm>,
+    cx: ProjectContext,
+    form: CsrfForm<BackfillForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    user.check_csrf(&form.csrf_token)?;
-    let project = project_by_slug(&state, &path).await?;
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let form = form.into_inner();
     let refuse = |errors: BackfillErrors| {
-        let (state, req, user, project, form) = (&state, &req, &user, &project, form.clone());
+        let (cx, form) = (&cx, form.clone());
         async move {
-            let (mut page, _) = build_page(state, req, user, project, LogQuery::default()).await?;
+            let (mut page, _) = build_page(cx, LogQuery::default()).await?;
             page.backfill = form;
             page.backfill_errors = errors;
-            unprocessable(req, &page)
+            cx.unprocessable(&page)
         }
     };
     let range = match backfill::validate(&form, crate::clock::now_ms()) {

@@ -1,19 +1,18 @@
 //! `/projects/{project}/notifications/consumption`: the CONSUMPTION_REQUEST queue with Apple's 12-hour deadline,
 //! and one form per request that sends consumption information to Apple. Every role may answer.
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::view::{time_left, Choice, NotificationView};
 use crate::apple::Environment;
-use crate::auth::CurrentUser;
+use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
 use crate::notifications::consumption::{
     self, ConsumptionErrors, ConsumptionForm, CONSENT_CHOICES, DELIVERY_STATUSES,
     REFUND_PREFERENCES, SAMPLE_CHOICES,
 };
 use crate::notifications::decoded;
-use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
-use crate::state::AppState;
+use crate::routes::{redirect_with_flash, Layout, ProjectContext};
 use crate::store::notification_log::{ConsumptionRequestRow, QueueState, CONSUMPTION_DEADLINE_MS};
 use crate::store::notification_work::NewConsumptionAnswer;
 use crate::store::Project;
@@ -140,12 +139,10 @@ fn request_view(
 
 /// The queue; `focus` puts one request's entered values and errors back on its form.
 async fn build_page(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &CurrentUser,
-    project: &Project,
+    cx: &ProjectContext,
     focus: Option<(&ConsumptionRequestRow, &ConsumptionForm, ConsumptionErrors)>,
 ) -> Result<ConsumptionPage, AppError> {
+    let (state, project) = (&cx.state, &cx.project);
     let now = crate::clock::now_ms();
     let mut lists = Vec::new();
     for (s, limit) in [
@@ -203,14 +200,7 @@ async fn build_page(
     let overdue = views.pop().unwrap_or_default();
     let open = views.pop().unwrap_or_default();
     Ok(ConsumptionPage {
-        layout: Layout::new(
-            state,
-            req,
-            user,
-            "Consumption requests",
-            Some((project, "notifications")),
-        )
-        .await?,
+        layout: cx.layout("Consumption requests", "notifications"),
         slug: project.slug.clone(),
         open,
         overdue,
@@ -218,30 +208,18 @@ async fn build_page(
     })
 }
 
-pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    let project = project_by_slug(&state, &path).await?;
-    ok(
-        &req,
-        &build_page(&state, &req, &user, &project, None).await?,
-    )
+pub async fn page(cx: ProjectContext) -> Result<HttpResponse, AppError> {
+    cx.ok(&build_page(&cx, None).await?)
 }
 
 /// Validates, sends to Apple, and records the answer (who, when, what, Apple's verdict) with its audit entry.
 pub async fn send(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
+    cx: ProjectContext,
     path: web::Path<(String, i64)>,
-    form: web::Form<ConsumptionForm>,
+    form: CsrfForm<ConsumptionForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.check_csrf(&form.csrf_token)?;
-    let (slug, id) = path.into_inner();
-    let project = project_by_slug(&state, &slug).await?;
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
+    let (_, id) = path.into_inner();
     let request = state
         .store
         .consumption_request(project.id, id)
@@ -261,21 +239,14 @@ pub async fn send(
     let body = match consumption::validate(&form, auto_renewable) {
         Ok(body) => body,
         Err(errors) => {
-            let page = build_page(
-                &state,
-                &req,
-                &user,
-                &project,
-                Some((&request, &form, errors)),
-            )
-            .await?;
-            return unprocessable(&req, &page);
+            let page = build_page(&cx, Some((&request, &form, errors))).await?;
+            return cx.unprocessable(&page);
         }
     };
     let request_json = serde_json::to_string(&body)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("consumption body: {e}")))?;
     let (apple, tid, body_ref) = (&state.apple, transaction_id.as_str(), &body);
-    let result = crate::apple_calls::with_project_key(&state, &project, move |creds| async move {
+    let result = crate::apple_calls::with_project_key(state, project, move |creds| async move {
         apple
             .send_consumption_information(&creds, environment, tid, body_ref)
             .await

@@ -1,14 +1,12 @@
 //! `/projects/{project}/notifications/{id}`: one notification decoded into plain words, the raw JSON folded away.
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::view::{time_left, NotificationView};
-use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::notifications::decoded::{self, Section};
 use crate::notifications::words;
-use crate::routes::{ok, project_by_slug, Layout};
-use crate::state::AppState;
+use crate::routes::{Layout, ProjectContext};
 use crate::store::notification_log::CONSUMPTION_DEADLINE_MS;
 
 pub struct ConsumptionState {
@@ -32,13 +30,11 @@ pub struct DetailPage {
 }
 
 pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
+    cx: ProjectContext,
     path: web::Path<(String, i64)>,
 ) -> Result<HttpResponse, AppError> {
-    let (slug, id) = path.into_inner();
-    let project = project_by_slug(&state, &slug).await?;
+    let (state, project) = (&cx.state, &cx.project);
+    let (_, id) = path.into_inner();
     let row = state
         .store
         .notification(project.id, id)
@@ -70,14 +66,7 @@ pub async fn page(
         words::type_label(&row.notification_type)
     );
     let page = DetailPage {
-        layout: Layout::new(
-            &state,
-            &req,
-            &user,
-            &title,
-            Some((&project, "notifications")),
-        )
-        .await?,
+        layout: cx.layout(&title, "notifications"),
         slug: project.slug.clone(),
         meaning: words::meaning(&row.notification_type, row.subtype.as_deref()),
         status: decoded.summary.status.map(|s| {
@@ -91,5 +80,5 @@ pub async fn page(
         n: NotificationView::new(&project.slug, &row, now),
         consumption,
     };
-    ok(&req, &page)
+    cx.ok(&page)
 }

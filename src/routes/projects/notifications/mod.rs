@@ -6,26 +6,23 @@ pub mod detail;
 pub mod refunds;
 pub mod view;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::CurrentUser;
+use crate::auth::csrf::CsrfForm;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::notifications::backfill::{day_string, BackfillErrors, BackfillForm};
 use crate::notifications::chart::{self, Chart, DAY_MS};
 use crate::notifications::gap::{self, GapSettings, TypeCount};
 use crate::notifications::words;
-use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
-use crate::state::AppState;
+use crate::routes::{redirect_with_flash, Layout, ProjectContext};
 use crate::store::notification_log::LogFilter;
 use crate::store::notification_work::{Backfill, BACKFILL_STALL_MS};
-use crate::store::Project;
 use crate::urls::urlencode;
 use view::{Choice, NotificationView};
 
-pub const MANAGERS: &[Role] = &[Role::Admin, Role::Lead];
 const PAGE_SIZE: i64 = 50;
 /// The chart shows at most this many days.
 const MAX_CHART_DAYS: i64 = 92;
@@ -248,13 +245,8 @@ fn backfill_view(b: &Backfill, now: i64) -> BackfillView {
 }
 
 /// Builds the whole page; `rows` are left empty when the filters did not parse.
-pub async fn build_page(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &CurrentUser,
-    project: &Project,
-    q: LogQuery,
-) -> Result<(LogPage, bool), AppError> {
+pub async fn build_page(cx: &ProjectContext, q: LogQuery) -> Result<(LogPage, bool), AppError> {
+    let (state, project, user) = (&*cx.state, &cx.project, &cx.user);
     let now = crate::clock::now_ms();
     let (filter, errors) = filter_of(&q);
     let mut rows = if errors.any() {
@@ -396,14 +388,7 @@ pub async fn build_page(
         .collect();
     let default_start = day_string(now - 7 * DAY_MS);
     let page = LogPage {
-        layout: Layout::new(
-            state,
-            req,
-            user,
-            "Notifications",
-            Some((project, "notifications")),
-        )
-        .await?,
+        layout: cx.layout("Notifications", "notifications"),
         slug: project.slug.clone(),
         filtered: q.is_filtered(),
         errors: errors.clone(),
@@ -421,10 +406,9 @@ pub async fn build_page(
         gap_sentences,
         newest_gap_id,
         gaps,
-        can_manage: user.is(MANAGERS),
+        can_manage: user.is(Role::MANAGERS),
         backfills,
         backfill: BackfillForm {
-            csrf_token: String::new(),
             start: default_start,
             end: day_string(now),
             environment: project.environment.clone(),
@@ -440,39 +424,29 @@ pub async fn build_page(
 }
 
 pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
+    cx: ProjectContext,
     query: web::Query<LogQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let project = project_by_slug(&state, &path).await?;
-    let (page, invalid) = build_page(&state, &req, &user, &project, query.into_inner()).await?;
+    let (page, invalid) = build_page(&cx, query.into_inner()).await?;
     if invalid {
-        unprocessable(&req, &page)
+        cx.unprocessable(&page)
     } else {
-        ok(&req, &page)
+        cx.ok(&page)
     }
 }
 
 #[derive(Deserialize)]
 pub struct AcknowledgeForm {
-    #[serde(default)]
-    csrf_token: String,
     /// The newest gap the banner showed: later ones stay until someone has seen them.
     #[serde(default)]
     up_to: Option<i64>,
 }
 
 pub async fn acknowledge_gaps(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    form: web::Form<AcknowledgeForm>,
+    cx: ProjectContext,
+    form: CsrfForm<AcknowledgeForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    user.check_csrf(&form.csrf_token)?;
-    let project = project_by_slug(&state, &path).await?;
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let up_to = form.up_to.ok_or_else(|| {
         AppError::BadRequest(
             "The form did not say which gaps were seen; reload the page and try again.".into(),

@@ -1,15 +1,13 @@
 //! `/projects/{project}/notifications/refunds`: REFUND, REFUND_DECLINED, REFUND_REVERSED and REVOKE, newest first.
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
 use super::view::{Choice, NotificationView};
-use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::notifications::decoded;
 use crate::notifications::words;
-use crate::routes::{ok, project_by_slug, Layout};
-use crate::state::AppState;
+use crate::routes::{Layout, ProjectContext};
 use crate::store::notification_log::REFUND_TYPES;
 
 const PAGE_SIZE: i64 = 50;
@@ -43,13 +41,10 @@ pub struct RefundsPage {
 }
 
 pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
+    cx: ProjectContext,
     query: web::Query<RefundQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let project = project_by_slug(&state, &path).await?;
+    let (state, project) = (&cx.state, &cx.project);
     let q = query.into_inner();
     // Anything but one of the four types shows all four.
     let only = REFUND_TYPES
@@ -112,19 +107,12 @@ pub async fn page(
         })
         .collect();
     let page = RefundsPage {
-        layout: Layout::new(
-            &state,
-            &req,
-            &user,
-            "Refunds and revocations",
-            Some((&project, "notifications")),
-        )
-        .await?,
+        layout: cx.layout("Refunds and revocations", "notifications"),
         slug: project.slug.clone(),
         types,
         rows,
         next_page,
         first_page,
     };
-    ok(&req, &page)
+    cx.ok(&page)
 }

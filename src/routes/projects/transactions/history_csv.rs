@@ -1,12 +1,10 @@
 //! `/projects/{project}/transactions/{transaction_id}/history.csv`: the whole filtered history as a file.
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::routes::{project_by_slug, render, Layout};
-use crate::state::AppState;
+use crate::routes::{render, Layout, ProjectContext};
 use crate::support::{HistoryFilters, HistoryParams};
 
 #[derive(Template)]
@@ -19,14 +17,12 @@ pub struct ExportFailedPage {
 }
 
 pub async fn csv(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
+    cx: ProjectContext,
     path: web::Path<(String, String)>,
     query: web::Query<HistoryParams>,
 ) -> Result<HttpResponse, AppError> {
-    let (slug, transaction_id) = path.into_inner();
-    let project = project_by_slug(&state, &slug).await?;
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
+    let (_, transaction_id) = path.into_inner();
     if transaction_id.is_empty()
         || transaction_id.len() > 20
         || !transaction_id.bytes().all(|b| b.is_ascii_digit())
@@ -43,23 +39,16 @@ pub async fn csv(
         )
     })?;
     let export =
-        crate::support::export_csv(&state, &project, &user.actor(), &transaction_id, &filters)
+        crate::support::export_csv(state, project, &user.actor(), &transaction_id, &filters)
             .await?;
     if !export.complete {
         let page = ExportFailedPage {
-            layout: Layout::new(
-                &state,
-                &req,
-                &user,
-                "Export stopped",
-                Some((&project, "transactions")),
-            )
-            .await?,
+            layout: cx.layout("Export stopped", "transactions"),
             slug: project.slug.clone(),
             transaction_id,
             sentence: export.freshness.sentence,
         };
-        return render(&req, StatusCode::BAD_GATEWAY, &page);
+        return render(&cx.req, StatusCode::BAD_GATEWAY, &page);
     }
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")

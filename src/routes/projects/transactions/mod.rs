@@ -1,15 +1,13 @@
 //! `/projects/{project}/transactions?q=…`: one search box, then the story of the purchase.
 pub mod history_csv;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::routes::FieldErrors;
-use crate::routes::{ok, unprocessable, Layout};
-use crate::state::AppState;
+use crate::routes::{ok, unprocessable, Layout, ProjectContext};
 use crate::support::history::PRODUCT_TYPES;
 use crate::support::{HistoryParams, HistoryRequest, SearchInput, SearchResult};
 use crate::urls::link;
@@ -50,14 +48,11 @@ impl TransactionsPage {
 }
 
 pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
+    cx: ProjectContext,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (project, layout) =
-        Layout::for_project(&state, &req, &user, "Transactions", &path, "transactions").await?;
+    let (state, project, user, req) = (&cx.state, &cx.project, &cx.user, &cx.req);
+    let layout = cx.layout("Transactions", "transactions");
     let SearchQuery { q, history } = query.into_inner();
     let mut page = TransactionsPage {
         layout,

@@ -5,19 +5,13 @@ pub mod notification_url;
 pub mod step4;
 pub mod test_notification;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use askama::Template;
 
-use crate::auth::CurrentUser;
-use crate::domain::Role;
 use crate::error::AppError;
 use crate::routes::projects::keys::upload::KeyFormErrors;
-use crate::routes::{ok, project_by_slug, Layout};
-use crate::state::AppState;
+use crate::routes::{Layout, ProjectContext};
 use crate::store::keys::KeyRow;
-use crate::store::Project;
-
-const MANAGERS: &[Role] = &[Role::Admin, Role::Lead];
 
 pub struct StepState {
     pub word: &'static str,
@@ -100,24 +94,13 @@ fn key_state(key: Option<&KeyRow>) -> StepState {
     }
 }
 
-pub async fn wizard_page(
-    state: &AppState,
-    req: &HttpRequest,
-    user: &CurrentUser,
-    project: &Project,
-) -> Result<WizardPage, AppError> {
+pub async fn wizard_page(cx: &ProjectContext) -> Result<WizardPage, AppError> {
+    let (state, project) = (&cx.state, &cx.project);
     let key = state.store.key_in_use(project.id).await?;
     let now = crate::clock::now_ms();
     let (notifications, step4) = step4::step4_view(state, project, key.is_some()).await?;
     Ok(WizardPage {
-        layout: Layout::new(
-            state,
-            req,
-            user,
-            "Apple App Store",
-            Some((project, "settings")),
-        )
-        .await?,
+        layout: cx.layout("Apple App Store", "settings"),
         slug: project.slug.clone(),
         bundle_id: project.bundle_id.clone(),
         app_apple_id: project.app_apple_id,
@@ -141,13 +124,6 @@ pub async fn wizard_page(
     })
 }
 
-pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    let project = project_by_slug(&state, &path).await?;
-    ok(&req, &wizard_page(&state, &req, &user, &project).await?)
+pub async fn page(cx: ProjectContext) -> Result<HttpResponse, AppError> {
+    cx.ok(&wizard_page(&cx).await?)
 }

@@ -1,41 +1,31 @@
 //! `POST /projects/{project}/settings/stores/apple/notification-url/regenerate`: a new notification URL for
 //! Step 4; the old one stops working at once.
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::HttpResponse;
 use serde::Deserialize;
 
 use super::step4::wizard_url;
-use crate::auth::CurrentUser;
-use crate::domain::Role;
+use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
-use crate::routes::{project_by_slug, redirect_with_flash};
-use crate::state::AppState;
-
-const MANAGERS: &[Role] = Role::MANAGERS;
+use crate::routes::{redirect_with_flash, ProjectContext};
 
 #[derive(Deserialize)]
 pub struct RegenerateForm {
-    csrf_token: String,
     #[serde(default)]
     confirm: Option<String>,
 }
 
 pub async fn regenerate(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    form: web::Form<RegenerateForm>,
+    cx: ProjectContext,
+    form: CsrfForm<RegenerateForm>,
 ) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    let project = project_by_slug(&state, &path).await?;
-    user.check_csrf(&form.csrf_token)?;
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     if form.confirm.as_deref() != Some("yes") {
-        let mut page = super::wizard_page(&state, &req, &user, &project).await?;
+        let mut page = super::wizard_page(&cx).await?;
         page.notifications.confirm_error = Some(
             "Tick the box to confirm: the current URL stops working at once, and App Store Connect must get the new one."
                 .into(),
         );
-        return crate::routes::unprocessable(&req, &page);
+        return cx.unprocessable(&page);
     }
     state
         .store

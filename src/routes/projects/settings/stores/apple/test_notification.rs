@@ -1,38 +1,25 @@
 //! `/projects/{project}/settings/stores/apple/test-notification…`: Step 4's "Send test notification", and the
 //! live status page of one test (plain HTML with a Refresh link; static/app.js polls the JSON twin every 2 s).
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::step4::{test_url, wizard_url};
 use crate::apple::{ApiErrorKind, AppleError, Environment};
-use crate::auth::CurrentUser;
-use crate::domain::Role;
+use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
 use crate::notifications::test_notification::{self, TestState, TestStatus};
-use crate::routes::{ok, project_by_slug, redirect_with_flash, Layout};
-use crate::state::AppState;
-use crate::store::Project;
-
-const MANAGERS: &[Role] = Role::MANAGERS;
+use crate::routes::{redirect_with_flash, Layout, ProjectContext};
 
 #[derive(Deserialize)]
 pub struct TestForm {
-    csrf_token: String,
     #[serde(default)]
     environment: Option<String>,
 }
 
-pub async fn send(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<String>,
-    form: web::Form<TestForm>,
-) -> Result<HttpResponse, AppError> {
-    user.require(MANAGERS)?;
-    let project = project_by_slug(&state, &path).await?;
-    user.check_csrf(&form.csrf_token)?;
+pub async fn send(cx: ProjectContext, form: CsrfForm<TestForm>) -> Result<HttpResponse, AppError> {
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let env = form
         .environment
         .as_deref()
@@ -48,7 +35,7 @@ pub async fn send(
             "Add the In-App Purchase key (Step 3) first: Apple sends a test notification only when asked with it.",
         ));
     }
-    match test_notification::request(&state, &project, env, &user.actor()).await? {
+    match test_notification::request(state, project, env, &user.actor()).await? {
         Ok(id) => {
             tracing::info!(project = %project.slug, environment = %env, "test notification requested");
             Ok(redirect_with_flash(
@@ -126,43 +113,31 @@ fn attempt_views(status: &TestStatus) -> Vec<AttemptView> {
         .collect()
 }
 
-async fn load(
-    state: &AppState,
-    user: &CurrentUser,
-    slug: &str,
-    id: &str,
-) -> Result<(Project, TestStatus), AppError> {
-    user.require(MANAGERS)?;
-    let project = project_by_slug(state, slug).await?;
+async fn load(cx: &ProjectContext, id: &str) -> Result<TestStatus, AppError> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let row = state
+    let row = cx
+        .state
         .store
-        .test_notification(project.id, id)
+        .test_notification(cx.project.id, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let status = test_notification::status(state, &project, row, true).await?;
-    Ok((project, status))
+    test_notification::status(&cx.state, &cx.project, row, true).await
 }
 
 pub async fn page(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    user: CurrentUser,
+    cx: ProjectContext,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let (slug, id) = path.into_inner();
-    let (project, status) = load(&state, &user, &slug, &id).await?;
+    let (_, id) = path.into_inner();
+    let status = load(&cx, &id).await?;
+    let project = &cx.project;
     let s = status.state();
     let now = crate::clock::now_ms();
     let page = TestPage {
-        layout: Layout::new(
-            &state,
-            &req,
-            &user,
+        layout: cx.layout(
             &format!("Test notification · {}", status.row.environment),
-            Some((&project, "settings")),
-        )
-        .await?,
+            "settings",
+        ),
         slug: project.slug.clone(),
         environment: status.row.environment.clone(),
         requested_by: status.row.requested_by.clone(),
@@ -176,17 +151,16 @@ pub async fn page(
         self_url: test_url(&project.slug, status.row.id),
         status_url: format!("{}/status", test_url(&project.slug, status.row.id)),
     };
-    ok(&req, &page)
+    cx.ok(&page)
 }
 
 /// The status as JSON, for the live light.
 pub async fn status(
-    state: web::Data<AppState>,
-    user: CurrentUser,
+    cx: ProjectContext,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let (slug, id) = path.into_inner();
-    let (_, status) = load(&state, &user, &slug, &id).await?;
+    let (_, id) = path.into_inner();
+    let status = load(&cx, &id).await?;
     let s = status.state();
     let attempts: Vec<_> = attempt_views(&status)
         .into_iter()
