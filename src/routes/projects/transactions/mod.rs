@@ -69,23 +69,23 @@ pub async fn page(
         subscription_url: None,
     };
     if q.trim().is_empty() {
-        return ok(&req, &page);
+        return ok(req, &page);
     }
     let input = match SearchInput::parse(&q) {
         Ok(i) => i,
         Err(e) => {
             page.q_error = Some(e.to_string());
-            return unprocessable(&req, &page);
+            return unprocessable(req, &page);
         }
     };
     let request = match HistoryRequest::parse(&history) {
         Ok(r) => r,
         Err(errors) => {
             page.filter_errors = FieldErrors(errors);
-            return unprocessable(&req, &page);
+            return unprocessable(req, &page);
         }
     };
-    let result = crate::support::search(&state, &project, &user.actor(), &input, &request).await?;
+    let result = crate::support::search(state, project, &user.actor(), &input, &request).await?;
     let base = format!("/projects/{}/transactions", project.slug);
     if let Some(report) = &result.report {
         let mut pairs = vec![("q", page.q.clone())];
@@ -115,5 +115,5 @@ pub async fn page(
         });
     }
     page.result = Some(result);
-    ok(&req, &page)
+    ok(req, &page)
 }
