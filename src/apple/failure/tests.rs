@@ -201,6 +201,15 @@ fn each_apple_error_is_classified_once_with_its_code_status_and_sentence() {
             429,
             "Apple's rate limit for this endpoint was reached; try again later.",
         ),
+        // Was apple_error with a 429 (code and status from different rules) for the API's own errors, 429 for a
+        // look-up.
+        (
+            api(500, 4_290_000, Sandbox, 0),
+            ProblemKind::RateLimited,
+            "apple_rate_limited",
+            429,
+            "Apple's rate limit for this endpoint was reached; try again later.",
+        ),
         // Was apple_rate_limited/429 for the API's own errors, apple_rejected/422 for a look-up: the code, which
         // Apple says to branch on, and the sentence both say the request was refused. (Apple's client answers
         // every 429 as RateLimited before reading a body, so this comes only from elsewhere.)
