@@ -6,6 +6,7 @@
 pub mod budget;
 pub mod client;
 pub mod error;
+pub mod failure;
 pub mod fields;
 pub mod token;
 pub mod verify;
@@ -21,6 +22,7 @@ pub use client::{
     with_fallback, Answered, ApiCredentials, AppleClient, AppleClientConfig, HistoryQuery,
 };
 pub use error::{ApiErrorKind, AppleError};
+pub use failure::ProblemKind;
 pub use token::{make_token, SigningKeySource, TokenCache, TokenError};
 pub use verify::{AppIdentity, SignedDataVerifier, ValidatedChain, Verified, VerifyError};
 

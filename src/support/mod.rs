@@ -24,7 +24,7 @@ use serde::Serialize;
 
 use crate::apple::models::jws_transaction_decoded_payload::JWSTransactionDecodedPayload;
 use crate::apple::{
-    ApiCredentials, ApiErrorKind, AppIdentity, AppleError, Environment, SignedDataVerifier,
+    ApiCredentials, AppIdentity, AppleError, Environment, ProblemKind, SignedDataVerifier,
     Verified, VerifyError,
 };
 use crate::cpu_pool::{PoolError, Submitted};
@@ -53,31 +53,8 @@ pub struct FieldError {
     pub message: String,
 }
 
-/// The kinds of trouble a lookup can meet, for machines (the API) and for choosing words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProblemKind {
-    /// The project has no key in use.
-    NoKey,
-    /// HTTP 401: Apple refused the key.
-    Unauthorized,
-    /// Apple has no such transaction, subscription or order.
-    NotFound,
-    /// HTTP 429.
-    RateLimited,
-    /// HTTP 5xx.
-    AppleError,
-    Timeout,
-    Unreachable,
-    /// Apple's answer could not be read.
-    Unreadable,
-    /// Apple's signed data did not pass verification; nothing from it is shown.
-    Unverifiable,
-    /// Apple refused the request for another reason (a 4xx with an error code).
-    Refused,
-}
-
-/// Why Apple's answer is missing, with the sentence for people (`AppleError::sentence`, or ours).
+/// Why Apple's answer is missing, with the sentence for people (`AppleError::sentence`, or ours). Its kind comes
+/// from the one classification of Apple's failures, `ProblemKind::of`, whose table the JSON API answers by.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AppleProblem {
     pub kind: ProblemKind,
@@ -88,29 +65,8 @@ pub struct AppleProblem {
 
 impl AppleProblem {
     pub fn from_error(e: &AppleError) -> Self {
-        let kind = match e {
-            _ if e.is_not_found_in_environment() => ProblemKind::NotFound,
-            AppleError::Unauthorized { .. } => ProblemKind::Unauthorized,
-            AppleError::Api {
-                kind: ApiErrorKind::RateLimitExceeded,
-                ..
-            }
-            | AppleError::RateLimited { .. }
-            | AppleError::BudgetExhausted { .. } => ProblemKind::RateLimited,
-            AppleError::Api { status, .. } | AppleError::HttpStatus { status, .. }
-                if *status >= 500 =>
-            {
-                ProblemKind::AppleError
-            }
-            AppleError::Timeout { .. } => ProblemKind::Timeout,
-            AppleError::Network { .. } => ProblemKind::Unreachable,
-            AppleError::MalformedResponse(_) => ProblemKind::Unreadable,
-            AppleError::Api { .. } | AppleError::HttpStatus { .. } | AppleError::Request(_) => {
-                ProblemKind::Refused
-            }
-        };
         AppleProblem {
-            kind,
+            kind: ProblemKind::of(e),
             sentence: e.sentence(),
             code: e.code(),
             http_status: e.http_status(),
@@ -120,7 +76,7 @@ impl AppleProblem {
     pub fn no_key() -> Self {
         AppleProblem {
             kind: ProblemKind::NoKey,
-            sentence: "This project has no In-App Purchase key in use, so storedesk can't ask Apple. An admin or lead adds one under App Store settings.".into(),
+            sentence: ProblemKind::NoKey.answer().sentence.fixed().to_owned(),
             code: None,
             http_status: None,
         }
@@ -142,7 +98,8 @@ impl AppleProblem {
         AppleProblem {
             kind: ProblemKind::Unverifiable,
             sentence: format!(
-                "Apple's answer did not pass verification, so none of it is shown: {why}"
+                "{} {why}",
+                ProblemKind::Unverifiable.answer().sentence.fixed()
             ),
             code: None,
             http_status: None,
@@ -456,6 +413,7 @@ pub(crate) fn split_verified(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apple::ApiErrorKind;
 
     #[test]
     fn a_parsers_words_stay_off_the_page() {

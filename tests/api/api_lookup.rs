@@ -482,6 +482,111 @@ support_test!(when_apple_fails_the_index_answers_and_says_so, |r| {
     );
 });
 
+support_test!(apple_failures_answer_by_the_one_table, |r| {
+    // The cases whose answer a look-up changed when the API's two mappings became one table (docs/decisions.md),
+    // and one that did not change for a look-up but did for an `AppleError`: each as the API's error, as the
+    // problem of an answer from the index, and as the search page's sentence.
+    let seed = r.sim.seed();
+    let token = make_token(&r.admin, "demo", "read", "failures").await;
+    let unknown = seed.unknown_transaction_id.clone();
+    let known = seed.active_monthly.transaction_id.clone();
+    json_ok(&r, &search(&known), &token).await;
+    let api = |code: i64, retries: u32| AppleError::Api {
+        status: (code / 10_000) as u16,
+        code,
+        kind: ApiErrorKind::from_code(code),
+        environment: Environment::Production,
+        retries,
+    };
+    let cases = [
+        // Something in front of Apple answers 403 in plain text (not retried): was apple_rejected/422, kind
+        // "refused".
+        (
+            Fault::HttpStatus {
+                status: 403,
+                count: 1,
+            },
+            AppleError::HttpStatus {
+                status: 403,
+                retries: 0,
+            },
+            502,
+            "apple_error",
+            "apple_error",
+        ),
+        // Apple's retryable "not found yet", on the first attempt and the client's two retries: was
+        // apple_rejected/422, kind "refused".
+        (
+            Fault::ApiError {
+                code: 4_040_006,
+                count: 3,
+            },
+            api(4_040_006, 2),
+            502,
+            "apple_error",
+            "apple_error",
+        ),
+        // Another 404 code: unchanged for a look-up; an `AppleError` of it was apple_not_found/404.
+        (
+            Fault::ApiError {
+                code: 4_040_001,
+                count: 1,
+            },
+            api(4_040_001, 0),
+            422,
+            "apple_rejected",
+            "refused",
+        ),
+    ];
+    for (fault, apple, status, code, kind) in cases {
+        let sentence = apple.sentence();
+        let apple_code = json!(apple.code());
+
+        r.sim.inject_fault(fault.clone());
+        let error = json_error(&r, &search(&unknown), &token, status, code).await;
+        assert_eq!(
+            error["message"],
+            format!("{sentence} storedesk's own index has nothing for it either."),
+            "{code}"
+        );
+        assert_eq!(error["apple_error_code"], apple_code, "{code}");
+        let audited = lookups(&r.app).await;
+        let newest = &audited[0];
+        assert_eq!(newest.1, unknown);
+        assert!(
+            newest
+                .2
+                .contains(&format!("Apple: {kind}; answered from the index")),
+            "{newest:?}"
+        );
+
+        r.sim.inject_fault(fault.clone());
+        let body = json_ok(&r, &search(&known), &token).await;
+        assert_eq!(
+            body["freshness"]["problem"],
+            json!({"kind": kind, "message": sentence, "appleErrorCode": apple_code,
+                   "httpStatus": apple.http_status()}),
+            "{code}"
+        );
+
+        r.sim.inject_fault(fault);
+        let page = r
+            .admin
+            .get_text(&crate::support_common::search(&unknown))
+            .await;
+        let html = crate::support_common::html;
+        assert!(
+            page.contains(&html(&format!(
+                "{sentence} storedesk's own index has nothing for it either."
+            ))),
+            "{code}: {page}"
+        );
+    }
+    // Every fault was used up: Apple answers again.
+    let body = json_ok(&r, &search(&known), &token).await;
+    assert_eq!(body["freshness"]["fresh"], true);
+});
+
 support_test!(the_history_exports_as_csv, |r| {
     let seed = r.sim.seed();
     let token = make_token(&r.admin, "demo", "read", "export").await;

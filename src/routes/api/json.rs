@@ -27,7 +27,7 @@ fn decoded(pretty: &str) -> Value {
 #[serde(rename_all = "camelCase")]
 pub struct ProblemJson {
     /// `no_key`, `unauthorized`, `not_found`, `rate_limited`, `apple_error`, `timeout`, `unreachable`,
-    /// `unreadable`, `unverifiable` or `refused`.
+    /// `unreadable`, `unverifiable`, `refused` or `unprepared` (`apple::ProblemKind`).
     pub kind: Value,
     pub message: String,
     pub apple_error_code: Option<i64>,
