@@ -1,5 +1,7 @@
 //! Addresses of the console's pages, built in one place: percent-encoding, query strings and the sign-in redirect.
-//! Handlers, templates and error pages call these instead of writing URLs by hand.
+//! Handlers, templates and error pages call these instead of writing URLs by hand. Ids are taken by value or by
+//! reference (`Borrow`), as templates pass them by reference.
+use std::borrow::Borrow;
 
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -55,6 +57,188 @@ pub fn login(next: &str) -> String {
     } else {
         format!("/login?next={}", urlencode(next))
     }
+}
+
+/// One path segment: like [`urlencode`], and a slash too, so a value can never reach another route.
+fn segment(s: &str) -> String {
+    urlencode(s).replace('/', "%2F")
+}
+
+// One function per route of the console (`crate::routes::TABLE`), in the table's order; a test in
+// `tests/api/roles.rs` checks that each address they build is a route, and that every page has its function.
+
+pub fn account() -> String {
+    "/account".into()
+}
+
+pub fn logout() -> String {
+    "/logout".into()
+}
+
+pub fn transactions(slug: &str) -> String {
+    format!("/projects/{}/transactions", segment(slug))
+}
+
+/// The Transactions page searching one id.
+pub fn search(slug: &str, q: &str) -> String {
+    link(&transactions(slug), &[("q", q.to_owned())])
+}
+
+pub fn history_csv(slug: &str, transaction_id: &str) -> String {
+    format!(
+        "{}/{}/history.csv",
+        transactions(slug),
+        segment(transaction_id)
+    )
+}
+
+pub fn subscription(slug: &str, original_transaction_id: &str) -> String {
+    format!(
+        "/projects/{}/subscriptions/{}",
+        segment(slug),
+        segment(original_transaction_id)
+    )
+}
+
+pub fn subscription_extend(slug: &str, original_transaction_id: &str) -> String {
+    format!("{}/extend", subscription(slug, original_transaction_id))
+}
+
+pub fn projects() -> String {
+    "/projects".into()
+}
+
+pub fn new_project() -> String {
+    "/projects/new".into()
+}
+
+pub fn project(slug: &str) -> String {
+    format!("/projects/{}", segment(slug))
+}
+
+pub fn project_edit(slug: &str) -> String {
+    format!("{}/edit", project(slug))
+}
+
+/// The App Store wizard (Steps 1 to 4).
+pub fn apple_settings(slug: &str) -> String {
+    format!("{}/settings/stores/apple", project(slug))
+}
+
+/// Step 4 of the wizard, scrolled to.
+pub fn apple_step4(slug: &str) -> String {
+    format!("{}#step4", apple_settings(slug))
+}
+
+pub fn apple_key(slug: &str) -> String {
+    format!("{}/key", apple_settings(slug))
+}
+
+pub fn notification_url_regenerate(slug: &str) -> String {
+    format!("{}/notification-url/regenerate", apple_settings(slug))
+}
+
+pub fn test_notifications(slug: &str) -> String {
+    format!("{}/test-notification", apple_settings(slug))
+}
+
+pub fn test_notification(slug: &str, id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("{}/{id}", test_notifications(slug))
+}
+
+pub fn test_notification_status(slug: &str, id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("{}/status", test_notification(slug, id))
+}
+
+pub fn keys(slug: &str) -> String {
+    format!("{}/keys", project(slug))
+}
+
+pub fn key_revoke(slug: &str, id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("{}/{id}/revoke", keys(slug))
+}
+
+pub fn keys_verify(slug: &str) -> String {
+    format!("{}/verify", keys(slug))
+}
+
+pub fn admin_users() -> String {
+    "/admin/users".into()
+}
+
+pub fn admin_user(id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("/admin/users/{id}")
+}
+
+pub fn admin_audit() -> String {
+    "/admin/audit".into()
+}
+
+pub fn admin_api_tokens() -> String {
+    "/admin/api-tokens".into()
+}
+
+pub fn admin_api_token_revoke(id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("/admin/api-tokens/{id}/revoke")
+}
+
+pub fn notifications(slug: &str) -> String {
+    format!("{}/notifications", project(slug))
+}
+
+pub fn refunds(slug: &str) -> String {
+    format!("{}/refunds", notifications(slug))
+}
+
+pub fn consumption(slug: &str) -> String {
+    format!("{}/consumption", notifications(slug))
+}
+
+/// One request in the consumption queue, scrolled to.
+pub fn consumption_request(slug: &str, notification_id: impl Borrow<i64>) -> String {
+    let notification_id = *notification_id.borrow();
+    format!("{}#request-{notification_id}", consumption(slug))
+}
+
+pub fn consumption_answer(slug: &str, notification_id: impl Borrow<i64>) -> String {
+    let notification_id = *notification_id.borrow();
+    format!("{}/{notification_id}", consumption(slug))
+}
+
+pub fn backfill(slug: &str) -> String {
+    format!("{}/backfill", notifications(slug))
+}
+
+pub fn gaps_acknowledge(slug: &str) -> String {
+    format!("{}/gaps/acknowledge", notifications(slug))
+}
+
+pub fn notification(slug: &str, id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("{}/{id}", notifications(slug))
+}
+
+pub fn offers(slug: &str) -> String {
+    format!("{}/offers", project(slug))
+}
+
+/// The JSON API's transactions endpoint of a project.
+pub fn api_transactions(slug: &str) -> String {
+    format!("/api/v1/projects/{}/transactions", segment(slug))
+}
+
+/// Where Apple delivers a project's notifications, under the console's public URL.
+pub fn apple_notifications(public_url: &str, token: &str) -> String {
+    format!(
+        "{}/apple/notifications/{}",
+        public_url.trim_end_matches('/'),
+        segment(token)
+    )
 }
 
 #[cfg(test)]

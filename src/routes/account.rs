@@ -83,7 +83,7 @@ pub async fn submit(
         .set_password(user.id, &hash, Some(user.session_id), &user.actor())
         .await?;
     Ok(redirect_with_flash(
-        "/account",
+        &crate::urls::account(),
         "ok",
         "Your password is changed. Your other sessions have been signed out.",
     ))

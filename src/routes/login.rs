@@ -40,7 +40,7 @@ fn safe_next(next: Option<&str>) -> String {
         {
             n.to_string()
         }
-        _ => "/projects".to_string(),
+        _ => crate::urls::projects(),
     }
 }
 
@@ -205,7 +205,8 @@ pub async fn logout(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     state.store.delete_session(user.session_id).await?;
-    let mut response = super::redirect_with_flash("/login", "ok", "You are signed out.");
+    let mut response =
+        super::redirect_with_flash(&crate::urls::login(""), "ok", "You are signed out.");
     response
         .add_cookie(&session::removal_cookie(
             SESSION_COOKIE,

@@ -206,16 +206,18 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     match state.store.revoke_api_token(*path, &user.actor()).await {
         Ok(row) => Ok(redirect_with_flash(
-            "/admin/api-tokens",
+            &crate::urls::admin_api_tokens(),
             "warn",
             &format!(
                 "The token “{}” ({}) for {} is revoked. Calls with it now answer 401.",
                 row.name, row.prefix, row.project_slug
             ),
         )),
-        Err(StoreError::Conflict(message)) => {
-            Ok(redirect_with_flash("/admin/api-tokens", "error", &message))
-        }
+        Err(StoreError::Conflict(message)) => Ok(redirect_with_flash(
+            &crate::urls::admin_api_tokens(),
+            "error",
+            &message,
+        )),
         Err(e) => Err(e.into()),
     }
 }

@@ -8,7 +8,6 @@ use crate::error::AppError;
 use crate::routes::{ok, Layout};
 use crate::state::AppState;
 use crate::store::AuditFilter;
-use crate::urls::urlencode;
 
 pub struct AuditRow {
     pub at: String,
@@ -89,13 +88,15 @@ pub async fn list(
     let next_page = if entries.len() as i64 > PAGE_SIZE {
         entries.truncate(PAGE_SIZE as usize);
         entries.last().map(|last| {
-            format!(
-                "/admin/audit?action={}&user={}&from={}&to={}&before={}",
-                urlencode(&q.action),
-                urlencode(&q.user),
-                urlencode(&q.from),
-                urlencode(&q.to),
-                last.id
+            crate::urls::link(
+                &crate::urls::admin_audit(),
+                &[
+                    ("action", q.action.clone()),
+                    ("user", q.user.clone()),
+                    ("from", q.from.clone()),
+                    ("to", q.to.clone()),
+                    ("before", last.id.to_string()),
+                ],
             )
         })
     } else {

@@ -141,13 +141,15 @@ pub async fn update(
         .await
     {
         Ok(updated) => Ok(redirect_with_flash(
-            "/admin/users",
+            &crate::urls::admin_users(),
             "ok",
             &format!("Saved {}.", updated.email),
         )),
-        Err(StoreError::Conflict(message)) => {
-            Ok(redirect_with_flash("/admin/users", "error", &message))
-        }
+        Err(StoreError::Conflict(message)) => Ok(redirect_with_flash(
+            &crate::urls::admin_users(),
+            "error",
+            &message,
+        )),
         Err(e) => Err(e.into()),
     }
 }

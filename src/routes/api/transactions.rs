@@ -88,10 +88,7 @@ pub async fn transactions(
             .unwrap_or_else(|| result.freshness.sentence.clone());
         return Err(nothing(&result.freshness, message));
     };
-    let base = format!(
-        "/api/v1/projects/{}/transactions",
-        crate::urls::urlencode(&project.slug)
-    );
+    let base = crate::urls::api_transactions(&project.slug);
     let filters = &report.history.filters;
     let next_url = |rev: &str, page: u32| next_page(&base, &input, filters, rev, page);
     ok(&SearchJson::new(

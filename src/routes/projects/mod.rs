@@ -84,7 +84,7 @@ pub async fn new_form(
             ..Default::default()
         },
         errors: ProjectErrors::default(),
-        action: "/projects".into(),
+        action: crate::urls::projects(),
         submit_label: "Create project",
     };
     ok(&req, &page)
@@ -103,7 +103,7 @@ pub async fn create(
     };
     match state.store.create_project(&parsed, &user.actor()).await {
         Ok(project) => Ok(redirect_with_flash(
-            &format!("/projects/{}/settings/stores/apple", project.slug),
+            &crate::urls::apple_settings(&project.slug),
             "ok",
             &format!(
                 "Project “{}” created. Next: connect it to the App Store.",
@@ -132,7 +132,7 @@ async fn refuse(
         layout: Layout::new(state, req, user, "New project", None).await?,
         form,
         errors,
-        action: "/projects".into(),
+        action: crate::urls::projects(),
         submit_label: "Create project",
     };
     unprocessable(req, &page)
@@ -171,7 +171,7 @@ fn edit_page(cx: &ProjectContext, form: ProjectForm, errors: ProjectErrors) -> P
         layout: cx.layout("Edit project", "edit"),
         form,
         errors,
-        action: format!("/projects/{}/edit", cx.project.slug),
+        action: crate::urls::project_edit(&cx.project.slug),
         submit_label: "Save changes",
     }
 }
@@ -197,7 +197,7 @@ pub async fn update(
         .await
     {
         Ok(updated) => Ok(redirect_with_flash(
-            &format!("/projects/{}", updated.slug),
+            &crate::urls::project(&updated.slug),
             "ok",
             "Project saved.",
         )),

@@ -30,18 +30,11 @@ pub struct SubscriptionPage {
 
 impl SubscriptionPage {
     pub fn search_url(&self, id: &str) -> String {
-        crate::urls::link(
-            &format!("/projects/{}/transactions", self.slug),
-            &[("q", id.to_owned())],
-        )
+        crate::urls::search(&self.slug, id)
     }
 
     pub fn extend_url(&self, id: &str) -> String {
-        format!(
-            "/projects/{}/subscriptions/{}/extend",
-            self.slug,
-            crate::urls::urlencode(id)
-        )
+        crate::urls::subscription_extend(&self.slug, id)
     }
 }
 
@@ -115,11 +108,7 @@ pub async fn extend(
             return cx.unprocessable(&page);
         }
     };
-    let location = format!(
-        "/projects/{}/subscriptions/{}",
-        project.slug,
-        crate::urls::urlencode(&id)
-    );
+    let location = crate::urls::subscription(&project.slug, &id);
     match crate::support::extend_renewal_date(state, project, &user.actor(), &id, &request).await? {
         Ok(outcome) => Ok(redirect_with_flash(
             &location,

@@ -92,7 +92,7 @@ async fn keys_page(cx: &ProjectContext) -> Result<KeysPage, AppError> {
             .collect(),
         can_manage,
         errors: KeyFormErrors::default(),
-        key_action: format!("/projects/{}/keys", project.slug),
+        key_action: crate::urls::keys(&project.slug),
         offer_activate_anyway: false,
     })
 }
@@ -160,7 +160,7 @@ pub async fn rotate(cx: ProjectContext, form: RawKeyForm) -> Result<HttpResponse
         "It was switched on without Apple's confirmation."
     };
     Ok(redirect_with_flash(
-        &format!("/projects/{}/keys", project.slug),
+        &crate::urls::keys(&project.slug),
         if check.ok { "ok" } else { "warn" },
         &format!("Key {} is now in use; the previous key is retired and its private part destroyed. {note}", parsed.key_id.as_str()),
     ))
@@ -173,7 +173,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let (_, id) = path.into_inner();
-    let location = format!("/projects/{}/keys", project.slug);
+    let location = crate::urls::keys(&project.slug);
     match state.store.revoke_key(project.id, id, &user.actor()).await {
         Ok(row) => Ok(redirect_with_flash(
             &location,

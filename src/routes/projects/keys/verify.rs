@@ -21,9 +21,9 @@ pub async fn verify_now(
 ) -> Result<HttpResponse, AppError> {
     let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let back = if form.return_to == "keys" {
-        format!("/projects/{}/keys", project.slug)
+        crate::urls::keys(&project.slug)
     } else {
-        format!("/projects/{}/settings/stores/apple", project.slug)
+        crate::urls::apple_settings(&project.slug)
     };
     let Some(key) =
         crate::keys::open_key_in_use(&state.store, &state.settings.keyring(), project.id).await?

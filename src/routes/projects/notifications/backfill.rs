@@ -48,7 +48,7 @@ pub async fn start(
         .await;
     }
     Ok(redirect_with_flash(
-        &format!("/projects/{}/notifications#backfill", project.slug),
+        &format!("{}#backfill", crate::urls::notifications(&project.slug)),
         "ok",
         &format!(
             "Backfill started: {} notifications from {} to {}. Its progress shows below; reload the page to follow it.",

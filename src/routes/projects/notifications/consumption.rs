@@ -130,10 +130,7 @@ fn request_view(
         answers: mine,
         form: FormView::of(&ConsumptionForm::default(), ConsumptionErrors::default()),
         open: r.answered_at.is_none() && deadline > now,
-        action: format!(
-            "/projects/{}/notifications/consumption/{}",
-            project.slug, n.id
-        ),
+        action: crate::urls::consumption_answer(&project.slug, n.id),
     }
 }
 
@@ -270,10 +267,7 @@ pub async fn send(
             &user.actor(),
         )
         .await?;
-    let back = format!(
-        "/projects/{}/notifications/consumption#request-{}",
-        project.slug, n.id
-    );
+    let back = crate::urls::consumption_request(&project.slug, n.id);
     match result {
         Ok(()) => {
             state.metrics.inc(

@@ -53,10 +53,7 @@ pub async fn page(
             answered,
             deadline: crate::clock::utc(deadline),
             time_left: time_left(deadline, now),
-            link: format!(
-                "/projects/{}/notifications/consumption#request-{}",
-                project.slug, row.id
-            ),
+            link: crate::urls::consumption_request(&project.slug, row.id),
         })
     } else {
         None

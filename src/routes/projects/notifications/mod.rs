@@ -457,7 +457,7 @@ pub async fn acknowledge_gaps(
         .acknowledge_gaps(project.id, up_to, &user.actor())
         .await?;
     Ok(redirect_with_flash(
-        &format!("/projects/{}/notifications", project.slug),
+        &crate::urls::notifications(&project.slug),
         "ok",
         &format!(
             "Marked {n} gap record{} as seen. New gaps will show again.",

@@ -9,6 +9,7 @@ use crate::notifications::decoded;
 use crate::notifications::words;
 use crate::routes::{Layout, ProjectContext};
 use crate::store::notification_log::REFUND_TYPES;
+use crate::urls::link;
 
 const PAGE_SIZE: i64 = 50;
 
@@ -59,20 +60,18 @@ pub async fn page(
         .store
         .list_refund_notifications(project.id, only, before, PAGE_SIZE + 1)
         .await?;
-    let filter = format!("type={}", only.unwrap_or(""));
+    let filter = ("type", only.unwrap_or("").to_owned());
+    let base = crate::urls::refunds(&project.slug);
     let next_page = if rows.len() as i64 > PAGE_SIZE {
         rows.truncate(PAGE_SIZE as usize);
         rows.last().map(|r| {
-            format!(
-                "/projects/{}/notifications/refunds?{filter}&before={}.{}",
-                project.slug, r.signed_date, r.id
-            )
+            let before = ("before", format!("{}.{}", r.signed_date, r.id));
+            link(&base, &[filter.clone(), before])
         })
     } else {
         None
     };
-    let first_page = before
-        .map(|_: (i64, i64)| format!("/projects/{}/notifications/refunds?{filter}", project.slug));
+    let first_page = before.map(|_: (i64, i64)| link(&base, &[filter.clone()]));
     let now = crate::clock::now_ms();
     let mut types = vec![Choice {
         value: String::new(),

@@ -1,7 +1,6 @@
 //! What every notifications page shows of one row, already in words.
 use crate::notifications::words;
 use crate::store::notifications::NotificationRow;
-use crate::urls::urlencode;
 
 /// One `<option>` of a select.
 #[derive(Debug, Clone)]
@@ -49,7 +48,7 @@ pub struct NotificationView {
 }
 
 pub fn desk_link(slug: &str, id: &str) -> String {
-    format!("/projects/{slug}/transactions?q={}", urlencode(id))
+    crate::urls::search(slug, id)
 }
 
 pub fn when(at: i64, now: i64) -> (String, String) {
@@ -86,7 +85,7 @@ impl NotificationView {
             product_id: r.product_id.clone(),
             source: r.source.clone(),
             source_label: words::source_label(&r.source),
-            detail_link: format!("/projects/{slug}/notifications/{}", r.id),
+            detail_link: crate::urls::notification(slug, r.id),
         }
     }
 }

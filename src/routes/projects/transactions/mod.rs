@@ -40,10 +40,7 @@ pub struct TransactionsPage {
 impl TransactionsPage {
     /// The link that searches one transaction id on this page.
     pub fn search_url(&self, id: &str) -> String {
-        link(
-            &format!("/projects/{}/transactions", self.slug),
-            &[("q", id.to_owned())],
-        )
+        crate::urls::search(&self.slug, id)
     }
 }
 
@@ -86,7 +83,7 @@ pub async fn page(
         }
     };
     let result = crate::support::search(state, project, &user.actor(), &input, &request).await?;
-    let base = format!("/projects/{}/transactions", project.slug);
+    let base = crate::urls::transactions(&project.slug);
     if let Some(report) = &result.report {
         let mut pairs = vec![("q", page.q.clone())];
         pairs.extend(report.history.filters.pairs());
@@ -100,19 +97,13 @@ pub async fn page(
             page.newest_url = Some(link(&base, &pairs));
         }
         page.csv_url = Some(link(
-            &format!(
-                "{base}/{}/history.csv",
-                crate::urls::urlencode(&report.transaction.transaction_id)
-            ),
+            &crate::urls::history_csv(&project.slug, &report.transaction.transaction_id),
             &report.history.filters.pairs(),
         ));
-        page.subscription_url = report.subscription_id.as_ref().map(|id| {
-            format!(
-                "/projects/{}/subscriptions/{}",
-                project.slug,
-                crate::urls::urlencode(id)
-            )
-        });
+        page.subscription_url = report
+            .subscription_id
+            .as_ref()
+            .map(|id| crate::urls::subscription(&project.slug, id));
     }
     page.result = Some(result);
     ok(req, &page)

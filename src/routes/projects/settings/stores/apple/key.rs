@@ -13,7 +13,7 @@ pub async fn save(cx: ProjectContext, form: RawKeyForm) -> Result<HttpResponse, 
     // (A stale tab would otherwise swap the key in use unchecked, or show its errors on a page without the form.)
     let has_a_key = || {
         redirect_with_flash(
-            &format!("/projects/{}/keys", project.slug),
+            &crate::urls::keys(&project.slug),
             "error",
             crate::store::keys::ALREADY_HAS_A_KEY,
         )
@@ -51,7 +51,7 @@ pub async fn save(cx: ProjectContext, form: RawKeyForm) -> Result<HttpResponse, 
     saved?;
     tracing::info!(project = %project.slug, key_id = %parsed.key_id.as_str(), "In-App Purchase key saved");
     Ok(redirect_with_flash(
-        &format!("/projects/{}/settings/stores/apple", project.slug),
+        &crate::urls::apple_settings(&project.slug),
         "ok",
         &format!(
             "Key {} is saved and encrypted. Next: Verify now, to prove Apple accepts it.",

@@ -118,7 +118,7 @@ pub async fn wizard_page(cx: &ProjectContext) -> Result<WizardPage, AppError> {
             .unwrap_or_default(),
         key: key.as_ref().map(|k| KeyView::from_row(k, now)),
         errors: KeyFormErrors::default(),
-        key_action: format!("/projects/{}/settings/stores/apple/key", project.slug),
+        key_action: crate::urls::apple_key(&project.slug),
         offer_activate_anyway: false,
         notifications,
     })

@@ -3,7 +3,6 @@
 use actix_web::HttpResponse;
 use serde::Deserialize;
 
-use super::step4::wizard_url;
 use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
 use crate::routes::{redirect_with_flash, ProjectContext};
@@ -34,7 +33,7 @@ pub async fn regenerate(
     state.intake.forget_project(project.id);
     tracing::info!(project = %project.slug, "notification URL regenerated");
     Ok(redirect_with_flash(
-        &format!("{}#step4", wizard_url(&project.slug)),
+        &crate::urls::apple_step4(&project.slug),
         "warn",
         "The notification URL was replaced; the old one now answers 404. Paste the new URL into App Store Connect for Production and Sandbox.",
     ))

@@ -1,5 +1,5 @@
-//! Step 4 of the App Store wizard: the notification URL, regenerating it, and "Send test notification" with
-//! its live status page (plain HTML with a Refresh link; static/app.js polls the JSON twin every 2 s).
+//! What Step 4 of the App Store wizard shows: the notification URL to paste into App Store Connect, when a
+//! notification last arrived per environment, and the latest test notifications with the step's state.
 
 use super::StepState;
 use crate::apple::Environment;
@@ -8,20 +8,9 @@ use crate::notifications::test_notification::{self, TestState};
 use crate::state::AppState;
 use crate::store::Project;
 
-pub(super) fn wizard_url(slug: &str) -> String {
-    format!("/projects/{slug}/settings/stores/apple")
-}
-
-pub(super) fn test_url(slug: &str, id: i64) -> String {
-    format!("/projects/{slug}/settings/stores/apple/test-notification/{id}")
-}
-
 /// The URL to paste into App Store Connect.
 pub fn notification_url(state: &AppState, token: &str) -> String {
-    format!(
-        "{}/apple/notifications/{token}",
-        state.settings.public_url.trim_end_matches('/')
-    )
+    crate::urls::apple_notifications(&state.settings.public_url, token)
 }
 
 pub struct LastReceived {
@@ -74,7 +63,7 @@ pub async fn step4_view(
         let s = status.state();
         latest.get_or_insert(s);
         tests.push(TestRow {
-            href: test_url(&project.slug, status.row.id),
+            href: crate::urls::test_notification(&project.slug, status.row.id),
             environment: status.row.environment.clone(),
             requested_at: crate::clock::utc(status.row.requested_at),
             requested_ago: crate::clock::relative(status.row.requested_at, now),

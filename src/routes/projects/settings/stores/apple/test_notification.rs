@@ -5,7 +5,6 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::step4::{test_url, wizard_url};
 use crate::apple::{ApiErrorKind, AppleError, Environment};
 use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
@@ -27,7 +26,7 @@ pub async fn send(cx: ProjectContext, form: CsrfForm<TestForm>) -> Result<HttpRe
         .ok_or_else(|| {
             AppError::BadRequest("Choose the environment to test: Production or Sandbox.".into())
         })?;
-    let back = format!("{}#step4", wizard_url(&project.slug));
+    let back = crate::urls::apple_step4(&project.slug);
     if state.store.key_in_use(project.id).await?.is_none() {
         return Ok(redirect_with_flash(
             &back,
@@ -39,7 +38,7 @@ pub async fn send(cx: ProjectContext, form: CsrfForm<TestForm>) -> Result<HttpRe
         Ok(id) => {
             tracing::info!(project = %project.slug, environment = %env, "test notification requested");
             Ok(redirect_with_flash(
-                &test_url(&project.slug, id),
+                &crate::urls::test_notification(&project.slug, id),
                 "ok",
                 &format!("Apple accepted the request and will send a TEST notification to the {env} URL set in App Store Connect."),
             ))
@@ -148,8 +147,8 @@ pub async fn page(
         message: message(&status),
         attempts: attempt_views(&status),
         note: status.note.clone(),
-        self_url: test_url(&project.slug, status.row.id),
-        status_url: format!("{}/status", test_url(&project.slug, status.row.id)),
+        self_url: crate::urls::test_notification(&project.slug, status.row.id),
+        status_url: crate::urls::test_notification_status(&project.slug, status.row.id),
     };
     cx.ok(&page)
 }
