@@ -130,7 +130,7 @@ impl CurrentUser {
             .app_data::<web::Data<AppState>>()
             .cloned()
             .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
-        let next = return_to(&req, &state.settings.public_origin());
+        let next = return_to(req, &state.settings.public_origin());
         let Some(cookie) = req.cookie(SESSION_COOKIE) else {
             return Err(AppError::Unauthenticated { next });
         };
@@ -170,7 +170,7 @@ impl CurrentUser {
             role: user.role,
             session_id: session.id,
             csrf_token: session.csrf_token,
-            ip: client_ip(&req),
+            ip: client_ip(req),
         })
     }
 }
