@@ -3,6 +3,7 @@
 pub mod backfill;
 pub mod consumption;
 pub mod detail;
+mod log_page;
 pub mod refunds;
 pub mod view;
 
@@ -11,22 +12,18 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::csrf::CsrfForm;
-use crate::domain::Role;
 use crate::error::AppError;
-use crate::notifications::backfill::{day_string, BackfillErrors, BackfillForm};
-use crate::notifications::chart::{self, Chart, DAY_MS};
-use crate::notifications::gap::{self, GapSettings, TypeCount};
-use crate::notifications::words;
+use crate::notifications::backfill::{BackfillErrors, BackfillForm};
+use crate::notifications::chart::{Chart, DAY_MS};
+use crate::notifications::gap::TypeCount;
 use crate::routes::{redirect_with_flash, Layout, ProjectContext};
 use crate::store::notification_log::LogFilter;
-use crate::store::notification_work::{Backfill, BACKFILL_STALL_MS};
 use crate::urls::urlencode;
 use view::{Choice, NotificationView};
 
+pub use log_page::build_page;
+
 const PAGE_SIZE: i64 = 50;
-/// The chart shows at most this many days.
-const MAX_CHART_DAYS: i64 = 92;
-const DEFAULT_CHART_DAYS: i64 = 30;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct LogQuery {
@@ -208,219 +205,6 @@ fn filter_of(q: &LogQuery) -> (LogFilter, FilterErrors) {
         .split_once('.')
         .and_then(|(d, i)| Some((d.parse().ok()?, i.parse().ok()?)));
     (f, e)
-}
-
-fn backfill_view(b: &Backfill, now: i64) -> BackfillView {
-    let stalled = b.status == "running" && now - b.updated_at > BACKFILL_STALL_MS;
-    let (status, badge) = match b.status.as_str() {
-        _ if stalled => ("stalled", "badge-bad"),
-        "running" => ("running", "badge-warn"),
-        "done" => ("done", "badge-good"),
-        _ => ("failed", "badge-bad"),
-    };
-    let pages = if b.pages_done == 1 { "page" } else { "pages" };
-    BackfillView {
-        id: b.id,
-        environment: b.environment.clone(),
-        range: format!("{} to {}", day_string(b.start_ms), day_string(b.end_ms - 1)),
-        status,
-        badge,
-        running: status == "running",
-        progress: format!(
-            "{} {pages} read, {} notifications fetched: {} new, {} already here, {} did not verify",
-            b.pages_done, b.fetched, b.new_count, b.already_present, b.rejected
-        ),
-        error: if stalled {
-            Some("The instance running this backfill stopped reporting; start it again.".into())
-        } else {
-            b.error.clone()
-        },
-        started: format!(
-            "{} by {} ({})",
-            crate::clock::utc(b.started_at),
-            b.started_by,
-            crate::clock::relative(b.started_at, now)
-        ),
-    }
-}
-
-/// Builds the whole page; `rows` are left empty when the filters did not parse.
-pub async fn build_page(cx: &ProjectContext, q: LogQuery) -> Result<(LogPage, bool), AppError> {
-    let (state, project, user) = (&*cx.state, &cx.project, &cx.user);
-    let now = crate::clock::now_ms();
-    let (filter, errors) = filter_of(&q);
-    let mut rows = if errors.any() {
-        Vec::new()
-    } else {
-        state.store.list_notifications(project.id, &filter).await?
-    };
-    let next_page = if rows.len() as i64 > PAGE_SIZE {
-        rows.truncate(PAGE_SIZE as usize);
-        rows.last().map(|last| {
-            format!(
-                "/projects/{}/notifications?{}&before={}.{}",
-                project.slug,
-                q.filters(),
-                last.signed_date,
-                last.id
-            )
-        })
-    } else {
-        None
-    };
-    let first_page = filter
-        .before
-        .map(|_| format!("/projects/{}/notifications?{}", project.slug, q.filters()));
-
-    let mut type_codes: Vec<String> = words::KNOWN_TYPES.iter().map(|t| (*t).to_owned()).collect();
-    for seen in state.store.notification_types_seen(project.id).await? {
-        if !type_codes.contains(&seen) {
-            type_codes.push(seen);
-        }
-    }
-    let current_type = q.notification_type.trim();
-    let mut types = vec![Choice {
-        value: String::new(),
-        label: "any type".into(),
-        selected: current_type.is_empty(),
-    }];
-    types.extend(type_codes.iter().map(|t| Choice {
-        value: t.clone(),
-        label: format!("{} ({t})", words::type_label(t)),
-        selected: t == current_type,
-    }));
-    let current_subtype = q.subtype.trim();
-    let mut subtypes = vec![
-        Choice {
-            value: String::new(),
-            label: "any subtype".into(),
-            selected: current_subtype.is_empty(),
-        },
-        Choice {
-            value: "none".into(),
-            label: "no subtype".into(),
-            selected: current_subtype == "none",
-        },
-    ];
-    subtypes.extend(words::KNOWN_SUBTYPES.iter().map(|s| Choice {
-        value: (*s).to_owned(),
-        label: format!("{} ({s})", words::subtype_label(s)),
-        selected: *s == current_subtype,
-    }));
-    let environments = Choice::list(
-        &[
-            ("", "any environment"),
-            ("Production", "Production"),
-            ("Sandbox", "Sandbox"),
-        ],
-        q.environment.trim(),
-    );
-    let sources = Choice::list(
-        &[
-            ("", "any source"),
-            ("webhook", "delivered by Apple"),
-            ("backfill", "fetched by a backfill"),
-            ("recovered", "recovered by the gap check"),
-        ],
-        q.source.trim(),
-    );
-
-    // The chart follows the date filter (at most MAX_CHART_DAYS, ending on its last day), else the last 30 days.
-    let today = now.div_euclid(DAY_MS);
-    let last_day = filter
-        .until_ms
-        .map(|u| (u - 1).div_euclid(DAY_MS))
-        .unwrap_or(today);
-    let first_day = filter
-        .since_ms
-        .map(|s| s.div_euclid(DAY_MS))
-        .unwrap_or(last_day - DEFAULT_CHART_DAYS + 1)
-        .max(last_day - MAX_CHART_DAYS + 1)
-        .min(last_day);
-    let days = last_day - first_day + 1;
-    let counts = state
-        .store
-        .notifications_per_day(
-            project.id,
-            first_day * DAY_MS,
-            (last_day + 1) * DAY_MS,
-            filter.environment.as_deref(),
-        )
-        .await?;
-    let chart = chart::build(first_day, days, &counts);
-
-    let gap_days = GapSettings::from_env().unwrap_or_default().lookback_days;
-    let recent_gaps = state
-        .store
-        .gaps_since(project.id, now - gap_days * DAY_MS, true)
-        .await?;
-    let gap_sentences = gap::banner_sentences(&recent_gaps, gap_days);
-    let newest_gap_id = recent_gaps.iter().map(|g| g.id).max().unwrap_or(0);
-    let gaps = state
-        .store
-        .gaps_since(project.id, now - 30 * DAY_MS, false)
-        .await?
-        .into_iter()
-        .take(20)
-        .map(|g| GapView {
-            detected: format!(
-                "{} ({})",
-                crate::clock::utc(g.detected_at),
-                crate::clock::relative(g.detected_at, now)
-            ),
-            environment: g.environment.clone(),
-            window: format!(
-                "{} to {}",
-                crate::clock::utc(g.window_start),
-                crate::clock::utc(g.window_end)
-            ),
-            types: serde_json::from_str(&g.type_counts).unwrap_or_default(),
-            acknowledged: g.acknowledged_by.clone(),
-        })
-        .collect();
-
-    let backfills = state
-        .store
-        .recent_backfills(project.id, 5)
-        .await?
-        .iter()
-        .map(|b| backfill_view(b, now))
-        .collect();
-    let default_start = day_string(now - 7 * DAY_MS);
-    let page = LogPage {
-        layout: cx.layout("Notifications", "notifications"),
-        slug: project.slug.clone(),
-        filtered: q.is_filtered(),
-        errors: errors.clone(),
-        rows: rows
-            .iter()
-            .map(|r| NotificationView::new(&project.slug, r, now))
-            .collect(),
-        next_page,
-        first_page,
-        types,
-        subtypes,
-        environments,
-        sources,
-        chart,
-        gap_sentences,
-        newest_gap_id,
-        gaps,
-        can_manage: user.is(Role::MANAGERS),
-        backfills,
-        backfill: BackfillForm {
-            start: default_start,
-            end: day_string(now),
-            environment: project.environment.clone(),
-        },
-        backfill_errors: BackfillErrors::default(),
-        open_consumption: state
-            .store
-            .open_consumption_requests(project.id, now)
-            .await?,
-        q,
-    };
-    Ok((page, errors.any()))
 }
 
 pub async fn page(

@@ -1,0 +1,259 @@
+//! Extending a subscription's renewal date: the agent's request checked field by field, Apple asked in the
+//! environment the index knows the subscription from, and every outcome (extended, refused, unknown) audited.
+use serde::Serialize;
+
+use crate::apple::models::extend_reason_code::ExtendReasonCode;
+use crate::apple::models::extend_renewal_date_request::ExtendRenewalDateRequest;
+use crate::apple::{with_fallback, Environment};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::store::{Actor, Project};
+use crate::support::present::When;
+use crate::support::{call_apple, AppleProblem, FieldError, ProblemKind};
+
+/// Apple's cap on one extension.
+pub const MAX_EXTEND_DAYS: i32 = 90;
+const MAX_NOTE_CHARS: usize = 500;
+
+/// A validated request to extend one subscription's renewal date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExtendRequest {
+    /// 1..=90.
+    pub days: i32,
+    /// Apple's `extendReasonCode`, 0..=3.
+    pub reason_code: i64,
+    /// Why, in the agent's words, for the audit log.
+    pub note: String,
+}
+
+impl ExtendRequest {
+    pub fn parse(days: &str, reason_code: &str, note: &str) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let days = match days.trim().parse::<i32>() {
+            Ok(d) if (1..=MAX_EXTEND_DAYS).contains(&d) => d,
+            _ => {
+                errors.push(FieldError {
+                    field: "days",
+                    message: format!("Extend by a whole number of days from 1 to {MAX_EXTEND_DAYS} (Apple's limit for one extension)."),
+                });
+                0
+            }
+        };
+        let reason_code = match reason_code.trim().parse::<i64>() {
+            Ok(c) if (0..=3).contains(&c) => c,
+            _ => {
+                errors.push(FieldError {
+                    field: "reason",
+                    message: "Choose one of Apple's reasons: undeclared, customer satisfaction, other, or service issue or outage.".into(),
+                });
+                0
+            }
+        };
+        let note = note.trim();
+        if note.chars().count() < 3 {
+            errors.push(FieldError {
+                field: "note",
+                message: "Say in a few words why you extend it; the note goes to the audit log."
+                    .into(),
+            });
+        } else if note.chars().count() > MAX_NOTE_CHARS {
+            errors.push(FieldError {
+                field: "note",
+                message: format!("Keep the note under {MAX_NOTE_CHARS} characters."),
+            });
+        }
+        if errors.is_empty() {
+            Ok(ExtendRequest {
+                days,
+                reason_code,
+                note: note.to_owned(),
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// What Apple did with an extension.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExtendOutcome {
+    pub environment: String,
+    /// Ours, sent to Apple; the same id sent again is answered without extending twice.
+    pub request_identifier: String,
+    pub new_renewal_date: Option<When>,
+    pub web_order_line_item_id: Option<String>,
+    pub sentence: String,
+}
+
+/// Whether an extension that failed this way may still have been carried out: the request left, and either no
+/// answer came in time or it could not be read.
+fn outcome_unknown(p: &AppleProblem) -> bool {
+    matches!(p.kind, ProblemKind::Timeout | ProblemKind::Unreadable)
+}
+
+/// Asks Apple to move the renewal date of `original_transaction_id` by `request.days`, in the environment the
+/// index knows it from (else Production, then Sandbox). Success, refusal and an unknown outcome are all written to
+/// the audit log (`subscription.extend` / `subscription.extend_refused` / `subscription.extend_unknown`). Callers
+/// check the role (admin or lead) first.
+pub async fn extend_renewal_date(
+    state: &AppState,
+    project: &Project,
+    actor: &Actor,
+    original_transaction_id: &str,
+    request: &ExtendRequest,
+) -> Result<Result<ExtendOutcome, AppleProblem>, AppError> {
+    let now = crate::clock::now_ms();
+    let id = original_transaction_id.trim();
+    let request_identifier = uuid::Uuid::new_v4().to_string();
+    let known_env = state
+        .store
+        .indexed_by_original_id(project.id, id)
+        .await?
+        .first()
+        .and_then(|r| Environment::parse(&r.environment));
+    let body = ExtendRenewalDateRequest {
+        extend_by_days: request.days,
+        extend_reason_code: ExtendReasonCode::from(request.reason_code),
+        request_identifier: request_identifier.clone(),
+    };
+    let answer = call_apple(state, project, |creds| {
+        let body = &body;
+        async move {
+            let call = |env: Environment| {
+                let creds = creds.clone();
+                async move {
+                    state
+                        .apple
+                        .extend_subscription_renewal_date(&creds, env, id, body)
+                        .await
+                }
+            };
+            match known_env {
+                Some(env) => call(env).await.map(|value| crate::apple::Answered {
+                    environment: env,
+                    value,
+                }),
+                None => with_fallback(call).await,
+            }
+        }
+    })
+    .await?;
+    let reason = super::present::extend_reason(request.reason_code);
+    let outcome = match answer {
+        Ok(a) if a.value.success != Some(false) => {
+            let date = a
+                .value
+                .effective_date
+                .map(|d| When::at(d.timestamp_millis(), now));
+            Ok(ExtendOutcome {
+                sentence: format!(
+                    "Apple extended the renewal date by {} day(s){} ({}).",
+                    request.days,
+                    date.as_ref()
+                        .map(|d| format!(" to {}", d.utc))
+                        .unwrap_or_default(),
+                    a.environment
+                ),
+                environment: a.environment.as_str().to_owned(),
+                request_identifier: request_identifier.clone(),
+                new_renewal_date: date,
+                web_order_line_item_id: a.value.web_order_line_item_id,
+            })
+        }
+        Ok(a) => Err(AppleProblem {
+            kind: ProblemKind::Refused,
+            sentence: format!(
+                "Apple answered that the renewal date was not extended ({}).",
+                a.environment
+            ),
+            code: None,
+            http_status: None,
+        }),
+        Err(p) if p.is_not_found() => Err(AppleProblem::not_found(
+            "Apple has no original transaction with this id, in Production or in Sandbox.",
+        )),
+        // The request left and Apple may have carried it out: trying again at once would extend a second time
+        // (each try has its own request identifier) and use up another of Apple's limited extensions.
+        Err(p) if outcome_unknown(&p) => {
+            Err(AppleProblem {
+                sentence: format!(
+                    "{} So it is not known whether the renewal date was extended: open the subscription again and \
+                     check its renewal date before you try again, or it may be extended twice.",
+                    p.sentence
+                ),
+                ..p
+            })
+        }
+        Err(p) => Err(p),
+    };
+    let (action, detail) = match &outcome {
+        Ok(o) => (
+            "subscription.extend",
+            format!(
+                "by {} day(s), reason {} ({}), request {}, {}{}; note: {}",
+                request.days,
+                request.reason_code,
+                reason.text,
+                request_identifier,
+                o.environment,
+                o.new_renewal_date
+                    .as_ref()
+                    .map(|d| format!(", new renewal date {}", d.utc))
+                    .unwrap_or_default(),
+                request.note
+            ),
+        ),
+        Err(p) => (
+            if outcome_unknown(p) {
+                "subscription.extend_unknown"
+            } else {
+                "subscription.extend_refused"
+            },
+            format!(
+                "by {} day(s), reason {} ({}), request {}: {}; note: {}",
+                request.days,
+                request.reason_code,
+                reason.text,
+                request_identifier,
+                p.sentence,
+                request.note
+            ),
+        ),
+    };
+    state
+        .store
+        .audit(actor, action, Some(project.id), id, &detail)
+        .await?;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_extension_request_is_checked_field_by_field() {
+        let ok = ExtendRequest::parse(" 30 ", "3", " outage on 2 May ").unwrap();
+        assert_eq!(ok.days, 30);
+        assert_eq!(ok.reason_code, 3);
+        assert_eq!(ok.note, "outage on 2 May");
+        for (days, reason, note, field) in [
+            ("0", "1", "fine", "days"),
+            ("91", "1", "fine", "days"),
+            ("ten", "1", "fine", "days"),
+            ("10", "4", "fine", "reason"),
+            ("10", "", "fine", "reason"),
+            ("10", "1", " ", "note"),
+        ] {
+            let errors = ExtendRequest::parse(days, reason, note).unwrap_err();
+            assert_eq!(errors.len(), 1, "{days} {reason} {note}");
+            assert_eq!(errors[0].field, field);
+        }
+        assert!(
+            ExtendRequest::parse("10", "1", &"x".repeat(501)).unwrap_err()[0]
+                .message
+                .contains("under 500")
+        );
+    }
+}
