@@ -71,7 +71,7 @@ pub async fn page(
     } else {
         None
     };
-    let first_page = before.map(|_: (i64, i64)| link(&base, &[filter.clone()]));
+    let first_page = before.map(|_: (i64, i64)| link(&base, std::slice::from_ref(&filter)));
     let now = crate::clock::now_ms();
     let mut types = vec![Choice {
         value: String::new(),
