@@ -129,3 +129,107 @@ async fn home(_user: CurrentUser) -> HttpResponse {
 async fn not_found() -> Result<HttpResponse, AppError> {
     Err(AppError::NotFound)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::urls;
+
+    /// Whether a concrete path is an address of a route pattern (`{name}` takes one segment, `{id:\d+}` digits).
+    fn is_address_of(pattern: &str, path: &str) -> bool {
+        let path = path.split(['?', '#']).next().unwrap_or_default();
+        let (p, a): (Vec<_>, Vec<_>) = (pattern.split('/').collect(), path.split('/').collect());
+        p.len() == a.len()
+            && p.iter().zip(&a).all(|(p, a)| match p.strip_prefix('{') {
+                Some(var) if var.contains(":\\d+") => a.bytes().all(|b| b.is_ascii_digit()),
+                Some(_) => !a.is_empty(),
+                None => p == a,
+            })
+    }
+
+    #[test]
+    fn every_url_function_builds_a_route_and_every_page_has_one() {
+        let (s, id, tx) = ("demo", 7_i64, "2000000874121031");
+        let built: Vec<(&str, String)> = vec![
+            ("GET", urls::login("")),
+            ("GET", urls::login("/projects/demo")),
+            ("POST", urls::login("")),
+            ("POST", urls::logout()),
+            ("GET", urls::account()),
+            ("POST", urls::account()),
+            ("GET", urls::transactions(s)),
+            ("GET", urls::search(s, tx)),
+            ("GET", urls::history_csv(s, tx)),
+            ("GET", urls::subscription(s, tx)),
+            ("POST", urls::subscription_extend(s, tx)),
+            ("GET", urls::projects()),
+            ("POST", urls::projects()),
+            ("GET", urls::new_project()),
+            ("GET", urls::project(s)),
+            ("GET", urls::project_edit(s)),
+            ("POST", urls::project_edit(s)),
+            ("GET", urls::apple_settings(s)),
+            ("GET", urls::apple_step4(s)),
+            ("POST", urls::apple_key(s)),
+            ("POST", urls::notification_url_regenerate(s)),
+            ("POST", urls::test_notifications(s)),
+            ("GET", urls::test_notification(s, id)),
+            ("GET", urls::test_notification_status(s, id)),
+            ("GET", urls::keys(s)),
+            ("POST", urls::keys(s)),
+            ("POST", urls::key_revoke(s, id)),
+            ("POST", urls::keys_verify(s)),
+            ("GET", urls::admin_users()),
+            ("POST", urls::admin_users()),
+            ("POST", urls::admin_user(id)),
+            ("GET", urls::admin_audit()),
+            ("GET", urls::admin_api_tokens()),
+            ("POST", urls::admin_api_tokens()),
+            ("POST", urls::admin_api_token_revoke(id)),
+            ("GET", urls::notifications(s)),
+            ("GET", urls::refunds(s)),
+            ("GET", urls::consumption(s)),
+            ("GET", urls::consumption_request(s, id)),
+            ("POST", urls::consumption_answer(s, id)),
+            ("POST", urls::backfill(s)),
+            ("POST", urls::gaps_acknowledge(s)),
+            ("GET", urls::notification(s, id)),
+            ("GET", urls::offers(s)),
+            ("POST", urls::offers(s)),
+        ];
+        for (method, url) in &built {
+            assert!(
+                TABLE
+                    .iter()
+                    .any(|r| r.method == *method && is_address_of(r.path, url)),
+                "{method} {url} is no route of the table"
+            );
+        }
+        // Every route a person reaches from a page or a form has its function; the machines' routes don't need one.
+        let for_machines = ["/", "/healthz", "/readyz", "/metrics"];
+        for rule in TABLE.iter().filter(|r| {
+            !r.path.starts_with("/apple/")
+                && !for_machines.iter().any(|m| r.path == *m)
+                && !r.path.starts_with("/static/")
+                && r.method != "HEAD"
+        }) {
+            assert!(
+                built
+                    .iter()
+                    .any(|(m, url)| *m == rule.method && is_address_of(rule.path, url)),
+                "{} {} has no function in crate::urls",
+                rule.method,
+                rule.path
+            );
+        }
+        // Values are encoded: a query keeps its slash, a path segment cannot reach another route with one.
+        assert_eq!(
+            urls::search(s, "a b/c"),
+            "/projects/demo/transactions?q=a%20b/c"
+        );
+        assert_eq!(
+            urls::subscription(s, "1/2"),
+            "/projects/demo/subscriptions/1%2F2"
+        );
+    }
+}
