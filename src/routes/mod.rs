@@ -209,7 +209,7 @@ mod tests {
         let for_machines = ["/", "/healthz", "/readyz", "/metrics"];
         for rule in TABLE.iter().filter(|r| {
             !r.path.starts_with("/apple/")
-                && !for_machines.iter().any(|m| r.path == *m)
+                && !for_machines.contains(&r.path)
                 && !r.path.starts_with("/static/")
                 && r.method != "HEAD"
         }) {
