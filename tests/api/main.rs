@@ -5,6 +5,7 @@ mod helpers;
 mod admin_users;
 mod api_lookup;
 mod api_tokens;
+mod architecture;
 mod audit;
 mod auth;
 mod backfill;
