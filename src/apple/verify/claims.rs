@@ -4,8 +4,8 @@
 use app_store_server_library::models::app_store_environment::Environment as LibEnvironment;
 use app_store_server_library::models::response_body_v2_decoded_payload::ResponseBodyV2DecodedPayload;
 
-use super::super::{lib_env_str, Environment};
 use super::VerifyError;
+use crate::apple::{lib_env_str, Environment};
 
 /// Whether two payloads hold the same claims apart from `signedDate` (keys are compared by name, values exactly).
 /// The index's write has a cheaper rule on stored text (`store::transactions`), where a wrong "different" only
