@@ -401,7 +401,7 @@ pub async fn extend_renewal_date(
         .indexed_by_original_id(project.id, id)
         .await?
         .first()
-        .and_then(|r| Environment::parse(&r.environment));
+        .and_then(|r| Environment::parse(&r.environment).ok());
     let body = ExtendRenewalDateRequest {
         extend_by_days: request.days,
         extend_reason_code: ExtendReasonCode::from(request.reason_code),
