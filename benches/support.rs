@@ -402,8 +402,8 @@ async fn desk() -> Desk {
     })
     .unwrap();
     let creds = ApiCredentials {
-        key_id: key.key_id.clone(),
-        issuer_id: key.issuer_id.clone(),
+        key_id: storedesk::domain::KeyId::parse(&key.key_id).unwrap(),
+        issuer_id: storedesk::domain::IssuerId::parse(&key.issuer_id).unwrap(),
         bundle_id: storedesk::apple_sim::DEFAULT_BUNDLE_ID.into(),
         signing_key: private.signing_key().into(),
         key_version: 1,

@@ -147,8 +147,8 @@ impl AppleClient {
                 .token(
                     &creds.signing_key,
                     creds.key_version,
-                    &creds.key_id,
-                    &creds.issuer_id,
+                    creds.key_id.as_str(),
+                    creds.issuer_id.as_str(),
                     &creds.bundle_id,
                     now_ms().div_euclid(1000),
                 )

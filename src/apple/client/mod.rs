@@ -14,6 +14,7 @@ use super::budget::CallBudget;
 use super::error::AppleError;
 use super::token::TokenCache;
 use super::Environment;
+use crate::domain::{IssuerId, KeyId};
 
 pub use endpoints::HistoryQuery;
 // What the tests read beyond the public API.
@@ -65,8 +66,8 @@ impl Default for AppleClientConfig {
 /// One In-App Purchase key and the app it acts for.
 #[derive(Clone)]
 pub struct ApiCredentials {
-    pub key_id: String,
-    pub issuer_id: String,
+    pub key_id: KeyId,
+    pub issuer_id: IssuerId,
     pub bundle_id: String,
     pub signing_key: super::SigningKeySource,
     /// Our database row id of the key; changes on rotation, so cached tokens are not reused across keys.
@@ -76,8 +77,8 @@ pub struct ApiCredentials {
 impl std::fmt::Debug for ApiCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ApiCredentials")
-            .field("key_id", &self.key_id)
-            .field("issuer_id", &self.issuer_id)
+            .field("key_id", &self.key_id.as_str())
+            .field("issuer_id", &self.issuer_id.as_str())
             .field("bundle_id", &self.bundle_id)
             .field("key_version", &self.key_version)
             .finish_non_exhaustive()

@@ -212,8 +212,9 @@ fn model_bytes(name: &str) -> Vec<u8> {
 
 fn creds() -> ApiCredentials {
     ApiCredentials {
-        key_id: "keyId".into(),
-        issuer_id: "issuerId".into(),
+        // The placeholders of Apple's own library tests, not real shapes: taken unchecked, as from the store.
+        key_id: crate::domain::KeyId::from_store("keyId".into()),
+        issuer_id: crate::domain::IssuerId::from_store("issuerId".into()),
         bundle_id: "com.example".into(),
         signing_key: SigningKey::random(&mut rand::rngs::OsRng).into(),
         key_version: 7,
