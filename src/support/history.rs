@@ -328,7 +328,7 @@ pub(crate) async fn fetch_page(
     state: &AppState,
     project: &Project,
     environment: Environment,
-    transaction_id: &str,
+    transaction_id: &crate::domain::TransactionId,
     filters: &HistoryFilters,
     revision: Option<&str>,
 ) -> Result<Result<ApplePage, AppleProblem>, AppError> {
@@ -491,7 +491,7 @@ pub async fn export_csv(
     state: &AppState,
     project: &Project,
     actor: &Actor,
-    transaction_id: &str,
+    transaction_id: &crate::domain::TransactionId,
     filters: &HistoryFilters,
 ) -> Result<CsvExport, AppError> {
     let now = crate::clock::now_ms();
@@ -508,7 +508,7 @@ pub async fn export_csv(
     let environment = match first {
         Ok(answered) => answered.environment,
         Err(problem) => {
-            let rows = index_rows_for(state, project, transaction_id).await?;
+            let rows = index_rows_for(state, project, transaction_id.as_str()).await?;
             let page = page_from_index(&rows, filters, Some(problem), now);
             for t in &page.items {
                 body.push_str(&csv_line(t, "index", page.freshness.as_of.as_ref()));
@@ -517,7 +517,7 @@ pub async fn export_csv(
                 state,
                 project,
                 actor,
-                transaction_id,
+                transaction_id.as_str(),
                 page.items.len(),
                 "storedesk's index",
             )
@@ -578,7 +578,7 @@ pub async fn export_csv(
         actor,
         action: "lookup.export",
         project_id: Some(project.id),
-        target: transaction_id,
+        target: transaction_id.as_str(),
         detail: &detail,
     };
     state

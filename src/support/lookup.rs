@@ -136,7 +136,7 @@ async fn by_transaction_id(
     project: &Project,
     actor: &Actor,
     input: &SearchInput,
-    id: &str,
+    id: &crate::domain::TransactionId,
     history: &HistoryRequest,
     now: i64,
 ) -> Result<SearchResult, AppError> {
@@ -191,6 +191,7 @@ async fn by_transaction_id(
             .await
         }
         Err(problem) => {
+            let id = id.as_str();
             let rows = index_rows_for(state, project, id).await?;
             let primary = rows
                 .iter()
@@ -243,7 +244,7 @@ fn the_one(
 async fn by_app_transaction_id(
     state: &AppState,
     project: &Project,
-    app_transaction_id: &str,
+    app_transaction_id: &crate::domain::TransactionId,
     request: &HistoryRequest,
 ) -> Result<Result<(SignedTransaction, Answers), AppleProblem>, AppError> {
     let newest = HistoryFilters::default().to_query(None);
@@ -655,7 +656,13 @@ async fn by_order_id(
                     transaction_id: Some(id),
                     ..
                 },
-            ) => Some(page_sections(state, project, &creds, env, id, claims, history).await),
+            ) => match crate::domain::TransactionId::parse(id) {
+                // Only an id of Apple's shape is asked about; the signature is checked below.
+                Ok(id) => {
+                    Some(page_sections(state, project, &creds, env, &id, claims, history).await)
+                }
+                Err(_) => None,
+            },
             _ => None,
         };
         Ok((valid, signed, sections))

@@ -10,6 +10,7 @@ use super::{call_apple, identity, AppleProblem, FieldError, Freshness, ProblemKi
 use crate::apple::models::extend_reason_code::ExtendReasonCode;
 use crate::apple::models::extend_renewal_date_request::ExtendRenewalDateRequest;
 use crate::apple::{with_fallback, Environment};
+use crate::domain::TransactionId;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::transactions::index_row;
@@ -63,10 +64,6 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }
 
-pub(crate) fn is_transaction_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Every subscription group's state for the customer of `original_transaction_id`. Written to the audit log as
 /// `lookup.subscription`; what Apple signed is verified, indexed, then shown.
 pub async fn subscription_status(
@@ -77,7 +74,7 @@ pub async fn subscription_status(
 ) -> Result<SubscriptionReport, AppError> {
     let now = crate::clock::now_ms();
     let id = original_transaction_id.trim();
-    if !is_transaction_id(id) {
+    let Ok(requested) = TransactionId::parse(id) else {
         let quoted: String = id.chars().take(40).collect();
         return Ok(SubscriptionReport {
             original_transaction_id: quoted.clone(),
@@ -89,14 +86,16 @@ pub async fn subscription_status(
                 "“{quoted}” is not an original transaction id: those are digits only, such as 2000000442013708."
             )),
         });
-    }
+    };
+    let requested = &requested;
     // One key session: the statuses, then the customer's subscription history for the timelines.
     let answer = call_apple(state, project, |creds| async move {
         let statuses = state
             .apple
-            .get_all_subscription_statuses_any_env(&creds, id, &[])
+            .get_all_subscription_statuses_any_env(&creds, requested, &[])
             .await?;
-        let chain = super::fetch::subscription_pages(state, &creds, statuses.environment, id).await;
+        let chain =
+            super::fetch::subscription_pages(state, &creds, statuses.environment, requested).await;
         Ok((statuses, chain))
     })
     .await?;
@@ -390,11 +389,11 @@ pub async fn extend_renewal_date(
     state: &AppState,
     project: &Project,
     actor: &Actor,
-    original_transaction_id: &str,
+    original_transaction_id: &TransactionId,
     request: &ExtendRequest,
 ) -> Result<Result<ExtendOutcome, AppleProblem>, AppError> {
     let now = crate::clock::now_ms();
-    let id = original_transaction_id.trim();
+    let id = original_transaction_id.as_str();
     let request_identifier = uuid::Uuid::new_v4().to_string();
     let known_env = state
         .store
@@ -415,7 +414,12 @@ pub async fn extend_renewal_date(
                 async move {
                     state
                         .apple
-                        .extend_subscription_renewal_date(&creds, env, id, body)
+                        .extend_subscription_renewal_date(
+                            &creds,
+                            env,
+                            original_transaction_id,
+                            body,
+                        )
                         .await
                 }
             };

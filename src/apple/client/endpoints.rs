@@ -23,6 +23,7 @@ use super::{with_fallback, Answered, ApiCredentials, AppleClient};
 use crate::apple::budget::Endpoint;
 use crate::apple::error::AppleError;
 use crate::apple::Environment;
+use crate::domain::TransactionId;
 
 /// Filters of Get Transaction History (v2). Dates are UNIX milliseconds.
 #[derive(Debug, Clone, Default)]
@@ -79,13 +80,13 @@ impl AppleClient {
         &self,
         creds: &ApiCredentials,
         env: Environment,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
     ) -> Result<TransactionInfoResponse, AppleError> {
         self.get_json(
             creds,
             env,
             Method::GET,
-            &["inApps", "v1", "transactions", transaction_id],
+            &["inApps", "v1", "transactions", transaction_id.as_str()],
             &[],
             None,
         )
@@ -97,14 +98,14 @@ impl AppleClient {
         &self,
         creds: &ApiCredentials,
         env: Environment,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
         query: &HistoryQuery,
     ) -> Result<HistoryResponse, AppleError> {
         self.get_json(
             creds,
             env,
             Method::GET,
-            &["inApps", "v2", "history", transaction_id],
+            &["inApps", "v2", "history", transaction_id.as_str()],
             &query.to_pairs(),
             None,
         )
@@ -116,7 +117,7 @@ impl AppleClient {
         &self,
         creds: &ApiCredentials,
         env: Environment,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
         statuses: &[i32],
     ) -> Result<StatusResponse, AppleError> {
         let query: Vec<(&str, String)> =
@@ -125,7 +126,7 @@ impl AppleClient {
             creds,
             env,
             Method::GET,
-            &["inApps", "v1", "subscriptions", transaction_id],
+            &["inApps", "v1", "subscriptions", transaction_id.as_str()],
             &query,
             None,
         )
@@ -137,7 +138,7 @@ impl AppleClient {
         &self,
         creds: &ApiCredentials,
         env: Environment,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
         revision: Option<&str>,
     ) -> Result<RefundHistoryResponse, AppleError> {
         let query: Vec<(&str, String)> = revision
@@ -147,7 +148,7 @@ impl AppleClient {
             creds,
             env,
             Method::GET,
-            &["inApps", "v2", "refund", "lookup", transaction_id],
+            &["inApps", "v2", "refund", "lookup", transaction_id.as_str()],
             &query,
             None,
         )
@@ -177,7 +178,7 @@ impl AppleClient {
         &self,
         creds: &ApiCredentials,
         env: Environment,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
     ) -> Result<AppTransactionInfoResponse, AppleError> {
         self.get_json(
             creds,
@@ -188,7 +189,7 @@ impl AppleClient {
                 "v1",
                 "transactions",
                 "appTransactions",
-                transaction_id,
+                transaction_id.as_str(),
             ],
             &[],
             None,
@@ -265,7 +266,7 @@ impl AppleClient {
         &self,
         creds: &ApiCredentials,
         env: Environment,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
         request: &ConsumptionRequest,
     ) -> Result<(), AppleError> {
         let url = self.url(
@@ -275,7 +276,7 @@ impl AppleClient {
                 "v2",
                 "transactions",
                 "consumption",
-                transaction_id,
+                transaction_id.as_str(),
             ],
             &[],
         )?;
@@ -296,7 +297,7 @@ impl AppleClient {
         &self,
         creds: &ApiCredentials,
         env: Environment,
-        original_transaction_id: &str,
+        original_transaction_id: &TransactionId,
         request: &ExtendRenewalDateRequest,
     ) -> Result<ExtendRenewalDateResponse, AppleError> {
         self.get_json(
@@ -308,7 +309,7 @@ impl AppleClient {
                 "v1",
                 "subscriptions",
                 "extend",
-                original_transaction_id,
+                original_transaction_id.as_str(),
             ],
             &[],
             Some(json_body(request)?),
@@ -319,7 +320,7 @@ impl AppleClient {
     pub async fn get_transaction_info_any_env(
         &self,
         creds: &ApiCredentials,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
     ) -> Result<Answered<TransactionInfoResponse>, AppleError> {
         with_fallback(|env| self.get_transaction_info(creds, env, transaction_id)).await
     }
@@ -327,7 +328,7 @@ impl AppleClient {
     pub async fn get_transaction_history_any_env(
         &self,
         creds: &ApiCredentials,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
         query: &HistoryQuery,
     ) -> Result<Answered<HistoryResponse>, AppleError> {
         with_fallback(|env| self.get_transaction_history(creds, env, transaction_id, query)).await
@@ -336,7 +337,7 @@ impl AppleClient {
     pub async fn get_all_subscription_statuses_any_env(
         &self,
         creds: &ApiCredentials,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
         statuses: &[i32],
     ) -> Result<Answered<StatusResponse>, AppleError> {
         with_fallback(|env| {
@@ -348,7 +349,7 @@ impl AppleClient {
     pub async fn get_refund_history_any_env(
         &self,
         creds: &ApiCredentials,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
         revision: Option<&str>,
     ) -> Result<Answered<RefundHistoryResponse>, AppleError> {
         with_fallback(|env| self.get_refund_history(creds, env, transaction_id, revision)).await
@@ -357,7 +358,7 @@ impl AppleClient {
     pub async fn get_app_transaction_info_any_env(
         &self,
         creds: &ApiCredentials,
-        transaction_id: &str,
+        transaction_id: &TransactionId,
     ) -> Result<Answered<AppTransactionInfoResponse>, AppleError> {
         with_fallback(|env| self.get_app_transaction_info(creds, env, transaction_id)).await
     }

@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::CurrentUser;
-use crate::domain::Role;
+use crate::domain::{Role, TransactionId};
 use crate::error::AppError;
 use crate::routes::FieldErrors;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, render, unprocessable, Layout};
@@ -94,10 +94,10 @@ async fn build(
     })
 }
 
-/// Whether `/subscriptions/{id}` is a subscription's address (its page answers 404 otherwise, and its forms are
-/// refused the same way).
-fn names_a_subscription(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+/// The original transaction id `/subscriptions/{id}` names, when it is a subscription's address (its page answers
+/// 404 otherwise, and its forms are refused the same way).
+fn names_a_subscription(id: &str) -> Option<TransactionId> {
+    TransactionId::parse(id).ok()
 }
 
 pub async fn page(
@@ -109,7 +109,7 @@ pub async fn page(
     let (slug, id) = path.into_inner();
     let project = project_by_slug(&state, &slug).await?;
     let page = build(&state, &req, &user, &project, &id).await?;
-    if !names_a_subscription(&id) {
+    if names_a_subscription(&id).is_none() {
         return render(&req, StatusCode::NOT_FOUND, &page);
     }
     ok(&req, &page)
@@ -127,9 +127,9 @@ pub async fn extend(
     let (slug, id) = path.into_inner();
     let project = project_by_slug(&state, &slug).await?;
     // No subscription page has this address, so no form could have sent it: nothing goes to Apple.
-    if !names_a_subscription(&id) {
+    let Some(original) = names_a_subscription(&id) else {
         return Err(AppError::NotFound);
-    }
+    };
     let form = form.into_inner();
     let request = match ExtendRequest::parse(&form.days, &form.reason, &form.note) {
         Ok(r) => r,
@@ -146,7 +146,7 @@ pub async fn extend(
         project.slug,
         crate::urls::urlencode(&id)
     );
-    match crate::support::extend_renewal_date(&state, &project, &user.actor(), &id, &request)
+    match crate::support::extend_renewal_date(&state, &project, &user.actor(), &original, &request)
         .await?
     {
         Ok(outcome) => Ok(redirect_with_flash(

@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use crate::auth::CurrentUser;
+use crate::domain::TransactionId;
 use crate::error::AppError;
 use crate::routes::{project_by_slug, render, Layout};
 use crate::state::AppState;
@@ -27,12 +28,9 @@ pub async fn csv(
 ) -> Result<HttpResponse, AppError> {
     let (slug, transaction_id) = path.into_inner();
     let project = project_by_slug(&state, &slug).await?;
-    if transaction_id.is_empty()
-        || transaction_id.len() > 20
-        || !transaction_id.bytes().all(|b| b.is_ascii_digit())
-    {
+    let Ok(transaction_id) = TransactionId::parse(&transaction_id) else {
         return Err(AppError::NotFound);
-    }
+    };
     let filters = HistoryFilters::parse(&query).map_err(|errors| {
         AppError::BadRequest(
             errors
@@ -56,7 +54,7 @@ pub async fn csv(
             )
             .await?,
             slug: project.slug.clone(),
-            transaction_id,
+            transaction_id: transaction_id.to_string(),
             sentence: export.freshness.sentence,
         };
         return render(&req, StatusCode::BAD_GATEWAY, &page);
