@@ -402,8 +402,8 @@ async fn desk() -> Desk {
     })
     .unwrap();
     let creds = ApiCredentials {
-        key_id: key.key_id.clone(),
-        issuer_id: key.issuer_id.clone(),
+        key_id: storedesk::domain::KeyId::parse(&key.key_id).unwrap(),
+        issuer_id: storedesk::domain::IssuerId::parse(&key.issuer_id).unwrap(),
         bundle_id: storedesk::apple_sim::DEFAULT_BUNDLE_ID.into(),
         signing_key: private.signing_key().into(),
         key_version: 1,
@@ -451,6 +451,7 @@ impl Desk {
     /// hold the whole history, up to three more pages for the timeline: read on from the first page when most of
     /// it is auto-renewable (as the page decides), else a subscription-only query.
     async fn simulator_alone(&self, id: &str) {
+        let id = &storedesk::domain::TransactionId::parse(id).unwrap();
         let (apple, creds, env) = (&self.apple, &self.creds, Environment::Production);
         let info = apple.get_transaction_info(creds, env, id).await.unwrap();
         black_box(info);
@@ -637,6 +638,7 @@ fn breakdown(_c: &mut Criterion) {
     let desk = rt.block_on(desk());
     let seed = desk.sim.seed();
     let id = seed.active_monthly.transaction_id.clone();
+    let tid = storedesk::domain::TransactionId::parse(&id).unwrap();
     let time = |name: &str, f: &mut dyn FnMut()| {
         let d = median_of(100, || {
             let t = Instant::now();
@@ -651,7 +653,7 @@ fn breakdown(_c: &mut Criterion) {
     let jws = rt
         .block_on(
             desk.apple
-                .get_transaction_info(&desk.creds, Environment::Production, &id),
+                .get_transaction_info(&desk.creds, Environment::Production, &tid),
         )
         .unwrap()
         .signed_transaction_info
@@ -665,10 +667,11 @@ fn breakdown(_c: &mut Criterion) {
     );
     time("Get Transaction Info, client to simulator", &mut || {
         black_box(
-            rt.block_on(
-                desk.apple
-                    .get_transaction_info(&desk.creds, Environment::Production, &id),
-            )
+            rt.block_on(desk.apple.get_transaction_info(
+                &desk.creds,
+                Environment::Production,
+                &tid,
+            ))
             .unwrap(),
         );
     });

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::apple::{ApiCredentials, AppleClient, AppleError, Environment};
+use crate::domain::TransactionId;
 use crate::error::AppError;
 use crate::keys::{KeyInUse, OpenedKey};
 use crate::state::AppState;
@@ -167,8 +168,11 @@ pub async fn verify_credentials(client: &AppleClient, creds: &ApiCredentials) ->
     let probe = |env: Environment| {
         let creds = creds.clone();
         async move {
+            // Our own made-up id, which always parses; were it refused, the probe would say so, not panic.
+            let unknown =
+                TransactionId::parse("1").map_err(|e| AppleError::Request(e.to_string()))?;
             client
-                .get_transaction_info(&creds, env, "1")
+                .get_transaction_info(&creds, env, &unknown)
                 .await
                 .map(|_| ())
         }

@@ -83,8 +83,8 @@ pub async fn save_key(
 #[derive(Clone)]
 pub struct OpenedKey {
     pub row_id: i64,
-    pub key_id: String,
-    pub issuer_id: String,
+    pub key_id: KeyId,
+    pub issuer_id: IssuerId,
     pub fingerprint: String,
     pub signing_key: Arc<p256::ecdsa::SigningKey>,
 }
@@ -93,7 +93,7 @@ impl std::fmt::Debug for OpenedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenedKey")
             .field("row_id", &self.row_id)
-            .field("key_id", &self.key_id)
+            .field("key_id", &self.key_id.as_str())
             .field("fingerprint", &self.fingerprint)
             .finish()
     }
@@ -119,8 +119,8 @@ pub struct KeyInUse {
     pub row_id: i64,
     /// When read, the row already held a recent success and no failure: a success need not be written again.
     pub success_on_record: bool,
-    pub key_id: String,
-    pub issuer_id: String,
+    pub key_id: KeyId,
+    pub issuer_id: IssuerId,
     pub signing_key: crate::apple::SigningKeySource,
 }
 
@@ -147,8 +147,8 @@ pub async fn key_in_use(
     let success_on_record = row.success_on_record(crate::clock::now_ms());
     let (row_id, key_id, issuer_id, fingerprint) = (
         row.id,
-        row.key_id.clone(),
-        row.issuer_id.clone(),
+        KeyId::from_store(row.key_id.clone()),
+        IssuerId::from_store(row.issuer_id.clone()),
         row.fingerprint.clone(),
     );
     let keyring = keyring.clone();
@@ -185,8 +185,8 @@ pub async fn open_key_in_use(
     let key = parse_row(keyring, &row)?;
     Ok(Some(OpenedKey {
         row_id: row.id,
-        key_id: row.key_id,
-        issuer_id: row.issuer_id,
+        key_id: KeyId::from_store(row.key_id),
+        issuer_id: IssuerId::from_store(row.issuer_id),
         fingerprint: row.fingerprint,
         signing_key: Arc::new(key.signing_key()),
     }))

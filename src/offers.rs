@@ -390,8 +390,8 @@ pub async fn sign_for_project(
         .ok_or_else(|| SignError::NoKey(project.slug.clone()))?;
     let signed = sign(
         &key.signing_key,
-        &key.key_id,
-        &key.issuer_id,
+        key.key_id.as_str(),
+        key.issuer_id.as_str(),
         &project.bundle_id,
         request,
     )

@@ -11,8 +11,6 @@ pub mod fields;
 pub mod token;
 pub mod verify;
 
-use std::fmt;
-
 use app_store_server_library::models::app_store_environment::Environment as LibEnvironment;
 
 /// The crate's payload and response models, re-exported so callers name one path.
@@ -35,33 +33,11 @@ pub fn apple_root_g3_der() -> &'static [u8] {
     APPLE_ROOT_CA_G3
 }
 
-/// The two environments Apple serves. Xcode and LocalTesting data is never accepted, so they have no variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub enum Environment {
-    Production,
-    Sandbox,
-}
+/// Apple's two environments are the domain's; Xcode and LocalTesting data is never accepted, so they have no
+/// variant. The conversions to and from the library's enum live here, so `domain` needs no Apple crate.
+pub use crate::domain::Environment;
 
 impl Environment {
-    /// Apple's spelling, as found in payloads.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Environment::Production => "Production",
-            Environment::Sandbox => "Sandbox",
-        }
-    }
-
-    /// Accepts Apple's spelling, ignoring case.
-    pub fn parse(s: &str) -> Option<Self> {
-        if s.eq_ignore_ascii_case("production") {
-            Some(Environment::Production)
-        } else if s.eq_ignore_ascii_case("sandbox") {
-            Some(Environment::Sandbox)
-        } else {
-            None
-        }
-    }
-
     /// `None` for Xcode, LocalTesting and unknown values: none of them can be trusted as Apple's.
     pub fn from_lib(env: &LibEnvironment) -> Option<Self> {
         match env {
@@ -76,12 +52,6 @@ impl Environment {
             Environment::Production => LibEnvironment::Production,
             Environment::Sandbox => LibEnvironment::Sandbox,
         }
-    }
-}
-
-impl fmt::Display for Environment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -130,7 +100,7 @@ mod tests {
     fn environment_round_trips_with_the_library_enum() {
         for env in [Environment::Production, Environment::Sandbox] {
             assert_eq!(Environment::from_lib(&env.to_lib()), Some(env));
-            assert_eq!(Environment::parse(env.as_str()), Some(env));
+            assert_eq!(Environment::parse(env.as_str()), Ok(env));
         }
         assert_eq!(Environment::from_lib(&LibEnvironment::Xcode), None);
         assert_eq!(

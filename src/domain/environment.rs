@@ -1,4 +1,5 @@
 //! Apple's two environments; the spelling matches Apple's `environment` field.
+//! `crate::apple` re-exports this type and adds the conversions to and from the App Store library's enum.
 use std::fmt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -49,6 +49,13 @@ impl KeyId {
         Err(diagnose(s))
     }
 
+    /// A Key ID read back from the keys table. Rows there are written only from a parsed `KeyId`
+    /// (`keys::save_key`), so the value is taken as it is: checking it again could only turn a stored key
+    /// into an error on every call.
+    pub(crate) fn from_store(stored: String) -> Self {
+        Self(stored)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -9,6 +9,7 @@ mod key_id;
 mod private_key;
 mod role;
 mod slug;
+mod transaction_id;
 
 pub use api_scope::{ApiScope, ApiScopeError};
 pub use app_apple_id::{AppAppleId, AppAppleIdError, APP_APPLE_ID_MAX_DIGITS};
@@ -22,3 +23,4 @@ pub use private_key::{
 };
 pub use role::{Role, RoleError};
 pub use slug::{Slug, SlugError, SLUG_MAX_LEN, SLUG_MIN_LEN};
+pub use transaction_id::{TransactionId, TransactionIdError, TRANSACTION_ID_MAX_DIGITS};

@@ -65,7 +65,7 @@ fn parse_day(s: &str) -> Option<i64> {
 /// Production and 30 in Sandbox; endDate after startDate; a future endDate means "until now").
 pub fn validate(form: &BackfillForm, now_ms: i64) -> Result<BackfillRange, BackfillErrors> {
     let mut e = BackfillErrors::default();
-    let environment = Environment::parse(form.environment.trim());
+    let environment = Environment::parse(form.environment.trim()).ok();
     if environment.is_none() {
         e.environment = Some("Choose Production or Sandbox.".into());
     }

@@ -158,7 +158,7 @@ pub async fn status(
         && now - row.requested_at < APPLE_WATCH_MS
         && !attempts.iter().any(Attempt::succeeded);
     if ask_apple && due {
-        if let Some(env) = Environment::parse(&row.environment) {
+        if let Ok(env) = Environment::parse(&row.environment) {
             let token = row.token.clone();
             let answer = crate::apple_calls::with_project_key(state, project, |creds| {
                 let token = token.clone();

@@ -15,6 +15,7 @@ use super::{
     claimed_transaction_id, claims, identity, unseen, verify_soon_knowing, Claims, Verifying,
 };
 use crate::apple::{ApiCredentials, AppleError, Environment};
+use crate::domain::TransactionId;
 use crate::state::AppState;
 use crate::store::transactions::StoredCopies;
 use crate::store::Project;
@@ -61,7 +62,7 @@ async fn refund_pages(
     state: &AppState,
     creds: &ApiCredentials,
     env: Environment,
-    id: &str,
+    id: &TransactionId,
 ) -> Result<RefundPages, AppleError> {
     let mut revision: Option<String> = None;
     let mut signed = Vec::new();
@@ -107,7 +108,7 @@ pub(crate) async fn subscription_pages(
     state: &AppState,
     creds: &ApiCredentials,
     env: Environment,
-    id: &str,
+    id: &TransactionId,
 ) -> Vec<String> {
     let query = HistoryFilters {
         product_type: Some("AUTO_RENEWABLE".into()),
@@ -122,7 +123,7 @@ async fn history_pages(
     state: &AppState,
     creds: &ApiCredentials,
     env: Environment,
-    id: &str,
+    id: &TransactionId,
     mut query: crate::apple::HistoryQuery,
 ) -> Vec<String> {
     let mut signed = Vec::new();
@@ -187,7 +188,7 @@ pub(crate) async fn page_sections(
     project: &Project,
     creds: &ApiCredentials,
     env: Environment,
-    id: &str,
+    id: &TransactionId,
     primary: &Claims,
     request: &HistoryRequest,
 ) -> Answers {
@@ -278,7 +279,7 @@ pub(crate) async fn page_sections(
     let mut seen: HashSet<String> = page_claims
         .into_iter()
         .filter_map(|c| c.transaction_id)
-        .chain(std::iter::once(id.to_owned()))
+        .chain(std::iter::once(id.as_str().to_owned()))
         .collect();
     let chain = unseen(chain, &mut seen);
     Answers {

@@ -2,12 +2,14 @@
 //! id — only Apple's answer tells), an order id from the customer's receipt e-mail, or an app account token.
 use serde::Serialize;
 
+use crate::domain::TransactionId;
+
 /// A search input that fits one of the shapes storedesk can look up.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum SearchInput {
     /// Digits only. Either a transaction id or an original transaction id.
-    TransactionId(String),
+    TransactionId(TransactionId),
     /// Letters and digits starting with a letter, such as `MK5TTTVWJH`; stored uppercase.
     OrderId(String),
     /// A UUID; stored lowercase. Searched in the local index only: Apple has no lookup by token.
@@ -17,9 +19,8 @@ pub enum SearchInput {
 impl SearchInput {
     pub fn value(&self) -> &str {
         match self {
-            SearchInput::TransactionId(v)
-            | SearchInput::OrderId(v)
-            | SearchInput::AppAccountToken(v) => v,
+            SearchInput::TransactionId(id) => id.as_str(),
+            SearchInput::OrderId(v) | SearchInput::AppAccountToken(v) => v,
         }
     }
 
@@ -44,8 +45,6 @@ pub enum SearchInputError {
     Unrecognised(String),
 }
 
-/// Apple's ids run to about 16 digits; 20 leaves room without accepting arbitrary numbers.
-const MAX_ID_DIGITS: usize = 20;
 const MIN_ORDER_ID: usize = 6;
 const MAX_ORDER_ID: usize = 20;
 /// How much of a bad input is quoted back.
@@ -71,8 +70,8 @@ impl SearchInput {
         if s.is_empty() {
             return Err(SearchInputError::Empty);
         }
-        if s.len() <= MAX_ID_DIGITS && s.bytes().all(|b| b.is_ascii_digit()) {
-            return Ok(SearchInput::TransactionId(s.to_owned()));
+        if let Ok(id) = TransactionId::parse(s) {
+            return Ok(SearchInput::TransactionId(id));
         }
         if is_uuid(s) {
             return Ok(SearchInput::AppAccountToken(s.to_ascii_lowercase()));
@@ -103,7 +102,7 @@ mod tests {
     fn each_kind_is_recognised() {
         assert_eq!(
             SearchInput::parse(" 2000000874121031 ").unwrap(),
-            SearchInput::TransactionId("2000000874121031".into())
+            SearchInput::TransactionId(TransactionId::parse("2000000874121031").unwrap())
         );
         assert_eq!(
             SearchInput::parse("mk5tttvwjh").unwrap(),

@@ -349,7 +349,7 @@ both_backends!(
                     .position(|k| k.fingerprint() == opened.fingerprint)
                     .unwrap_or_else(|| panic!("reader {reader}: a key that was never uploaded: {}", opened.fingerprint));
                 assert!(index >= floor, "reader {reader}: got key {index} after rotation to key {floor} had completed");
-                assert_eq!(opened.key_id, nth_key_id(index));
+                assert_eq!(opened.key_id.as_str(), nth_key_id(index));
                 assert_eq!(opened.signing_key.verifying_key(), &keys[index].verifying_key(), "fingerprint and key agree");
                 let message = format!("reader {reader} call {calls}");
                 let signature: p256::ecdsa::Signature = opened.signing_key.sign(message.as_bytes());

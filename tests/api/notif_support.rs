@@ -101,8 +101,8 @@ pub async fn history(sim: &SimHandle, env: Environment, start_ms: i64, end_ms: i
     use app_store_server_library::models::notification_history_request::NotificationHistoryRequest;
     let key = sim.issue_key();
     let creds = ApiCredentials {
-        key_id: key.key_id.clone(),
-        issuer_id: key.issuer_id.clone(),
+        key_id: storedesk::domain::KeyId::parse(&key.key_id).unwrap(),
+        issuer_id: storedesk::domain::IssuerId::parse(&key.issuer_id).unwrap(),
         bundle_id: sim.seed().bundle_id,
         signing_key: storedesk::domain::ApplePrivateKey::parse(key.private_key_pem.as_bytes())
             .unwrap()

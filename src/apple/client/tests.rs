@@ -21,6 +21,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 
 use super::*;
+use crate::domain::TransactionId;
 
 #[derive(Debug, Clone)]
 struct Recorded {
@@ -212,12 +213,17 @@ fn model_bytes(name: &str) -> Vec<u8> {
 
 fn creds() -> ApiCredentials {
     ApiCredentials {
-        key_id: "keyId".into(),
-        issuer_id: "issuerId".into(),
+        // The placeholders of Apple's own library tests, not real shapes: taken unchecked, as from the store.
+        key_id: crate::domain::KeyId::from_store("keyId".into()),
+        issuer_id: crate::domain::IssuerId::from_store("issuerId".into()),
         bundle_id: "com.example".into(),
         signing_key: SigningKey::random(&mut rand::rngs::OsRng).into(),
         key_version: 7,
     }
+}
+
+fn tid(id: &str) -> TransactionId {
+    TransactionId::parse(id).unwrap()
 }
 
 /// Production under /prod and Sandbox under /sandbox of the same stub; trailing slashes on purpose.
@@ -276,7 +282,7 @@ async fn get_transaction_info_sends_apple_shaped_request() {
     let client = client_for(&stub, |_| {});
     let creds = creds();
     let resp = client
-        .get_transaction_info(&creds, Environment::Sandbox, "1234")
+        .get_transaction_info(&creds, Environment::Sandbox, &tid("1234"))
         .await
         .unwrap();
     assert_eq!(
@@ -292,7 +298,7 @@ async fn get_transaction_info_sends_apple_shaped_request() {
 
     // The same key reuses its token; the production base URL is used for Production.
     client
-        .get_transaction_info(&creds, Environment::Production, "1234")
+        .get_transaction_info(&creds, Environment::Production, &tid("1234"))
         .await
         .unwrap();
     let reqs = stub.requests();
@@ -309,7 +315,7 @@ async fn get_transaction_info_sends_apple_shaped_request() {
         ..creds.clone()
     };
     client
-        .get_transaction_info(&rotated, Environment::Production, "1234")
+        .get_transaction_info(&rotated, Environment::Production, &tid("1234"))
         .await
         .unwrap();
     let reqs = stub.requests();
@@ -322,15 +328,16 @@ async fn get_transaction_info_sends_apple_shaped_request() {
 
 #[tokio::test]
 async fn ids_are_path_encoded() {
-    let stub = Stub::start(|_, _| Reply::model(200, "transactionInfoResponse")).await;
+    // Transaction ids are digits by type now; an order id is still the text that was pasted.
+    let stub = Stub::start(|_, _| Reply::model(200, "lookupOrderIdResponse")).await;
     let client = client_for(&stub, |_| {});
     client
-        .get_transaction_info(&creds(), Environment::Sandbox, "12/../34?x=1")
+        .look_up_order_id(&creds(), Environment::Sandbox, "12/../34?x=1")
         .await
         .unwrap();
     assert_eq!(
         stub.requests()[0].path,
-        "/sandbox/inApps/v1/transactions/12%2F..%2F34%3Fx=1"
+        "/sandbox/inApps/v1/lookup/12%2F..%2F34%3Fx=1"
     );
 }
 
@@ -351,7 +358,7 @@ async fn transaction_history_v2_with_every_filter() {
         sort: Some(Order::Ascending),
     };
     let resp = client
-        .get_transaction_history(&creds, Environment::Production, "1234", &query)
+        .get_transaction_history(&creds, Environment::Production, &tid("1234"), &query)
         .await
         .unwrap();
     assert_eq!(resp.revision.as_deref(), Some("revision_output"));
@@ -389,7 +396,7 @@ async fn unknown_environment_value_is_kept_raw() {
         .get_transaction_history(
             &creds(),
             Environment::Sandbox,
-            "1234",
+            &tid("1234"),
             &HistoryQuery::default(),
         )
         .await
@@ -411,7 +418,7 @@ async fn wrong_json_shape_is_a_malformed_response() {
         .get_transaction_history(
             &creds(),
             Environment::Sandbox,
-            "1234",
+            &tid("1234"),
             &HistoryQuery::default(),
         )
         .await
@@ -422,7 +429,7 @@ async fn wrong_json_shape_is_a_malformed_response() {
     let stub = Stub::start(|_, _| Reply::text(200, "<html>surprise</html>")).await;
     let client = client_for(&stub, |_| {});
     let err = client
-        .get_transaction_info(&creds(), Environment::Sandbox, "1234")
+        .get_transaction_info(&creds(), Environment::Sandbox, &tid("1234"))
         .await
         .unwrap_err();
     assert!(matches!(err, AppleError::MalformedResponse(_)), "{err:?}");
@@ -434,7 +441,7 @@ async fn subscription_statuses_repeat_the_status_key() {
     let stub = Stub::start(|_, _| Reply::model(200, "getAllSubscriptionStatusesResponse")).await;
     let client = client_for(&stub, |_| {});
     let resp = client
-        .get_all_subscription_statuses(&creds(), Environment::Sandbox, "4321", &[2, 1])
+        .get_all_subscription_statuses(&creds(), Environment::Sandbox, &tid("4321"), &[2, 1])
         .await
         .unwrap();
     assert_eq!(resp.app_apple_id, Some(5454545));
@@ -465,7 +472,7 @@ async fn refund_history_order_lookup_and_test_notifications() {
         .get_refund_history(
             &creds,
             Environment::Production,
-            "555555",
+            &tid("555555"),
             Some("revision_input"),
         )
         .await
@@ -583,7 +590,7 @@ async fn consumption_information_v2_accepts_202_empty() {
         sample_content_provided: false,
     };
     client
-        .send_consumption_information(&creds, Environment::Sandbox, "49571273", &request)
+        .send_consumption_information(&creds, Environment::Sandbox, &tid("49571273"), &request)
         .await
         .unwrap();
     let req = &stub.requests()[0];
@@ -611,7 +618,12 @@ async fn extend_subscription_renewal_date_puts_the_body() {
         request_identifier: "fdf964a4-233b-486c-aac1-97d8d52688ac".into(),
     };
     let resp = client
-        .extend_subscription_renewal_date(&creds(), Environment::Production, "4124214", &request)
+        .extend_subscription_renewal_date(
+            &creds(),
+            Environment::Production,
+            &tid("4124214"),
+            &request,
+        )
         .await
         .unwrap();
     assert_eq!(resp.original_transaction_id.as_deref(), Some("2312412"));
@@ -643,7 +655,7 @@ async fn unauthorized_text_body() {
     .await;
     let client = client_for(&stub, |_| {});
     let err = client
-        .get_transaction_info(&creds(), Environment::Production, "1234")
+        .get_transaction_info(&creds(), Environment::Production, &tid("1234"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -674,7 +686,7 @@ async fn not_found_is_not_retried_and_falls_back_to_sandbox() {
     let client = client_for(&stub, |_| {});
     let creds = creds();
     let err = client
-        .get_transaction_info(&creds, Environment::Production, "1234")
+        .get_transaction_info(&creds, Environment::Production, &tid("1234"))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -694,7 +706,7 @@ async fn not_found_is_not_retried_and_falls_back_to_sandbox() {
     assert_eq!(stub.count(), 1);
 
     let answered = client
-        .get_transaction_info_any_env(&creds, "1234")
+        .get_transaction_info_any_env(&creds, &tid("1234"))
         .await
         .unwrap();
     assert_eq!(answered.environment, Environment::Sandbox);
@@ -725,12 +737,12 @@ async fn fallback_stops_at_production_success_and_other_errors() {
     let client = client_for(&stub, |_| {});
     let creds = creds();
     let answered = client
-        .get_transaction_info_any_env(&creds, "1")
+        .get_transaction_info_any_env(&creds, &tid("1"))
         .await
         .unwrap();
     assert_eq!(answered.environment, Environment::Production);
     let err = client
-        .get_transaction_info_any_env(&creds, "x")
+        .get_transaction_info_any_env(&creds, &tid("2"))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Some(4000006));
@@ -757,7 +769,7 @@ async fn rate_limit_soon_is_waited_out_once() {
     let client = client_for(&stub, |_| {});
     let started = Instant::now();
     client
-        .get_transaction_info(&creds(), Environment::Sandbox, "1234")
+        .get_transaction_info(&creds(), Environment::Sandbox, &tid("1234"))
         .await
         .unwrap();
     assert_eq!(stub.count(), 2);
@@ -775,7 +787,7 @@ async fn rate_limit_far_is_returned_with_the_time() {
     .await;
     let client = client_for(&stub, |_| {});
     let err = client
-        .get_transaction_info(&creds(), Environment::Sandbox, "1234")
+        .get_transaction_info(&creds(), Environment::Sandbox, &tid("1234"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -805,7 +817,7 @@ async fn rate_limit_twice_in_a_row_is_returned() {
     .await;
     let client = client_for(&stub, |_| {});
     let err = client
-        .get_transaction_info(&creds(), Environment::Sandbox, "1234")
+        .get_transaction_info(&creds(), Environment::Sandbox, &tid("1234"))
         .await
         .unwrap_err();
     assert!(matches!(err, AppleError::RateLimited { .. }));
@@ -827,7 +839,7 @@ async fn retryable_500_is_retried_then_succeeds() {
     .await;
     let client = client_for(&stub, |_| {});
     client
-        .get_transaction_info(&creds(), Environment::Sandbox, "1234")
+        .get_transaction_info(&creds(), Environment::Sandbox, &tid("1234"))
         .await
         .unwrap();
     assert_eq!(stub.count(), 3);
@@ -838,7 +850,7 @@ async fn persistent_500_reports_the_retries() {
     let stub = Stub::start(|_, _| Reply::model(500, "apiException")).await;
     let client = client_for(&stub, |_| {});
     let err = client
-        .get_transaction_info(&creds(), Environment::Production, "1234")
+        .get_transaction_info(&creds(), Environment::Production, &tid("1234"))
         .await
         .unwrap_err();
     assert_eq!(stub.count(), 3, "first attempt plus max_retries (2)");
@@ -851,7 +863,7 @@ async fn persistent_500_reports_the_retries() {
     let stub = Stub::start(|_, _| Reply::text(503, "busy")).await;
     let client = client_for(&stub, |c| c.max_retries = 1);
     let err = client
-        .get_transaction_info(&creds(), Environment::Production, "1234")
+        .get_transaction_info(&creds(), Environment::Production, &tid("1234"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -876,7 +888,7 @@ async fn retryable_404_codes_are_retried() {
     .await;
     let client = client_for(&stub, |_| {});
     client
-        .get_all_subscription_statuses(&creds(), Environment::Sandbox, "1", &[])
+        .get_all_subscription_statuses(&creds(), Environment::Sandbox, &tid("1"), &[])
         .await
         .unwrap();
     assert_eq!(stub.count(), 2);
@@ -892,7 +904,7 @@ async fn unknown_error_code_is_kept_raw_and_charset_is_tolerated() {
     .await;
     let client = client_for(&stub, |_| {});
     let err = client
-        .get_transaction_info(&creds(), Environment::Sandbox, "1234")
+        .get_transaction_info(&creds(), Environment::Sandbox, &tid("1234"))
         .await
         .unwrap_err();
     assert!(matches!(
@@ -919,7 +931,7 @@ async fn json_error_body_without_json_content_type_is_not_parsed() {
     .await;
     let client = client_for(&stub, |_| {});
     let err = client
-        .get_transaction_info(&creds(), Environment::Sandbox, "abc")
+        .get_transaction_info(&creds(), Environment::Sandbox, &tid("1234"))
         .await
         .unwrap_err();
     assert_eq!(
@@ -945,7 +957,7 @@ async fn hang_beyond_the_timeout_is_a_timeout() {
     });
     let started = Instant::now();
     let err = client
-        .get_transaction_info(&creds(), Environment::Sandbox, "1234")
+        .get_transaction_info(&creds(), Environment::Sandbox, &tid("1234"))
         .await
         .unwrap_err();
     assert_eq!(err, AppleError::Timeout { retries: 1 });
@@ -970,7 +982,7 @@ async fn connection_refused_is_a_network_error() {
     })
     .unwrap();
     let err = client
-        .get_transaction_info(&creds(), Environment::Sandbox, "1")
+        .get_transaction_info(&creds(), Environment::Sandbox, &tid("1"))
         .await
         .unwrap_err();
     assert!(

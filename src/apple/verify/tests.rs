@@ -1,3 +1,4 @@
+//! Verifier tests: Apple's signed test vectors, and chains and payloads signed here with the test PKI.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use std::path::PathBuf;

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::json::{SearchJson, SubscriptionsJson};
 use super::{ok, ApiClient, ApiError, ApiResult};
-use crate::domain::ApiScope;
+use crate::domain::{ApiScope, TransactionId};
 use crate::state::AppState;
 use crate::support::{
     AppleProblem, FieldError, Freshness, HistoryFilters, HistoryParams, HistoryRequest, SearchInput,
@@ -142,12 +142,12 @@ pub async fn history_csv(
 ) -> ApiResult {
     let (slug, transaction_id) = path.into_inner();
     let project = client.project(&state, &slug, ApiScope::Read).await?;
-    if !crate::support::subscription::is_transaction_id(&transaction_id) {
+    let Ok(transaction_id) = TransactionId::parse(&transaction_id) else {
         return Err(ApiError::NotFound(format!(
             "“{}” is not a transaction id: those are digits only, such as 2000000442013708.",
             transaction_id.chars().take(40).collect::<String>()
         )));
-    }
+    };
     let filters = HistoryFilters::parse(&query).map_err(invalid)?;
     let export =
         crate::support::export_csv(&state, &project, &client.actor(), &transaction_id, &filters)

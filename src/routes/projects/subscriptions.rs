@@ -6,7 +6,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::auth::csrf::CsrfForm;
-use crate::domain::Role;
+use crate::domain::{Role, TransactionId};
 use crate::error::AppError;
 use crate::routes::{redirect_with_flash, render, FieldErrors, Layout, ProjectContext};
 use crate::support::present::EXTEND_REASONS;
@@ -68,10 +68,10 @@ async fn build(cx: &ProjectContext, id: &str) -> Result<SubscriptionPage, AppErr
     })
 }
 
-/// Whether `/subscriptions/{id}` is a subscription's address (its page answers 404 otherwise, and its forms are
-/// refused the same way).
-fn names_a_subscription(id: &str) -> bool {
-    !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())
+/// The original transaction id `/subscriptions/{id}` names, when it is a subscription's address (its page answers
+/// 404 otherwise, and its forms are refused the same way).
+fn names_a_subscription(id: &str) -> Option<TransactionId> {
+    TransactionId::parse(id).ok()
 }
 
 pub async fn page(
@@ -80,7 +80,7 @@ pub async fn page(
 ) -> Result<HttpResponse, AppError> {
     let (_, id) = path.into_inner();
     let page = build(&cx, &id).await?;
-    if !names_a_subscription(&id) {
+    if names_a_subscription(&id).is_none() {
         return render(&cx.req, StatusCode::NOT_FOUND, &page);
     }
     cx.ok(&page)
@@ -94,9 +94,9 @@ pub async fn extend(
     let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let (_, id) = path.into_inner();
     // No subscription page has this address, so no form could have sent it: nothing goes to Apple.
-    if !names_a_subscription(&id) {
+    let Some(original) = names_a_subscription(&id) else {
         return Err(AppError::NotFound);
-    }
+    };
     let form = form.into_inner();
     let request = match ExtendRequest::parse(&form.days, &form.reason, &form.note) {
         Ok(r) => r,
@@ -109,7 +109,9 @@ pub async fn extend(
         }
     };
     let location = crate::urls::subscription(&project.slug, &id);
-    match crate::support::extend_renewal_date(state, project, &user.actor(), &id, &request).await? {
+    match crate::support::extend_renewal_date(state, project, &user.actor(), &original, &request)
+        .await?
+    {
         Ok(outcome) => Ok(redirect_with_flash(
             &location,
             "ok",

@@ -118,7 +118,7 @@ pub async fn export_csv(
     state: &AppState,
     project: &Project,
     actor: &Actor,
-    transaction_id: &str,
+    transaction_id: &crate::domain::TransactionId,
     filters: &HistoryFilters,
 ) -> Result<CsvExport, AppError> {
     let now = crate::clock::now_ms();
@@ -135,7 +135,7 @@ pub async fn export_csv(
     let environment = match first {
         Ok(answered) => answered.environment,
         Err(problem) => {
-            let rows = index_rows_for(state, project, transaction_id).await?;
+            let rows = index_rows_for(state, project, transaction_id.as_str()).await?;
             let page = page_from_index(&rows, filters, Some(problem), now);
             for t in &page.items {
                 body.push_str(&csv_line(t, "index", page.freshness.as_of.as_ref()));
@@ -144,7 +144,7 @@ pub async fn export_csv(
                 state,
                 project,
                 actor,
-                transaction_id,
+                transaction_id.as_str(),
                 page.items.len(),
                 "storedesk's index",
             )
@@ -205,7 +205,7 @@ pub async fn export_csv(
         actor,
         action: "lookup.export",
         project_id: Some(project.id),
-        target: transaction_id,
+        target: transaction_id.as_str(),
         detail: &detail,
     };
     state

@@ -46,7 +46,7 @@ pub(crate) async fn fetch_page(
     state: &AppState,
     project: &Project,
     environment: Environment,
-    transaction_id: &str,
+    transaction_id: &crate::domain::TransactionId,
     filters: &HistoryFilters,
     revision: Option<&str>,
 ) -> Result<Result<ApplePage, AppleProblem>, AppError> {

@@ -39,7 +39,13 @@ pub(super) async fn by_order_id(
                     transaction_id: Some(id),
                     ..
                 },
-            ) => Some(page_sections(state, project, &creds, env, id, claims, history).await),
+            ) => match crate::domain::TransactionId::parse(id) {
+                // Only an id of Apple's shape is asked about; the signature is checked below.
+                Ok(id) => {
+                    Some(page_sections(state, project, &creds, env, &id, claims, history).await)
+                }
+                Err(_) => None,
+            },
             _ => None,
         };
         Ok((valid, signed, sections))

@@ -20,7 +20,7 @@ pub(super) async fn by_transaction_id(
     project: &Project,
     actor: &Actor,
     input: &SearchInput,
-    id: &str,
+    id: &crate::domain::TransactionId,
     history: &HistoryRequest,
     now: i64,
 ) -> Result<SearchResult, AppError> {
@@ -75,6 +75,7 @@ pub(super) async fn by_transaction_id(
             .await
         }
         Err(problem) => {
+            let id = id.as_str();
             let rows = index_rows_for(state, project, id).await?;
             let primary = rows
                 .iter()
@@ -127,7 +128,7 @@ fn the_one(
 async fn by_app_transaction_id(
     state: &AppState,
     project: &Project,
-    app_transaction_id: &str,
+    app_transaction_id: &crate::domain::TransactionId,
     request: &HistoryRequest,
 ) -> Result<Result<(SignedTransaction, Answers), AppleProblem>, AppError> {
     let newest = HistoryFilters::default().to_query(None);

@@ -5,6 +5,7 @@ use serde::Serialize;
 use crate::apple::models::extend_reason_code::ExtendReasonCode;
 use crate::apple::models::extend_renewal_date_request::ExtendRenewalDateRequest;
 use crate::apple::{with_fallback, Environment};
+use crate::domain::TransactionId;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::{Actor, Project};
@@ -99,18 +100,18 @@ pub async fn extend_renewal_date(
     state: &AppState,
     project: &Project,
     actor: &Actor,
-    original_transaction_id: &str,
+    original_transaction_id: &TransactionId,
     request: &ExtendRequest,
 ) -> Result<Result<ExtendOutcome, AppleProblem>, AppError> {
     let now = crate::clock::now_ms();
-    let id = original_transaction_id.trim();
+    let id = original_transaction_id.as_str();
     let request_identifier = uuid::Uuid::new_v4().to_string();
     let known_env = state
         .store
         .indexed_by_original_id(project.id, id)
         .await?
         .first()
-        .and_then(|r| Environment::parse(&r.environment));
+        .and_then(|r| Environment::parse(&r.environment).ok());
     let body = ExtendRenewalDateRequest {
         extend_by_days: request.days,
         extend_reason_code: ExtendReasonCode::from(request.reason_code),
@@ -124,7 +125,12 @@ pub async fn extend_renewal_date(
                 async move {
                     state
                         .apple
-                        .extend_subscription_renewal_date(&creds, env, id, body)
+                        .extend_subscription_renewal_date(
+                            &creds,
+                            env,
+                            original_transaction_id,
+                            body,
+                        )
                         .await
                 }
             };

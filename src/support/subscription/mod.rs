@@ -9,6 +9,7 @@ use super::index::decoded_of;
 use super::present::{self, status_badge, RenewalView, StatusBadge, TransactionView};
 use super::timeline::{self, StatusInfo, Timeline};
 use super::{call_apple, identity, AppleProblem, Freshness};
+use crate::domain::TransactionId;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::transactions::index_row;
@@ -60,10 +61,6 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }
 
-pub(crate) fn is_transaction_id(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit())
-}
-
 /// Every subscription group's state for the customer of `original_transaction_id`. Written to the audit log as
 /// `lookup.subscription`; what Apple signed is verified, indexed, then shown.
 pub async fn subscription_status(
@@ -74,7 +71,7 @@ pub async fn subscription_status(
 ) -> Result<SubscriptionReport, AppError> {
     let now = crate::clock::now_ms();
     let id = original_transaction_id.trim();
-    if !is_transaction_id(id) {
+    let Ok(requested) = TransactionId::parse(id) else {
         let quoted: String = id.chars().take(40).collect();
         return Ok(SubscriptionReport {
             original_transaction_id: quoted.clone(),
@@ -86,14 +83,16 @@ pub async fn subscription_status(
                 "“{quoted}” is not an original transaction id: those are digits only, such as 2000000442013708."
             )),
         });
-    }
+    };
+    let requested = &requested;
     // One key session: the statuses, then the customer's subscription history for the timelines.
     let answer = call_apple(state, project, |creds| async move {
         let statuses = state
             .apple
-            .get_all_subscription_statuses_any_env(&creds, id, &[])
+            .get_all_subscription_statuses_any_env(&creds, requested, &[])
             .await?;
-        let chain = super::fetch::subscription_pages(state, &creds, statuses.environment, id).await;
+        let chain =
+            super::fetch::subscription_pages(state, &creds, statuses.environment, requested).await;
         Ok((statuses, chain))
     })
     .await?;

@@ -116,8 +116,8 @@ pub async fn rotate(cx: ProjectContext, form: RawKeyForm) -> Result<HttpResponse
     };
     // The replacement is proven with Apple before it takes over, so a wrong key never replaces a working one.
     let creds = crate::apple::ApiCredentials {
-        key_id: parsed.key_id.as_str().to_string(),
-        issuer_id: parsed.issuer_id.as_str().to_string(),
+        key_id: parsed.key_id.clone(),
+        issuer_id: parsed.issuer_id.clone(),
         bundle_id: project.bundle_id.clone(),
         signing_key: parsed.key.signing_key().into(),
         key_version: -crate::clock::now_ms(),

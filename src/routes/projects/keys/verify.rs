@@ -62,7 +62,7 @@ pub async fn verify_now(
             &user.actor(),
             "key.verify",
             Some(project.id),
-            &key.key_id,
+            key.key_id.as_str(),
             &format!(
                 "{}: {}",
                 if check.ok { "ok" } else { "failed" },

@@ -6,6 +6,7 @@ use askama::Template;
 use super::view::{time_left, Choice, NotificationView};
 use crate::apple::Environment;
 use crate::auth::csrf::CsrfForm;
+use crate::domain::TransactionId;
 use crate::error::AppError;
 use crate::notifications::consumption::{
     self, ConsumptionErrors, ConsumptionForm, CONSENT_CHOICES, DELIVERY_STATUSES,
@@ -228,6 +229,13 @@ pub async fn send(
             "This consumption request names no transaction, so there is nothing to answer.".into(),
         ));
     };
+    // Apple signed the id, and it goes into Apple's URL only in the shape Apple gives its ids.
+    let Ok(apple_id) = TransactionId::parse(&transaction_id) else {
+        return Err(AppError::BadRequest(
+            "This consumption request names a transaction id Apple does not issue, so there is nothing to answer."
+                .into(),
+        ));
+    };
     let environment = Environment::parse(&n.environment).unwrap_or(Environment::Production);
     let summary = serde_json::from_str(&n.payload)
         .map(|v| decoded::summary_of(&v))
@@ -242,7 +250,7 @@ pub async fn send(
     };
     let request_json = serde_json::to_string(&body)
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("consumption body: {e}")))?;
-    let (apple, tid, body_ref) = (&state.apple, transaction_id.as_str(), &body);
+    let (apple, tid, body_ref) = (&state.apple, &apple_id, &body);
     let result = crate::apple_calls::with_project_key(state, project, move |creds| async move {
         apple
             .send_consumption_information(&creds, environment, tid, body_ref)

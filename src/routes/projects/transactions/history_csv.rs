@@ -3,6 +3,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
+use crate::domain::TransactionId;
 use crate::error::AppError;
 use crate::routes::{render, Layout, ProjectContext};
 use crate::support::{HistoryFilters, HistoryParams};
@@ -23,12 +24,9 @@ pub async fn csv(
 ) -> Result<HttpResponse, AppError> {
     let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let (_, transaction_id) = path.into_inner();
-    if transaction_id.is_empty()
-        || transaction_id.len() > 20
-        || !transaction_id.bytes().all(|b| b.is_ascii_digit())
-    {
+    let Ok(transaction_id) = TransactionId::parse(&transaction_id) else {
         return Err(AppError::NotFound);
-    }
+    };
     let filters = HistoryFilters::parse(&query).map_err(|errors| {
         AppError::BadRequest(
             errors
@@ -45,7 +43,7 @@ pub async fn csv(
         let page = ExportFailedPage {
             layout: cx.layout("Export stopped", "transactions"),
             slug: project.slug.clone(),
-            transaction_id,
+            transaction_id: transaction_id.to_string(),
             sentence: export.freshness.sentence,
         };
         return render(&cx.req, StatusCode::BAD_GATEWAY, &page);

@@ -22,7 +22,7 @@ pub async fn send(cx: ProjectContext, form: CsrfForm<TestForm>) -> Result<HttpRe
     let env = form
         .environment
         .as_deref()
-        .and_then(Environment::parse)
+        .and_then(|e| Environment::parse(e).ok())
         .ok_or_else(|| {
             AppError::BadRequest("Choose the environment to test: Production or Sandbox.".into())
         })?;
