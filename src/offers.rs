@@ -259,21 +259,11 @@ fn identifier(
     s.to_string()
 }
 
-fn uuid_shape(s: &str) -> bool {
-    const HYPHENS: [usize; 4] = [8, 13, 18, 23];
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, b)| {
-            if HYPHENS.contains(&i) {
-                b == b'-'
-            } else {
-                b.is_ascii_hexdigit()
-            }
-        })
-}
-
 /// A UUID in the hyphenated 8-4-4-4-12 form (either case); any version, as StoreKit accepts.
 fn parse_uuid(s: &str) -> Option<Uuid> {
-    uuid_shape(s).then(|| Uuid::parse_str(s).ok()).flatten()
+    crate::domain::shapes::is_uuid_shape(s)
+        .then(|| Uuid::parse_str(s).ok())
+        .flatten()
 }
 
 /// Checks a request. `new_nonce` and `now_ms` fill what was left empty.

@@ -1,6 +1,8 @@
 //! The Issuer ID of the team's In-App Purchase keys: the JWT `iss`.
 use std::fmt;
 
+use super::shapes::{is_key_id_shape, is_uuid_shape};
+
 /// An Issuer ID: the hexadecimal 8-4-4-4-12 shape of a UUID, stored in lower case.
 ///
 /// Only the shape is checked: Apple's own example (`57246542-96fe-1a63-e053-0824d011072a`) is not an
@@ -34,10 +36,10 @@ impl IssuerId {
         if s.is_empty() {
             return Err(IssuerIdError::Empty);
         }
-        if is_issuer_id_shape(s) {
+        if is_uuid_shape(s) {
             return Ok(Self(s.to_ascii_lowercase()));
         }
-        if crate::domain::key_id::is_key_id_shape(s) {
+        if is_key_id_shape(s) {
             return Err(IssuerIdError::LooksLikeKeyId);
         }
         Err(IssuerIdError::NotAnIssuerId)
@@ -53,19 +55,6 @@ impl IssuerId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// True for hexadecimal digits in groups of 8-4-4-4-12 joined by hyphens, in either case.
-pub(crate) fn is_issuer_id_shape(s: &str) -> bool {
-    const HYPHENS: [usize; 4] = [8, 13, 18, 23];
-    s.len() == 36
-        && s.bytes().enumerate().all(|(i, b)| {
-            if HYPHENS.contains(&i) {
-                b == b'-'
-            } else {
-                b.is_ascii_hexdigit()
-            }
-        })
 }
 
 impl fmt::Display for IssuerId {

@@ -1,6 +1,8 @@
 //! The Key ID of an In-App Purchase key: Apple's 10-character code, used as the JWT `kid`.
 use std::fmt;
 
+use super::shapes::{is_key_id_shape, is_uuid_shape};
+
 /// Apple's Key IDs are always this long.
 pub const KEY_ID_LEN: usize = 10;
 
@@ -61,13 +63,6 @@ impl KeyId {
     }
 }
 
-/// True for exactly 10 characters of `A-Z0-9`; other modules use it to spot Key IDs inside file names.
-pub(crate) fn is_key_id_shape(s: &str) -> bool {
-    s.len() == KEY_ID_LEN
-        && s.bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-}
-
 fn diagnose(s: &str) -> KeyIdError {
     let alphanumeric = s.bytes().all(|b| b.is_ascii_alphanumeric());
     let has_digit = s.bytes().any(|b| b.is_ascii_digit());
@@ -76,7 +71,7 @@ fn diagnose(s: &str) -> KeyIdError {
     if alphanumeric && has_digit && s.len() == KEY_ID_LEN {
         return KeyIdError::LowerCase;
     }
-    if crate::domain::issuer_id::is_issuer_id_shape(s) {
+    if is_uuid_shape(s) {
         return KeyIdError::LooksLikeIssuerId;
     }
     if s.bytes()

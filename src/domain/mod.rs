@@ -8,6 +8,7 @@ mod issuer_id;
 mod key_id;
 mod private_key;
 mod role;
+pub mod shapes;
 mod slug;
 mod transaction_id;
 

@@ -14,7 +14,8 @@ use pkcs8::ObjectIdentifier;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::domain::key_id::{is_key_id_shape, KeyId};
+use crate::domain::key_id::KeyId;
+use crate::domain::shapes::is_key_id_shape;
 
 /// Apple's `.p8` files are about 250 bytes; anything this big is some other file.
 pub const MAX_P8_BYTES: usize = 8 * 1024;
