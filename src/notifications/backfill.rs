@@ -54,13 +54,6 @@ pub fn day_string(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn parse_day(s: &str) -> Option<i64> {
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|dt| dt.and_utc().timestamp_millis())
-}
-
 /// Checks the form against Apple's rules for Get Notification History (startDate within the last 180 days in
 /// Production and 30 in Sandbox; endDate after startDate; a future endDate means "until now").
 pub fn validate(form: &BackfillForm, now_ms: i64) -> Result<BackfillRange, BackfillErrors> {
@@ -73,7 +66,7 @@ pub fn validate(form: &BackfillForm, now_ms: i64) -> Result<BackfillRange, Backf
         e.start = Some("Choose the first day to fetch.".into());
         None
     } else {
-        let day = parse_day(&form.start);
+        let day = crate::clock::parse_day(&form.start);
         if day.is_none() {
             e.start = Some("Write the start date as YYYY-MM-DD, for example 2026-11-01.".into());
         }
@@ -83,7 +76,7 @@ pub fn validate(form: &BackfillForm, now_ms: i64) -> Result<BackfillRange, Backf
         e.end = Some("Choose the last day to fetch.".into());
         None
     } else {
-        let day = parse_day(&form.end);
+        let day = crate::clock::parse_day(&form.end);
         if day.is_none() {
             e.end = Some("Write the end date as YYYY-MM-DD, for example 2026-11-27.".into());
         }

@@ -154,6 +154,18 @@ fn read_flash(req: &HttpRequest) -> Option<Flash> {
     })
 }
 
+/// A CSV file to download (`text/csv`), kept by no cache: histories are customer data.
+pub fn csv_download(file_name: &str, body: String) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file_name}\""),
+        ))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
 /// Renders a page; a flash message shown on it is cleared in the same response.
 pub fn render<T: Template>(
     req: &HttpRequest,

@@ -37,7 +37,7 @@ pub use history::{export_csv, CsvExport, HistoryFilters, HistoryPage, HistoryPar
 pub use index::{index_transaction, index_transaction_in};
 pub use lookup::{search, HistoryRequest, RefundHistory, SearchResult, TransactionReport};
 pub use present::{Money, TransactionView, When};
-pub use query::{SearchInput, SearchInputError};
+pub use query::{SearchInput, SearchInputError, SearchQuery};
 pub use subscription::{
     extend_renewal_date, subscription_status, ExtendRequest, SubscriptionReport,
 };

@@ -1,6 +1,8 @@
 //! What a support agent pasted into the search box: a transaction id (which may be an original transaction
 //! id — only Apple's answer tells), an order id from the customer's receipt e-mail, or an app account token.
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use super::HistoryParams;
 
 use crate::domain::TransactionId;
 
@@ -91,6 +93,15 @@ impl SearchInput {
         };
         Err(SearchInputError::Unrecognised(quoted))
     }
+}
+
+/// A search as the page's form and the API's query string send it: `q` and the history page's own parameters.
+#[derive(Deserialize, Default)]
+pub struct SearchQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(flatten)]
+    pub history: HistoryParams,
 }
 
 #[cfg(test)]

@@ -46,18 +46,6 @@ pub struct AuditQuery {
 
 const PAGE_SIZE: i64 = 50;
 
-/// `YYYY-MM-DD` at 00:00 UTC, in ms.
-fn day_start(s: &str) -> Result<Option<i64>, ()> {
-    if s.trim().is_empty() {
-        return Ok(None);
-    }
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|dt| Some(dt.and_utc().timestamp_millis()))
-        .ok_or(())
-}
-
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -66,11 +54,11 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let mut date_error = None;
-    let since = day_start(&q.from).unwrap_or_else(|_| {
+    let since = crate::clock::optional_day(&q.from).unwrap_or_else(|_| {
         date_error = Some("Dates are written YYYY-MM-DD, for example 2026-11-26.".to_string());
         None
     });
-    let until = day_start(&q.to).unwrap_or_else(|_| {
+    let until = crate::clock::optional_day(&q.to).unwrap_or_else(|_| {
         date_error = Some("Dates are written YYYY-MM-DD, for example 2026-11-26.".to_string());
         None
     });

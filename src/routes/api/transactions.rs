@@ -10,26 +10,16 @@
 //! does Apple's problem become the error (mapped like every Apple error of the API).
 use std::collections::BTreeMap;
 
-use actix_web::http::header;
-use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use actix_web::web;
 
 use super::json::{SearchJson, SubscriptionsJson};
 use super::{ok, ApiClient, ApiError, ApiResult};
 use crate::domain::{ApiScope, TransactionId};
 use crate::state::AppState;
 use crate::support::{
-    AppleProblem, FieldError, Freshness, HistoryFilters, HistoryParams, HistoryRequest, SearchInput,
+    AppleProblem, FieldError, Freshness, HistoryFilters, HistoryParams, HistoryRequest,
+    SearchInput, SearchQuery,
 };
-
-/// The query of the search: `q` and the history page's own parameters, as the page takes them.
-#[derive(Deserialize, Default)]
-pub struct SearchQuery {
-    #[serde(default)]
-    pub q: String,
-    #[serde(flatten)]
-    pub history: HistoryParams,
-}
 
 fn invalid(errors: Vec<FieldError>) -> ApiError {
     ApiError::Invalid(
@@ -160,12 +150,8 @@ pub async fn history_csv(
             export.freshness.sentence.clone(),
         ));
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", export.file_name),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(export.body))
+    Ok(crate::routes::page::csv_download(
+        &export.file_name,
+        export.body,
+    ))
 }

@@ -140,17 +140,6 @@ pub struct LogPage {
     pub open_consumption: i64,
 }
 
-fn day_start(s: &str) -> Result<Option<i64>, ()> {
-    if s.trim().is_empty() {
-        return Ok(None);
-    }
-    chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|dt| Some(dt.and_utc().timestamp_millis()))
-        .ok_or(())
-}
-
 fn some(s: &str) -> Option<String> {
     Some(s.trim().to_owned()).filter(|s| !s.is_empty())
 }
@@ -178,14 +167,14 @@ fn filter_of(q: &LogQuery) -> (LogFilter, FilterErrors) {
     f.environment = some(&q.environment);
     f.source = some(&q.source);
     const DATE_SENTENCE: &str = "Write dates as YYYY-MM-DD, for example 2026-11-26.";
-    match day_start(&q.from) {
+    match crate::clock::optional_day(&q.from) {
         Ok(d) => f.since_ms = d,
-        Err(()) => e.from = Some(DATE_SENTENCE.into()),
+        Err(_) => e.from = Some(DATE_SENTENCE.into()),
     }
-    match day_start(&q.to) {
+    match crate::clock::optional_day(&q.to) {
         // "to" names a whole day, so the range ends at the following midnight.
         Ok(d) => f.until_ms = d.map(|d| d + DAY_MS),
-        Err(()) => e.to = Some(DATE_SENTENCE.into()),
+        Err(_) => e.to = Some(DATE_SENTENCE.into()),
     }
     if let (Some(s), Some(u)) = (f.since_ms, f.until_ms) {
         if u <= s && e.to.is_none() {

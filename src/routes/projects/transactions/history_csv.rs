@@ -1,5 +1,5 @@
 //! `/projects/{project}/transactions/{transaction_id}/history.csv`: the whole filtered history as a file.
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
@@ -48,12 +48,8 @@ pub async fn csv(
         };
         return render(&cx.req, StatusCode::BAD_GATEWAY, &page);
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{}\"", export.file_name),
-        ))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(export.body))
+    Ok(crate::routes::page::csv_download(
+        &export.file_name,
+        export.body,
+    ))
 }

@@ -3,22 +3,13 @@ pub mod history_csv;
 
 use actix_web::{web, HttpResponse};
 use askama::Template;
-use serde::Deserialize;
 
 use crate::error::AppError;
 use crate::routes::FieldErrors;
 use crate::routes::{ok, unprocessable, Layout, ProjectContext};
 use crate::support::history::PRODUCT_TYPES;
-use crate::support::{HistoryParams, HistoryRequest, SearchInput, SearchResult};
+use crate::support::{HistoryParams, HistoryRequest, SearchInput, SearchQuery, SearchResult};
 use crate::urls::link;
-
-#[derive(Deserialize, Default)]
-pub struct SearchQuery {
-    #[serde(default)]
-    pub q: String,
-    #[serde(flatten)]
-    pub history: HistoryParams,
-}
 
 #[derive(Template)]
 #[template(path = "projects/transactions.html")]
