@@ -492,3 +492,78 @@ both_backends!(a_token_made_on_the_command_line_works, |app| {
         .any(|e| e.action == "api_token.create"
             && e.user_email == "system (storedesk api-token add)"));
 });
+
+/// Sends an API route's request with `token`: GET as it is, POST with an empty JSON object.
+async fn api_call(
+    app: &TestApp,
+    rule: &storedesk::routes::api::ApiRule,
+    token: &str,
+) -> reqwest::Response {
+    let path = format!(
+        "/api/v1{}",
+        rule.path
+            .replace("{project}", "demo")
+            .replace("{transaction_id}", "2000000874121031")
+            .replace("{original_transaction_id}", "2000000874121031")
+    );
+    let request = match rule.method {
+        "GET" => client().get(app.url(&path)),
+        "POST" => client().post(app.url(&path)).json(&json!({})),
+        other => panic!("the API table has a {other} route"),
+    };
+    request
+        .header("Authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+both_backends!(
+    every_api_route_admits_the_scope_its_table_row_states_and_only_its_own_project,
+    |app| {
+        use storedesk::domain::ApiScope;
+        use storedesk::routes::api::TABLE;
+        let admin = app.session(Role::Admin).await;
+        assert_eq!(create_project(&admin, "demo").await.status().as_u16(), 303);
+        assert_eq!(create_project(&admin, "other").await.status().as_u16(), 303);
+        let read = make_token(&admin, "demo", "read", "reader").await;
+        let sign = make_token(&admin, "demo", "sign", "signer").await;
+        let elsewhere = make_token(&admin, "other", "sign", "elsewhere").await;
+        for rule in TABLE {
+            let (method, path) = (rule.method, rule.path);
+            // A sign token may do everything; a read token only what needs read.
+            let by_sign = api_call(&app, rule, &sign).await.status().as_u16();
+            assert_ne!(by_sign, 403, "{method} {path} refused a sign token");
+            let by_read = api_call(&app, rule, &read).await;
+            if rule.scope == ApiScope::Sign {
+                assert_eq!(by_read.status().as_u16(), 403, "{method} {path}");
+                let body: serde_json::Value = by_read.json().await.unwrap();
+                assert_eq!(
+                    body["error"]["code"], "insufficient_scope",
+                    "{method} {path}"
+                );
+            } else {
+                assert_ne!(
+                    by_read.status().as_u16(),
+                    403,
+                    "{method} {path} refused a read token"
+                );
+            }
+            let by_other = api_call(&app, rule, &elsewhere).await;
+            assert_eq!(by_other.status().as_u16(), 403, "{method} {path}");
+            let body: serde_json::Value = by_other.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "forbidden", "{method} {path}");
+        }
+    }
+);
+
+#[test]
+fn only_signing_an_offer_needs_a_sign_token() {
+    use storedesk::domain::ApiScope;
+    let signing: Vec<_> = storedesk::routes::api::TABLE
+        .iter()
+        .filter(|rule| rule.scope == ApiScope::Sign)
+        .map(|rule| (rule.method, rule.path))
+        .collect();
+    assert_eq!(signing, [("POST", "/projects/{project}/offers/signature")]);
+}

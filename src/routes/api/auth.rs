@@ -1,11 +1,10 @@
-//! The bearer-token check of `/api/v1/...`: `ApiClient` is an extractor, so a handler that takes one can only run
-//! for a valid, unrevoked token. The handler then names the project and the scope it needs:
+//! The bearer-token check of `/api/v1/...`, in two steps: [`require_token`] (on the whole scope) admits a valid,
+//! unrevoked token before anything else is read, and [`require_scope`] (on each route, with the scope the API's
+//! route table states) admits the token's own project with a scope that allows the route. A handler takes the
+//! result as an [`ApiProject`]:
 //!
 //! ```ignore
-//! async fn handler(state: web::Data<AppState>, client: ApiClient, path: web::Path<String>) -> ApiResult {
-//!     let project = client.project(&state, &path, ApiScope::Read).await?;
-//!     ...
-//! }
+//! async fn handler(api: ApiProject) -> ApiResult { /* api.project, api.client */ }
 //! ```
 use std::future::Future;
 use std::pin::Pin;
@@ -183,5 +182,62 @@ impl FromRequest for ApiClient {
                 None => authenticate(&req).await,
             }
         })
+    }
+}
+
+/// A request the API's route table admitted: the calling token and the project named by `{project}`, which is the
+/// token's own and its scope allows the route.
+#[derive(Clone, Debug)]
+pub struct ApiProject {
+    pub client: ApiClient,
+    pub project: Project,
+}
+
+/// Middleware of each API route: the token (already admitted by [`require_token`]) must name this route's project
+/// and have the route's scope. Runs before the route's extractors, so a token for another project learns nothing
+/// about the body it sent.
+pub async fn require_scope(
+    scope: ApiScope,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let admitted = async {
+        let client = ApiClient::extract(req.request()).await?;
+        let state = req
+            .app_data::<web::Data<AppState>>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("application state missing")))?;
+        let slug = req
+            .match_info()
+            .get("project")
+            .unwrap_or_default()
+            .to_owned();
+        let project = client.project(&state, &slug, scope).await?;
+        Ok::<_, ApiError>(ApiProject { client, project })
+    };
+    match admitted.await {
+        Ok(api) => {
+            req.extensions_mut().insert(api);
+            Ok(next.call(req).await?.map_into_boxed_body())
+        }
+        Err(e) => Ok(req.error_response(e)),
+    }
+}
+
+impl FromRequest for ApiProject {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _payload: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(
+            req.extensions()
+                .get::<ApiProject>()
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::Unexpected(anyhow::anyhow!(
+                        "an API route without its scope in the route table"
+                    ))
+                }),
+        )
     }
 }

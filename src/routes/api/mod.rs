@@ -1,11 +1,11 @@
-//! The JSON API under `/api/v1/`, for the publisher's own backend. Bearer API tokens (see `token`), one project
-//! per token, scope `read` or `sign`.
+//! The JSON API under `/api/v1/`, for the publisher's own backend. Bearer API tokens (`crate::auth::api_token`),
+//! one project per token, scope `read` or `sign`.
 //!
-//! To add an endpoint: register it inside the `v1` scope below (`.configure(your_module::configure)`), take an
-//! [`ApiClient`] and call `client.project(&state, &slug, ApiScope::Read).await?`, answer with [`ok`] or an
-//! [`ApiError`]. Every request under `/api/v1` is authenticated by [`auth::require_token`] before any extractor
-//! or handler runs, so a caller without a valid token learns nothing but 401, not even which paths exist.
-use actix_web::http::{header, StatusCode};
+//! To add an endpoint: add its row to the table below with the scope it needs, take an [`ApiProject`] (the token
+//! and its project, already checked against the row), answer with [`ok`] or an [`ApiError`]. Every request under
+//! `/api/v1` is authenticated by [`auth::require_token`] before any extractor or handler runs, so a caller without
+//! a valid token learns nothing but 401, not even which paths exist.
+use actix_web::http::{header, Method, StatusCode};
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -17,10 +17,49 @@ pub mod offers;
 pub mod projects;
 pub mod transactions;
 
-pub use auth::ApiClient;
+use crate::domain::ApiScope;
+pub use auth::{ApiClient, ApiProject};
 pub use error::ApiError;
 
 pub type ApiResult = Result<HttpResponse, ApiError>;
+
+/// One row of the API's route table: what a route needs of the calling token.
+#[derive(Clone, Copy, Debug)]
+pub struct ApiRule {
+    pub method: &'static str,
+    /// Under `/api/v1`.
+    pub path: &'static str,
+    pub scope: ApiScope,
+}
+
+/// Declares the table once: [`TABLE`] for tests and documentation, and `register` mounting each row with the
+/// check of its scope ([`auth::require_scope`]) and a 405 naming the method it takes.
+macro_rules! api_table {
+    ($($method:ident $path:literal, $scope:ident => $handler:path;)*) => {
+        /// Every endpoint of the JSON API under `/api/v1`, with the token scope it needs.
+        pub const TABLE: &[ApiRule] =
+            &[$(ApiRule { method: stringify!($method), path: $path, scope: ApiScope::$scope }),*];
+
+        fn register(cfg: &mut web::ServiceConfig) {
+            $(
+                cfg.service(
+                    web::resource($path)
+                        .wrap(from_fn(|req, next| auth::require_scope(ApiScope::$scope, req, next)))
+                        .route(web::method(Method::$method).to($handler))
+                        .default_service(web::to(method_not_allowed(stringify!($method)))),
+                );
+            )*
+        }
+    };
+}
+
+api_table! {
+    GET "/projects/{project}", Read => projects::show;
+    POST "/projects/{project}/offers/signature", Sign => offers::sign;
+    GET "/projects/{project}/transactions", Read => transactions::transactions;
+    GET "/projects/{project}/transactions/{transaction_id}/history.csv", Read => transactions::history_csv;
+    GET "/projects/{project}/subscriptions/{original_transaction_id}", Read => transactions::subscription;
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -40,35 +79,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::scope("/v1")
                     .wrap(from_fn(auth::require_token))
-                    .service(
-                        web::resource("/projects/{project}")
-                            .route(web::get().to(projects::show))
-                            .default_service(web::to(method_not_allowed("GET"))),
-                    )
-                    .service(
-                        web::resource("/projects/{project}/offers/signature")
-                            .route(web::post().to(offers::sign))
-                            .default_service(web::to(method_not_allowed("POST"))),
-                    )
-                    .service(
-                        web::resource("/projects/{project}/transactions")
-                            .route(web::get().to(transactions::transactions))
-                            .default_service(web::to(method_not_allowed("GET"))),
-                    )
-                    .service(
-                        web::resource(
-                            "/projects/{project}/transactions/{transaction_id}/history.csv",
-                        )
-                        .route(web::get().to(transactions::history_csv))
-                        .default_service(web::to(method_not_allowed("GET"))),
-                    )
-                    .service(
-                        web::resource(
-                            "/projects/{project}/subscriptions/{original_transaction_id}",
-                        )
-                        .route(web::get().to(transactions::subscription))
-                        .default_service(web::to(method_not_allowed("GET"))),
-                    )
+                    .configure(register)
                     .default_service(web::to(not_found)),
             )
             .default_service(web::to(not_found)),

@@ -5,8 +5,7 @@ use std::collections::BTreeMap;
 use actix_web::web;
 use serde::Deserialize;
 
-use super::{ok, ApiClient, ApiError, ApiResult};
-use crate::domain::ApiScope;
+use super::{ok, ApiError, ApiProject, ApiResult};
 use crate::offers::{self, OfferInput, SignError};
 use crate::state::AppState;
 
@@ -42,11 +41,10 @@ fn timestamp_text(v: &Option<serde_json::Value>) -> String {
 
 pub async fn sign(
     state: web::Data<AppState>,
-    client: ApiClient,
-    path: web::Path<String>,
+    api: ApiProject,
     body: web::Json<SignatureBody>,
 ) -> ApiResult {
-    let project = client.project(&state, &path, ApiScope::Sign).await?;
+    let ApiProject { client, project } = api;
     let body = body.into_inner();
     let input = OfferInput {
         product_id: body.product_identifier.unwrap_or_default(),

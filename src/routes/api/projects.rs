@@ -1,10 +1,7 @@
 //! `GET /api/v1/projects/{project}`: the project's public facts, the simplest check that a token works.
-use actix_web::web;
 use serde::Serialize;
 
-use super::{ok, ApiClient, ApiResult};
-use crate::domain::ApiScope;
-use crate::state::AppState;
+use super::{ok, ApiProject, ApiResult};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -16,12 +13,8 @@ pub struct ProjectInfo {
     pub environment: String,
 }
 
-pub async fn show(
-    state: web::Data<AppState>,
-    client: ApiClient,
-    path: web::Path<String>,
-) -> ApiResult {
-    let project = client.project(&state, &path, ApiScope::Read).await?;
+pub async fn show(api: ApiProject) -> ApiResult {
+    let project = api.project;
     ok(&ProjectInfo {
         slug: project.slug,
         name: project.name,

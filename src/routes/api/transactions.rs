@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use actix_web::web;
 
 use super::json::{SearchJson, SubscriptionsJson};
-use super::{ok, ApiClient, ApiError, ApiResult};
-use crate::domain::{ApiScope, TransactionId};
+use super::{ok, ApiError, ApiProject, ApiResult};
+use crate::domain::TransactionId;
 use crate::state::AppState;
 use crate::support::{
     AppleProblem, FieldError, Freshness, HistoryFilters, HistoryParams, HistoryRequest,
@@ -47,11 +47,10 @@ fn nothing(freshness: &Freshness, message: String) -> ApiError {
 
 pub async fn transactions(
     state: web::Data<AppState>,
-    client: ApiClient,
-    path: web::Path<String>,
+    api: ApiProject,
     query: web::Query<SearchQuery>,
 ) -> ApiResult {
-    let project = client.project(&state, &path, ApiScope::Read).await?;
+    let ApiProject { client, project } = api;
     let SearchQuery { q, history } = query.into_inner();
     // Every refusal at once, each under its query parameter.
     let input = SearchInput::parse(&q);
@@ -107,11 +106,11 @@ fn next_page(
 
 pub async fn subscription(
     state: web::Data<AppState>,
-    client: ApiClient,
+    api: ApiProject,
     path: web::Path<(String, String)>,
 ) -> ApiResult {
-    let (slug, id) = path.into_inner();
-    let project = client.project(&state, &slug, ApiScope::Read).await?;
+    let ApiProject { client, project } = api;
+    let (_, id) = path.into_inner();
     let report =
         crate::support::subscription_status(&state, &project, &client.actor(), &id).await?;
     if report.groups.is_empty() && report.indexed.is_empty() {
@@ -126,12 +125,12 @@ pub async fn subscription(
 
 pub async fn history_csv(
     state: web::Data<AppState>,
-    client: ApiClient,
+    api: ApiProject,
     path: web::Path<(String, String)>,
     query: web::Query<HistoryParams>,
 ) -> ApiResult {
-    let (slug, transaction_id) = path.into_inner();
-    let project = client.project(&state, &slug, ApiScope::Read).await?;
+    let ApiProject { client, project } = api;
+    let (_, transaction_id) = path.into_inner();
     let Ok(transaction_id) = TransactionId::parse(&transaction_id) else {
         return Err(ApiError::NotFound(format!(
             "“{}” is not a transaction id: those are digits only, such as 2000000442013708.",
