@@ -65,7 +65,7 @@ fn segment(s: &str) -> String {
 }
 
 // One function per route of the console (`crate::routes::TABLE`), in the table's order; a test in
-// `tests/api/roles.rs` checks that each address they build is a route, and that every page has its function.
+// `routes::tests` checks that each address they build is a route, and that every page has its function.
 
 pub fn account() -> String {
     "/account".into()

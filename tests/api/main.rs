@@ -1,33 +1,18 @@
-//! Black-box tests: the real server on port 0, a fresh database per test, HTTP like a browser.
+//! Black-box tests: the real server on port 0, a fresh database per test, HTTP like a browser. The folders follow
+//! the URLs: the tests of `/projects/{project}/keys` are in `projects/keys/`, as its handler is in
+//! `src/routes/projects/keys/`; what crosses the routes (roles, bad requests, the layers) sits at the top.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod helpers;
 
-mod admin_users;
-mod api_lookup;
-mod api_tokens;
+mod admin;
+mod api;
+mod apple;
 mod architecture;
-mod audit;
 mod auth;
-mod backfill;
 mod bad_requests;
 mod budget;
-mod consumption;
 mod demo;
 mod health;
 mod index_store;
-mod keys;
-mod notif_support;
-mod notification_writer;
-mod notifications_log;
-mod offers;
 mod projects;
 mod roles;
-mod step3;
-mod step4;
-mod support_common;
-mod support_history;
-mod support_outage;
-mod support_search;
-mod support_subscriptions;
-mod verify;
-mod webhook;

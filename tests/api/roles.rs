@@ -8,7 +8,7 @@ use storedesk::store::AuditFilter;
 
 use crate::both_backends;
 use crate::helpers::{create_project, csrf_from, TestApp};
-use crate::step3::Multipart;
+use crate::projects::settings::stores::apple::key::Multipart;
 
 /// A concrete address for a route's pattern. `demo` is the slug of a project every test creates first.
 fn sample_path(pattern: &str) -> String {

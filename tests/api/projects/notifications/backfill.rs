@@ -10,7 +10,9 @@ use storedesk::store::notification_work::Backfill;
 use storedesk::store::AuditFilter;
 
 use crate::helpers::TestApp;
-use crate::notif_support::{arrive, day, esc, history, produce, spec, state, DAY_MS};
+use crate::projects::notifications::signed::{
+    arrive, day, esc, history, produce, spec, state, DAY_MS,
+};
 use crate::with_ready;
 
 /// Form fields, the id of the error paragraph, the sentence.
@@ -128,7 +130,7 @@ with_ready!(
         assert!(html.contains("<span class=\"badge badge-good\">done</span>"));
         let fetched = r.admin.get_text(&format!("{LOG}?source=backfill")).await;
         assert_eq!(
-            crate::notif_support::detail_ids(&fetched, "demo").len() as i64,
+            crate::projects::notifications::signed::detail_ids(&fetched, "demo").len() as i64,
             in_second_range - 1
         );
         let audit = r
@@ -419,7 +421,7 @@ with_ready!(the_gap_check_recovers_what_never_arrived_and_says_so, |r| {
     assert!(!html.contains("Mark as seen"));
     let recovered = support.get_text(&format!("{LOG}?source=recovered")).await;
     assert_eq!(
-        crate::notif_support::detail_ids(&recovered, "demo").len() as i64,
+        crate::projects::notifications::signed::detail_ids(&recovered, "demo").len() as i64,
         report.recovered
     );
     assert!(recovered.contains("recovered (never arrived)"));

@@ -39,7 +39,7 @@ macro_rules! support_test {
     ($name:ident, |$r:ident| $body:block) => {
         $crate::on_both_backends!(
             $name,
-            |backend| $crate::support_common::ready_support(backend),
+            |backend| $crate::projects::transactions::common::ready_support(backend),
             $r => $body
         );
     };

@@ -9,10 +9,10 @@ use serde_json::json;
 use storedesk::apple_sim::{IssuedKey, SimConfig};
 use storedesk::domain::Role;
 
-use crate::api_tokens::{assert_json_error, shown_token, TOKENS};
+use crate::admin::api_tokens::{assert_json_error, shown_token, TOKENS};
 use crate::both_backends;
 use crate::helpers::{client, create_project, ready, store_key, Backend, Ready, TestApp};
-use crate::step3::{field_error, unescape};
+use crate::projects::settings::stores::apple::key::{field_error, unescape};
 
 const OFFERS: &str = "/projects/demo/offers";
 const SIGN: &str = "/api/v1/projects/demo/offers/signature";

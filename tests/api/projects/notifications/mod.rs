@@ -1,9 +1,13 @@
 //! `/projects/{project}/notifications`: the log, its filters and paging, the chart, the detail page and the refunds view.
+mod backfill;
+mod consumption;
+pub mod signed;
+
 use storedesk::apple_sim::SimEnvironment::{Production, Sandbox};
 use storedesk::domain::Role;
 use storedesk::store::notifications::NewNotification;
 
-use crate::notif_support::{arrive, day, detail_ids, esc, spec, DAY_MS};
+use crate::projects::notifications::signed::{arrive, day, detail_ids, esc, spec, DAY_MS};
 use crate::with_ready;
 
 with_ready!(the_log_lists_notifications_newest_first_in_words, |r| {

@@ -3,7 +3,7 @@
 use storedesk::apple::{ApiErrorKind, AppleError, Environment};
 use storedesk::apple_sim::Fault;
 
-use crate::support_common::{assert_no_trace, html, lookups, search};
+use crate::projects::transactions::common::{assert_no_trace, html, lookups, search};
 use crate::support_test;
 
 fn api(code: i64, env: Environment, retries: u32) -> AppleError {
@@ -202,7 +202,7 @@ support_test!(a_timeout_is_explained, |r| {
     let page = searched_after(
         &r,
         Fault::Hang {
-            seconds: crate::support_common::APPLE_TIMEOUT.as_secs() + 3,
+            seconds: crate::projects::transactions::common::APPLE_TIMEOUT.as_secs() + 3,
             count: 3,
         },
     )

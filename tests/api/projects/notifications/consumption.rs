@@ -6,7 +6,7 @@ use storedesk::notifications::consumption as c;
 use storedesk::store::AuditFilter;
 
 use crate::helpers::csrf_from;
-use crate::notif_support::{arrive, esc, history, spec, store, DAY_MS};
+use crate::projects::notifications::signed::{arrive, esc, history, spec, store, DAY_MS};
 use crate::with_ready;
 
 type Form = Vec<(&'static str, &'static str)>;

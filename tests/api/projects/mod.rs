@@ -1,4 +1,11 @@
 //! Creating, listing and editing projects, with each field's validation.
+pub mod keys;
+pub mod notifications;
+mod offers;
+pub mod settings;
+mod subscriptions;
+pub mod transactions;
+
 use storedesk::domain::Role;
 
 use crate::both_backends;

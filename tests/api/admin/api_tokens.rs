@@ -6,7 +6,7 @@ use storedesk::routes::api::auth::{MALFORMED, MISSING, REVOKED, UNKNOWN};
 
 use crate::both_backends;
 use crate::helpers::{assert_redirect_to, client, create_project, csrf_from, Session, TestApp};
-use crate::step3::{field_error, unescape};
+use crate::projects::settings::stores::apple::key::{field_error, unescape};
 
 pub const TOKENS: &str = "/admin/api-tokens";
 

@@ -2,6 +2,7 @@
 //! revoked, who may do what, and the master key (re-sealing every key, refusing a wrong one, `storedesk serve`
 //! without one).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+mod verify;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use storedesk::store::{Actor, Store};
 
 use crate::both_backends;
 use crate::helpers::{assert_redirect_to, create_project, csrf_from, TestApp};
-use crate::step3::{
+use crate::projects::settings::stores::apple::key::{
     admin_with_project, assert_no_key_material, contains_bytes, field_error, input_value,
     key_audit, project_id, unescape, KeyUpload, Multipart, TestKey, ISSUER_ID, KEYS, KEY_ID,
     OTHER_KEY_ID, SAVE, WIZARD,
@@ -718,7 +719,7 @@ both_backends!(
         .unwrap();
         let audit = app
             .store
-            .list_audit(&crate::step3::audit_limit())
+            .list_audit(&crate::projects::settings::stores::apple::key::audit_limit())
             .await
             .unwrap();
         assert!(audit.iter().any(|e| e.action == "master_key.rotate"

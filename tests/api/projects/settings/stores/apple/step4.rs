@@ -6,8 +6,8 @@ use serde_json::Value;
 use storedesk::apple_sim::{SimConfig, SimEnvironment};
 use storedesk::domain::Role;
 
+use crate::apple::notifications::{body, deliver, renewal, webhook_url};
 use crate::helpers::{assert_redirect_to, project_for, Ready};
-use crate::webhook::{body, deliver, renewal, webhook_url};
 use crate::{with_ready, with_sim};
 
 const WIZARD: &str = "/projects/demo/settings/stores/apple";

@@ -9,9 +9,9 @@ use storedesk::apple_sim::Fault;
 use storedesk::routes::api::auth::{REVOKED, UNKNOWN};
 use storedesk::support::SearchInputError;
 
-use crate::api_tokens::{api_get, assert_json_error, make_token, TOKENS};
+use crate::admin::api_tokens::{api_get, assert_json_error, make_token, TOKENS};
 use crate::helpers::{create_project, csrf_from, Ready};
-use crate::support_common::lookups;
+use crate::projects::transactions::common::lookups;
 use crate::support_test;
 
 fn search(q: &str) -> String {
@@ -572,9 +572,9 @@ support_test!(apple_failures_answer_by_the_one_table, |r| {
         r.sim.inject_fault(fault);
         let page = r
             .admin
-            .get_text(&crate::support_common::search(&unknown))
+            .get_text(&crate::projects::transactions::common::search(&unknown))
             .await;
-        let html = crate::support_common::html;
+        let html = crate::projects::transactions::common::html;
         assert!(
             page.contains(&html(&format!(
                 "{sentence} storedesk's own index has nothing for it either."

@@ -1,7 +1,7 @@
 //! The transaction history: Apple's paging across pages, each filter, and the CSV export.
 use std::collections::HashSet;
 
-use crate::support_common::{history_ids, html, lookups, rows_after, search};
+use crate::projects::transactions::common::{history_ids, html, lookups, rows_after, search};
 use crate::support_test;
 
 /// The href of the "Older →" link, unescaped.

@@ -1,7 +1,7 @@
 //! The search box: each kind of input, the story of a purchase in plain words, and what is refused.
 use storedesk::domain::Role;
 
-use crate::support_common::{assert_no_trace, html, lookups, search};
+use crate::projects::transactions::common::{assert_no_trace, html, lookups, search};
 use crate::support_test;
 
 support_test!(a_transaction_id_tells_the_story_fresh_from_apple, |r| {

@@ -3,7 +3,7 @@
 use storedesk::domain::Role;
 
 use crate::helpers::{assert_redirect_to, csrf_from};
-use crate::support_common::{assert_no_trace, html, lookups};
+use crate::projects::transactions::common::{assert_no_trace, html, lookups};
 use crate::support_test;
 
 fn url(id: &str) -> String {

@@ -1,0 +1,3 @@
+//! `/apple/…`: what Apple calls.
+mod notification_writer;
+pub mod notifications;

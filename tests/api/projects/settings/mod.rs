@@ -1,0 +1,2 @@
+//! `/projects/{project}/settings/…`.
+pub mod stores;

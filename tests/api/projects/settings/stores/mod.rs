@@ -1,0 +1,2 @@
+//! `/projects/{project}/settings/stores/…`.
+pub mod apple;

@@ -1,0 +1,5 @@
+//! `/projects/{project}/transactions`: the support desk's search, the history and its export.
+pub mod common;
+mod history;
+mod outage;
+mod search;
