@@ -1,7 +1,52 @@
 //! Rows of `apple_keys`. Sealing and opening happen in `crate::keys`; this file only moves bytes.
 use sqlx::{Any, Transaction};
 
+use super::status_text::status_text;
 use super::{audit, Actor, Store, StoreError, StoreResult};
+
+/// `apple_keys.status`: where a key is in its life. Stored as the word `as_str()` gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyStatus {
+    /// In use, and Apple accepts it.
+    Active,
+    /// In use, but Apple refused it repeatedly (401s); a success turns it active again.
+    Failing,
+    /// Replaced by a newer key; its private part is destroyed.
+    Retired,
+    /// Stopped by hand; its private part is destroyed and it is never used again.
+    Revoked,
+}
+
+status_text!(KeyStatus, "key status");
+
+impl KeyStatus {
+    pub const ALL: [KeyStatus; 4] = [
+        KeyStatus::Active,
+        KeyStatus::Failing,
+        KeyStatus::Retired,
+        KeyStatus::Revoked,
+    ];
+
+    /// The text stored in `apple_keys.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Failing => "failing",
+            KeyStatus::Retired => "retired",
+            KeyStatus::Revoked => "revoked",
+        }
+    }
+
+    /// Whether calls are signed with this key: a project has at most one such key (the `apple_keys_one_in_use`
+    /// index). SQL that filters for it says [`KEY_IN_USE`].
+    pub fn is_in_use(self) -> bool {
+        matches!(self, KeyStatus::Active | KeyStatus::Failing)
+    }
+}
+
+/// SQL for "`status` is a key in use" ([`KeyStatus::is_in_use`]); the migration's `apple_keys_one_in_use`
+/// index says the same words, and a test checks this list against the enum.
+pub(crate) const KEY_IN_USE: &str = "IN ('active', 'failing')";
 
 /// Why Step 3 saved nothing: a key is in use, and replacing it is Rotate's work (which checks the new key with
 /// Apple first).
@@ -16,7 +61,7 @@ pub struct KeyRow {
     pub issuer_id: String,
     pub fingerprint: String,
     pub master_key_id: String,
-    pub status: String,
+    pub status: KeyStatus,
     pub uploaded_by: String,
     pub uploaded_at: i64,
     pub retired_at: Option<i64>,
@@ -38,7 +83,7 @@ pub struct SealedKeyRow {
     pub master_key_id: String,
     pub sealed_key: Vec<u8>,
     /// The row's health, read in the same statement, so a caller can tell whether a success needs writing.
-    pub status: String,
+    pub status: KeyStatus,
     pub auth_failures: i64,
     pub last_success_at: Option<i64>,
 }
@@ -47,7 +92,7 @@ impl SealedKeyRow {
     /// The row already says what another success would write: active, no failures, a success within the
     /// minute (`record_key_call` writes a success at most once a minute).
     pub fn success_on_record(&self, now_ms: i64) -> bool {
-        self.status == "active"
+        self.status == KeyStatus::Active
             && self.auth_failures == 0
             && self.last_success_at.is_some_and(|at| at >= now_ms - 60_000)
     }
@@ -83,16 +128,18 @@ impl Store {
         // Two rotations at once would otherwise both retire the same old key, and the second would collide with the
         // first's new one on `apple_keys_one_in_use`; in turn, the second replaces the first's key.
         super::projects::lock_project(tx, new.project_id).await?;
-        let replaced: Option<(i64, String)> =
-            sqlx::query_as("SELECT id, key_id FROM apple_keys WHERE project_id = $1 AND status IN ('active', 'failing')")
-                .bind(new.project_id)
-                .fetch_optional(&mut **tx)
-                .await?;
+        let replaced: Option<(i64, String)> = sqlx::query_as(&format!(
+            "SELECT id, key_id FROM apple_keys WHERE project_id = $1 AND status {KEY_IN_USE}"
+        ))
+        .bind(new.project_id)
+        .fetch_optional(&mut **tx)
+        .await?;
         if first_only && replaced.is_some() {
             return Err(StoreError::Conflict(ALREADY_HAS_A_KEY.to_owned()));
         }
         if let Some((old_id, old_key_id)) = &replaced {
-            sqlx::query("UPDATE apple_keys SET status = 'retired', sealed_key = NULL, retired_at = $1 WHERE id = $2")
+            sqlx::query("UPDATE apple_keys SET status = $1, sealed_key = NULL, retired_at = $2 WHERE id = $3")
+                .bind(KeyStatus::Retired.as_str())
                 .bind(now)
                 .bind(old_id)
                 .execute(&mut **tx)
@@ -109,13 +156,14 @@ impl Store {
         }
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO apple_keys (project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, uploaded_at) \
-             VALUES ($1, $2, $3, $4, $5, 'active', $6, $7) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(new.project_id)
         .bind(new.key_id)
         .bind(new.issuer_id)
         .bind(new.fingerprint)
         .bind(new.master_key_id)
+        .bind(KeyStatus::Active.as_str())
         .bind(new.uploaded_by)
         .bind(now)
         .fetch_one(&mut **tx)
@@ -147,7 +195,7 @@ impl Store {
 
     pub async fn key_in_use(&self, project_id: i64) -> StoreResult<Option<KeyRow>> {
         Ok(sqlx::query_as::<_, KeyRow>(&format!(
-            "SELECT {KEY_COLUMNS} FROM apple_keys WHERE project_id = $1 AND status IN ('active', 'failing')"
+            "SELECT {KEY_COLUMNS} FROM apple_keys WHERE project_id = $1 AND status {KEY_IN_USE}"
         ))
         .bind(project_id)
         .fetch_optional(self.pool())
@@ -156,11 +204,11 @@ impl Store {
 
     /// The sealed private part of the key in use, read in one statement so a concurrent rotation is seen whole.
     pub async fn sealed_key_in_use(&self, project_id: i64) -> StoreResult<Option<SealedKeyRow>> {
-        Ok(sqlx::query_as::<_, SealedKeyRow>(
+        Ok(sqlx::query_as::<_, SealedKeyRow>(&format!(
             "SELECT id, project_id, key_id, issuer_id, fingerprint, master_key_id, sealed_key, status, auth_failures, \
              last_success_at FROM apple_keys \
-             WHERE project_id = $1 AND status IN ('active', 'failing') AND sealed_key IS NOT NULL",
-        )
+             WHERE project_id = $1 AND status {KEY_IN_USE} AND sealed_key IS NOT NULL",
+        ))
         .bind(project_id)
         .fetch_optional(self.pool())
         .await?)
@@ -208,12 +256,13 @@ impl Store {
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(StoreError::NotFound)?;
-        if row.status == "revoked" {
+        if row.status == KeyStatus::Revoked {
             return Err(StoreError::Conflict(
                 "This key is already marked revoked.".into(),
             ));
         }
-        sqlx::query("UPDATE apple_keys SET status = 'revoked', sealed_key = NULL, retired_at = COALESCE(retired_at, $1) WHERE id = $2")
+        sqlx::query("UPDATE apple_keys SET status = $1, sealed_key = NULL, retired_at = COALESCE(retired_at, $2) WHERE id = $3")
+            .bind(KeyStatus::Revoked.as_str())
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
@@ -224,7 +273,7 @@ impl Store {
             "key.revoke",
             Some(project_id),
             &row.key_id,
-            &format!("was {}; private part destroyed", row.status),
+            &format!("was {}; private part destroyed", row.status.as_str()),
         )
         .await?;
         tx.commit().await?;
@@ -232,6 +281,8 @@ impl Store {
     }
 
     /// Records the outcome of a call signed with this key. Repeated 401s turn an active key `failing`; a success heals it.
+    /// The words in the SQL are [`KeyStatus::Active`] and [`KeyStatus::Failing`], written as text: the database
+    /// changes the status in the same statement that counts the failures, so the count and the status always agree.
     pub async fn record_key_call(
         &self,
         id: i64,
@@ -284,5 +335,43 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_status_round_trips_through_its_stored_text() {
+        let words: Vec<&str> = KeyStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(words, ["active", "failing", "retired", "revoked"]);
+        for status in KeyStatus::ALL {
+            assert_eq!(KeyStatus::parse(status.as_str()), Ok(status));
+            assert_eq!(status.to_string(), status.as_str());
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_status_is_refused_by_name() {
+        for word in ["paused", "Active", " active", ""] {
+            let error = KeyStatus::parse(word).unwrap_err();
+            assert_eq!(error.value, word);
+            assert_eq!(
+                error.to_string(),
+                format!("unknown key status {word:?} in the database")
+            );
+        }
+    }
+
+    #[test]
+    fn the_sql_for_a_key_in_use_lists_exactly_the_statuses_in_use() {
+        let words: Vec<String> = KeyStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_in_use())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        assert_eq!(KEY_IN_USE, format!("IN ({})", words.join(", ")));
     }
 }

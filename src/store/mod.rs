@@ -18,6 +18,7 @@ pub mod notifications;
 pub mod projects;
 pub mod sessions;
 pub mod settings;
+pub mod status_text;
 pub mod test_notifications;
 pub mod throttle;
 pub mod transactions;

@@ -1,7 +1,33 @@
 //! Rows of the work done around notifications: consumption answers, backfill jobs and detected gaps.
+use super::keys::KEY_IN_USE;
+use super::status_text::status_text;
 use super::{audit, Actor, Store, StoreResult};
 
 // ---------------------------------------------------------------- consumption answers
+
+/// `consumption_answers.outcome`: what Apple did with an answer we sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConsumptionOutcome {
+    /// Apple answered 202.
+    Accepted,
+    /// Apple refused it, or it never reached Apple; `error` says why.
+    Refused,
+}
+
+status_text!(ConsumptionOutcome, "consumption answer outcome");
+
+impl ConsumptionOutcome {
+    pub const ALL: [ConsumptionOutcome; 2] =
+        [ConsumptionOutcome::Accepted, ConsumptionOutcome::Refused];
+
+    /// The text stored in `consumption_answers.outcome`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsumptionOutcome::Accepted => "accepted",
+            ConsumptionOutcome::Refused => "refused",
+        }
+    }
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ConsumptionAnswer {
@@ -13,7 +39,7 @@ pub struct ConsumptionAnswer {
     pub sent_by: String,
     pub sent_at: i64,
     pub request: String,
-    pub outcome: String,
+    pub outcome: ConsumptionOutcome,
     pub error_code: Option<i64>,
     pub error: Option<String>,
 }
@@ -35,6 +61,34 @@ pub struct NewConsumptionAnswer {
 
 // ---------------------------------------------------------------- backfills
 
+/// `notification_backfills.status`: where a backfill job is. A running job that stopped reporting is shown as
+/// stalled, but that is a reading of `updated_at`, not a stored status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BackfillStatus {
+    Running,
+    Done,
+    Failed,
+}
+
+status_text!(BackfillStatus, "backfill status");
+
+impl BackfillStatus {
+    pub const ALL: [BackfillStatus; 3] = [
+        BackfillStatus::Running,
+        BackfillStatus::Done,
+        BackfillStatus::Failed,
+    ];
+
+    /// The text stored in `notification_backfills.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackfillStatus::Running => "running",
+            BackfillStatus::Done => "done",
+            BackfillStatus::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Backfill {
     pub id: i64,
@@ -42,7 +96,7 @@ pub struct Backfill {
     pub environment: String,
     pub start_ms: i64,
     pub end_ms: i64,
-    pub status: String,
+    pub status: BackfillStatus,
     pub pages_done: i64,
     pub fetched: i64,
     pub new_count: i64,
@@ -118,8 +172,8 @@ impl Store {
         actor: &Actor,
     ) -> StoreResult<i64> {
         let (outcome, code, error) = match &answer.outcome {
-            Ok(()) => ("accepted", None, None),
-            Err((code, sentence)) => ("refused", *code, Some(sentence.clone())),
+            Ok(()) => (ConsumptionOutcome::Accepted, None, None),
+            Err((code, sentence)) => (ConsumptionOutcome::Refused, *code, Some(sentence.clone())),
         };
         let mut tx = self.pool().begin().await?;
         let (id,): (i64,) = sqlx::query_as(
@@ -135,7 +189,7 @@ impl Store {
         .bind(&actor.email)
         .bind(crate::clock::now_ms())
         .bind(&answer.request)
-        .bind(outcome)
+        .bind(outcome.as_str())
         .bind(code)
         .bind(error.clone())
         .fetch_one(&mut *tx)
@@ -211,8 +265,8 @@ impl Store {
         let inserted: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO notification_backfills (project_id, environment, start_ms, end_ms, status, \
              started_by, started_at, updated_at) \
-             SELECT $1, $2, $3, $4, 'running', $5, $6, $6 WHERE NOT EXISTS \
-             (SELECT 1 FROM notification_backfills WHERE project_id = $1 AND status = 'running' AND updated_at > $7) \
+             SELECT $1, $2, $3, $4, $8, $5, $6, $6 WHERE NOT EXISTS \
+             (SELECT 1 FROM notification_backfills WHERE project_id = $1 AND status = $8 AND updated_at > $7) \
              RETURNING id",
         )
         .bind(project_id)
@@ -222,6 +276,7 @@ impl Store {
         .bind(&actor.email)
         .bind(now)
         .bind(now - BACKFILL_STALL_MS)
+        .bind(BackfillStatus::Running.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         let Some((id,)) = inserted else {
@@ -268,7 +323,7 @@ impl Store {
             "UPDATE notification_backfills SET status = $1, error = $2, updated_at = $3, finished_at = $3 \
              WHERE id = $4",
         )
-        .bind(if error.is_some() { "failed" } else { "done" })
+        .bind(if error.is_some() { BackfillStatus::Failed } else { BackfillStatus::Done }.as_str())
         .bind(error.map(str::to_owned))
         .bind(now)
         .bind(id)
@@ -376,10 +431,59 @@ impl Store {
     pub async fn projects_with_key(&self) -> StoreResult<Vec<super::Project>> {
         Ok(sqlx::query_as::<_, super::Project>(&format!(
             "SELECT {} FROM projects p WHERE EXISTS (SELECT 1 FROM apple_keys k WHERE k.project_id = p.id \
-             AND k.status IN ('active', 'failing') AND k.sealed_key IS NOT NULL) ORDER BY id",
+             AND k.status {KEY_IN_USE} AND k.sealed_key IS NOT NULL) ORDER BY id",
             super::projects::PROJECT_COLUMNS
         ))
         .fetch_all(self.pool())
         .await?)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_backfill_status_round_trips_through_its_stored_text() {
+        let words: Vec<&str> = BackfillStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(words, ["running", "done", "failed"]);
+        for status in BackfillStatus::ALL {
+            assert_eq!(BackfillStatus::parse(status.as_str()), Ok(status));
+            assert_eq!(status.to_string(), status.as_str());
+        }
+    }
+
+    #[test]
+    fn an_unknown_backfill_status_is_refused_by_name() {
+        // "stalled" is only ever shown, never stored.
+        for word in ["stalled", "Done", ""] {
+            let error = BackfillStatus::parse(word).unwrap_err();
+            assert_eq!(error.value, word);
+            assert_eq!(
+                error.to_string(),
+                format!("unknown backfill status {word:?} in the database")
+            );
+        }
+    }
+
+    #[test]
+    fn every_consumption_outcome_round_trips_through_its_stored_text() {
+        let words: Vec<&str> = ConsumptionOutcome::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(words, ["accepted", "refused"]);
+        for outcome in ConsumptionOutcome::ALL {
+            assert_eq!(ConsumptionOutcome::parse(outcome.as_str()), Ok(outcome));
+            assert_eq!(outcome.to_string(), outcome.as_str());
+        }
+    }
+
+    #[test]
+    fn an_unknown_consumption_outcome_is_refused_by_name() {
+        let error = ConsumptionOutcome::parse("pending").unwrap_err();
+        assert_eq!(error.value, "pending");
+        assert_eq!(
+            error.to_string(),
+            "unknown consumption answer outcome \"pending\" in the database"
+        );
     }
 }

@@ -69,7 +69,7 @@ async fn offers_page(cx: &ProjectContext) -> Result<OffersPage, AppError> {
         .keys_of_project(project.id)
         .await?
         .into_iter()
-        .find(|k| k.status == "active" || k.status == "failing")
+        .find(|k| k.status.is_in_use())
         .map(|k| KeyInUse {
             key_id: k.key_id,
             fingerprint: k.fingerprint,

@@ -10,6 +10,7 @@ use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::routes::{redirect_with_flash, Layout, ProjectContext};
+use crate::store::keys::KeyStatus;
 use crate::store::StoreError;
 use upload::{KeyFormErrors, RawKeyForm};
 
@@ -62,10 +63,8 @@ async fn keys_page(cx: &ProjectContext) -> Result<KeysPage, AppError> {
     Ok(KeysPage {
         layout: cx.layout("Keys", "keys"),
         slug: project.slug.clone(),
-        failing: rows.iter().any(|r| r.status == "failing"),
-        has_key: rows
-            .iter()
-            .any(|r| r.status == "active" || r.status == "failing"),
+        failing: rows.iter().any(|r| r.status == KeyStatus::Failing),
+        has_key: rows.iter().any(|r| r.status.is_in_use()),
         form_key_id: String::new(),
         form_issuer_id: rows
             .first()
@@ -85,9 +84,9 @@ async fn keys_page(cx: &ProjectContext) -> Result<KeysPage, AppError> {
                     (Some(what), Some(at)) => format!("{} — {what}", when(Some(at), now)),
                     _ => "none".into(),
                 },
-                status: r.status.clone(),
-                badge: status_badge(&r.status),
-                revocable: can_manage && r.status != "revoked",
+                status: r.status.as_str().to_owned(),
+                badge: status_badge(r.status),
+                revocable: can_manage && r.status != KeyStatus::Revoked,
             })
             .collect(),
         can_manage,
@@ -186,11 +185,11 @@ pub async fn revoke(
 }
 
 /// Status words and badge colours shared by the wizard and the keys page.
-pub fn status_badge(status: &str) -> &'static str {
+pub fn status_badge(status: KeyStatus) -> &'static str {
     match status {
-        "active" => "badge-good",
-        "failing" => "badge-bad",
-        "revoked" => "badge-bad",
-        _ => "badge-neutral",
+        KeyStatus::Active => "badge-good",
+        KeyStatus::Failing => "badge-bad",
+        KeyStatus::Revoked => "badge-bad",
+        KeyStatus::Retired => "badge-neutral",
     }
 }

@@ -15,7 +15,7 @@ use crate::notifications::consumption::{
 use crate::notifications::decoded;
 use crate::routes::{redirect_with_flash, Layout, ProjectContext};
 use crate::store::notification_log::{ConsumptionRequestRow, QueueState, CONSUMPTION_DEADLINE_MS};
-use crate::store::notification_work::NewConsumptionAnswer;
+use crate::store::notification_work::{ConsumptionOutcome, NewConsumptionAnswer};
 use crate::store::Project;
 
 const AUTO_RENEWABLE: &str = "Auto-Renewable Subscription";
@@ -113,7 +113,7 @@ fn request_view(
             ),
             by: a.sent_by.clone(),
             what: consumption::describe(&a.request),
-            accepted: a.outcome == "accepted",
+            accepted: a.outcome == ConsumptionOutcome::Accepted,
             error: a.error.clone(),
         })
         .collect();

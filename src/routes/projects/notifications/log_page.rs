@@ -13,7 +13,7 @@ use crate::notifications::words;
 use crate::routes::ProjectContext;
 use crate::state::AppState;
 use crate::store::notification_log::LogFilter;
-use crate::store::notification_work::{Backfill, BACKFILL_STALL_MS};
+use crate::store::notification_work::{Backfill, BackfillStatus, BACKFILL_STALL_MS};
 use crate::store::Project;
 
 /// The chart shows at most this many days.
@@ -282,12 +282,12 @@ async fn recent_backfills(
 }
 
 fn backfill_view(b: &Backfill, now: i64) -> BackfillView {
-    let stalled = b.status == "running" && now - b.updated_at > BACKFILL_STALL_MS;
-    let (status, badge) = match b.status.as_str() {
+    let stalled = b.status == BackfillStatus::Running && now - b.updated_at > BACKFILL_STALL_MS;
+    let (status, badge) = match b.status {
         _ if stalled => ("stalled", "badge-bad"),
-        "running" => ("running", "badge-warn"),
-        "done" => ("done", "badge-good"),
-        _ => ("failed", "badge-bad"),
+        BackfillStatus::Running => ("running", "badge-warn"),
+        BackfillStatus::Done => ("done", "badge-good"),
+        BackfillStatus::Failed => ("failed", "badge-bad"),
     };
     let pages = if b.pages_done == 1 { "page" } else { "pages" };
     BackfillView {
@@ -296,7 +296,7 @@ fn backfill_view(b: &Backfill, now: i64) -> BackfillView {
         range: format!("{} to {}", day_string(b.start_ms), day_string(b.end_ms - 1)),
         status,
         badge,
-        running: status == "running",
+        running: b.status == BackfillStatus::Running && !stalled,
         progress: format!(
             "{} {pages} read, {} notifications fetched: {} new, {} already here, {} did not verify",
             b.pages_done, b.fetched, b.new_count, b.already_present, b.rejected

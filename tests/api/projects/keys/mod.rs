@@ -169,14 +169,17 @@ both_backends!(
         assert_no_key_material(&page, second.pem.as_bytes());
         let rows = app.store.keys_of_project(pid).await.unwrap();
         assert_eq!(rows.len(), 2);
-        let active: Vec<_> = rows.iter().filter(|r| r.status == "active").collect();
+        let active: Vec<_> = rows
+            .iter()
+            .filter(|r| r.status.as_str() == "active")
+            .collect();
         assert_eq!(active.len(), 1, "exactly one active key");
         assert_eq!(
             (active[0].key_id.as_str(), active[0].fingerprint.as_str()),
             (OTHER_KEY_ID, second.fingerprint().as_str())
         );
         let old = rows.iter().find(|r| r.id == first_row.id).unwrap();
-        assert_eq!(old.status, "retired");
+        assert_eq!(old.status.as_str(), "retired");
         assert!(old.retired_at.is_some());
         assert_eq!(
             old.fingerprint,
@@ -278,12 +281,15 @@ both_backends!(rotations_sent_at_once_all_land_one_after_the_other, |app| {
     }
     let rows = app.store.keys_of_project(pid).await.unwrap();
     assert_eq!(rows.len(), AT_ONCE + 1);
-    let active: Vec<_> = rows.iter().filter(|r| r.status == "active").collect();
+    let active: Vec<_> = rows
+        .iter()
+        .filter(|r| r.status.as_str() == "active")
+        .collect();
     assert_eq!(active.len(), 1, "exactly one key in use: {rows:?}");
     assert!(rows
         .iter()
         .filter(|r| r.id != active[0].id)
-        .all(|r| r.status == "retired" && r.retired_at.is_some()));
+        .all(|r| r.status.as_str() == "retired" && r.retired_at.is_some()));
     let sealed = app.store.all_sealed_keys().await.unwrap();
     assert_eq!(
         sealed.iter().map(|s| s.id).collect::<Vec<_>>(),
@@ -393,9 +399,16 @@ both_backends!(
             "the readers overlapped the rotations: {all_seen:?}"
         );
         let rows = app.store.keys_of_project(pid).await.unwrap();
-        assert_eq!(rows.iter().filter(|r| r.status == "active").count(), 1);
         assert_eq!(
-            rows.iter().filter(|r| r.status == "retired").count(),
+            rows.iter()
+                .filter(|r| r.status.as_str() == "active")
+                .count(),
+            1
+        );
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r.status.as_str() == "retired")
+                .count(),
             KEYS_TO_USE - 1
         );
         let sealed = app.store.all_sealed_keys().await.unwrap();
@@ -447,7 +460,7 @@ both_backends!(
             "a revoked key has no button"
         );
         let rows = app.store.keys_of_project(pid).await.unwrap();
-        assert_eq!(rows[0].status, "revoked");
+        assert_eq!(rows[0].status.as_str(), "revoked");
         assert!(app.store.key_in_use(pid).await.unwrap().is_none());
         assert!(
             app.store.all_sealed_keys().await.unwrap().is_empty(),
@@ -554,7 +567,8 @@ both_backends!(
                 .await
                 .unwrap()
                 .unwrap()
-                .status,
+                .status
+                .as_str(),
             "active"
         );
     }
@@ -895,7 +909,7 @@ both_backends!(
         assert_eq!((to_wizard, to_keys), (1, AT_ONCE - 1));
         let rows = app.store.keys_of_project(pid).await.unwrap();
         assert_eq!(rows.len(), 1, "{rows:?}");
-        assert_eq!(rows[0].status, "active");
+        assert_eq!(rows[0].status.as_str(), "active");
         let audit = key_audit(&app).await;
         assert_eq!(
             audit.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),

@@ -112,7 +112,8 @@ with_sim!(
         let key = app.store.key_in_use(project.id).await.unwrap().unwrap();
         assert!(key.verified_at.is_none());
         assert_eq!(
-            key.status, "active",
+            key.status.as_str(),
+            "active",
             "one failed check is not yet a pattern"
         );
         let page = verify(&admin).await;
@@ -126,7 +127,8 @@ with_sim!(
                 .await
                 .unwrap()
                 .unwrap()
-                .status,
+                .status
+                .as_str(),
             "failing"
         );
     }

@@ -25,7 +25,11 @@ const BACKFILL: &str = "/projects/demo/notifications/backfill";
 async fn finished(app: &TestApp, project_id: i64) -> Backfill {
     for _ in 0..400 {
         let jobs = app.store.recent_backfills(project_id, 1).await.unwrap();
-        if let Some(job) = jobs.into_iter().next().filter(|j| j.status != "running") {
+        if let Some(job) = jobs
+            .into_iter()
+            .next()
+            .filter(|j| j.status.as_str() != "running")
+        {
             return job;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -53,7 +57,7 @@ with_ready!(
             .await;
         crate::helpers::assert_redirect_to(&response, &format!("{LOG}#backfill"));
         let first = finished(&r.app, r.project.id).await;
-        assert_eq!(first.status, "done", "{:?}", first.error);
+        assert_eq!(first.status.as_str(), "done", "{:?}", first.error);
         let in_first_range = history(
             &r.sim,
             Environment::Production,
@@ -97,7 +101,7 @@ with_ready!(
             .await;
         assert_eq!(response.status().as_u16(), 303);
         let second = finished(&r.app, r.project.id).await;
-        assert_eq!(second.status, "done", "{:?}", second.error);
+        assert_eq!(second.status.as_str(), "done", "{:?}", second.error);
         let in_second_range = history(
             &r.sim,
             Environment::Production,
@@ -304,7 +308,7 @@ async fn failed_backfill_of_today(r: &crate::helpers::Ready) -> Backfill {
         .await;
     assert_eq!(response.status().as_u16(), 303);
     let job = finished(&r.app, r.project.id).await;
-    assert_eq!(job.status, "failed");
+    assert_eq!(job.status.as_str(), "failed");
     let html = r.admin.get_text(LOG).await;
     assert!(html.contains("<span class=\"badge badge-bad\">failed</span>"));
     let sentence = job.error.clone().unwrap_or_default();
@@ -568,7 +572,7 @@ with_ready!(
             .await;
         assert_eq!(response.status().as_u16(), 303);
         let job = finished(&r.app, r.project.id).await;
-        assert_eq!(job.status, "done", "{:?}", job.error);
+        assert_eq!(job.status.as_str(), "done", "{:?}", job.error);
         assert!(job.new_count > 0);
     }
 );
@@ -601,7 +605,7 @@ with_ready!(one_backfill_at_a_time_and_only_with_a_key, |r| {
             .len(),
         1
     );
-    assert_eq!(finished(&r.app, r.project.id).await.status, "done");
+    assert_eq!(finished(&r.app, r.project.id).await.status.as_str(), "done");
 
     assert_eq!(
         crate::helpers::create_project(&r.admin, "nokey")
@@ -669,5 +673,5 @@ with_ready!(backfill_forms_sent_at_once_start_one_job, |r| {
         .await
         .unwrap();
     assert_eq!(jobs.len(), 1);
-    assert_eq!(finished(&r.app, r.project.id).await.status, "done");
+    assert_eq!(finished(&r.app, r.project.id).await.status.as_str(), "done");
 });

@@ -11,7 +11,7 @@ use askama::Template;
 use crate::error::AppError;
 use crate::routes::projects::keys::upload::KeyFormErrors;
 use crate::routes::{Layout, ProjectContext};
-use crate::store::keys::KeyRow;
+use crate::store::keys::{KeyRow, KeyStatus};
 
 pub struct StepState {
     pub word: &'static str,
@@ -59,8 +59,8 @@ impl KeyView {
             uploaded_by: row.uploaded_by.clone(),
             uploaded_at: crate::clock::utc(row.uploaded_at),
             uploaded_ago: crate::clock::relative(row.uploaded_at, now),
-            status: row.status.clone(),
-            badge: crate::routes::projects::keys::status_badge(&row.status),
+            status: row.status.as_str().to_owned(),
+            badge: crate::routes::projects::keys::status_badge(row.status),
             verify_summary: row.verify_summary.clone(),
         }
     }
@@ -88,7 +88,7 @@ pub struct WizardPage {
 fn key_state(key: Option<&KeyRow>) -> StepState {
     match key {
         None => StepState::NOT_STARTED,
-        Some(k) if k.status == "failing" => StepState::FAILING,
+        Some(k) if k.status == KeyStatus::Failing => StepState::FAILING,
         Some(k) if k.verified_at.is_some() => StepState::VERIFIED,
         Some(_) => StepState::SAVED,
     }

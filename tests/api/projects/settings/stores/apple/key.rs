@@ -399,7 +399,7 @@ pub async fn accept(
     let row = &rows[0];
     assert_eq!(row.key_id, upload.key_id.trim());
     assert_eq!(row.issuer_id, upload.issuer_id.trim().to_ascii_lowercase());
-    assert_eq!(row.status, "active");
+    assert_eq!(row.status.as_str(), "active");
     assert_eq!(row.fingerprint, expected.fingerprint());
     let opened = storedesk::keys::open_key_in_use(&app.store, &app.settings.keyring(), project_id)
         .await
