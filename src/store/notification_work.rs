@@ -1,5 +1,6 @@
 //! Rows of the work done around notifications: consumption answers, backfill jobs and detected gaps.
 use super::{audit, Actor, Store, StoreResult};
+use crate::present::time;
 
 // ---------------------------------------------------------------- consumption answers
 
@@ -235,8 +236,8 @@ impl Store {
             environment,
             &format!(
                 "from {} to {} (job {id})",
-                crate::clock::utc(start_ms),
-                crate::clock::utc(end_ms)
+                time::utc(start_ms),
+                time::utc(end_ms)
             ),
         )
         .await?;

@@ -4,13 +4,16 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::index::decoded_of;
-use super::present::{status_badge, RenewalView, StatusBadge, TransactionView, When};
+use super::present::{RenewalView, TransactionView};
 use super::timeline::{self, StatusInfo, Timeline};
 use super::{call_apple, identity, AppleProblem, FieldError, Freshness, ProblemKind};
 use crate::apple::models::extend_reason_code::ExtendReasonCode;
 use crate::apple::models::extend_renewal_date_request::ExtendRenewalDateRequest;
 use crate::apple::{with_fallback, Environment};
 use crate::error::AppError;
+use crate::present::labels::extend_reason;
+use crate::present::status::subscription_badge;
+use crate::present::{StatusBadge, When};
 use crate::state::AppState;
 use crate::store::transactions::index_row;
 use crate::store::transactions::AuditNote;
@@ -165,7 +168,7 @@ pub async fn subscription_status(
                 is_requested: original == id
                     || latest.as_ref().is_some_and(|t| t.transaction_id == id),
                 original_transaction_id: original,
-                status: status_badge(raw_status),
+                status: subscription_badge(raw_status),
                 latest,
                 renewal,
                 decoded_transaction_json,
@@ -429,7 +432,7 @@ pub async fn extend_renewal_date(
         }
     })
     .await?;
-    let reason = super::present::extend_reason(request.reason_code);
+    let reason = extend_reason(request.reason_code);
     let outcome = match answer {
         Ok(a) if a.value.success != Some(false) => {
             let date = a

@@ -11,6 +11,7 @@ use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::offers::{self, OfferField, OfferInput, SignError, SignedOffer};
+use crate::present::time;
 use crate::routes::{ok, project_by_slug, render, Layout};
 use crate::state::AppState;
 use crate::store::Project;
@@ -161,16 +162,8 @@ pub async fn sign(
             let now = crate::clock::now_ms();
             let until = signed.timestamp + offers::VALIDITY_MS;
             page.result = Some(OfferResult {
-                signed_at: format!(
-                    "{} ({})",
-                    crate::clock::utc(signed.timestamp),
-                    crate::clock::relative(signed.timestamp, now)
-                ),
-                usable_until: format!(
-                    "{} ({})",
-                    crate::clock::utc(until),
-                    crate::clock::relative(until, now)
-                ),
+                signed_at: time::utc_and_relative(signed.timestamp, now),
+                usable_until: time::utc_and_relative(until, now),
                 signed,
             });
             let mut response = render(&req, StatusCode::OK, &page)?;

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::present::labels::EXTEND_REASONS;
 use crate::routes::FieldErrors;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, render, unprocessable, Layout};
 use crate::state::AppState;
 use crate::store::Project;
-use crate::support::present::EXTEND_REASONS;
 use crate::support::subscription::MAX_EXTEND_DAYS;
 use crate::support::{ExtendRequest, SubscriptionReport};
 

@@ -11,6 +11,8 @@ use crate::apple_calls::Probe;
 use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::present::status::key_badge;
+use crate::present::time;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
 use crate::state::AppState;
 use crate::store::{Project, StoreError};
@@ -49,14 +51,8 @@ pub struct KeysPage {
 }
 
 fn when(at: Option<i64>, now: i64) -> String {
-    at.map(|t| {
-        format!(
-            "{} ({})",
-            crate::clock::utc(t),
-            crate::clock::relative(t, now)
-        )
-    })
-    .unwrap_or_else(|| "never".into())
+    at.map(|t| time::utc_and_relative(t, now))
+        .unwrap_or_else(|| "never".into())
 }
 
 async fn keys_page(
@@ -95,7 +91,7 @@ async fn keys_page(
                     _ => "none".into(),
                 },
                 status: r.status.clone(),
-                badge: status_badge(&r.status),
+                badge: key_badge(&r.status),
                 revocable: can_manage && r.status != "revoked",
             })
             .collect(),
@@ -215,15 +211,5 @@ pub async fn revoke(
         )),
         Err(StoreError::Conflict(message)) => Ok(redirect_with_flash(&location, "error", &message)),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// Status words and badge colours shared by the wizard and the keys page.
-pub fn status_badge(status: &str) -> &'static str {
-    match status {
-        "active" => "badge-good",
-        "failing" => "badge-bad",
-        "revoked" => "badge-bad",
-        _ => "badge-neutral",
     }
 }

@@ -4,7 +4,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::{build_page, LogQuery, MANAGERS};
 use crate::auth::CurrentUser;
 use crate::error::AppError;
-use crate::notifications::backfill::{self, day_string, BackfillErrors, BackfillForm};
+use crate::notifications::backfill::{self, BackfillErrors, BackfillForm};
+use crate::present::time::day;
 use crate::routes::{project_by_slug, redirect_with_flash, unprocessable};
 use crate::state::AppState;
 
@@ -59,8 +60,8 @@ pub async fn start(
         &format!(
             "Backfill started: {} notifications from {} to {}. Its progress shows below; reload the page to follow it.",
             range.environment,
-            day_string(range.start_ms),
-            day_string(range.end_ms - 1)
+            day(range.start_ms),
+            day(range.end_ms - 1)
         ),
     ))
 }

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::view::{time_left, Choice, NotificationView};
+use super::view::{Choice, NotificationView};
 use crate::apple::Environment;
 use crate::auth::CurrentUser;
 use crate::error::AppError;
@@ -12,6 +12,8 @@ use crate::notifications::consumption::{
     REFUND_PREFERENCES, SAMPLE_CHOICES,
 };
 use crate::notifications::decoded;
+use crate::present::duration::time_left;
+use crate::present::time;
 use crate::routes::{ok, project_by_slug, redirect_with_flash, unprocessable, Layout};
 use crate::state::AppState;
 use crate::store::notification_log::{ConsumptionRequestRow, QueueState, CONSUMPTION_DEADLINE_MS};
@@ -106,11 +108,7 @@ fn request_view(
                     && a.sent_at >= n.signed_date)
         })
         .map(|a| AnswerView {
-            at: format!(
-                "{} ({})",
-                crate::clock::utc(a.sent_at),
-                crate::clock::relative(a.sent_at, now)
-            ),
+            at: time::utc_and_relative(a.sent_at, now),
             by: a.sent_by.clone(),
             what: consumption::describe(&a.request),
             accepted: a.outcome == "accepted",
@@ -123,7 +121,7 @@ fn request_view(
         auto_renewable: summary.product_type.as_deref() == Some(AUTO_RENEWABLE),
         product_type: summary.product_type,
         price: summary.price,
-        deadline: crate::clock::utc(deadline),
+        deadline: time::utc(deadline),
         time_left: time_left(deadline, now),
         state_word,
         state_badge,

@@ -8,6 +8,7 @@ use crate::auth::CurrentUser;
 use crate::error::AppError;
 use crate::notifications::decoded;
 use crate::notifications::words;
+use crate::present::time;
 use crate::routes::{ok, project_by_slug, Layout};
 use crate::state::AppState;
 use crate::store::notification_log::REFUND_TYPES;
@@ -100,13 +101,9 @@ pub async fn page(
                 meaning: words::meaning(&r.notification_type, r.subtype.as_deref()),
                 product: summary.product_id,
                 price: summary.price,
-                revoked: summary.revocation_date.map(|d| {
-                    format!(
-                        "{} ({})",
-                        crate::clock::utc(d),
-                        crate::clock::relative(d, now)
-                    )
-                }),
+                revoked: summary
+                    .revocation_date
+                    .map(|d| time::utc_and_relative(d, now)),
                 reason: summary.revocation_reason,
             }
         })

@@ -11,6 +11,8 @@ use askama::Template;
 use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::present::status::key_badge;
+use crate::present::time;
 use crate::routes::projects::keys::upload::KeyFormErrors;
 use crate::routes::{ok, project_by_slug, Layout};
 use crate::state::AppState;
@@ -63,10 +65,10 @@ impl KeyView {
             issuer_id: row.issuer_id.clone(),
             fingerprint: row.fingerprint.clone(),
             uploaded_by: row.uploaded_by.clone(),
-            uploaded_at: crate::clock::utc(row.uploaded_at),
-            uploaded_ago: crate::clock::relative(row.uploaded_at, now),
+            uploaded_at: time::utc(row.uploaded_at),
+            uploaded_ago: time::relative(row.uploaded_at, now),
             status: row.status.clone(),
-            badge: crate::routes::projects::keys::status_badge(&row.status),
+            badge: key_badge(&row.status),
             verify_summary: row.verify_summary.clone(),
         }
     }

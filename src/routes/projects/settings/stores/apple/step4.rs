@@ -5,6 +5,7 @@ use super::StepState;
 use crate::apple::Environment;
 use crate::error::AppError;
 use crate::notifications::test_notification::{self, TestState};
+use crate::present::time;
 use crate::state::AppState;
 use crate::store::Project;
 
@@ -64,7 +65,7 @@ pub async fn step4_view(
             .await?;
         last.push(LastReceived {
             environment: env.as_str(),
-            when: at.map(|at| (crate::clock::utc(at), crate::clock::relative(at, now))),
+            when: at.map(|at| (time::utc(at), time::relative(at, now))),
         });
     }
     let mut tests = Vec::new();
@@ -76,8 +77,8 @@ pub async fn step4_view(
         tests.push(TestRow {
             href: test_url(&project.slug, status.row.id),
             environment: status.row.environment.clone(),
-            requested_at: crate::clock::utc(status.row.requested_at),
-            requested_ago: crate::clock::relative(status.row.requested_at, now),
+            requested_at: time::utc(status.row.requested_at),
+            requested_ago: time::relative(status.row.requested_at, now),
             word: s.word(),
             badge: s.badge(),
         });
