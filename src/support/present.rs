@@ -15,8 +15,8 @@ use crate::present::labels::{
 use crate::present::money::money;
 use crate::present::percent::percentage;
 use crate::present::{Label, StatusBadge};
-// Re-exported so that `support::{Money, When}` and the support modules other work is splitting keep their
-// imports; new code takes them from `crate::present`.
+// Re-exported because `support/mod.rs` and `support/history.rs` (being split on another branch) import them
+// from here; new code takes them from `crate::present`.
 pub use crate::present::{Money, When};
 
 /// One offer in words: `introductory offer: free trial for 1 month ("launch")`.

@@ -27,7 +27,8 @@ pub fn notification_url(state: &AppState, token: &str) -> String {
 
 pub struct LastReceived {
     pub environment: &'static str,
-    pub when: Option<(String, String)>,
+    /// `2026-11-26 14:03 UTC (3 days ago)`
+    pub when: Option<String>,
 }
 
 pub struct TestRow {
@@ -65,7 +66,7 @@ pub async fn step4_view(
             .await?;
         last.push(LastReceived {
             environment: env.as_str(),
-            when: at.map(|at| (time::utc(at), time::relative(at, now))),
+            when: at.map(|at| time::utc_and_relative(at, now)),
         });
     }
     let mut tests = Vec::new();
