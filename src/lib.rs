@@ -18,6 +18,7 @@ pub mod keys;
 pub mod metrics;
 pub mod notifications;
 pub mod offers;
+pub mod present;
 pub mod routes;
 pub mod startup;
 pub mod state;

@@ -6,6 +6,7 @@ mod email;
 mod environment;
 mod issuer_id;
 mod key_id;
+mod key_status;
 mod private_key;
 mod role;
 pub mod shapes;
@@ -19,6 +20,7 @@ pub use email::{Email, EmailError, EMAIL_MAX_LEN};
 pub use environment::{Environment, EnvironmentError};
 pub use issuer_id::{IssuerId, IssuerIdError};
 pub use key_id::{KeyId, KeyIdError, KEY_ID_LEN};
+pub use key_status::KeyStatus;
 pub use private_key::{
     check_file_name, parse_upload, ApplePrivateKey, PrivateKeyError, MAX_P8_BYTES,
 };

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use super::history::{history_window_days, store_page, HistoryPager, DAY_MS};
 use super::ingest::Source;
 use crate::apple::Environment;
+use crate::present::time::day;
 use crate::state::AppState;
 use crate::store::notification_work::BackfillProgress;
 use crate::store::{Actor, Project, StoreResult};
@@ -46,12 +47,6 @@ pub struct BackfillRange {
     pub start_ms: i64,
     /// Exclusive: midnight after the last day.
     pub end_ms: i64,
-}
-
-pub fn day_string(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
 }
 
 /// Checks the form against Apple's rules for Get Notification History (startDate within the last 180 days in
@@ -94,7 +89,7 @@ pub fn validate(form: &BackfillForm, now_ms: i64) -> Result<BackfillRange, Backf
             if s + DAY_MS <= earliest {
                 e.start = Some(format!(
                     "Apple keeps {env} notification history for {days} days: the start date can be {} at the earliest.",
-                    day_string(earliest)
+                    day(earliest)
                 ));
             }
         }
@@ -222,8 +217,8 @@ mod tests {
     #[test]
     fn a_range_inside_the_window_is_taken_whole() {
         let r = validate(&form("2026-11-01", "2026-11-27", "Production"), NOW).unwrap();
-        assert_eq!(day_string(r.start_ms), "2026-11-01");
-        assert_eq!(day_string(r.end_ms), "2026-11-28");
+        assert_eq!(day(r.start_ms), "2026-11-01");
+        assert_eq!(day(r.end_ms), "2026-11-28");
         assert_eq!(r.environment, Environment::Production);
     }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::words;
+use crate::present::time;
 
 pub const DAY_MS: i64 = 86_400_000;
 /// Types beyond this many share one "other types" colour.
@@ -69,9 +70,7 @@ pub struct Chart {
 }
 
 fn day_label(day: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(day * DAY_MS)
-        .map(|d| d.format("%Y-%m-%d").to_string())
-        .unwrap_or_default()
+    time::day(day * DAY_MS)
 }
 
 fn short_day(day: i64) -> String {

@@ -232,14 +232,10 @@ pub fn describe(request_json: &str) -> String {
         parts.push(words);
     }
     if let Some(p) = v.get("consumptionPercentage").and_then(|p| p.as_i64()) {
-        let whole = p / 1000;
-        let frac = p % 1000;
-        let share = if frac == 0 {
-            format!("{whole} %")
-        } else {
-            format!("{whole}.{}", format!("{frac:03}").trim_end_matches('0')) + " %"
-        };
-        parts.push(format!("{share} consumed"));
+        parts.push(format!(
+            "{} consumed",
+            crate::present::percent::percentage(p)
+        ));
     }
     match v.get("refundPreference").and_then(|r| r.as_str()) {
         Some(r) => parts.push(

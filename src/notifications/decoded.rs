@@ -3,7 +3,9 @@
 use serde_json::Value;
 
 use super::words;
-use crate::clock;
+use crate::present::labels;
+use crate::present::money::money;
+use crate::present::time::utc_and_relative;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fact {
@@ -53,8 +55,9 @@ fn text(v: Option<&Value>) -> Option<String> {
     }
 }
 
-fn when(at: i64, now: i64) -> String {
-    format!("{} ({})", clock::utc(at), clock::relative(at, now))
+/// A price Apple sent, shown even when its currency is missing (see `present::money`).
+fn price(milliunits: Option<i64>, currency: Option<String>) -> Option<String> {
+    milliunits.map(|p| money(p, currency.as_deref()).text)
 }
 
 struct Facts(Vec<Fact>);
@@ -81,7 +84,7 @@ impl Facts {
     }
 
     fn date(&mut self, label: &str, at: Option<i64>, now: i64) {
-        self.plain(label, at.map(|t| when(t, now)));
+        self.plain(label, at.map(|t| utc_and_relative(t, now)));
     }
 }
 
@@ -89,17 +92,15 @@ pub fn summary_of(payload: &Value) -> Summary {
     let tx = payload.get("transaction").filter(|t| t.is_object());
     let data = payload.get("notification").and_then(|n| n.get("data"));
     let field = |k: &str| tx.and_then(|t| t.get(k));
-    let price = match (ms(field("price")), text(field("currency"))) {
-        (Some(p), Some(c)) => Some(words::price(p, &c)),
-        _ => None,
-    };
+    let price = price(ms(field("price")), text(field("currency")));
     Summary {
         product_id: text(field("productId")),
         product_type: text(field("type")),
         price,
         purchase_date: ms(field("purchaseDate")),
         revocation_date: ms(field("revocationDate")),
-        revocation_reason: ms(field("revocationReason")).map(words::revocation_reason),
+        revocation_reason: ms(field("revocationReason"))
+            .map(|r| labels::revocation_reason(Some(r)).text),
         consumption_reason: data
             .and_then(|d| d.get("consumptionRequestReason"))
             .and_then(Value::as_str)
@@ -192,30 +193,27 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
         f.id("Original transaction ID", text(t("originalTransactionId")));
         f.id("Product", text(t("productId")));
         f.plain("Product type", text(t("type")));
-        f.plain(
-            "Price",
-            match (ms(t("price")), text(t("currency"))) {
-                (Some(p), Some(c)) => Some(words::price(p, &c)),
-                _ => None,
-            },
-        );
+        f.plain("Price", price(ms(t("price")), text(t("currency"))));
         f.plain("Quantity", text(t("quantity")));
         f.date("Purchased", ms(t("purchaseDate")), now);
         f.date("First purchased", ms(t("originalPurchaseDate")), now);
         f.date("Expires", ms(t("expiresDate")), now);
         f.plain(
             "Why",
-            text(t("transactionReason")).map(|r| words::transaction_reason(&r)),
+            text(t("transactionReason")).map(|r| labels::transaction_reason(Some(&r)).text),
         );
         f.plain(
             "Ownership",
-            text(t("inAppOwnershipType")).map(|o| words::ownership(&o)),
+            text(t("inAppOwnershipType")).map(|o| labels::ownership(Some(&o)).text),
         );
         f.plain(
             "Offer",
-            ms(t("offerType")).map(|o| match text(t("offerIdentifier")) {
-                Some(id) => format!("{} ({id})", words::offer_type(o)),
-                None => words::offer_type(o),
+            ms(t("offerType")).map(|o| {
+                let words = labels::offer_type(Some(o)).text;
+                match text(t("offerIdentifier")) {
+                    Some(id) => format!("{words} ({id})"),
+                    None => words,
+                }
             }),
         );
         f.plain("Storefront", text(t("storefront")));
@@ -224,7 +222,7 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
         f.date("Revoked", ms(t("revocationDate")), now);
         f.plain(
             "Revocation reason",
-            ms(t("revocationReason")).map(words::revocation_reason),
+            ms(t("revocationReason")).map(|r| labels::revocation_reason(Some(r)).text),
         );
         f.plain("Revocation type", text(t("revocationType")));
         f.plain(
@@ -252,14 +250,11 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
         f.date("Next renewal", ms(g("renewalDate")), now);
         f.plain(
             "Renewal price",
-            match (ms(g("renewalPrice")), text(g("currency"))) {
-                (Some(p), Some(c)) => Some(words::price(p, &c)),
-                _ => None,
-            },
+            price(ms(g("renewalPrice")), text(g("currency"))),
         );
         f.plain(
             "Why it expired",
-            ms(g("expirationIntent")).map(words::expiration_intent),
+            labels::expiration_intent(ms(g("expirationIntent"))).map(|l| l.text),
         );
         f.plain(
             "Billing retry",
@@ -277,11 +272,11 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
         f.date("Grace period ends", ms(g("gracePeriodExpiresDate")), now);
         f.plain(
             "Price increase",
-            ms(g("priceIncreaseStatus")).map(words::price_increase_status),
+            labels::price_increase_status(ms(g("priceIncreaseStatus"))).map(|l| l.text),
         );
         f.plain(
             "Offer at renewal",
-            ms(g("offerType")).map(words::offer_type),
+            ms(g("offerType")).map(|o| labels::offer_type(Some(o)).text),
         );
         f.date(
             "Subscribed without interruption since",
@@ -302,6 +297,7 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -324,13 +320,33 @@ mod tests {
                 .map(|f| f.value.clone())
                 .unwrap_or_default()
         };
-        assert_eq!(value("Price"), "€9.99");
+        assert_eq!(value("Price"), "9.99 EUR");
         assert_eq!(
             value("Revocation reason"),
             "refunded because of an actual or perceived issue in the app"
         );
         assert_eq!(d.summary.status, Some(5));
-        assert_eq!(d.summary.price.as_deref(), Some("€9.99"));
+        assert_eq!(d.summary.price.as_deref(), Some("9.99 EUR"));
         assert!(!d.sections.iter().any(|s| s.title == "Renewal info"));
+    }
+
+    #[test]
+    fn a_price_without_its_currency_is_still_shown() {
+        // This page used to leave such a price out, while the support desk showed "9.99 XXX".
+        let stored = json!({
+            "notification": {"notificationType": "ONE_TIME_CHARGE", "signedDate": 0},
+            "transaction": {"transactionId": "2000000000000002", "price": 9990},
+            "renewalInfo": {"renewalPrice": 1_500_000, "currency": ""}
+        })
+        .to_string();
+        let d = decode(&stored, 0);
+        assert_eq!(d.summary.price.as_deref(), Some("9.99 XXX"));
+        let renewal = d
+            .sections
+            .iter()
+            .find(|s| s.title == "Renewal info")
+            .unwrap();
+        assert_eq!(renewal.facts[0].label, "Renewal price");
+        assert_eq!(renewal.facts[0].value, "1,500.00 XXX");
     }
 }

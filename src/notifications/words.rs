@@ -1,5 +1,7 @@
-//! Apple's notification codes and enum values in words a support agent reads at a glance. Unknown values
-//! (Apple adds them without notice) are shown raw, never refused.
+//! Apple's notification types, subtypes and consumption request reasons in words a support agent reads at a
+//! glance. Unknown values (Apple adds them without notice) are shown raw, never refused. The values a
+//! notification shares with the support desk (prices, subscription status, a transaction's enumerations)
+//! are worded by `crate::present`.
 
 /// Every notificationType Apple documents, in the order the filter lists them.
 pub const KNOWN_TYPES: &[&str] = &[
@@ -200,144 +202,9 @@ pub fn consumption_reason(reason: &str) -> String {
     }
 }
 
-/// Subscription status at signedDate (`data.status`).
-pub fn subscription_status(status: i64) -> String {
-    match status {
-        1 => "active".to_owned(),
-        2 => "expired".to_owned(),
-        3 => "in billing retry".to_owned(),
-        4 => "in billing grace period".to_owned(),
-        5 => "revoked".to_owned(),
-        other => format!("status {other}"),
-    }
-}
-
-pub fn subscription_status_badge(status: i64) -> &'static str {
-    match status {
-        1 => "badge-good",
-        3 | 4 => "badge-warn",
-        2 | 5 => "badge-bad",
-        _ => "badge-neutral",
-    }
-}
-
-pub fn expiration_intent(intent: i64) -> String {
-    match intent {
-        1 => "the customer cancelled".to_owned(),
-        2 => "a billing error".to_owned(),
-        3 => "the customer did not consent to a price increase".to_owned(),
-        4 => "the product was not available at renewal".to_owned(),
-        5 => "another reason".to_owned(),
-        other => format!("reason {other}"),
-    }
-}
-
-pub fn offer_type(t: i64) -> String {
-    match t {
-        1 => "introductory offer".to_owned(),
-        2 => "promotional offer".to_owned(),
-        3 => "offer code".to_owned(),
-        4 => "win-back offer".to_owned(),
-        other => format!("offer type {other}"),
-    }
-}
-
-pub fn revocation_reason(r: i64) -> String {
-    match r {
-        0 => "refunded for another reason, such as an accidental purchase".to_owned(),
-        1 => "refunded because of an actual or perceived issue in the app".to_owned(),
-        other => format!("reason {other}"),
-    }
-}
-
-pub fn price_increase_status(s: i64) -> String {
-    match s {
-        0 => "the customer has not responded to the price increase".to_owned(),
-        1 => "the customer consented to the price increase (or needed not)".to_owned(),
-        other => format!("status {other}"),
-    }
-}
-
-pub fn ownership(o: &str) -> String {
-    match o {
-        "PURCHASED" => "bought by the customer".to_owned(),
-        "FAMILY_SHARED" => "shared through Family Sharing".to_owned(),
-        other => other.to_owned(),
-    }
-}
-
-pub fn transaction_reason(r: &str) -> String {
-    match r {
-        "PURCHASE" => "a purchase".to_owned(),
-        "RENEWAL" => "an automatic renewal".to_owned(),
-        other => other.to_owned(),
-    }
-}
-
-/// Digits after the decimal point of an ISO 4217 currency (Apple's prices are in milliunits of it).
-fn currency_decimals(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
-}
-
-fn group_thousands(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `9990` EUR → "€9.99"; `1500000` JPY → "¥1,500"; unknown currencies get their code: "12.99 CAD".
-pub fn price(milliunits: i64, currency: &str) -> String {
-    let decimals = currency_decimals(currency);
-    let negative = milliunits < 0;
-    let abs = milliunits.unsigned_abs();
-    // Round half up from milliunits to the currency's smallest unit.
-    let divisor = 10u64.pow(3 - decimals);
-    let minor = (abs + divisor / 2) / divisor;
-    let scale = 10u64.pow(decimals);
-    let whole = group_thousands(&(minor / scale).to_string());
-    let amount = if decimals == 0 {
-        whole
-    } else {
-        format!(
-            "{whole}.{:0width$}",
-            minor % scale,
-            width = decimals as usize
-        )
-    };
-    let sign = if negative { "-" } else { "" };
-    match currency {
-        "USD" => format!("{sign}${amount}"),
-        "EUR" => format!("{sign}€{amount}"),
-        "GBP" => format!("{sign}£{amount}"),
-        "JPY" => format!("{sign}¥{amount}"),
-        other => format!("{sign}{amount} {other}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prices_follow_the_currency_decimals() {
-        assert_eq!(price(9_990, "EUR"), "€9.99");
-        assert_eq!(price(1_500_000, "JPY"), "¥1,500");
-        assert_eq!(price(12_990, "CAD"), "12.99 CAD");
-        assert_eq!(price(1_234_567, "KWD"), "1,234.567 KWD");
-        assert_eq!(price(99_990, "USD"), "$99.99");
-        assert_eq!(price(1_999_999_990, "USD"), "$1,999,999.99");
-        assert_eq!(price(995, "USD"), "$1.00");
-    }
 
     #[test]
     fn unknown_codes_are_shown_not_refused() {

@@ -4,45 +4,10 @@ use sqlx::{Any, Transaction};
 use super::status_text::status_text;
 use super::{audit, Actor, Store, StoreError, StoreResult};
 
-/// `apple_keys.status`: where a key is in its life. Stored as the word `as_str()` gives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum KeyStatus {
-    /// In use, and Apple accepts it.
-    Active,
-    /// In use, but Apple refused it repeatedly (401s); a success turns it active again.
-    Failing,
-    /// Replaced by a newer key; its private part is destroyed.
-    Retired,
-    /// Stopped by hand; its private part is destroyed and it is never used again.
-    Revoked,
-}
+pub use crate::domain::KeyStatus;
 
+// Parsed from `apple_keys.status` at the store's edge.
 status_text!(KeyStatus, "key status");
-
-impl KeyStatus {
-    pub const ALL: [KeyStatus; 4] = [
-        KeyStatus::Active,
-        KeyStatus::Failing,
-        KeyStatus::Retired,
-        KeyStatus::Revoked,
-    ];
-
-    /// The text stored in `apple_keys.status`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyStatus::Active => "active",
-            KeyStatus::Failing => "failing",
-            KeyStatus::Retired => "retired",
-            KeyStatus::Revoked => "revoked",
-        }
-    }
-
-    /// Whether calls are signed with this key: a project has at most one such key (the `apple_keys_one_in_use`
-    /// index). SQL that filters for it says [`KEY_IN_USE`].
-    pub fn is_in_use(self) -> bool {
-        matches!(self, KeyStatus::Active | KeyStatus::Failing)
-    }
-}
 
 /// SQL for "`status` is a key in use" ([`KeyStatus::is_in_use`]); the migration's `apple_keys_one_in_use`
 /// index says the same words, and a test checks this list against the enum.

@@ -2,6 +2,7 @@
 use super::keys::KEY_IN_USE;
 use super::status_text::status_text;
 use super::{audit, Actor, Store, StoreResult};
+use crate::present::time;
 
 // ---------------------------------------------------------------- consumption answers
 
@@ -290,8 +291,8 @@ impl Store {
             environment,
             &format!(
                 "from {} to {} (job {id})",
-                crate::clock::utc(start_ms),
-                crate::clock::utc(end_ms)
+                time::utc(start_ms),
+                time::utc(end_ms)
             ),
         )
         .await?;

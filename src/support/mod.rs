@@ -145,7 +145,7 @@ impl Freshness {
             problem: None,
             sentence: format!(
                 "Fresh from Apple ({environment}) at {}.",
-                crate::clock::utc(now_ms)
+                crate::present::time::utc(now_ms)
             ),
         }
     }

@@ -11,6 +11,7 @@ use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::CurrentUser;
 use crate::domain::ApiScope;
 use crate::error::AppError;
+use crate::present::time;
 use crate::routes::{ok, redirect_with_flash, render, Layout};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -68,14 +69,6 @@ pub struct ApiTokensPage {
     pub public_url: String,
 }
 
-fn when(at: i64, now: i64) -> String {
-    format!(
-        "{} ({})",
-        crate::clock::utc(at),
-        crate::clock::relative(at, now)
-    )
-}
-
 async fn page(
     state: &AppState,
     req: &HttpRequest,
@@ -92,12 +85,12 @@ async fn page(
                 id: t.id,
                 last_used: t
                     .last_used_at
-                    .map(|at| when(at, now))
+                    .map(|at| time::utc_and_relative(at, now))
                     .unwrap_or_else(|| "never".into()),
                 revoked: t.revoked_at.map(|at| {
                     format!(
                         "{} by {}",
-                        when(at, now),
+                        time::utc_and_relative(at, now),
                         t.revoked_by.clone().unwrap_or_default()
                     )
                 }),
@@ -107,7 +100,7 @@ async fn page(
                 scope: t.scope,
                 prefix: t.prefix,
                 created_by: t.created_by,
-                created_at: when(t.created_at, now),
+                created_at: time::utc_and_relative(t.created_at, now),
             })
             .collect(),
         form_project: projects.first().map(|p| p.slug.clone()).unwrap_or_default(),

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::auth::CurrentUser;
 use crate::error::AppError;
+use crate::present::time;
 use crate::routes::{ok, Layout};
 use crate::state::AppState;
 use crate::store::AuditFilter;
@@ -96,8 +97,8 @@ pub async fn list(
         rows: entries
             .into_iter()
             .map(|e| AuditRow {
-                at: crate::clock::utc(e.at),
-                ago: crate::clock::relative(e.at, now),
+                at: time::utc(e.at),
+                ago: time::relative(e.at, now),
                 user_email: e.user_email,
                 action: e.action,
                 target: e.target,

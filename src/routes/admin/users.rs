@@ -8,6 +8,7 @@ use crate::auth::csrf::CsrfForm;
 use crate::auth::{password, CurrentUser};
 use crate::domain::{Email, Role};
 use crate::error::AppError;
+use crate::present::time;
 use crate::routes::{ok, redirect_with_flash, render, unprocessable, Layout};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -49,7 +50,7 @@ async fn page(
                 email: u.email,
                 role: u.role.as_str().to_string(),
                 disabled: u.disabled,
-                created: crate::clock::utc(u.created_at),
+                created: time::utc(u.created_at),
             })
             .collect(),
         email: String::new(),

@@ -6,10 +6,11 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::support::present::{Label, RenewalView, RevocationView, When};
+use crate::present::{Label, Money, When};
+use crate::support::present::{RenewalView, RevocationView};
 use crate::support::subscription::{GroupView, SubscriptionItem};
 use crate::support::{
-    AppleProblem, Freshness, HistoryFilters, HistoryPage, Money, RefundHistory, SearchInput,
+    AppleProblem, Freshness, HistoryFilters, HistoryPage, RefundHistory, SearchInput,
     SubscriptionReport, TransactionReport, TransactionView,
 };
 

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
 use crate::offers::{self, OfferField, OfferInput, SignError, SignedOffer};
+use crate::present::time;
 use crate::routes::{render, Layout, ProjectContext};
 
 /// The key that would sign, as the page names it.
@@ -131,16 +132,8 @@ pub async fn sign(
             let now = crate::clock::now_ms();
             let until = signed.timestamp + offers::VALIDITY_MS;
             page.result = Some(OfferResult {
-                signed_at: format!(
-                    "{} ({})",
-                    crate::clock::utc(signed.timestamp),
-                    crate::clock::relative(signed.timestamp, now)
-                ),
-                usable_until: format!(
-                    "{} ({})",
-                    crate::clock::utc(until),
-                    crate::clock::relative(until, now)
-                ),
+                signed_at: time::utc_and_relative(signed.timestamp, now),
+                usable_until: time::utc_and_relative(until, now),
                 signed,
             });
             let mut response = render(req, StatusCode::OK, &page)?;

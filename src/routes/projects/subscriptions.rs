@@ -8,8 +8,8 @@ use serde::Deserialize;
 use crate::auth::csrf::CsrfForm;
 use crate::domain::{Role, TransactionId};
 use crate::error::AppError;
+use crate::present::labels::EXTEND_REASONS;
 use crate::routes::{redirect_with_flash, render, FieldErrors, Layout, ProjectContext};
-use crate::support::present::EXTEND_REASONS;
 use crate::support::subscription::MAX_EXTEND_DAYS;
 use crate::support::{ExtendRequest, SubscriptionReport};
 

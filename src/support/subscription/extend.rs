@@ -144,7 +144,7 @@ pub async fn extend_renewal_date(
         }
     })
     .await?;
-    let reason = super::present::extend_reason(request.reason_code);
+    let reason = crate::present::labels::extend_reason(request.reason_code);
     let outcome = match answer {
         Ok(a) if a.value.success != Some(false) => {
             let date = a

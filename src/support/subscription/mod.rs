@@ -6,11 +6,13 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::index::decoded_of;
-use super::present::{self, status_badge, RenewalView, StatusBadge, TransactionView};
+use super::present::{RenewalView, TransactionView};
 use super::timeline::{self, StatusInfo, Timeline};
 use super::{call_apple, identity, AppleProblem, Freshness};
 use crate::domain::TransactionId;
 use crate::error::AppError;
+use crate::present::status::subscription_badge;
+use crate::present::StatusBadge;
 use crate::state::AppState;
 use crate::store::transactions::index_row;
 use crate::store::transactions::AuditNote;
@@ -161,7 +163,7 @@ pub async fn subscription_status(
                 is_requested: original == id
                     || latest.as_ref().is_some_and(|t| t.transaction_id == id),
                 original_transaction_id: original,
-                status: status_badge(raw_status),
+                status: subscription_badge(raw_status),
                 latest,
                 renewal,
                 decoded_transaction_json,

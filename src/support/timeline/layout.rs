@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{EventKind, PeriodKind, Timeline, DAY_MS};
+use crate::present::time::{day, utc};
 
 const WIDTH: f64 = 760.0;
 const MARGIN_X: f64 = 14.0;
@@ -180,12 +181,7 @@ impl Timeline {
                             width: n((x2 - x1).max(2.0)),
                             height: n(BAR_HEIGHT),
                             class: period_class(p.kind),
-                            title: format!(
-                                "{} to {}: {}",
-                                crate::clock::utc(p.from_ms),
-                                crate::clock::utc(p.to_ms),
-                                p.label
-                            ),
+                            title: format!("{} to {}: {}", utc(p.from_ms), utc(p.to_ms), p.label),
                         }
                     })
                     .collect();
@@ -216,15 +212,13 @@ impl Timeline {
         let ticks = (0..=4)
             .map(|k| {
                 let ms = self.start_ms + (self.end_ms - self.start_ms) * k / 4;
-                let label = chrono::DateTime::from_timestamp_millis(ms)
-                    .map(|d| {
-                        if long {
-                            d.format("%b %Y").to_string()
-                        } else {
-                            d.format("%Y-%m-%d").to_string()
-                        }
-                    })
-                    .unwrap_or_default();
+                let label = if long {
+                    chrono::DateTime::from_timestamp_millis(ms)
+                        .map(|d| d.format("%b %Y").to_string())
+                        .unwrap_or_default()
+                } else {
+                    day(ms)
+                };
                 SvgTick {
                     x: n(x(ms)),
                     label,
@@ -248,7 +242,7 @@ impl Timeline {
             now_top: n(TOP),
             summary: format!(
                 "Timeline of the subscription from {} to today, drawn from {} transaction(s) storedesk has seen: {} event(s).",
-                crate::clock::utc(self.start_ms),
+                utc(self.start_ms),
                 self.transactions,
                 self.events.len()
             ),

@@ -6,7 +6,8 @@ mod layout;
 
 use serde::Serialize;
 
-use super::present::{RenewalView, TransactionView, When};
+use super::present::{RenewalView, TransactionView};
+use crate::present::When;
 
 pub use layout::{SvgLane, SvgMarker, SvgRect, SvgTick, TimelineSvg};
 

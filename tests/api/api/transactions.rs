@@ -411,7 +411,7 @@ support_test!(when_apple_fails_the_index_answers_and_says_so, |r| {
     assert!(
         message.starts_with(&format!(
             "{sentence} Showing storedesk's index as of {} (",
-            storedesk::clock::utc(as_of)
+            storedesk::present::time::utc(as_of)
         )),
         "{message}"
     );

@@ -9,6 +9,8 @@ use crate::apple_calls::Probe;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::present::status::key_badge;
+use crate::present::time;
 use crate::routes::{redirect_with_flash, Layout, ProjectContext};
 use crate::store::keys::KeyStatus;
 use crate::store::StoreError;
@@ -45,14 +47,8 @@ pub struct KeysPage {
 }
 
 fn when(at: Option<i64>, now: i64) -> String {
-    at.map(|t| {
-        format!(
-            "{} ({})",
-            crate::clock::utc(t),
-            crate::clock::relative(t, now)
-        )
-    })
-    .unwrap_or_else(|| "never".into())
+    at.map(|t| time::utc_and_relative(t, now))
+        .unwrap_or_else(|| "never".into())
 }
 
 async fn keys_page(cx: &ProjectContext) -> Result<KeysPage, AppError> {
@@ -85,7 +81,7 @@ async fn keys_page(cx: &ProjectContext) -> Result<KeysPage, AppError> {
                     _ => "none".into(),
                 },
                 status: r.status.as_str().to_owned(),
-                badge: status_badge(r.status),
+                badge: key_badge(r.status),
                 revocable: can_manage && r.status != KeyStatus::Revoked,
             })
             .collect(),
@@ -181,15 +177,5 @@ pub async fn revoke(
         )),
         Err(StoreError::Conflict(message)) => Ok(redirect_with_flash(&location, "error", &message)),
         Err(e) => Err(e.into()),
-    }
-}
-
-/// Status words and badge colours shared by the wizard and the keys page.
-pub fn status_badge(status: KeyStatus) -> &'static str {
-    match status {
-        KeyStatus::Active => "badge-good",
-        KeyStatus::Failing => "badge-bad",
-        KeyStatus::Revoked => "badge-bad",
-        KeyStatus::Retired => "badge-neutral",
     }
 }

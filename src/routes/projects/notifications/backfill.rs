@@ -4,7 +4,8 @@ use actix_web::HttpResponse;
 use super::{build_page, LogQuery};
 use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
-use crate::notifications::backfill::{self, day_string, BackfillErrors, BackfillForm};
+use crate::notifications::backfill::{self, BackfillErrors, BackfillForm};
+use crate::present::time::day;
 use crate::routes::{redirect_with_flash, ProjectContext};
 
 pub async fn start(
@@ -53,8 +54,8 @@ pub async fn start(
         &format!(
             "Backfill started: {} notifications from {} to {}. Its progress shows below; reload the page to follow it.",
             range.environment,
-            day_string(range.start_ms),
-            day_string(range.end_ms - 1)
+            day(range.start_ms),
+            day(range.end_ms - 1)
         ),
     ))
 }

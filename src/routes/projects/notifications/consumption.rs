@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::view::{time_left, Choice, NotificationView};
+use super::view::{Choice, NotificationView};
 use crate::apple::Environment;
 use crate::auth::csrf::CsrfForm;
 use crate::domain::TransactionId;
@@ -13,6 +13,8 @@ use crate::notifications::consumption::{
     REFUND_PREFERENCES, SAMPLE_CHOICES,
 };
 use crate::notifications::decoded;
+use crate::present::duration::time_left;
+use crate::present::time;
 use crate::routes::{redirect_with_flash, Layout, ProjectContext};
 use crate::store::notification_log::{ConsumptionRequestRow, QueueState, CONSUMPTION_DEADLINE_MS};
 use crate::store::notification_work::{ConsumptionOutcome, NewConsumptionAnswer};
@@ -106,11 +108,7 @@ fn request_view(
                     && a.sent_at >= n.signed_date)
         })
         .map(|a| AnswerView {
-            at: format!(
-                "{} ({})",
-                crate::clock::utc(a.sent_at),
-                crate::clock::relative(a.sent_at, now)
-            ),
+            at: time::utc_and_relative(a.sent_at, now),
             by: a.sent_by.clone(),
             what: consumption::describe(&a.request),
             accepted: a.outcome == ConsumptionOutcome::Accepted,
@@ -123,7 +121,7 @@ fn request_view(
         auto_renewable: summary.product_type.as_deref() == Some(AUTO_RENEWABLE),
         product_type: summary.product_type,
         price: summary.price,
-        deadline: crate::clock::utc(deadline),
+        deadline: time::utc(deadline),
         time_left: time_left(deadline, now),
         state_word,
         state_badge,

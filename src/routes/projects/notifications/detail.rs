@@ -2,10 +2,13 @@
 use actix_web::{web, HttpResponse};
 use askama::Template;
 
-use super::view::{time_left, NotificationView};
+use super::view::NotificationView;
 use crate::error::AppError;
 use crate::notifications::decoded::{self, Section};
 use crate::notifications::words;
+use crate::present::duration::time_left;
+use crate::present::status::subscription_badge;
+use crate::present::time;
 use crate::routes::{Layout, ProjectContext};
 use crate::store::notification_log::CONSUMPTION_DEADLINE_MS;
 
@@ -51,7 +54,7 @@ pub async fn page(
         let deadline = row.signed_date + CONSUMPTION_DEADLINE_MS;
         Some(ConsumptionState {
             answered,
-            deadline: crate::clock::utc(deadline),
+            deadline: time::utc(deadline),
             time_left: time_left(deadline, now),
             link: crate::urls::consumption_request(&project.slug, row.id),
         })
@@ -67,10 +70,8 @@ pub async fn page(
         slug: project.slug.clone(),
         meaning: words::meaning(&row.notification_type, row.subtype.as_deref()),
         status: decoded.summary.status.map(|s| {
-            (
-                words::subscription_status(s),
-                words::subscription_status_badge(s),
-            )
+            let badge = subscription_badge(s);
+            (badge.word, badge.class)
         }),
         sections: decoded.sections,
         raw_json: decoded.raw_pretty,

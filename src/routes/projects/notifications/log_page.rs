@@ -6,10 +6,11 @@ use super::view::{Choice, NotificationView};
 use super::{filter_of, BackfillView, FilterErrors, GapView, LogPage, LogQuery, PAGE_SIZE};
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::notifications::backfill::{day_string, BackfillErrors, BackfillForm};
+use crate::notifications::backfill::{BackfillErrors, BackfillForm};
 use crate::notifications::chart::{self, Chart, DAY_MS};
 use crate::notifications::gap::{self, GapSettings};
 use crate::notifications::words;
+use crate::present::time;
 use crate::routes::ProjectContext;
 use crate::state::AppState;
 use crate::store::notification_log::LogFilter;
@@ -249,16 +250,12 @@ async fn recent_gaps(
         .into_iter()
         .take(20)
         .map(|g| GapView {
-            detected: format!(
-                "{} ({})",
-                crate::clock::utc(g.detected_at),
-                crate::clock::relative(g.detected_at, now)
-            ),
+            detected: time::utc_and_relative(g.detected_at, now),
             environment: g.environment.clone(),
             window: format!(
                 "{} to {}",
-                crate::clock::utc(g.window_start),
-                crate::clock::utc(g.window_end)
+                time::utc(g.window_start),
+                time::utc(g.window_end)
             ),
             types: serde_json::from_str(&g.type_counts).unwrap_or_default(),
             acknowledged: g.acknowledged_by.clone(),
@@ -293,7 +290,7 @@ fn backfill_view(b: &Backfill, now: i64) -> BackfillView {
     BackfillView {
         id: b.id,
         environment: b.environment.clone(),
-        range: format!("{} to {}", day_string(b.start_ms), day_string(b.end_ms - 1)),
+        range: format!("{} to {}", time::day(b.start_ms), time::day(b.end_ms - 1)),
         status,
         badge,
         running: b.status == BackfillStatus::Running && !stalled,
@@ -308,19 +305,19 @@ fn backfill_view(b: &Backfill, now: i64) -> BackfillView {
         },
         started: format!(
             "{} by {} ({})",
-            crate::clock::utc(b.started_at),
+            time::utc(b.started_at),
             b.started_by,
-            crate::clock::relative(b.started_at, now)
+            time::relative(b.started_at, now)
         ),
     }
 }
 
 /// The backfill form as the page first shows it: the last seven days, in the project's environment.
 fn backfill_form(project: &Project, now: i64) -> BackfillForm {
-    let default_start = day_string(now - 7 * DAY_MS);
+    let default_start = time::day(now - 7 * DAY_MS);
     BackfillForm {
         start: default_start,
-        end: day_string(now),
+        end: time::day(now),
         environment: project.environment.clone(),
     }
 }

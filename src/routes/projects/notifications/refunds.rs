@@ -7,6 +7,7 @@ use super::view::{Choice, NotificationView};
 use crate::error::AppError;
 use crate::notifications::decoded;
 use crate::notifications::words;
+use crate::present::time;
 use crate::routes::{Layout, ProjectContext};
 use crate::store::notification_log::REFUND_TYPES;
 use crate::urls::link;
@@ -94,13 +95,9 @@ pub async fn page(
                 meaning: words::meaning(&r.notification_type, r.subtype.as_deref()),
                 product: summary.product_id,
                 price: summary.price,
-                revoked: summary.revocation_date.map(|d| {
-                    format!(
-                        "{} ({})",
-                        crate::clock::utc(d),
-                        crate::clock::relative(d, now)
-                    )
-                }),
+                revoked: summary
+                    .revocation_date
+                    .map(|d| time::utc_and_relative(d, now)),
                 reason: summary.revocation_reason,
             }
         })

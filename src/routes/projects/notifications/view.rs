@@ -1,5 +1,6 @@
 //! What every notifications page shows of one row, already in words.
 use crate::notifications::words;
+use crate::present::{time, When};
 use crate::store::notifications::NotificationRow;
 
 /// One `<option>` of a select.
@@ -51,23 +52,15 @@ pub fn desk_link(slug: &str, id: &str) -> String {
     crate::urls::search(slug, id)
 }
 
-pub fn when(at: i64, now: i64) -> (String, String) {
-    (crate::clock::utc(at), crate::clock::relative(at, now))
-}
-
 impl NotificationView {
     pub fn new(slug: &str, r: &NotificationRow, now: i64) -> Self {
-        let (at, ago) = when(r.signed_date, now);
+        let signed = When::at(r.signed_date, now);
         NotificationView {
             id: r.id,
             uuid: r.notification_uuid.clone(),
-            at,
-            ago,
-            received: format!(
-                "{} ({})",
-                crate::clock::utc(r.received_at),
-                crate::clock::relative(r.received_at, now)
-            ),
+            at: signed.utc,
+            ago: signed.relative,
+            received: time::utc_and_relative(r.received_at, now),
             type_label: words::type_label(&r.notification_type),
             badge: words::type_badge(&r.notification_type, r.subtype.as_deref()),
             type_code: r.notification_type.clone(),
@@ -87,43 +80,5 @@ impl NotificationView {
             source_label: words::source_label(&r.source),
             detail_link: crate::urls::notification(slug, r.id),
         }
-    }
-}
-
-/// "5 h 12 min left", "40 min left", "overdue by 3 h", "overdue by 2 days".
-pub fn time_left(deadline: i64, now: i64) -> String {
-    let left = deadline - now;
-    let minutes = left.abs() / 60_000;
-    let span = if minutes >= 48 * 60 {
-        format!("{} days", minutes / (24 * 60))
-    } else if minutes >= 60 {
-        let (h, m) = (minutes / 60, minutes % 60);
-        if m == 0 || h >= 10 {
-            format!("{h} h")
-        } else {
-            format!("{h} h {m} min")
-        }
-    } else {
-        format!("{} min", minutes.max(1))
-    };
-    if left > 0 {
-        format!("{span} left")
-    } else {
-        format!("overdue by {span}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn time_left_reads_naturally() {
-        let h = 3_600_000;
-        assert_eq!(time_left(5 * h + 12 * 60_000, 0), "5 h 12 min left");
-        assert_eq!(time_left(40 * 60_000, 0), "40 min left");
-        assert_eq!(time_left(0, 3 * h), "overdue by 3 h");
-        assert_eq!(time_left(0, 60 * h), "overdue by 2 days");
-        assert_eq!(time_left(11 * h + 59 * 60_000, 0), "11 h left");
     }
 }

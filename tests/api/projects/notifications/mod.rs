@@ -258,10 +258,9 @@ with_ready!(the_detail_page_reads_the_payload_in_plain_words, |r| {
         .unwrap();
     let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap();
     let tx = &payload["transaction"];
-    let price = storedesk::notifications::words::price(
-        tx["price"].as_i64().unwrap(),
-        tx["currency"].as_str().unwrap(),
-    );
+    let price =
+        storedesk::present::money::money(tx["price"].as_i64().unwrap(), tx["currency"].as_str())
+            .text;
     let support = r.app.session(Role::Support).await;
     let html = support
         .get_text(&format!("/projects/demo/notifications/{refund}"))

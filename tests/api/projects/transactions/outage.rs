@@ -118,7 +118,7 @@ support_test!(
         );
         assert!(page.contains(&format!(
             "Showing storedesk&#39;s index as of {}",
-            storedesk::clock::utc(as_of)
+            storedesk::present::time::utc(as_of)
         )));
         assert!(!page.contains("Fresh from Apple"));
         // The history and the timeline still come from the index.

@@ -9,6 +9,8 @@ use actix_web::HttpResponse;
 use askama::Template;
 
 use crate::error::AppError;
+use crate::present::status::key_badge;
+use crate::present::time;
 use crate::routes::projects::keys::upload::KeyFormErrors;
 use crate::routes::{Layout, ProjectContext};
 use crate::store::keys::{KeyRow, KeyStatus};
@@ -57,10 +59,10 @@ impl KeyView {
             issuer_id: row.issuer_id.clone(),
             fingerprint: row.fingerprint.clone(),
             uploaded_by: row.uploaded_by.clone(),
-            uploaded_at: crate::clock::utc(row.uploaded_at),
-            uploaded_ago: crate::clock::relative(row.uploaded_at, now),
+            uploaded_at: time::utc(row.uploaded_at),
+            uploaded_ago: time::relative(row.uploaded_at, now),
             status: row.status.as_str().to_owned(),
-            badge: crate::routes::projects::keys::status_badge(row.status),
+            badge: key_badge(row.status),
             verify_summary: row.verify_summary.clone(),
         }
     }

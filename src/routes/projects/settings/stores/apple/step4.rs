@@ -5,6 +5,7 @@ use super::StepState;
 use crate::apple::Environment;
 use crate::error::AppError;
 use crate::notifications::test_notification::{self, TestState};
+use crate::present::time;
 use crate::state::AppState;
 use crate::store::Project;
 
@@ -15,7 +16,8 @@ pub fn notification_url(state: &AppState, token: &str) -> String {
 
 pub struct LastReceived {
     pub environment: &'static str,
-    pub when: Option<(String, String)>,
+    /// `2026-11-26 14:03 UTC (3 days ago)`
+    pub when: Option<String>,
 }
 
 pub struct TestRow {
@@ -53,7 +55,7 @@ pub async fn step4_view(
             .await?;
         last.push(LastReceived {
             environment: env.as_str(),
-            when: at.map(|at| (crate::clock::utc(at), crate::clock::relative(at, now))),
+            when: at.map(|at| time::utc_and_relative(at, now)),
         });
     }
     let mut tests = Vec::new();
@@ -65,8 +67,8 @@ pub async fn step4_view(
         tests.push(TestRow {
             href: crate::urls::test_notification(&project.slug, status.row.id),
             environment: status.row.environment.clone(),
-            requested_at: crate::clock::utc(status.row.requested_at),
-            requested_ago: crate::clock::relative(status.row.requested_at, now),
+            requested_at: time::utc(status.row.requested_at),
+            requested_ago: time::relative(status.row.requested_at, now),
             word: s.word(),
             badge: s.badge(),
         });

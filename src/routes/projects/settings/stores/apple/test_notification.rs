@@ -9,6 +9,7 @@ use crate::apple::{ApiErrorKind, AppleError, Environment};
 use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
 use crate::notifications::test_notification::{self, TestState, TestStatus};
+use crate::present::time;
 use crate::routes::{redirect_with_flash, Layout, ProjectContext};
 
 #[derive(Deserialize)]
@@ -87,14 +88,13 @@ fn message(status: &TestStatus) -> String {
     let now = crate::clock::now_ms();
     match (status.state(), status.arrived_at) {
         (TestState::Arrived, Some(at)) => format!(
-            "Arrived at {} ({}). Notifications from Apple reach storedesk.",
-            crate::clock::utc(at),
-            crate::clock::relative(at, now)
+            "Arrived at {}. Notifications from Apple reach storedesk.",
+            time::utc_and_relative(at, now)
         ),
         (TestState::Failing, _) => "Apple could not deliver it; see the attempts below.".into(),
         _ => format!(
             "Waiting for the TEST notification to reach storedesk (requested {}).",
-            crate::clock::relative(status.row.requested_at, now)
+            time::relative(status.row.requested_at, now)
         ),
     }
 }
@@ -104,7 +104,7 @@ fn attempt_views(status: &TestStatus) -> Vec<AttemptView> {
         .attempts
         .iter()
         .map(|a| AttemptView {
-            at: a.at.map(crate::clock::utc).unwrap_or_else(|| "—".into()),
+            at: a.at.map(time::utc).unwrap_or_else(|| "—".into()),
             result: a.result.clone(),
             words: a.words(),
             ok: a.succeeded(),
@@ -140,8 +140,8 @@ pub async fn page(
         slug: project.slug.clone(),
         environment: status.row.environment.clone(),
         requested_by: status.row.requested_by.clone(),
-        requested_at: crate::clock::utc(status.row.requested_at),
-        requested_ago: crate::clock::relative(status.row.requested_at, now),
+        requested_at: time::utc(status.row.requested_at),
+        requested_ago: time::relative(status.row.requested_at, now),
         word: s.word(),
         badge: s.badge(),
         message: message(&status),
