@@ -236,6 +236,17 @@ impl Browser {
             .await
     }
 
+    /// Lays pages out for a window of `width` × `height` CSS pixels at scale 1, as Chromium's device emulation
+    /// does: a phone's (`mobile`: the page's viewport meta tag applies, scrollbars overlay) or a desktop's. It
+    /// lasts until changed, across navigations; screenshots then have that width.
+    pub async fn set_window(&self, width: u32, height: u32, mobile: bool) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile }),
+        )
+        .await;
+    }
+
     // ---- navigation ----
 
     pub async fn goto(&self, path: &str) {
@@ -408,7 +419,6 @@ impl Browser {
 
     /// Saves a PNG of the whole page (beyond the window) as `target/screenshots/<test>-<NN>-<step>.png`.
     pub async fn screenshot(&self, step: &str) -> PathBuf {
-        let n = self.step.fetch_add(1, Ordering::SeqCst) + 1;
         let metrics = self.cdp("Page.getLayoutMetrics", json!({})).await;
         let width = metrics["cssContentSize"]["width"]
             .as_f64()
@@ -418,16 +428,25 @@ impl Browser {
             .as_f64()
             .unwrap_or(1000.0)
             .ceil();
-        let shot = self
-            .cdp(
-                "Page.captureScreenshot",
-                json!({
-                    "format": "png",
-                    "captureBeyondViewport": true,
-                    "clip": { "x": 0, "y": 0, "width": width, "height": height, "scale": 1 },
-                }),
-            )
-            .await;
+        self.capture(
+            step,
+            json!({
+                "format": "png",
+                "captureBeyondViewport": true,
+                "clip": { "x": 0, "y": 0, "width": width, "height": height, "scale": 1 },
+            }),
+        )
+        .await
+    }
+
+    /// Saves a PNG of what the window shows, named like [`Browser::screenshot`]'s.
+    pub async fn screenshot_window(&self, step: &str) -> PathBuf {
+        self.capture(step, json!({ "format": "png" })).await
+    }
+
+    async fn capture(&self, step: &str, params: Value) -> PathBuf {
+        let n = self.step.fetch_add(1, Ordering::SeqCst) + 1;
+        let shot = self.cdp("Page.captureScreenshot", params).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(shot["data"].as_str().unwrap())
             .unwrap();

@@ -14,4 +14,5 @@ mod notifications;
 
 mod accessibility;
 mod roles;
+mod screens;
 mod setup;
