@@ -499,7 +499,7 @@ async fn every_page_fits_a_phone_and_a_desktop_window() {
 
     assert!(
         problems.is_empty(),
-        "{} problem(s) on {} pages:\n{}",
+        "{} problem(s) among the {} pages checked, each in both windows:\n{}",
         problems.len(),
         pages.len() + 3,
         problems.join("\n")
