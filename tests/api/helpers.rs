@@ -85,6 +85,7 @@ pub fn test_settings(
         },
         session_idle: Duration::from_secs(3600),
         session_absolute: Duration::from_secs(24 * 3600),
+        test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
     }
 }
 
