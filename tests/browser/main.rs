@@ -15,3 +15,4 @@ mod notifications;
 mod accessibility;
 mod roles;
 mod setup;
+mod wizard;
