@@ -42,11 +42,18 @@ async fn mark_revoked_asks_for_the_key_id_and_works_with_the_keyboard_alone() {
     b.goto("/projects/shop/keys").await;
     let field = format!("#revoke-{}", key.id);
 
-    // The confirmation is closed at first: one "Mark revoked…" control per key, nothing that acts at once.
+    // The confirmation is closed at first; the table's "Mark revoked…" leads to it and opens it.
     assert!(!visible(&b, &field).await, "the confirmation starts closed");
-    tab_to(&b, "summary \"Mark revoked…\"", 80).await;
+    tab_to(&b, "a \"Mark revoked…\"", 80).await;
     b.press(Key::Enter).await;
-    assert!(visible(&b, &field).await, "Enter opens the confirmation");
+    let started = Instant::now();
+    while !visible(&b, &field).await {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "Enter on the link opens the confirmation"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let what = b.text(&format!("#revoke-{}-what", key.id)).await;
     assert!(
         what.starts_with(&format!("Key {} is the key in use.", key.key_id))
@@ -56,6 +63,19 @@ async fn mark_revoked_asks_for_the_key_id_and_works_with_the_keyboard_alone() {
     assert_controls_labelled(&b).await;
     b.assert_clean().await;
     b.screenshot("confirmation-open").await;
+
+    // Tab goes on from the confirmation to its field; its summary closes and opens it with Enter.
+    b.press(Key::Tab).await;
+    assert_eq!(b.focused().await, field);
+    b.press_with_shift(Key::Tab).await;
+    assert_eq!(
+        b.focused().await,
+        format!("summary \"Mark key {} revoked…\"", key.key_id)
+    );
+    b.press(Key::Enter).await;
+    assert!(!visible(&b, &field).await, "Enter on the summary closes it");
+    b.press(Key::Enter).await;
+    assert!(visible(&b, &field).await, "and opens it again");
 
     // Enter in the empty field sends the form: refused, nothing changed, the sentence tied to the field.
     b.press(Key::Tab).await;

@@ -35,6 +35,8 @@ pub struct KeysPage {
     pub slug: String,
     pub keys: Vec<KeyHistoryRow>,
     pub can_manage: bool,
+    /// Some key may be marked revoked (its confirmation is shown below the table).
+    pub revocable: bool,
     /// The key in use, when Apple refuses it: the 401 banner.
     pub refused: Option<KeyView>,
     pub has_key: bool,
@@ -91,6 +93,7 @@ pub async fn keys_page(cx: &ProjectContext) -> Result<KeysPage, AppError> {
             .filter(|_| can_manage)
             .and_then(|k| CorrectForm::for_key(k, "keys")),
         refused: in_use.filter(|k| k.health.is_refused()),
+        revocable: keys.iter().any(|r| r.revocable),
         form_key_id: String::new(),
         form_issuer_id: rows
             .first()
