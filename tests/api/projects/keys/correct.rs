@@ -59,6 +59,9 @@ async fn verify(admin: &Session) {
     assert_redirect_to(&r, KEYS);
 }
 
+/// A correction typed (Key ID, Issuer ID) and the sentences expected next to the Key ID, the Issuer ID and the form.
+type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+
 fn corrections(audit: &[storedesk::store::audit::AuditEntry]) -> usize {
     audit.iter().filter(|e| e.action == "key.correct").count()
 }
@@ -240,7 +243,7 @@ with_sim!(
         let sealed = sealed_bytes(&app, row).await;
         let key_id_error = KeyId::parse("My IAP key").unwrap_err().to_string();
         let issuer_error = IssuerId::parse("not-an-issuer").unwrap_err().to_string();
-        let cases: [(&str, &str, Option<&str>, Option<&str>, Option<&str>); 4] = [
+        let cases: [Case; 4] = [
             (
                 "My IAP key",
                 &issued.issuer_id,
