@@ -51,7 +51,7 @@ impl KeyView {
                 .verify_summary
                 .as_ref()
                 .map(|summary| match row.checked_at {
-                    Some(at) => format!("{} {summary}", when(Some(at), now)),
+                    Some(at) => format!("{}: {summary}", when(Some(at), now)),
                     None => summary.clone(),
                 }),
             health,

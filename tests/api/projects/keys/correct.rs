@@ -60,7 +60,13 @@ async fn verify(admin: &Session) {
 }
 
 /// A correction typed (Key ID, Issuer ID) and the sentences expected next to the Key ID, the Issuer ID and the form.
-type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+);
 
 fn corrections(audit: &[storedesk::store::audit::AuditEntry]) -> usize {
     audit.iter().filter(|e| e.action == "key.correct").count()
