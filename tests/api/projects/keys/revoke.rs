@@ -31,6 +31,13 @@ both_backends!(the_confirmation_names_the_key_and_what_stops, |app| {
     assert!(page.contains(&format!(
         "<button type=\"submit\" class=\"danger\">Mark key {KEY_ID} revoked</button>"
     )));
+    // The table's action leads to the confirmation, which is closed until asked for; nothing revokes at once.
+    assert!(page.contains(&format!(
+        "<a href=\"#revoke-{current}-what\" aria-label=\"Mark key {KEY_ID} revoked…\">Mark revoked…</a>"
+    )));
+    assert!(page.contains(&format!(
+        "<details class=\"card confirm\" id=\"revoke-{current}-confirm\">"
+    )));
 });
 
 both_backends!(
@@ -53,7 +60,9 @@ both_backends!(
                 Some(sentence.as_str())
             );
             assert!(
-                html.contains("<details class=\"confirm\" open>"),
+                html.contains(&format!(
+                    "<details class=\"card confirm\" id=\"revoke-{id}-confirm\" open>"
+                )),
                 "the confirmation is shown open"
             );
             assert!(html.contains(&format!(
