@@ -4,10 +4,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::apple::{ApiCredentials, AppleClient, AppleError, Environment};
-use crate::domain::TransactionId;
+use crate::domain::{TransactionId, Verdict};
 use crate::error::AppError;
 use crate::keys::{KeyInUse, OpenedKey};
 use crate::state::AppState;
+use crate::store::keys::KeyCheck;
 use crate::store::Project;
 
 pub fn credentials(project: &Project, key: &OpenedKey) -> ApiCredentials {
@@ -229,6 +230,59 @@ pub async fn verify_credentials(client: &AppleClient, creds: &ApiCredentials) ->
         summary,
         causes,
     }
+}
+
+impl Probe {
+    /// What the key row keeps of this answer: a verdict when it is conclusive.
+    fn verdict(&self) -> Option<Verdict> {
+        match self {
+            Probe::Accepted => Some(Verdict::Accepted),
+            Probe::Unauthorized => Some(Verdict::Refused),
+            _ => None,
+        }
+    }
+}
+
+impl Verification {
+    /// The check as the key row records it.
+    pub fn to_record(&self) -> KeyCheck {
+        let (sandbox, production) = (self.sandbox.verdict(), self.production.verdict());
+        let failure = match (sandbox, production) {
+            (Some(Verdict::Accepted), _) | (_, Some(Verdict::Accepted)) => None,
+            (Some(Verdict::Refused), Some(Verdict::Refused)) => {
+                Some("HTTP 401 in Sandbox and in Production (Verify now)".to_owned())
+            }
+            _ => Some(format!(
+                "Verify now: Sandbox {}; Production {}",
+                describe(&self.sandbox).trim_end_matches('.'),
+                describe(&self.production).trim_end_matches('.')
+            )),
+        };
+        KeyCheck {
+            sandbox,
+            production,
+            ok: self.ok,
+            summary: self.summary.clone(),
+            failure,
+        }
+    }
+}
+
+/// Records one Verify now on the key row (see [`crate::store::Store::record_key_check`]) and counts it as a call.
+pub async fn record_check(
+    state: &AppState,
+    row_id: i64,
+    check: &Verification,
+) -> Result<(), AppError> {
+    let record = check.to_record();
+    let outcome = match (&record.failure, record.sandbox, record.production) {
+        (None, _, _) => "outcome=\"ok\"",
+        (Some(_), Some(Verdict::Refused), Some(Verdict::Refused)) => "outcome=\"unauthorized\"",
+        _ => "outcome=\"error\"",
+    };
+    state.metrics.inc("storedesk_apple_calls_total", outcome);
+    state.store.record_key_check(row_id, &record).await?;
+    Ok(())
 }
 
 fn describe(p: &Probe) -> String {

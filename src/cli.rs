@@ -276,6 +276,7 @@ impl ServeArgs {
             apple,
             session_idle: Duration::from_secs(self.session_idle_minutes * 60),
             session_absolute: Duration::from_secs(self.session_max_hours * 3600),
+            test_notification_grace: config::TEST_NOTIFICATION_GRACE,
         })
     }
 }

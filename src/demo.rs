@@ -64,6 +64,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         },
         session_idle: Duration::from_secs(12 * 3600),
         session_absolute: Duration::from_secs(7 * 24 * 3600),
+        test_notification_grace: crate::config::TEST_NOTIFICATION_GRACE,
     };
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
@@ -187,9 +188,7 @@ async fn seed_demo_project(
         &crate::apple_calls::credentials(&project, &opened),
     )
     .await;
-    store
-        .record_key_verification(row_id, &check.summary, check.ok)
-        .await?;
+    store.record_key_check(row_id, &check.to_record()).await?;
     Ok(format!(
         "key {}: {}",
         key_id.as_str(),

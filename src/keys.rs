@@ -6,9 +6,13 @@ use anyhow::Context;
 use zeroize::Zeroizing;
 
 use crate::crypto::{Keyring, MasterKey};
-use crate::domain::{ApplePrivateKey, IssuerId, KeyId};
-use crate::store::keys::{NewKeyRow, SealedKeyRow};
+use crate::domain::{ApplePrivateKey, IssuerId, KeyHealth, KeyId};
+use crate::store::keys::{KeyRow, NewKeyRow, SealedKeyRow};
 use crate::store::{Actor, Project, Store};
+
+mod correct;
+
+pub use correct::{correct_key, CorrectError, Corrected};
 
 /// Associated data binds a sealed key to its project and row: a copied ciphertext opens nowhere else.
 fn aad(project_id: i64, row_id: i64, key_id: &str) -> Vec<u8> {
@@ -27,7 +31,7 @@ pub enum OnKeyInUse {
 }
 
 /// Stores `key` as the project's key in use; the previous one (if any) is retired and its private part destroyed,
-/// all in one transaction with the audit rows.
+/// all in one transaction with the audit rows. Returns the new row's id.
 #[allow(clippy::too_many_arguments)]
 pub async fn save_key(
     store: &Store,
@@ -39,6 +43,32 @@ pub async fn save_key(
     actor: &Actor,
     in_use: OnKeyInUse,
 ) -> anyhow::Result<i64> {
+    let saved = save(
+        store, keyring, project, key_id, issuer_id, key, actor, in_use,
+    )
+    .await?;
+    Ok(saved.row_id)
+}
+
+/// A key just stored, and the key it replaced as it was just before (so a page can say what became of it).
+#[derive(Debug)]
+pub struct Saved {
+    pub row_id: i64,
+    pub replaced: Option<KeyRow>,
+}
+
+/// [`save_key`], also telling which key was replaced.
+#[allow(clippy::too_many_arguments)]
+pub async fn save(
+    store: &Store,
+    keyring: &Keyring,
+    project: &Project,
+    key_id: &KeyId,
+    issuer_id: &IssuerId,
+    key: &ApplePrivateKey,
+    actor: &Actor,
+    in_use: OnKeyInUse,
+) -> anyhow::Result<Saved> {
     let master = keyring.current();
     let fingerprint = key.public_key_fingerprint();
     let mut tx = store.begin().await?;
@@ -59,10 +89,11 @@ pub async fn save_key(
     let der = key.to_pkcs8_der();
     let sealed = master.seal(&der, &aad(project.id, row_id, key_id.as_str()));
     Store::set_sealed_key(&mut tx, row_id, &sealed).await?;
-    let detail = match replaced {
+    let detail = match &replaced {
         Some(old) => format!(
-            "issuer {}; fingerprint {fingerprint}; replaces {old}",
-            issuer_id.as_str()
+            "issuer {}; fingerprint {fingerprint}; replaces {}",
+            issuer_id.as_str(),
+            old.key_id
         ),
         None => format!("issuer {}; fingerprint {fingerprint}", issuer_id.as_str()),
     };
@@ -76,7 +107,25 @@ pub async fn save_key(
     )
     .await?;
     tx.commit().await.context("could not store the key")?;
-    Ok(row_id)
+    Ok(Saved { row_id, replaced })
+}
+
+/// The health of the project's key as every page shows it: the key in use, or, when there is none, the last key
+/// the project had (retired or revoked); `None` when it never had one.
+pub async fn project_key_health(
+    store: &Store,
+    project_id: i64,
+) -> anyhow::Result<Option<(KeyRow, KeyHealth)>> {
+    let rows = store.keys_of_project(project_id).await?;
+    let key = rows
+        .iter()
+        .find(|r| r.status.is_in_use())
+        .or_else(|| rows.first())
+        .cloned();
+    Ok(key.map(|k| {
+        let health = k.health();
+        (k, health)
+    }))
 }
 
 /// A key opened for signing. Cloning shares the one in-memory copy.

@@ -165,6 +165,11 @@ pub fn keys_verify(slug: &str) -> String {
     format!("{}/verify", keys(slug))
 }
 
+pub fn key_correct(slug: &str, id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("{}/{id}/correct", keys(slug))
+}
+
 pub fn admin_users() -> String {
     "/admin/users".into()
 }

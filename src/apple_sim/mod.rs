@@ -191,6 +191,18 @@ impl SimHandle {
         self.state.set_notification_url(env, url);
     }
 
+    /// A URL of another server that answers every notification 200 (`/sim/elsewhere`): set as a notification URL,
+    /// it makes Apple report a delivery that never reaches storedesk, as when App Store Connect holds another
+    /// server's URL.
+    pub fn elsewhere_url(&self) -> String {
+        format!("{}/sim/elsewhere", self.base_url())
+    }
+
+    /// Notifications that server received.
+    pub fn elsewhere_received(&self) -> u64 {
+        self.state.elsewhere.load(Ordering::Relaxed)
+    }
+
     /// Queues a fault; it applies to the next `count` App Store Server API calls (never to `/sim/` calls).
     pub fn inject_fault(&self, fault: Fault) {
         self.state.inject_fault(fault);

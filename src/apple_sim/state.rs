@@ -33,6 +33,8 @@ pub(crate) struct SimState {
     pub notification_urls: Mutex<HashMap<SimEnvironment, String>>,
     pub faults: Mutex<FaultQueue>,
     pub limiter: Mutex<RateLimiter>,
+    /// Notifications posted to `/sim/elsewhere`, the stand-in for some other server at App Store Connect's URL.
+    pub elsewhere: AtomicU64,
 }
 
 /// A poisoned lock only means another request panicked mid-update; the simulator keeps serving.
@@ -113,6 +115,7 @@ impl SimState {
             notification_urls: Mutex::new(HashMap::new()),
             faults: Mutex::new(FaultQueue::default()),
             limiter: Mutex::new(RateLimiter::new(config.rate_limit_budget)),
+            elsewhere: AtomicU64::new(0),
         })
     }
 

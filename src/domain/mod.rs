@@ -5,6 +5,7 @@ mod bundle_id;
 mod email;
 mod environment;
 mod issuer_id;
+mod key_health;
 mod key_id;
 mod key_status;
 mod private_key;
@@ -19,6 +20,7 @@ pub use bundle_id::{BundleId, BundleIdError, BUNDLE_ID_MAX_LEN};
 pub use email::{Email, EmailError, EMAIL_MAX_LEN};
 pub use environment::{Environment, EnvironmentError};
 pub use issuer_id::{IssuerId, IssuerIdError};
+pub use key_health::{KeyFacts, KeyHealth, Verdict, FAILING_AFTER_401S};
 pub use key_id::{KeyId, KeyIdError, KEY_ID_LEN};
 pub use key_status::KeyStatus;
 pub use private_key::{

@@ -60,6 +60,9 @@ pub enum TestState {
     Arrived,
     /// Apple reports attempts and none succeeded, and nothing arrived.
     Failing,
+    /// Apple reports a successful delivery, but nothing arrived here within the grace period
+    /// (`Settings::test_notification_grace`): some other server at App Store Connect's URL answered it.
+    DeliveredElsewhere,
 }
 
 impl TestState {
@@ -68,6 +71,7 @@ impl TestState {
             TestState::Waiting => "waiting",
             TestState::Arrived => "arrived",
             TestState::Failing => "failing",
+            TestState::DeliveredElsewhere => "delivered elsewhere",
         }
     }
 
@@ -75,7 +79,29 @@ impl TestState {
         match self {
             TestState::Waiting => "badge-warn",
             TestState::Arrived => "badge-good",
-            TestState::Failing => "badge-bad",
+            TestState::Failing | TestState::DeliveredElsewhere => "badge-bad",
+        }
+    }
+
+    /// What the facts say: arrival wins; then a delivery Apple reports that did not arrive within `grace_ms`;
+    /// then attempts that all failed.
+    pub fn of(
+        arrived_at: Option<i64>,
+        attempts: &[Attempt],
+        requested_at: i64,
+        now: i64,
+        grace_ms: i64,
+    ) -> TestState {
+        if arrived_at.is_some() {
+            return TestState::Arrived;
+        }
+        match attempts.iter().find(|a| a.succeeded()) {
+            Some(delivered) if now - delivered.at.unwrap_or(requested_at) >= grace_ms => {
+                TestState::DeliveredElsewhere
+            }
+            Some(_) => TestState::Waiting,
+            None if !attempts.is_empty() => TestState::Failing,
+            None => TestState::Waiting,
         }
     }
 }
@@ -88,17 +114,21 @@ pub struct TestStatus {
     pub attempts: Vec<Attempt>,
     /// Why Apple reported no attempts, when it did not.
     pub note: Option<String>,
+    /// Read from the above when the status was taken.
+    pub state: TestState,
 }
 
 impl TestStatus {
     pub fn state(&self) -> TestState {
-        if self.arrived_at.is_some() {
-            TestState::Arrived
-        } else if !self.attempts.is_empty() && !self.attempts.iter().any(Attempt::succeeded) {
-            TestState::Failing
-        } else {
-            TestState::Waiting
-        }
+        self.state
+    }
+
+    /// When Apple says it delivered the notification successfully (its first successful attempt).
+    pub fn delivered_at(&self) -> Option<i64> {
+        self.attempts
+            .iter()
+            .find(|a| a.succeeded())
+            .map(|a| a.at.unwrap_or(self.row.requested_at))
     }
 }
 
@@ -212,11 +242,15 @@ pub async fn status(
     }
     let attempts = parse_attempts(row.apple_attempts.as_deref());
     let note = row.apple_note.clone();
+    let grace_ms =
+        i64::try_from(state.settings.test_notification_grace.as_millis()).unwrap_or(i64::MAX);
+    let test_state = TestState::of(arrived_at, &attempts, row.requested_at, now, grace_ms);
     Ok(TestStatus {
         row,
         arrived_at,
         attempts,
         note,
+        state: test_state,
     })
 }
 
@@ -225,7 +259,7 @@ mod tests {
     use super::*;
 
     fn status(arrived: bool, results: &[&str]) -> TestStatus {
-        TestStatus {
+        let mut s = TestStatus {
             row: TestNotificationRow {
                 id: 1,
                 project_id: 1,
@@ -246,18 +280,51 @@ mod tests {
                 })
                 .collect(),
             note: None,
-        }
+            state: TestState::Waiting,
+        };
+        // Attempts at 1 ms; "now" is 60 s later, the default grace.
+        s.state = TestState::of(s.arrived_at, &s.attempts, 0, 60_001, 60_000);
+        s
     }
 
     #[test]
     fn arrival_wins_then_failed_attempts_then_waiting() {
         assert_eq!(status(true, &["TIMED_OUT"]).state(), TestState::Arrived);
         assert_eq!(status(false, &["TIMED_OUT"]).state(), TestState::Failing);
+        assert_eq!(status(false, &[]).state(), TestState::Waiting);
+    }
+
+    #[test]
+    fn a_delivery_apple_reports_that_never_arrives_went_elsewhere_after_the_grace() {
+        let delivered = [Attempt {
+            at: Some(1_000),
+            result: "SUCCESS".into(),
+        }];
+        let of = |now| TestState::of(None, &delivered, 0, now, 60_000);
+        assert_eq!(of(60_999), TestState::Waiting);
+        assert_eq!(of(61_000), TestState::DeliveredElsewhere);
+        assert_eq!(
+            TestState::of(Some(61_000), &delivered, 0, 99_000, 60_000),
+            TestState::Arrived
+        );
+        // Apple left out the attempt's date: the request's time counts.
+        let undated = [Attempt {
+            at: None,
+            result: "SUCCESS".into(),
+        }];
+        assert_eq!(
+            TestState::of(None, &undated, 5_000, 65_000, 60_000),
+            TestState::DeliveredElsewhere
+        );
+        // A failed first try and a later success: the success is what counts.
         assert_eq!(
             status(false, &["TIMED_OUT", "SUCCESS"]).state(),
-            TestState::Waiting
+            TestState::DeliveredElsewhere
         );
-        assert_eq!(status(false, &[]).state(), TestState::Waiting);
+        assert_eq!(
+            status(false, &["TIMED_OUT", "SUCCESS"]).delivered_at(),
+            Some(1)
+        );
     }
 
     #[test]

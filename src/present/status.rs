@@ -1,7 +1,7 @@
 //! Statuses as product.md's badges: a word and a colour class, never the colour alone.
 use serde::Serialize;
 
-use crate::domain::KeyStatus;
+use crate::domain::KeyHealth;
 
 /// A state as a word and a badge colour.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -38,12 +38,73 @@ pub fn subscription_badge(raw: i64) -> StatusBadge {
     }
 }
 
-/// The badge class of a key's state (the word is the state itself: active, failing, retired, revoked).
-pub fn key_badge(status: KeyStatus) -> &'static str {
-    match status {
-        KeyStatus::Active => "badge-good",
-        KeyStatus::Failing | KeyStatus::Revoked => "badge-bad",
-        KeyStatus::Retired => "badge-neutral",
+/// A key's health in words: its badge (word and colour) and the one sentence that says what is true of it. Step 3,
+/// the keys page, the 401 banner and the project overview all show these, so they never disagree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyHealthWords {
+    pub word: &'static str,
+    /// CSS class, as [`StatusBadge::class`].
+    pub class: &'static str,
+    pub sentence: &'static str,
+}
+
+pub fn key_health(health: KeyHealth) -> KeyHealthWords {
+    let (word, class, sentence) = match health {
+        KeyHealth::NotVerified => (
+            "not verified",
+            "badge-warn",
+            "Saved and encrypted, but Apple has not accepted it yet. Verify now asks Apple in Sandbox and in Production.",
+        ),
+        KeyHealth::Verified => (
+            "verified",
+            "badge-good",
+            "Apple accepted this key in Sandbox and in Production.",
+        ),
+        KeyHealth::SandboxOnly => (
+            "Sandbox only",
+            "badge-warn",
+            "Apple accepted this key in Sandbox; Production refused it (HTTP 401), most likely because the app has not been released in Production yet.",
+        ),
+        KeyHealth::ProductionOnly => (
+            "Production only",
+            "badge-warn",
+            "Apple accepted this key in Production; Sandbox refused it (HTTP 401), which Sandbox sometimes does for a while. Verify again later.",
+        ),
+        KeyHealth::Working => (
+            "active",
+            "badge-good",
+            "Apple accepts calls signed with this key. Verify now checks it in Sandbox and in Production.",
+        ),
+        KeyHealth::Refused => (
+            "refused",
+            "badge-bad",
+            "Apple refused this key in Sandbox and in Production (HTTP 401): its Key ID, Issuer ID and .p8 do not belong together, or it was revoked in App Store Connect.",
+        ),
+        KeyHealth::Failing => (
+            "failing",
+            "badge-bad",
+            "Apple keeps refusing calls signed with this key (HTTP 401). Work through the causes of a 401; a key revoked in App Store Connect must be replaced with Rotate.",
+        ),
+        KeyHealth::Retired => (
+            "retired",
+            "badge-neutral",
+            "Replaced by a newer key; its private part was destroyed.",
+        ),
+        KeyHealth::RetiredAfterRefusal => (
+            "refused, retired",
+            "badge-bad",
+            "Replaced while Apple refused it (HTTP 401), most likely because it was revoked in App Store Connect; its private part was destroyed.",
+        ),
+        KeyHealth::Revoked => (
+            "revoked",
+            "badge-bad",
+            "Marked revoked: its private part was destroyed and storedesk never uses it again.",
+        ),
+    };
+    KeyHealthWords {
+        word,
+        class,
+        sentence,
     }
 }
 
@@ -82,10 +143,20 @@ mod tests {
     }
 
     #[test]
-    fn key_states() {
-        assert_eq!(key_badge(KeyStatus::Active), "badge-good");
-        assert_eq!(key_badge(KeyStatus::Failing), "badge-bad");
-        assert_eq!(key_badge(KeyStatus::Revoked), "badge-bad");
-        assert_eq!(key_badge(KeyStatus::Retired), "badge-neutral");
+    fn each_key_health_has_its_own_word_and_sentence() {
+        let words: Vec<KeyHealthWords> = KeyHealth::ALL.into_iter().map(key_health).collect();
+        for (i, a) in words.iter().enumerate() {
+            for b in &words[i + 1..] {
+                assert_ne!(a.word, b.word);
+                assert_ne!(a.sentence, b.sentence);
+            }
+            assert!(a.sentence.ends_with('.'), "{}", a.sentence);
+        }
+        // Refused keys are never shown in a calm colour, whatever else they are.
+        for health in KeyHealth::ALL.into_iter().filter(|h| h.is_refused()) {
+            assert_eq!(key_health(health).class, "badge-bad");
+        }
+        assert_eq!(key_health(KeyHealth::Verified).class, "badge-good");
+        assert_eq!(key_health(KeyHealth::Retired).class, "badge-neutral");
     }
 }

@@ -96,7 +96,8 @@ route_table! {
     GET "/projects/{project}/settings/stores/apple/test-notification/{id}/status", MANAGERS => projects::settings::stores::apple::test_notification::status;
     GET "/projects/{project}/keys", EVERYONE => projects::keys::page;
     POST "/projects/{project}/keys", MANAGERS => projects::keys::rotate;
-    POST "/projects/{project}/keys/{id}/revoke", MANAGERS => projects::keys::revoke;
+    POST "/projects/{project}/keys/{id}/revoke", MANAGERS => projects::keys::revoke::revoke;
+    POST "/projects/{project}/keys/{id}/correct", MANAGERS => projects::keys::correct::correct;
     POST "/projects/{project}/keys/verify", MANAGERS => projects::keys::verify::verify_now;
     GET "/admin/users", ADMINS => admin::users::list;
     POST "/admin/users", ADMINS => admin::users::create;
@@ -179,6 +180,7 @@ mod tests {
             ("POST", urls::keys(s)),
             ("POST", urls::key_revoke(s, id)),
             ("POST", urls::keys_verify(s)),
+            ("POST", urls::key_correct(s, id)),
             ("GET", urls::admin_users()),
             ("POST", urls::admin_users()),
             ("POST", urls::admin_user(id)),

@@ -5,9 +5,12 @@ use super::status_text::status_text;
 use super::{audit, Actor, Store, StoreError, StoreResult};
 
 pub use crate::domain::KeyStatus;
+use crate::domain::{KeyFacts, KeyHealth, Verdict, FAILING_AFTER_401S};
 
 // Parsed from `apple_keys.status` at the store's edge.
 status_text!(KeyStatus, "key status");
+// Parsed from `apple_keys.sandbox_check` and `production_check`.
+status_text!(Verdict, "verification verdict");
 
 /// SQL for "`status` is a key in use" ([`KeyStatus::is_in_use`]); the migration's `apple_keys_one_in_use`
 /// index says the same words, and a test checks this list against the enum.
@@ -36,6 +39,50 @@ pub struct KeyRow {
     pub auth_failures: i64,
     pub verified_at: Option<i64>,
     pub verify_summary: Option<String>,
+    /// What the last conclusive Verify now found in each environment.
+    pub sandbox_check: Option<Verdict>,
+    pub production_check: Option<Verdict>,
+    pub checked_at: Option<i64>,
+}
+
+impl KeyRow {
+    pub fn facts(&self) -> KeyFacts {
+        KeyFacts {
+            status: self.status,
+            sandbox: self.sandbox_check,
+            production: self.production_check,
+            ever_accepted: self.verified_at.is_some() || self.last_success_at.is_some(),
+            auth_failures: self.auth_failures,
+        }
+    }
+
+    /// The key's one state, as every page shows it.
+    pub fn health(&self) -> KeyHealth {
+        KeyHealth::of(&self.facts())
+    }
+}
+
+/// What one Verify now found, as the key row records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyCheck {
+    /// `None`: this environment's answer was inconclusive, and the previous verdict stands.
+    pub sandbox: Option<Verdict>,
+    pub production: Option<Verdict>,
+    /// Apple accepted the key where it matters (the check's own judgement).
+    pub ok: bool,
+    pub summary: String,
+    /// The key row's short failure text when no environment accepted the key.
+    pub failure: Option<String>,
+}
+
+impl KeyCheck {
+    fn accepted_somewhere(&self) -> bool {
+        self.sandbox == Some(Verdict::Accepted) || self.production == Some(Verdict::Accepted)
+    }
+
+    fn refused_in_both(&self) -> bool {
+        self.sandbox == Some(Verdict::Refused) && self.production == Some(Verdict::Refused)
+    }
 }
 
 #[derive(Clone, sqlx::FromRow)]
@@ -64,7 +111,8 @@ impl SealedKeyRow {
 }
 
 const KEY_COLUMNS: &str = "id, project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, uploaded_at, \
-                           retired_at, last_success_at, last_failure_at, last_failure, auth_failures, verified_at, verify_summary";
+                           retired_at, last_success_at, last_failure_at, last_failure, auth_failures, verified_at, verify_summary, \
+                           sandbox_check, production_check, checked_at";
 
 /// What a new key row needs before its sealed bytes exist (they are bound to the row id).
 pub struct NewKeyRow<'a> {
@@ -82,19 +130,20 @@ impl Store {
     }
 
     /// Retires the key in use (destroying its private part) and inserts the new row as active, in the caller's
-    /// transaction; the caller seals the key with the returned row id and commits.
+    /// transaction; the caller seals the key with the returned row id and commits. Returns the new row's id and
+    /// the replaced key as it was just before (its health says whether Apple was refusing it).
     pub(crate) async fn insert_active_key(
         tx: &mut Transaction<'static, Any>,
         new: &NewKeyRow<'_>,
         actor: &Actor,
         first_only: bool,
-    ) -> StoreResult<(i64, Option<String>)> {
+    ) -> StoreResult<(i64, Option<KeyRow>)> {
         let now = crate::clock::now_ms();
         // Two rotations at once would otherwise both retire the same old key, and the second would collide with the
         // first's new one on `apple_keys_one_in_use`; in turn, the second replaces the first's key.
         super::projects::lock_project(tx, new.project_id).await?;
-        let replaced: Option<(i64, String)> = sqlx::query_as(&format!(
-            "SELECT id, key_id FROM apple_keys WHERE project_id = $1 AND status {KEY_IN_USE}"
+        let replaced = sqlx::query_as::<_, KeyRow>(&format!(
+            "SELECT {KEY_COLUMNS} FROM apple_keys WHERE project_id = $1 AND status {KEY_IN_USE}"
         ))
         .bind(new.project_id)
         .fetch_optional(&mut **tx)
@@ -102,20 +151,25 @@ impl Store {
         if first_only && replaced.is_some() {
             return Err(StoreError::Conflict(ALREADY_HAS_A_KEY.to_owned()));
         }
-        if let Some((old_id, old_key_id)) = &replaced {
+        if let Some(old) = &replaced {
             sqlx::query("UPDATE apple_keys SET status = $1, sealed_key = NULL, retired_at = $2 WHERE id = $3")
                 .bind(KeyStatus::Retired.as_str())
                 .bind(now)
-                .bind(old_id)
+                .bind(old.id)
                 .execute(&mut **tx)
                 .await?;
+            let detail = if old.health().is_refused() {
+                "replaced by a new key while Apple refused it (HTTP 401); private part destroyed"
+            } else {
+                "replaced by a new key; private part destroyed"
+            };
             audit::record(
                 tx,
                 actor,
                 "key.retire",
                 Some(new.project_id),
-                old_key_id,
-                "replaced by a new key; private part destroyed",
+                &old.key_id,
+                detail,
             )
             .await?;
         }
@@ -133,7 +187,7 @@ impl Store {
         .bind(now)
         .fetch_one(&mut **tx)
         .await?;
-        Ok((id, replaced.map(|r| r.1)))
+        Ok((id, replaced))
     }
 
     pub(crate) async fn set_sealed_key(
@@ -208,8 +262,16 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Stops all use of a key at once: status revoked, private part destroyed.
-    pub async fn revoke_key(&self, project_id: i64, id: i64, actor: &Actor) -> StoreResult<KeyRow> {
+    /// Stops all use of a key at once: status revoked, private part destroyed. `typed_key_id` is the confirmation
+    /// the person typed; it is compared with the row inside the transaction, so a key whose Key ID was corrected
+    /// meanwhile is not revoked under a name the person did not type.
+    pub async fn revoke_key(
+        &self,
+        project_id: i64,
+        id: i64,
+        typed_key_id: &str,
+        actor: &Actor,
+    ) -> StoreResult<KeyRow> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
         super::projects::lock_project(&mut tx, project_id).await?;
@@ -225,6 +287,12 @@ impl Store {
             return Err(StoreError::Conflict(
                 "This key is already marked revoked.".into(),
             ));
+        }
+        if row.key_id != typed_key_id {
+            return Err(StoreError::Conflict(format!(
+                "The key's Key ID is now {}, not the one confirmed; nothing was changed.",
+                row.key_id
+            )));
         }
         sqlx::query("UPDATE apple_keys SET status = $1, sealed_key = NULL, retired_at = COALESCE(retired_at, $2) WHERE id = $3")
             .bind(KeyStatus::Revoked.as_str())
@@ -245,9 +313,63 @@ impl Store {
         Ok(row)
     }
 
-    /// Records the outcome of a call signed with this key. Repeated 401s turn an active key `failing`; a success heals it.
-    /// The words in the SQL are [`KeyStatus::Active`] and [`KeyStatus::Failing`], written as text: the database
-    /// changes the status in the same statement that counts the failures, so the count and the status always agree.
+    /// The key row to correct and its sealed bytes, read in the caller's transaction after the project's row is
+    /// locked, so a rotation, revocation or other correction is either wholly before or wholly after it.
+    pub(crate) async fn key_for_correction(
+        tx: &mut Transaction<'static, Any>,
+        project_id: i64,
+        id: i64,
+    ) -> StoreResult<Option<(KeyRow, Option<Vec<u8>>)>> {
+        super::projects::lock_project(tx, project_id).await?;
+        let Some(row) = sqlx::query_as::<_, KeyRow>(&format!(
+            "SELECT {KEY_COLUMNS} FROM apple_keys WHERE id = $1 AND project_id = $2"
+        ))
+        .bind(id)
+        .bind(project_id)
+        .fetch_optional(&mut **tx)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let (sealed,): (Option<Vec<u8>>,) =
+            sqlx::query_as("SELECT sealed_key FROM apple_keys WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut **tx)
+                .await?;
+        Ok(Some((row, sealed)))
+    }
+
+    /// Gives a key row corrected identifiers and the private part re-sealed under them. What was recorded about
+    /// the old identifiers (checks, 401s) no longer describes the key, so it is cleared: the key is unverified.
+    pub(crate) async fn correct_key(
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        key_id: &str,
+        issuer_id: &str,
+        sealed: &[u8],
+        master_key_id: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE apple_keys SET key_id = $1, issuer_id = $2, sealed_key = $3, master_key_id = $4, status = $5, \
+             auth_failures = 0, verified_at = NULL, verify_summary = NULL, sandbox_check = NULL, \
+             production_check = NULL, checked_at = NULL WHERE id = $6",
+        )
+        .bind(key_id)
+        .bind(issuer_id)
+        .bind(sealed)
+        .bind(master_key_id)
+        .bind(KeyStatus::Active.as_str())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records the outcome of a call signed with this key. Repeated 401s turn an active key `failing`; a success
+    /// heals it, and a refusal in both environments recorded by an earlier check no longer describes it.
+    /// The words in the SQL are [`KeyStatus::Active`], [`KeyStatus::Failing`] and [`Verdict::Refused`], written as
+    /// text: the database changes the status in the same statement that counts the failures, so the count and the
+    /// status always agree.
     pub async fn record_key_call(
         &self,
         id: i64,
@@ -260,7 +382,12 @@ impl Store {
                 // (while nothing needs repairing), so a page's calls don't each cost a database write.
                 sqlx::query(
                     "UPDATE apple_keys SET last_success_at = $1, auth_failures = 0, \
-                     status = CASE WHEN status = 'failing' THEN 'active' ELSE status END WHERE id = $2 \
+                     status = CASE WHEN status = 'failing' THEN 'active' ELSE status END, \
+                     sandbox_check = CASE WHEN sandbox_check = 'refused' AND production_check = 'refused' \
+                                     THEN NULL ELSE sandbox_check END, \
+                     production_check = CASE WHEN sandbox_check = 'refused' AND production_check = 'refused' \
+                                        THEN NULL ELSE production_check END \
+                     WHERE id = $2 \
                      AND (last_success_at IS NULL OR last_success_at < $1 - 60000 OR auth_failures <> 0 \
                      OR status = 'failing')",
                 )
@@ -273,12 +400,13 @@ impl Store {
                 sqlx::query(
                     "UPDATE apple_keys SET last_failure_at = $1, last_failure = $2, \
                      auth_failures = auth_failures + $3, \
-                     status = CASE WHEN status = 'active' AND auth_failures + $3 >= 2 THEN 'failing' ELSE status END WHERE id = $4",
+                     status = CASE WHEN status = 'active' AND auth_failures + $3 >= $5 THEN 'failing' ELSE status END WHERE id = $4",
                 )
                 .bind(now)
                 .bind(what)
                 .bind(i64::from(unauthorized))
                 .bind(id)
+                .bind(FAILING_AFTER_401S)
                 .execute(self.pool())
                 .await?;
             }
@@ -286,19 +414,35 @@ impl Store {
         Ok(())
     }
 
-    pub async fn record_key_verification(
-        &self,
-        id: i64,
-        summary: &str,
-        ok: bool,
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE apple_keys SET verified_at = CASE WHEN $1 = 1 THEN $2 ELSE verified_at END, verify_summary = $3 WHERE id = $4")
-            .bind(i64::from(ok))
-            .bind(crate::clock::now_ms())
-            .bind(summary)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+    /// Records what one Verify now found. Acceptance anywhere is a success (the last success, the 401 count, a
+    /// `failing` key healed); a refusal in both environments is said at once: the key turns `failing` without
+    /// waiting for a second 401. A retired or revoked key keeps its status.
+    pub async fn record_key_check(&self, id: i64, check: &KeyCheck) -> StoreResult<()> {
+        let now = crate::clock::now_ms();
+        let (accepted, refused) = (check.accepted_somewhere(), check.refused_in_both());
+        sqlx::query(
+            "UPDATE apple_keys SET checked_at = $1, verify_summary = $2, \
+             sandbox_check = COALESCE($3, sandbox_check), production_check = COALESCE($4, production_check), \
+             verified_at = CASE WHEN $5 = 1 THEN $1 ELSE verified_at END, \
+             last_success_at = CASE WHEN $6 = 1 THEN $1 ELSE last_success_at END, \
+             auth_failures = CASE WHEN $6 = 1 THEN 0 WHEN $7 = 1 THEN auth_failures + 1 ELSE auth_failures END, \
+             last_failure_at = CASE WHEN $8 IS NULL THEN last_failure_at ELSE $1 END, \
+             last_failure = COALESCE($8, last_failure), \
+             status = CASE WHEN status NOT IN ('active', 'failing') THEN status \
+                           WHEN $7 = 1 THEN 'failing' WHEN $6 = 1 THEN 'active' ELSE status END \
+             WHERE id = $9",
+        )
+        .bind(now)
+        .bind(&check.summary)
+        .bind(check.sandbox.map(Verdict::as_str))
+        .bind(check.production.map(Verdict::as_str))
+        .bind(i64::from(check.ok))
+        .bind(i64::from(accepted))
+        .bind(i64::from(refused))
+        .bind(check.failure.as_deref().filter(|_| !accepted))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }

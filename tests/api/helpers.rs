@@ -85,6 +85,7 @@ pub fn test_settings(
         },
         session_idle: Duration::from_secs(3600),
         session_absolute: Duration::from_secs(24 * 3600),
+        test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
     }
 }
 
@@ -134,6 +135,15 @@ pub async fn spawn_app_with_sim(
     backend: Backend,
     sim_config: storedesk::apple_sim::SimConfig,
 ) -> Option<(TestApp, storedesk::apple_sim::SimHandle)> {
+    spawn_app_with_sim_and(backend, sim_config, |_| {}).await
+}
+
+/// [`spawn_app_with_sim`], with the settings adjusted by `adjust` before the app starts.
+pub async fn spawn_app_with_sim_and(
+    backend: Backend,
+    sim_config: storedesk::apple_sim::SimConfig,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<(TestApp, storedesk::apple_sim::SimHandle)> {
     let sim = storedesk::apple_sim::spawn(sim_config)
         .await
         .expect("simulator");
@@ -142,6 +152,7 @@ pub async fn spawn_app_with_sim(
         s.apple.production_url = production;
         s.apple.sandbox_url = sandbox;
         s.apple.extra_roots = vec![root];
+        adjust(s);
     })
     .await?;
     Some((app, sim))
@@ -421,7 +432,16 @@ pub struct Ready {
 }
 
 pub async fn ready(backend: Backend, config: storedesk::apple_sim::SimConfig) -> Option<Ready> {
-    let (app, sim) = spawn_app_with_sim(backend, config).await?;
+    ready_with(backend, config, |_| {}).await
+}
+
+/// [`ready`], with the app's settings adjusted by `adjust` before it starts.
+pub async fn ready_with(
+    backend: Backend,
+    config: storedesk::apple_sim::SimConfig,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<Ready> {
+    let (app, sim) = spawn_app_with_sim_and(backend, config, adjust).await?;
     let admin = app.session(Role::Admin).await;
     let project = project_for(&app, &sim, &admin).await;
     store_key(&app, &project, &sim.issue_key()).await;

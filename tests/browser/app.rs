@@ -27,6 +27,11 @@ pub struct TestApp {
 impl TestApp {
     /// The app with an admin and a support user, calling the simulator instead of Apple.
     pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// [`TestApp::spawn`], with the settings adjusted by `adjust` before the app starts.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let sim = storedesk::apple_sim::spawn(SimConfig::default())
             .await
             .unwrap();
@@ -49,7 +54,10 @@ impl TestApp {
             },
             session_idle: Duration::from_secs(3600),
             session_absolute: Duration::from_secs(24 * 3600),
+            test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
         };
+        let mut settings = settings;
+        adjust(&mut settings);
         let store = Store::connect(&settings.database_url).await.unwrap();
         store.migrate().await.unwrap();
         storedesk::keys::ensure_master_key(&store, &settings.keyring())

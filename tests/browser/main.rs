@@ -16,3 +16,4 @@ mod accessibility;
 mod roles;
 mod screens;
 mod setup;
+mod wizard;

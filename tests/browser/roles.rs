@@ -53,7 +53,7 @@ async fn support_cannot_reach_the_settings_or_rotate_keys() {
             .len(),
         1
     );
-    assert!(b.text("tbody tr").await.contains("active"));
+    assert!(b.text("tbody tr").await.contains("not verified"));
     assert!(
         !b.exists("input[type=file]").await,
         "support sees no rotate form"

@@ -158,8 +158,8 @@ async fn admin_sets_up_the_app_store_key_rotates_it_and_signs_out() {
     let shot = b.screenshot("key-saved").await;
     publish(&shot, "wizard.png");
 
-    // Verify now: the simulated Apple has never issued this key, so both environments refuse it and the page
-    // names the likely causes; nothing else changes.
+    // Verify now: the simulated Apple has never issued this key, so both environments refuse it, the page names
+    // the likely causes, and the key's health says so at once.
     b.click_and_wait("main form[action='/projects/demo-app/keys/verify'] button")
         .await;
     assert_eq!(b.path().await, "/projects/demo-app/settings/stores/apple");
@@ -170,6 +170,14 @@ async fn admin_sets_up_the_app_store_key_rotates_it_and_signs_out() {
     );
     assert!(flash.contains("Most likely causes"), "{flash}");
     assert_eq!(b.text("#current-key-id").await, key_id);
+    assert!(b
+        .text("#key-health")
+        .await
+        .starts_with("refused Apple refused this key in Sandbox and in Production (HTTP 401)"));
+    assert!(b
+        .text(".steps")
+        .await
+        .contains("Step 3 · Server API access failing"));
     b.assert_clean().await;
     b.screenshot("verify-refused").await;
 
@@ -209,7 +217,10 @@ async fn admin_sets_up_the_app_store_key_rotates_it_and_signs_out() {
     assert_eq!(b.path().await, "/projects/demo-app/keys");
     let flash = b.text(".flash").await;
     assert!(
-        flash.contains(&format!("Key {} is now in use", second.key_id)),
+        flash.contains(&format!(
+            "Key {} is now the key in use. Key {key_id}, which Apple refused, is retired and its private part destroyed.",
+            second.key_id
+        )),
         "{flash}"
     );
     let rows = b
@@ -230,13 +241,14 @@ async fn admin_sets_up_the_app_store_key_rotates_it_and_signs_out() {
             .clone()
     };
     let (new_row, old_row) = (row_of(&second.key_id), row_of(&key_id));
-    assert!(new_row.contains("active"), "{new_row}");
+    assert!(new_row.contains("verified"), "{new_row}");
     assert!(
         new_row.contains(&keys::fingerprint_of_pem(&second.private_key_pem)),
         "{new_row}"
     );
+    // Apple refused the first key in both environments before it was replaced: the row says so.
     assert!(
-        old_row.contains("retired") && old_row.contains(&first.fingerprint),
+        old_row.contains("refused, retired") && old_row.contains(&first.fingerprint),
         "{old_row}"
     );
     b.assert_clean().await;

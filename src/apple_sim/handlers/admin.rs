@@ -91,6 +91,15 @@ async fn consumption(st: web::Data<SimState>) -> HttpResponse {
     HttpResponse::Ok().json(st.consumption_submissions())
 }
 
+/// Some other server that accepts whatever is posted to it: App Store Connect's URL may name an old deployment,
+/// a proxy or another project, which answer 200 for a notification storedesk never sees. Apple then reports the
+/// delivery as `SUCCESS`; pointing a notification URL here reproduces that.
+async fn elsewhere(st: web::Data<SimState>) -> HttpResponse {
+    st.elsewhere
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    HttpResponse::Ok().finish()
+}
+
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/keys", web::post().to(issue_key))
         .route("/keys/{key_id}/revoke", web::post().to(revoke_key))
@@ -102,5 +111,6 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/notifications/{env}", web::post().to(send_notification))
         .route("/faults", web::post().to(inject_fault))
         .route("/seed", web::get().to(seed))
-        .route("/consumption", web::get().to(consumption));
+        .route("/consumption", web::get().to(consumption))
+        .route("/elsewhere", web::post().to(elsewhere));
 }

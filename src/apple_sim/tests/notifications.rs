@@ -512,3 +512,21 @@ async fn a_notification_signed_without_sending_verifies_and_is_not_recorded() {
         )
         .is_err());
 }
+
+#[tokio::test]
+async fn a_notification_sent_to_another_server_is_reported_delivered() {
+    // App Store Connect may hold the URL of another server that answers 200: Apple reports SUCCESS although the
+    // app never sees the notification.
+    let t = TestSim::start().await;
+    t.sim
+        .set_notification_url(SimEnvironment::Sandbox, Some(t.sim.elsewhere_url()));
+    let outcome = t
+        .sim
+        .send_notification(SimEnvironment::Sandbox, NotificationSpec::new("TEST"))
+        .await
+        .unwrap();
+    assert_eq!(outcome.send_attempt_result, "SUCCESS");
+    assert_eq!(outcome.http_status, Some(200));
+    assert_eq!(outcome.url, t.sim.elsewhere_url());
+    assert_eq!(t.sim.elsewhere_received(), 1);
+}

@@ -3,8 +3,7 @@
 use actix_web::HttpResponse;
 use serde::Deserialize;
 
-use crate::apple::AppleError;
-use crate::apple_calls::{self, Probe};
+use crate::apple_calls::{self, Verification};
 use crate::auth::csrf::CsrfForm;
 use crate::error::AppError;
 use crate::routes::{redirect_with_flash, ProjectContext};
@@ -15,47 +14,28 @@ pub struct VerifyForm {
     return_to: String,
 }
 
-pub async fn verify_now(
-    cx: ProjectContext,
-    form: CsrfForm<VerifyForm>,
-) -> Result<HttpResponse, AppError> {
-    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
-    let back = if form.return_to == "keys" {
-        crate::urls::keys(&project.slug)
+/// The page a key form came from: the keys page, or (by default) the wizard's Step 3.
+pub fn back_to(cx: &ProjectContext, return_to: &str) -> String {
+    if return_to == "keys" {
+        crate::urls::keys(&cx.project.slug)
     } else {
-        crate::urls::apple_settings(&project.slug)
-    };
+        crate::urls::apple_settings(&cx.project.slug)
+    }
+}
+
+/// Checks the key in use with Apple and records what was found on its row (its health) and in the audit log.
+/// `None` when the project has no key in use.
+pub async fn check_key_in_use(cx: &ProjectContext) -> Result<Option<Verification>, AppError> {
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
     let Some(key) =
         crate::keys::open_key_in_use(&state.store, &state.settings.keyring(), project.id).await?
     else {
-        return Ok(redirect_with_flash(
-            &back,
-            "error",
-            "There is no key to verify yet. Save one first.",
-        ));
+        return Ok(None);
     };
     let check =
         apple_calls::verify_credentials(&state.apple, &apple_calls::credentials(project, &key))
             .await;
-    // The check counts as a call with this key: a double 401 moves it towards `failing`, any acceptance heals it.
-    let outcome: Result<(), AppleError> =
-        if check.sandbox == Probe::Accepted || check.production == Probe::Accepted {
-            Ok(())
-        } else if check.sandbox == Probe::Unauthorized && check.production == Probe::Unauthorized {
-            Err(AppleError::Unauthorized {
-                environment: crate::apple::Environment::Production,
-            })
-        } else {
-            Err(AppleError::Network {
-                detail: "verify now".into(),
-                retries: 0,
-            })
-        };
-    apple_calls::record(state, key.row_id, &outcome).await?;
-    state
-        .store
-        .record_key_verification(key.row_id, &check.summary, check.ok)
-        .await?;
+    apple_calls::record_check(state, key.row_id, &check).await?;
     state
         .store
         .audit(
@@ -70,14 +50,34 @@ pub async fn verify_now(
             ),
         )
         .await?;
+    Ok(Some(check))
+}
+
+/// The check's summary, with the likely causes when Apple refused the key in both environments.
+pub fn check_message(check: &Verification) -> String {
     let mut message = check.summary.clone();
     if !check.causes.is_empty() {
         message.push_str(" Most likely causes: ");
         message.push_str(&check.causes.join(" "));
     }
+    message
+}
+
+pub async fn verify_now(
+    cx: ProjectContext,
+    form: CsrfForm<VerifyForm>,
+) -> Result<HttpResponse, AppError> {
+    let back = back_to(&cx, &form.return_to);
+    let Some(check) = check_key_in_use(&cx).await? else {
+        return Ok(redirect_with_flash(
+            &back,
+            "error",
+            "There is no key to verify yet. Save one first.",
+        ));
+    };
     Ok(redirect_with_flash(
         &back,
         if check.ok { "ok" } else { "error" },
-        &message,
+        &check_message(&check),
     ))
 }

@@ -2,6 +2,9 @@
 //! revoked, who may do what, and the master key (re-sealing every key, refusing a wrong one, `storedesk serve`
 //! without one).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+mod correct;
+mod health;
+mod revoke;
 mod verify;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -80,16 +83,33 @@ async fn upload_forms(
     (keys, forms)
 }
 
-/// The CSRF token of the keys page and the POST to revoke key row `id`.
-async fn post_revoke(session: &crate::helpers::Session, id: i64) -> reqwest::Response {
+/// The CSRF token of the keys page and the POST to revoke key row `id`, confirmed by typing `typed`.
+async fn post_revoke_typed(
+    session: &crate::helpers::Session,
+    id: i64,
+    typed: Option<&str>,
+) -> reqwest::Response {
     let csrf = csrf_from(&session.get_text(KEYS).await);
+    let mut fields = vec![("csrf_token", csrf.as_str())];
+    if let Some(typed) = typed {
+        fields.push(("confirm_key_id", typed));
+    }
     session
         .client
         .post(session.url(&format!("{KEYS}/{id}/revoke")))
-        .form(&[("csrf_token", csrf.as_str())])
+        .form(&fields)
         .send()
         .await
         .unwrap()
+}
+
+/// Mark revoked on key row `id`, confirmed with `key_id` typed as a person would.
+async fn post_revoke(
+    session: &crate::helpers::Session,
+    id: i64,
+    key_id: &str,
+) -> reqwest::Response {
+    post_revoke_typed(session, id, Some(key_id)).await
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -162,7 +182,8 @@ both_backends!(
         let page = unescape(&admin.get_text(KEYS).await);
         assert!(
             page.contains(&format!(
-                "Key {OTHER_KEY_ID} is now in use; the previous key is retired and its private part destroyed."
+                "Key {OTHER_KEY_ID} is now the key in use. Key {KEY_ID} is retired and its private part destroyed. \
+                 It was switched on without Apple's confirmation: Verify now once Apple can be reached."
             )),
             "flash: {page}"
         );
@@ -441,23 +462,24 @@ both_backends!(
         let page = admin.get_text(KEYS).await;
         assert!(
             page.contains(&format!("action=\"{KEYS}/{}/revoke\"", row.id)),
-            "a Mark revoked button for the key"
+            "a Mark revoked form for the key"
         );
-        assert!(page.contains(">Mark revoked</button>"));
+        assert!(page.contains(&format!(">Mark key {KEY_ID} revoked</button>")));
 
-        let r = post_revoke(&admin, row.id).await;
+        let r = post_revoke(&admin, row.id, KEY_ID).await;
 
         assert_redirect_to(&r, KEYS);
         let page = unescape(&admin.get_text(KEYS).await);
         assert!(
             page.contains(&format!(
-                "Key {KEY_ID} is marked revoked and will never be used again."
+                "Key {KEY_ID} is marked revoked and its private part destroyed. This project has no key in use now, \
+                 so storedesk makes no calls to Apple for it: upload a replacement below."
             )),
-            "flash"
+            "flash: {page}"
         );
         assert!(
-            !page.contains(">Mark revoked</button>"),
-            "a revoked key has no button"
+            !page.contains(&format!("action=\"{KEYS}/{}/revoke\"", row.id)),
+            "a revoked key has no Mark revoked form"
         );
         let rows = app.store.keys_of_project(pid).await.unwrap();
         assert_eq!(rows[0].status.as_str(), "revoked");
@@ -492,10 +514,10 @@ both_backends!(revoking_a_key_twice_says_it_is_already_revoked, |app| {
     let (admin, pid) = admin_with_project(&app).await;
     let key = TestKey::generate();
     let id = save_directly(&app, "demo", KEY_ID, &key).await;
-    assert_redirect_to(&post_revoke(&admin, id).await, KEYS);
+    assert_redirect_to(&post_revoke(&admin, id, KEY_ID).await, KEYS);
     admin.get_text(KEYS).await; // shows and clears the first flash
 
-    let r = post_revoke(&admin, id).await;
+    let r = post_revoke(&admin, id, KEY_ID).await;
 
     assert_redirect_to(&r, KEYS);
     let page = unescape(&admin.get_text(KEYS).await);
@@ -527,7 +549,7 @@ both_backends!(
             admin
                 .client
                 .post(admin.url(&format!("{KEYS}/{id}/revoke")))
-                .form(&[("csrf_token", csrf.as_str())])
+                .form(&[("csrf_token", csrf.as_str()), ("confirm_key_id", KEY_ID)])
                 .send()
         };
 
@@ -558,7 +580,7 @@ both_backends!(
         let other_pid = project_id(&app, "other").await;
         let id = save_directly(&app, "other", KEY_ID, &TestKey::generate()).await;
 
-        let r = post_revoke(&admin, id).await;
+        let r = post_revoke(&admin, id, KEY_ID).await;
 
         assert_eq!(r.status().as_u16(), 404);
         assert_eq!(
@@ -596,8 +618,8 @@ both_backends!(
         );
         assert!(!html.contains("Rotate: upload a replacement"));
         assert!(
-            !html.contains(">Mark revoked</button>") && !html.contains("/revoke\""),
-            "no Mark revoked button"
+            !html.contains("Mark revoked") && !html.contains("/revoke\""),
+            "no Mark revoked form"
         );
         assert_no_key_material(&html, key.pem.as_bytes());
 
@@ -614,7 +636,7 @@ both_backends!(
                 .await;
             assert_eq!(r.status().as_u16(), 403, "POST {action}");
         }
-        let r = post_revoke(&support, id).await;
+        let r = post_revoke(&support, id, KEY_ID).await;
         assert_eq!(r.status().as_u16(), 403);
 
         let rows = app.store.keys_of_project(pid).await.unwrap();

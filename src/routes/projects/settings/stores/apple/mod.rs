@@ -1,5 +1,6 @@
-//! `/projects/{project}/settings/stores/apple`: the App Store wizard. Step 1 shows the app's identity, Step 3 takes
-//! the In-App Purchase key, Step 4 (notifications) follows once the key works. Each step shows its state.
+//! `/projects/{project}/settings/stores/apple`: the App Store wizard, in the steps Apple publishers know from hosted
+//! consoles: Step 1 the app's identity, Step 2 the App-Specific Shared Secret (said to be unneeded), Step 3 the
+//! In-App Purchase key, Step 4 notifications. Each step's badge says only what was proven.
 pub mod key;
 pub mod notification_url;
 pub mod step4;
@@ -8,12 +9,11 @@ pub mod test_notification;
 use actix_web::HttpResponse;
 use askama::Template;
 
+use crate::domain::KeyHealth;
 use crate::error::AppError;
-use crate::present::status::key_badge;
-use crate::present::time;
 use crate::routes::projects::keys::upload::KeyFormErrors;
+use crate::routes::projects::keys::view::{CorrectForm, KeyView};
 use crate::routes::{Layout, ProjectContext};
-use crate::store::keys::{KeyRow, KeyStatus};
 
 pub struct StepState {
     pub word: &'static str,
@@ -29,6 +29,14 @@ impl StepState {
         word: "saved",
         badge: "badge-warn",
     };
+    pub const WAITING: StepState = StepState {
+        word: "waiting",
+        badge: "badge-warn",
+    };
+    pub const SANDBOX_ONLY: StepState = StepState {
+        word: "Sandbox only",
+        badge: "badge-warn",
+    };
     pub const VERIFIED: StepState = StepState {
         word: "verified",
         badge: "badge-good",
@@ -37,35 +45,10 @@ impl StepState {
         word: "failing",
         badge: "badge-bad",
     };
-}
-
-/// The key in use, as pages show it: never the key, only what identifies it.
-pub struct KeyView {
-    pub key_id: String,
-    pub issuer_id: String,
-    pub fingerprint: String,
-    pub uploaded_by: String,
-    pub uploaded_at: String,
-    pub uploaded_ago: String,
-    pub status: String,
-    pub badge: &'static str,
-    pub verify_summary: Option<String>,
-}
-
-impl KeyView {
-    pub fn from_row(row: &KeyRow, now: i64) -> Self {
-        KeyView {
-            key_id: row.key_id.clone(),
-            issuer_id: row.issuer_id.clone(),
-            fingerprint: row.fingerprint.clone(),
-            uploaded_by: row.uploaded_by.clone(),
-            uploaded_at: time::utc(row.uploaded_at),
-            uploaded_ago: time::relative(row.uploaded_at, now),
-            status: row.status.as_str().to_owned(),
-            badge: key_badge(row.status),
-            verify_summary: row.verify_summary.clone(),
-        }
-    }
+    pub const NOT_NEEDED: StepState = StepState {
+        word: "not needed",
+        badge: "badge-neutral",
+    };
 }
 
 #[derive(Template)]
@@ -76,9 +59,11 @@ pub struct WizardPage {
     pub bundle_id: String,
     pub app_apple_id: Option<i64>,
     pub step1: StepState,
+    pub step2: StepState,
     pub step3: StepState,
     pub step4: StepState,
     pub key: Option<KeyView>,
+    pub correct: Option<CorrectForm>,
     pub form_key_id: String,
     pub form_issuer_id: String,
     pub errors: KeyFormErrors,
@@ -87,38 +72,61 @@ pub struct WizardPage {
     pub notifications: step4::Step4View,
 }
 
-fn key_state(key: Option<&KeyRow>) -> StepState {
-    match key {
+/// Step 3 from the key's health: verified once Apple accepted the key in Production (or accepts its calls),
+/// "Sandbox only" while only Sandbox does, failing while Apple refuses it.
+fn key_step(key: Option<&KeyView>) -> StepState {
+    match key.map(|k| k.health) {
         None => StepState::NOT_STARTED,
-        Some(k) if k.status == KeyStatus::Failing => StepState::FAILING,
-        Some(k) if k.verified_at.is_some() => StepState::VERIFIED,
-        Some(_) => StepState::SAVED,
+        Some(KeyHealth::NotVerified) => StepState::SAVED,
+        Some(KeyHealth::SandboxOnly) => StepState::SANDBOX_ONLY,
+        Some(KeyHealth::Verified | KeyHealth::ProductionOnly | KeyHealth::Working) => {
+            StepState::VERIFIED
+        }
+        Some(_) => StepState::FAILING,
+    }
+}
+
+/// Step 1: the bundle ID is in every token storedesk signs, so Apple accepting the key proves it; the App Apple ID
+/// is needed besides, to check Production's signed data.
+fn app_step(app_apple_id: Option<i64>, key: Option<&KeyView>) -> StepState {
+    let proven = key.is_some_and(|k| {
+        matches!(
+            k.health,
+            KeyHealth::Verified
+                | KeyHealth::SandboxOnly
+                | KeyHealth::ProductionOnly
+                | KeyHealth::Working
+        )
+    });
+    if proven && app_apple_id.is_some() {
+        StepState::VERIFIED
+    } else {
+        StepState::SAVED
     }
 }
 
 pub async fn wizard_page(cx: &ProjectContext) -> Result<WizardPage, AppError> {
     let (state, project) = (&cx.state, &cx.project);
-    let key = state.store.key_in_use(project.id).await?;
+    let row = state.store.key_in_use(project.id).await?;
     let now = crate::clock::now_ms();
+    let key = row.as_ref().map(|k| KeyView::from_row(k, now));
     let (notifications, step4) = step4::step4_view(state, project, key.is_some()).await?;
     Ok(WizardPage {
         layout: cx.layout("Apple App Store", "settings"),
         slug: project.slug.clone(),
         bundle_id: project.bundle_id.clone(),
         app_apple_id: project.app_apple_id,
-        step1: if project.app_apple_id.is_some() {
-            StepState::VERIFIED
-        } else {
-            StepState::SAVED
-        },
-        step3: key_state(key.as_ref()),
+        step1: app_step(project.app_apple_id, key.as_ref()),
+        step2: StepState::NOT_NEEDED,
+        step3: key_step(key.as_ref()),
         step4,
         form_key_id: String::new(),
-        form_issuer_id: key
+        form_issuer_id: row
             .as_ref()
             .map(|k| k.issuer_id.clone())
             .unwrap_or_default(),
-        key: key.as_ref().map(|k| KeyView::from_row(k, now)),
+        correct: key.as_ref().and_then(|k| CorrectForm::for_key(k, "wizard")),
+        key,
         errors: KeyFormErrors::default(),
         key_action: crate::urls::apple_key(&project.slug),
         offer_activate_anyway: false,

@@ -84,19 +84,40 @@ pub struct TestPage {
     pub status_url: String,
 }
 
-fn message(status: &TestStatus) -> String {
+async fn message(
+    state: &crate::state::AppState,
+    project: &crate::store::Project,
+    status: &TestStatus,
+) -> Result<String, AppError> {
     let now = crate::clock::now_ms();
-    match (status.state(), status.arrived_at) {
+    let env = status.row.environment.as_str();
+    Ok(match (status.state(), status.arrived_at) {
         (TestState::Arrived, Some(at)) => format!(
             "Arrived at {}. Notifications from Apple reach storedesk.",
             time::utc_and_relative(at, now)
         ),
         (TestState::Failing, _) => "Apple could not deliver it; see the attempts below.".into(),
+        (TestState::DeliveredElsewhere, _) => {
+            let token = state.store.notification_token(project.id).await?;
+            let url = super::step4::notification_url(state, &token);
+            let delivered = status
+                .delivered_at()
+                .map(|at| time::utc_and_relative(at, now))
+                .unwrap_or_else(|| "earlier".into());
+            let fallback = if env == "Sandbox" {
+                " Without a Sandbox Server URL, Apple sends Sandbox notifications to the Production Server URL."
+            } else {
+                ""
+            };
+            format!(
+                "Apple reports it delivered this TEST notification at {delivered}, but it has not arrived here, so another server answered it: App Store Connect's {env} Server URL is not this project's URL. In App Store Connect, open your app → App Information → App Store Server Notifications and set the {env} Server URL to {url} (Version 2).{fallback} Also check that no proxy, older deployment or other project answers in storedesk's place, then send the test again."
+            )
+        }
         _ => format!(
             "Waiting for the TEST notification to reach storedesk (requested {}).",
             time::relative(status.row.requested_at, now)
         ),
-    }
+    })
 }
 
 fn attempt_views(status: &TestStatus) -> Vec<AttemptView> {
@@ -144,7 +165,7 @@ pub async fn page(
         requested_ago: time::relative(status.row.requested_at, now),
         word: s.word(),
         badge: s.badge(),
-        message: message(&status),
+        message: message(&cx.state, project, &status).await?,
         attempts: attempt_views(&status),
         note: status.note.clone(),
         self_url: crate::urls::test_notification(&project.slug, status.row.id),
@@ -161,6 +182,7 @@ pub async fn status(
     let (_, id) = path.into_inner();
     let status = load(&cx, &id).await?;
     let s = status.state();
+    let message = message(&cx.state, &cx.project, &status).await?;
     let attempts: Vec<_> = attempt_views(&status)
         .into_iter()
         .map(|a| json!({"at": a.at, "result": a.result, "words": a.words, "ok": a.ok}))
@@ -171,7 +193,7 @@ pub async fn status(
             "state": s.word(),
             "badge": s.badge(),
             "arrivedAt": status.arrived_at,
-            "message": message(&status),
+            "message": message,
             "attempts": attempts,
             "note": status.note,
         })))
