@@ -33,6 +33,11 @@ impl TransactionsPage {
     pub fn search_url(&self, id: &str) -> String {
         crate::urls::search(&self.slug, id)
     }
+
+    /// The link to what fixes the failure `f` names, if the project's settings are its cause.
+    pub fn fix(&self, f: &crate::support::Freshness) -> Option<super::desk::FixLink> {
+        super::desk::fix_for(&self.slug, f)
+    }
 }
 
 pub async fn page(
