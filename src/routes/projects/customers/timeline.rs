@@ -120,7 +120,10 @@ fn transaction_events(slug: &str, t: &TransactionView, now: i64, out: &mut Vec<E
                 ),
             )
         };
-        e.detail = Some(format!("Apple's reason: {}.", r.reason.text));
+        // A revocation of Family Sharing is no refund, whatever reason code it carries.
+        if !family {
+            e.detail = Some(format!("Apple's reason: {}.", r.reason.text));
+        }
         e.actions.push(look_up(slug, &t.transaction_id));
         out.push(e);
     }
