@@ -321,7 +321,7 @@ support_test!(an_id_pasted_with_its_label_is_recognised, |r| {
         assert_eq!(response.status().as_u16(), 200, "{q}");
         let page = response.text().await.unwrap();
         assert!(page.contains("Fresh from Apple"), "{q}: {page}");
-        assert!(page.contains(&format!("data-copy=\"tx-id\"")), "{q}");
+        assert!(page.contains("data-copy=\"tx-id\""), "{q}");
         assert!(
             page.contains(&format!("id=\"tx-id\">{shown}</code>")),
             "{q}: {page}"
