@@ -122,7 +122,18 @@ pub(super) async fn report_from_answers(
             .filter(|t| ids.insert(t.transaction_id.clone()))
             .cloned()
             .collect();
-        timeline::build(&chain, None, now)
+        // The subscription's state draws its billing retry or grace period, as on the subscription page.
+        let status = customer.as_ref().ok().and_then(|c| {
+            c.groups
+                .iter()
+                .flat_map(|g| &g.items)
+                .find(|i| i.original_transaction_id == transaction.original_transaction_id)
+                .map(|i| timeline::StatusInfo {
+                    status: i.status.raw.unwrap_or(0),
+                    renewal: i.renewal.as_ref(),
+                })
+        });
+        timeline::build(&chain, status, now)
     });
     let history_page = match &history_problem {
         None => {

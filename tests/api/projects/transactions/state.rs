@@ -209,6 +209,20 @@ support_test!(
                 assert!(!history.contains(claim), "{id}: a row claims {claim}");
             }
         }
+        // The subscription's timeline on the lookup page draws what the state says, as the subscription page does.
+        let dan = r
+            .admin
+            .get_text(&search(&seed.billing_retry_original_id))
+            .await;
+        assert!(
+            dan.contains("Renewal failed; Apple is retrying the charge"),
+            "{dan}"
+        );
+        let eve = r
+            .admin
+            .get_text(&search(&seed.grace_period_original_id))
+            .await;
+        assert!(eve.contains("Grace period ends"), "{eve}");
         // Alice's current renewal says its period runs, not that the subscription is active.
         let alice = r
             .admin
