@@ -198,6 +198,11 @@ async fn support_opens_the_customers_page_from_a_lookup() {
     b.assert_clean().await;
     let shot = b.screenshot("customer").await;
     publish(&shot, "customer.png");
+    // On a phone, too: nothing wider than the window.
+    b.client.set_window_size(390, 900).await.unwrap();
+    b.assert_clean().await;
+    b.screenshot("customer-phone").await;
+    b.client.set_window_size(1280, 1000).await.unwrap();
 
     // An entry's action leads to that transaction on the Transactions page.
     b.click_and_wait("ol.customer-timeline > li:first-child a[href*='/transactions?q=']")
