@@ -62,7 +62,8 @@ pub(crate) async fn note_failure(state: &AppState, creds: &ApiCredentials, e: &A
     }
 }
 
-async fn refund_pages(
+/// The customer's refunds, page after page (Apple lists them oldest first).
+pub(crate) async fn refund_pages(
     state: &AppState,
     creds: &ApiCredentials,
     env: Environment,
@@ -174,16 +175,6 @@ pub(crate) async fn customer_history(
         }
     }
     Ok(read)
-}
-
-/// The refunds of a customer, page after page (the same reading as a lookup page's).
-pub(crate) async fn customer_refunds(
-    state: &AppState,
-    creds: &ApiCredentials,
-    env: Environment,
-    id: &TransactionId,
-) -> Result<RefundPages, AppleError> {
-    refund_pages(state, creds, env, id).await
 }
 
 /// Up to [`TIMELINE_PAGES`] pages of history from `query` on; a failure ends the list with what came before.

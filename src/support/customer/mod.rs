@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::fetch::{customer_history, customer_refunds, HistoryRead, RefundPages};
+use super::fetch::{customer_history, refund_pages, HistoryRead, RefundPages};
 use super::history::{index_rows_for, HistoryFilters};
 use super::index::{decoded_of, rows_of};
 use super::lookup::CustomerNow;
@@ -219,7 +219,7 @@ pub async fn customer(
         let newest = HistoryFilters::default().to_query(None);
         let (history, refunds) = tokio::join!(
             customer_history(state, &creds, env, ask, newest, CUSTOMER_PAGES),
-            customer_refunds(state, &creds, env, ask)
+            refund_pages(state, &creds, env, ask)
         );
         if let Err(e) = &refunds {
             super::fetch::note_failure(state, &creds, e).await;
