@@ -104,6 +104,12 @@ pub fn subscription_extend(slug: &str, original_transaction_id: &str) -> String 
     format!("{}/extend", subscription(slug, original_transaction_id))
 }
 
+/// A customer's page, by any of their transaction ids (an original transaction id, usually) or by their app
+/// account token.
+pub fn customer(slug: &str, id: &str) -> String {
+    format!("/projects/{}/customers/{}", segment(slug), segment(id))
+}
+
 pub fn projects() -> String {
     "/projects".into()
 }

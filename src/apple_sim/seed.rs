@@ -212,6 +212,16 @@ pub struct SeedSummary {
     pub non_renewing_transaction_id: String,
     /// A family-shared Pro yearly subscription (its own original id).
     pub family_shared_transaction_id: String,
+    /// Jo: Cloud monthly in an introductory free trial (one week), auto-renew on.
+    pub free_trial_original_id: String,
+    /// Kim (CAD): Pro yearly, active, auto-renew turned off.
+    pub auto_renew_off_original_id: String,
+    /// Lee: a family-shared Pro yearly revoked because Family Sharing stopped (status 5, `FAMILY_REVOKE`).
+    pub family_revoked_original_id: String,
+    /// Mia (GBR): a non-consumable kept, then two consumables refunded 25 and 3 days ago, in that order
+    /// (oldest refund first).
+    pub two_refunds_transaction_ids: Vec<String>,
+    pub two_refunds_non_consumable_id: String,
     pub order_ids: Vec<String>,
     pub orders: BTreeMap<String, Vec<String>>,
     /// Alice's appAccountToken.
@@ -567,6 +577,69 @@ pub(crate) fn build(
     }
     b.subscription(&first(&ivy_yearly), 1);
 
+    // Jo: three days into a one-week free trial of Cloud monthly; auto-renew on, so the first paid month follows.
+    let jo = b.customer("jo", "USA", true, 3);
+    let jo_cloud = b.subscription_chain(jo, CLOUD_MONTHLY, b.days_ago(3), 0);
+    if let Some(t) = b.tx_mut(&first(&jo_cloud)) {
+        t.price = 0;
+        t.offer = Some(Offer {
+            offer_type: 1,
+            identifier: None,
+            discount_type: Some("FREE_TRIAL"),
+            period: Some("P1W"),
+        });
+        t.expires_date_ms = Some(t.purchase_date_ms + 7 * DAY_MS);
+    }
+    b.subscription(&first(&jo_cloud), 1);
+
+    // Kim (CAD): Pro yearly, active for another two months, but she turned auto-renew off, so it ends then.
+    let kim = b.customer("kim", "CAN", true, 310);
+    let kim_pro = b.subscription_chain(kim, PRO_YEARLY, b.days_ago(300), 0);
+    b.subscription(&first(&kim_pro), 1).auto_renew_status = 0;
+
+    // Lee: Pro yearly shared by a family organizer who stopped Family Sharing eight days ago: Apple revoked it.
+    let lee = b.customer("lee", "USA", true, 200);
+    let lee_yearly = b.subscription_chain(lee, PRO_YEARLY, b.days_ago(180), 0);
+    let lee_revoked_at = b.days_ago(8);
+    if let Some(t) = b.tx_mut(&first(&lee_yearly)) {
+        t.family_shared = true;
+        t.revocation = Some(Revocation {
+            date_ms: lee_revoked_at,
+            reason: 0,
+            kind: "FAMILY_REVOKE",
+            percentage: None,
+        });
+        t.modified_ms = lee_revoked_at;
+    }
+    {
+        let s = b.subscription(&first(&lee_yearly), 5);
+        s.auto_renew_status = 0;
+        s.is_in_billing_retry_period = None;
+    }
+
+    // Mia (GBR): two coin packs Apple refunded weeks apart, and a theme pack she keeps; the app sets her token.
+    let mia = b.customer("mia", "GBR", true, 45);
+    let mia_themes = b.purchase(mia, THEMES, b.days_ago(40), None);
+    let mia_coins_a = b.purchase(mia, COINS_100, b.days_ago(30), None);
+    let mia_coins_b = b.purchase(mia, COINS_500, b.days_ago(20), None);
+    for id in [&mia_themes, &mia_coins_a, &mia_coins_b] {
+        if let Some(t) = b.tx_mut(id) {
+            t.app_account_token = Some("5a0f3c27-8d4e-4b61-9f2a-c1e7b3d90a46".to_owned());
+        }
+    }
+    for (id, days_ago, reason) in [(&mia_coins_a, 25, 0), (&mia_coins_b, 3, 1)] {
+        let at = b.days_ago(days_ago);
+        if let Some(t) = b.tx_mut(id) {
+            t.revocation = Some(Revocation {
+                date_ms: at,
+                reason,
+                kind: "REFUND_FULL",
+                percentage: None,
+            });
+            t.modified_ms = at;
+        }
+    }
+
     let orders: BTreeMap<String, Vec<String>> = [
         ("MK5TTTVWJH", vec![first(&alice_pro)]),
         ("MT2R8QWX6B", vec![alice_coins_c.clone()]),
@@ -915,6 +988,11 @@ pub(crate) fn build(
         non_consumable_transaction_id: hank_themes,
         non_renewing_transaction_id: hank_season,
         family_shared_transaction_id: first(&ivy_yearly),
+        free_trial_original_id: first(&jo_cloud),
+        auto_renew_off_original_id: first(&kim_pro),
+        family_revoked_original_id: first(&lee_yearly),
+        two_refunds_transaction_ids: vec![mia_coins_a, mia_coins_b],
+        two_refunds_non_consumable_id: mia_themes,
         order_ids: orders.keys().cloned().collect(),
         orders,
         app_account_token: alice_token,

@@ -38,6 +38,127 @@ pub fn subscription_badge(raw: i64) -> StatusBadge {
     }
 }
 
+/// What the customer has of one subscription now, as the support desk tells it first: Apple's status (1–5)
+/// read together with the renewal info and the latest transaction, so that a free trial, a refund and a Family
+/// Sharing revocation each have their own word.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionState {
+    Active,
+    /// Active, in an introductory free trial.
+    FreeTrial,
+    /// The renewal charge failed; the customer keeps access while Apple retries (status 4).
+    GracePeriod,
+    /// The renewal charge failed; Apple retries it and the customer has no access (status 3).
+    BillingRetry,
+    Expired,
+    /// Apple took it back because Family Sharing of it stopped (status 5, `FAMILY_REVOKE`).
+    Revoked,
+    /// Apple refunded it (status 5 with a refund).
+    Refunded,
+    /// Only storedesk's index answered, and the last period it knows of has ended: without Apple it is not
+    /// known whether it expired or is in a grace period or billing retry.
+    PeriodEnded,
+    /// A status Apple sent that this version of storedesk does not know.
+    Unknown,
+}
+
+impl SubscriptionState {
+    /// The code machines read (the JSON API's `state`).
+    pub fn code(self) -> &'static str {
+        match self {
+            SubscriptionState::Active => "active",
+            SubscriptionState::FreeTrial => "free_trial",
+            SubscriptionState::GracePeriod => "grace_period",
+            SubscriptionState::BillingRetry => "billing_retry",
+            SubscriptionState::Expired => "expired",
+            SubscriptionState::Revoked => "revoked",
+            SubscriptionState::Refunded => "refunded",
+            SubscriptionState::PeriodEnded => "period_ended",
+            SubscriptionState::Unknown => "unknown",
+        }
+    }
+
+    /// Its badge: product.md's words, a free trial's and the index's own.
+    pub fn badge(self, raw_status: Option<i64>) -> StatusBadge {
+        let (word, class) = match self {
+            SubscriptionState::Active => ("active", "badge-good"),
+            SubscriptionState::FreeTrial => ("free trial", "badge-good"),
+            SubscriptionState::GracePeriod => ("grace period", "badge-warn"),
+            SubscriptionState::BillingRetry => ("billing retry", "badge-warn"),
+            // Neutral, as Apple's status 2: most subscriptions end this way.
+            SubscriptionState::Expired => ("expired", "badge-neutral"),
+            SubscriptionState::Revoked => ("revoked", "badge-bad"),
+            SubscriptionState::Refunded => ("refunded", "badge-bad"),
+            SubscriptionState::PeriodEnded => ("period ended", "badge-neutral"),
+            SubscriptionState::Unknown => {
+                return match raw_status {
+                    Some(raw) => subscription_badge(raw),
+                    None => StatusBadge {
+                        raw: None,
+                        word: "unknown".into(),
+                        class: "badge-neutral",
+                    },
+                }
+            }
+        };
+        StatusBadge {
+            raw: raw_status,
+            word: word.to_owned(),
+            class,
+        }
+    }
+}
+
+/// What one transaction says of itself, for history rows and the matched transaction: never the state of the
+/// subscription it belongs to (a period that ended may be in a grace period, or renewed by a later transaction).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransactionFact {
+    /// A one-time purchase (no period).
+    Purchased,
+    /// Its period runs until a moment still ahead.
+    CurrentPeriod,
+    /// Its period is over.
+    PeriodEnded,
+    /// The customer moved to another product of the group during this period.
+    Upgraded,
+    Refunded,
+    /// Access ended because Family Sharing stopped.
+    Revoked,
+}
+
+impl TransactionFact {
+    pub fn badge(self) -> StatusBadge {
+        let (word, class) = match self {
+            TransactionFact::Purchased => ("purchased", "badge-neutral"),
+            TransactionFact::CurrentPeriod => ("current period", "badge-neutral"),
+            TransactionFact::PeriodEnded => ("period ended", "badge-neutral"),
+            TransactionFact::Upgraded => ("upgraded", "badge-neutral"),
+            TransactionFact::Refunded => ("refunded", "badge-bad"),
+            TransactionFact::Revoked => ("revoked", "badge-bad"),
+        };
+        StatusBadge {
+            raw: None,
+            word: word.to_owned(),
+            class,
+        }
+    }
+
+    /// The word the JSON API's `status` of a transaction has always carried (`active`, `expired`, …), kept so that
+    /// no client breaks; it describes the transaction's own period, as it always did.
+    pub fn api_status(self) -> &'static str {
+        match self {
+            TransactionFact::Purchased => "purchased",
+            TransactionFact::CurrentPeriod => "active",
+            TransactionFact::PeriodEnded => "expired",
+            TransactionFact::Upgraded => "upgraded",
+            TransactionFact::Refunded => "refunded",
+            TransactionFact::Revoked => "revoked",
+        }
+    }
+}
+
 /// A key's health in words: its badge (word and colour) and the one sentence that says what is true of it. Step 3,
 /// the keys page, the 401 banner and the project overview all show these, so they never disagree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -140,6 +261,60 @@ mod tests {
         // words: "in billing retry" and "in billing grace period"; the support desk: product.md's words.
         assert_eq!(shown(3), ("billing retry".into(), "badge-warn"));
         assert_eq!(shown(4), ("grace period".into(), "badge-warn"));
+    }
+
+    #[test]
+    fn each_state_of_a_subscription_has_its_word_and_colour() {
+        let shown = |s: SubscriptionState| {
+            let b = s.badge(None);
+            (b.word, b.class)
+        };
+        assert_eq!(
+            shown(SubscriptionState::Active),
+            ("active".into(), "badge-good")
+        );
+        assert_eq!(
+            shown(SubscriptionState::FreeTrial),
+            ("free trial".into(), "badge-good")
+        );
+        assert_eq!(
+            shown(SubscriptionState::GracePeriod),
+            ("grace period".into(), "badge-warn")
+        );
+        assert_eq!(
+            shown(SubscriptionState::BillingRetry),
+            ("billing retry".into(), "badge-warn")
+        );
+        assert_eq!(
+            shown(SubscriptionState::Expired),
+            ("expired".into(), "badge-neutral")
+        );
+        assert_eq!(
+            shown(SubscriptionState::Revoked),
+            ("revoked".into(), "badge-bad")
+        );
+        assert_eq!(
+            shown(SubscriptionState::Refunded),
+            ("refunded".into(), "badge-bad")
+        );
+        assert_eq!(
+            shown(SubscriptionState::PeriodEnded),
+            ("period ended".into(), "badge-neutral")
+        );
+        assert_eq!(SubscriptionState::Unknown.badge(Some(9)).word, "status 9");
+        assert_eq!(SubscriptionState::FreeTrial.code(), "free_trial");
+    }
+
+    #[test]
+    fn a_transaction_speaks_of_its_own_period_and_the_api_keeps_its_words() {
+        assert_eq!(TransactionFact::PeriodEnded.badge().word, "period ended");
+        assert_eq!(
+            TransactionFact::CurrentPeriod.badge().word,
+            "current period"
+        );
+        assert_eq!(TransactionFact::Refunded.badge().class, "badge-bad");
+        assert_eq!(TransactionFact::PeriodEnded.api_status(), "expired");
+        assert_eq!(TransactionFact::CurrentPeriod.api_status(), "active");
     }
 
     #[test]

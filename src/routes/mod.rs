@@ -82,6 +82,7 @@ route_table! {
     GET "/projects/{project}/transactions/{transaction_id}/history.csv", EVERYONE => projects::transactions::history_csv::csv;
     GET "/projects/{project}/subscriptions/{original_transaction_id}", EVERYONE => projects::subscriptions::page;
     POST "/projects/{project}/subscriptions/{original_transaction_id}/extend", MANAGERS => projects::subscriptions::extend;
+    GET "/projects/{project}/customers/{id}", EVERYONE => projects::customers::page;
     GET "/projects", EVERYONE => projects::list;
     POST "/projects", MANAGERS => projects::create;
     GET "/projects/new", MANAGERS => projects::new_form;
@@ -163,6 +164,11 @@ mod tests {
             ("GET", urls::history_csv(s, tx)),
             ("GET", urls::subscription(s, tx)),
             ("POST", urls::subscription_extend(s, tx)),
+            ("GET", urls::customer(s, tx)),
+            (
+                "GET",
+                urls::customer(s, "f3b1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
+            ),
             ("GET", urls::projects()),
             ("POST", urls::projects()),
             ("GET", urls::new_project()),

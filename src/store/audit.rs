@@ -112,6 +112,42 @@ impl Store {
         Ok(rows)
     }
 
+    /// The project's audit rows with one of `actions` about one of `targets` (transaction ids), newest first: what
+    /// staff did about one customer.
+    #[tracing::instrument(skip_all)]
+    pub async fn audit_about(
+        &self,
+        project_id: i64,
+        actions: &[&str],
+        targets: &[String],
+        limit: i64,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        if actions.is_empty() || targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = |from: usize, n: usize| {
+            (from..from + n)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let sql = format!(
+            "SELECT id, at, user_id, user_email, action, project_id, target, detail, ip FROM audit_log \
+             WHERE project_id = $1 AND target IN ({}) AND action IN ({}) ORDER BY id DESC LIMIT ${}",
+            list(2, targets.len()),
+            list(2 + targets.len(), actions.len()),
+            2 + targets.len() + actions.len()
+        );
+        let mut query = sqlx::query_as::<_, AuditEntry>(&sql).bind(project_id);
+        for t in targets {
+            query = query.bind(t.clone());
+        }
+        for a in actions {
+            query = query.bind(a.to_string());
+        }
+        Ok(query.bind(limit).fetch_all(self.pool()).await?)
+    }
+
     pub async fn audit_actions(&self) -> StoreResult<Vec<String>> {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT DISTINCT action FROM audit_log ORDER BY action")

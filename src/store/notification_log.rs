@@ -24,7 +24,7 @@ pub struct LogFilter {
 /// Types the refunds view shows.
 pub const REFUND_TYPES: &[&str] = &["REFUND", "REFUND_DECLINED", "REFUND_REVERSED", "REVOKE"];
 
-/// A CONSUMPTION_REQUEST with the time of the answer Apple accepted for it, if any.
+/// A notification with the time of the answer Apple accepted for it, if any (only a CONSUMPTION_REQUEST has one).
 #[derive(Debug, Clone)]
 pub struct ConsumptionRequestRow {
     pub notification: NotificationRow,
@@ -254,6 +254,37 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         Ok(row.map(Into::into))
+    }
+
+    /// The notifications about any of `transaction_ids` (as the transaction or as its original transaction), newest
+    /// first, each with the time of the answer Apple accepted when it is a CONSUMPTION_REQUEST: one customer's.
+    #[tracing::instrument(skip_all)]
+    pub async fn notifications_about(
+        &self,
+        project_id: i64,
+        transaction_ids: &[String],
+        limit: i64,
+    ) -> StoreResult<Vec<ConsumptionRequestRow>> {
+        if transaction_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = (2..transaction_ids.len() + 2)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {}, {ANSWERED_AT} AS answered_at FROM notifications n WHERE n.project_id = $1 \
+               AND (n.original_transaction_id IN ({ids}) OR n.transaction_id IN ({ids})) \
+             ORDER BY n.signed_date DESC, n.id DESC LIMIT ${}",
+            prefixed_columns(),
+            transaction_ids.len() + 2
+        );
+        let mut query = sqlx::query_as::<_, QueueRow>(&sql).bind(project_id);
+        for id in transaction_ids {
+            query = query.bind(id.clone());
+        }
+        let rows = query.bind(limit).fetch_all(self.pool()).await?;
+        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// How many CONSUMPTION_REQUESTs wait for an answer and are not overdue: the nav can show it.

@@ -25,6 +25,8 @@ pub struct IndexRow {
     pub subscription_group: Option<String>,
     /// Lowercase UUID.
     pub app_account_token: Option<String>,
+    /// Apple's id of the customer (one per Apple Account and app); searched, never read back.
+    pub app_transaction_id: Option<String>,
     pub purchase_date: Option<i64>,
     pub expires_date: Option<i64>,
     pub revocation_date: Option<i64>,
@@ -90,7 +92,7 @@ const SELECT_COLUMNS: &str = "project_id, environment, transaction_id, original_
 const INSERT_COLUMNS: &str = "INSERT INTO transactions (project_id, environment, transaction_id, \
      original_transaction_id, web_order_line_item_id, product_id, product_type, subscription_group, \
      app_account_token, purchase_date, expires_date, revocation_date, ownership, signed_date, decoded, jws, \
-     source, seen_at) ";
+     source, seen_at, app_transaction_id) ";
 
 /// Newer copies replace older ones; a copy signed earlier than the stored one changes nothing. The same signed
 /// transaction seen again refreshes `seen_at` (the "as of" time pages show) only once that is a minute old, so a
@@ -102,12 +104,13 @@ const UPSERT_TAIL: &str = " ON CONFLICT (project_id, transaction_id, environment
      app_account_token = excluded.app_account_token, purchase_date = excluded.purchase_date, \
      expires_date = excluded.expires_date, revocation_date = excluded.revocation_date, \
      ownership = excluded.ownership, signed_date = excluded.signed_date, decoded = excluded.decoded, \
-     jws = excluded.jws, source = excluded.source, seen_at = excluded.seen_at \
+     jws = excluded.jws, source = excluded.source, seen_at = excluded.seen_at, \
+     app_transaction_id = excluded.app_transaction_id \
      WHERE excluded.signed_date >= transactions.signed_date \
      AND (excluded.jws <> transactions.jws OR excluded.source <> transactions.source \
           OR excluded.seen_at >= transactions.seen_at + 60000)";
 
-/// 18 parameters a row; SQLite allows 32766 per statement, PostgreSQL 65535.
+/// 19 parameters a row; SQLite allows 32766 per statement, PostgreSQL 65535.
 const ROWS_PER_STATEMENT: usize = 200;
 
 /// Copies read ahead for a lookup: a page shows at most 20 history transactions and 60 more for its timeline.
@@ -116,9 +119,9 @@ const COPIES_AHEAD: i64 = 100;
 /// Most rows any one search returns; a customer with more is shown the newest.
 pub const SEARCH_LIMIT: i64 = 500;
 
-const COLUMNS_PER_ROW: usize = 18;
+const COLUMNS_PER_ROW: usize = 19;
 
-/// `($1, …, $18), ($19, …)`: the `Any` driver's query builder writes `?`, which PostgreSQL refuses.
+/// `($1, …, $19), ($20, …)`: the `Any` driver's query builder writes `?`, which PostgreSQL refuses.
 fn values_clause(rows: usize) -> String {
     (0..rows)
         .map(|r| {
@@ -345,7 +348,8 @@ async fn upsert_unique(tx: &mut Transaction<'_, Any>, unique: &[&IndexRow]) -> S
                 .bind(&r.decoded)
                 .bind(&r.jws)
                 .bind(&r.source)
-                .bind(r.seen_at);
+                .bind(r.seen_at)
+                .bind(&r.app_transaction_id);
         }
         query.execute(&mut **tx).await?;
     }
@@ -558,6 +562,17 @@ impl Store {
             .await
     }
 
+    /// Every transaction of one customer (Apple's appTransactionId), newest purchase first.
+    #[tracing::instrument(skip_all)]
+    pub async fn indexed_by_app_transaction_id(
+        &self,
+        project_id: i64,
+        app_transaction_id: &str,
+    ) -> StoreResult<Vec<IndexedTransaction>> {
+        self.indexed_where("app_transaction_id", project_id, app_transaction_id)
+            .await
+    }
+
     /// The transactions of an order id Apple resolved before (give it uppercase).
     #[tracing::instrument(skip_all)]
     pub async fn indexed_by_order_id(
@@ -631,6 +646,7 @@ pub fn index_row(
         product_type: owned(decoded, "type"),
         subscription_group: owned(decoded, "subscriptionGroupIdentifier"),
         app_account_token: owned(decoded, "appAccountToken").map(|t| t.to_ascii_lowercase()),
+        app_transaction_id: owned(decoded, "appTransactionId"),
         purchase_date: int(decoded, "purchaseDate"),
         expires_date: int(decoded, "expiresDate"),
         revocation_date: int(decoded, "revocationDate"),
@@ -681,6 +697,7 @@ mod tests {
             product_type: None,
             subscription_group: None,
             app_account_token: None,
+            app_transaction_id: None,
             purchase_date: None,
             expires_date: None,
             revocation_date: None,

@@ -11,6 +11,7 @@ use app_store_server_library::models::history_response::HistoryResponse;
 
 use super::history::HistoryFilters;
 use super::lookup::HistoryRequest;
+use super::subscription::{check_statuses_soon, CheckingStatuses};
 use super::{
     claimed_transaction_id, claims, identity, unseen, verify_soon_knowing, Claims, Verifying,
 };
@@ -47,6 +48,9 @@ pub(crate) struct Answers {
     /// The index's copies of the searched transaction's subscription (or purchase), read meanwhile: the write
     /// need not read them, and an answer that repeats one of them is taken from it unchecked.
     pub stored: Option<Arc<StoredCopies>>,
+    /// The customer's subscriptions now (Get All Subscription Statuses, asked beside the history and the
+    /// refunds), being checked from the moment the page's own copies were queued.
+    pub statuses: Result<CheckingStatuses, AppleError>,
 }
 
 /// A secondary call failed inside a session that otherwise succeeded: the key row still hears of it.
@@ -58,7 +62,8 @@ pub(crate) async fn note_failure(state: &AppState, creds: &ApiCredentials, e: &A
     }
 }
 
-async fn refund_pages(
+/// The customer's refunds, page after page (Apple lists them oldest first).
+pub(crate) async fn refund_pages(
     state: &AppState,
     creds: &ApiCredentials,
     env: Environment,
@@ -116,6 +121,60 @@ pub(crate) async fn subscription_pages(
     }
     .to_query(None);
     history_pages(state, creds, env, id, query).await
+}
+
+/// Pages of a customer's history, as far as they were read.
+pub(crate) struct HistoryRead {
+    pub signed: Vec<String>,
+    /// Apple has older pages than were read.
+    pub more: bool,
+    /// A page after the first failed (what came before is kept); the first page's failure is the `Err`.
+    pub later_failure: Option<AppleError>,
+}
+
+/// The customer's whole history, newest first, up to `pages` pages of 20.
+pub(crate) async fn customer_history(
+    state: &AppState,
+    creds: &ApiCredentials,
+    env: Environment,
+    id: &TransactionId,
+    mut query: crate::apple::HistoryQuery,
+    pages: usize,
+) -> Result<HistoryRead, AppleError> {
+    let mut read = HistoryRead {
+        signed: Vec::new(),
+        more: false,
+        later_failure: None,
+    };
+    for page in 0..pages {
+        match state
+            .apple
+            .get_transaction_history(creds, env, id, &query)
+            .await
+        {
+            Ok(answer) => {
+                read.signed
+                    .extend(answer.signed_transactions.unwrap_or_default());
+                match (answer.has_more, answer.revision) {
+                    (Some(true), Some(next)) => {
+                        query.revision = Some(next);
+                        read.more = true;
+                    }
+                    _ => {
+                        read.more = false;
+                        break;
+                    }
+                }
+            }
+            Err(e) if page > 0 => {
+                note_failure(state, creds, &e).await;
+                read.later_failure = Some(e);
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(read)
 }
 
 /// Up to [`TIMELINE_PAGES`] pages of history from `query` on; a failure ends the list with what came before.
@@ -199,15 +258,24 @@ pub(crate) async fn page_sections(
         let original = primary.original_transaction_id.as_deref()?;
         state.store.stored_copies(project.id, original).await.ok()
     };
-    let (history, refunds, stored) = tokio::join!(
+    // The customer's state comes from one more call, side by side with the page's two: Get All Subscription
+    // Statuses takes any id of the customer, and a page leads with what it says.
+    let (history, refunds, statuses, stored) = tokio::join!(
         state.apple.get_transaction_history(creds, env, id, &query),
         refund_pages(state, creds, env, id),
+        state
+            .apple
+            .get_all_subscription_statuses(creds, env, id, &[]),
         read_ahead
     );
     let is_subscription = primary.is_subscription();
-    for e in [history.as_ref().err(), refunds.as_ref().err()]
-        .into_iter()
-        .flatten()
+    for e in [
+        history.as_ref().err(),
+        refunds.as_ref().err(),
+        statuses.as_ref().err(),
+    ]
+    .into_iter()
+    .flatten()
     {
         note_failure(state, creds, e).await;
     }
@@ -223,11 +291,13 @@ pub(crate) async fn page_sections(
     if !is_subscription || whole_history {
         let claimed = arrived.iter().filter_map(|j| claimed_transaction_id(j));
         let stored = completed(state, stored, claimed).await;
+        let arrived = verify_soon_knowing(state, &who, arrived, stored.clone());
         return Answers {
             history,
             refunds,
             chain: None,
-            arrived: verify_soon_knowing(state, &who, arrived, stored.clone()),
+            arrived,
+            statuses: statuses.map(|s| check_statuses_soon(state, &who, stored.clone(), s)),
             stored,
         };
     }
@@ -257,7 +327,7 @@ pub(crate) async fn page_sections(
     };
     // The next page's request leaves before verification takes the cores: the yield lets the connection's task
     // write it first.
-    let (chain, (check, stored)) = tokio::join!(fetch_chain, async {
+    let (chain, (check, stored, statuses)) = tokio::join!(fetch_chain, async {
         tokio::task::yield_now().await;
         // The history page's claims are read already; the refunds' are read here.
         let claimed = page_claims
@@ -269,10 +339,9 @@ pub(crate) async fn page_sections(
                     .filter_map(|j| claimed_transaction_id(j)),
             );
         let stored = completed(state, stored, claimed).await;
-        (
-            verify_soon_knowing(state, &who, arrived, stored.clone()),
-            stored,
-        )
+        let check = verify_soon_knowing(state, &who, arrived, stored.clone());
+        let statuses = statuses.map(|s| check_statuses_soon(state, &who, stored.clone(), s));
+        (check, stored, statuses)
     });
     // Copies of the searched transaction and of the history page's are verified there; a copy whose original
     // fails its check is not shown from here either.
@@ -282,11 +351,13 @@ pub(crate) async fn page_sections(
         .chain(std::iter::once(id.as_str().to_owned()))
         .collect();
     let chain = unseen(chain, &mut seen);
+    let chain = verify_soon_knowing(state, &who, chain, stored.clone());
     Answers {
         history,
         refunds,
-        chain: Some(verify_soon_knowing(state, &who, chain, stored.clone())),
+        chain: Some(chain),
         arrived: check,
+        statuses,
         stored,
     }
 }

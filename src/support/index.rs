@@ -97,7 +97,7 @@ mod tests {
             "transactionId": "22", "originalTransactionId": "11", "webOrderLineItemId": "33",
             "productId": "pro", "type": "Auto-Renewable Subscription", "subscriptionGroupIdentifier": "g",
             "appAccountToken": "F3B1C2D4-5E6F-4A7B-8C9D-0E1F2A3B4C5D", "purchaseDate": 5, "expiresDate": 9.7,
-            "inAppOwnershipType": "FAMILY_SHARED", "signedDate": 7,
+            "inAppOwnershipType": "FAMILY_SHARED", "signedDate": 7, "appTransactionId": "704316198100007919",
         });
         let r = index_row(3, Environment::Sandbox, "lookup", "a.b.c", &v, 100);
         assert_eq!(r.transaction_id, "22");
@@ -107,6 +107,7 @@ mod tests {
             r.app_account_token.as_deref(),
             Some("f3b1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d")
         );
+        assert_eq!(r.app_transaction_id.as_deref(), Some("704316198100007919"));
         assert_eq!(r.expires_date, Some(9));
         assert_eq!(r.signed_date, 7);
         assert_eq!(r.environment, "Sandbox");

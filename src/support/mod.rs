@@ -7,6 +7,7 @@
 //! every signed item is verified against the project's identity before it is shown or indexed; every lookup is
 //! written to the audit log.
 
+pub mod customer;
 pub(crate) mod fetch;
 pub mod history;
 pub mod index;
@@ -35,7 +36,9 @@ use crate::store::Project;
 
 pub use history::{export_csv, CsvExport, HistoryFilters, HistoryPage, HistoryParams};
 pub use index::{index_transaction, index_transaction_in};
-pub use lookup::{search, HistoryRequest, RefundHistory, SearchResult, TransactionReport};
+pub use lookup::{
+    search, CustomerNow, HistoryRequest, RefundHistory, SearchResult, TransactionReport,
+};
 pub use present::{Money, TransactionView, When};
 pub use query::{SearchInput, SearchInputError, SearchQuery};
 pub use subscription::{
@@ -240,7 +243,7 @@ pub(crate) async fn verify_transactions(
 type Checked = Result<SignedTransaction, VerifyError>;
 
 /// Verifies one signed transaction, unless it is a new signature over a copy the index holds verified.
-fn check_one(
+pub(crate) fn check_one(
     verifier: &SignedDataVerifier,
     identity: &AppIdentity,
     known: Option<&StoredCopies>,

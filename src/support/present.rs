@@ -14,6 +14,7 @@ use crate::present::labels::{
 };
 use crate::present::money::money;
 use crate::present::percent::percentage;
+use crate::present::status::TransactionFact;
 use crate::present::{Label, StatusBadge};
 // Re-exported because `support/mod.rs` and `support/history.rs` (being split on another branch) import them
 // from here; new code takes them from `crate::present`.
@@ -42,27 +43,35 @@ pub fn offer_words(
     Some(s)
 }
 
-/// How a transaction stands today, as one badge.
-fn transaction_badge(v: &Value, now_ms: i64) -> StatusBadge {
-    let badge = |word: &str, class: &'static str| StatusBadge {
-        raw: None,
-        word: word.to_owned(),
-        class,
-    };
+/// What a transaction says of itself today: refunded, revoked, upgraded, its period current or over, or a
+/// one-time purchase. Never the subscription's state, which only Apple's statuses tell.
+fn transaction_fact(v: &Value, now_ms: i64) -> TransactionFact {
     if int(v, "revocationDate").is_some() {
         return if text(v, "revocationType") == Some("FAMILY_REVOKE") {
-            badge("revoked", "badge-bad")
+            TransactionFact::Revoked
         } else {
-            badge("refunded", "badge-bad")
+            TransactionFact::Refunded
         };
     }
     if flag(v, "isUpgraded") == Some(true) {
-        return badge("upgraded", "badge-neutral");
+        return TransactionFact::Upgraded;
     }
     match int(v, "expiresDate") {
-        Some(e) if e > now_ms => badge("active", "badge-good"),
-        Some(_) => badge("expired", "badge-neutral"),
-        None => badge("purchased", "badge-good"),
+        Some(e) if e > now_ms => TransactionFact::CurrentPeriod,
+        Some(_) => TransactionFact::PeriodEnded,
+        None => TransactionFact::Purchased,
+    }
+}
+
+/// The refund status as a code for machines (the CSV): `none`, `refund_full`, `refund_prorated`,
+/// `family_revoke`, or `revoked` for a revocation of a type this version does not know (or that names none).
+fn refund_code(revocation: Option<&RevocationView>) -> &'static str {
+    match revocation.map(|r| r.kind.raw.as_deref()) {
+        None => "none",
+        Some(Some("REFUND_FULL")) => "refund_full",
+        Some(Some("REFUND_PRORATED")) => "refund_prorated",
+        Some(Some("FAMILY_REVOKE")) => "family_revoke",
+        Some(_) => "revoked",
     }
 }
 
@@ -95,6 +104,8 @@ pub struct TransactionView {
     pub price: Option<Money>,
     pub quantity: Option<i64>,
     pub offer: Option<String>,
+    /// The offer is a free trial (`offerDiscountType` `FREE_TRIAL`).
+    pub is_free_trial: bool,
     pub ownership: Label,
     pub family_shared: bool,
     pub environment: String,
@@ -104,6 +115,11 @@ pub struct TransactionView {
     pub revocation: Option<RevocationView>,
     /// One sentence: not refunded / refunded in full on … / …
     pub refund_status: String,
+    /// The same as a code: `none`, `refund_full`, `refund_prorated`, `family_revoke` or `revoked`.
+    pub refund_code: &'static str,
+    /// What the transaction says of itself (its own period, a refund), never the subscription's state.
+    pub fact: TransactionFact,
+    /// `fact` as a badge.
     pub badge: StatusBadge,
     pub signed_date: Option<When>,
     /// One sentence: "An auto-renewable subscription renewed automatically on … for 9.99 EUR."
@@ -174,6 +190,8 @@ impl TransactionView {
             }
         };
         let ownership_raw = text(v, "inAppOwnershipType");
+        let fact = transaction_fact(v, now_ms);
+        let refund_code = refund_code(revocation.as_ref());
         let mut view = TransactionView {
             is_original: transaction_id == original_transaction_id,
             web_order_line_item_id: owned(v, "webOrderLineItemId"),
@@ -194,6 +212,7 @@ impl TransactionView {
                 text(v, "offerPeriod"),
                 text(v, "offerIdentifier"),
             ),
+            is_free_trial: text(v, "offerDiscountType") == Some("FREE_TRIAL"),
             ownership: ownership(ownership_raw),
             family_shared: ownership_raw == Some("FAMILY_SHARED"),
             environment: owned(v, "environment").unwrap_or_else(|| "unknown".into()),
@@ -202,7 +221,9 @@ impl TransactionView {
             is_upgraded: flag(v, "isUpgraded") == Some(true),
             revocation,
             refund_status,
-            badge: transaction_badge(v, now_ms),
+            refund_code,
+            fact,
+            badge: fact.badge(),
             signed_date: when("signedDate"),
             transaction_id,
             original_transaction_id,

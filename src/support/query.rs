@@ -52,7 +52,7 @@ const MAX_ORDER_ID: usize = 20;
 /// How much of a bad input is quoted back.
 const QUOTE_LIMIT: usize = 60;
 
-fn is_uuid(s: &str) -> bool {
+pub(crate) fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();
     groups.len() == 5
         && groups
@@ -61,17 +61,66 @@ fn is_uuid(s: &str) -> bool {
             .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// The labels an id is copied with, as [`label_key`] spells them: from Apple's receipt e-mail ("Order ID:
+/// MK5TTTVWJH", or the two cells of its table), from a payload or a log line (`"transactionId": "2000…"`,
+/// `appAccountToken=…`), from a support ticket ("Transaction ID: 2000…").
+const LABELS: &[&str] = &[
+    "order",
+    "orderid",
+    "ordernumber",
+    "orderno",
+    "transaction",
+    "transactionid",
+    "originaltransactionid",
+    "apptransactionid",
+    "appaccounttoken",
+    "accounttoken",
+    "token",
+];
+
+/// A label without case, spaces, quotes or punctuation: `Order ID` and `"order_id"` are both `orderid`.
+fn label_key(label: &str) -> String {
+    label
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Characters a copy from an e-mail or a payload brings along around an id.
+fn is_wrapping(c: char) -> bool {
+    matches!(c, '"' | '\'' | '“' | '”' | '‘' | '’' | '.' | ',' | ';')
+}
+
+fn unwrapped(s: &str) -> &str {
+    s.trim().trim_matches(is_wrapping).trim()
+}
+
+/// The value after a known label (`Order ID: X`, `transactionId=X`, `Order ID X`); anything else as it is.
+fn without_label(s: &str) -> &str {
+    let split = s
+        .find([':', '=', '#', '：'])
+        .map(|i| {
+            let sep = s[i..].chars().next().map_or(1, char::len_utf8);
+            (&s[..i], &s[i + sep..])
+        })
+        .or_else(|| s.rfind(char::is_whitespace).map(|i| s.split_at(i)));
+    match split {
+        Some((label, value)) if LABELS.contains(&label_key(label).as_str()) => unwrapped(value),
+        _ => s,
+    }
+}
+
 impl SearchInput {
     /// Recognises what was pasted. Surrounding spaces are ignored, and so are the quotes or the trailing full
-    /// stop a copy from an e-mail tends to bring along.
+    /// stop a copy from an e-mail tends to bring along, and a label copied with the id ("Order ID: …").
     pub fn parse(raw: &str) -> Result<Self, SearchInputError> {
-        let s = raw
-            .trim()
-            .trim_matches(|c: char| matches!(c, '"' | '\'' | '“' | '”' | '‘' | '’' | '.' | ','))
-            .trim();
+        let s = unwrapped(raw);
         if s.is_empty() {
             return Err(SearchInputError::Empty);
         }
+        let quoted_input = s;
+        let s = without_label(s);
         if let Ok(id) = TransactionId::parse(s) {
             return Ok(SearchInput::TransactionId(id));
         }
@@ -85,6 +134,8 @@ impl SearchInput {
         {
             return Ok(SearchInput::OrderId(s.to_ascii_uppercase()));
         }
+        // The refusal quotes what was pasted, label and all.
+        let s = quoted_input;
         let quoted: String = s.chars().take(QUOTE_LIMIT).collect();
         let quoted = if s.chars().count() > QUOTE_LIMIT {
             format!("{quoted}…")
@@ -131,6 +182,53 @@ mod tests {
             SearchInput::parse("“MK5TTTVWJH”.").unwrap(),
             SearchInput::OrderId("MK5TTTVWJH".into())
         );
+    }
+
+    #[test]
+    fn an_id_pasted_with_its_label_is_recognised() {
+        let order = || SearchInput::OrderId("ML9X2K4BVN".into());
+        assert_eq!(SearchInput::parse("Order ID: ML9X2K4BVN").unwrap(), order());
+        assert_eq!(SearchInput::parse("order id:ml9x2k4bvn.").unwrap(), order());
+        assert_eq!(SearchInput::parse("Order ID\tML9X2K4BVN").unwrap(), order());
+        assert_eq!(
+            SearchInput::parse("ORDER ID： ML9X2K4BVN").unwrap(),
+            order()
+        );
+        let tx = || SearchInput::TransactionId(TransactionId::parse("2000000874121031").unwrap());
+        assert_eq!(
+            SearchInput::parse("Transaction ID: 2000000874121031").unwrap(),
+            tx()
+        );
+        assert_eq!(
+            SearchInput::parse("\"transactionId\": \"2000000874121031\",").unwrap(),
+            tx()
+        );
+        assert_eq!(
+            SearchInput::parse("originalTransactionId=2000000874121031").unwrap(),
+            tx()
+        );
+        assert_eq!(
+            SearchInput::parse("appAccountToken=F3B1C2D4-5E6F-4A7B-8C9D-0E1F2A3B4C5D").unwrap(),
+            SearchInput::AppAccountToken("f3b1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d".into())
+        );
+    }
+
+    #[test]
+    fn a_label_alone_or_an_unknown_label_is_still_refused() {
+        for bad in [
+            "Order ID:",
+            "Order ID: hello world",
+            "Name: MK5TTTVWJH",
+            "Order ID: MK5",
+            "hello there",
+        ] {
+            let e = SearchInput::parse(bad).unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("“{}” is not something", bad.trim())),
+                "{bad}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -8,9 +8,9 @@ use serde_json::Value;
 
 use crate::present::{Label, Money, When};
 use crate::support::present::{RenewalView, RevocationView};
-use crate::support::subscription::{GroupView, SubscriptionItem};
+use crate::support::subscription::{GroupView, StateView, SubscriptionItem};
 use crate::support::{
-    AppleProblem, Freshness, HistoryFilters, HistoryPage, RefundHistory, SearchInput,
+    AppleProblem, CustomerNow, Freshness, HistoryFilters, HistoryPage, RefundHistory, SearchInput,
     SubscriptionReport, TransactionReport, TransactionView,
 };
 
@@ -169,10 +169,14 @@ pub struct TransactionJson {
     pub transaction_reason: LabelJson,
     pub is_upgraded: bool,
     pub revocation: Option<RevocationJson>,
-    /// `active`, `expired`, `purchased`, `upgraded`, `refunded` or `revoked`.
-    pub status: String,
+    /// This transaction's own period, never the subscription's state (that is `customer.subscriptions[].state`):
+    /// `active` (its period runs), `expired` (its period is over), `purchased` (no period), `upgraded`,
+    /// `refunded` or `revoked`.
+    pub status: &'static str,
     /// One sentence: "Not refunded." / "Refunded in full on …".
     pub refund_status: String,
+    /// The same as a code: `none`, `refund_full`, `refund_prorated`, `family_revoke` or `revoked`.
+    pub refund_code: &'static str,
     /// One sentence: "An auto-renewable subscription renewed automatically on … for 9.99 EUR."
     pub summary: String,
 }
@@ -204,8 +208,9 @@ impl From<&TransactionView> for TransactionJson {
             transaction_reason: (&t.transaction_reason).into(),
             is_upgraded: t.is_upgraded,
             revocation: t.revocation.as_ref().map(RevocationJson::from),
-            status: t.badge.word.clone(),
+            status: t.fact.api_status(),
             refund_status: t.refund_status.clone(),
+            refund_code: t.refund_code,
             summary: t.summary.clone(),
         }
     }
@@ -275,7 +280,7 @@ impl HistoryJson {
     }
 }
 
-/// The customer's approved refunds, oldest first.
+/// The customer's approved refunds, newest first.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RefundsJson {
@@ -336,6 +341,8 @@ pub struct SearchJson {
     pub subscription_id: Option<String>,
     pub history: HistoryJson,
     pub refunds: RefundsJson,
+    /// What the customer has now: every subscription's state (the page leads with it).
+    pub customer: Option<CustomerJson>,
 }
 
 impl SearchJson {
@@ -344,6 +351,7 @@ impl SearchJson {
         freshness: &Freshness,
         matches: &[TransactionView],
         report: &TransactionReport,
+        customer: Option<&CustomerNow>,
         next_url: impl FnOnce(&str, u32) -> String,
     ) -> Self {
         SearchJson {
@@ -356,6 +364,93 @@ impl SearchJson {
             subscription_id: report.subscription_id.clone(),
             history: HistoryJson::new(&report.history, next_url),
             refunds: (&report.refunds).into(),
+            customer: customer.map(CustomerJson::from),
+        }
+    }
+}
+
+/// One subscription's state now, in a code, words and dates.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateJson {
+    /// `active`, `free_trial`, `grace_period`, `billing_retry`, `expired`, `revoked` (Family Sharing stopped),
+    /// `refunded`, or, when only storedesk's index answered, `period_ended` (its last known period is over;
+    /// only Apple can say more); `unknown` for a status this version does not know.
+    pub state: &'static str,
+    /// The badge's words: `active`, `free trial`, `grace period`, …
+    pub state_text: String,
+    /// The sentence: "In grace period until … the customer keeps access meanwhile."
+    pub message: String,
+    /// Until when the customer has (or had) access: the period's end, or the grace period's (epoch ms).
+    pub until: Option<i64>,
+    /// Since when the renewal charge is being retried (billing retry, grace period).
+    pub since: Option<i64>,
+    /// Whether it renews by itself; null when Apple's renewal info is not at hand.
+    pub auto_renew: Option<bool>,
+}
+
+impl From<&StateView> for StateJson {
+    fn from(s: &StateView) -> Self {
+        StateJson {
+            state: s.state.code(),
+            state_text: s.badge.word.clone(),
+            message: s.sentence.clone(),
+            until: ms(&s.until),
+            since: ms(&s.since),
+            auto_renew: s.auto_renew,
+        }
+    }
+}
+
+/// One of the customer's subscriptions and its state now.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerSubscriptionJson {
+    pub subscription_group_identifier: String,
+    pub original_transaction_id: String,
+    pub product_id: String,
+    /// Apple's status: 1 active, 2 expired, 3 billing retry, 4 grace period, 5 revoked; null from the index.
+    pub status_code: Option<i64>,
+    #[serde(flatten)]
+    pub state: StateJson,
+    /// The lookup matched a transaction of this subscription.
+    pub matched: bool,
+    /// Set when part of Apple's answer for it failed verification.
+    pub problem: Option<ProblemJson>,
+}
+
+/// What the customer has now: every subscription of theirs with its state.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomerJson {
+    /// The id of the customer's page in the console (`/projects/{project}/customers/{customerId}`).
+    pub customer_id: String,
+    /// Where the states came from: Apple's Get All Subscription Statuses, or storedesk's index.
+    pub freshness: FreshnessJson,
+    /// The matched ones first.
+    pub subscriptions: Vec<CustomerSubscriptionJson>,
+}
+
+impl From<&CustomerNow> for CustomerJson {
+    fn from(c: &CustomerNow) -> Self {
+        CustomerJson {
+            customer_id: c.customer_id.clone(),
+            freshness: (&c.freshness).into(),
+            subscriptions: c
+                .groups
+                .iter()
+                .flat_map(|g| {
+                    g.items.iter().map(|i| CustomerSubscriptionJson {
+                        subscription_group_identifier: g.group_id.clone(),
+                        original_transaction_id: i.original_transaction_id.clone(),
+                        product_id: i.product_id.clone(),
+                        status_code: i.state.apple_status,
+                        state: (&i.state).into(),
+                        matched: i.is_requested,
+                        problem: i.problem.as_ref().map(ProblemJson::from),
+                    })
+                })
+                .collect(),
         }
     }
 }
@@ -411,6 +506,9 @@ pub struct SubscriptionJson {
     pub status_code: Option<i64>,
     /// `active`, `expired`, `billing retry`, `grace period`, `revoked`, or `status N` for a value not known.
     pub status: String,
+    /// Its state in storedesk's words (a free trial, a refund told apart from a revocation), with the sentence.
+    #[serde(flatten)]
+    pub state: StateJson,
     /// The subscription the request named.
     pub is_requested: bool,
     /// Apple would consider extending its renewal date: active and not shared through Family Sharing.
@@ -431,6 +529,7 @@ impl From<&SubscriptionItem> for SubscriptionJson {
             original_transaction_id: i.original_transaction_id.clone(),
             status_code: i.status.raw,
             status: i.status.word.clone(),
+            state: (&i.state).into(),
             is_requested: i.is_requested,
             extendable: i.extendable,
             last_transaction: i.latest.as_ref().map(TransactionJson::from),

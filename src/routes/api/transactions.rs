@@ -85,6 +85,7 @@ pub async fn transactions(
         &result.freshness,
         &result.matches,
         report,
+        result.customer.as_ref(),
         next_url,
     ))
 }

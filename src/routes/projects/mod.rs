@@ -1,5 +1,7 @@
 //! `/projects`, `/projects/new`, `/projects/{project}` and `/projects/{project}/edit`: the project list, the create
 //! and edit forms and the overview. Each area of a project has its folder below, named as in its URL.
+pub mod customers;
+pub mod desk;
 pub mod form;
 pub mod keys;
 pub mod notifications;

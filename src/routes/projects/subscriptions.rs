@@ -36,6 +36,10 @@ impl SubscriptionPage {
     pub fn extend_url(&self, id: &str) -> String {
         crate::urls::subscription_extend(&self.slug, id)
     }
+
+    pub fn fix(&self, f: &crate::support::Freshness) -> Option<super::desk::FixLink> {
+        super::desk::fix_for(&self.slug, f)
+    }
 }
 
 #[derive(Deserialize, Default, Clone, Debug)]

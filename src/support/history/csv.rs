@@ -92,11 +92,12 @@ pub(crate) fn csv_line(t: &TransactionView, source: &str, as_of: Option<&When>) 
             .as_ref()
             .map(|r| r.date.iso())
             .unwrap_or_default(),
+        // Codes, not sentences: Apple's revocationReason (0, 1) and storedesk's refund code.
         t.revocation
             .as_ref()
-            .map(|r| r.reason.text.clone())
+            .and_then(|r| r.reason.raw.clone())
             .unwrap_or_default(),
-        t.refund_status.clone(),
+        t.refund_code.to_owned(),
         t.storefront.clone().unwrap_or_default(),
         t.quantity.map(|q| q.to_string()).unwrap_or_default(),
         t.app_account_token.clone().unwrap_or_default(),

@@ -8,6 +8,7 @@ use crate::state::AppState;
 use crate::store::transactions::IndexedTransaction;
 use crate::store::Project;
 use crate::support::index::decoded_of;
+use crate::support::present::owned;
 use crate::support::present::TransactionView;
 use crate::support::{AppleProblem, Freshness};
 
@@ -41,7 +42,7 @@ pub(crate) fn page_from_index(
 }
 
 /// Everything the index holds that belongs with `transaction_id`: its subscription chain and, through the app
-/// account token, the same customer's other purchases.
+/// account token and Apple's appTransactionId (one per customer and app), the same customer's other purchases.
 pub(crate) async fn index_rows_for(
     state: &AppState,
     project: &Project,
@@ -59,12 +60,20 @@ pub(crate) async fn index_rows_for(
     }
     let originals: Vec<String> = dedup(rows.iter().map(|r| r.original_transaction_id.clone()));
     let tokens: Vec<String> = dedup(rows.iter().filter_map(|r| r.app_account_token.clone()));
+    // The customer's id is read from the payload: the column is only searched (see migration 0009).
+    let customers: Vec<String> = dedup(
+        rows.iter()
+            .filter_map(|r| decoded_of(r).and_then(|v| owned(&v, "appTransactionId"))),
+    );
     let mut all = rows;
     for o in &originals {
         all.extend(store.indexed_by_original_id(project.id, o).await?);
     }
     for t in &tokens {
         all.extend(store.indexed_by_app_account_token(project.id, t).await?);
+    }
+    for c in &customers {
+        all.extend(store.indexed_by_app_transaction_id(project.id, c).await?);
     }
     let mut seen = std::collections::HashSet::new();
     all.retain(|r| seen.insert((r.transaction_id.clone(), r.environment.clone())));

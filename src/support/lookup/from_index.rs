@@ -2,7 +2,7 @@
 //! (Apple has no lookup by token). The answer says how old it is, and is written to the audit log.
 use serde_json::Value;
 
-use super::{pretty, HistoryRequest, RefundHistory, SearchResult, TransactionReport};
+use super::{pretty, CustomerNow, HistoryRequest, RefundHistory, SearchResult, TransactionReport};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::transactions::IndexedTransaction;
@@ -24,7 +24,8 @@ pub(crate) fn refunds_from_index(
         .filter(|r| r.revocation_date.is_some())
         .filter_map(|r| decoded_of(r).map(|v| (r, v)))
         .collect();
-    refunded.sort_by_key(|(r, _)| r.revocation_date);
+    // Newest first, like the history.
+    refunded.sort_by_key(|(r, _)| std::cmp::Reverse(r.revocation_date));
     let as_of = refunded.iter().map(|(r, _)| r.seen_at).min();
     RefundHistory {
         freshness: Freshness::from_index(
@@ -134,6 +135,7 @@ pub(super) async fn from_index(
             matches: Vec::new(),
             report: None,
             not_found: Some(not_found),
+            customer: None,
         });
     };
     let transaction = TransactionView::from_decoded(first, now);
@@ -141,6 +143,26 @@ pub(super) async fn from_index(
     if related.is_empty() {
         related = index_rows_for(state, project, &first_row.transaction_id).await?;
     }
+    let matches: Vec<TransactionView> = decoded
+        .iter()
+        .map(|(_, v)| TransactionView::from_decoded(v, now))
+        .collect();
+    let touched: Vec<&str> = matches
+        .iter()
+        .flat_map(|t| {
+            [
+                t.transaction_id.as_str(),
+                t.original_transaction_id.as_str(),
+            ]
+        })
+        .collect();
+    let customer = CustomerNow::from_index(
+        &transaction.original_transaction_id,
+        &related,
+        &touched,
+        problem.clone(),
+        now,
+    );
     let report = TransactionReport {
         subscription_id: transaction
             .is_subscription
@@ -154,11 +176,9 @@ pub(super) async fn from_index(
     Ok(SearchResult {
         input: input.clone(),
         freshness,
-        matches: decoded
-            .iter()
-            .map(|(_, v)| TransactionView::from_decoded(v, now))
-            .collect(),
+        matches,
         report: Some(report),
         not_found: None,
+        customer: Some(customer),
     })
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::history::{HistoryFilters, HistoryPage};
 use super::present::TransactionView;
 use super::query::SearchInput;
+use super::subscription::GroupView;
 use super::timeline::Timeline;
 use super::{claims, Claims, Freshness, SignedTransaction};
 use crate::error::AppError;
@@ -49,7 +50,47 @@ impl HistoryRequest {
     }
 }
 
-/// A customer's refunds (Apple's refund history: approved refunds, oldest first).
+/// What the customer has now, which a lookup leads with: every subscription of the customer with its state
+/// (the ones the lookup matched marked `is_requested`, and first), fresh from Apple's Get All Subscription
+/// Statuses or, when Apple can't answer, as far as the index knows.
+#[derive(Clone, Debug, Serialize)]
+pub struct CustomerNow {
+    /// The id the customer's page is opened with: the matched transaction's original transaction id.
+    pub customer_id: String,
+    pub freshness: Freshness,
+    pub groups: Vec<GroupView>,
+}
+
+impl CustomerNow {
+    /// From the index's rows of the customer, saying how old they are.
+    pub(crate) fn from_index(
+        customer_id: &str,
+        rows: &[crate::store::transactions::IndexedTransaction],
+        requested: &[&str],
+        problem: Option<super::AppleProblem>,
+        now: i64,
+    ) -> Self {
+        let groups = super::subscription::groups_from_index(rows, requested, now);
+        let shown: Vec<&str> = groups
+            .iter()
+            .flat_map(|g| &g.items)
+            .map(|i| i.original_transaction_id.as_str())
+            .collect();
+        let as_of = rows
+            .iter()
+            .filter(|r| shown.contains(&r.original_transaction_id.as_str()))
+            .map(|r| r.seen_at)
+            .min()
+            .or_else(|| rows.iter().map(|r| r.seen_at).min());
+        CustomerNow {
+            customer_id: customer_id.to_owned(),
+            freshness: Freshness::from_index(as_of, problem, rows.is_empty(), now),
+            groups,
+        }
+    }
+}
+
+/// A customer's refunds (Apple's refund history: approved refunds, newest first).
 #[derive(Clone, Debug, Serialize)]
 pub struct RefundHistory {
     pub items: Vec<TransactionView>,
@@ -83,6 +124,8 @@ pub struct SearchResult {
     pub report: Option<TransactionReport>,
     /// Set when nothing was found: the sentence saying so.
     pub not_found: Option<String>,
+    /// What the customer has now: the answer leads with it.
+    pub customer: Option<CustomerNow>,
 }
 
 fn views(items: &[SignedTransaction], now: i64) -> Vec<TransactionView> {

@@ -71,8 +71,17 @@ pub(super) async fn by_order_id(
                             seen_at: now,
                         })
                         .collect();
+                    let touched: Vec<String> = items
+                        .iter()
+                        .flat_map(|t| {
+                            let p = &t.verified.payload;
+                            [p.transaction_id.clone(), p.original_transaction_id.clone()]
+                        })
+                        .flatten()
+                        .collect();
                     let mut fresh =
-                        report_from_answers(project, primary, sections, history, now).await;
+                        report_from_answers(project, primary, sections, history, &touched, now)
+                            .await;
                     fresh.rows.extend(rows_of(project.id, "order", &items, now));
                     let detail = format!(
                         "order id; answered by Apple (Production), {} transaction(s)",

@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use super::from_index::{chain_timeline, refunds_from_index};
-use super::{pretty, views, HistoryRequest, RefundHistory, SearchResult, TransactionReport};
+use super::{
+    pretty, views, CustomerNow, HistoryRequest, RefundHistory, SearchResult, TransactionReport,
+};
 use crate::apple::Environment;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -15,6 +17,7 @@ use crate::support::history::{index_rows_for, page_from_index, HistoryPage};
 use crate::support::index::rows_of;
 use crate::support::present::TransactionView;
 use crate::support::query::SearchInput;
+use crate::support::subscription::groups_of;
 use crate::support::timeline;
 use crate::support::{split_verified, AppleProblem, Freshness, SignedTransaction};
 
@@ -29,14 +32,18 @@ pub(super) struct Fresh {
     /// Sections whose Apple call failed, to be filled from the index after the write.
     history_problem: Option<AppleProblem>,
     refunds_problem: Option<AppleProblem>,
+    /// The customer's subscriptions now, or why Apple did not say (the index then tells what it knows).
+    customer: Result<CustomerNow, AppleProblem>,
 }
 
-/// Takes what the page's sections brought as it comes out of verification, and tells the story.
+/// Takes what the page's sections brought as it comes out of verification, and tells the story. `touched` are the
+/// ids the lookup matched (their subscriptions are marked and listed first).
 pub(super) async fn report_from_answers(
     project: &Project,
     primary: SignedTransaction,
     answers: Answers,
     request: &HistoryRequest,
+    touched: &[String],
     now: i64,
 ) -> Fresh {
     let env = primary.environment;
@@ -47,6 +54,7 @@ pub(super) async fn report_from_answers(
         chain,
         arrived,
         stored,
+        statuses,
     } = answers;
     // `arrived` holds the history page's transactions, then the refunds'.
     let (h_len, next_revision, history_problem) = match history {
@@ -77,7 +85,23 @@ pub(super) async fn report_from_answers(
     rows.extend(rows_of(project.id, "history", &history_items, now));
     rows.extend(rows_of(project.id, "refunds", &refund_items, now));
     // Each transaction is put into words once; the timeline reuses the words of the sections.
-    let (history_views, refund_views) = (views(&history_items, now), views(&refund_items, now));
+    let (history_views, mut refund_views) = (views(&history_items, now), views(&refund_items, now));
+    // Apple lists refunds oldest first; the page shows them newest first, like the history.
+    refund_views.sort_by_key(|t| std::cmp::Reverse(t.revocation.as_ref().map(|r| r.date.ms)));
+    // The customer's state was checked meanwhile; the latest transactions it holds are on the history page or
+    // in the index already, so they are not written again.
+    let touched: Vec<&str> = touched.iter().map(String::as_str).collect();
+    let customer = match statuses {
+        Ok(checking) => {
+            let (groups, _) = groups_of(&checking.wait().await, project.id, &touched, now);
+            Ok(CustomerNow {
+                customer_id: transaction.original_transaction_id.clone(),
+                freshness: Freshness::from_apple(env, now),
+                groups,
+            })
+        }
+        Err(e) => Err(AppleProblem::from_error(&e)),
+    };
 
     // The timeline's further transactions were being verified on other threads while this one wrote up the rest.
     let chain_checked = match chain {
@@ -98,7 +122,18 @@ pub(super) async fn report_from_answers(
             .filter(|t| ids.insert(t.transaction_id.clone()))
             .cloned()
             .collect();
-        timeline::build(&chain, None, now)
+        // The subscription's state draws its billing retry or grace period, as on the subscription page.
+        let status = customer.as_ref().ok().and_then(|c| {
+            c.groups
+                .iter()
+                .flat_map(|g| &g.items)
+                .find(|i| i.original_transaction_id == transaction.original_transaction_id)
+                .map(|i| timeline::StatusInfo {
+                    status: i.status.raw.unwrap_or(0),
+                    renewal: i.renewal.as_ref(),
+                })
+        });
+        timeline::build(&chain, status, now)
     });
     let history_page = match &history_problem {
         None => {
@@ -161,6 +196,7 @@ pub(super) async fn report_from_answers(
         stored,
         history_problem,
         refunds_problem,
+        customer,
     }
 }
 
@@ -184,6 +220,7 @@ pub(super) async fn finish_fresh(
         stored,
         history_problem,
         refunds_problem,
+        customer,
     } = fresh;
     let audit = AuditNote {
         actor,
@@ -196,15 +233,27 @@ pub(super) async fn finish_fresh(
         .store
         .index_transactions_with(&rows, &orders, Some(audit), stored.as_deref())
         .await?;
-    if history_problem.is_some() || refunds_problem.is_some() {
-        let related = index_rows_for(state, project, &report.transaction.transaction_id).await?;
-        if let Some(p) = history_problem {
-            report.history = page_from_index(&related, &report.history.filters, Some(p), now);
-        }
-        if let Some(p) = refunds_problem {
-            report.refunds = refunds_from_index(&related, Some(p), now);
-        }
+    // Sections Apple did not answer are told from the index, which now holds what Apple did answer.
+    let related = if history_problem.is_some() || refunds_problem.is_some() || customer.is_err() {
+        index_rows_for(state, project, &report.transaction.transaction_id).await?
+    } else {
+        Vec::new()
+    };
+    if let Some(p) = history_problem {
+        report.history = page_from_index(&related, &report.history.filters, Some(p), now);
     }
+    if let Some(p) = refunds_problem {
+        report.refunds = refunds_from_index(&related, Some(p), now);
+    }
+    let customer = customer.unwrap_or_else(|p| {
+        CustomerNow::from_index(
+            &report.transaction.original_transaction_id,
+            &related,
+            &touched_of(&extra_matches, &report.transaction),
+            Some(p),
+            now,
+        )
+    });
     if report.timeline.is_none() {
         report.timeline = chain_timeline(state, project, &report.transaction, now).await?;
     }
@@ -219,5 +268,19 @@ pub(super) async fn finish_fresh(
         matches,
         report: Some(report),
         not_found: None,
+        customer: Some(customer),
     })
+}
+
+/// The ids a lookup matched: the one transaction, or every transaction of an order.
+fn touched_of<'a>(matches: &'a [TransactionView], first: &'a TransactionView) -> Vec<&'a str> {
+    std::iter::once(first)
+        .chain(matches)
+        .flat_map(|t| {
+            [
+                t.transaction_id.as_str(),
+                t.original_transaction_id.as_str(),
+            ]
+        })
+        .collect()
 }

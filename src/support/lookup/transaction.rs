@@ -59,7 +59,22 @@ pub(super) async fn by_transaction_id(
     match fresh {
         Ok((primary, sections)) => {
             let env = primary.environment;
-            let fresh = report_from_answers(project, primary, sections, history, now).await;
+            let touched = [
+                primary
+                    .verified
+                    .payload
+                    .transaction_id
+                    .clone()
+                    .unwrap_or_default(),
+                primary
+                    .verified
+                    .payload
+                    .original_transaction_id
+                    .clone()
+                    .unwrap_or_default(),
+            ];
+            let fresh =
+                report_from_answers(project, primary, sections, history, &touched, now).await;
             let detail = format!("transaction id; answered by Apple ({env})");
             finish_fresh(
                 state,

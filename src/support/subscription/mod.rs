@@ -1,6 +1,9 @@
 //! A customer's subscriptions (Get All Subscription Statuses): each group's state with its renewal info in plain
 //! words, and extending a renewal date.
 mod extend;
+pub mod state;
+
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -8,23 +11,31 @@ use serde_json::Value;
 use super::index::decoded_of;
 use super::present::{RenewalView, TransactionView};
 use super::timeline::{self, StatusInfo, Timeline};
-use super::{call_apple, identity, AppleProblem, Freshness};
+use super::{call_apple, identity, AppleProblem, Freshness, SignedTransaction};
+use crate::apple::models::status_response::StatusResponse;
+use crate::apple::{AppIdentity, SignedDataVerifier, VerifyError};
+use crate::cpu_pool::{PoolError, Submitted};
 use crate::domain::TransactionId;
 use crate::error::AppError;
 use crate::present::status::subscription_badge;
 use crate::present::StatusBadge;
 use crate::state::AppState;
-use crate::store::transactions::index_row;
-use crate::store::transactions::AuditNote;
+use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, StoredCopies};
 use crate::store::{Actor, Project};
 
 pub use extend::{extend_renewal_date, ExtendOutcome, ExtendRequest, MAX_EXTEND_DAYS};
+pub use state::StateView;
 
 /// One subscription (one original transaction) inside a group.
 #[derive(Clone, Debug, Serialize)]
 pub struct SubscriptionItem {
     pub original_transaction_id: String,
+    /// The product it is on now (its latest transaction's, or the renewal info's).
+    pub product_id: String,
+    /// Apple's status as a badge (`active`, `billing retry`, …; the JSON API's `status`).
     pub status: StatusBadge,
+    /// What the customer has of it now, in words: the desk leads with this.
+    pub state: StateView,
     /// Its latest transaction; `None` when Apple's signed copy failed verification.
     pub latest: Option<TransactionView>,
     pub renewal: Option<RenewalView>,
@@ -63,6 +74,271 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
 }
 
+/// One subscription of Apple's statuses answer with its two signed parts checked.
+pub(crate) struct CheckedItem {
+    raw_status: i64,
+    original_transaction_id: Option<String>,
+    transaction: Option<Result<SignedTransaction, VerifyError>>,
+    renewal: Option<Result<Value, VerifyError>>,
+}
+
+/// Apple's Get All Subscription Statuses answer with every signed part checked: the groups in Apple's order.
+pub(crate) struct CheckedStatuses {
+    groups: Vec<(String, Vec<CheckedItem>)>,
+}
+
+/// Checks every signed part of a statuses answer. A latest transaction the index holds verified (`known`) is
+/// recognised as it is on a lookup page; renewal info is always checked (it changes without a transaction).
+fn check_statuses(
+    verifier: &SignedDataVerifier,
+    who: &AppIdentity,
+    known: Option<&StoredCopies>,
+    answer: &StatusResponse,
+) -> CheckedStatuses {
+    let groups = answer
+        .data
+        .iter()
+        .flatten()
+        .map(|group| {
+            let items = group
+                .last_transactions
+                .iter()
+                .flatten()
+                .map(|last| CheckedItem {
+                    raw_status: last.status.as_ref().map(|s| s.raw_value()).unwrap_or(0),
+                    original_transaction_id: last.original_transaction_id.clone(),
+                    transaction: last
+                        .signed_transaction_info
+                        .as_deref()
+                        .map(|jws| super::check_one(verifier, who, known, jws)),
+                    renewal: last
+                        .signed_renewal_info
+                        .as_deref()
+                        .map(|jws| verifier.verify_renewal_info(jws, who).map(|v| v.raw)),
+                })
+                .collect();
+            (
+                group
+                    .subscription_group_identifier
+                    .clone()
+                    .unwrap_or_default(),
+                items,
+            )
+        })
+        .collect();
+    CheckedStatuses { groups }
+}
+
+/// A statuses answer being checked on the page-verification threads while the page goes on.
+pub(crate) struct CheckingStatuses {
+    answer: Arc<StatusResponse>,
+    job: Result<Submitted<CheckedStatuses>, PoolError>,
+    verifier: Arc<SignedDataVerifier>,
+    who: AppIdentity,
+    known: Option<Arc<StoredCopies>>,
+}
+
+/// Starts checking a statuses answer at once.
+pub(crate) fn check_statuses_soon(
+    state: &AppState,
+    who: &AppIdentity,
+    known: Option<Arc<StoredCopies>>,
+    answer: StatusResponse,
+) -> CheckingStatuses {
+    let answer = Arc::new(answer);
+    let (verifier, id, input, copies) = (
+        state.verifier.clone(),
+        who.clone(),
+        answer.clone(),
+        known.clone(),
+    );
+    let job = state
+        .page_pool
+        .submit(move || check_statuses(&verifier, &id, copies.as_deref(), &input));
+    CheckingStatuses {
+        answer,
+        job,
+        verifier: state.verifier.clone(),
+        who: who.clone(),
+        known,
+    }
+}
+
+impl CheckingStatuses {
+    pub(crate) async fn wait(self) -> CheckedStatuses {
+        let done = match self.job {
+            Ok(job) => job.result().await.ok(),
+            Err(_) => None,
+        };
+        // The queue was full or the job failed: checked here instead.
+        done.unwrap_or_else(|| {
+            check_statuses(
+                &self.verifier,
+                &self.who,
+                self.known.as_deref(),
+                &self.answer,
+            )
+        })
+    }
+}
+
+/// The groups of a checked statuses answer in words, and the index rows of the latest transactions whose
+/// signature was checked. A subscription is `is_requested` when its original transaction id, or its latest
+/// transaction's id, is one of `requested`.
+pub(crate) fn groups_of(
+    checked: &CheckedStatuses,
+    project_id: i64,
+    requested: &[&str],
+    now: i64,
+) -> (Vec<GroupView>, Vec<IndexRow>) {
+    let mut rows = Vec::new();
+    let mut groups = Vec::new();
+    for (group_id, checked_items) in &checked.groups {
+        let mut items = Vec::new();
+        for item in checked_items {
+            let mut problem = None;
+            let (latest, decoded_transaction_json) = match &item.transaction {
+                Some(Ok(t)) => {
+                    rows.extend(super::index::rows_of(
+                        project_id,
+                        "subscription",
+                        std::slice::from_ref(t),
+                        now,
+                    ));
+                    (
+                        Some(TransactionView::from_decoded(&t.verified.raw, now)),
+                        Some(pretty(&t.verified.raw)),
+                    )
+                }
+                Some(Err(e)) => {
+                    problem = Some(AppleProblem::unverifiable(e));
+                    (None, None)
+                }
+                None => (None, None),
+            };
+            let (renewal, decoded_renewal_json) = match &item.renewal {
+                Some(Ok(raw)) => (Some(RenewalView::from_decoded(raw, now)), Some(pretty(raw))),
+                Some(Err(e)) => {
+                    problem.get_or_insert_with(|| AppleProblem::unverifiable(e));
+                    (None, None)
+                }
+                None => (None, None),
+            };
+            let original = item
+                .original_transaction_id
+                .clone()
+                .or_else(|| latest.as_ref().map(|t| t.original_transaction_id.clone()))
+                .unwrap_or_default();
+            let extendable =
+                item.raw_status == 1 && latest.as_ref().is_some_and(|t| !t.family_shared);
+            let is_requested = requested
+                .iter()
+                .any(|r| *r == original || latest.as_ref().is_some_and(|t| t.transaction_id == *r));
+            items.push(SubscriptionItem {
+                is_requested,
+                state: state::from_apple(item.raw_status, latest.as_ref(), renewal.as_ref()),
+                product_id: latest
+                    .as_ref()
+                    .map(|t| t.product_id.clone())
+                    .or_else(|| {
+                        renewal
+                            .as_ref()
+                            .and_then(|r| r.auto_renew_product_id.clone())
+                    })
+                    .unwrap_or_default(),
+                original_transaction_id: original,
+                status: subscription_badge(item.raw_status),
+                latest,
+                renewal,
+                decoded_transaction_json,
+                decoded_renewal_json,
+                problem,
+                extendable,
+                timeline: None,
+            });
+        }
+        groups.push(GroupView {
+            group_id: group_id.clone(),
+            items,
+        });
+    }
+    // The requested subscription first, then the others.
+    groups.sort_by_key(|g| !g.items.iter().any(|i| i.is_requested));
+    (groups, rows)
+}
+
+/// The customer's subscriptions as far as the index knows them (when Apple can't answer, and for app account
+/// tokens): one item per subscription among `rows`, in the environment of the newest row, each told by its
+/// latest transaction there (`state::from_index`: never a state only Apple can know).
+pub(crate) fn groups_from_index(
+    rows: &[IndexedTransaction],
+    requested: &[&str],
+    now: i64,
+) -> Vec<GroupView> {
+    let environment = rows
+        .iter()
+        .max_by_key(|r| (r.purchase_date, r.seen_at))
+        .map(|r| r.environment.clone());
+    let mut latest: Vec<(&IndexedTransaction, TransactionView)> = Vec::new();
+    for row in rows.iter().filter(|r| {
+        Some(&r.environment) == environment.as_ref()
+            && r.product_type.as_deref() == Some("Auto-Renewable Subscription")
+    }) {
+        let newer = |held: &IndexedTransaction| {
+            (row.purchase_date, &row.transaction_id) > (held.purchase_date, &held.transaction_id)
+        };
+        match latest
+            .iter()
+            .position(|(held, _)| held.original_transaction_id == row.original_transaction_id)
+        {
+            Some(i) if newer(latest[i].0) => {
+                if let Some(v) = decoded_of(row) {
+                    latest[i] = (row, TransactionView::from_decoded(&v, now));
+                }
+            }
+            Some(_) => {}
+            None => {
+                if let Some(v) = decoded_of(row) {
+                    latest.push((row, TransactionView::from_decoded(&v, now)));
+                }
+            }
+        }
+    }
+    let mut groups: Vec<GroupView> = Vec::new();
+    for (row, t) in latest {
+        let group_id = row.subscription_group.clone().unwrap_or_default();
+        let item = SubscriptionItem {
+            is_requested: requested
+                .iter()
+                .any(|r| *r == row.original_transaction_id || *r == row.transaction_id),
+            original_transaction_id: row.original_transaction_id.clone(),
+            product_id: t.product_id.clone(),
+            status: StatusBadge {
+                raw: None,
+                word: "unknown".into(),
+                class: "badge-neutral",
+            },
+            state: state::from_index(&t, now),
+            extendable: false,
+            latest: Some(t),
+            renewal: None,
+            decoded_transaction_json: None,
+            decoded_renewal_json: None,
+            problem: None,
+            timeline: None,
+        };
+        match groups.iter_mut().find(|g| g.group_id == group_id) {
+            Some(g) => g.items.push(item),
+            None => groups.push(GroupView {
+                group_id,
+                items: vec![item],
+            }),
+        }
+    }
+    groups.sort_by_key(|g| !g.items.iter().any(|i| i.is_requested));
+    groups
+}
+
 /// Every subscription group's state for the customer of `original_transaction_id`. Written to the audit log as
 /// `lookup.subscription`; what Apple signed is verified, indexed, then shown.
 pub async fn subscription_status(
@@ -93,91 +369,19 @@ pub async fn subscription_status(
             .apple
             .get_all_subscription_statuses_any_env(&creds, requested, &[])
             .await?;
-        let chain =
-            super::fetch::subscription_pages(state, &creds, statuses.environment, requested).await;
-        Ok((statuses, chain))
+        let env = statuses.environment;
+        // Checked while the history is fetched.
+        let checking = check_statuses_soon(state, &identity(project, env), None, statuses.value);
+        let chain = super::fetch::subscription_pages(state, &creds, env, requested).await;
+        Ok((env, checking, chain))
     })
     .await?;
-    let (answered, chain_signed) = match answer {
+    let (env, checking, chain_signed) = match answer {
         Ok(a) => a,
         Err(p) => return from_index(state, project, actor, id, p, now).await,
     };
-    let env = answered.environment;
     let who = identity(project, env);
-    let mut rows = Vec::new();
-    let mut groups = Vec::new();
-    for group in answered.value.data.unwrap_or_default() {
-        let mut items = Vec::new();
-        for last in group.last_transactions.unwrap_or_default() {
-            let raw_status = last.status.as_ref().map(|s| s.raw_value()).unwrap_or(0);
-            let mut problem = None;
-            let transaction = last.signed_transaction_info.as_deref().map(|jws| {
-                state
-                    .verifier
-                    .verify_transaction(jws, &who)
-                    .map(|v| (jws.to_owned(), v))
-            });
-            let (latest, decoded_transaction_json) = match transaction {
-                Some(Ok((jws, v))) => {
-                    rows.push(index_row(
-                        project.id,
-                        env,
-                        "subscription",
-                        &jws,
-                        &v.raw,
-                        now,
-                    ));
-                    (
-                        Some(TransactionView::from_decoded(&v.raw, now)),
-                        Some(pretty(&v.raw)),
-                    )
-                }
-                Some(Err(e)) => {
-                    problem = Some(AppleProblem::unverifiable(&e));
-                    (None, None)
-                }
-                None => (None, None),
-            };
-            let (renewal, decoded_renewal_json) = match last
-                .signed_renewal_info
-                .as_deref()
-                .map(|jws| state.verifier.verify_renewal_info(jws, &who))
-            {
-                Some(Ok(v)) => (
-                    Some(RenewalView::from_decoded(&v.raw, now)),
-                    Some(pretty(&v.raw)),
-                ),
-                Some(Err(e)) => {
-                    problem.get_or_insert_with(|| AppleProblem::unverifiable(&e));
-                    (None, None)
-                }
-                None => (None, None),
-            };
-            let original = last
-                .original_transaction_id
-                .clone()
-                .or_else(|| latest.as_ref().map(|t| t.original_transaction_id.clone()))
-                .unwrap_or_default();
-            let extendable = raw_status == 1 && latest.as_ref().is_some_and(|t| !t.family_shared);
-            items.push(SubscriptionItem {
-                is_requested: original == id
-                    || latest.as_ref().is_some_and(|t| t.transaction_id == id),
-                original_transaction_id: original,
-                status: subscription_badge(raw_status),
-                latest,
-                renewal,
-                decoded_transaction_json,
-                decoded_renewal_json,
-                problem,
-                extendable,
-                timeline: None,
-            });
-        }
-        groups.push(GroupView {
-            group_id: group.subscription_group_identifier.unwrap_or_default(),
-            items,
-        });
-    }
+    let (mut groups, mut rows) = groups_of(&checking.wait().await, project.id, &[id], now);
     // The timelines need each chain's past, which the statuses leave out; copies of the latest transactions
     // verified above are not verified twice.
     let mut seen: std::collections::HashSet<String> =
@@ -196,8 +400,6 @@ pub async fn subscription_status(
         .filter_map(|r| serde_json::from_str::<Value>(&r.decoded).ok())
         .map(|v| TransactionView::from_decoded(&v, now))
         .collect();
-    // The requested subscription first, then the others.
-    groups.sort_by_key(|g| !g.items.iter().any(|i| i.is_requested));
     let count: usize = groups.iter().map(|g| g.items.len()).sum();
     let detail = format!("answered by Apple ({env}); {count} subscription(s)");
     state

@@ -702,3 +702,82 @@ support_test!(only_a_valid_token_of_the_project_may_look_up, |r| {
     assert_eq!(audited_by_token(&r, "other's").await, vec![]);
     assert_eq!(audited_by_token(&r, "old").await, vec![]);
 });
+
+support_test!(
+    a_lookup_answers_the_customers_state_beside_the_transaction,
+    |r| {
+        let seed = r.sim.seed();
+        let token = make_token(&r.admin, "demo", "read", "states").await;
+        // Eve is in a grace period: her last transaction's period is over, her subscription is not.
+        let eve = &seed.grace_period_original_id;
+        let body = json_ok(&r, &search(eve), &token).await;
+        let customer = &body["customer"];
+        assert_eq!(customer["customerId"], *eve);
+        assert_eq!(customer["freshness"]["fresh"], true);
+        let subs = customer["subscriptions"].as_array().unwrap();
+        assert_eq!(subs.len(), 1, "{customer}");
+        let s = &subs[0];
+        assert_eq!(s["state"], "grace_period");
+        assert_eq!(s["stateText"], "grace period");
+        assert_eq!(s["statusCode"], 4);
+        assert_eq!(s["matched"], true);
+        assert_eq!(s["autoRenew"], true);
+        assert_eq!(s["originalTransactionId"], *eve);
+        assert_eq!(s["productId"], "com.storedesk.demo.cloud.monthly");
+        assert_eq!(s["subscriptionGroupIdentifier"], "21482756");
+        let now = storedesk::clock::now_ms();
+        assert!(s["until"].as_i64().unwrap() > now, "{s}");
+        assert!(s["since"].as_i64().unwrap() < now, "{s}");
+        assert!(s["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("In grace period until "));
+        assert!(s["problem"].is_null());
+        // The transaction's own fields are unchanged: `status` speaks of its period, as it always did.
+        assert_eq!(body["transaction"]["status"], "expired");
+        assert_eq!(body["transaction"]["refundCode"], "none");
+
+        // The subscriptions endpoint says the same state.
+        let sub = json_ok(&r, &subscription(eve), &token).await;
+        let item = &sub["groups"][0]["subscriptions"][0];
+        assert_eq!(item["status"], "grace period");
+        assert_eq!(item["state"], "grace_period");
+        assert_eq!(item["message"], s["message"]);
+
+        // A refund and a Family Sharing revocation are both Apple's status 5, told apart.
+        let grace = json_ok(&r, &search(&seed.revoked_original_id), &token).await;
+        assert_eq!(grace["customer"]["subscriptions"][0]["state"], "refunded");
+        assert_eq!(grace["customer"]["subscriptions"][0]["statusCode"], 5);
+        assert_eq!(grace["transaction"]["refundCode"], "refund_full");
+        let lee = json_ok(&r, &search(&seed.family_revoked_original_id), &token).await;
+        assert_eq!(lee["customer"]["subscriptions"][0]["state"], "revoked");
+        assert_eq!(lee["transaction"]["refundCode"], "family_revoke");
+        let jo = json_ok(&r, &search(&seed.free_trial_original_id), &token).await;
+        assert_eq!(jo["customer"]["subscriptions"][0]["state"], "free_trial");
+
+        // A customer without subscriptions: an empty list, not a guess.
+        let hank = json_ok(&r, &search(&seed.non_consumable_transaction_id), &token).await;
+        assert_eq!(hank["customer"]["subscriptions"], json!([]));
+
+        // From the index when Apple fails, saying so, and never a state only Apple knows.
+        r.sim.inject_fault(Fault::ApiError {
+            code: 5_000_000,
+            count: 3,
+        });
+        let body = json_ok(&r, &search(eve), &token).await;
+        assert_eq!(body["customer"]["freshness"]["fresh"], false);
+        let s = &body["customer"]["subscriptions"][0];
+        assert_eq!(s["state"], "period_ended", "{s}");
+        assert!(s["statusCode"].is_null());
+        assert!(s["autoRenew"].is_null());
+    }
+);
+
+support_test!(refunds_come_newest_first_in_json_too, |r| {
+    let seed = r.sim.seed();
+    let token = make_token(&r.admin, "demo", "read", "refunds").await;
+    let body = json_ok(&r, &search(&seed.two_refunds_transaction_ids[0]), &token).await;
+    let mut expected = seed.two_refunds_transaction_ids.clone();
+    expected.reverse();
+    assert_eq!(ids(&body["refunds"]["items"]), expected);
+});

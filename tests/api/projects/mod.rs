@@ -1,4 +1,5 @@
 //! Creating, listing and editing projects, with each field's validation.
+mod customers;
 pub mod keys;
 pub mod notifications;
 mod offers;

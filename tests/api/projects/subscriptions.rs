@@ -33,10 +33,26 @@ support_test!(each_status_is_shown_with_its_renewal_info_in_words, |r| {
             "badge-warn\">grace period</span>",
             "Grace period ends",
         ),
+        // Apple's status 5 for a refund: the state says which revocation it was.
         (
             &seed.revoked_original_id,
-            "badge-bad\">revoked</span>",
+            "badge-bad\">refunded</span>",
             "Refunded in full on",
+        ),
+        (
+            &seed.family_revoked_original_id,
+            "badge-bad\">revoked</span>",
+            "stopped Family Sharing, so the customer no longer has access.",
+        ),
+        (
+            &seed.free_trial_original_id,
+            "badge-good\">free trial</span>",
+            "Auto-renew is on: the first paid period starts then for 4.99 USD.",
+        ),
+        (
+            &seed.auto_renew_off_original_id,
+            "badge-good\">active</span>",
+            "Auto-renew is off: it ends then.",
         ),
     ];
     for (id, badge, words) in cases {

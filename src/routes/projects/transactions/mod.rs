@@ -33,6 +33,24 @@ impl TransactionsPage {
     pub fn search_url(&self, id: &str) -> String {
         crate::urls::search(&self.slug, id)
     }
+
+    /// Whether a section says where its data came from: only when that is not what the page said already (one
+    /// sentence per failure, not one per section).
+    pub fn tells(
+        &self,
+        page: &crate::support::Freshness,
+        section: &crate::support::Freshness,
+    ) -> bool {
+        let same_failure = !page.fresh
+            && !section.fresh
+            && page.problem.as_ref().map(|p| p.kind) == section.problem.as_ref().map(|p| p.kind);
+        section.sentence != page.sentence && !same_failure
+    }
+
+    /// The link to what fixes the failure `f` names, if the project's settings are its cause.
+    pub fn fix(&self, f: &crate::support::Freshness) -> Option<super::desk::FixLink> {
+        super::desk::fix_for(&self.slug, f)
+    }
 }
 
 pub async fn page(

@@ -386,3 +386,19 @@ with_ready!(only_consumption_requests_can_be_answered, |r| {
         0
     );
 });
+
+with_ready!(a_requests_price_is_written_as_everywhere_else, |r| {
+    let seed = r.sim.seed();
+    arrive(
+        &r.app,
+        &r.sim,
+        &r.project,
+        Production,
+        spec("CONSUMPTION_REQUEST", &seed.consumable_transaction_id),
+    )
+    .await;
+    let html = r.admin.get_text(QUEUE).await;
+    // The amount with the currency's decimals, then its code: as on the support desk, the CSV and the API.
+    assert!(html.contains(" · 0.99 USD</dd>"), "{html}");
+    assert!(!html.contains("$0.99"), "{html}");
+});

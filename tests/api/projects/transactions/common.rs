@@ -122,3 +122,14 @@ pub fn assert_no_trace(page: &str) {
         assert!(!page.contains(bad), "page shows {bad:?}: {page}");
     }
 }
+
+/// The HTML of the section whose heading has `id="{heading}"`, up to the section's end.
+pub fn section<'a>(page: &'a str, heading: &str) -> &'a str {
+    let marker = format!("id=\"{heading}\"");
+    let Some(start) = page.find(&marker) else {
+        return "";
+    };
+    let rest = &page[start..];
+    let end = rest.find("</section>").unwrap_or(rest.len());
+    &rest[..end]
+}

@@ -259,10 +259,11 @@ support_test!(
         let alice = &seed.long_history_original_id;
         let before = r.sim.request_count();
         let page = r.admin.get_text(&search(alice)).await;
-        // Get Transaction Info, the history's first page and the refunds side by side, then one more history
-        // page read on from the first (most of Alice's first page is her subscription): the 20 transactions
-        // shown are not fetched a second time by a subscription-only query.
-        assert_eq!(r.sim.request_count() - before, 4, "{page}");
+        // Get Transaction Info, then the history's first page, the refunds and the customer's subscription
+        // statuses side by side, then one more history page read on from the first (most of Alice's first page
+        // is her subscription): the 20 transactions shown are not fetched a second time by a subscription-only
+        // query.
+        assert_eq!(r.sim.request_count() - before, 5, "{page}");
         let on_page = timeline_drawn_from(&page).expect("a timeline on the transaction page");
         assert!(
             on_page > 20,
@@ -276,3 +277,74 @@ support_test!(
         assert_eq!(timeline_drawn_from(&subscription), Some(on_page));
     }
 );
+
+/// The transaction ids of the refunds table, in page order.
+fn refund_ids(page: &str) -> Vec<String> {
+    let refunds = crate::projects::transactions::common::section(page, "refunds");
+    refunds
+        .split("<a class=\"id\" href=\"")
+        .skip(1)
+        .filter_map(|part| {
+            let after = &part[part.find("\">")? + 2..];
+            Some(after[..after.find("</a>")?].to_string())
+        })
+        .collect()
+}
+
+support_test!(refunds_are_listed_newest_first_like_the_history, |r| {
+    let seed = r.sim.seed();
+    // Mia's refunds came 25 and 3 days ago; Apple lists them oldest first.
+    let (older, newer) = (
+        seed.two_refunds_transaction_ids[0].clone(),
+        seed.two_refunds_transaction_ids[1].clone(),
+    );
+    let page = r.admin.get_text(&search(&older)).await;
+    assert!(page.contains("Fresh from Apple"), "{page}");
+    assert_eq!(
+        refund_ids(&page),
+        vec![newer.clone(), older.clone()],
+        "{page}"
+    );
+    assert!(page.contains("Refunds, newest first"));
+
+    // From the index too, when Apple can't answer.
+    r.sim.inject_fault(storedesk::apple_sim::Fault::ApiError {
+        code: 5_000_000,
+        count: 3,
+    });
+    let page = r.admin.get_text(&search(&older)).await;
+    assert!(page.contains("not fresh from Apple"), "{page}");
+    assert_eq!(refund_ids(&page), vec![newer, older], "{page}");
+});
+
+support_test!(the_csv_holds_codes_for_refunds_not_sentences, |r| {
+    let seed = r.sim.seed();
+    let hank = &seed.refunded_consumable_transaction_id;
+    let body = r
+        .admin
+        .get_text(&format!("/projects/demo/transactions/{hank}/history.csv"))
+        .await;
+    let rows: Vec<Vec<&str>> = body
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 5, "{body}");
+    let refunded = rows.iter().find(|f| f[0] == hank.as_str()).unwrap();
+    assert_eq!(refunded[14], "0", "Apple's revocationReason: {body}");
+    assert_eq!(refunded[15], "refund_full", "{body}");
+    for row in rows.iter().filter(|f| f[0] != hank.as_str()) {
+        assert_eq!(row[14], "");
+        assert_eq!(row[15], "none", "{body}");
+    }
+    assert!(!body.contains("Refunded in full"), "no sentences: {body}");
+    assert!(!body.contains("Not refunded"), "no sentences: {body}");
+
+    let lee = &seed.family_revoked_original_id;
+    let body = r
+        .admin
+        .get_text(&format!("/projects/demo/transactions/{lee}/history.csv"))
+        .await;
+    assert!(body.contains(",family_revoke,"), "{body}");
+});

@@ -3,3 +3,4 @@ pub mod common;
 mod history;
 mod outage;
 mod search;
+mod state;

@@ -144,11 +144,44 @@ support_test!(
             environment: Environment::Production,
         }
         .sentence();
-        assert!(page.contains(&html(&sentence)), "{page}");
-        assert!(page.contains(&html("storedesk's own index has nothing for it either.")));
+        // One sentence, once, with the link to what fixes it.
+        assert_eq!(page.matches(&html(&sentence)).count(), 1, "{page}");
+        assert_eq!(
+            page.matches(&html("storedesk's own index has nothing for it either."))
+                .count(),
+            1
+        );
+        assert!(
+            page.contains("<a href=\"/projects/demo/keys#troubleshooting\">"),
+            "{page}"
+        );
         // The 401 is recorded on the key, as every Apple call's outcome is.
         let key = r.app.store.key_in_use(r.project.id).await.unwrap().unwrap();
         assert!(key.last_failure.unwrap_or_default().contains("401"));
+    }
+);
+
+support_test!(
+    a_failure_with_an_index_answer_is_one_sentence_with_its_fix,
+    |r| {
+        let seed = r.sim.seed();
+        let id = seed.active_monthly.transaction_id.clone();
+        warm(&r, &id).await;
+        let key = r.app.store.key_in_use(r.project.id).await.unwrap().unwrap();
+        r.sim.revoke_key(&key.key_id);
+        let page = r.admin.get_text(&search(&id)).await;
+        let sentence = html(
+            &AppleError::Unauthorized {
+                environment: Environment::Production,
+            }
+            .sentence(),
+        );
+        assert!(
+            page.contains(&html("Showing storedesk's index as of")),
+            "{page}"
+        );
+        assert_eq!(page.matches(&sentence).count(), 1, "{page}");
+        assert!(page.contains("<a href=\"/projects/demo/keys#troubleshooting\">"));
     }
 );
 
@@ -178,12 +211,10 @@ support_test!(an_apple_server_error_is_explained, |r| {
         },
     )
     .await;
-    assert!(
-        page.contains(&html(
-            &api(5_000_001, Environment::Production, 2).sentence()
-        )),
-        "{page}"
-    );
+    let sentence = html(&api(5_000_001, Environment::Production, 2).sentence());
+    assert_eq!(page.matches(&sentence).count(), 1, "{page}");
+    // Apple's outage is not the key's fault: no link to the Keys page's guide.
+    assert!(!page.contains("/projects/demo/keys#"), "{page}");
 });
 
 support_test!(an_answer_too_large_to_be_apples_is_refused_unread, |r| {
@@ -253,11 +284,11 @@ support_test!(
         let id = seed.active_monthly.transaction_id.clone();
         let original = seed.active_monthly.original_transaction_id.clone();
         let store = &r.app.store;
-        // Get Transaction Info answers normally; the history and the refunds, asked side by side, are signed
-        // badly.
+        // Get Transaction Info answers normally; the history, the refunds and the subscription statuses, asked
+        // side by side, are signed badly.
         let badly_signed_sections = || {
             r.sim.inject_fault(Fault::Normal { count: 1 });
-            r.sim.inject_fault(Fault::BadSignature { count: 2 });
+            r.sim.inject_fault(Fault::BadSignature { count: 3 });
         };
 
         // Nothing of the customer's is in the index yet: the history's copies must verify, and none does.

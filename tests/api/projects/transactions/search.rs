@@ -272,12 +272,18 @@ crate::both_backends!(a_project_without_a_key_says_so_instead_of_failing, |app| 
         search("2000000874121031"),
         search("MK5TTTVWJH"),
         "/projects/demo/subscriptions/2000000874121031".to_string(),
+        "/projects/demo/customers/2000000874121031".to_string(),
     ] {
         let response = admin.get(&path).await;
         assert_eq!(response.status().as_u16(), 200, "{path}");
         let page = response.text().await.unwrap();
         assert_no_trace(&page);
-        assert!(page.contains(&html(&no_key)), "{path}: {page}");
+        // The sentence once, and the page that fixes it.
+        assert_eq!(page.matches(&html(&no_key)).count(), 1, "{path}: {page}");
+        assert!(
+            page.contains("<a href=\"/projects/demo/keys\">Open the Keys page</a>"),
+            "{path}: {page}"
+        );
     }
     let csv = admin
         .get("/projects/demo/transactions/2000000874121031/history.csv")
@@ -289,4 +295,88 @@ crate::both_backends!(a_project_without_a_key_says_so_instead_of_failing, |app| 
         1,
         "only the header: the index is empty"
     );
+});
+
+support_test!(an_id_pasted_with_its_label_is_recognised, |r| {
+    let seed = r.sim.seed();
+    let hank_coins = seed.orders.get("ML9X2K4BVN").unwrap()[0].clone();
+    // As copied from the receipt e-mail, from a support ticket and from a log line.
+    let pasted = [
+        ("Order ID: ML9X2K4BVN", hank_coins.clone()),
+        ("Order ID\tML9X2K4BVN", hank_coins.clone()),
+        (
+            &*format!("Transaction ID: {}", seed.active_monthly.transaction_id),
+            seed.active_monthly.transaction_id.clone(),
+        ),
+        (
+            &*format!(
+                "\"transactionId\": \"{}\",",
+                seed.active_monthly.transaction_id
+            ),
+            seed.active_monthly.transaction_id.clone(),
+        ),
+    ];
+    for (q, shown) in pasted {
+        let response = r.admin.get(&search(q)).await;
+        assert_eq!(response.status().as_u16(), 200, "{q}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains("Fresh from Apple"), "{q}: {page}");
+        assert!(page.contains("data-copy=\"tx-id\""), "{q}");
+        assert!(
+            page.contains(&format!("id=\"tx-id\">{shown}</code>")),
+            "{q}: {page}"
+        );
+        // The search box keeps what was pasted.
+        assert!(
+            page.contains(&format!("value=\"{}\"", html(q.trim()))),
+            "{q}"
+        );
+    }
+    let audit = lookups(&r.app).await;
+    assert!(
+        audit
+            .iter()
+            .any(|(a, t, _)| a == "lookup.transaction" && t == "ML9X2K4BVN"),
+        "the lookup is of the order id, not of its label: {audit:?}"
+    );
+    // A token with its label is searched in the index like a bare one.
+    let page = r
+        .admin
+        .get_text(&search(&format!(
+            "appAccountToken={}",
+            seed.app_account_token.to_uppercase()
+        )))
+        .await;
+    assert!(
+        page.contains(&html(&format!(
+            "storedesk's index has no transaction with app account token {}.",
+            seed.app_account_token
+        ))),
+        "{page}"
+    );
+});
+
+support_test!(junk_with_a_label_is_still_refused_with_the_sentence, |r| {
+    for bad in [
+        "Order ID: hello there",
+        "Name: MK5TTTVWJH",
+        "Transaction ID:",
+    ] {
+        let response = r.admin.get(&search(bad)).await;
+        assert_eq!(response.status().as_u16(), 422, "{bad}");
+        let page = response.text().await.unwrap();
+        let sentence = format!(
+            "“{bad}” is not something storedesk can look up. A transaction id or original transaction id is digits only, such as 2000000442013708. An order id is the code after “Order ID” in the customer's receipt e-mail, letters and digits such as MK5TTTVWJH. An app account token is a UUID such as 7389a31a-fb6d-4569-a2a6-db7d85d84813."
+        );
+        assert!(
+            page.contains(&format!(
+                "<p class=\"field-error\" id=\"q-error\">{}</p>",
+                html(&sentence)
+            )),
+            "{bad}: {page}"
+        );
+    }
+    assert_eq!(r.sim.request_count(), 0, "nothing was asked of Apple");
+    assert!(lookups(&r.app).await.is_empty(), "nothing was looked up");
+    assert_eq!(r.app.store.indexed_count(r.project.id).await.unwrap(), 0);
 });
