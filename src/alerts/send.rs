@@ -131,6 +131,8 @@ fn client() -> Result<&'static reqwest::Client, String> {
     }
     let built = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // Alerts are rare: a connection is not kept for the next one.
+        .pool_max_idle_per_host(0)
         .user_agent(concat!("storedesk/", env!("CARGO_PKG_VERSION"), " alerts"))
         .build()
         .map_err(|e| format!("The HTTP client could not be built: {}", e.without_url()))?;

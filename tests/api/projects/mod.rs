@@ -2,6 +2,7 @@
 pub mod keys;
 pub mod notifications;
 mod offers;
+mod overview;
 pub mod settings;
 mod subscriptions;
 pub mod transactions;
