@@ -20,7 +20,8 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the console in production (configuration from the environment).
-    Serve(ServeArgs),
+    // Boxed: its flags outweigh every other command's, and the enum is built once per run.
+    Serve(Box<ServeArgs>),
     /// Everything on one machine with no setup: SQLite, the Apple simulator, a seeded project and an admin.
     Demo(DemoArgs),
     /// Run the database migrations and exit.

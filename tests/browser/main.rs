@@ -13,5 +13,6 @@ mod lookup;
 mod notifications;
 
 mod accessibility;
+mod alerts;
 mod roles;
 mod setup;

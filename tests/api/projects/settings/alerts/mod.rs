@@ -81,6 +81,9 @@ macro_rules! with_smtp {
     };
 }
 
+/// A form's fields, as posted.
+type Form<'a> = &'a [(&'a str, &'a str)];
+
 const ALL_EVENTS: &[(&str, &str)] = &[
     ("consumption_requests", "on"),
     ("key_problems", "on"),
@@ -142,7 +145,7 @@ async fn refused(
 with_smtp!(
     every_bad_recipient_is_refused_with_its_sentence_and_nothing_is_stored,
     |app, project| {
-        let cases: &[(&[(&str, &str)], &str, &str)] = &[
+        let cases: &[(Form, &str, &str)] = &[
             (&[("email", "")], "email-error", "Enter an email address."),
             (
                 &[("email", "   ")],
