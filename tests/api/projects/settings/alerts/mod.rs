@@ -505,3 +505,100 @@ crate::both_backends!(
         assert_eq!(support.get(PAGE).await.status().as_u16(), 403);
     }
 );
+
+#[tokio::test]
+async fn serve_refuses_wrong_mail_settings_naming_the_variable_and_never_the_password() {
+    let key = secrecy::ExposeSecret::expose_secret(
+        &storedesk::crypto::MasterKey::generate().to_base64_secret(),
+    )
+    .to_owned();
+    let cases: &[(Form, &str)] = &[
+        (
+            &[("STOREDESK_SMTP_URL", "mail.example.com:587"), ("STOREDESK_SMTP_FROM", "alerts@example.com")],
+            "STOREDESK_SMTP_URL is set but wrong: it should be smtp://user:password@host:587 (STARTTLS)",
+        ),
+        (
+            &[("STOREDESK_SMTP_URL", "smtp://alerts:hunter2-secret@mail.example.com?tls=none"), ("STOREDESK_SMTP_FROM", "alerts@example.com")],
+            "STOREDESK_SMTP_URL is set but wrong: it should be a URL that does not send a password unencrypted to another machine",
+        ),
+        (
+            &[("STOREDESK_SMTP_URL", "smtp://alerts:hunter2-secret@mail.example.com")],
+            "STOREDESK_SMTP_FROM is set but wrong: it should be set too when STOREDESK_SMTP_URL is",
+        ),
+        (
+            &[("STOREDESK_SMTP_URL", "smtp://mail.example.com"), ("STOREDESK_SMTP_FROM", "alerts at example")],
+            "STOREDESK_SMTP_FROM is set but wrong: it should be the sender of alert e-mails",
+        ),
+        (
+            &[("STOREDESK_ALERTS_INTERVAL", "soon")],
+            "STOREDESK_ALERTS_INTERVAL is set but wrong: it should be a duration of at least 10 seconds",
+        ),
+    ];
+    for (vars, sentence) in cases {
+        let mut all = vars.to_vec();
+        all.push(("STOREDESK_MASTER_KEY", key.as_str()));
+        let output = crate::projects::keys::serve_with(&all).await;
+        assert!(!output.status.success(), "{vars:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(sentence), "{vars:?}: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the password is not echoed: {stderr}"
+        );
+    }
+}
+
+with_smtp!(
+    a_master_key_rotation_reseals_the_webhooks,
+    |app, project| {
+        let lead = app.session(Role::Lead).await;
+        let url = "https://hooks.example.com/services/T1/B1/abcdefghijklmnop";
+        let r = lead
+            .post_form(PAGE, WEBHOOKS, &fields(&[("url", url)]))
+            .await;
+        assert_redirect_to(&r, PAGE);
+        let (old, new) = (
+            app.settings.master_key.clone(),
+            storedesk::crypto::MasterKey::generate(),
+        );
+        let open = |keyring: storedesk::crypto::Keyring,
+                    c: &storedesk::store::alerts::ChannelRow| {
+            storedesk::keys::open_webhook_url(
+                &keyring,
+                project.id,
+                c.id,
+                c.sealed_url.as_deref().unwrap(),
+                c.master_key_id.as_deref().unwrap(),
+            )
+            .map(|u| secrecy::ExposeSecret::expose_secret(&u).to_owned())
+        };
+        let before = app.store.alert_channels(project.id).await.unwrap()[0].clone();
+        assert_eq!(open(app.settings.keyring(), &before).unwrap(), url);
+
+        storedesk::keys::rotate_master_key(&app.store, &old, &new)
+            .await
+            .unwrap();
+
+        let after = app.store.alert_channels(project.id).await.unwrap()[0].clone();
+        assert_eq!(after.master_key_id, Some(new.key_id()));
+        assert_ne!(after.sealed_url, before.sealed_url);
+        assert_eq!(
+            open(storedesk::crypto::Keyring::new(new.clone(), vec![]), &after).unwrap(),
+            url
+        );
+        assert!(open(storedesk::crypto::Keyring::new(old, vec![]), &after).is_err());
+        let rotated = app
+            .store
+            .list_audit(&AuditFilter {
+                action: Some("master_key.rotate".into()),
+                limit: 1,
+                ..AuditFilter::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            rotated[0].detail,
+            "0 key(s) and 1 alert webhook URL(s) re-sealed"
+        );
+    }
+);
