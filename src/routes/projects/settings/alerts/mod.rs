@@ -117,32 +117,29 @@ impl ChannelView {
 }
 
 pub struct AlertView {
+    /// When it was sent, or when its event was claimed.
     pub at: String,
     pub to: String,
     pub subject: String,
-    pub word: String,
+    pub word: &'static str,
     pub badge: &'static str,
+    /// When a failed alert is tried again.
+    pub next_try: Option<String>,
     pub error: Option<String>,
 }
 
 impl AlertView {
     fn of(d: &DeliveryRow, channels: &[ChannelRow], now: i64) -> Self {
-        let (word, badge) = match d.status {
-            DeliveryStatus::Sent => ("sent".to_owned(), "badge-good"),
-            DeliveryStatus::Failed => ("given up".to_owned(), "badge-bad"),
-            DeliveryStatus::Pending if d.attempts == 0 => ("waiting".to_owned(), "badge-neutral"),
-            DeliveryStatus::Pending => (
-                format!(
-                    "retry {}",
-                    time::relative(d.next_attempt_at, now).trim_start_matches("in ")
-                )
-                .replace("retry just now", "retry now")
-                .replace("retry a few seconds", "retry now"),
-                "badge-warn",
-            ),
+        let (word, badge, at) = match d.status {
+            DeliveryStatus::Sent => ("sent", "badge-good", d.sent_at.unwrap_or(d.created_at)),
+            DeliveryStatus::Failed => ("given up", "badge-bad", d.created_at),
+            DeliveryStatus::Pending if d.attempts == 0 => {
+                ("waiting", "badge-neutral", d.created_at)
+            }
+            DeliveryStatus::Pending => ("failed, will retry", "badge-warn", d.created_at),
         };
         AlertView {
-            at: time::utc_and_relative(d.sent_at.unwrap_or(d.created_at), now),
+            at: time::utc_and_relative(at, now),
             to: channels
                 .iter()
                 .find(|c| c.id == d.channel_id)
@@ -151,6 +148,8 @@ impl AlertView {
             subject: d.subject.clone(),
             word,
             badge,
+            next_try: (d.status == DeliveryStatus::Pending && d.attempts > 0)
+                .then(|| time::utc_and_relative(d.next_attempt_at, now)),
             error: d.last_error.clone(),
         }
     }

@@ -287,6 +287,8 @@ with_alerts!(
         );
         assert!(html.contains("<span class=\"badge badge-bad\">failing</span>"));
         assert!(html.contains("1 alert to send or retry"));
+        assert!(html.contains("<span class=\"badge badge-warn\">failed, will retry</span>"));
+        assert!(html.contains(" Next try: "));
         assert!(!html.contains("flaky-secret-part"));
 
         // One minute after the first failure, then two after the second.
