@@ -328,6 +328,10 @@ async fn desk() -> Desk {
         session_idle: Duration::from_secs(3600),
         session_absolute: Duration::from_secs(24 * 3600),
         test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
+        alerts: storedesk::config::AlertSettings {
+            interval: None,
+            ..storedesk::config::AlertSettings::default()
+        },
     };
     let store = Store::connect(&settings.database_url).await.unwrap();
     store.migrate().await.unwrap();

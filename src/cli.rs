@@ -20,7 +20,8 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the console in production (configuration from the environment).
-    Serve(ServeArgs),
+    // Boxed: its flags outweigh every other command's, and the enum is built once per run.
+    Serve(Box<ServeArgs>),
     /// Everything on one machine with no setup: SQLite, the Apple simulator, a seeded project and an admin.
     Demo(DemoArgs),
     /// Run the database migrations and exit.
@@ -127,6 +128,41 @@ pub struct ServeArgs {
     /// Hours after sign-in after which a session ends regardless of activity.
     #[arg(long, env = "STOREDESK_SESSION_MAX_HOURS", default_value_t = 168)]
     pub session_max_hours: u64,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// Where alerts are sent from: the mail server and the sender; how often the alert job runs.
+#[derive(Args, Debug, Clone)]
+pub struct AlertArgs {
+    /// smtp://user:password@host:587 (STARTTLS), smtps://…:465 (TLS) or smtp://host:25?tls=none.
+    #[arg(long, env = "STOREDESK_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// A file holding STOREDESK_SMTP_URL (it carries the mail server's password).
+    #[arg(long, env = "STOREDESK_SMTP_URL_FILE")]
+    pub smtp_url_file: Option<PathBuf>,
+    /// The sender of alert e-mails, such as `storedesk <alerts@example.com>`.
+    #[arg(long, env = "STOREDESK_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+    /// How often the alert job runs (60, 90s, 5m, 1h), or off.
+    #[arg(long, env = "STOREDESK_ALERTS_INTERVAL")]
+    pub alerts_interval: Option<String>,
+}
+
+impl AlertArgs {
+    pub fn settings(&self) -> Result<config::AlertSettings, ConfigError> {
+        let url = config::secret_from_env(
+            "STOREDESK_SMTP_URL",
+            "STOREDESK_SMTP_URL_FILE",
+            self.smtp_url.clone().filter(|s| !s.trim().is_empty()),
+            self.smtp_url_file.clone(),
+        )?;
+        config::alert_settings(
+            url.as_ref(),
+            self.smtp_from.as_deref(),
+            self.alerts_interval.as_deref(),
+        )
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -277,6 +313,7 @@ impl ServeArgs {
             session_idle: Duration::from_secs(self.session_idle_minutes * 60),
             session_absolute: Duration::from_secs(self.session_max_hours * 3600),
             test_notification_grace: config::TEST_NOTIFICATION_GRACE,
+            alerts: self.alerts.settings()?,
         })
     }
 }

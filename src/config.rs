@@ -5,6 +5,10 @@ use secrecy::SecretString;
 
 use crate::crypto::MasterKey;
 
+mod alerts;
+
+pub use alerts::{alert_settings, parse_smtp_url, AlertSettings, SmtpSettings, SmtpTls};
+
 /// Where the data lives: the URL scheme picks the backend.
 #[derive(Clone)]
 pub struct DatabaseUrl(String);
@@ -111,6 +115,7 @@ pub struct Settings {
     /// How long a TEST notification Apple reports delivered may take to arrive before Step 4 says it went to
     /// another URL ([`TEST_NOTIFICATION_GRACE`]; tests shorten it instead of waiting).
     pub test_notification_grace: Duration,
+    pub alerts: AlertSettings,
 }
 
 /// A minute: Apple reports a delivery only after the receiver answered, and storedesk answers only after its
@@ -126,6 +131,7 @@ impl std::fmt::Debug for Settings {
             .field("public_url", &self.public_url)
             .field("master_key", &"[redacted]")
             .field("apple", &self.apple)
+            .field("alerts", &self.alerts)
             .finish()
     }
 }

@@ -264,6 +264,35 @@ pub async fn rotate_master_key(
             count += 1;
         }
     }
+    // Alert webhooks' URLs are sealed under the same master key.
+    let mut urls = 0;
+    for row in store.all_sealed_alert_urls().await? {
+        if row.master_key_id == new_id {
+            continue;
+        }
+        let master = keyring.by_id(&row.master_key_id).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the webhook of alert channel {} is sealed under master key {}, which is not the one given",
+                row.id,
+                row.master_key_id
+            )
+        })?;
+        let plain = master
+            .open(&row.sealed_url, &webhook_aad(row.project_id, row.id))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "could not open the webhook of alert channel {}: {e}",
+                    row.id
+                )
+            })?;
+        let sealed = new.seal(&plain, &webhook_aad(row.project_id, row.id));
+        if store
+            .reseal_alert_url(row.id, &row.master_key_id, &sealed, &new_id)
+            .await?
+        {
+            urls += 1;
+        }
+    }
     store.set_setting(MASTER_KEY_SETTING, &new_id).await?;
     store
         .audit(
@@ -271,7 +300,7 @@ pub async fn rotate_master_key(
             "master_key.rotate",
             None,
             &new_id,
-            &format!("{count} key(s) re-sealed"),
+            &format!("{count} key(s) and {urls} alert webhook URL(s) re-sealed"),
         )
         .await?;
     Ok(count)
@@ -295,4 +324,47 @@ pub async fn ensure_master_key(store: &Store, keyring: &Keyring) -> anyhow::Resu
              Start with the original key, or run `storedesk master-key rotate` with the original as STOREDESK_MASTER_KEY."
         ),
     }
+}
+
+/// Associated data binds a sealed webhook URL to its project and alert channel.
+fn webhook_aad(project_id: i64, channel_id: i64) -> Vec<u8> {
+    format!("storedesk/alert-webhook/v1/project:{project_id}/channel:{channel_id}").into_bytes()
+}
+
+/// Seals an alert webhook's URL (a secret: whoever has it can post to the channel) for its channel's row:
+/// `(sealed bytes, master key id)`.
+pub fn seal_webhook_url(
+    keyring: &Keyring,
+    project_id: i64,
+    channel_id: i64,
+    url: &secrecy::SecretString,
+) -> (Vec<u8>, String) {
+    use secrecy::ExposeSecret;
+    let master = keyring.current();
+    (
+        master.seal(
+            url.expose_secret().as_bytes(),
+            &webhook_aad(project_id, channel_id),
+        ),
+        master.key_id(),
+    )
+}
+
+/// Opens an alert webhook's URL for one delivery.
+pub fn open_webhook_url(
+    keyring: &Keyring,
+    project_id: i64,
+    channel_id: i64,
+    sealed: &[u8],
+    master_key_id: &str,
+) -> anyhow::Result<secrecy::SecretString> {
+    let master = keyring.by_id(master_key_id).ok_or_else(|| {
+        anyhow::anyhow!("the webhook's URL is sealed under master key {master_key_id}, which this instance does not have")
+    })?;
+    let plain = master
+        .open(sealed, &webhook_aad(project_id, channel_id))
+        .map_err(|e| anyhow::anyhow!("could not open the webhook's URL: {e}"))?;
+    let url = String::from_utf8(plain.to_vec())
+        .map_err(|_| anyhow::anyhow!("the webhook's URL is not text once opened"))?;
+    Ok(secrecy::SecretString::from(url))
 }

@@ -1,4 +1,5 @@
 //! storedesk: a self-hosted console that holds an app publisher's Apple In-App Purchase key and puts it to work.
+pub mod alerts;
 pub mod apple;
 pub mod apple_calls;
 pub mod apple_sim;

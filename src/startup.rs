@@ -73,6 +73,7 @@ impl Application {
                 .context("could not start the page verification threads")?,
         });
         crate::notifications::gap::spawn_schedule(state.clone().into_inner())?;
+        crate::alerts::spawn_schedule(state.clone().into_inner());
         let hsts = settings.secure_cookies();
         let server = HttpServer::new(move || {
             let security = actix_web::middleware::DefaultHeaders::new()

@@ -238,6 +238,29 @@ pub fn offers(slug: &str) -> String {
     format!("{}/offers", project(slug))
 }
 
+/// Where a project's alerts go (e-mail recipients, webhooks) and which events each gets.
+pub fn alert_settings(slug: &str) -> String {
+    format!("{}/settings/alerts", project(slug))
+}
+
+pub fn alert_email(slug: &str) -> String {
+    format!("{}/email", alert_settings(slug))
+}
+
+pub fn alert_webhooks(slug: &str) -> String {
+    format!("{}/webhooks", alert_settings(slug))
+}
+
+pub fn alert_channel_remove(slug: &str, id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("{}/{id}/remove", alert_settings(slug))
+}
+
+pub fn alert_channel_test(slug: &str, id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("{}/{id}/test", alert_settings(slug))
+}
+
 /// The JSON API's transactions endpoint of a project.
 pub fn api_transactions(slug: &str) -> String {
     format!("/api/v1/projects/{}/transactions", segment(slug))

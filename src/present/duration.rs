@@ -3,8 +3,28 @@
 /// "5 h 12 min left", "40 min left", "overdue by 3 h", "overdue by 2 days".
 pub fn time_left(deadline_ms: i64, now_ms: i64) -> String {
     let left = deadline_ms.saturating_sub(now_ms);
-    let minutes = left.unsigned_abs() / 60_000;
-    let span = if minutes >= 48 * 60 {
+    if left > 0 {
+        format!("{} left", span(left))
+    } else {
+        format!("overdue by {}", span(left))
+    }
+}
+
+/// "due in 5 h 12 min", "due in 40 min", "overdue by 3 h": a deadline where a sentence names what is due.
+pub fn due_in(deadline_ms: i64, now_ms: i64) -> String {
+    let left = deadline_ms.saturating_sub(now_ms);
+    if left > 0 {
+        format!("due in {}", span(left))
+    } else {
+        format!("overdue by {}", span(left))
+    }
+}
+
+/// A length of time (its sign ignored) as a person deciding what to do first reads it: "2 days", "5 h 12 min",
+/// "11 h", "40 min"; never less than "1 min".
+pub fn span(ms: i64) -> String {
+    let minutes = ms.unsigned_abs() / 60_000;
+    if minutes >= 48 * 60 {
         format!("{} days", minutes / (24 * 60))
     } else if minutes >= 60 {
         let (h, m) = (minutes / 60, minutes % 60);
@@ -16,11 +36,6 @@ pub fn time_left(deadline_ms: i64, now_ms: i64) -> String {
         }
     } else {
         format!("{} min", minutes.max(1))
-    };
-    if left > 0 {
-        format!("{span} left")
-    } else {
-        format!("overdue by {span}")
     }
 }
 
@@ -71,6 +86,14 @@ mod tests {
         assert_eq!(time_left(0, 0), "overdue by 1 min");
         assert_eq!(time_left(11 * h + 59 * 60_000, 0), "11 h left");
         assert!(time_left(i64::MIN, i64::MAX).starts_with("overdue by "));
+    }
+
+    #[test]
+    fn due_in_names_the_deadline() {
+        let h = 3_600_000;
+        assert_eq!(due_in(5 * h + 12 * 60_000, 0), "due in 5 h 12 min");
+        assert_eq!(due_in(0, 3 * h), "overdue by 3 h");
+        assert_eq!(span(-2 * h), "2 h");
     }
 
     #[test]

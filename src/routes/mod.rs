@@ -116,6 +116,11 @@ route_table! {
     GET "/projects/{project}/notifications/{id:\\d+}", EVERYONE => projects::notifications::detail::page;
     GET "/projects/{project}/offers", MANAGERS => projects::offers::page;
     POST "/projects/{project}/offers", MANAGERS => projects::offers::sign;
+    GET "/projects/{project}/settings/alerts", MANAGERS => projects::settings::alerts::page;
+    POST "/projects/{project}/settings/alerts/email", MANAGERS => projects::settings::alerts::email::add;
+    POST "/projects/{project}/settings/alerts/webhooks", MANAGERS => projects::settings::alerts::webhooks::add;
+    POST "/projects/{project}/settings/alerts/{id:\\d+}/remove", MANAGERS => projects::settings::alerts::channel::remove;
+    POST "/projects/{project}/settings/alerts/{id:\\d+}/test", MANAGERS => projects::settings::alerts::channel::test;
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -204,6 +209,11 @@ mod tests {
             ("GET", urls::notification(s, id)),
             ("GET", urls::offers(s)),
             ("POST", urls::offers(s)),
+            ("GET", urls::alert_settings(s)),
+            ("POST", urls::alert_email(s)),
+            ("POST", urls::alert_webhooks(s)),
+            ("POST", urls::alert_channel_remove(s, id)),
+            ("POST", urls::alert_channel_test(s, id)),
         ];
         for (method, url) in &built {
             assert!(

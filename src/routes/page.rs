@@ -10,7 +10,9 @@ use futures_util::future::LocalBoxFuture;
 use crate::auth::CurrentUser;
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::present::duration;
 use crate::state::AppState;
+use crate::store::notification_log::Waiting;
 use crate::store::Project;
 use crate::urls::{urldecode, urlencode};
 
@@ -62,6 +64,9 @@ pub struct ProjectNav {
     pub name: String,
     pub section: &'static str,
     pub can_settings: bool,
+    /// Consumption requests waiting for an answer: "2 waiting", and "next due in 5 h 12 min" (empty when none).
+    pub waiting: String,
+    pub waiting_due: String,
 }
 
 /// What every page's frame needs: title, navigation, the flash message and the CSRF token for its forms.
@@ -99,6 +104,7 @@ impl Layout {
         project: Option<(&Project, &'static str)>,
     ) -> Result<Self, AppError> {
         let projects = state.store.list_projects().await?;
+        let project = project.map(|(p, section)| (p, section, Waiting::default()));
         Ok(Self::with_projects(req, user, title, project, &projects))
     }
 
@@ -106,10 +112,11 @@ impl Layout {
         req: &HttpRequest,
         user: &CurrentUser,
         title: &str,
-        project: Option<(&Project, &'static str)>,
+        project: Option<(&Project, &'static str, Waiting)>,
         projects: &[Project],
     ) -> Self {
-        let current = project.map(|(p, _)| p.id);
+        let current = project.map(|(p, _, _)| p.id);
+        let now = crate::clock::now_ms();
         Layout {
             title: title.to_string(),
             css: crate::assets::css_url(),
@@ -128,11 +135,20 @@ impl Layout {
                     current: Some(p.id) == current,
                 })
                 .collect(),
-            project: project.map(|(p, section)| ProjectNav {
+            project: project.map(|(p, section, waiting)| ProjectNav {
                 slug: p.slug.clone(),
                 name: p.name.clone(),
                 section,
                 can_settings: user.is(Role::MANAGERS),
+                waiting: match waiting.count {
+                    0 => String::new(),
+                    n => format!("{n} waiting"),
+                },
+                waiting_due: waiting
+                    .nearest_deadline
+                    .filter(|_| waiting.count > 0)
+                    .map(|at| format!("next {}", duration::due_in(at, now)))
+                    .unwrap_or_default(),
             }),
             flash: read_flash(req),
             csrf_token: user.csrf_token.clone(),
@@ -206,6 +222,8 @@ pub struct ProjectContext {
     pub state: web::Data<AppState>,
     pub req: HttpRequest,
     projects: Vec<Project>,
+    /// The consumption requests waiting for an answer, for the navigation's count.
+    pub waiting: Waiting,
 }
 
 impl ProjectContext {
@@ -215,7 +233,7 @@ impl ProjectContext {
             &self.req,
             &self.user,
             title,
-            Some((&self.project, section)),
+            Some((&self.project, section, self.waiting)),
             &self.projects,
         )
     }
@@ -246,7 +264,15 @@ impl FromRequest for ProjectContext {
             if crate::domain::Slug::parse(slug).is_err() {
                 return Err(AppError::NotFound);
             }
-            let projects = state.store.list_projects().await?;
+            // The navigation's count of waiting consumption requests is one small indexed statement, found by
+            // slug so that it runs beside the project list's read instead of after it.
+            let (projects, waiting) = tokio::join!(
+                state.store.list_projects(),
+                state
+                    .store
+                    .consumption_waiting(slug, crate::clock::now_ms())
+            );
+            let (projects, waiting) = (projects?, waiting?);
             let project = projects
                 .iter()
                 .find(|p| p.slug == slug)
@@ -258,6 +284,7 @@ impl FromRequest for ProjectContext {
                 state,
                 req,
                 projects,
+                waiting,
             })
         })
     }

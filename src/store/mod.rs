@@ -6,6 +6,7 @@ use sqlx::AnyPool;
 
 use crate::config::DatabaseUrl;
 
+pub mod alerts;
 pub mod api_tokens;
 pub mod audit;
 pub mod call_budget;

@@ -304,4 +304,32 @@ impl Store {
             .await?;
         Ok(count)
     }
+
+    /// The project navigation's count: how many CONSUMPTION_REQUESTs of the project named `slug` wait for an
+    /// answer and are not overdue, and the earliest `signedDate` among them (its deadline is the nearest). One
+    /// statement on the `notifications_type` index, found by slug so that it can run beside the read of the
+    /// project list.
+    pub async fn consumption_waiting(&self, slug: &str, now_ms: i64) -> StoreResult<Waiting> {
+        let sql = format!(
+            "SELECT COUNT(*), MIN(n.signed_date) FROM notifications n \
+             WHERE n.project_id = (SELECT id FROM projects WHERE slug = $1) \
+               AND n.notification_type = 'CONSUMPTION_REQUEST' AND n.signed_date >= $2 AND {ANSWERED_AT} IS NULL"
+        );
+        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(&sql)
+            .bind(slug)
+            .bind(now_ms - CONSUMPTION_DEADLINE_MS)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(Waiting {
+            count,
+            nearest_deadline: oldest.map(|at| at + CONSUMPTION_DEADLINE_MS),
+        })
+    }
+}
+
+/// Consumption requests waiting for an answer: how many, and the nearest deadline.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Waiting {
+    pub count: i64,
+    pub nearest_deadline: Option<i64>,
 }

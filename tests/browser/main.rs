@@ -14,6 +14,7 @@ mod lookup;
 mod notifications;
 
 mod accessibility;
+mod alerts;
 mod roles;
 mod screens;
 mod setup;

@@ -13,12 +13,18 @@ pub mod transactions;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::alerts::{key_health, KeyHealth, KeyHealthState};
 use crate::auth::csrf::CsrfForm;
 use crate::auth::CurrentUser;
+use crate::domain::Environment;
 use crate::domain::Role;
 use crate::error::AppError;
+use crate::notifications::gap::{self, GapSettings};
+use crate::notifications::history::DAY_MS;
+use crate::present::{duration, time};
 use crate::routes::{ok, redirect_with_flash, unprocessable, Layout, ProjectContext};
 use crate::state::AppState;
+use crate::store::notification_log::{QueueState, CONSUMPTION_DEADLINE_MS};
 use crate::store::StoreError;
 use form::{ProjectErrors, ProjectForm};
 
@@ -140,16 +146,119 @@ async fn refuse(
     unprocessable(req, &page)
 }
 
+/// One thing that needs doing, with the link to where it is done (none for a role that cannot do it there).
+pub struct Need {
+    pub text: String,
+    pub link: Option<(String, &'static str)>,
+}
+
+pub struct LastNotification {
+    pub environment: &'static str,
+    pub when: String,
+}
+
 #[derive(Template)]
 #[template(path = "projects/overview.html")]
 pub struct OverviewPage {
     pub layout: Layout,
     pub project: ProjectRow,
     pub can_edit: bool,
+    pub key: KeyHealth,
+    pub last: Vec<LastNotification>,
+    pub needs: Vec<Need>,
+    /// Open consumption requests beyond those listed.
+    pub more_requests: usize,
+    /// "Alerts go to 2 places." (for those who may change it)
+    pub alerts: Option<String>,
 }
 
+/// Open requests listed one by one on the overview; the rest are counted with a link to the queue.
+const REQUESTS_LISTED: usize = 10;
+
 pub async fn overview(cx: ProjectContext) -> Result<HttpResponse, AppError> {
-    let project = &cx.project;
+    let (state, project) = (&cx.state, &cx.project);
+    let slug = project.slug.as_str();
+    let now = crate::clock::now_ms();
+    let can_edit = cx.user.is(Role::MANAGERS);
+    let gap_days = GapSettings::from_env().unwrap_or_default().lookback_days;
+    let (key, production, sandbox, open, gaps) = tokio::join!(
+        state.store.key_in_use(project.id),
+        state
+            .store
+            .last_webhook_notification(project.id, Environment::Production.as_str()),
+        state
+            .store
+            .last_webhook_notification(project.id, Environment::Sandbox.as_str()),
+        state
+            .store
+            .consumption_queue(project.id, QueueState::Open, now, 100),
+        state
+            .store
+            .gaps_since(project.id, now - gap_days * DAY_MS, true),
+    );
+    let key = key_health(key?.as_ref(), now);
+    let (production, sandbox, open, gaps) = (production?, sandbox?, open?, gaps?);
+
+    let mut needs = Vec::new();
+    for r in open.iter().take(REQUESTS_LISTED) {
+        let n = &r.notification;
+        let deadline = n.signed_date + CONSUMPTION_DEADLINE_MS;
+        let about = match (&n.transaction_id, &n.product_id) {
+            (Some(t), Some(p)) => format!("transaction {t} ({p})"),
+            (Some(t), None) => format!("transaction {t}"),
+            _ => "a purchase".to_owned(),
+        };
+        needs.push(Need {
+            text: format!(
+                "Answer Apple's consumption request about {about} in {}: {} ({}).",
+                n.environment,
+                duration::due_in(deadline, now),
+                time::utc(deadline)
+            ),
+            link: Some((crate::urls::consumption_request(slug, n.id), "Answer it")),
+        });
+    }
+    match key.state {
+        KeyHealthState::NoKey => needs.push(Need {
+            text: "Add the project's In-App Purchase key (Step 3 of the App Store settings): without it storedesk \
+                   cannot ask Apple anything."
+                .into(),
+            link: can_edit.then(|| (crate::urls::apple_settings(slug), "Add the key")),
+        }),
+        _ if key.needs_action() => needs.push(Need {
+            text: key.sentence.clone(),
+            link: Some((crate::urls::keys(slug), "Check the key")),
+        }),
+        _ => {}
+    }
+    for sentence in gap::banner_sentences(&gaps, gap_days) {
+        needs.push(Need {
+            text: format!("{sentence} Check the notification URL in App Store Connect."),
+            link: Some((crate::urls::notifications(slug), "See the notifications")),
+        });
+    }
+    if production.is_none() && sandbox.is_none() {
+        needs.push(Need {
+            text: "No notification from Apple has arrived yet: paste the notification URL into App Store Connect \
+                   and send a test notification (Step 4 of the App Store settings)."
+                .into(),
+            link: can_edit.then(|| (crate::urls::apple_step4(slug), "Go to Step 4")),
+        });
+    }
+    let alerts = if can_edit {
+        let channels = state.store.alert_channels(project.id).await?;
+        Some(match channels.len() {
+            0 => "No alerts are sent for this project yet.".to_owned(),
+            1 => "Alerts go to 1 place.".to_owned(),
+            n => format!("Alerts go to {n} places."),
+        })
+    } else {
+        None
+    };
+    let when = |at: Option<i64>| {
+        at.map(|at| time::utc_and_relative(at, now))
+            .unwrap_or_else(|| "never".into())
+    };
     let page = OverviewPage {
         layout: cx.layout(&project.name, "overview"),
         project: ProjectRow {
@@ -162,7 +271,21 @@ pub async fn overview(cx: ProjectContext) -> Result<HttpResponse, AppError> {
                 .unwrap_or_else(|| "not set".into()),
             environment: project.environment.clone(),
         },
-        can_edit: cx.user.is(Role::MANAGERS),
+        can_edit,
+        key,
+        last: vec![
+            LastNotification {
+                environment: Environment::Production.as_str(),
+                when: when(production),
+            },
+            LastNotification {
+                environment: Environment::Sandbox.as_str(),
+                when: when(sandbox),
+            },
+        ],
+        needs,
+        more_requests: open.len().saturating_sub(REQUESTS_LISTED),
+        alerts,
     };
     cx.ok(&page)
 }

@@ -3,6 +3,7 @@ mod customers;
 pub mod keys;
 pub mod notifications;
 mod offers;
+mod overview;
 pub mod settings;
 mod subscriptions;
 pub mod transactions;

@@ -1,2 +1,3 @@
 //! `/projects/{project}/settings/…`: the project's settings.
+pub mod alerts;
 pub mod stores;

@@ -818,7 +818,7 @@ async fn a_wrong_master_key_is_refused_at_start_with_a_sentence_naming_the_varia
 }
 
 /// Runs `storedesk serve` with only the given STOREDESK_* variables; it must exit by itself.
-async fn serve_with(vars: &[(&str, &str)]) -> std::process::Output {
+pub async fn serve_with(vars: &[(&str, &str)]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_storedesk"));
     command.arg("serve").kill_on_drop(true);

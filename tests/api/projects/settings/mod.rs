@@ -1,2 +1,3 @@
 //! `/projects/{project}/settings/…`.
+pub mod alerts;
 pub mod stores;
