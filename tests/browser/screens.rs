@@ -335,6 +335,10 @@ async fn every_page_fits_a_phone_and_a_desktop_window() {
             ),
             ("test-notification/{id}".to_string(), test_id),
             ("notifications/{id}".to_string(), notification_id),
+            (
+                "customers/{id}".to_string(),
+                seed.long_history_original_id.clone(),
+            ),
         ]),
         more: vec![
             (
@@ -375,6 +379,11 @@ async fn every_page_fits_a_phone_and_a_desktop_window() {
                 "/projects/{project}/transactions",
                 "/projects/shop/transactions?q=not+an+id+at+all".to_string(),
                 422,
+            ),
+            (
+                "/projects/{project}/customers/{id}",
+                format!("/projects/shop/customers/{}", seed.app_account_token),
+                200,
             ),
             (
                 "/projects/{project}/subscriptions/{original_transaction_id}",
