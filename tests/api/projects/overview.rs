@@ -2,8 +2,9 @@
 //! and what needs doing, each with the link to where it is done; and the navigation's count of consumption
 //! requests waiting for an answer, with the nearest deadline, on every project page.
 use storedesk::apple_sim::SimEnvironment::Production;
-use storedesk::domain::Role;
+use storedesk::domain::{Role, Verdict};
 use storedesk::present::time;
+use storedesk::store::keys::KeyCheck;
 use storedesk::store::notification_work::NewGap;
 
 use crate::both_backends;
@@ -128,8 +129,9 @@ with_ready!(
         // A notification arrived through the webhook: its time is shown, and nothing asks for Step 4 any more.
         assert!(!html.contains("<dt>Last notification, Production</dt><dd>never</dd>"));
         assert!(html.contains("<dt>Last notification, Sandbox</dt><dd>never</dd>"));
-        assert!(html
-            .contains("<dt>Key</dt><dd><span class=\"badge badge-neutral\">not tried yet</span>"));
+        assert!(
+            html.contains("<dt>Key</dt><dd><span class=\"badge badge-warn\">not verified</span>")
+        );
 
         let (second, _) = consumption_request(&r).await;
         let html = support.get_text(OVERVIEW).await;
@@ -149,9 +151,16 @@ with_ready!(
     a_refused_key_and_a_notification_gap_are_listed_with_their_links,
     |r| {
         let key = r.app.store.key_in_use(r.project.id).await.unwrap().unwrap();
+        let refused = KeyCheck {
+            sandbox: Some(Verdict::Refused),
+            production: Some(Verdict::Refused),
+            ok: false,
+            summary: "Apple refused the key in both Sandbox and Production (HTTP 401).".into(),
+            failure: Some("HTTP 401 in Sandbox and in Production (Verify now)".into()),
+        };
         r.app
             .store
-            .record_key_call(key.id, Err(("HTTP 401 in Production", true)))
+            .record_key_check(key.id, &refused)
             .await
             .unwrap();
         let now = storedesk::clock::now_ms();
@@ -179,14 +188,13 @@ with_ready!(
             .iter()
             .find(|i| i.contains("/projects/demo/keys"))
             .unwrap();
-        assert!(
-            key_item.starts_with(&format!(
-                "Apple refused key {} (HTTP 401 in Production, ",
+        assert_eq!(
+            key_item,
+            &(esc(&format!(
+                "Key {} is refused: Apple refused this key in Sandbox and in Production (HTTP 401): its Key ID, Issuer ID and .p8 do not belong together, or it was revoked in App Store Connect.",
                 key.key_id
-            )),
-            "{key_item}"
+            )) + " <a href=\"/projects/demo/keys\">Check the key</a>")
         );
-        assert!(key_item.ends_with("<a href=\"/projects/demo/keys\">Check the key</a>"));
         let gap_item = items.iter().find(|i| i.contains("DID_RENEW")).unwrap();
         assert_eq!(
         gap_item,
@@ -194,12 +202,21 @@ with_ready!(
             + " <a href=\"/projects/demo/notifications\">See the notifications</a>")
     );
 
-        // A failing key says so too; once the gaps are marked as seen, they are no longer listed.
-        r.app
-            .store
-            .record_key_call(key.id, Err(("HTTP 401 in Production", true)))
-            .await
-            .unwrap();
+        // A key that worked again and then keeps being refused is failing, and says so too; once the gaps are
+        // marked as seen, they are no longer listed.
+        r.app.store.record_key_call(key.id, Ok(())).await.unwrap();
+        let html = lead.get_text(OVERVIEW).await;
+        assert!(html.contains("<span class=\"badge badge-good\">active</span>"));
+        assert!(!needs(&html)
+            .iter()
+            .any(|i| i.contains("/projects/demo/keys")));
+        for _ in 0..2 {
+            r.app
+                .store
+                .record_key_call(key.id, Err(("HTTP 401 in Production", true)))
+                .await
+                .unwrap();
+        }
         r.app
             .store
             .acknowledge_gaps(
@@ -213,7 +230,7 @@ with_ready!(
         assert!(html.contains("<span class=\"badge badge-bad\">failing</span>"));
         let items = needs(&html);
         assert!(items.iter().any(|i| i.starts_with(&format!(
-            "Apple refused key {} 2 times in a row",
+            "Key {} is failing: Apple keeps refusing calls signed with this key (HTTP 401).",
             key.key_id
         ))));
         assert!(!items.iter().any(|i| i.contains("DID_RENEW")));
@@ -236,7 +253,7 @@ with_ready!(a_project_in_order_has_nothing_to_do, |r| {
     assert!(html.contains("<p class=\"empty\">Nothing needs doing.</p>"));
     assert!(needs(&html).is_empty());
     assert!(html.contains(&format!(
-        "<span class=\"badge badge-good\">working</span> Apple accepts key {} (last success ",
+        "<span class=\"badge badge-good\">active</span> Key {} is active: Apple accepts calls signed with this key.",
         key.key_id
     )));
 });

@@ -6,8 +6,10 @@ use std::time::Duration;
 
 use storedesk::alerts::{job, run_once, AlertRun, Run};
 use storedesk::apple_sim::SimEnvironment::Production;
+use storedesk::domain::Verdict;
 use storedesk::state::AppState;
 use storedesk::store::alerts::{DeliveryStatus, NewAlert};
+use storedesk::store::keys::KeyCheck;
 use storedesk::store::notification_work::NewGap;
 use storedesk::store::AuditFilter;
 
@@ -59,12 +61,20 @@ async fn consumption_request(r: &Ready) -> (i64, i64) {
     (id, row.signed_date)
 }
 
-/// Apple refuses the project's key (a 401 recorded on it, as a call would); returns the key's id.
+/// Apple refuses the project's key: Verify now got HTTP 401 in Sandbox and in Production, as the keys page records
+/// it; returns the key's id.
 async fn refuse_key(r: &Ready) -> String {
     let key = r.app.store.key_in_use(r.project.id).await.unwrap().unwrap();
+    let refused = KeyCheck {
+        sandbox: Some(Verdict::Refused),
+        production: Some(Verdict::Refused),
+        ok: false,
+        summary: "Apple refused the key in both Sandbox and Production (HTTP 401).".into(),
+        failure: Some("HTTP 401 in Sandbox and in Production (Verify now)".into()),
+    };
     r.app
         .store
-        .record_key_call(key.id, Err(("HTTP 401 in Production", true)))
+        .record_key_check(key.id, &refused)
         .await
         .unwrap();
     key.key_id
@@ -151,7 +161,7 @@ with_alerts!(each_event_is_sent_once_to_each_webhook_that_chose_it, |r| {
         .find(|t| t.contains("In-App Purchase key"))
         .unwrap();
     assert!(key_text.starts_with(&format!(
-        "*[storedesk] Demo: Apple refuses the In-App Purchase key {key_id}*\nApple refused key {key_id} (HTTP 401 in Production, "
+        "*[storedesk] Demo: Apple refuses the In-App Purchase key {key_id}*\nKey {key_id} is refused: Apple refused this key in Sandbox and in Production (HTTP 401): its Key ID, Issuer ID and .p8 do not belong together, or it was revoked in App Store Connect.\n"
     )));
     assert!(key_text.contains(&format!("{base}/projects/demo/keys")));
     let gap_text = texts.iter().find(|t| t.contains("did not arrive")).unwrap();
@@ -170,7 +180,7 @@ with_alerts!(each_event_is_sent_once_to_each_webhook_that_chose_it, |r| {
     assert_eq!(tick(&state, now + 30 * MIN).await, AlertRun::default());
     assert_eq!((everything.count(), requests_only.count()), (3, 1));
 
-    // The key going from refused to failing is the same trouble; a key that recovers and fails again is new.
+    // A further 401 on a refused key is the same trouble; a key that recovers and fails again is new.
     let key = r.app.store.key_in_use(r.project.id).await.unwrap().unwrap();
     r.app
         .store
@@ -189,7 +199,9 @@ with_alerts!(each_event_is_sent_once_to_each_webhook_that_chose_it, |r| {
     }
     let relapse = tick(&state, now + 33 * MIN).await;
     assert_eq!((relapse.claimed, relapse.sent), (1, 1));
-    assert!(everything.texts()[3].contains(&format!("Apple refused key {key_id} 2 times in a row")));
+    assert!(everything.texts()[3].contains(&format!(
+        "Key {key_id} is failing: Apple keeps refusing calls signed with this key (HTTP 401)."
+    )));
 
     // What was sent is on the settings page and in the audit log.
     let html = r.admin.get_text(PAGE).await;
