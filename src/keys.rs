@@ -293,6 +293,46 @@ pub async fn rotate_master_key(
             urls += 1;
         }
     }
+    // Forwarding destinations' signing secrets (and a previous one still in force) too.
+    let mut secrets = 0;
+    for row in store.all_sealed_forward_secrets().await? {
+        if row.master_key_id == new_id {
+            continue;
+        }
+        let reseal = |sealed: &[u8], master_key_id: &str| -> anyhow::Result<Vec<u8>> {
+            let master = keyring.by_id(master_key_id).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the signing secret of forwarding destination {} is sealed under master key {master_key_id}, which is not the one given",
+                    row.id
+                )
+            })?;
+            let aad = forward_secret_aad(row.project_id, row.id);
+            let plain = master.open(sealed, &aad).map_err(|e| {
+                anyhow::anyhow!(
+                    "could not open the signing secret of forwarding destination {}: {e}",
+                    row.id
+                )
+            })?;
+            Ok(new.seal(&plain, &aad))
+        };
+        let sealed = reseal(&row.sealed_secret, &row.master_key_id)?;
+        let previous = match (&row.sealed_previous, &row.previous_master_key_id) {
+            (Some(p), Some(k)) => Some(reseal(p, k)?),
+            _ => None,
+        };
+        if store
+            .reseal_forward_secrets(
+                row.id,
+                &row.master_key_id,
+                &sealed,
+                previous.as_deref(),
+                &new_id,
+            )
+            .await?
+        {
+            secrets += 1;
+        }
+    }
     store.set_setting(MASTER_KEY_SETTING, &new_id).await?;
     store
         .audit(
@@ -300,7 +340,9 @@ pub async fn rotate_master_key(
             "master_key.rotate",
             None,
             &new_id,
-            &format!("{count} key(s) and {urls} alert webhook URL(s) re-sealed"),
+            &format!(
+                "{count} key(s), {urls} alert webhook URL(s) and {secrets} forwarding secret(s) re-sealed"
+            ),
         )
         .await?;
     Ok(count)
@@ -367,4 +409,47 @@ pub fn open_webhook_url(
     let url = String::from_utf8(plain.to_vec())
         .map_err(|_| anyhow::anyhow!("the webhook's URL is not text once opened"))?;
     Ok(secrecy::SecretString::from(url))
+}
+
+/// Associated data binds a sealed signing secret to its project and forwarding destination.
+fn forward_secret_aad(project_id: i64, destination_id: i64) -> Vec<u8> {
+    format!("storedesk/forward-secret/v1/project:{project_id}/destination:{destination_id}")
+        .into_bytes()
+}
+
+/// Seals a forwarding destination's signing secret (`whsec_…`) for its row: `(sealed bytes, master key id)`.
+pub fn seal_forward_secret(
+    keyring: &Keyring,
+    project_id: i64,
+    destination_id: i64,
+    secret: &secrecy::SecretString,
+) -> (Vec<u8>, String) {
+    use secrecy::ExposeSecret;
+    let master = keyring.current();
+    (
+        master.seal(
+            secret.expose_secret().as_bytes(),
+            &forward_secret_aad(project_id, destination_id),
+        ),
+        master.key_id(),
+    )
+}
+
+/// Opens a forwarding destination's signing secret for one delivery.
+pub fn open_forward_secret(
+    keyring: &Keyring,
+    project_id: i64,
+    destination_id: i64,
+    sealed: &[u8],
+    master_key_id: &str,
+) -> anyhow::Result<secrecy::SecretString> {
+    let master = keyring.by_id(master_key_id).ok_or_else(|| {
+        anyhow::anyhow!("the destination's signing secret is sealed under master key {master_key_id}, which this instance does not have")
+    })?;
+    let plain = master
+        .open(sealed, &forward_secret_aad(project_id, destination_id))
+        .map_err(|e| anyhow::anyhow!("could not open the destination's signing secret: {e}"))?;
+    let secret = String::from_utf8(plain.to_vec())
+        .map_err(|_| anyhow::anyhow!("the destination's signing secret is not text once opened"))?;
+    Ok(secrecy::SecretString::from(secret))
 }

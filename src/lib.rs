@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod forwarding;
 pub mod keys;
 pub mod metrics;
 pub mod notifications;

@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod api_tokens;
 pub mod audit;
 pub mod call_budget;
+pub mod forwarding;
 pub mod keys;
 pub mod leases;
 pub mod notification_log;

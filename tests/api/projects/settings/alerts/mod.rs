@@ -598,7 +598,7 @@ with_smtp!(
             .unwrap();
         assert_eq!(
             rotated[0].detail,
-            "0 key(s) and 1 alert webhook URL(s) re-sealed"
+            "0 key(s), 1 alert webhook URL(s) and 0 forwarding secret(s) re-sealed"
         );
     }
 );
