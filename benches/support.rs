@@ -328,6 +328,7 @@ async fn desk() -> Desk {
         session_idle: Duration::from_secs(3600),
         session_absolute: Duration::from_secs(24 * 3600),
         test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
+        trusted_proxies: Default::default(),
         alerts: storedesk::config::AlertSettings {
             interval: None,
             ..storedesk::config::AlertSettings::default()

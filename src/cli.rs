@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::client_address::TrustedProxies;
 use crate::config::{self, AppleSettings, ConfigError, DatabaseUrl, Settings};
 
 #[derive(Parser, Debug)]
@@ -128,6 +129,10 @@ pub struct ServeArgs {
     /// Hours after sign-in after which a session ends regardless of activity.
     #[arg(long, env = "STOREDESK_SESSION_MAX_HOURS", default_value_t = 168)]
     pub session_max_hours: u64,
+    /// Proxies (addresses or CIDR networks, separated by commas) whose X-Forwarded-For / Forwarded headers name
+    /// the client; from any other peer those headers are ignored.
+    #[arg(long, env = "STOREDESK_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     #[command(flatten)]
     pub alerts: AlertArgs,
 }
@@ -313,6 +318,13 @@ impl ServeArgs {
             session_idle: Duration::from_secs(self.session_idle_minutes * 60),
             session_absolute: Duration::from_secs(self.session_max_hours * 3600),
             test_notification_grace: config::TEST_NOTIFICATION_GRACE,
+            trusted_proxies: TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
+                .map_err(|e| {
+                ConfigError::new(
+                    "STOREDESK_TRUSTED_PROXIES",
+                    format!("IP addresses or CIDR networks separated by commas; {e}"),
+                )
+            })?,
             alerts: self.alerts.settings()?,
         })
     }

@@ -116,6 +116,8 @@ pub struct Settings {
     /// another URL ([`TEST_NOTIFICATION_GRACE`]; tests shorten it instead of waiting).
     pub test_notification_grace: Duration,
     pub alerts: AlertSettings,
+    /// Proxies whose forwarding headers name the client (`STOREDESK_TRUSTED_PROXIES`).
+    pub trusted_proxies: crate::client_address::TrustedProxies,
 }
 
 /// A minute: Apple reports a delivery only after the receiver answered, and storedesk answers only after its
@@ -132,6 +134,7 @@ impl std::fmt::Debug for Settings {
             .field("master_key", &"[redacted]")
             .field("apple", &self.apple)
             .field("alerts", &self.alerts)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }

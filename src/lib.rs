@@ -7,6 +7,7 @@ pub mod assets;
 pub mod auth;
 pub mod call_budget;
 pub mod cli;
+pub mod client_address;
 pub mod clock;
 pub mod commands;
 pub mod config;

@@ -93,6 +93,7 @@ impl Application {
             };
             App::new()
                 .app_data(state.clone())
+                .app_data(web::Data::new(state.settings.trusted_proxies.clone()))
                 // Requests the extractors refuse get the same pages as any other error, not actix's plain text;
                 // an id in the path that is not a number is an address with nothing at it.
                 .app_data(

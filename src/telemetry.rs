@@ -46,9 +46,29 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
             .get::<tracing_actix_web::RequestId>()
             .map(ToString::to_string)
             .unwrap_or_default();
+        // The client as `crate::client_address` reads it; the proxies it trusts are given to the app by startup.
+        let client = request
+            .app_data::<actix_web::web::Data<crate::client_address::TrustedProxies>>()
+            .map_or_else(
+                || {
+                    crate::client_address::of_request(
+                        request.peer_addr(),
+                        request.headers(),
+                        &Default::default(),
+                    )
+                },
+                |trusted| {
+                    crate::client_address::of_request(
+                        request.peer_addr(),
+                        request.headers(),
+                        trusted,
+                    )
+                },
+            );
         tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
+            http.client_ip = %client,
             http.route = %route,
             http.target = %target,
             http.status_code = tracing::field::Empty,

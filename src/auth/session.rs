@@ -43,10 +43,13 @@ pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
         .finish()
 }
 
+/// The client's address: the peer, or whom a trusted proxy says it forwards (`crate::client_address`).
 pub fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    let trusted = req
+        .app_data::<actix_web::web::Data<AppState>>()
+        .map(|s| &s.settings.trusted_proxies);
+    let none = crate::client_address::TrustedProxies::default();
+    crate::client_address::of_request(req.peer_addr(), req.headers(), trusted.unwrap_or(&none))
 }
 
 #[derive(Clone, Debug)]

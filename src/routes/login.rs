@@ -126,7 +126,7 @@ pub async fn submit(
     let now = crate::clock::now_ms();
 
     let subjects = [
-        throttle::account_subject(&email),
+        throttle::account_subject(&email, &ip),
         throttle::address_subject(&ip),
     ];
     let attempt = state.store.record_login_attempt(&subjects, now).await?;
@@ -171,7 +171,7 @@ pub async fn submit(
     state.store.forget_login_attempt(&attempt).await?;
     state
         .store
-        .clear_login_failures(&throttle::account_subject(&email))
+        .clear_login_failures(&throttle::account_subject(&email, &ip))
         .await?;
     let token = session::new_session_token();
     let user_agent = req

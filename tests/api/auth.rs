@@ -122,7 +122,7 @@ both_backends!(guesses_sent_at_once_are_held_to_the_same_limit, |app| {
     assert_eq!(checked + paused, AT_ONCE, "{statuses:?}");
     let (recorded, _) = app
         .store
-        .login_failures_since("account:ann@example.com", 0)
+        .login_failures_since("account:ann@example.com|address:127.0.0.1", 0)
         .await
         .unwrap();
     assert_eq!(

@@ -104,7 +104,7 @@ both_backends!(
         );
         assert_eq!(
             app.store
-                .login_failures_since("account:ann@example.com", 0)
+                .login_failures_since("account:ann@example.com|address:127.0.0.1", 0)
                 .await
                 .unwrap()
                 .0,

@@ -15,4 +15,5 @@ mod demo;
 mod health;
 mod index_store;
 mod projects;
+mod proxies;
 mod roles;
