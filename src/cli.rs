@@ -133,6 +133,12 @@ pub struct ServeArgs {
     /// the client; from any other peer those headers are ignored.
     #[arg(long, env = "STOREDESK_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
+    /// Days to keep notifications (and their consumption answers); default forever.
+    #[arg(long, env = "STOREDESK_KEEP_NOTIFICATIONS_DAYS")]
+    pub keep_notifications_days: Option<String>,
+    /// Days to keep forwarding deliveries that ended (delivered or dead); default forever.
+    #[arg(long, env = "STOREDESK_KEEP_DELIVERIES_DAYS")]
+    pub keep_deliveries_days: Option<String>,
     #[command(flatten)]
     pub alerts: AlertArgs,
 }
@@ -318,6 +324,16 @@ impl ServeArgs {
             session_idle: Duration::from_secs(self.session_idle_minutes * 60),
             session_absolute: Duration::from_secs(self.session_max_hours * 3600),
             test_notification_grace: config::TEST_NOTIFICATION_GRACE,
+            retention: config::Retention {
+                notifications: config::parse_days(
+                    "STOREDESK_KEEP_NOTIFICATIONS_DAYS",
+                    self.keep_notifications_days.as_deref(),
+                )?,
+                deliveries: config::parse_days(
+                    "STOREDESK_KEEP_DELIVERIES_DAYS",
+                    self.keep_deliveries_days.as_deref(),
+                )?,
+            },
             trusted_proxies: TrustedProxies::parse(self.trusted_proxies.as_deref().unwrap_or(""))
                 .map_err(|e| {
                 ConfigError::new(

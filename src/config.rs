@@ -6,8 +6,10 @@ use secrecy::SecretString;
 use crate::crypto::MasterKey;
 
 mod alerts;
+mod retention;
 
 pub use alerts::{alert_settings, parse_smtp_url, AlertSettings, SmtpSettings, SmtpTls};
+pub use retention::{parse_days, Retention};
 
 /// Where the data lives: the URL scheme picks the backend.
 #[derive(Clone)]
@@ -16,10 +18,9 @@ pub struct DatabaseUrl(String);
 impl DatabaseUrl {
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
         let raw = raw.trim();
-        if raw.starts_with("sqlite:")
-            || raw.starts_with("postgres://")
-            || raw.starts_with("postgresql://")
-        {
+        if raw.starts_with("sqlite:") {
+            Ok(Self(with_create_mode(raw)))
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
             Ok(Self(raw.to_string()))
         } else {
             Err(ConfigError::new(
@@ -51,6 +52,22 @@ impl DatabaseUrl {
             }
             _ => self.0.clone(),
         }
+    }
+}
+
+/// A SQLite file named without `mode=` is created when it does not exist yet, as people expect of a database
+/// storedesk manages (SQLite's own default, `rw`, fails with "unable to open database file"). A `mode=` given is
+/// kept, so `?mode=ro` or `?mode=rw` still mean what they say; an in-memory database needs none.
+fn with_create_mode(raw: &str) -> String {
+    let has_mode = raw
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|p| p.starts_with("mode=")));
+    if has_mode || raw.contains(":memory:") {
+        raw.to_owned()
+    } else if raw.contains('?') {
+        format!("{raw}&mode=rwc")
+    } else {
+        format!("{raw}?mode=rwc")
     }
 }
 
@@ -116,6 +133,8 @@ pub struct Settings {
     /// another URL ([`TEST_NOTIFICATION_GRACE`]; tests shorten it instead of waiting).
     pub test_notification_grace: Duration,
     pub alerts: AlertSettings,
+    /// How long notifications and forwarding deliveries are kept (forever by default).
+    pub retention: Retention,
     /// Proxies whose forwarding headers name the client (`STOREDESK_TRUSTED_PROXIES`).
     pub trusted_proxies: crate::client_address::TrustedProxies,
 }
@@ -287,6 +306,21 @@ pub fn load_extra_roots(raw: &str) -> Result<Vec<Vec<u8>>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sqlite_file_without_a_mode_is_created_and_a_given_mode_is_kept() {
+        let parsed = |raw: &str| DatabaseUrl::parse(raw).unwrap().as_str().to_owned();
+        assert_eq!(
+            parsed("sqlite:///var/lib/storedesk/storedesk.db"),
+            "sqlite:///var/lib/storedesk/storedesk.db?mode=rwc"
+        );
+        assert_eq!(
+            parsed("sqlite://data/s.db?cache=shared"),
+            "sqlite://data/s.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(parsed("sqlite://s.db?mode=ro"), "sqlite://s.db?mode=ro");
+        assert_eq!(parsed("sqlite::memory:"), "sqlite::memory:");
+    }
 
     #[test]
     fn a_postgres_password_never_shows_in_the_redacted_url() {

@@ -66,6 +66,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         session_absolute: Duration::from_secs(7 * 24 * 3600),
         test_notification_grace: crate::config::TEST_NOTIFICATION_GRACE,
         trusted_proxies: Default::default(),
+        retention: Default::default(),
         // Alerts work in the demo through webhooks; e-mail needs a mail server, which the demo has not.
         alerts: config::AlertSettings::default(),
     };
@@ -116,18 +117,38 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     println!("  Apple simulator: {}", sim.base_url());
     println!("  Data:     {}", dir.display());
-    println!("Press Ctrl-C to stop.");
+    println!("Press Ctrl-C to stop (or send SIGTERM).");
     let server = app.server();
     let handle = server.handle();
     let running = tokio::spawn(server);
-    tokio::signal::ctrl_c()
-        .await
-        .context("could not wait for Ctrl-C")?;
+    stop_requested().await?;
     println!("Stopping…");
     handle.stop(true).await;
     let _ = running.await;
     sim.stop().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM — what `kill`, systemd, Docker and a terminal's close send — both stop the demo cleanly, as
+/// they stop `serve` (actix stops on either by itself; the demo waits on its own so it can stop the simulator too).
+async fn stop_requested() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate =
+            signal(SignalKind::terminate()).context("could not listen for SIGTERM")?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.context("could not wait for Ctrl-C")?,
+            _ = terminate.recv() => {}
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("could not wait for Ctrl-C")
+    }
 }
 
 pub const DEMO_PROJECT: &str = "demo";

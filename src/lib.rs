@@ -17,6 +17,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod forwarding;
+pub mod housekeeping;
 pub mod keys;
 pub mod metrics;
 pub mod notifications;

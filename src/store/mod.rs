@@ -11,6 +11,7 @@ pub mod api_tokens;
 pub mod audit;
 pub mod call_budget;
 pub mod forwarding;
+pub mod housekeeping;
 pub mod keys;
 pub mod leases;
 pub mod notification_log;

@@ -60,11 +60,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn prune_login_failures(&self, before: i64) -> StoreResult<()> {
-        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+    /// Removes failures recorded before `before`; returns how many.
+    pub async fn prune_login_failures(&self, before: i64) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM login_failures WHERE at < $1")
             .bind(before)
             .execute(self.pool())
             .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 }

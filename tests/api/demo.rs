@@ -22,13 +22,12 @@ fn printed(lines: &[String], label: &str) -> Option<String> {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_starts_serves_a_lookup_and_stops_on_ctrl_c() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts the real `storedesk demo` on a free port; returns it, its printed lines up to the banner, and the port.
+fn start_demo(dir: &std::path::Path) -> (std::process::Child, Vec<String>, u16) {
     let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_storedesk"))
         .args(["demo", "--bind", &format!("127.0.0.1:{port}"), "--data-dir"])
-        .arg(dir.path())
+        .arg(dir)
         .env_remove("STOREDESK_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -54,6 +53,38 @@ async fn demo_starts_serves_a_lookup_and_stops_on_ctrl_c() {
             lines.push(line);
         }
     }
+    (child, lines, port)
+}
+
+/// Sends `signal` and expects a clean exit within 15 s.
+fn stops_cleanly_on(child: &mut std::process::Child, signal: &str) {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(
+                status.success(),
+                "the demo exited with {status} after {signal}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo kept running after {signal}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_starts_serves_a_lookup_and_stops_on_ctrl_c() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, lines, port) = start_demo(dir.path());
     let password = printed(&lines, "Password:").expect("a printed password");
     let open = printed(&lines, "Open:").expect("a printed URL");
     let try_url = printed(&lines, "Try:").expect("a suggested lookup");
@@ -91,22 +122,18 @@ async fn demo_starts_serves_a_lookup_and_stops_on_ctrl_c() {
     assert!(page.contains("Transaction history"));
 
     // Ctrl-C: SIGINT, then a clean exit.
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "the demo exited with {status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the demo kept running after Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    stops_cleanly_on(&mut child, "-INT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_stops_cleanly_on_sigterm_as_serve_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, _, port) = start_demo(dir.path());
+    let ready = client()
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    stops_cleanly_on(&mut child, "-TERM");
 }
