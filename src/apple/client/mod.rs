@@ -90,26 +90,50 @@ impl std::fmt::Debug for ApiCredentials {
 pub struct Answered<T> {
     pub environment: Environment,
     pub value: T,
+    /// Production answered HTTP 401 and Sandbox answered instead: an app not released to Production yet (Apple's
+    /// Production API refuses every key of such an app), so pages say where the answer came from and why.
+    pub production_refused: bool,
 }
 
-/// Apple's advice when a transaction's environment is unknown: ask Production, and on "not found" ask
-/// Sandbox. Any other Production error is returned as is (a 401 or 5xx says nothing about Sandbox).
+impl<T> Answered<T> {
+    pub fn from(environment: Environment, value: T) -> Self {
+        Answered {
+            environment,
+            value,
+            production_refused: false,
+        }
+    }
+}
+
+/// Apple's advice when a transaction's environment is unknown: ask Production, and on "not found" ask Sandbox.
+/// A 401 from Production is asked of Sandbox too: before its first release (and during App Review) an app's
+/// Production API refuses every key, while Sandbox, where its purchases are, accepts it. If Sandbox refuses as
+/// well, Production's 401 is returned: the key is refused. Any other Production error (a 5xx, a 429) says nothing
+/// about Sandbox and is returned as is.
 pub async fn with_fallback<T, F, Fut>(f: F) -> Result<Answered<T>, AppleError>
 where
     F: Fn(Environment) -> Fut,
     Fut: Future<Output = Result<T, AppleError>>,
 {
     match f(Environment::Production).await {
-        Ok(value) => Ok(Answered {
-            environment: Environment::Production,
-            value,
-        }),
-        Err(e) if e.is_not_found_in_environment() => {
-            f(Environment::Sandbox).await.map(|value| Answered {
+        Ok(value) => Ok(Answered::from(Environment::Production, value)),
+        Err(e) if e.is_not_found_in_environment() => f(Environment::Sandbox)
+            .await
+            .map(|value| Answered::from(Environment::Sandbox, value)),
+        Err(
+            refused @ AppleError::Unauthorized {
+                environment: Environment::Production,
+            },
+        ) => match f(Environment::Sandbox).await {
+            Ok(value) => Ok(Answered {
                 environment: Environment::Sandbox,
                 value,
-            })
-        }
+                production_refused: true,
+            }),
+            // Refused in both: the key itself, said as Production's refusal (the environment asked first).
+            Err(AppleError::Unauthorized { .. }) => Err(refused),
+            Err(e) => Err(e),
+        },
         Err(e) => Err(e),
     }
 }

@@ -754,6 +754,41 @@ async fn fallback_stops_at_production_success_and_other_errors() {
 }
 
 #[tokio::test]
+async fn a_production_401_is_asked_of_sandbox_as_for_an_app_not_released_yet() {
+    // Production refuses every key (an app not released there); Sandbox knows transaction 1 and refuses 2's key.
+    let stub = Stub::start(|req, _| {
+        if req.path.starts_with("/prod/") {
+            Reply::empty(401)
+        } else if req.path.starts_with("/sandbox/inApps/v1/transactions/1") {
+            Reply::model(200, "transactionInfoResponse")
+        } else {
+            Reply::empty(401)
+        }
+    })
+    .await;
+    let client = client_for(&stub, |_| {});
+    let creds = creds();
+    let answered = client
+        .get_transaction_info_any_env(&creds, &tid("1"))
+        .await
+        .unwrap();
+    assert_eq!(answered.environment, Environment::Sandbox);
+    assert!(answered.production_refused);
+    // Refused in both: the key is refused, said as Production's refusal.
+    let err = client
+        .get_transaction_info_any_env(&creds, &tid("2"))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        AppleError::Unauthorized {
+            environment: Environment::Production
+        }
+    ));
+    assert_eq!(stub.count(), 4);
+}
+
+#[tokio::test]
 async fn rate_limit_soon_is_waited_out_once() {
     let stub = Stub::start(|_, i| {
         if i == 0 {

@@ -8,6 +8,8 @@ mod order;
 mod report;
 mod transaction;
 
+pub use transaction::NOT_RELEASED;
+
 use serde::Serialize;
 use serde_json::Value;
 

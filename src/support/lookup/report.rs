@@ -34,6 +34,8 @@ pub(super) struct Fresh {
     refunds_problem: Option<AppleProblem>,
     /// The customer's subscriptions now, or why Apple did not say (the index then tells what it knows).
     customer: Result<CustomerNow, AppleProblem>,
+    /// Production refused the key and Sandbox answered (an app not yet released): the page says so.
+    pub(super) production_refused: bool,
 }
 
 /// Takes what the page's sections brought as it comes out of verification, and tells the story. `touched` are the
@@ -197,6 +199,7 @@ pub(super) async fn report_from_answers(
         history_problem,
         refunds_problem,
         customer,
+        production_refused: false,
     }
 }
 
@@ -221,6 +224,7 @@ pub(super) async fn finish_fresh(
         history_problem,
         refunds_problem,
         customer,
+        production_refused,
     } = fresh;
     let audit = AuditNote {
         actor,
@@ -262,9 +266,15 @@ pub(super) async fn finish_fresh(
     } else {
         extra_matches
     };
+    let mut freshness = Freshness::from_apple(environment, now);
+    if production_refused {
+        freshness
+            .sentence
+            .push_str(super::transaction::NOT_RELEASED);
+    }
     Ok(SearchResult {
         input: input.clone(),
-        freshness: Freshness::from_apple(environment, now),
+        freshness,
         matches,
         report: Some(report),
         not_found: None,

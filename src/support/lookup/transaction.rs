@@ -1,6 +1,11 @@
 //! The transaction-id path: Apple's Get Transaction Info (in either environment) with the page's other calls in
 //! the same key session, the app transaction id that only the history takes, and the index when Apple can't
 //! answer.
+/// Said beside an answer from Sandbox after Production refused the key (see `crate::apple::with_fallback`).
+pub const NOT_RELEASED: &str =
+    " Production refused the key (HTTP 401), as Apple does for an app not yet released \
+     there, so storedesk asked Sandbox; the key is fine.";
+
 use super::from_index::from_index;
 use super::report::{finish_fresh, report_from_answers};
 use super::{HistoryRequest, SearchResult};
@@ -41,15 +46,19 @@ pub(super) async fn by_transaction_id(
         )
         .await;
         let checked = check.wait().await.pop();
-        Ok((sections, checked))
+        Ok((sections, checked, info.production_refused))
     })
     .await?;
     let fresh = match answer {
-        Ok((sections, checked)) => the_one(checked).map(|p| (p, sections)),
+        Ok((sections, checked, production_refused)) => {
+            the_one(checked).map(|p| (p, sections, production_refused))
+        }
         // An app transaction id is refused by Get Transaction Info, but the history takes it: its newest
         // transaction becomes the one shown.
         Err(p) if p.code == Some(ApiErrorKind::AppTransactionIdNotSupported.code()) => {
-            by_app_transaction_id(state, project, id, history).await?
+            by_app_transaction_id(state, project, id, history)
+                .await?
+                .map(|(p, sections)| (p, sections, false))
         }
         Err(p) if p.is_not_found() => Err(AppleProblem::not_found(
             "Apple has no transaction with this id, in Production or in Sandbox.",
@@ -57,7 +66,7 @@ pub(super) async fn by_transaction_id(
         Err(p) => Err(p),
     };
     match fresh {
-        Ok((primary, sections)) => {
+        Ok((primary, sections, production_refused)) => {
             let env = primary.environment;
             let touched = [
                 primary
@@ -73,8 +82,9 @@ pub(super) async fn by_transaction_id(
                     .clone()
                     .unwrap_or_default(),
             ];
-            let fresh =
+            let mut fresh =
                 report_from_answers(project, primary, sections, history, &touched, now).await;
+            fresh.production_refused = production_refused;
             let detail = format!("transaction id; answered by Apple ({env})");
             finish_fresh(
                 state,

@@ -135,10 +135,9 @@ pub async fn extend_renewal_date(
                 }
             };
             match known_env {
-                Some(env) => call(env).await.map(|value| crate::apple::Answered {
-                    environment: env,
-                    value,
-                }),
+                Some(env) => call(env)
+                    .await
+                    .map(|value| crate::apple::Answered::from(env, value)),
                 None => with_fallback(call).await,
             }
         }

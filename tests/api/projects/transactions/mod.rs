@@ -4,3 +4,4 @@ mod history;
 mod outage;
 mod search;
 mod state;
+mod unreleased;
