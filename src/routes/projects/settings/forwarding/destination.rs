@@ -268,7 +268,7 @@ pub async fn update(
         Ok(settings) => settings,
         Err(shown) => {
             let mut page = destination_page(&cx, &d, &LogQuery::default()).await?;
-            page.form = shown;
+            page.form = *shown;
             return cx.unprocessable(&page);
         }
     };

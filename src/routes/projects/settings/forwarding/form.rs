@@ -106,7 +106,7 @@ fn choices(ticked: &[String]) -> Vec<TypeChoice> {
 }
 
 /// Checks the form: the settings to store (with `enabled` as given), or the form to show again.
-pub fn check(form: &DestinationForm, enabled: bool) -> Result<DestinationSettings, FormView> {
+pub fn check(form: &DestinationForm, enabled: bool) -> Result<DestinationSettings, Box<FormView>> {
     let name = form.name.trim().to_owned();
     let typed: Vec<String> = form
         .rest
@@ -158,6 +158,6 @@ pub fn check(form: &DestinationForm, enabled: bool) -> Result<DestinationSetting
                 .collect(),
             enabled,
         }),
-        _ => Err(shown),
+        _ => Err(Box::new(shown)),
     }
 }

@@ -170,7 +170,7 @@ pub async fn add(
     let form = form.into_inner();
     let settings = match form::check(&form, true) {
         Ok(settings) => settings,
-        Err(shown) => return refuse(&cx, shown).await,
+        Err(shown) => return refuse(&cx, *shown).await,
     };
     let secret: SecretString = crate::forwarding::secret::generate();
     let keyring = cx.state.settings.keyring();

@@ -32,7 +32,7 @@ pub struct ReplayFields {
 }
 
 /// Checks the form: the replay to record, or the form to show again with its sentences.
-pub fn check(destination_id: i64, f: &ReplayFields) -> Result<NewReplay, ReplayForm> {
+pub fn check(destination_id: i64, f: &ReplayFields) -> Result<NewReplay, Box<ReplayForm>> {
     let mut shown = ReplayForm {
         from: f.from.trim().to_owned(),
         to: f.to.trim().to_owned(),
@@ -90,7 +90,7 @@ pub fn check(destination_id: i64, f: &ReplayFields) -> Result<NewReplay, ReplayF
                     .collect(),
             })
         }
-        _ => Err(shown),
+        _ => Err(Box::new(shown)),
     }
 }
 
@@ -105,7 +105,7 @@ pub async fn start(
         Ok(replay) => replay,
         Err(shown) => {
             let mut page = destination_page(&cx, &d, &LogQuery::default()).await?;
-            page.replay = shown;
+            page.replay = *shown;
             return cx.unprocessable(&page);
         }
     };
