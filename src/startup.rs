@@ -75,6 +75,7 @@ impl Application {
         crate::notifications::gap::spawn_schedule(state.clone().into_inner())?;
         crate::alerts::spawn_schedule(state.clone().into_inner());
         crate::housekeeping::spawn_schedule(state.clone().into_inner());
+        crate::forwarding::replay::spawn_schedule(store.clone());
         let hsts = settings.secure_cookies();
         let server = HttpServer::new(move || {
             let security = actix_web::middleware::DefaultHeaders::new()

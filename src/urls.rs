@@ -261,6 +261,72 @@ pub fn alert_channel_test(slug: &str, id: impl Borrow<i64>) -> String {
     format!("{}/{id}/test", alert_settings(slug))
 }
 
+/// A notification's deliveries start a new round to one destination (the form names it).
+pub fn notification_redeliver(slug: &str, id: impl Borrow<i64>) -> String {
+    format!("{}/redeliver", notification(slug, id))
+}
+
+/// Where a project's notifications are forwarded (the publisher's own servers), with each destination's health.
+pub fn forwarding(slug: &str) -> String {
+    format!("{}/settings/forwarding", project(slug))
+}
+
+/// One destination: its delivery log, settings, replays and actions.
+pub fn forwarding_destination(slug: &str, id: impl Borrow<i64>) -> String {
+    let id = *id.borrow();
+    format!("{}/{id}", forwarding(slug))
+}
+
+/// A destination's delivery log with its filters and page (`before`: the last delivery id of the previous page).
+pub fn forwarding_log(
+    slug: &str,
+    id: impl Borrow<i64>,
+    status: &str,
+    environment: &str,
+    before: Option<i64>,
+) -> String {
+    let mut pairs = Vec::new();
+    if !status.is_empty() {
+        pairs.push(("status", status.to_owned()));
+    }
+    if !environment.is_empty() {
+        pairs.push(("environment", environment.to_owned()));
+    }
+    if let Some(before) = before {
+        pairs.push(("before", before.to_string()));
+    }
+    format!("{}#log", link(&forwarding_destination(slug, id), &pairs))
+}
+
+pub fn forwarding_pause(slug: &str, id: impl Borrow<i64>) -> String {
+    format!("{}/pause", forwarding_destination(slug, id))
+}
+
+pub fn forwarding_resume(slug: &str, id: impl Borrow<i64>) -> String {
+    format!("{}/resume", forwarding_destination(slug, id))
+}
+
+pub fn forwarding_rotate(slug: &str, id: impl Borrow<i64>) -> String {
+    format!("{}/rotate", forwarding_destination(slug, id))
+}
+
+pub fn forwarding_remove(slug: &str, id: impl Borrow<i64>) -> String {
+    format!("{}/remove", forwarding_destination(slug, id))
+}
+
+pub fn forwarding_test(slug: &str, id: impl Borrow<i64>) -> String {
+    format!("{}/test", forwarding_destination(slug, id))
+}
+
+pub fn forwarding_replay(slug: &str, id: impl Borrow<i64>) -> String {
+    format!("{}/replay", forwarding_destination(slug, id))
+}
+
+/// The JSON API's delivery log of a project.
+pub fn api_forward_deliveries(slug: &str) -> String {
+    format!("/api/v1/projects/{}/forwarding/deliveries", segment(slug))
+}
+
 /// The JSON API's transactions endpoint of a project.
 pub fn api_transactions(slug: &str) -> String {
     format!("/api/v1/projects/{}/transactions", segment(slug))

@@ -121,6 +121,18 @@ route_table! {
     POST "/projects/{project}/settings/alerts/webhooks", MANAGERS => projects::settings::alerts::webhooks::add;
     POST "/projects/{project}/settings/alerts/{id:\\d+}/remove", MANAGERS => projects::settings::alerts::channel::remove;
     POST "/projects/{project}/settings/alerts/{id:\\d+}/test", MANAGERS => projects::settings::alerts::channel::test;
+    // Forwarding: support reads the destinations and their logs (issue 18); only managers change them.
+    GET "/projects/{project}/settings/forwarding", EVERYONE => projects::settings::forwarding::page;
+    POST "/projects/{project}/settings/forwarding", MANAGERS => projects::settings::forwarding::add;
+    GET "/projects/{project}/settings/forwarding/{id:\\d+}", EVERYONE => projects::settings::forwarding::destination::page;
+    POST "/projects/{project}/settings/forwarding/{id:\\d+}", MANAGERS => projects::settings::forwarding::destination::update;
+    POST "/projects/{project}/settings/forwarding/{id:\\d+}/pause", MANAGERS => projects::settings::forwarding::actions::pause;
+    POST "/projects/{project}/settings/forwarding/{id:\\d+}/resume", MANAGERS => projects::settings::forwarding::actions::resume;
+    POST "/projects/{project}/settings/forwarding/{id:\\d+}/rotate", MANAGERS => projects::settings::forwarding::actions::rotate;
+    POST "/projects/{project}/settings/forwarding/{id:\\d+}/remove", MANAGERS => projects::settings::forwarding::actions::remove;
+    POST "/projects/{project}/settings/forwarding/{id:\\d+}/test", MANAGERS => projects::settings::forwarding::actions::test;
+    POST "/projects/{project}/settings/forwarding/{id:\\d+}/replay", MANAGERS => projects::settings::forwarding::replay::start;
+    POST "/projects/{project}/notifications/{id:\\d+}/redeliver", MANAGERS => projects::notifications::redeliver::redeliver;
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -214,6 +226,21 @@ mod tests {
             ("POST", urls::alert_webhooks(s)),
             ("POST", urls::alert_channel_remove(s, id)),
             ("POST", urls::alert_channel_test(s, id)),
+            ("GET", urls::forwarding(s)),
+            ("POST", urls::forwarding(s)),
+            ("GET", urls::forwarding_destination(s, id)),
+            (
+                "GET",
+                urls::forwarding_log(s, id, "dead", "Sandbox", Some(9)),
+            ),
+            ("POST", urls::forwarding_destination(s, id)),
+            ("POST", urls::forwarding_pause(s, id)),
+            ("POST", urls::forwarding_resume(s, id)),
+            ("POST", urls::forwarding_rotate(s, id)),
+            ("POST", urls::forwarding_remove(s, id)),
+            ("POST", urls::forwarding_test(s, id)),
+            ("POST", urls::forwarding_replay(s, id)),
+            ("POST", urls::notification_redeliver(s, id)),
         ];
         for (method, url) in &built {
             assert!(

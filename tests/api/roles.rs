@@ -243,7 +243,9 @@ fn every_route_is_in_the_table_once() {
 fn support_never_reaches_settings_key_changes_offers_or_admin_pages() {
     // product.md: "`support` never sees or changes key material or settings"; user management is the admins'.
     for rule in TABLE {
-        let sensitive = rule.path.contains("/settings/")
+        // Issue 18: support sees the forwarding destinations and their delivery logs read-only (never a secret).
+        let reads_forwarding = rule.method == "GET" && rule.path.contains("/settings/forwarding");
+        let sensitive = (rule.path.contains("/settings/") && !reads_forwarding)
             || rule.path.starts_with("/admin/")
             || rule.path.ends_with("/offers")
             || (rule.method == "POST" && rule.path.contains("/keys"));

@@ -306,6 +306,28 @@ async fn every_page_fits_a_phone_and_a_desktop_window() {
         .await;
     assert!(b.exists("#offer-signature").await, "the signature is shown");
     problems.extend(measure_in_both(&b, "a promotional offer's signature (after Sign)").await);
+    b.goto("/projects/shop/settings/forwarding").await;
+    b.fill("#add-name", "Acme billing backend (production, eu-west-1)")
+        .await;
+    b.fill(
+        "#add-url",
+        "https://billing-backend.eu-west-1.internal.acme-fitness.example/apple/notifications/v2",
+    )
+    .await;
+    b.click_and_wait("main form[action='/projects/shop/settings/forwarding'] button[type=submit]")
+        .await;
+    assert!(b.exists("#new-secret").await, "the signing secret is shown");
+    problems.extend(
+        measure_in_both(&b, "a destination's signing secret (after Add destination)").await,
+    );
+    let destination = b
+        .find("main a[href^='/projects/shop/settings/forwarding/']")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let destination_id = destination.rsplit('/').next().unwrap().to_string();
     b.goto("/projects/shop/notifications").await;
     b.click_and_wait("main form[action='/projects/shop/notifications/backfill'] button")
         .await;
@@ -335,6 +357,7 @@ async fn every_page_fits_a_phone_and_a_desktop_window() {
             ),
             ("test-notification/{id}".to_string(), test_id),
             ("notifications/{id}".to_string(), notification_id),
+            ("forwarding/{id}".to_string(), destination_id),
             (
                 "customers/{id}".to_string(),
                 seed.long_history_original_id.clone(),

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 pub mod auth;
 pub mod error;
+pub mod forwarding;
 pub mod json;
 pub mod offers;
 pub mod projects;
@@ -59,6 +60,8 @@ api_table! {
     GET "/projects/{project}/transactions", Read => transactions::transactions;
     GET "/projects/{project}/transactions/{transaction_id}/history.csv", Read => transactions::history_csv;
     GET "/projects/{project}/subscriptions/{original_transaction_id}", Read => transactions::subscription;
+    GET "/projects/{project}/forwarding/deliveries", Read => forwarding::deliveries;
+    POST "/projects/{project}/forwarding/deliveries/{notification_id}/redeliver", Sign => forwarding::redeliver;
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

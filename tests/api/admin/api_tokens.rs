@@ -558,12 +558,22 @@ both_backends!(
 );
 
 #[test]
-fn only_signing_an_offer_needs_a_sign_token() {
+fn only_signing_an_offer_and_redelivering_need_a_sign_token() {
+    // Redeliver (issue 18) makes storedesk act, so a read token, which only reads, may not.
     use storedesk::domain::ApiScope;
     let signing: Vec<_> = storedesk::routes::api::TABLE
         .iter()
         .filter(|rule| rule.scope == ApiScope::Sign)
         .map(|rule| (rule.method, rule.path))
         .collect();
-    assert_eq!(signing, [("POST", "/projects/{project}/offers/signature")]);
+    assert_eq!(
+        signing,
+        [
+            ("POST", "/projects/{project}/offers/signature"),
+            (
+                "POST",
+                "/projects/{project}/forwarding/deliveries/{notification_id}/redeliver"
+            )
+        ]
+    );
 }

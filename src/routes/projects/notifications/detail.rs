@@ -9,8 +9,21 @@ use crate::notifications::words;
 use crate::present::duration::time_left;
 use crate::present::status::subscription_badge;
 use crate::present::time;
+use crate::routes::projects::settings::forwarding::destination::delivery_word;
 use crate::routes::{Layout, ProjectContext};
 use crate::store::notification_log::CONSUMPTION_DEADLINE_MS;
+
+/// One destination's delivery of this notification (or none yet), with Redeliver for managers.
+pub struct ForwardView {
+    pub destination_id: i64,
+    pub name: String,
+    pub href: String,
+    pub enabled: bool,
+    pub word: &'static str,
+    pub badge: &'static str,
+    pub attempts: i64,
+    pub last: String,
+}
 
 pub struct ConsumptionState {
     pub answered: bool,
@@ -30,6 +43,8 @@ pub struct DetailPage {
     pub raw_json: String,
     pub status: Option<(String, &'static str)>,
     pub consumption: Option<ConsumptionState>,
+    pub forwards: Vec<ForwardView>,
+    pub can_manage: bool,
 }
 
 pub async fn page(
@@ -61,6 +76,42 @@ pub async fn page(
     } else {
         None
     };
+    let (destinations, deliveries) = tokio::join!(
+        state.store.forward_destinations(project.id),
+        state.store.forward_deliveries_of(project.id, row.id)
+    );
+    let (destinations, deliveries) = (destinations?, deliveries?);
+    let forwards = destinations
+        .iter()
+        .map(|d| {
+            let delivery = deliveries.iter().find(|x| x.destination_id == d.id);
+            let (word, badge) = delivery.map_or(("not sent", "badge-neutral"), delivery_word);
+            ForwardView {
+                destination_id: d.id,
+                name: d.settings.name.clone(),
+                href: crate::urls::forwarding_destination(&project.slug, d.id),
+                enabled: d.settings.enabled,
+                word,
+                badge,
+                attempts: delivery.map_or(0, |x| x.attempts),
+                last: delivery
+                    .map(|x| match (x.last_status, x.last_attempt_at) {
+                        (Some(s), Some(at)) => {
+                            format!("HTTP {s}, {}", time::utc_and_relative(at, now))
+                        }
+                        (None, Some(at)) => format!(
+                            "{}, {}",
+                            x.last_error.clone().unwrap_or_else(|| "no answer".into()),
+                            time::utc_and_relative(at, now)
+                        ),
+                        _ => "not tried yet".into(),
+                    })
+                    .unwrap_or_else(|| {
+                        "it did not match this destination, or came before it".into()
+                    }),
+            }
+        })
+        .collect();
     let title = format!(
         "Notification · {}",
         words::type_label(&row.notification_type)
@@ -77,6 +128,8 @@ pub async fn page(
         raw_json: decoded.raw_pretty,
         n: NotificationView::new(&project.slug, &row, now),
         consumption,
+        forwards,
+        can_manage: cx.user.is(crate::domain::Role::MANAGERS),
     };
     cx.ok(&page)
 }

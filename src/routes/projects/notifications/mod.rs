@@ -4,6 +4,7 @@ pub mod backfill;
 pub mod consumption;
 pub mod detail;
 mod log_page;
+pub mod redeliver;
 pub mod refunds;
 pub mod view;
 

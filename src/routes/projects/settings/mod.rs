@@ -1,3 +1,4 @@
 //! `/projects/{project}/settings/…`: the project's settings.
 pub mod alerts;
+pub mod forwarding;
 pub mod stores;

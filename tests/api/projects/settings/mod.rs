@@ -1,3 +1,4 @@
 //! `/projects/{project}/settings/…`.
 pub mod alerts;
+pub mod forwarding;
 pub mod stores;

@@ -70,6 +70,35 @@ pub struct WizardPage {
     pub key_action: String,
     pub offer_activate_anyway: bool,
     pub notifications: step4::Step4View,
+    pub forwarding: ForwardingSummary,
+}
+
+/// Step 4's word on forwarding: how many destinations, and a sentence for each that is failing (the banner).
+pub struct ForwardingSummary {
+    pub destinations: usize,
+    pub failing: Vec<String>,
+}
+
+async fn forwarding_summary(cx: &ProjectContext) -> Result<ForwardingSummary, AppError> {
+    use crate::forwarding::health::Health;
+    let rows = cx.state.store.forward_destinations(cx.project.id).await?;
+    Ok(ForwardingSummary {
+        destinations: rows.len(),
+        failing: rows
+            .iter()
+            .filter_map(|d| match Health::of(d) {
+                Health::Failing { in_a_row } => Some(format!(
+                    "“{}” is failing: its last {in_a_row} deliveries failed ({}).",
+                    d.settings.name,
+                    d.last_failure
+                        .as_deref()
+                        .unwrap_or("no details")
+                        .trim_end_matches('.')
+                )),
+                _ => None,
+            })
+            .collect(),
+    })
 }
 
 /// Step 3 from the key's health: verified once Apple accepted the key in Production (or accepts its calls),
@@ -111,6 +140,7 @@ pub async fn wizard_page(cx: &ProjectContext) -> Result<WizardPage, AppError> {
     let now = crate::clock::now_ms();
     let key = row.as_ref().map(|k| KeyView::from_row(k, now));
     let (notifications, step4) = step4::step4_view(state, project, key.is_some()).await?;
+    let forwarding = forwarding_summary(cx).await?;
     Ok(WizardPage {
         layout: cx.layout("Apple App Store", "settings"),
         slug: project.slug.clone(),
@@ -131,6 +161,7 @@ pub async fn wizard_page(cx: &ProjectContext) -> Result<WizardPage, AppError> {
         key_action: crate::urls::apple_key(&project.slug),
         offer_activate_anyway: false,
         notifications,
+        forwarding,
     })
 }
 
