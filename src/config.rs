@@ -6,8 +6,10 @@ use secrecy::SecretString;
 use crate::crypto::MasterKey;
 
 mod alerts;
+mod forwarding;
 
 pub use alerts::{alert_settings, parse_smtp_url, AlertSettings, SmtpSettings, SmtpTls};
+pub use forwarding::{forward_settings, ForwardSettings};
 
 /// Where the data lives: the URL scheme picks the backend.
 #[derive(Clone)]
@@ -116,6 +118,8 @@ pub struct Settings {
     /// another URL ([`TEST_NOTIFICATION_GRACE`]; tests shorten it instead of waiting).
     pub test_notification_grace: Duration,
     pub alerts: AlertSettings,
+    /// The delivery workers of forwarding (issue 18).
+    pub forwarding: ForwardSettings,
 }
 
 /// A minute: Apple reports a delivery only after the receiver answered, and storedesk answers only after its
@@ -132,6 +136,7 @@ impl std::fmt::Debug for Settings {
             .field("master_key", &"[redacted]")
             .field("apple", &self.apple)
             .field("alerts", &self.alerts)
+            .field("forwarding", &self.forwarding)
             .finish()
     }
 }

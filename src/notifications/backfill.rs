@@ -112,11 +112,13 @@ pub fn validate(form: &BackfillForm, now_ms: i64) -> Result<BackfillRange, Backf
     }
 }
 
-/// Records the job and runs it in a tokio task. `None` when a backfill already runs for the project.
+/// Records the job and runs it in a tokio task. `None` when a backfill already runs for the project. With
+/// `forward`, what it stores is queued for the project's forwarding destinations too.
 pub async fn start(
     state: Arc<AppState>,
     project: Project,
     range: BackfillRange,
+    forward: bool,
     actor: &Actor,
 ) -> StoreResult<Option<i64>> {
     let Some(id) = state
@@ -133,13 +135,20 @@ pub async fn start(
         return Ok(None);
     };
     tokio::spawn(async move {
-        run(&state, &project, id, range).await;
+        run(&state, &project, id, range, forward).await;
     });
     Ok(Some(id))
 }
 
-/// Fetches every page, stores each notification with `Source::Backfill`, and reports after each page.
-pub async fn run(state: &AppState, project: &Project, id: i64, range: BackfillRange) {
+/// Fetches every page, stores each notification with `Source::Backfill` (queued for forwarding when `forward`),
+/// and reports after each page.
+pub async fn run(
+    state: &AppState,
+    project: &Project,
+    id: i64,
+    range: BackfillRange,
+    forward: bool,
+) {
     let mut progress = BackfillProgress::default();
     let mut pager = HistoryPager::new(
         state,
@@ -154,7 +163,7 @@ pub async fn run(state: &AppState, project: &Project, id: i64, range: BackfillRa
             Ok(None) => break None,
             Err(e) => break Some(e.sentence()),
         };
-        let outcome = match store_page(state, project, &payloads, Source::Backfill).await {
+        let outcome = match store_page(state, project, &payloads, Source::Backfill, forward).await {
             Ok(o) => o,
             Err(e) => break Some(e.sentence()),
         };

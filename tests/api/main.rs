@@ -12,6 +12,7 @@ mod auth;
 mod bad_requests;
 mod budget;
 mod demo;
+mod forwarding;
 mod health;
 mod index_store;
 mod projects;

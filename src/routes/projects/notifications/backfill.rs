@@ -38,6 +38,8 @@ pub async fn start(
         state.clone().into_inner(),
         project.clone(),
         range,
+        // Forward what it fetches; the form's checkbox (forwarding's pages) decides this.
+        true,
         &user.actor(),
     )
     .await?;
