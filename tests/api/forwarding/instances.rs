@@ -209,7 +209,9 @@ both_backends!(
         child.wait().unwrap();
         assert_eq!(after, total, "notifications were lost to the destination");
         let ids = receiver.delivered_ids();
-        assert!(uuids.iter().all(|u| ids.contains(&crate::forwarding::webhook_id(u))));
+        assert!(uuids
+            .iter()
+            .all(|u| ids.contains(&crate::forwarding::webhook_id(u))));
         let requests = receiver.requests(0).await;
         assert!(requests
             .iter()
