@@ -637,3 +637,107 @@ with_forwarding!(after_a_rotation_both_secrets_sign_for_a_day, |r| {
     assert_eq!(q["verified"], serde_json::json!([true, true]));
     assert_eq!(q["signature"].as_str().unwrap().split(' ').count(), 2);
 });
+
+with_forwarding!(a_link_local_or_metadata_address_is_never_called, |r| {
+    let keyring = r.app.settings.keyring();
+    let state = state(&r.app);
+    let (metadata, _) = add_destination(
+        &r.app.store,
+        &keyring,
+        r.project.id,
+        "http://169.254.169.254/latest/meta-data/",
+        true,
+    )
+    .await;
+    let (mapped, _) = add_destination(
+        &r.app.store,
+        &keyring,
+        r.project.id,
+        "http://[::ffff:169.254.169.254]/",
+        true,
+    )
+    .await;
+    let (_, _, id) = arrive(&r, SimEnvironment::Production, "DID_RENEW", None).await;
+    let started = std::time::Instant::now();
+    assert_eq!(
+        tick(&state, now()).await,
+        Tick {
+            failed: 2,
+            ..Tick::default()
+        }
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "it tried to connect"
+    );
+    for destination in [metadata, mapped] {
+        let d = r
+            .app
+            .store
+            .forward_delivery(destination, id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            d.last_error.as_deref(),
+            Some("The destination's address is link-local or a cloud metadata service, which storedesk never calls; change the destination's URL.")
+        );
+    }
+});
+
+with_forwarding!(
+    metrics_count_deliveries_by_outcome_and_show_the_queue,
+    |r| {
+        let Some((_receiver, _, _)) =
+            destination_with(&r, &["--first", "1", "--then", "500"]).await
+        else {
+            return;
+        };
+        let state = state(&r.app);
+        arrive(&r, SimEnvironment::Production, "DID_RENEW", None).await;
+        arrive(&r, SimEnvironment::Production, "DID_RENEW", None).await;
+        let start = now();
+        let t = tick(&state, start).await;
+        assert_eq!((t.delivered, t.failed), (1, 1));
+        let m = state.metrics.render();
+        assert!(
+            m.contains("storedesk_forward_deliveries_total{outcome=\"delivered\"} 1\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains("storedesk_forward_deliveries_total{outcome=\"failed\"} 1\n"),
+            "{m}"
+        );
+        assert!(
+            m.contains(
+                "# TYPE storedesk_forward_queue_depth gauge\nstoredesk_forward_queue_depth 1\n"
+            ),
+            "{m}"
+        );
+        assert!(
+            m.contains("storedesk_forward_oldest_undelivered_seconds 0\n"),
+            "{m}"
+        );
+        // Read later, the waiting delivery has aged.
+        tick(&state, start + 20_000).await;
+        let m = state.metrics.render();
+        assert!(
+            m.contains("storedesk_forward_oldest_undelivered_seconds 2"),
+            "{m}"
+        );
+        // The app's own /metrics names them too.
+        let page = reqwest::get(r.app.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for name in [
+            "storedesk_forward_deliveries_total",
+            "storedesk_forward_queue_depth",
+            "storedesk_forward_oldest_undelivered_seconds",
+        ] {
+            assert!(page.contains(&format!("# HELP {name} ")), "{name}");
+        }
+    }
+);
