@@ -46,6 +46,26 @@ pub enum Command {
     /// Internal: prepare the webhook load benchmark (project, simulator root, signed bodies); prints the URL token.
     #[command(hide = true)]
     BenchWebhookSetup(BenchWebhookArgs),
+    /// Internal: add a forwarding destination to the benchmark's project (master key from STOREDESK_MASTER_KEY).
+    #[command(hide = true)]
+    BenchForwardSetup(BenchForwardArgs),
+    /// Internal: a loopback receiver answering every request 200, for the forwarding benchmark.
+    #[command(hide = true)]
+    BenchForwardReceiver {
+        #[arg(long)]
+        bind: String,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchForwardArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub key: MasterKeyArgs,
+    /// The destination's URL.
+    #[arg(long)]
+    pub url: String,
 }
 
 #[derive(Args, Debug, Clone)]
