@@ -26,7 +26,12 @@ pub async fn setup(store: &Store, keyring: &Keyring, url: &str) -> anyhow::Resul
     let secret = crate::forwarding::secret::generate();
     let seal = |id: i64| crate::keys::seal_forward_secret(keyring, project.id, id, &secret);
     Ok(store
-        .add_forward_destination(project.id, &settings, &seal, &Actor::system("bench-forward-setup"))
+        .add_forward_destination(
+            project.id,
+            &settings,
+            &seal,
+            &Actor::system("bench-forward-setup"),
+        )
         .await?)
 }
 
