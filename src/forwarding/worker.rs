@@ -448,22 +448,27 @@ async fn dispatch(
                         .await;
                     tally(&state, &mut Tick::default(), &a, claimed.round_started_at);
                     let _ = results.send(a).await;
-                    count_down(&count, &room);
+                    count_down(&count, &room, capacity - 2 * concurrency);
                 });
             }
         }
         if !claimed_any {
             tokio::select! {
                 _ = room.notified() => {}
+                _ = state.intake.writer().committed().notified() => {}
                 _ = tokio::time::sleep(interval) => {}
             }
         }
     }
 }
 
-fn count_down(count: &AtomicUsize, room: &Notify) {
-    count.fetch_sub(1, Ordering::SeqCst);
-    room.notify_one();
+/// One attempt done: the dispatcher is woken when its destination has room for a claim again (not at every
+/// attempt, which would make it look for due work thousands of times a second under load).
+fn count_down(count: &AtomicUsize, room: &Notify, claim_below: usize) {
+    let left = count.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+    if left <= claim_below {
+        room.notify_one();
+    }
 }
 
 /// Writes results as they come, many per transaction; a failed write is tried again, and if it keeps failing
