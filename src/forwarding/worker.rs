@@ -5,9 +5,9 @@
 //! results from a task of its own; and [`run_once`], one pass over everything due at a given time, for the tests
 //! (the clock is a parameter, as in the alert job, so a test crosses 72 hours without waiting).
 //!
-//! A claim takes up to [`WAVES`] × `concurrency` rows of one destination, and their lease covers that many
-//! attempts one after another; a row whose lease would run out before its attempt could finish is let go unsent
-//! instead, so a lease taken over by another instance is never sent by both.
+//! A claim takes up to [`WAVES`] × `concurrency` rows of one destination (more while it answers fast), and their
+//! lease covers that many attempts one after another; a row whose lease would run out before its attempt could
+//! finish is let go unsent instead, so a lease taken over by another instance is never sent by both.
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -374,9 +374,7 @@ async fn dispatch(
     interval: Duration,
 ) {
     let concurrency = engine.settings.concurrency;
-    let capacity = concurrency * WAVES;
-    // Rows claimed and not yet attempted or in flight, and the permits, per destination.
-    let mut held: HashMap<i64, (Arc<AtomicUsize>, Arc<Semaphore>)> = HashMap::new();
+    let mut lanes: HashMap<i64, Arc<Lane>> = HashMap::new();
     let room = Arc::new(Notify::new());
     let mut gauges_at = Instant::now() - GAUGE_EVERY;
     loop {
@@ -395,18 +393,14 @@ async fn dispatch(
         };
         let mut claimed_any = false;
         for destination_id in due {
-            let (count, permits) = held
+            let lane = lanes
                 .entry(destination_id)
-                .or_insert_with(|| {
-                    (
-                        Arc::new(AtomicUsize::new(0)),
-                        Arc::new(Semaphore::new(concurrency)),
-                    )
-                })
+                .or_insert_with(|| Arc::new(Lane::new(concurrency)))
                 .clone();
-            let holding = count.load(Ordering::SeqCst);
-            // Claims come in waves: a destination is claimed for again once two waves' worth of room is free.
-            if holding > 0 && capacity - holding.min(capacity) < 2 * concurrency {
+            let holding = lane.held.load(Ordering::SeqCst);
+            let capacity = lane.capacity(concurrency);
+            // A destination is claimed for again once half its room is free: claims come in batches.
+            if holding > capacity / 2 {
                 continue;
             }
             let batch = match engine
@@ -421,19 +415,18 @@ async fn dispatch(
                 }
             };
             claimed_any = true;
-            count.fetch_add(batch.rows.len(), Ordering::SeqCst);
+            lane.held.fetch_add(batch.rows.len(), Ordering::SeqCst);
             for i in 0..batch.rows.len() {
-                let (state, engine, batch, results, count, permits, room) = (
+                let (state, engine, batch, results, lane, room) = (
                     state.clone(),
                     engine.clone(),
                     batch.clone(),
                     results.clone(),
-                    count.clone(),
-                    permits.clone(),
+                    lane.clone(),
                     room.clone(),
                 );
                 tokio::spawn(async move {
-                    let _permit = permits.acquire().await;
+                    let _permit = lane.permits.acquire().await;
                     let (claimed, outgoing) = &batch.rows[i];
                     let clock = Clock::at(crate::clock::now_ms());
                     let a = engine
@@ -447,8 +440,9 @@ async fn dispatch(
                         )
                         .await;
                     tally(&state, &mut Tick::default(), &a, claimed.round_started_at);
+                    lane.observe(&a);
                     let _ = results.send(a).await;
-                    count_down(&count, &room, capacity - 2 * concurrency);
+                    lane.done(&room, concurrency);
                 });
             }
         }
@@ -462,12 +456,54 @@ async fn dispatch(
     }
 }
 
-/// One attempt done: the dispatcher is woken when its destination has room for a claim again (not at every
-/// attempt, which would make it look for due work thousands of times a second under load).
-fn count_down(count: &AtomicUsize, room: &Notify, claim_below: usize) {
-    let left = count.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
-    if left <= claim_below {
-        room.notify_one();
+/// Rows claimed for a fast destination at most: a claim is a write, and on SQLite it waits for the webhook's
+/// writer, so a destination that answers in milliseconds is claimed for in large batches.
+const FAST_CLAIM: usize = 256;
+/// An answer slower than this (or a failure) makes a destination slow: its claims shrink to [`WAVES`] rounds.
+const FAST_MS: i64 = 100;
+
+/// One destination on this instance: rows claimed and not yet done, the permits of its concurrency limit, and
+/// whether its last attempt was fast.
+struct Lane {
+    held: AtomicUsize,
+    permits: Semaphore,
+    slow: std::sync::atomic::AtomicBool,
+}
+
+impl Lane {
+    fn new(concurrency: usize) -> Self {
+        Lane {
+            held: AtomicUsize::new(0),
+            permits: Semaphore::new(concurrency),
+            slow: std::sync::atomic::AtomicBool::new(true),
+        }
+    }
+
+    /// How many rows it may hold: [`WAVES`] rounds of its concurrency while it is slow (their lease covers them
+    /// one round after another), up to [`FAST_CLAIM`] while it answers fast.
+    fn capacity(&self, concurrency: usize) -> usize {
+        let slow = concurrency * WAVES;
+        match self.slow.load(Ordering::SeqCst) {
+            true => slow,
+            false => FAST_CLAIM.max(slow),
+        }
+    }
+
+    fn observe(&self, a: &Attempt) {
+        let fast =
+            matches!(a.outcome, Outcome::Delivered) && a.latency_ms.is_some_and(|ms| ms < FAST_MS);
+        if !matches!(a.outcome, Outcome::Released) {
+            self.slow.store(!fast, Ordering::SeqCst);
+        }
+    }
+
+    /// One row done: the dispatcher is woken when the destination has room for a claim again (not at every
+    /// attempt, which would make it look for due work thousands of times a second under load).
+    fn done(&self, room: &Notify, concurrency: usize) {
+        let left = self.held.fetch_sub(1, Ordering::SeqCst).saturating_sub(1);
+        if left <= self.capacity(concurrency) / 2 {
+            room.notify_one();
+        }
     }
 }
 
