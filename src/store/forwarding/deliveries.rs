@@ -13,6 +13,9 @@ use crate::store::{audit, Actor, Store, StoreError, StoreResult};
 /// After this long in one round (from the notification's arrival, or a redeliver or replay), a delivery is dead.
 pub const ROUND_MS: i64 = 72 * 3_600_000;
 
+/// Delivered results per statement (6 parameters each).
+const DELIVERED_CHUNK: usize = 128;
+
 /// Notification ids per statement when queueing.
 const ENQUEUE_CHUNK: usize = 256;
 
@@ -213,21 +216,50 @@ impl Store {
             return Ok(());
         }
         let mut tx = self.pool().begin().await?;
+        // Deliveries, the bulk under load, in a few multi-row statements; failures and releases one by one.
+        let delivered: Vec<&Attempt> = attempts
+            .iter()
+            .filter(|a| matches!(a.outcome, Outcome::Delivered))
+            .collect();
+        for chunk in delivered.chunks(DELIVERED_CHUNK) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = 2 + i * 6;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        p,
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4,
+                        p + 5
+                    )
+                })
+                .collect();
+            // A VALUES list's columns are column1, column2… on both databases.
+            let sql = format!(
+                "UPDATE forward_deliveries SET status = 'delivered', attempts = attempts + 1, \
+                 last_attempt_at = v.column2, delivered_at = v.column3, last_status = v.column4, \
+                 last_latency_ms = v.column5, last_error = NULL, last_response = v.column6, lease_owner = NULL, \
+                 lease_until = NULL FROM (VALUES {}) AS v WHERE forward_deliveries.id = v.column1 \
+                 AND forward_deliveries.lease_owner = $1",
+                rows.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(owner);
+            for a in chunk {
+                query = query
+                    .bind(a.delivery_id)
+                    .bind(a.started_at)
+                    .bind(a.finished_at)
+                    .bind(a.status.unwrap_or(200))
+                    .bind(a.latency_ms.unwrap_or(0))
+                    .bind(a.response.clone().unwrap_or_default());
+            }
+            query.execute(&mut *tx).await?;
+        }
         for a in attempts {
             let query = match &a.outcome {
-                Outcome::Delivered => sqlx::query(
-                    "UPDATE forward_deliveries SET status = 'delivered', attempts = attempts + 1, \
-                     last_attempt_at = $1, delivered_at = $2, last_status = $3, last_latency_ms = $4, \
-                     last_error = NULL, last_response = $5, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = $6 AND lease_owner = $7",
-                )
-                .bind(a.started_at)
-                .bind(a.finished_at)
-                .bind(a.status)
-                .bind(a.latency_ms)
-                .bind(&a.response)
-                .bind(a.delivery_id)
-                .bind(owner),
+                Outcome::Delivered => continue,
                 // The round's end is read from the row: a redeliver during the attempt started a new round.
                 Outcome::Failed { error, retry_at } => sqlx::query(
                     "UPDATE forward_deliveries SET attempts = attempts + 1, last_attempt_at = $1, \
