@@ -143,7 +143,8 @@ fn serve(dir: &std::path::Path, db: &str, key: &str, port: u16) -> Child {
 }
 
 // The real binary, on each database: killed with SIGKILL mid-forwarding and started again (a new instance:
-// the dead one's leases run out and are taken over), every notification reaches the receiver.
+// the dead one's leases run out and are taken over), every notification reaches the receiver. On PostgreSQL a
+// second instance works beside it the whole time.
 both_backends!(
     a_kill_mid_forwarding_then_a_restart_delivers_every_notification,
     |app| {
@@ -183,7 +184,18 @@ both_backends!(
         let port = free_port();
         let address = format!("http://127.0.0.1:{port}");
         let db = app.settings.database_url.as_str().to_owned();
-        // The test app's own workers are off; only the real process forwards.
+        // The test app's own workers are off; only the real processes forward. On PostgreSQL a second instance
+        // shares the work all along and goes on when the first is killed.
+        let mut other = (app.backend == crate::helpers::Backend::Postgres).then(|| {
+            let port = free_port();
+            (
+                serve(dir.path(), &db, &key, port),
+                format!("http://127.0.0.1:{port}"),
+            )
+        });
+        if let Some((_, other_address)) = &other {
+            wait_ready(other_address).await;
+        }
         let mut child = serve(dir.path(), &db, &key, port);
         wait_ready(&address).await;
         let before = receiver
@@ -207,6 +219,10 @@ both_backends!(
             .await;
         child.kill().unwrap();
         child.wait().unwrap();
+        if let Some((mut other, _)) = other.take() {
+            other.kill().unwrap();
+            other.wait().unwrap();
+        }
         assert_eq!(after, total, "notifications were lost to the destination");
         let ids = receiver.delivered_ids();
         assert!(uuids
