@@ -334,6 +334,10 @@ async fn desk() -> Desk {
             interval: None,
             ..storedesk::config::AlertSettings::default()
         },
+        forwarding: storedesk::config::ForwardSettings {
+            interval: None,
+            ..storedesk::config::ForwardSettings::default()
+        },
     };
     let store = Store::connect(&settings.database_url).await.unwrap();
     store.migrate().await.unwrap();

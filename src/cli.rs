@@ -47,6 +47,26 @@ pub enum Command {
     /// Internal: prepare the webhook load benchmark (project, simulator root, signed bodies); prints the URL token.
     #[command(hide = true)]
     BenchWebhookSetup(BenchWebhookArgs),
+    /// Internal: add a forwarding destination to the benchmark's project (master key from STOREDESK_MASTER_KEY).
+    #[command(hide = true)]
+    BenchForwardSetup(BenchForwardArgs),
+    /// Internal: a loopback receiver answering every request 200, for the forwarding benchmark.
+    #[command(hide = true)]
+    BenchForwardReceiver {
+        #[arg(long)]
+        bind: String,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchForwardArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub key: MasterKeyArgs,
+    /// The destination's URL.
+    #[arg(long)]
+    pub url: String,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -141,6 +161,33 @@ pub struct ServeArgs {
     pub keep_deliveries_days: Option<String>,
     #[command(flatten)]
     pub alerts: AlertArgs,
+    #[command(flatten)]
+    pub forwarding: ForwardArgs,
+}
+
+/// Forwarding's delivery workers: how often an idle one looks for work, how many requests one destination gets
+/// at once, and how long one attempt may take.
+#[derive(Args, Debug, Clone)]
+pub struct ForwardArgs {
+    /// How often an idle delivery worker looks for due deliveries (250ms, 1s), or off (this instance forwards nothing).
+    #[arg(long, env = "STOREDESK_FORWARD_INTERVAL")]
+    pub forward_interval: Option<String>,
+    /// Requests in flight to one destination from this instance (1 to 256; 8 by default).
+    #[arg(long, env = "STOREDESK_FORWARD_CONCURRENCY")]
+    pub forward_concurrency: Option<String>,
+    /// How long one delivery attempt may take, from connecting to the answer's last byte (15s by default).
+    #[arg(long, env = "STOREDESK_FORWARD_TIMEOUT")]
+    pub forward_timeout: Option<String>,
+}
+
+impl ForwardArgs {
+    pub fn settings(&self) -> Result<config::ForwardSettings, ConfigError> {
+        config::forward_settings(
+            self.forward_interval.as_deref(),
+            self.forward_concurrency.as_deref(),
+            self.forward_timeout.as_deref(),
+        )
+    }
 }
 
 /// Where alerts are sent from: the mail server and the sender; how often the alert job runs.
@@ -342,6 +389,7 @@ impl ServeArgs {
                 )
             })?,
             alerts: self.alerts.settings()?,
+            forwarding: self.forwarding.settings()?,
         })
     }
 }

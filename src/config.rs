@@ -6,9 +6,11 @@ use secrecy::SecretString;
 use crate::crypto::MasterKey;
 
 mod alerts;
+mod forwarding;
 mod retention;
 
 pub use alerts::{alert_settings, parse_smtp_url, AlertSettings, SmtpSettings, SmtpTls};
+pub use forwarding::{forward_settings, ForwardSettings};
 pub use retention::{parse_days, Retention};
 
 /// Where the data lives: the URL scheme picks the backend.
@@ -137,6 +139,8 @@ pub struct Settings {
     pub retention: Retention,
     /// Proxies whose forwarding headers name the client (`STOREDESK_TRUSTED_PROXIES`).
     pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// The delivery workers of forwarding (issue 18).
+    pub forwarding: ForwardSettings,
 }
 
 /// A minute: Apple reports a delivery only after the receiver answered, and storedesk answers only after its
@@ -154,6 +158,7 @@ impl std::fmt::Debug for Settings {
             .field("apple", &self.apple)
             .field("alerts", &self.alerts)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("forwarding", &self.forwarding)
             .finish()
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 #[derive(Default, Debug)]
 pub struct Metrics {
     counters: Mutex<BTreeMap<(&'static str, String), u64>>,
+    gauges: Mutex<BTreeMap<&'static str, i64>>,
 }
 
 const HELP: &[(&str, &str)] = &[
@@ -37,6 +38,22 @@ const HELP: &[(&str, &str)] = &[
         "storedesk_consumption_answers_total",
         "Consumption information sent to Apple, by Apple's verdict.",
     ),
+    (
+        "storedesk_forward_deliveries_total",
+        "Forwarding's delivery attempts on this instance, by outcome (delivered, failed and retried, dead).",
+    ),
+];
+
+/// Values read now and then rather than counted (forwarding's queue, read from the database every few seconds).
+const GAUGES: &[(&str, &str)] = &[
+    (
+        "storedesk_forward_queue_depth",
+        "Forwarding deliveries waiting (pending, paused destinations' included), over every instance.",
+    ),
+    (
+        "storedesk_forward_oldest_undelivered_seconds",
+        "Age of the oldest pending forwarding delivery, in seconds (0 when none waits).",
+    ),
 ];
 
 impl Metrics {
@@ -44,6 +61,11 @@ impl Metrics {
     pub fn inc(&self, name: &'static str, labels: &str) {
         let mut map = self.counters.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry((name, labels.to_string())).or_insert(0) += 1;
+    }
+
+    pub fn set_gauge(&self, name: &'static str, value: i64) {
+        let mut map = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
+        map.insert(name, value);
     }
 
     pub fn render(&self) -> String {
@@ -65,6 +87,14 @@ impl Metrics {
             if !any && !name.contains("http") {
                 out.push_str(&format!("{name} 0\n"));
             }
+        }
+        drop(map);
+        let gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
+        for (name, help) in GAUGES {
+            let value = gauges.get(name).copied().unwrap_or(0);
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+            ));
         }
         out
     }

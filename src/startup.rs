@@ -76,6 +76,8 @@ impl Application {
         crate::alerts::spawn_schedule(state.clone().into_inner());
         crate::housekeeping::spawn_schedule(state.clone().into_inner());
         crate::forwarding::replay::spawn_schedule(store.clone());
+        crate::forwarding::spawn_workers(state.clone().into_inner())
+            .context("could not start forwarding's delivery workers")?;
         let hsts = settings.secure_cookies();
         let server = HttpServer::new(move || {
             let security = actix_web::middleware::DefaultHeaders::new()

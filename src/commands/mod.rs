@@ -4,6 +4,7 @@ use std::io::Read;
 use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 
+mod bench_forward;
 mod bench_webhook;
 
 use crate::cli::{ApiTokenCommand, Cli, Command, MasterKeyCommand, UserCommand};
@@ -158,6 +159,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let token = bench_webhook::prepare(&store, args.count, &args.out_dir).await?;
             println!("{token}");
             Ok(())
+        }
+        Command::BenchForwardSetup(args) => {
+            crate::telemetry::init("warn", false);
+            let store = Store::connect(&args.db.database_url("storedesk.db")?).await?;
+            store.migrate().await?;
+            let master_key = args
+                .key
+                .load()?
+                .ok_or_else(|| anyhow::anyhow!(crate::cli::NO_MASTER_KEY))?;
+            let keyring = crate::crypto::Keyring::new(master_key, Vec::new());
+            let id = bench_forward::setup(&store, &keyring, &args.url).await?;
+            println!("{id}");
+            Ok(())
+        }
+        Command::BenchForwardReceiver { bind } => {
+            crate::telemetry::init("warn", false);
+            bench_forward::receive(crate::config::parse_bind(&bind)?).await
         }
         Command::AppleSim(args) => {
             crate::telemetry::init("info", false);

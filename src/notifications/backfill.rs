@@ -16,7 +16,7 @@ use crate::store::{Actor, Project, StoreResult};
 /// on the window's first day valid for a job that runs a few minutes.
 const WINDOW_MARGIN_MS: i64 = 10 * 60_000;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct BackfillForm {
     #[serde(default)]
     pub start: String,
@@ -24,6 +24,28 @@ pub struct BackfillForm {
     pub end: String,
     #[serde(default)]
     pub environment: String,
+    /// The checkbox "forward what it fetches": present (`on`) when ticked; an unticked box sends nothing.
+    #[serde(default)]
+    pub forward: Option<String>,
+}
+
+impl Default for BackfillForm {
+    /// A fresh form forwards what it fetches: a backfill recovers what Apple could not deliver, which the
+    /// publisher's servers missed as well; the same `webhook-id` lets them drop what they already have.
+    fn default() -> Self {
+        BackfillForm {
+            start: String::new(),
+            end: String::new(),
+            environment: String::new(),
+            forward: Some("on".into()),
+        }
+    }
+}
+
+impl BackfillForm {
+    pub fn forwards(&self) -> bool {
+        self.forward.is_some()
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -112,11 +134,13 @@ pub fn validate(form: &BackfillForm, now_ms: i64) -> Result<BackfillRange, Backf
     }
 }
 
-/// Records the job and runs it in a tokio task. `None` when a backfill already runs for the project.
+/// Records the job and runs it in a tokio task. `None` when a backfill already runs for the project. With
+/// `forward`, what it stores is queued for the project's forwarding destinations too.
 pub async fn start(
     state: Arc<AppState>,
     project: Project,
     range: BackfillRange,
+    forward: bool,
     actor: &Actor,
 ) -> StoreResult<Option<i64>> {
     let Some(id) = state
@@ -133,13 +157,20 @@ pub async fn start(
         return Ok(None);
     };
     tokio::spawn(async move {
-        run(&state, &project, id, range).await;
+        run(&state, &project, id, range, forward).await;
     });
     Ok(Some(id))
 }
 
-/// Fetches every page, stores each notification with `Source::Backfill`, and reports after each page.
-pub async fn run(state: &AppState, project: &Project, id: i64, range: BackfillRange) {
+/// Fetches every page, stores each notification with `Source::Backfill` (queued for forwarding when `forward`),
+/// and reports after each page.
+pub async fn run(
+    state: &AppState,
+    project: &Project,
+    id: i64,
+    range: BackfillRange,
+    forward: bool,
+) {
     let mut progress = BackfillProgress::default();
     let mut pager = HistoryPager::new(
         state,
@@ -154,7 +185,7 @@ pub async fn run(state: &AppState, project: &Project, id: i64, range: BackfillRa
             Ok(None) => break None,
             Err(e) => break Some(e.sentence()),
         };
-        let outcome = match store_page(state, project, &payloads, Source::Backfill).await {
+        let outcome = match store_page(state, project, &payloads, Source::Backfill, forward).await {
             Ok(o) => o,
             Err(e) => break Some(e.sentence()),
         };
@@ -208,6 +239,7 @@ mod tests {
             start: start.into(),
             end: end.into(),
             environment: env.into(),
+            forward: None,
         }
     }
 

@@ -233,7 +233,7 @@ pub async fn check(
                 break;
             }
         };
-        let outcome = match store_page(state, project, &payloads, Source::Recovered).await {
+        let outcome = match store_page(state, project, &payloads, Source::Recovered, true).await {
             Ok(o) => o,
             Err(e) => {
                 report.error = Some(e.sentence());

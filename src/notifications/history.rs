@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use app_store_server_library::models::notification_history_request::NotificationHistoryRequest;
 
-use super::ingest::{ingest, IngestError, Source};
+use super::ingest::{ingest_forwarding, IngestError, Source};
 use crate::apple::{AppleError, Environment};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -195,16 +195,28 @@ pub struct PageOutcome {
 }
 
 /// Verifies and stores each payload; a payload that does not verify is counted and skipped (it is logged),
-/// a database failure stops the work.
+/// a database failure stops the work. With `forward`, each new notification is queued for the project's
+/// forwarding destinations in the transaction that stores it (Apple's history has no request body: the
+/// destinations get Apple's usual form, rebuilt from the JWS).
 pub async fn store_page(
     state: &AppState,
     project: &Project,
     payloads: &[String],
     source: Source,
+    forward: bool,
 ) -> Result<PageOutcome, HistoryError> {
     let mut outcome = PageOutcome::default();
     for payload in payloads {
-        match ingest(&state.store, &state.verifier, project, payload, source).await {
+        match ingest_forwarding(
+            &state.store,
+            &state.verifier,
+            project,
+            payload,
+            source,
+            forward,
+        )
+        .await
+        {
             Ok((inserted, n)) => {
                 outcome.stored.push((
                     n.notification_type.clone(),

@@ -223,6 +223,8 @@ pub fn prepare(
         received_at: crate::clock::now_ms(),
         signed_payload: signed_payload.trim().to_owned(),
         payload: n.payload_string(),
+        raw_body: None,
+        forward: true,
         index: None,
     };
     let jws = n
@@ -245,6 +247,7 @@ pub fn prepare(
 }
 
 /// Verifies and stores one notification; a second delivery of the same notificationUUID is not a second row.
+/// A new one is queued for the project's forwarding destinations.
 pub async fn ingest(
     store: &Store,
     verifier: &SignedDataVerifier,
@@ -252,7 +255,21 @@ pub async fn ingest(
     signed_payload: &str,
     source: Source,
 ) -> Result<(Inserted, VerifiedNotification), IngestError> {
-    let (row, n) = prepare(verifier, project, signed_payload, source)?;
+    ingest_forwarding(store, verifier, project, signed_payload, source, true).await
+}
+
+/// [`ingest`], queueing a new notification for the project's forwarding destinations only when `forward` (a
+/// backfill's form may say not to).
+pub async fn ingest_forwarding(
+    store: &Store,
+    verifier: &SignedDataVerifier,
+    project: &Project,
+    signed_payload: &str,
+    source: Source,
+    forward: bool,
+) -> Result<(Inserted, VerifiedNotification), IngestError> {
+    let (mut row, n) = prepare(verifier, project, signed_payload, source)?;
+    row.forward = forward;
     let inserted = store.insert_notification(&row).await?;
     Ok((inserted, n))
 }

@@ -5,10 +5,11 @@
 //! SQLite has one writer at a time, and a commit that waits for the disk costs the same for one row as for a
 //! hundred. Under load the batches grow by themselves; when traffic is light a batch is a single row and
 //! nothing waits for company.
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::AnyConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::store::notifications::{insert_notification_batch, Inserted, NewNotification};
 use crate::store::{Store, StoreError, StoreResult};
@@ -33,14 +34,22 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct NotificationWriter {
     queue: mpsc::Sender<Job>,
+    committed: Arc<Notify>,
 }
 
 impl NotificationWriter {
     /// Starts the writer on the current tokio runtime.
     pub fn spawn(store: Store) -> Self {
         let (queue, jobs) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, jobs));
-        NotificationWriter { queue }
+        let committed = Arc::new(Notify::new());
+        tokio::spawn(run(store, jobs, committed.clone()));
+        NotificationWriter { queue, committed }
+    }
+
+    /// Notified after each commit that stored new rows: forwarding's workers wake up for their deliveries
+    /// instead of waiting for their next look.
+    pub fn committed(&self) -> &Notify {
+        &self.committed
     }
 
     /// Stores the row (once per project and notificationUUID) and returns after the commit.
@@ -91,7 +100,7 @@ impl Checkpoints {
     }
 }
 
-async fn run(store: Store, mut jobs: mpsc::Receiver<Job>) {
+async fn run(store: Store, mut jobs: mpsc::Receiver<Job>, committed: Arc<Notify>) {
     let mut conn: Option<AnyConnection> = None;
     let mut checkpoints = Checkpoints {
         sqlite: !store.is_postgres(),
@@ -135,6 +144,7 @@ async fn run(store: Store, mut jobs: mpsc::Receiver<Job>) {
         };
         checkpoints.rows += batch.len() as u64;
         conn = write(connection, &mut batch).await;
+        committed.notify_one();
         if let Some(c) = conn.as_mut() {
             if checkpoints.due() {
                 checkpoints.run(c).await;

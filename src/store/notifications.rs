@@ -21,6 +21,12 @@ pub struct NewNotification {
     pub received_at: i64,
     pub signed_payload: String,
     pub payload: String,
+    /// Apple's request body as it arrived, only when it is not exactly `{"signedPayload":"<signed_payload>"}`
+    /// (Apple's own form, rebuilt from `signed_payload` when forwarding): forwarding sends Apple's bytes.
+    pub raw_body: Option<String>,
+    /// Whether a new row is queued for the project's forwarding destinations in the same transaction (false only
+    /// for a backfill whose form said not to forward what it fetches).
+    pub forward: bool,
     /// The verified transaction the notification carries, for the local transaction index; stored in the same
     /// transaction as the notification, so the index never misses what the log holds.
     pub index: Option<super::transactions::IndexRow>,
@@ -71,6 +77,10 @@ impl Store {
     pub async fn insert_notification(&self, n: &NewNotification) -> StoreResult<Inserted> {
         let mut tx = self.pool().begin().await?;
         let inserted = insert_one(&mut tx, n).await?;
+        if let (Inserted::New(id), true) = (inserted, n.forward) {
+            super::forwarding::deliveries::enqueue_new(&mut tx, &[id], crate::clock::now_ms())
+                .await?;
+        }
         if let Some(row) = &n.index {
             super::transactions::upsert(&mut tx, std::slice::from_ref(row)).await?;
         }
@@ -211,6 +221,17 @@ pub async fn insert_notification_batch(
             }
         }
     }
+    // The new rows' deliveries commit with them: a notification answered 200 is never without its deliveries.
+    let forwarded: Vec<i64> = rows
+        .iter()
+        .filter(|n| n.forward)
+        .filter_map(|n| {
+            new_ids
+                .get(&(n.project_id, n.notification_uuid.as_str()))
+                .copied()
+        })
+        .collect();
+    super::forwarding::deliveries::enqueue_new(&mut tx, &forwarded, crate::clock::now_ms()).await?;
     let mut results = Vec::with_capacity(rows.len());
     for n in rows {
         let key = (n.project_id, n.notification_uuid.as_str());
@@ -245,7 +266,7 @@ fn insert_sql(rows: usize, returning: &str) -> String {
     let mut sql = String::from(
         "INSERT INTO notifications (project_id, notification_uuid, notification_type, subtype, environment, \
          signed_date, transaction_id, original_transaction_id, product_id, source, received_at, \
-         signed_payload, payload) VALUES ",
+         signed_payload, payload, raw_body) VALUES ",
     );
     for row in 0..rows {
         if row > 0 {
@@ -262,7 +283,7 @@ fn insert_sql(rows: usize, returning: &str) -> String {
 }
 
 /// Columns of [`insert_sql`], bound in its order by [`bind_row`].
-const COLUMNS: usize = 13;
+const COLUMNS: usize = 14;
 
 fn bind_row<'q, O>(
     query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
@@ -282,6 +303,7 @@ fn bind_row<'q, O>(
         .bind(n.received_at)
         .bind(&n.signed_payload)
         .bind(&n.payload)
+        .bind(&n.raw_body)
 }
 
 async fn insert_one(conn: &mut AnyConnection, n: &NewNotification) -> StoreResult<Inserted> {

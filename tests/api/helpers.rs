@@ -93,6 +93,11 @@ pub fn test_settings(
             interval: None,
             ..storedesk::config::AlertSettings::default()
         },
+        // Forwarding's workers too run when a test calls them (`forwarding::run_once`), with the test's clock.
+        forwarding: storedesk::config::ForwardSettings {
+            interval: None,
+            ..storedesk::config::ForwardSettings::default()
+        },
     }
 }
 

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use storedesk::domain::Role;
 use storedesk::housekeeping::{run_once, Removed};
+use storedesk::store::forwarding::DestinationSettings;
 use storedesk::store::notifications::NewNotification;
-use storedesk::store::AuditFilter;
+use storedesk::store::{Actor, AuditFilter};
 
 use crate::helpers::{spawn_app_with, store_project};
 use crate::on_both_backends;
@@ -29,6 +30,8 @@ fn notification(project_id: i64, uuid: &str, received_at: i64) -> NewNotificatio
         signed_payload: format!("eyJ.{uuid}"),
         payload: "{}".into(),
         index: None,
+        raw_body: None,
+        forward: true,
     }
 }
 
@@ -51,6 +54,28 @@ on_both_backends!(
             .record_login_attempt(&["address:198.51.100.2".into()], now - 60_000)
             .await
             .unwrap();
+        // A destination nobody answers at: the old notification below waits there, so retention must keep it.
+        let keyring = app.settings.keyring();
+        let secret = storedesk::forwarding::secret::generate();
+        app.store
+            .add_forward_destination(
+                project,
+                &DestinationSettings {
+                    name: "backend".into(),
+                    url: format!("http://127.0.0.1:{}/apple", closed_port()),
+                    production: true,
+                    sandbox: false,
+                    types: vec!["REFUND".into()],
+                    enabled: true,
+                },
+                &|id| storedesk::keys::seal_forward_secret(&keyring, project, id, &secret),
+                &Actor::system("test"),
+            )
+            .await
+            .unwrap();
+        let mut waiting = notification(project, "waiting", now - 40 * DAY);
+        waiting.notification_type = "REFUND".into();
+        app.store.insert_notification(&waiting).await.unwrap();
         app.store.insert_notification(&notification(project, "old", now - 31 * DAY)).await.unwrap();
         app.store.insert_notification(&notification(project, "recent", now - 29 * DAY)).await.unwrap();
         let audited = app.store.list_audit(&AuditFilter { limit: 1000, ..AuditFilter::default() }).await.unwrap().len();
@@ -65,7 +90,11 @@ on_both_backends!(
         // The expired session now leads to sign-in; the fresh one still works.
         assert_eq!(old.get("/projects").await.status().as_u16(), 303);
         assert_eq!(fresh.get("/projects").await.status().as_u16(), 200);
-        assert_eq!(app.store.count_notifications(project).await.unwrap(), 1);
+        assert_eq!(
+            app.store.count_notifications(project).await.unwrap(),
+            2,
+            "the recent one, and the old one a delivery still waits to send"
+        );
         let (left, _) = app.store.login_failures_since("address:198.51.100.2", 0).await.unwrap();
         assert_eq!(left, 1);
         assert_eq!(
@@ -94,4 +123,13 @@ on_both_backends!(
 
 async fn storedesk_age(app: &crate::helpers::TestApp, by_ms: i64) {
     app.store.age_sessions_for_tests(by_ms).await.unwrap();
+}
+
+/// A port on which nothing listens (bound, then freed).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

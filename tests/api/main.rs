@@ -13,6 +13,7 @@ mod bad_requests;
 mod budget;
 mod demo;
 mod first_run;
+mod forwarding;
 mod health;
 mod housekeeping;
 mod index_store;

@@ -58,6 +58,7 @@ impl TestApp {
             trusted_proxies: Default::default(),
             retention: Default::default(),
             alerts: storedesk::config::AlertSettings::default(),
+            forwarding: storedesk::config::ForwardSettings::default(),
         };
         let mut settings = settings;
         adjust(&mut settings);

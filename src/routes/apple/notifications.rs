@@ -14,7 +14,8 @@ use crate::cpu_pool::PoolError;
 use crate::error::current_request_id;
 use crate::notifications::ingest::{prepare, IngestError, Source};
 use crate::state::AppState;
-use crate::store::notifications::Inserted;
+use crate::store::forwarding::deliveries::apple_form;
+use crate::store::notifications::{Inserted, NewNotification};
 
 /// Apple's notifications are a few kilobytes; anything this big is not one.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -134,6 +135,14 @@ fn rejection_code(e: &IngestError) -> &'static str {
     }
 }
 
+/// Apple's body, kept for forwarding only when it is not exactly Apple's usual form (which forwarding rebuilds
+/// from the stored JWS): a body with other fields, spaces or escapes is forwarded as it came. A body that is not
+/// UTF-8 was refused by the JSON parser already.
+fn unusual_body(body: &[u8], signed_payload: &str) -> Option<String> {
+    let usual = apple_form(signed_payload.trim());
+    (body != usual.as_bytes()).then(|| String::from_utf8_lossy(body).into_owned())
+}
+
 /// Tokens are 32 random bytes in unpadded base64url; anything else is answered without asking the database.
 fn plausible_token(token: &str) -> bool {
     token.len() == 43
@@ -201,6 +210,7 @@ pub async fn receive(
         Ok(b) if !b.signed_payload.trim().is_empty() => b.signed_payload,
         _ => return Outcome::Malformed.respond(&state, Some(&project.slug)),
     };
+    let raw_body = unusual_body(&body, &signed_payload);
     drop(body);
 
     let slug = project.slug.clone();
@@ -218,7 +228,7 @@ pub async fn receive(
         })
         .await;
     let row = match verified {
-        Ok(Ok((row, _))) => row,
+        Ok(Ok((row, _))) => NewNotification { raw_body, ..row },
         Ok(Err(e)) => return Outcome::Rejected(e).respond(&state, Some(&slug)),
         Err(PoolError::Busy) => return Outcome::Busy.respond(&state, Some(&slug)),
         Err(PoolError::Failed) => return Outcome::VerifyFailed.respond(&state, Some(&slug)),
@@ -236,6 +246,17 @@ pub async fn receive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_body_in_another_form_than_apples_is_kept() {
+        assert_eq!(unusual_body(br#"{"signedPayload":"a.b.c"}"#, "a.b.c"), None);
+        assert_eq!(
+            unusual_body(br#"{ "signedPayload": "a.b.c" }"#, "a.b.c").as_deref(),
+            Some(r#"{ "signedPayload": "a.b.c" }"#)
+        );
+        assert!(unusual_body(br#"{"signedPayload":" a.b.c"}"#, " a.b.c").is_some());
+        assert!(unusual_body(br#"{"signedPayload":"a.b.c","x":1}"#, "a.b.c").is_some());
+    }
 
     #[test]
     fn only_tokens_of_the_right_shape_reach_the_database() {

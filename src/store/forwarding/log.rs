@@ -3,7 +3,7 @@
 //! The delivery workers write these rows (`deliveries.rs`); this file only reads them, but for Redeliver.
 use sqlx::FromRow;
 
-use crate::store::{audit, Actor, Store, StoreError, StoreResult};
+use crate::store::{audit, Actor, Store, StoreResult};
 
 /// A page of the delivery log holds this many rows.
 pub const LOG_PAGE: i64 = 50;
@@ -176,60 +176,6 @@ impl Store {
         .bind(project_id)
         .fetch_all(self.pool())
         .await?)
-    }
-
-    /// **Redeliver**: the delivery of a notification to a destination starts a new round now (pending, no
-    /// attempts, 72 hours from now), with its audit row; the row is made if the notification was stored before
-    /// the destination existed or did not match it. An attempt in flight keeps its lease and finishes. `NotFound`
-    /// when the notification or the destination is not the project's.
-    ///
-    /// The same signature as the delivery engine's (`deliveries.rs` on its branch); one of the two goes at the
-    /// merge.
-    pub async fn redeliver(
-        &self,
-        project_id: i64,
-        notification_id: i64,
-        destination_id: i64,
-        actor: &Actor,
-    ) -> StoreResult<()> {
-        let now = crate::clock::now_ms();
-        let mut tx = self.pool().begin().await?;
-        let found: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT d.name, n.notification_uuid, n.notification_type FROM forward_destinations d \
-             JOIN notifications n ON n.project_id = d.project_id \
-             WHERE d.id = $1 AND n.id = $2 AND d.project_id = $3",
-        )
-        .bind(destination_id)
-        .bind(notification_id)
-        .bind(project_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((name, uuid, notification_type)) = found else {
-            return Err(StoreError::NotFound);
-        };
-        sqlx::query(
-            "INSERT INTO forward_deliveries (destination_id, notification_id, project_id, status, origin, attempts, \
-             created_at, round_started_at, next_attempt_at) VALUES ($1, $2, $3, 'pending', 'redeliver', 0, $4, $4, $4) \
-             ON CONFLICT (destination_id, notification_id) DO UPDATE SET status = 'pending', origin = 'redeliver', \
-             attempts = 0, round_started_at = $4, next_attempt_at = $4, delivered_at = NULL",
-        )
-        .bind(destination_id)
-        .bind(notification_id)
-        .bind(project_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        audit::record(
-            &mut tx,
-            actor,
-            "forwarding.redeliver",
-            Some(project_id),
-            &name,
-            &format!("{notification_type} {uuid}"),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Records a Send test event in the audit log (what the receiver answered; never the secret or the body).

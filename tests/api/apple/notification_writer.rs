@@ -26,6 +26,8 @@ fn row(project_id: i64, uuid: &str) -> NewNotification {
         received_at: 1_700_000_000_000,
         signed_payload: format!("eyJ{}.{uuid}", "A".repeat(17_000)),
         payload: format!(r#"{{"notification":{{"notificationUUID":"{uuid}"}}}}"#),
+        raw_body: None,
+        forward: true,
         index: None,
     }
 }

@@ -38,6 +38,7 @@ pub async fn start(
         state.clone().into_inner(),
         project.clone(),
         range,
+        form.forwards(),
         &user.actor(),
     )
     .await?;

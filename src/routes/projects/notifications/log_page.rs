@@ -319,5 +319,6 @@ fn backfill_form(project: &Project, now: i64) -> BackfillForm {
         start: default_start,
         end: time::day(now),
         environment: project.environment.clone(),
+        ..BackfillForm::default()
     }
 }

@@ -675,3 +675,62 @@ with_ready!(backfill_forms_sent_at_once_start_one_job, |r| {
     assert_eq!(jobs.len(), 1);
     assert_eq!(finished(&r.app, r.project.id).await.status.as_str(), "done");
 });
+
+with_ready!(
+    a_backfill_forwards_what_it_fetches_only_when_its_box_is_ticked,
+    |r| {
+        // A destination nobody answers at: what is queued for it stays pending, so the queue counts it.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        crate::forwarding::add_destination(
+            &r.app.store,
+            &r.app.settings.keyring(),
+            r.project.id,
+            &format!("http://127.0.0.1:{port}/apple"),
+            true,
+        )
+        .await;
+        let page = r.admin.get_text(LOG).await;
+        assert!(
+            page.contains("<input type=\"checkbox\" name=\"forward\" value=\"on\" checked>"),
+            "a fresh form forwards"
+        );
+        let now = storedesk::clock::now_ms();
+        let range = |from: i64, to: i64| {
+            [
+                ("start", day(now - from * DAY_MS)),
+                ("end", day(now - to * DAY_MS)),
+            ]
+        };
+
+        // Unticked: fetched and stored, nothing queued.
+        let [start, end] = range(10, 0);
+        let fields = [start, end, ("environment", "Production".to_owned())];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let response = r.admin.post_form(LOG, BACKFILL, &fields).await;
+        crate::helpers::assert_redirect_to(&response, &format!("{LOG}#backfill"));
+        let first = finished(&r.app, r.project.id).await;
+        assert!(first.new_count > 0, "{first:?}");
+        assert_eq!(r.app.store.forward_queue_stats().await.unwrap().depth, 0);
+
+        // Ticked: each notification it newly stores is queued for the destination.
+        let [start, end] = range(29, 11);
+        let fields = [
+            start,
+            end,
+            ("environment", "Production".to_owned()),
+            ("forward", "on".to_owned()),
+        ];
+        let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        r.admin.post_form(LOG, BACKFILL, &fields).await;
+        let second = finished(&r.app, r.project.id).await;
+        assert!(second.new_count > 0, "{second:?}");
+        assert_eq!(
+            r.app.store.forward_queue_stats().await.unwrap().depth,
+            second.new_count
+        );
+    }
+);

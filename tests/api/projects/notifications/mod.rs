@@ -210,6 +210,8 @@ with_ready!(paging_walks_the_whole_log_once, |r| {
             received_at: base,
             signed_payload: "x".into(),
             payload: "{}".into(),
+            raw_body: None,
+            forward: true,
             index: None,
         };
         let id = r.app.store.insert_notification(&row).await.unwrap().id();
