@@ -78,9 +78,10 @@ status=$(curl -sS -o "$tmp/login-response.html" -w '%{http_code}' -c "$jar" -b "
 # 4. The demo project's App Store wizard shows the simulator-issued key as verified.
 page=$(curl -fsS -b "$jar" "$base/projects/demo/settings/stores/apple") \
   || fail "GET /projects/demo/settings/stores/apple failed"
-expected='Step 3 · Server API access <span class="badge badge-good">verified</span>'
+# The wizard's list of steps: each step's link, then its badge.
+expected='Step 3 · Server API access</a> <span class="badge badge-good">verified</span>'
 if ! grep -qF "$expected" <<<"$page"; then
-  got=$(grep -o 'Step 3 · Server API access <span[^<]*</span>' <<<"$page" | head -n1)
+  got=$(grep -o 'Step 3 · Server API access</a> <span[^<]*</span>' <<<"$page" | head -n1 || true)
   fail "the wizard does not show the key as verified (got: ${got:-no Step 3 line})"
 fi
 
