@@ -25,6 +25,9 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Everything on one machine with no setup: SQLite, the Apple simulator, a seeded project and an admin.
     Demo(DemoArgs),
+    /// Check a deployment's configuration (the same variables as serve) and exit: the database reachable and
+    /// migrated, the master key, the public URL, Apple reachable from here, the clock. Changes nothing.
+    Check(Box<ServeArgs>),
     /// Run the database migrations and exit.
     Migrate(DbArgs),
     /// Manage user accounts.

@@ -6,6 +6,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 mod bench_forward;
 mod bench_webhook;
+pub mod check;
 
 use crate::cli::{ApiTokenCommand, Cli, Command, MasterKeyCommand, UserCommand};
 use crate::crypto::MasterKey;
@@ -32,6 +33,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo(args) => {
             crate::telemetry::init("warn", false);
             crate::demo::run(args).await
+        }
+        Command::Check(args) => {
+            let settings = args.settings()?;
+            let lines = check::run(&settings).await;
+            for l in &lines {
+                println!("{l}");
+            }
+            let failed = lines
+                .iter()
+                .filter(|l| l.verdict == check::Verdict::Fail)
+                .count();
+            match failed {
+                0 => {
+                    println!("Everything checked is in order.");
+                    Ok(())
+                }
+                n => anyhow::bail!("{n} check(s) failed; each FAIL line says what to change."),
+            }
         }
         Command::Migrate(db) => {
             crate::telemetry::init("info", false);

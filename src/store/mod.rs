@@ -107,6 +107,28 @@ impl Store {
         Ok(Store { pool, postgres })
     }
 
+    /// How many of this version's migrations the database holds, and how many there are: `check` reports it
+    /// without migrating. A database never migrated holds none.
+    pub async fn migration_status(&self) -> anyhow::Result<(usize, usize)> {
+        let migrator = if self.postgres {
+            sqlx::migrate!("migrations/postgres")
+        } else {
+            sqlx::migrate!("migrations/sqlite")
+        };
+        let known = migrator.iter().count();
+        let applied: Vec<(i64,)> =
+            match sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+            {
+                Ok(rows) => rows,
+                // No table yet: nothing was ever applied.
+                Err(sqlx::Error::Database(_)) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+        Ok((applied.len(), known))
+    }
+
     pub async fn migrate(&self) -> anyhow::Result<()> {
         if self.postgres {
             sqlx::migrate!("migrations/postgres").run(&self.pool).await

@@ -11,6 +11,7 @@ mod architecture;
 mod auth;
 mod bad_requests;
 mod budget;
+mod check;
 mod demo;
 mod first_run;
 mod forwarding;
