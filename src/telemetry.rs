@@ -86,3 +86,15 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
     }
 }
+
+/// The innermost cause of a failed request, without the URL (which may carry a secret path): "Connection refused
+/// (os error 111)". reqwest's own message says only "error sending request for url (…)".
+pub fn innermost_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut source = e.source();
+    let mut last = None;
+    while let Some(s) = source {
+        last = Some(s.to_string());
+        source = s.source();
+    }
+    last.unwrap_or_else(|| "no details".into())
+}

@@ -1,6 +1,7 @@
 //! Delivers one alert to one channel: an e-mail through the configured mail server (lettre), or a JSON post
 //! `{"text": …}` to a Slack-compatible incoming webhook (reqwest). A failure comes back as one sentence for the
 //! settings page and the log, which never holds the webhook's URL (only its host) nor the mail server's password.
+use crate::telemetry::innermost_cause as cause;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -137,17 +138,6 @@ fn client() -> Result<&'static reqwest::Client, String> {
         .build()
         .map_err(|e| format!("The HTTP client could not be built: {}", e.without_url()))?;
     Ok(CLIENT.get_or_init(|| built))
-}
-
-/// The innermost cause of a failed request, without the URL: "Connection refused (os error 111)".
-fn cause(e: &reqwest::Error) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    let mut last = None;
-    while let Some(s) = source {
-        last = Some(s.to_string());
-        source = s.source();
-    }
-    last.unwrap_or_else(|| "no details".into())
 }
 
 async fn post_webhook(

@@ -1,6 +1,7 @@
 //! One delivery attempt: Apple's body, signed, POSTed to the destination with connect and total timeouts, no
 //! redirects followed, and the answer read up to a bound. The HTTP client refuses link-local and cloud metadata
 //! addresses after resolving a name, and an address written in the URL before connecting.
+use crate::telemetry::innermost_cause as cause;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -190,17 +191,6 @@ fn text_of(bytes: &[u8]) -> String {
         }
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
-}
-
-/// The innermost cause of a failed request, without the URL (which may carry a secret path).
-fn cause(e: &reqwest::Error) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    let mut last = None;
-    while let Some(s) = source {
-        last = Some(s.to_string());
-        source = s.source();
-    }
-    last.unwrap_or_else(|| "no details".into())
 }
 
 #[cfg(test)]

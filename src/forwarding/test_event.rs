@@ -6,6 +6,7 @@
 //! The body is not Apple's: `{"signedPayload":null,"storedesk":"test","sentAt":<ms>}`, with the header
 //! `x-storedesk-notification-type: STOREDESK_TEST`, so a receiver can tell it from a notification before handing
 //! `signedPayload` to Apple's library.
+use crate::telemetry::innermost_cause as cause;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -64,17 +65,6 @@ fn signature(
         Some((sealed, key)) => format!("{current} {}", sign(sealed, key)?),
         None => current,
     })
-}
-
-/// The innermost cause of a failed request, without the URL: "Connection refused (os error 111)".
-fn cause(e: &reqwest::Error) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
-    let mut last = None;
-    while let Some(s) = source {
-        last = Some(s.to_string());
-        source = s.source();
-    }
-    last.unwrap_or_else(|| "no details".into())
 }
 
 /// Where the URL's host leads, refused when any address is link-local or a metadata service. The client is then

@@ -938,6 +938,13 @@ both_backends!(
             vec!["key.save"]
         );
         assert_eq!(audit[0].target, rows[0].key_id);
+        // What a refused upload says: one more, sent alone, so its flash is the one the next page shows (of the
+        // uploads sent at once, the cookie jar keeps whichever answer it read last).
+        let (_more, late) = upload_forms(&admin, 1, WIZARD).await;
+        for f in late {
+            let r = f.post(&admin, SAVE).await;
+            assert!(r.headers().get("location").is_some_and(|l| l == KEYS));
+        }
         let page = unescape(&admin.get_text(KEYS).await);
         assert!(page.contains("already has a key in use"), "{page}");
     }
