@@ -56,14 +56,9 @@ pub struct DeliveryJson {
 
 impl DeliveryJson {
     fn of(d: DeliveryLogRow) -> Self {
-        let status = match (d.status.as_str(), d.attempts) {
-            ("delivered", _) => "delivered",
-            ("dead", _) => "dead",
-            (_, 0) => "waiting",
-            _ => "retrying",
-        };
+        let status = d.shown_status().as_str();
         DeliveryJson {
-            webhook_id: format!("msg_{}", d.notification_uuid.replace('-', "")),
+            webhook_id: crate::forwarding::sign::webhook_id(&d.notification_uuid),
             next_attempt_at: (d.status == "pending").then_some(d.next_attempt_at),
             id: d.id,
             destination_id: d.destination_id,

@@ -88,6 +88,19 @@ pub struct DeliveryLogRow {
     pub last_response: Option<String>,
 }
 
+impl DeliveryLogRow {
+    /// The status people read (the delivery log's filter, the API's `status`): a pending delivery not tried yet in
+    /// this round is waiting, one tried already is retrying. The same rule as [`StatusFilter`]'s SQL.
+    pub fn shown_status(&self) -> StatusFilter {
+        match self.status.as_str() {
+            "delivered" => StatusFilter::Delivered,
+            "dead" => StatusFilter::Dead,
+            _ if self.attempts > 0 => StatusFilter::Retrying,
+            _ => StatusFilter::Waiting,
+        }
+    }
+}
+
 const LOG_COLUMNS: &str = "d.id, d.destination_id, d.notification_id, n.notification_uuid, n.notification_type, \
      n.subtype, n.environment, n.signed_date, d.status, d.origin, d.attempts, d.created_at, d.round_started_at, \
      d.next_attempt_at, d.last_attempt_at, d.delivered_at, d.last_status, d.last_latency_ms, d.last_error, \

@@ -80,12 +80,14 @@ impl DeliveryView {
 
 /// A delivery's badge: delivered, waiting (not tried in this round yet), retrying, dead.
 pub fn delivery_word(d: &DeliveryLogRow) -> (&'static str, &'static str) {
-    match d.status.as_str() {
-        "delivered" => ("delivered", "badge-good"),
-        "dead" => ("dead", "badge-bad"),
-        _ if d.attempts > 0 => ("retrying", "badge-warn"),
-        _ => ("waiting", "badge-neutral"),
-    }
+    let shown = d.shown_status();
+    let badge = match shown {
+        StatusFilter::Delivered => "badge-good",
+        StatusFilter::Dead => "badge-bad",
+        StatusFilter::Retrying => "badge-warn",
+        StatusFilter::Waiting => "badge-neutral",
+    };
+    (shown.as_str(), badge)
 }
 
 pub struct ReplayView {
