@@ -476,3 +476,122 @@ macro_rules! with_sim {
         );
     };
 }
+
+/// One HTTP/1.1 request, as the tests' hand-made receivers on loopback read it off a connection.
+#[derive(Clone, Debug)]
+pub struct RawRequest {
+    pub path: String,
+    /// Names in lowercase, in the order sent.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The headers as a map, for a Standard Webhooks verifier.
+    pub fn header_map(&self) -> reqwest::header::HeaderMap {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (n, v) in &self.headers {
+            map.append(
+                reqwest::header::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        map
+    }
+}
+
+/// Reads the request line, the headers and a `content-length` body; `None` when the connection ends first.
+pub async fn read_request(
+    reader: &mut tokio::io::BufReader<tokio::net::TcpStream>,
+) -> Option<RawRequest> {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+        return None;
+    }
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let (mut length, mut headers) = (0usize, Vec::new());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await.ok()?;
+    Some(RawRequest {
+        path,
+        headers,
+        body,
+    })
+}
+
+/// A Python test helper (`tests/python/…`) that prints `listening <port>` and then one JSON object a line: its
+/// port, the objects so far (filled in as they come) and the child, killed when dropped. `Err` says why it could
+/// not run (`needs`: the package it imports), for the caller's skip notice.
+pub async fn python_helper(
+    mut command: tokio::process::Command,
+    needs: &str,
+) -> Result<
+    (
+        u16,
+        std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+        tokio::process::Child,
+    ),
+    String,
+> {
+    use tokio::io::AsyncBufReadExt as _;
+    let python = command
+        .as_std()
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    let Ok(mut child) = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+    else {
+        return Err(format!("{python} could not be started"));
+    };
+    let stdout = child.stdout.take().ok_or("the helper has no stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
+    let port = match first {
+        Ok(Ok(Some(line))) => line
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("the Python helper said {line:?}")),
+        _ => return Err(format!("{python} could not run {needs}")),
+    };
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            g.lock().unwrap().push(serde_json::from_str(&line).unwrap());
+        }
+    });
+    Ok((port, got, child))
+}

@@ -2,16 +2,16 @@
 //! the workers run (`forwarding::run_once` with the test's clock, or the real `storedesk serve`), and a publisher's
 //! backend on loopback — Python with the Standard Webhooks reference library — checks every body and signature.
 //! Without Python and `standardwebhooks` these tests say "skipped" and pass, unless `STOREDESK_REQUIRE_PYTHON=1`.
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use secrecy::{ExposeSecret as _, SecretString};
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use storedesk::store::forwarding::DestinationSettings;
 use storedesk::store::{Actor, Store};
+
+use crate::helpers::python_helper;
 
 mod delivery;
 mod enqueue;
@@ -105,33 +105,12 @@ impl PyReceiver {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/python/forward_receiver.py"
         );
-        let Ok(mut child) = tokio::process::Command::new(&python)
-            .arg(script)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-        else {
-            return python_missing(&format!("{python} could not be started"));
+        let mut command = tokio::process::Command::new(&python);
+        command.arg(script).args(args);
+        let (port, got, child) = match python_helper(command, "standardwebhooks").await {
+            Ok(started) => started,
+            Err(why) => return python_missing(&why),
         };
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
-        let port = match first {
-            Ok(Ok(Some(line))) => line
-                .strip_prefix("listening ")
-                .and_then(|p| p.parse::<u16>().ok())
-                .unwrap_or_else(|| panic!("the receiver said {line:?}")),
-            _ => return python_missing(&format!("{python} could not run standardwebhooks")),
-        };
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let g = got.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                g.lock().unwrap().push(serde_json::from_str(&line).unwrap());
-            }
-        });
         Some(PyReceiver {
             port,
             lines: got,

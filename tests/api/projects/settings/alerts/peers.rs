@@ -2,12 +2,13 @@
 //! this process that answers as a test scripts it and keeps each JSON body), and an SMTP server (aiosmtpd, in
 //! Python, from the venv `.ci/run` makes; its interpreter is `STOREDESK_TEST_PYTHON`).
 use std::collections::VecDeque;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+
+use crate::helpers::{python_helper, read_request};
 
 /// How the receiver answers one request.
 #[derive(Clone, Copy, Debug)]
@@ -84,46 +85,21 @@ async fn serve(
     script: Arc<Mutex<VecDeque<Reply>>>,
 ) {
     let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+    let Some(request) = read_request(&mut reader).await else {
         return;
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    let (mut length, mut content_type) = (0usize, String::new());
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            match name.to_ascii_lowercase().as_str() {
-                "content-length" => length = value.trim().parse().unwrap_or(0),
-                "content-type" => content_type = value.trim().to_owned(),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).await.is_err() {
-        return;
-    }
+    };
     let reply = script
         .lock()
         .unwrap()
         .pop_front()
         .unwrap_or(Reply::Status(200));
     received.lock().unwrap().push(Received {
-        path,
-        content_type,
-        json: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        content_type: request
+            .header("content-type")
+            .unwrap_or_default()
+            .to_owned(),
+        json: serde_json::from_slice(&request.body).unwrap_or(serde_json::Value::Null),
+        path: request.path,
     });
     let status = match reply {
         Reply::Hang => {
@@ -180,11 +156,7 @@ impl SmtpSink {
         command
             .arg(script)
             .arg("--refuse-first")
-            .arg(options.refuse_first.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
+            .arg(options.refuse_first.to_string());
         if let Some((user, password)) = options.user {
             command
                 .arg("--user")
@@ -192,25 +164,10 @@ impl SmtpSink {
                 .arg("--password")
                 .arg(password);
         }
-        let Ok(mut child) = command.spawn() else {
-            return smtp_missing(&format!("{python} could not be started"));
+        let (port, messages, child) = match python_helper(command, "aiosmtpd").await {
+            Ok(started) => started,
+            Err(why) => return smtp_missing(&why),
         };
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await;
-        let port = match first {
-            Ok(Ok(Some(line))) => line
-                .strip_prefix("listening ")
-                .and_then(|p| p.parse::<u16>().ok())
-                .unwrap_or_else(|| panic!("the SMTP sink said {line:?}")),
-            _ => return smtp_missing(&format!("{python} could not run aiosmtpd")),
-        };
-        let messages = Arc::new(Mutex::new(Vec::new()));
-        let m = messages.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                m.lock().unwrap().push(serde_json::from_str(&line).unwrap());
-            }
-        });
         Some(SmtpSink {
             port,
             messages,

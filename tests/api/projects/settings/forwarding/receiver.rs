@@ -3,35 +3,12 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-#[derive(Clone, Debug)]
-pub struct Request {
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
+use crate::helpers::read_request;
 
-impl Request {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn header_map(&self) -> reqwest::header::HeaderMap {
-        let mut map = reqwest::header::HeaderMap::new();
-        for (n, v) in &self.headers {
-            map.append(
-                reqwest::header::HeaderName::from_bytes(n.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        map
-    }
-}
+pub use crate::helpers::RawRequest as Request;
 
 pub struct Receiver {
     pub port: u16,
@@ -75,41 +52,10 @@ async fn serve(
     script: Arc<Mutex<VecDeque<(u16, String)>>>,
 ) {
     let mut reader = BufReader::new(stream);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).await.unwrap_or(0) == 0 {
+    let Some(request) = read_request(&mut reader).await else {
         return;
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_owned();
-    let (mut length, mut headers) = (0usize, Vec::new());
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
-            return;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
-            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-        }
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).await.is_err() {
-        return;
-    }
-    requests.lock().unwrap().push(Request {
-        path,
-        headers,
-        body,
-    });
+    };
+    requests.lock().unwrap().push(request);
     let (status, said) = script
         .lock()
         .unwrap()
