@@ -1,7 +1,6 @@
 //! Delivers one alert to one channel: an e-mail through the configured mail server (lettre), or a JSON post
 //! `{"text": …}` to a Slack-compatible incoming webhook (reqwest). A failure comes back as one sentence for the
 //! settings page and the log, which never holds the webhook's URL (only its host) nor the mail server's password.
-use crate::telemetry::innermost_cause as cause;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use super::target::host_of;
 use crate::config::{SmtpSettings, SmtpTls};
 use crate::state::AppState;
 use crate::store::alerts::{ChannelKind, ChannelRow};
+use crate::telemetry::innermost_cause as cause;
 
 /// The sentence when a channel is an e-mail recipient and the server has no mail settings.
 pub const NO_SMTP: &str =

@@ -1,7 +1,6 @@
 //! One delivery attempt: Apple's body, signed, POSTed to the destination with connect and total timeouts, no
 //! redirects followed, and the answer read up to a bound. The HTTP client refuses link-local and cloud metadata
 //! addresses after resolving a name, and an address written in the URL before connecting.
-use crate::telemetry::innermost_cause as cause;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,6 +11,7 @@ use super::sign::{webhook_id, Signer};
 use super::target::forbidden_ip;
 use crate::config::ForwardSettings;
 use crate::store::forwarding::Outgoing;
+use crate::telemetry::innermost_cause as cause;
 
 /// What is kept of an answer (the delivery log shows it).
 pub const RESPONSE_KEPT: usize = 1024;

@@ -6,16 +6,14 @@
 //! The body is not Apple's: `{"signedPayload":null,"storedesk":"test","sentAt":<ms>}`, with the header
 //! `x-storedesk-notification-type: STOREDESK_TEST`, so a receiver can tell it from a notification before handing
 //! `signedPayload` to Apple's library.
-use crate::telemetry::innermost_cause as cause;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use secrecy::ExposeSecret;
-use standardwebhooks::Webhook;
-
+use super::sign::Signer;
 use super::target::{forbidden_ip, host_of};
 use crate::crypto::Keyring;
 use crate::store::forwarding::DestinationRow;
+use crate::telemetry::innermost_cause as cause;
 
 pub const TEST_TYPE: &str = "STOREDESK_TEST";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,7 +40,8 @@ pub fn body(now_ms: i64) -> String {
     format!(r#"{{"signedPayload":null,"storedesk":"test","sentAt":{now_ms}}}"#)
 }
 
-/// The `webhook-signature` header: `v1,…` with the current secret, then the previous one while it signs.
+/// The `webhook-signature` header, signed as every delivery is ([`Signer`]): the current secret, then the
+/// previous one while it signs.
 fn signature(
     keyring: &Keyring,
     d: &DestinationRow,
@@ -51,20 +50,7 @@ fn signature(
     body: &str,
     now_ms: i64,
 ) -> anyhow::Result<String> {
-    let sign = |sealed: &[u8], master_key_id: &str| -> anyhow::Result<String> {
-        let secret =
-            crate::keys::open_forward_secret(keyring, d.project_id, d.id, sealed, master_key_id)?;
-        let hook = Webhook::new(secret.expose_secret()).map_err(|_| {
-            anyhow::anyhow!("the destination's signing secret is not a whsec_ secret")
-        })?;
-        hook.sign(id, timestamp, body.as_bytes())
-            .map_err(|_| anyhow::anyhow!("the test event could not be signed"))
-    };
-    let current = sign(&d.sealed_secret, &d.master_key_id)?;
-    Ok(match d.previous_in_force(now_ms) {
-        Some((sealed, key)) => format!("{current} {}", sign(sealed, key)?),
-        None => current,
-    })
+    Ok(Signer::open(keyring, d, now_ms)?.signature(id, timestamp, body, now_ms))
 }
 
 /// Where the URL's host leads, refused when any address is link-local or a metadata service. The client is then
