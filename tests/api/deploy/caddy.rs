@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use storedesk::config::DatabaseUrl;
-use storedesk::store::{AuditFilter, Store};
+use storedesk::store::AuditFilter;
 
 use super::{
     browser, create_project, deliver, direct_session, free_port, have, notification, read,
@@ -124,9 +123,7 @@ async fn two_instances_behind_caddy_share_sessions_keys_and_notifications_and_su
     let a = d.serve("a").await;
     let mut b = d.serve("b").await;
     let caddy = Caddy::start(https_port, [&a, &b]).await;
-    let store = Store::connect(&DatabaseUrl::parse(&d.database_url).unwrap())
-        .await
-        .unwrap();
+    let store = d.store().await;
 
     // Sign-in through Caddy: Secure, HttpOnly, SameSite cookie and HSTS (checked by sign_in), and the sign-in
     // recorded with the client's own address, not Caddy's.
