@@ -1,9 +1,14 @@
-//! Sign-in through nginx configured with `docs/deploy/nginx.conf`: the example's names, addresses, ports and
-//! certificate paths replaced by the test's (each replacement must find its text, so the test follows the file),
-//! inside a minimal `nginx.conf` of the test's own, with a certificate from an authority made in the test.
+//! Two instances on PostgreSQL behind nginx configured with `docs/deploy/nginx.conf`: the example's names,
+//! addresses, ports and certificate paths replaced by the test's (each replacement must find its text, so the test
+//! follows the file), inside a minimal `nginx.conf` of the test's own, with a certificate from an authority made in
+//! the test. Sign-in over https, the client's address, http sent to https, and one instance killed while pages and
+//! notifications keep being answered.
 use std::time::Duration;
 
-use super::{browser, free_port, have, read, session_ips, sign_in, Deployment, CLIENT_IP, DOMAIN};
+use super::{
+    browser, create_project, deliver, free_port, have, notification, read, session_ips, sign_in,
+    Deployment, CLIENT_IP, DOMAIN,
+};
 
 /// A certificate authority and a certificate for [`DOMAIN`] it signed: (authority PEM, chain PEM, key PEM).
 fn certificates() -> (String, String, String) {
@@ -30,15 +35,21 @@ fn replace(text: String, from: &str, to: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signing_in_through_nginx_with_the_documented_configuration() {
+async fn two_instances_behind_nginx_with_the_documented_configuration() {
     if !have("nginx", "-v", "nginx") {
         return;
     }
+    let Some(database) = crate::helpers::fresh_postgres_database().await else {
+        return;
+    };
     let (https_port, http_port) = (free_port(), free_port());
     let base = format!("https://{DOMAIN}:{https_port}");
-    let d = Deployment::new(String::new(), base.clone()).await;
+    let d = Deployment::new(database, base.clone()).await;
+    let (migrated, out) = d.run(&["migrate"], "").await;
+    assert!(migrated, "{out}");
     d.add_admin().await;
-    let instance = d.serve("behind-nginx").await;
+    let a = d.serve("a").await;
+    let mut b = d.serve("b").await;
 
     let dir = tempfile::tempdir().unwrap();
     let (ca, chain, key) = certificates();
@@ -48,7 +59,6 @@ async fn signing_in_through_nginx_with_the_documented_configuration() {
     );
     std::fs::write(&chain_file, chain).unwrap();
     std::fs::write(&key_file, key).unwrap();
-    let upstream = format!("127.0.0.1:{}", instance.port);
     let mut site = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/docs/deploy/nginx.conf"
@@ -64,9 +74,8 @@ async fn signing_in_through_nginx_with_the_documented_configuration() {
             key_file.display().to_string(),
         ),
         ("storedesk.example.com".to_owned(), DOMAIN.to_owned()),
-        // One instance stands for both: this test is about the proxy's headers and TLS.
-        ("127.0.0.1:8081".to_owned(), upstream.clone()),
-        ("127.0.0.1:8082".to_owned(), upstream.clone()),
+        ("127.0.0.1:8081".to_owned(), format!("127.0.0.1:{}", a.port)),
+        ("127.0.0.1:8082".to_owned(), format!("127.0.0.1:{}", b.port)),
         (
             "listen 443 ".to_owned(),
             format!("listen 127.0.0.1:{https_port} "),
@@ -147,5 +156,27 @@ async fn signing_in_through_nginx_with_the_documented_configuration() {
         .await
         .unwrap();
     assert_eq!(redirect.status().as_u16(), 301);
+
+    // b dies (kill -9): nginx sends what b cannot take to a, pages and notifications alike.
+    create_project(&admin, &d.sim).await;
+    let store = d.store().await;
+    let project = store.project_by_slug("demo").await.unwrap().unwrap();
+    let url = format!(
+        "{base}/apple/notifications/{}",
+        store.notification_token(project.id).await.unwrap()
+    );
+    b.kill().await;
+    for i in 0..6 {
+        assert_eq!(admin.get("/projects/demo").await.status().as_u16(), 200);
+        let (body, _) = notification(&d.sim, i);
+        assert_eq!(deliver(&client, &url, body).await, 200);
+    }
+    assert_eq!(store.count_notifications(project.id).await.unwrap(), 6);
+    assert_eq!(
+        a.counter("storedesk_notifications_total{outcome=\"accepted\"}")
+            .await,
+        6,
+        "a took them all"
+    );
     let _ = nginx.start_kill();
 }
