@@ -164,7 +164,7 @@ fn public_url(url: &str) -> Line {
         line(
             Verdict::Fail,
             "public URL",
-            format!("{url} is not https://: Apple delivers notifications only to https:// URLs (put a TLS proxy such as Caddy or nginx in front)"),
+            format!("{url} is not https://: Apple delivers notifications only to https:// URLs (put a TLS proxy such as Caddy or nginx in front, as docs/deploy/ shows)"),
         )
     } else if local {
         line(

@@ -595,3 +595,9 @@ pub async fn python_helper(
     });
     Ok((port, got, child))
 }
+
+/// A new, empty PostgreSQL database's URL (unique name), or None with the skip notice when PostgreSQL is not
+/// reachable (a failure under `STOREDESK_REQUIRE_POSTGRES=1`): for tests that run the `storedesk` binary on it.
+pub async fn fresh_postgres_database() -> Option<String> {
+    postgres_database().await
+}
