@@ -13,6 +13,7 @@ mod bad_requests;
 mod budget;
 mod check;
 mod demo;
+mod faults;
 mod first_run;
 mod forwarding;
 mod health;
