@@ -85,6 +85,8 @@ fn unavailable(e: &anyhow::Error) -> AppError {
     AppError::DatabaseUnavailable
 }
 
+static UNAVAILABLE: AppError = AppError::DatabaseUnavailable;
+
 #[derive(Template)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
@@ -96,8 +98,18 @@ pub struct ErrorPage<'a> {
 }
 
 impl AppError {
-    fn title_and_message(&self) -> (&'static str, String) {
+    /// What the error is answered as: an unexpected failure caused by the database being out of reach, however it
+    /// was wrapped on its way here (`AppError::Unexpected(e.into())` is common), is answered as
+    /// [`AppError::DatabaseUnavailable`].
+    fn answered_as(&self) -> &AppError {
         match self {
+            AppError::Unexpected(e) if crate::store::unavailable(e) => &UNAVAILABLE,
+            other => other,
+        }
+    }
+
+    fn title_and_message(&self) -> (&'static str, String) {
+        match self.answered_as() {
             AppError::Unauthenticated { .. } => ("Sign in needed", "Sign in to continue.".into()),
             AppError::Forbidden { needed } => (
                 "Not allowed",
@@ -121,7 +133,7 @@ impl AppError {
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
+        match self.answered_as() {
             AppError::Unauthenticated { .. } => "unauthenticated",
             AppError::Forbidden { .. } => "forbidden",
             AppError::CsrfRejected => "csrf_rejected",
@@ -141,7 +153,7 @@ impl AppError {
             _ => self.status_code(),
         };
         let mut response = HttpResponse::build(status);
-        if matches!(self, AppError::DatabaseUnavailable) {
+        if matches!(self.answered_as(), AppError::DatabaseUnavailable) {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
         response.json(serde_json::json!({
@@ -152,7 +164,7 @@ impl AppError {
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
-        match self {
+        match self.answered_as() {
             AppError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             AppError::Forbidden { .. } | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
@@ -182,7 +194,7 @@ impl ResponseError for AppError {
             css: crate::assets::css_url(),
         };
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self, AppError::DatabaseUnavailable) {
+        if matches!(self.answered_as(), AppError::DatabaseUnavailable) {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
         match page.render() {
@@ -217,4 +229,27 @@ pub fn query_error(e: &actix_web::error::QueryPayloadError) -> AppError {
     AppError::BadRequest(format!(
         "The part of this address after “?” could not be read ({e}). Remove it, or open the page from its link."
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_failure_caused_by_the_database_out_of_reach_is_answered_503_however_it_was_wrapped() {
+        let wrapped = AppError::Unexpected(
+            anyhow::Error::new(StoreError::from(sqlx::Error::PoolTimedOut))
+                .context("reading the session"),
+        );
+        assert_eq!(wrapped.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(wrapped.code(), "database_unavailable");
+        assert_eq!(wrapped.title_and_message().1, DATABASE_UNAVAILABLE);
+        let converted = AppError::from(StoreError::from(sqlx::Error::PoolClosed));
+        assert!(matches!(converted, AppError::DatabaseUnavailable));
+        // Any other unexpected failure stays a 500.
+        let other = AppError::Unexpected(anyhow::anyhow!("a template failed"));
+        assert_eq!(other.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(other.code(), "internal");
+    }
 }

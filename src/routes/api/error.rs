@@ -104,6 +104,10 @@ impl From<AppError> for ApiError {
             AppError::Forbidden { needed } => {
                 ApiError::Forbidden(format!("This needs the {needed} role."))
             }
+            AppError::Unexpected(e) if crate::store::unavailable(&e) => {
+                tracing::error!(error.cause_chain = ?e, request_id = %current_request_id(), "the database is unavailable");
+                ApiError::DatabaseUnavailable
+            }
             AppError::Unexpected(e) => ApiError::Unexpected(e),
             AppError::DatabaseUnavailable => ApiError::DatabaseUnavailable,
             other => ApiError::Unexpected(anyhow::anyhow!("{other}")),
