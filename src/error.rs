@@ -29,6 +29,9 @@ pub enum AppError {
     BadRequest(String),
     #[error("too many requests")]
     TooManyRequests(String),
+    /// The database could not be reached or stopped answering (`store::unavailable`, `state::DatabaseWatch`).
+    #[error("the database is unavailable")]
+    DatabaseUnavailable,
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
@@ -40,6 +43,7 @@ impl From<anyhow::Error> for AppError {
             Some(crate::store::StoreError::Unstorable) => {
                 AppError::BadRequest(crate::store::StoreError::Unstorable.to_string())
             }
+            _ if crate::store::unavailable(&e) => unavailable(&e),
             _ => AppError::Unexpected(e),
         }
     }
@@ -62,10 +66,26 @@ impl From<crate::store::StoreError> for AppError {
         match e {
             crate::store::StoreError::NotFound => AppError::NotFound,
             e @ crate::store::StoreError::Unstorable => AppError::BadRequest(e.to_string()),
-            other => AppError::Unexpected(anyhow::Error::new(other)),
+            other => AppError::from(anyhow::Error::new(other)),
         }
     }
 }
+
+/// The page's sentence for [`AppError::DatabaseUnavailable`]; the webhook says the same of a notification.
+pub const DATABASE_UNAVAILABLE: &str = "storedesk cannot reach its database right now, so it could not finish \
+     this request. Try again in a minute; if this lasts, check that the database server is running and reachable \
+     from this machine.";
+
+/// Seconds a 503 for an unavailable database asks the client to wait before trying again.
+pub const RETRY_AFTER_SECONDS: &str = "5";
+
+/// Logs why the database counts as unavailable (the cause chain, which the page never shows).
+fn unavailable(e: &anyhow::Error) -> AppError {
+    tracing::error!(error.cause_chain = ?e, request_id = %current_request_id(), "the database is unavailable");
+    AppError::DatabaseUnavailable
+}
+
+static UNAVAILABLE: AppError = AppError::DatabaseUnavailable;
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -78,8 +98,18 @@ pub struct ErrorPage<'a> {
 }
 
 impl AppError {
-    fn title_and_message(&self) -> (&'static str, String) {
+    /// What the error is answered as: an unexpected failure caused by the database being out of reach, however it
+    /// was wrapped on its way here (`AppError::Unexpected(e.into())` is common), is answered as
+    /// [`AppError::DatabaseUnavailable`].
+    fn answered_as(&self) -> &AppError {
         match self {
+            AppError::Unexpected(e) if crate::store::unavailable(e) => &UNAVAILABLE,
+            other => other,
+        }
+    }
+
+    fn title_and_message(&self) -> (&'static str, String) {
+        match self.answered_as() {
             AppError::Unauthenticated { .. } => ("Sign in needed", "Sign in to continue.".into()),
             AppError::Forbidden { needed } => (
                 "Not allowed",
@@ -93,6 +123,7 @@ impl AppError {
             AppError::NotFound => ("Not found", "There is nothing at this address.".into()),
             AppError::BadRequest(m) => ("Bad request", m.clone()),
             AppError::TooManyRequests(m) => ("Too many requests", m.clone()),
+            AppError::DatabaseUnavailable => ("Database unavailable", DATABASE_UNAVAILABLE.into()),
             AppError::Unexpected(_) => (
                 "Something went wrong",
                 "storedesk could not finish this request. Nothing secret was shown; the details are in the server log under the request id below."
@@ -102,13 +133,14 @@ impl AppError {
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
+        match self.answered_as() {
             AppError::Unauthenticated { .. } => "unauthenticated",
             AppError::Forbidden { .. } => "forbidden",
             AppError::CsrfRejected => "csrf_rejected",
             AppError::NotFound => "not_found",
             AppError::BadRequest(_) => "bad_request",
             AppError::TooManyRequests(_) => "too_many_requests",
+            AppError::DatabaseUnavailable => "database_unavailable",
             AppError::Unexpected(_) => "internal",
         }
     }
@@ -120,7 +152,11 @@ impl AppError {
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             _ => self.status_code(),
         };
-        HttpResponse::build(status).json(serde_json::json!({
+        let mut response = HttpResponse::build(status);
+        if matches!(self.answered_as(), AppError::DatabaseUnavailable) {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
+        response.json(serde_json::json!({
             "error": {"code": self.code(), "message": message, "request_id": current_request_id()}
         }))
     }
@@ -128,12 +164,13 @@ impl AppError {
 
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
-        match self {
+        match self.answered_as() {
             AppError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
             AppError::Forbidden { .. } | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -156,11 +193,13 @@ impl ResponseError for AppError {
             request_id: current_request_id(),
             css: crate::assets::css_url(),
         };
+        let mut response = HttpResponse::build(self.status_code());
+        if matches!(self.answered_as(), AppError::DatabaseUnavailable) {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        }
         match page.render() {
-            Ok(html) => HttpResponse::build(self.status_code())
-                .content_type("text/html; charset=utf-8")
-                .body(html),
-            Err(_) => HttpResponse::build(self.status_code())
+            Ok(html) => response.content_type("text/html; charset=utf-8").body(html),
+            Err(_) => response
                 .content_type("text/plain; charset=utf-8")
                 .body(message),
         }
@@ -190,4 +229,27 @@ pub fn query_error(e: &actix_web::error::QueryPayloadError) -> AppError {
     AppError::BadRequest(format!(
         "The part of this address after “?” could not be read ({e}). Remove it, or open the page from its link."
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_failure_caused_by_the_database_out_of_reach_is_answered_503_however_it_was_wrapped() {
+        let wrapped = AppError::Unexpected(
+            anyhow::Error::new(StoreError::from(sqlx::Error::PoolTimedOut))
+                .context("reading the session"),
+        );
+        assert_eq!(wrapped.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(wrapped.code(), "database_unavailable");
+        assert_eq!(wrapped.title_and_message().1, DATABASE_UNAVAILABLE);
+        let converted = AppError::from(StoreError::from(sqlx::Error::PoolClosed));
+        assert!(matches!(converted, AppError::DatabaseUnavailable));
+        // Any other unexpected failure stays a 500.
+        let other = AppError::Unexpected(anyhow::anyhow!("a template failed"));
+        assert_eq!(other.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(other.code(), "internal");
+    }
 }

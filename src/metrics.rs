@@ -47,6 +47,10 @@ const HELP: &[(&str, &str)] = &[
 /// Values read now and then rather than counted (forwarding's queue, read from the database every few seconds).
 const GAUGES: &[(&str, &str)] = &[
     (
+        "storedesk_database_available",
+        "1 while this instance's database answers its probe (every second, 2 s timeout), 0 while it does not.",
+    ),
+    (
         "storedesk_forward_queue_depth",
         "Forwarding deliveries waiting (pending, paused destinations' included), over every instance.",
     ),

@@ -14,7 +14,7 @@ use crate::apple::{AppleClient, AppleClientConfig, SignedDataVerifier};
 use crate::config::Settings;
 use crate::error::{AppError, REQUEST_ID};
 use crate::metrics::Metrics;
-use crate::state::{AppState, Intake};
+use crate::state::{AppState, DatabaseWatch, Intake};
 use crate::store::Store;
 
 /// Batches waiting for a page-verification thread; beyond it a page verifies on its own thread.
@@ -62,10 +62,12 @@ impl Application {
         let verifier = SignedDataVerifier::new()
             .with_extra_roots(settings.apple.extra_roots.clone())
             .map_err(|e| anyhow::anyhow!("STOREDESK_APPLE_EXTRA_ROOTS holds a certificate that cannot be used as a root: {e}"))?;
+        let metrics = Arc::new(Metrics::default());
         let state = web::Data::new(AppState {
             store: store.clone(),
             settings: settings.clone(),
-            metrics: Arc::new(Metrics::default()),
+            database: DatabaseWatch::start(&store, metrics.clone()),
+            metrics,
             apple,
             verifier: Arc::new(verifier),
             intake: Intake::start(&store).context("could not start the notification intake")?,
@@ -114,6 +116,7 @@ impl Application {
                 )
                 .app_data(web::JsonConfig::default().limit(256 * 1024))
                 .configure(crate::routes::configure)
+                .wrap(from_fn(crate::routes::unavailable::fail_fast))
                 .wrap(from_fn(origin_check))
                 .wrap(from_fn(request_context))
                 .wrap(security)

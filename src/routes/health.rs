@@ -1,6 +1,8 @@
 //! Liveness, readiness and metrics for load balancers and Prometheus.
 use actix_web::{web, HttpResponse};
 
+use crate::error::RETRY_AFTER_SECONDS;
+use crate::state::database::PROBE_TIMEOUT;
 use crate::state::AppState;
 
 pub async fn healthz() -> HttpResponse {
@@ -9,14 +11,21 @@ pub async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
+/// 200 when the database answers. 503 at once while the database watch finds it unavailable, and otherwise after
+/// at most the watch's own probe timeout: a load balancer's probe never hangs on a database that hangs.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if state.store.ping().await {
+    let ready = state.database.available()
+        && tokio::time::timeout(PROBE_TIMEOUT, state.store.ping())
+            .await
+            .unwrap_or(false);
+    if ready {
         HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body("ready\n")
     } else {
         HttpResponse::ServiceUnavailable()
             .content_type("text/plain; charset=utf-8")
+            .insert_header(("Retry-After", RETRY_AFTER_SECONDS))
             .body("database unreachable\n")
     }
 }

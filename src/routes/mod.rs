@@ -22,6 +22,7 @@ pub mod health;
 pub mod login;
 pub mod page;
 pub mod projects;
+pub mod unavailable;
 
 pub use page::{
     ok, redirect, redirect_with_flash, render, state, unprocessable, FieldErrors, Flash, Layout,
@@ -54,6 +55,8 @@ macro_rules! route_table {
                     web::resource($path)
                         .guard(guard::Method(Method::$method))
                         .wrap(from_fn(|req, next| require($access, req, next)))
+                        // Outside `require`, so that a session read from a database that hangs is cut short too.
+                        .wrap(from_fn(unavailable::cut_short))
                         .route(web::route().to($handler)),
                 );
             )*

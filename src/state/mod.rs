@@ -9,8 +9,10 @@ use crate::cpu_pool::CpuPool;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
+pub mod database;
 pub mod intake;
 
+pub use database::DatabaseWatch;
 pub use intake::Intake;
 
 /// Shared by every request handler through `web::Data`.
@@ -21,6 +23,8 @@ pub struct AppState {
     pub apple: AppleClient,
     /// Shared with the threads that verify a page's transactions while its other Apple calls are in flight.
     pub verifier: Arc<SignedDataVerifier>,
+    /// Whether the database answers; requests fail fast with a 503 while it does not.
+    pub database: DatabaseWatch,
     /// The notification webhook's verification threads and group-commit writer.
     pub intake: Intake,
     /// Threads that verify a lookup page's transactions while the page goes on (its Apple calls, its words).

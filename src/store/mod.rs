@@ -2,7 +2,7 @@
 //! queries (`$1` placeholders, BIGINT times in milliseconds, integer flags), so handlers never see a dialect.
 use anyhow::Context;
 use sqlx::any::AnyPoolOptions;
-use sqlx::AnyPool;
+use sqlx::{AnyConnection, AnyPool, ConnectOptions as _};
 
 use crate::config::DatabaseUrl;
 
@@ -58,6 +58,45 @@ impl From<sqlx::Error> for StoreError {
             }
             _ => StoreError::Other(anyhow::Error::new(e)),
         }
+    }
+}
+
+impl StoreError {
+    /// The database could not be reached or stopped answering (a refused or broken connection, a pool that timed
+    /// out, a server shutting down), as opposed to a query it refused: asking again later may well succeed.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Other(e) => unavailable(e),
+            _ => false,
+        }
+    }
+}
+
+/// Whether a failure, somewhere in its chain of causes, is the database being out of reach (see
+/// [`StoreError::is_unavailable`]).
+pub fn unavailable(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        if let Some(StoreError::Other(inner)) = cause.downcast_ref::<StoreError>() {
+            return unavailable(inner);
+        }
+        cause
+            .downcast_ref::<sqlx::Error>()
+            .is_some_and(sqlx_unavailable)
+    })
+}
+
+fn sqlx_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // PostgreSQL's classes 08 (connection exception) and 57P (shutting down, starting up).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 
@@ -142,6 +181,19 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
     }
 
+    /// A connection of its own, outside the pool, for the database watch (`state::database`): its probe can then
+    /// be abandoned mid-query on a server that stopped answering without leaving a pooled connection stuck, and
+    /// a pool that is merely busy is not taken for a database that is gone.
+    pub async fn probe_connection(&self) -> StoreResult<AnyConnection> {
+        Ok(self.pool.connect_options().connect().await?)
+    }
+
+    /// One round trip on a probe connection.
+    pub async fn probe(conn: &mut AnyConnection) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(conn).await?;
+        Ok(())
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.postgres
     }
@@ -171,4 +223,25 @@ fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_out_of_reach_is_told_from_a_query_it_refused() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        assert!(StoreError::from(sqlx::Error::Io(refused)).is_unavailable());
+        assert!(StoreError::from(sqlx::Error::PoolTimedOut).is_unavailable());
+        assert!(StoreError::from(sqlx::Error::PoolClosed).is_unavailable());
+        // Wrapped in context, as services pass it on.
+        let wrapped = anyhow::Error::new(StoreError::from(sqlx::Error::PoolTimedOut))
+            .context("loading the page");
+        assert!(unavailable(&wrapped));
+        assert!(!StoreError::from(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!StoreError::from(sqlx::Error::ColumnNotFound("x".into())).is_unavailable());
+        assert!(!StoreError::Conflict("already exists".into()).is_unavailable());
+        assert!(!unavailable(&anyhow::anyhow!("something else")));
+    }
 }

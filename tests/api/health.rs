@@ -1,6 +1,10 @@
 //! Health, readiness, metrics, security headers and static assets.
+use storedesk::domain::Role;
+use storedesk::error::DATABASE_UNAVAILABLE;
+
+use crate::admin::api_tokens::{api_get, make_token};
 use crate::both_backends;
-use crate::helpers::client;
+use crate::helpers::{client, create_project};
 
 both_backends!(health_and_readiness_answer, |app| {
     let c = client();
@@ -22,6 +26,7 @@ both_backends!(health_and_readiness_answer, |app| {
         m.contains("storedesk_http_responses_total{class=\"2xx\"}"),
         "{m}"
     );
+    assert!(m.contains("\nstoredesk_database_available 1\n"), "{m}");
 });
 
 both_backends!(uptime_monitors_asking_with_head_are_answered, |app| {
@@ -38,9 +43,31 @@ both_backends!(uptime_monitors_asking_with_head_are_answered, |app| {
 });
 
 both_backends!(readiness_fails_when_the_database_is_gone, |app| {
+    let session = app.session(Role::Admin).await;
+    create_project(&session, "demo").await;
+    let token = make_token(&session, "demo", "read", "monitor").await;
     app.store.close().await;
     let r = client().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.headers().get("retry-after").unwrap(), "5");
+    assert_eq!(r.text().await.unwrap(), "database unreachable\n");
+    // The process is alive: restarting it would not bring the database back.
+    let h = client().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(h.status().as_u16(), 200);
+    // A page that needs the database says it cannot reach it, rather than "something went wrong".
+    let page = session.get("/projects").await;
+    assert_eq!(page.status().as_u16(), 503);
+    assert_eq!(page.headers().get("retry-after").unwrap(), "5");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<h1>Database unavailable</h1>"), "{html}");
+    assert!(html.contains(DATABASE_UNAVAILABLE), "{html}");
+    // The JSON API says the same in its own form.
+    let api = api_get(&app, "/api/v1/projects/demo", Some(&token)).await;
+    assert_eq!(api.status().as_u16(), 503);
+    assert_eq!(api.headers().get("retry-after").unwrap(), "5");
+    let json: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(json["error"]["code"], "database_unavailable");
+    assert_eq!(json["error"]["message"], DATABASE_UNAVAILABLE);
 });
 
 both_backends!(

@@ -14,6 +14,7 @@ mod budget;
 mod check;
 mod demo;
 mod deploy;
+mod faults;
 mod first_run;
 mod forwarding;
 mod health;

@@ -58,6 +58,9 @@ pub enum ApiError {
         problem: AppleProblem,
         message: String,
     },
+    /// 503: the database is out of reach (the same sentence as the pages').
+    #[error("{}", crate::error::DATABASE_UNAVAILABLE)]
+    DatabaseUnavailable,
     #[error("storedesk could not finish this request. Nothing secret was exposed; the details are in the server log under the request id.")]
     Unexpected(#[source] anyhow::Error),
 }
@@ -80,6 +83,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => code,
             ApiError::Apple(e) => ProblemKind::of(e).answer().code,
             ApiError::Lookup { problem, .. } => problem.kind.answer().code,
+            ApiError::DatabaseUnavailable => "database_unavailable",
             ApiError::Unexpected(_) => "internal",
         }
     }
@@ -100,7 +104,12 @@ impl From<AppError> for ApiError {
             AppError::Forbidden { needed } => {
                 ApiError::Forbidden(format!("This needs the {needed} role."))
             }
+            AppError::Unexpected(e) if crate::store::unavailable(&e) => {
+                tracing::error!(error.cause_chain = ?e, request_id = %current_request_id(), "the database is unavailable");
+                ApiError::DatabaseUnavailable
+            }
             AppError::Unexpected(e) => ApiError::Unexpected(e),
+            AppError::DatabaseUnavailable => ApiError::DatabaseUnavailable,
             other => ApiError::Unexpected(anyhow::anyhow!("{other}")),
         }
     }
@@ -139,6 +148,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Apple(e) => status_of(ProblemKind::of(e).answer()),
             ApiError::Lookup { problem, .. } => status_of(problem.kind.answer()),
+            ApiError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -185,6 +195,9 @@ impl ResponseError for ApiError {
             }
             ApiError::MethodNotAllowed { allowed, .. } => {
                 response.insert_header((header::ALLOW, *allowed));
+            }
+            ApiError::DatabaseUnavailable => {
+                response.insert_header((header::RETRY_AFTER, crate::error::RETRY_AFTER_SECONDS));
             }
             _ => {}
         }

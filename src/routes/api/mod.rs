@@ -46,6 +46,7 @@ macro_rules! api_table {
                 cfg.service(
                     web::resource($path)
                         .wrap(from_fn(|req, next| auth::require_scope(ApiScope::$scope, req, next)))
+                        .wrap(from_fn(crate::routes::unavailable::cut_short))
                         .route(web::method(Method::$method).to($handler))
                         .default_service(web::to(method_not_allowed(stringify!($method)))),
                 );

@@ -3,7 +3,8 @@
 //! Order of checks: size (413), the project behind the URL (404), the body's shape (400), Apple's signature and
 //! this app's identity on the notification and on each nested JWS (400), then the store. 200 means committed;
 //! a second delivery of the same notificationUUID is answered 200 without a second row. Our own failures answer
-//! 5xx so that Apple sends the notification again.
+//! 5xx so that Apple sends the notification again. A database that is down or hangs gets a 503 within
+//! [`DATABASE_DEADLINE`] (at once while the database watch finds it unavailable), never an endless wait.
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use futures_util::StreamExt as _;
@@ -22,7 +23,12 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// How long a notification's body may take to arrive once its headers have (Apple sends a few KiB at once).
 const BODY_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 /// Seconds a 503 asks the sender to wait.
-const RETRY_AFTER: &str = "5";
+const RETRY_AFTER: &str = crate::error::RETRY_AFTER_SECONDS;
+/// The longest each database step (the project behind the URL, then the commit) may take before the
+/// notification is answered 503. A commit under full load takes tens of milliseconds (docs/benchmarks.md), so only
+/// a database that is down or hangs reaches this; the watch usually finds such a database sooner (within
+/// `PROBE_INTERVAL + PROBE_TIMEOUT`, 3 s) and cuts the wait short. Why 5 s: docs/decisions.md.
+pub const DATABASE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub const METRIC: &str = "storedesk_notifications_total";
 
@@ -44,6 +50,8 @@ enum Outcome {
     Busy,
     VerifyFailed,
     StoreFailed,
+    /// The database is down, hangs, or the watch finds it unavailable.
+    DatabaseUnavailable,
 }
 
 impl Outcome {
@@ -66,6 +74,11 @@ impl Outcome {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "error",
                 Some("STORE_FAILURE"),
+            ),
+            Outcome::DatabaseUnavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error",
+                Some("DATABASE_UNAVAILABLE"),
             ),
         };
         let labels = match reason {
@@ -97,6 +110,7 @@ impl Outcome {
             Outcome::Busy => ("busy", "storedesk is too busy to check this notification now and did not store it; send it again later.".to_owned()),
             Outcome::VerifyFailed => ("internal", "storedesk could not check this notification and did not store it; send it again later.".to_owned()),
             Outcome::StoreFailed => ("unavailable", "storedesk could not store this notification (its database is unavailable); send it again later.".to_owned()),
+            Outcome::DatabaseUnavailable => ("database_unavailable", "storedesk cannot reach its database right now, so this notification was not stored; send it again later.".to_owned()),
         };
         let request_id = current_request_id();
         if status.is_server_error() {
@@ -189,12 +203,24 @@ pub async fn receive(
     // The URL's token is checked before the body is read: a stranger's request costs no wait for its body.
     let token = path.into_inner();
     let project = if plausible_token(&token) {
-        match state.intake.project(&state.store, &token).await {
-            Ok(p) => p,
-            Err(e) => {
+        // Nothing is read or verified for a database known to be unavailable: the answer would be 503 anyway.
+        if !state.database.available() {
+            return Outcome::DatabaseUnavailable.respond(&state, None);
+        }
+        let lookup = state
+            .database
+            .bounded(
+                DATABASE_DEADLINE,
+                state.intake.project(&state.store, &token),
+            )
+            .await;
+        match lookup {
+            Some(Ok(p)) => p,
+            Some(Err(e)) => {
                 tracing::error!(error = %e, "could not look up the project of a notification URL");
-                return Outcome::StoreFailed.respond(&state, None);
+                return store_failure(&e).respond(&state, None);
             }
+            None => return Outcome::DatabaseUnavailable.respond(&state, None),
         }
     } else {
         None
@@ -234,12 +260,31 @@ pub async fn receive(
         Err(PoolError::Failed) => return Outcome::VerifyFailed.respond(&state, Some(&slug)),
     };
     let uuid = row.notification_uuid.clone();
-    match state.intake.writer().insert(row).await {
-        Ok(inserted) => Outcome::Stored(inserted, uuid).respond(&state, Some(&slug)),
-        Err(e) => {
+    // Cut short, the row may still be committed later (the writer stores what its callers gave up on): the 503
+    // makes Apple send it again, and its notificationUUID keeps the second delivery from making a second row.
+    let stored = state
+        .database
+        .bounded(DATABASE_DEADLINE, state.intake.writer().insert(row))
+        .await;
+    match stored {
+        Some(Ok(inserted)) => Outcome::Stored(inserted, uuid).respond(&state, Some(&slug)),
+        Some(Err(e)) => {
             tracing::error!(error = %e, project = %slug, "could not store a verified notification");
-            Outcome::StoreFailed.respond(&state, Some(&slug))
+            store_failure(&e).respond(&state, Some(&slug))
         }
+        None => {
+            tracing::error!(project = %slug, notification_uuid = %uuid, "the database did not commit a notification in time");
+            Outcome::DatabaseUnavailable.respond(&state, Some(&slug))
+        }
+    }
+}
+
+/// A database out of reach is said to be so; any other failure to store is the general 503.
+fn store_failure(e: &crate::store::StoreError) -> Outcome {
+    if e.is_unavailable() {
+        Outcome::DatabaseUnavailable
+    } else {
+        Outcome::StoreFailed
     }
 }
 

@@ -85,10 +85,12 @@ pub fn state(app: &TestApp) -> AppState {
     let verifier = SignedDataVerifier::new()
         .with_extra_roots(app.settings.apple.extra_roots.clone())
         .unwrap();
+    let metrics = Arc::new(storedesk::metrics::Metrics::default());
     AppState {
         store: app.store.clone(),
         settings: app.settings.clone(),
-        metrics: Arc::new(storedesk::metrics::Metrics::default()),
+        database: storedesk::state::DatabaseWatch::start(&app.store, metrics.clone()),
+        metrics,
         apple,
         verifier: verifier.into(),
         intake: storedesk::state::Intake::start(&app.store).unwrap(),
