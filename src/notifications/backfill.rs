@@ -248,12 +248,13 @@ async fn work(state: &AppState, project: &Project, mut run: Run) {
         run.range.start_ms,
         run.range.end_ms,
     );
-    let (mut pager, mut ended) = match std::mem::replace(&mut run.resume, ResumePoint::FirstPage) {
+    let (mut pager, ended) = match std::mem::replace(&mut run.resume, ResumePoint::FirstPage) {
         ResumePoint::FirstPage => (pager, false),
         ResumePoint::Page(token) => (pager.resume_at(token), false),
         ResumePoint::AllPagesStored => (pager, true),
     };
     let error = loop {
+        // Every page was stored before the previous run stopped: only the end is left.
         if ended {
             break None;
         }
@@ -323,7 +324,7 @@ async fn work(state: &AppState, project: &Project, mut run: Run) {
                 tracing::error!(error = %e, job = run.id, "could not record backfill progress")
             }
         }
-        ended = pager.next_token().is_none();
+        // The pager says when it is done (or why it stopped early) on the next call, without asking Apple.
     };
     finish(state, project, &run, error).await;
 }
