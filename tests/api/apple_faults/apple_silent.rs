@@ -88,6 +88,31 @@ silent_test!(a_lookup_answers_within_the_bound_and_stores_nothing, |r| {
     assert_eq!(key.last_failure.as_deref(), Some("no answer within 2 s"));
 });
 
+silent_test!(
+    a_subscription_and_a_customers_page_answer_within_the_bound,
+    |r| {
+        let before = key_health(&r).await;
+        let original = r.sim.seed().active_monthly.original_transaction_id;
+        silence_apple(&r);
+
+        for page in [
+            storedesk::urls::subscription("demo", &original),
+            storedesk::urls::customer("demo", &original),
+        ] {
+            let started = Instant::now();
+            let html = r.admin.get_text(&page).await;
+
+            assert_within_bound(started);
+            assert!(
+            html.contains("Apple did not answer within 2 seconds. Nothing was changed; try again in a minute."),
+            "{page}: {html}"
+        );
+        }
+        assert_eq!(r.app.store.indexed_count(r.project.id).await.unwrap(), 0);
+        assert_key_untouched(&r, before).await;
+    }
+);
+
 silent_test!(the_json_api_answers_504_within_the_bound, |r| {
     let token =
         crate::admin::api_tokens::make_token(&r.admin, "demo", "read", "billing backend").await;
