@@ -219,7 +219,7 @@ async fn renewing<T>(
     work: impl std::future::Future<Output = T>,
 ) -> Option<T> {
     tokio::pin!(work);
-    let mut renew = tokio::time::interval(run.lease / 3);
+    let mut renew = tokio::time::interval((run.lease / 3).max(Duration::from_millis(10)));
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     renew.tick().await;
     loop {
@@ -332,7 +332,7 @@ async fn work(state: &AppState, project: &Project, mut run: Run) {
 async fn finish(state: &AppState, project: &Project, run: &Run, error: Option<String>) {
     match state
         .store
-        .finish_backfill(run.id, &run.holder, error.as_deref())
+        .finish_backfill(run.id, &run.holder, &run.progress, error.as_deref())
         .await
     {
         Ok(true) => {}

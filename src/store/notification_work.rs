@@ -455,17 +455,20 @@ impl Store {
         Ok(done == 1)
     }
 
-    /// Ends a backfill `holder` holds: `error` None is success. False when it is no longer this holder's.
+    /// Ends a backfill `holder` holds, with its final counts (a page whose record failed is in them): `error` None
+    /// is success. False when it is no longer this holder's.
     pub async fn finish_backfill(
         &self,
         id: i64,
         holder: &str,
+        p: &BackfillProgress,
         error: Option<&str>,
     ) -> StoreResult<bool> {
         let now = crate::clock::now_ms();
         let done = sqlx::query(
             "UPDATE notification_backfills SET status = $1, error = $2, updated_at = $3, finished_at = $3, \
-             lease_owner = NULL, lease_until = NULL WHERE id = $4 AND lease_owner = $5 AND status = $6",
+             lease_owner = NULL, lease_until = NULL, pages_done = $7, fetched = $8, new_count = $9, \
+             already_present = $10, rejected = $11 WHERE id = $4 AND lease_owner = $5 AND status = $6",
         )
         .bind(if error.is_some() { BackfillStatus::Failed } else { BackfillStatus::Done }.as_str())
         .bind(error.map(str::to_owned))
@@ -473,6 +476,11 @@ impl Store {
         .bind(id)
         .bind(holder)
         .bind(BackfillStatus::Running.as_str())
+        .bind(p.pages_done)
+        .bind(p.fetched)
+        .bind(p.new_count)
+        .bind(p.already_present)
+        .bind(p.rejected)
         .execute(self.pool())
         .await?
         .rows_affected();
