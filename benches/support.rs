@@ -324,6 +324,7 @@ async fn desk() -> Desk {
             extra_roots: vec![sim.root_ca_der()],
             timeout: Duration::from_secs(10),
             hourly_limit: None,
+            answer_within: storedesk::apple::DEFAULT_ANSWER_WITHIN,
         },
         session_idle: Duration::from_secs(3600),
         session_absolute: Duration::from_secs(24 * 3600),
@@ -338,6 +339,7 @@ async fn desk() -> Desk {
             interval: None,
             ..storedesk::config::ForwardSettings::default()
         },
+        backfill: storedesk::config::BackfillSettings::default(),
     };
     let store = Store::connect(&settings.database_url).await.unwrap();
     store.migrate().await.unwrap();

@@ -25,8 +25,36 @@ fn key_credentials(project: &Project, key: KeyInUse) -> ApiCredentials {
     }
 }
 
-/// Runs one Apple call with the project's key in use and records how it went on that key.
+/// Runs one Apple call someone waits for (a page, a button) with the project's key in use, within the client's
+/// answer bound (retries and every request of `call` included), and records how it went on that key. Apple's
+/// silence is recorded as a failure, never as a refusal: it says nothing about the key.
 pub async fn with_project_key<T, F, Fut>(
+    state: &AppState,
+    project: &Project,
+    call: F,
+) -> Result<Result<T, AppleError>, AppError>
+where
+    F: FnOnce(ApiCredentials) -> Fut,
+    Fut: Future<Output = Result<T, AppleError>>,
+{
+    run_with_key(state, project, |creds| state.apple.within(call(creds))).await
+}
+
+/// [`with_project_key`] for work nobody waits for (a backfill's pages, the gap job): bounded only by the client's
+/// timeout per attempt and its retries, so a slow Apple delays the work instead of failing it.
+pub async fn with_project_key_in_background<T, F, Fut>(
+    state: &AppState,
+    project: &Project,
+    call: F,
+) -> Result<Result<T, AppleError>, AppError>
+where
+    F: FnOnce(ApiCredentials) -> Fut,
+    Fut: Future<Output = Result<T, AppleError>>,
+{
+    run_with_key(state, project, call).await
+}
+
+async fn run_with_key<T, F, Fut>(
     state: &AppState,
     project: &Project,
     call: F,
@@ -109,6 +137,7 @@ fn short(e: &AppleError) -> String {
         AppleError::RateLimited { .. } => "rate limited (HTTP 429)".into(),
         AppleError::BudgetExhausted { .. } => "held back by the hourly budget".into(),
         AppleError::Timeout { .. } => "timed out".into(),
+        AppleError::NoAnswer { within } => format!("no answer within {} s", within.as_secs()),
         AppleError::Network { .. } => "network error".into(),
         AppleError::MalformedResponse(_) => "unreadable answer".into(),
         AppleError::HttpStatus { status, .. } => format!("HTTP {status}"),
@@ -123,6 +152,8 @@ pub enum Probe {
     Accepted,
     Unauthorized,
     Unreachable,
+    /// No answer within the client's bound: Apple (or the way to it) stayed silent.
+    Silent,
     AppleDown,
     Other(String),
 }
@@ -134,6 +165,7 @@ fn probe_of(result: &Result<(), AppleError>) -> Probe {
         Err(AppleError::Api { status, .. }) if *status < 500 && *status != 429 => Probe::Accepted,
         Err(AppleError::Unauthorized { .. }) => Probe::Unauthorized,
         Err(AppleError::Timeout { .. }) | Err(AppleError::Network { .. }) => Probe::Unreachable,
+        Err(AppleError::NoAnswer { .. }) => Probe::Silent,
         Err(AppleError::Api { status, .. }) | Err(AppleError::HttpStatus { status, .. })
             if *status >= 500 =>
         {
@@ -178,10 +210,13 @@ pub async fn verify_credentials(client: &AppleClient, creds: &ApiCredentials) ->
                 .map(|_| ())
         }
     };
-    let (sandbox, production) =
-        tokio::join!(probe(Environment::Sandbox), probe(Environment::Production));
+    // Someone waits for this (Verify now, a key upload): both environments and the clock within one bound.
+    let (sandbox, production, clock_skew_secs) = tokio::join!(
+        client.within(probe(Environment::Sandbox)),
+        client.within(probe(Environment::Production)),
+        clock_skew(client)
+    );
     let (sandbox, production) = (probe_of(&sandbox), probe_of(&production));
-    let clock_skew_secs = clock_skew(client).await;
     let clock_off = clock_skew_secs.is_some_and(|s| s.abs() > 60);
     let mut causes = Vec::new();
     let (ok, summary) = match (&sandbox, &production) {
@@ -208,6 +243,13 @@ pub async fn verify_credentials(client: &AppleClient, creds: &ApiCredentials) ->
         (Probe::Unreachable, Probe::Unreachable) => (
             false,
             "storedesk could not reach Apple in either environment (network error or timeout). Check that this server may open HTTPS connections to api.storekit.apple.com and api.storekit-sandbox.apple.com.".to_string(),
+        ),
+        (Probe::Silent | Probe::Unreachable, Probe::Silent | Probe::Unreachable) => (
+            false,
+            format!(
+                "{} Nothing is known about the key, and its status was not changed; verify again in a minute.",
+                crate::apple::silence(client.config().answer_within)
+            ),
         ),
         (Probe::AppleDown, _) | (_, Probe::AppleDown) => (
             false,
@@ -290,6 +332,7 @@ fn describe(p: &Probe) -> String {
         Probe::Accepted => "accepted".into(),
         Probe::Unauthorized => "refused the key (HTTP 401)".into(),
         Probe::Unreachable => "not reachable".into(),
+        Probe::Silent => "no answer in time".into(),
         Probe::AppleDown => "Apple's server error".into(),
         Probe::Other(s) => s.clone(),
     }
@@ -298,7 +341,7 @@ fn describe(p: &Probe) -> String {
 /// Compares our clock with the `Date` header of an unauthenticated request to the production host.
 async fn clock_skew(client: &AppleClient) -> Option<i64> {
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(5).min(client.config().answer_within))
         .build()
         .ok()?;
     let response = http

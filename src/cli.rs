@@ -143,6 +143,13 @@ pub struct ServeArgs {
     /// published limits; for when Apple gives an app a different limit.
     #[arg(long, env = "STOREDESK_APPLE_HOURLY_LIMIT")]
     pub apple_hourly_limit: Option<String>,
+    /// How long a page or button waits for Apple at most, retries included (15s by default; 1s to 120s).
+    #[arg(long, env = "STOREDESK_APPLE_ANSWER_WITHIN")]
+    pub apple_answer_within: Option<String>,
+    /// How long a backfill stays with its instance without a renewal before another instance resumes it (30s by
+    /// default; 1s to 10m).
+    #[arg(long, env = "STOREDESK_BACKFILL_LEASE")]
+    pub backfill_lease: Option<String>,
     /// `json` for JSON log lines.
     #[arg(long, env = "STOREDESK_LOG_FORMAT", default_value = "pretty")]
     pub log_format: String,
@@ -351,6 +358,23 @@ impl ServeArgs {
                     })?,
             );
         }
+        if let Some(within) = config::parse_duration_between(
+            "STOREDESK_APPLE_ANSWER_WITHIN",
+            self.apple_answer_within.as_deref(),
+            Duration::from_secs(1),
+            Duration::from_secs(120),
+            "a time between 1s and 120s, such as 15s",
+        )? {
+            apple.answer_within = within;
+        }
+        let lease = config::parse_duration_between(
+            "STOREDESK_BACKFILL_LEASE",
+            self.backfill_lease.as_deref(),
+            Duration::from_secs(1),
+            Duration::from_secs(600),
+            "a time between 1s and 10m, such as 30s",
+        )?
+        .unwrap_or(config::BACKFILL_LEASE);
         if self.log_format != "json" && self.log_format != "pretty" {
             return Err(ConfigError::new("STOREDESK_LOG_FORMAT", "json or pretty").into());
         }
@@ -393,6 +417,10 @@ impl ServeArgs {
             })?,
             alerts: self.alerts.settings()?,
             forwarding: self.forwarding.settings()?,
+            backfill: config::BackfillSettings {
+                lease,
+                take_over: true,
+            },
         })
     }
 }

@@ -104,6 +104,8 @@ pub struct AppleSettings {
     pub timeout: Duration,
     /// Calls per hour per endpoint to budget for in Production instead of Apple's published limits.
     pub hourly_limit: Option<u64>,
+    /// How long a page or button waits for Apple at most, retries included (`STOREDESK_APPLE_ANSWER_WITHIN`).
+    pub answer_within: Duration,
 }
 
 impl Default for AppleSettings {
@@ -114,6 +116,7 @@ impl Default for AppleSettings {
             extra_roots: Vec::new(),
             timeout: Duration::from_secs(30),
             hourly_limit: None,
+            answer_within: crate::apple::DEFAULT_ANSWER_WITHIN,
         }
     }
 }
@@ -141,6 +144,47 @@ pub struct Settings {
     pub trusted_proxies: crate::client_address::TrustedProxies,
     /// The delivery workers of forwarding (issue 18).
     pub forwarding: ForwardSettings,
+    /// Backfills left by an instance that stopped: how long a lease lasts, and whether this instance resumes them.
+    pub backfill: BackfillSettings,
+}
+
+/// Half a minute: a backfill's holder renews its lease every third of it, and another instance resumes the job
+/// within about this long after its instance stopped.
+pub const BACKFILL_LEASE: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Debug)]
+pub struct BackfillSettings {
+    /// How long a backfill stays with the instance running it without a renewal (`STOREDESK_BACKFILL_LEASE`).
+    pub lease: Duration,
+    /// Whether this instance looks for backfills whose instance stopped and resumes them (every instance does;
+    /// the black-box tests turn it off in the app they run in-process, so only the processes they start do).
+    pub take_over: bool,
+}
+
+impl Default for BackfillSettings {
+    fn default() -> Self {
+        Self {
+            lease: BACKFILL_LEASE,
+            take_over: true,
+        }
+    }
+}
+
+/// A duration variable (`250ms`, `2s`, `1m`, or seconds) between `min` and `max`; empty or absent is `None`.
+pub fn parse_duration_between(
+    variable: &'static str,
+    raw: Option<&str>,
+    min: Duration,
+    max: Duration,
+    expected: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    let Some(raw) = raw.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    forwarding::parse_duration(&raw.to_ascii_lowercase())
+        .filter(|d| *d >= min && *d <= max)
+        .map(Some)
+        .ok_or_else(|| ConfigError::new(variable, expected))
 }
 
 /// A minute: Apple reports a delivery only after the receiver answered, and storedesk answers only after its
@@ -159,6 +203,7 @@ impl std::fmt::Debug for Settings {
             .field("alerts", &self.alerts)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("forwarding", &self.forwarding)
+            .field("backfill", &self.backfill)
             .finish()
     }
 }
@@ -311,6 +356,37 @@ pub fn load_extra_roots(raw: &str) -> Result<Vec<Vec<u8>>, ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bounded_duration_reads_as_people_write_it_and_names_its_variable_when_wrong() {
+        let read = |raw: Option<&str>| {
+            parse_duration_between(
+                "STOREDESK_APPLE_ANSWER_WITHIN",
+                raw,
+                Duration::from_secs(1),
+                Duration::from_secs(120),
+                "a time between 1s and 120s, such as 15s",
+            )
+        };
+        assert_eq!(read(None).unwrap(), None);
+        assert_eq!(read(Some(" ")).unwrap(), None);
+        assert_eq!(read(Some("15s")).unwrap(), Some(Duration::from_secs(15)));
+        assert_eq!(
+            read(Some("2500MS")).unwrap(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(read(Some("2m")).unwrap(), Some(Duration::from_secs(120)));
+        for wrong in ["500ms", "3m", "soon", "-1s"] {
+            let e = read(Some(wrong)).unwrap_err();
+            assert_eq!(e.variable, "STOREDESK_APPLE_ANSWER_WITHIN");
+            assert_eq!(e.expected, "a time between 1s and 120s, such as 15s");
+        }
+        assert_eq!(
+            AppleSettings::default().answer_within,
+            Duration::from_secs(15)
+        );
+        assert_eq!(BackfillSettings::default().lease, Duration::from_secs(30));
+    }
 
     #[test]
     fn a_sqlite_file_without_a_mode_is_created_and_a_given_mode_is_kept() {

@@ -70,6 +70,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         // Alerts work in the demo through webhooks; e-mail needs a mail server, which the demo has not.
         alerts: config::AlertSettings::default(),
         forwarding: config::ForwardSettings::default(),
+        backfill: config::BackfillSettings::default(),
     };
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;

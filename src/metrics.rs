@@ -36,7 +36,7 @@ const HELP: &[(&str, &str)] = &[
     ),
     (
         "storedesk_consumption_answers_total",
-        "Consumption information sent to Apple, by Apple's verdict.",
+        "Consumption information sent to Apple, by Apple's verdict (unanswered: no answer in time).",
     ),
     (
         "storedesk_forward_deliveries_total",

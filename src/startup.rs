@@ -51,6 +51,7 @@ impl Application {
             production_url: settings.apple.production_url.clone(),
             sandbox_url: settings.apple.sandbox_url.clone(),
             timeout: settings.apple.timeout,
+            answer_within: settings.apple.answer_within,
             ..AppleClientConfig::default()
         })
         .map_err(|e| anyhow::anyhow!("could not build the Apple client: {e}"))?
@@ -78,6 +79,7 @@ impl Application {
         crate::alerts::spawn_schedule(state.clone().into_inner());
         crate::housekeeping::spawn_schedule(state.clone().into_inner());
         crate::forwarding::replay::spawn_schedule(store.clone());
+        crate::notifications::backfill::spawn_schedule(state.clone().into_inner());
         crate::forwarding::spawn_workers(state.clone().into_inner())
             .context("could not start forwarding's delivery workers")?;
         let hsts = settings.secure_cookies();

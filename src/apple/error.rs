@@ -178,6 +178,9 @@ pub enum AppleError {
     },
     #[error("Apple did not answer in time ({retries} retries)")]
     Timeout { retries: u32 },
+    /// A call someone waits for got no answer within its bound (every attempt included) and was dropped.
+    #[error("Apple did not answer within {} s", .within.as_secs())]
+    NoAnswer { within: std::time::Duration },
     #[error("network error talking to Apple: {detail} ({retries} retries)")]
     Network { detail: String, retries: u32 },
     /// A success status whose body is not the JSON we expected (detail is our parser's message).
@@ -189,6 +192,19 @@ pub enum AppleError {
     /// The request could not be built (e.g. the token could not be signed); nothing was sent.
     #[error("the request to Apple could not be prepared: {0}")]
     Request(String),
+}
+
+/// "Apple did not answer within 15 seconds.": the start of every sentence about a call that ran out of its bound;
+/// what follows depends on whether something may have changed at Apple's end.
+pub fn silence(within: std::time::Duration) -> String {
+    match (within.as_secs(), within.subsec_millis()) {
+        (1, 0) => "Apple did not answer within 1 second.".to_owned(),
+        (secs, 0) => format!("Apple did not answer within {secs} seconds."),
+        _ => format!(
+            "Apple did not answer within {:.1} seconds.",
+            within.as_secs_f64()
+        ),
+    }
 }
 
 fn retried(retries: u32) -> String {
@@ -276,6 +292,10 @@ impl AppleError {
                 "Apple did not answer in time.{} Try again later.",
                 retried(*retries)
             ),
+            AppleError::NoAnswer { within } => format!(
+                "{} Nothing was changed; try again in a minute.",
+                silence(*within)
+            ),
             AppleError::Network { retries, .. } => format!(
                 "storedesk could not reach Apple (network error).{} Check the server's connection and try again.",
                 retried(*retries)
@@ -320,7 +340,9 @@ impl AppleError {
         match self {
             AppleError::Api { kind, status, .. } => kind.is_retryable() || *status >= 500,
             AppleError::HttpStatus { status, .. } => *status >= 500,
-            AppleError::Timeout { .. } | AppleError::Network { .. } => true,
+            AppleError::Timeout { .. }
+            | AppleError::NoAnswer { .. }
+            | AppleError::Network { .. } => true,
             AppleError::Unauthorized { .. }
             | AppleError::RateLimited { .. }
             | AppleError::BudgetExhausted { .. }
@@ -412,6 +434,32 @@ mod tests {
             environment: env,
             retries,
         }
+    }
+
+    #[test]
+    fn silence_says_the_bound_in_words() {
+        use std::time::Duration;
+        assert_eq!(
+            silence(Duration::from_secs(15)),
+            "Apple did not answer within 15 seconds."
+        );
+        assert_eq!(
+            silence(Duration::from_secs(1)),
+            "Apple did not answer within 1 second."
+        );
+        assert_eq!(
+            silence(Duration::from_millis(2500)),
+            "Apple did not answer within 2.5 seconds."
+        );
+        let e = AppleError::NoAnswer {
+            within: Duration::from_secs(15),
+        };
+        assert_eq!(
+            e.sentence(),
+            "Apple did not answer within 15 seconds. Nothing was changed; try again in a minute."
+        );
+        assert!(e.is_retryable());
+        assert_eq!((e.code(), e.http_status()), (None, None));
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl ProblemKind {
             AppleError::Unauthorized { .. } => ProblemKind::Unauthorized,
             AppleError::RateLimited { .. } => ProblemKind::RateLimited,
             AppleError::BudgetExhausted { .. } => ProblemKind::BudgetSpent,
-            AppleError::Timeout { .. } => ProblemKind::Timeout,
+            AppleError::Timeout { .. } | AppleError::NoAnswer { .. } => ProblemKind::Timeout,
             AppleError::Network { .. } => ProblemKind::Unreachable,
             AppleError::MalformedResponse(_) => ProblemKind::Unreadable,
             AppleError::Request(_) => ProblemKind::Unprepared,

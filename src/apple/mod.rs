@@ -18,8 +18,9 @@ pub use app_store_server_library::models;
 pub use budget::{CallBudget, Endpoint};
 pub use client::{
     with_fallback, Answered, ApiCredentials, AppleClient, AppleClientConfig, HistoryQuery,
+    DEFAULT_ANSWER_WITHIN,
 };
-pub use error::{ApiErrorKind, AppleError};
+pub use error::{silence, ApiErrorKind, AppleError};
 pub use failure::ProblemKind;
 pub use token::{make_token, SigningKeySource, TokenCache, TokenError};
 pub use verify::{AppIdentity, SignedDataVerifier, ValidatedChain, Verified, VerifyError};

@@ -82,7 +82,7 @@ pub fn forward_settings(
 }
 
 /// `250ms`, `2s`, `1m`, or a bare number of seconds.
-fn parse_duration(v: &str) -> Option<Duration> {
+pub(super) fn parse_duration(v: &str) -> Option<Duration> {
     let (digits, unit) = match v.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => v.split_at(i),
         None => (v, "s"),

@@ -1,15 +1,19 @@
 //! Backfill: fetch Apple's notification history for a date range in the background and store what is missing.
-//! Progress lives in `notification_backfills`, so it survives a page reload and shows on every instance.
+//! Progress lives in `notification_backfills`, so it survives a page reload and shows on every instance. A job is
+//! held under a lease on its row, renewed while it works; each page's record says where Apple's history goes on,
+//! so when its instance stops, another instance's schedule takes the job over and finishes it from there
+//! (re-fetching at most the page that was never recorded: stored notifications are deduplicated).
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::history::{history_window_days, store_page, HistoryPager, DAY_MS};
+use super::history::{history_window_days, store_page, HistoryPager, PageOutcome, DAY_MS};
 use super::ingest::Source;
 use crate::apple::Environment;
 use crate::present::time::day;
 use crate::state::AppState;
-use crate::store::notification_work::BackfillProgress;
+use crate::store::notification_work::{BackfillProgress, ResumePoint, MAX_BACKFILL_TAKEOVERS};
 use crate::store::{Actor, Project, StoreResult};
 
 /// Apple's startDate must stay inside its window while the pages are fetched; this margin keeps a start
@@ -134,8 +138,32 @@ pub fn validate(form: &BackfillForm, now_ms: i64) -> Result<BackfillRange, Backf
     }
 }
 
-/// Records the job and runs it in a tokio task. `None` when a backfill already runs for the project. With
-/// `forward`, what it stores is queued for the project's forwarding destinations too.
+/// A backfill one run works on: the row's job, who holds it, and where it goes on.
+struct Run {
+    id: i64,
+    range: BackfillRange,
+    forward: bool,
+    /// This run's id in the row's `lease_owner`.
+    holder: String,
+    lease: Duration,
+    progress: BackfillProgress,
+    resume: ResumePoint,
+    /// After a takeover: the last time the stopped run recorded a page. What a backfill stored since then, the
+    /// first page finds already here; it was this job's, so it is counted as new.
+    taken_over_since: Option<i64>,
+}
+
+fn new_holder() -> String {
+    format!("backfill-run-{}", uuid::Uuid::new_v4())
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Records the job, held by a new run of this instance, and runs it in a tokio task. `None` when a backfill
+/// already runs for the project. With `forward`, what it stores is queued for the project's forwarding
+/// destinations too.
 pub async fn start(
     state: Arc<AppState>,
     project: Project,
@@ -143,6 +171,7 @@ pub async fn start(
     forward: bool,
     actor: &Actor,
 ) -> StoreResult<Option<i64>> {
+    let (holder, lease) = (new_holder(), state.settings.backfill.lease);
     let Some(id) = state
         .store
         .start_backfill(
@@ -150,73 +179,178 @@ pub async fn start(
             range.environment.as_str(),
             range.start_ms,
             range.end_ms,
+            forward,
+            &holder,
+            millis(lease),
             actor,
         )
         .await?
     else {
         return Ok(None);
     };
+    let run = Run {
+        id,
+        range,
+        forward,
+        holder,
+        lease,
+        progress: BackfillProgress::default(),
+        resume: ResumePoint::FirstPage,
+        taken_over_since: None,
+    };
     tokio::spawn(async move {
-        run(&state, &project, id, range, forward).await;
+        work(&state, &project, run).await;
     });
     Ok(Some(id))
 }
 
-/// Fetches every page, stores each notification with `Source::Backfill` (queued for forwarding when `forward`),
-/// and reports after each page.
-pub async fn run(
+/// How a page went.
+enum Step {
+    Page(usize, PageOutcome),
+    End,
+    Failed(String),
+}
+
+/// Runs `work` while renewing the run's lease every third of it, so a page Apple is slow with keeps the job on
+/// this instance. `None` when another run holds the job now (this one must stop: its work is that run's).
+async fn renewing<T>(
     state: &AppState,
-    project: &Project,
-    id: i64,
-    range: BackfillRange,
-    forward: bool,
-) {
-    let mut progress = BackfillProgress::default();
-    let mut pager = HistoryPager::new(
-        state,
-        project,
-        range.environment,
-        range.start_ms,
-        range.end_ms,
-    );
-    let error = loop {
-        let payloads = match pager.next_page().await {
-            Ok(Some(p)) => p,
-            Ok(None) => break None,
-            Err(e) => break Some(e.sentence()),
-        };
-        let outcome = match store_page(state, project, &payloads, Source::Backfill, forward).await {
-            Ok(o) => o,
-            Err(e) => break Some(e.sentence()),
-        };
-        progress.pages_done += 1;
-        progress.fetched += payloads.len() as i64;
-        progress.rejected += outcome.rejected;
-        for (_, _, new) in &outcome.stored {
-            if *new {
-                progress.new_count += 1;
-            } else {
-                progress.already_present += 1;
+    run: &Run,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::pin!(work);
+    let mut renew = tokio::time::interval((run.lease / 3).max(Duration::from_millis(10)));
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    renew.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut work => return Some(out),
+            _ = renew.tick() => {
+                match state.store.renew_backfill_lease(run.id, &run.holder, millis(run.lease)).await {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    // The database may come back before the lease runs out; if not, another instance goes on.
+                    Err(e) => tracing::warn!(error = %e, job = run.id, "could not renew a backfill's lease"),
+                }
             }
         }
-        if let Err(e) = state.store.update_backfill_progress(id, &progress).await {
-            tracing::error!(error = %e, job = id, "could not record backfill progress");
-        }
+    }
+}
+
+/// Fetches every page from the run's resume point, stores each notification with `Source::Backfill` (queued for
+/// forwarding when `forward`), and records after each page its counts and where Apple's history goes on, so that
+/// another instance can go on from there if this one stops.
+async fn work(state: &AppState, project: &Project, mut run: Run) {
+    let pager = HistoryPager::new(
+        state,
+        project,
+        run.range.environment,
+        run.range.start_ms,
+        run.range.end_ms,
+    );
+    let (mut pager, ended) = match std::mem::replace(&mut run.resume, ResumePoint::FirstPage) {
+        ResumePoint::FirstPage => (pager, false),
+        ResumePoint::Page(token) => (pager.resume_at(token), false),
+        ResumePoint::AllPagesStored => (pager, true),
     };
-    if let Err(e) = state.store.update_backfill_progress(id, &progress).await {
-        tracing::error!(error = %e, job = id, "could not record backfill progress");
+    let error = loop {
+        // Every page was stored before the previous run stopped: only the end is left.
+        if ended {
+            break None;
+        }
+        let page = async {
+            let payloads = match pager.next_page().await {
+                Ok(Some(p)) => p,
+                Ok(None) => return Step::End,
+                Err(e) => return Step::Failed(e.sentence()),
+            };
+            match store_page(state, project, &payloads, Source::Backfill, run.forward).await {
+                Ok(o) => Step::Page(payloads.len(), o),
+                Err(e) => Step::Failed(e.sentence()),
+            }
+        };
+        let Some(step) = renewing(state, &run, page).await else {
+            tracing::warn!(
+                job = run.id,
+                "another instance took this backfill over; this run stops"
+            );
+            return;
+        };
+        let (fetched, outcome) = match step {
+            Step::Page(n, o) => (n, o),
+            Step::End => break None,
+            Step::Failed(sentence) => break Some(sentence),
+        };
+        // The first page after a takeover may be the one the stopped run stored but never recorded.
+        let theirs = match run.taken_over_since.take() {
+            Some(since) => state
+                .store
+                .count_backfilled_since(project.id, &outcome.already_present, since)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, job = run.id, "could not tell this job's notifications apart");
+                    0
+                }),
+            None => 0,
+        };
+        let p = &mut run.progress;
+        p.pages_done += 1;
+        p.fetched += fetched as i64;
+        p.rejected += outcome.rejected;
+        let already = outcome.already_present.len() as i64 - theirs;
+        p.already_present += already;
+        p.new_count += outcome.stored.len() as i64 - already;
+        match state
+            .store
+            .record_backfill_page(
+                run.id,
+                &run.holder,
+                &run.progress,
+                pager.next_token().unwrap_or(""),
+                millis(run.lease),
+            )
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    job = run.id,
+                    "another instance took this backfill over; this run stops"
+                );
+                return;
+            }
+            // Not recorded: if this run goes on, its next record says it all; if it stops, the page is fetched again.
+            Err(e) => {
+                tracing::error!(error = %e, job = run.id, "could not record backfill progress")
+            }
+        }
+        // The pager says when it is done (or why it stopped early) on the next call, without asking Apple.
+    };
+    finish(state, project, &run, error).await;
+}
+
+async fn finish(state: &AppState, project: &Project, run: &Run, error: Option<String>) {
+    match state
+        .store
+        .finish_backfill(run.id, &run.holder, &run.progress, error.as_deref())
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!(error = %e, job = run.id, "could not record the end of a backfill");
+            return;
+        }
     }
-    if let Err(e) = state.store.finish_backfill(id, error.as_deref()).await {
-        tracing::error!(error = %e, job = id, "could not record the end of a backfill");
-    }
+    let p = &run.progress;
     tracing::info!(
-        job = id,
+        job = run.id,
         project = %project.slug,
-        pages = progress.pages_done,
-        fetched = progress.fetched,
-        new = progress.new_count,
-        already_present = progress.already_present,
-        rejected = progress.rejected,
+        pages = p.pages_done,
+        fetched = p.fetched,
+        new = p.new_count,
+        already_present = p.already_present,
+        rejected = p.rejected,
         failed = error.is_some(),
         "backfill finished"
     );
@@ -228,6 +362,92 @@ pub async fn run(
             "outcome=\"done\""
         },
     );
+}
+
+/// Takes over every backfill whose run stopped (its lease ran out) and goes on with it where it stopped, each in
+/// its own task. Returns the ids it took over.
+pub async fn take_over(state: &Arc<AppState>) -> StoreResult<Vec<i64>> {
+    let lease = state.settings.backfill.lease;
+    let mut taken = Vec::new();
+    loop {
+        let holder = new_holder();
+        let Some(job) = state
+            .store
+            .claim_backfill(&holder, crate::clock::now_ms(), millis(lease))
+            .await?
+        else {
+            return Ok(taken);
+        };
+        taken.push(job.id);
+        let environment = Environment::parse(&job.environment).ok();
+        let project = state.store.project_by_id(job.project_id).await?;
+        let run = Run {
+            id: job.id,
+            range: BackfillRange {
+                environment: environment.unwrap_or(Environment::Production),
+                start_ms: job.start_ms,
+                end_ms: job.end_ms,
+            },
+            forward: job.forward != 0,
+            holder,
+            lease,
+            progress: match job.resume_point() {
+                ResumePoint::FirstPage => BackfillProgress::default(),
+                _ => job.progress(),
+            },
+            resume: job.resume_point(),
+            taken_over_since: Some(job.updated_at),
+        };
+        tracing::info!(
+            job = job.id,
+            takeovers = job.takeovers,
+            "taking over a backfill whose instance stopped"
+        );
+        let refusal = if job.takeovers > MAX_BACKFILL_TAKEOVERS {
+            Some(format!(
+                "storedesk stopped this backfill: the instances working on it stopped {} times. What it fetched \
+                 until then is stored; start it again, with a shorter range if it stops again.",
+                job.takeovers
+            ))
+        } else if environment.is_none() {
+            Some(
+                "This backfill names an environment storedesk does not know; start it again."
+                    .to_owned(),
+            )
+        } else {
+            None
+        };
+        match (project, refusal) {
+            (Some(project), None) => {
+                let state = state.clone();
+                tokio::spawn(async move { work(&state, &project, run).await });
+            }
+            (Some(project), Some(sentence)) => finish(state, &project, &run, Some(sentence)).await,
+            // The project is gone, and its jobs with it (ON DELETE CASCADE): nothing to end.
+            (None, _) => {}
+        }
+    }
+}
+
+/// Starts the takeover on this instance (called once from `startup.rs`): every third of a lease it looks for a
+/// backfill whose instance stopped.
+pub fn spawn_schedule(state: Arc<AppState>) {
+    if !state.settings.backfill.take_over {
+        return;
+    }
+    let every = (state.settings.backfill.lease / 3).max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticker.tick().await;
+            match take_over(&state).await {
+                Ok(taken) if taken.is_empty() => {}
+                Ok(taken) => tracing::info!(jobs = ?taken, "backfills taken over"),
+                Err(e) => tracing::error!(error = %e, "backfill takeover failed"),
+            }
+        }
+    });
 }
 
 #[cfg(test)]

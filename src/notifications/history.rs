@@ -108,6 +108,22 @@ impl<'a> HistoryPager<'a> {
         }
     }
 
+    /// Goes on from Apple's `paginationToken` of an earlier pager over the same range (a backfill taken over).
+    pub fn resume_at(mut self, token: String) -> Self {
+        self.followed.insert(token.clone());
+        self.token = Some(token);
+        self
+    }
+
+    /// Where the history goes on after the pages read so far: the token of the next page, or `None` once the
+    /// last page was read.
+    pub fn next_token(&self) -> Option<&str> {
+        match self.done {
+            true => None,
+            false => self.token.as_deref(),
+        }
+    }
+
     /// The signed payloads of the next page, or `None` after the last page.
     pub async fn next_page(&mut self) -> Result<Option<Vec<String>>, HistoryError> {
         if let Some(why) = self.stopped.take() {
@@ -120,14 +136,17 @@ impl<'a> HistoryPager<'a> {
         let response = loop {
             let state = self.state;
             let (env, request, token) = (self.env, &self.request, self.token.as_deref());
-            let result =
-                crate::apple_calls::with_project_key(state, self.project, |creds| async move {
+            let result = crate::apple_calls::with_project_key_in_background(
+                state,
+                self.project,
+                |creds| async move {
                     state
                         .apple
                         .get_notification_history(&creds, env, request, token)
                         .await
-                })
-                .await?;
+                },
+            )
+            .await?;
             match result {
                 Ok(r) => break r,
                 Err(AppleError::RateLimited {
@@ -191,6 +210,8 @@ impl<'a> HistoryPager<'a> {
 pub struct PageOutcome {
     /// (notification type, signedDate, newly stored?) of every payload that verified.
     pub stored: Vec<(String, i64, bool)>,
+    /// The ids of the stored notifications that were already here.
+    pub already_present: Vec<i64>,
     pub rejected: i64,
 }
 
@@ -218,6 +239,9 @@ pub async fn store_page(
         .await
         {
             Ok((inserted, n)) => {
+                if let Inserted::AlreadyPresent(id) = inserted {
+                    outcome.already_present.push(id);
+                }
                 outcome.stored.push((
                     n.notification_type.clone(),
                     n.signed_date,

@@ -224,6 +224,14 @@ pub async fn status(
                     None,
                     Some("Apple has not reported a delivery attempt yet.".to_owned()),
                 ),
+                // The page keeps asking (every reload, and the JSON twin it polls): say so, not "try again".
+                Ok(Err(AppleError::NoAnswer { within })) => (
+                    None,
+                    Some(format!(
+                        "{} storedesk keeps watching for the TEST notification and asks Apple again in a moment.",
+                        crate::apple::silence(within)
+                    )),
+                ),
                 Ok(Err(e)) => (None, Some(e.sentence())),
                 // No key in use any more: say so, keep what we knew.
                 Err(AppError::BadRequest(sentence)) => (None, Some(sentence)),

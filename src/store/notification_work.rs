@@ -13,19 +13,25 @@ pub enum ConsumptionOutcome {
     Accepted,
     /// Apple refused it, or it never reached Apple; `error` says why.
     Refused,
+    /// Apple did not answer in time: whether it received the answer is not known.
+    Unanswered,
 }
 
 status_text!(ConsumptionOutcome, "consumption answer outcome");
 
 impl ConsumptionOutcome {
-    pub const ALL: [ConsumptionOutcome; 2] =
-        [ConsumptionOutcome::Accepted, ConsumptionOutcome::Refused];
+    pub const ALL: [ConsumptionOutcome; 3] = [
+        ConsumptionOutcome::Accepted,
+        ConsumptionOutcome::Refused,
+        ConsumptionOutcome::Unanswered,
+    ];
 
     /// The text stored in `consumption_answers.outcome`.
     pub fn as_str(self) -> &'static str {
         match self {
             ConsumptionOutcome::Accepted => "accepted",
             ConsumptionOutcome::Refused => "refused",
+            ConsumptionOutcome::Unanswered => "unanswered",
         }
     }
 }
@@ -56,14 +62,16 @@ pub struct NewConsumptionAnswer {
     pub transaction_id: String,
     pub environment: String,
     pub request: String,
-    /// `Ok(())` when Apple accepted it; otherwise Apple's error code (if any) and our sentence.
-    pub outcome: Result<(), (Option<i64>, String)>,
+    /// `Ok(())` when Apple accepted it; otherwise how it ended (refused or unanswered), Apple's error code (if
+    /// any) and our sentence.
+    pub outcome: Result<(), (ConsumptionOutcome, Option<i64>, String)>,
 }
 
 // ---------------------------------------------------------------- backfills
 
-/// `notification_backfills.status`: where a backfill job is. A running job that stopped reporting is shown as
-/// stalled, but that is a reading of `updated_at`, not a stored status.
+/// `notification_backfills.status`: where a backfill job is. A running job whose lease ran out (its instance
+/// stopped, and no other has taken it over yet) is shown as stalled, but that is a reading of `lease_until`, not a
+/// stored status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BackfillStatus {
     Running,
@@ -108,11 +116,62 @@ pub struct Backfill {
     pub started_at: i64,
     pub updated_at: i64,
     pub finished_at: Option<i64>,
+    /// 1: what it stores is queued for the project's forwarding destinations.
+    pub forward: i64,
+    /// The run holding the job (one id per run, so even two runs in one process never share it).
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<i64>,
+    /// Where Apple's history goes on; see [`Backfill::resume_point`].
+    pub next_page: Option<String>,
+    /// The last time a run on another instance took the job over, and how many times that happened.
+    pub taken_over_at: Option<i64>,
+    pub takeovers: i64,
 }
 
 const BACKFILL_COLUMNS: &str =
     "id, project_id, environment, start_ms, end_ms, status, pages_done, fetched, \
-     new_count, already_present, rejected, error, started_by, started_at, updated_at, finished_at";
+     new_count, already_present, rejected, error, started_by, started_at, updated_at, finished_at, \
+     forward, lease_owner, lease_until, next_page, taken_over_at, takeovers";
+
+/// Where a backfill goes on from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResumePoint {
+    /// No page was recorded yet: from the first page, with no counts.
+    FirstPage,
+    /// The page behind this paginationToken of Apple's comes next.
+    Page(String),
+    /// Every page is stored; only the end is left to record.
+    AllPagesStored,
+}
+
+impl Backfill {
+    pub fn progress(&self) -> BackfillProgress {
+        BackfillProgress {
+            pages_done: self.pages_done,
+            fetched: self.fetched,
+            new_count: self.new_count,
+            already_present: self.already_present,
+            rejected: self.rejected,
+        }
+    }
+
+    pub fn resume_point(&self) -> ResumePoint {
+        match self.next_page.as_deref() {
+            None => ResumePoint::FirstPage,
+            Some("") => ResumePoint::AllPagesStored,
+            Some(token) => ResumePoint::Page(token.to_owned()),
+        }
+    }
+
+    /// Running, but nobody works on it: its lease ran out (a job from before leases: it stopped reporting).
+    pub fn is_stalled(&self, now: i64) -> bool {
+        self.status == BackfillStatus::Running
+            && match self.lease_until {
+                Some(until) => until < now,
+                None => now - self.updated_at > BACKFILL_STALL_MS,
+            }
+    }
+}
 
 /// Counts a running backfill reports after each page.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -124,9 +183,18 @@ pub struct BackfillProgress {
     pub rejected: i64,
 }
 
-/// A running job that has not reported for this long is shown as stalled (its instance stopped) and no
-/// longer blocks a new one.
+/// A running job from before leases (no `lease_until`) that has not reported for this long is shown as stalled, and
+/// is taken over like one whose lease ran out.
 pub const BACKFILL_STALL_MS: i64 = 10 * 60_000;
+
+/// A job whose runs stopped this many times is not taken over again: something in it (or in Apple's answer) stops
+/// every instance that works on it.
+pub const MAX_BACKFILL_TAKEOVERS: i64 = 5;
+
+/// The running jobs a claim may take: lease run out, or (from before leases) silent for [`BACKFILL_STALL_MS`].
+/// `$3` is now, `$4` now minus the stall time, `$5` the running status.
+const UNHELD: &str =
+    "status = $5 AND (lease_until < $3 OR (lease_until IS NULL AND updated_at < $4))";
 
 // ---------------------------------------------------------------- gaps
 
@@ -174,7 +242,7 @@ impl Store {
     ) -> StoreResult<i64> {
         let (outcome, code, error) = match &answer.outcome {
             Ok(()) => (ConsumptionOutcome::Accepted, None, None),
-            Err((code, sentence)) => (ConsumptionOutcome::Refused, *code, Some(sentence.clone())),
+            Err((outcome, code, sentence)) => (*outcome, *code, Some(sentence.clone())),
         };
         let mut tx = self.pool().begin().await?;
         let (id,): (i64,) = sqlx::query_as(
@@ -200,7 +268,12 @@ impl Store {
                 "{} {}: accepted by Apple",
                 answer.environment, answer.request
             ),
-            Some(e) => format!("{} {}: refused: {e}", answer.environment, answer.request),
+            Some(e) => format!(
+                "{} {}: {}: {e}",
+                answer.environment,
+                answer.request,
+                outcome.as_str()
+            ),
         };
         audit::record(
             &mut tx,
@@ -248,14 +321,18 @@ impl Store {
         Ok(n)
     }
 
-    /// Starts a backfill row unless one is already running (and not stalled) for the project; audited.
-    /// `None` means one is running.
+    /// Starts a backfill row, held by `holder` for `lease_ms`, unless one is already running for the project (a
+    /// stalled one too: another instance resumes it); audited. `None` means one is running.
+    #[allow(clippy::too_many_arguments)]
     pub async fn start_backfill(
         &self,
         project_id: i64,
         environment: &str,
         start_ms: i64,
         end_ms: i64,
+        forward: bool,
+        holder: &str,
+        lease_ms: i64,
         actor: &Actor,
     ) -> StoreResult<Option<i64>> {
         let now = crate::clock::now_ms();
@@ -265,9 +342,9 @@ impl Store {
         super::projects::lock_project(&mut tx, project_id).await?;
         let inserted: Option<(i64,)> = sqlx::query_as(
             "INSERT INTO notification_backfills (project_id, environment, start_ms, end_ms, status, \
-             started_by, started_at, updated_at) \
-             SELECT $1, $2, $3, $4, $8, $5, $6, $6 WHERE NOT EXISTS \
-             (SELECT 1 FROM notification_backfills WHERE project_id = $1 AND status = $8 AND updated_at > $7) \
+             started_by, started_at, updated_at, forward, lease_owner, lease_until) \
+             SELECT $1, $2, $3, $4, $7, $5, $6, $6, $8, $9, $10 WHERE NOT EXISTS \
+             (SELECT 1 FROM notification_backfills WHERE project_id = $1 AND status = $7) \
              RETURNING id",
         )
         .bind(project_id)
@@ -276,8 +353,10 @@ impl Store {
         .bind(end_ms)
         .bind(&actor.email)
         .bind(now)
-        .bind(now - BACKFILL_STALL_MS)
         .bind(BackfillStatus::Running.as_str())
+        .bind(i64::from(forward))
+        .bind(holder)
+        .bind(now + lease_ms)
         .fetch_optional(&mut *tx)
         .await?;
         let Some((id,)) = inserted else {
@@ -300,37 +379,152 @@ impl Store {
         Ok(Some(id))
     }
 
-    pub async fn update_backfill_progress(&self, id: i64, p: &BackfillProgress) -> StoreResult<()> {
-        sqlx::query(
+    /// Takes the oldest running backfill nobody holds (its lease ran out) for `holder` until `now + lease_ms`, and
+    /// counts the takeover. One statement, so two instances never take the same job. The row it returns still has
+    /// the `updated_at` of the last page its previous run recorded.
+    pub async fn claim_backfill(
+        &self,
+        holder: &str,
+        now: i64,
+        lease_ms: i64,
+    ) -> StoreResult<Option<Backfill>> {
+        Ok(sqlx::query_as::<_, Backfill>(&format!(
+            "UPDATE notification_backfills SET lease_owner = $1, lease_until = $2, taken_over_at = $3, \
+             takeovers = takeovers + 1 WHERE id = (SELECT id FROM notification_backfills WHERE {UNHELD} \
+             ORDER BY id LIMIT 1) AND {UNHELD} RETURNING {BACKFILL_COLUMNS}"
+        ))
+        .bind(holder)
+        .bind(now + lease_ms)
+        .bind(now)
+        .bind(now - BACKFILL_STALL_MS)
+        .bind(BackfillStatus::Running.as_str())
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// Records one stored page of a job `holder` holds: its counts, where Apple's history goes on (`next_page`, ''
+    /// after the last page), and a renewed lease. False when the job is no longer this holder's.
+    pub async fn record_backfill_page(
+        &self,
+        id: i64,
+        holder: &str,
+        p: &BackfillProgress,
+        next_page: &str,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        let now = crate::clock::now_ms();
+        let done = sqlx::query(
             "UPDATE notification_backfills SET pages_done = $1, fetched = $2, new_count = $3, \
-             already_present = $4, rejected = $5, updated_at = $6 WHERE id = $7",
+             already_present = $4, rejected = $5, next_page = $6, updated_at = $7, lease_until = $8 \
+             WHERE id = $9 AND lease_owner = $10 AND status = $11",
         )
         .bind(p.pages_done)
         .bind(p.fetched)
         .bind(p.new_count)
         .bind(p.already_present)
         .bind(p.rejected)
-        .bind(crate::clock::now_ms())
+        .bind(next_page)
+        .bind(now)
+        .bind(now + lease_ms)
         .bind(id)
+        .bind(holder)
+        .bind(BackfillStatus::Running.as_str())
         .execute(self.pool())
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
     }
 
-    /// Ends a backfill: `error` None is success.
-    pub async fn finish_backfill(&self, id: i64, error: Option<&str>) -> StoreResult<()> {
+    /// Keeps a job with `holder` while a page takes long. False when it is no longer this holder's.
+    pub async fn renew_backfill_lease(
+        &self,
+        id: i64,
+        holder: &str,
+        lease_ms: i64,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE notification_backfills SET lease_until = $1 WHERE id = $2 AND lease_owner = $3 AND status = $4",
+        )
+        .bind(crate::clock::now_ms() + lease_ms)
+        .bind(id)
+        .bind(holder)
+        .bind(BackfillStatus::Running.as_str())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Ends a backfill `holder` holds, with its final counts (a page whose record failed is in them): `error` None
+    /// is success. False when it is no longer this holder's.
+    pub async fn finish_backfill(
+        &self,
+        id: i64,
+        holder: &str,
+        p: &BackfillProgress,
+        error: Option<&str>,
+    ) -> StoreResult<bool> {
         let now = crate::clock::now_ms();
-        sqlx::query(
-            "UPDATE notification_backfills SET status = $1, error = $2, updated_at = $3, finished_at = $3 \
-             WHERE id = $4",
+        let done = sqlx::query(
+            "UPDATE notification_backfills SET status = $1, error = $2, updated_at = $3, finished_at = $3, \
+             lease_owner = NULL, lease_until = NULL, pages_done = $7, fetched = $8, new_count = $9, \
+             already_present = $10, rejected = $11 WHERE id = $4 AND lease_owner = $5 AND status = $6",
         )
         .bind(if error.is_some() { BackfillStatus::Failed } else { BackfillStatus::Done }.as_str())
         .bind(error.map(str::to_owned))
         .bind(now)
         .bind(id)
+        .bind(holder)
+        .bind(BackfillStatus::Running.as_str())
+        .bind(p.pages_done)
+        .bind(p.fetched)
+        .bind(p.new_count)
+        .bind(p.already_present)
+        .bind(p.rejected)
         .execute(self.pool())
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Of the given notifications of a project, how many a backfill stored at or after `since_ms`: after a
+    /// takeover, the ones the stopped run stored from the page it never recorded, which are this job's new ones,
+    /// not ones that were already here.
+    pub async fn count_backfilled_since(
+        &self,
+        project_id: i64,
+        ids: &[i64],
+        since_ms: i64,
+    ) -> StoreResult<i64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let placeholders = (0..ids.len())
+            .map(|i| format!("${}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT COUNT(*) FROM notifications WHERE project_id = $1 AND source = 'backfill' \
+             AND received_at >= $2 AND id IN ({placeholders})"
+        );
+        let mut query = sqlx::query_as::<_, (i64,)>(&sql)
+            .bind(project_id)
+            .bind(since_ms);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        Ok(query.fetch_one(self.pool()).await?.0)
+    }
+
+    /// The project a job resumed on this instance works for.
+    pub async fn project_by_id(&self, id: i64) -> StoreResult<Option<super::Project>> {
+        Ok(sqlx::query_as::<_, super::Project>(&format!(
+            "SELECT {} FROM projects WHERE id = $1",
+            super::projects::PROJECT_COLUMNS
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 
     pub async fn backfill(&self, project_id: i64, id: i64) -> StoreResult<Option<Backfill>> {
@@ -471,7 +665,7 @@ mod tests {
     #[test]
     fn every_consumption_outcome_round_trips_through_its_stored_text() {
         let words: Vec<&str> = ConsumptionOutcome::ALL.iter().map(|s| s.as_str()).collect();
-        assert_eq!(words, ["accepted", "refused"]);
+        assert_eq!(words, ["accepted", "refused", "unanswered"]);
         for outcome in ConsumptionOutcome::ALL {
             assert_eq!(ConsumptionOutcome::parse(outcome.as_str()), Ok(outcome));
             assert_eq!(outcome.to_string(), outcome.as_str());

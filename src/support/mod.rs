@@ -19,7 +19,6 @@ pub mod timeline;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -45,9 +44,6 @@ pub use subscription::{
     extend_renewal_date, subscription_status, ExtendRequest, SubscriptionReport,
 };
 pub use timeline::Timeline;
-
-/// A support page should not hang as long as the client's retries could take: after this, the index answers.
-const APPLE_DEADLINE: Duration = Duration::from_secs(20);
 
 /// A form or query field that was refused, with the sentence shown next to it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -192,7 +188,7 @@ pub fn identity(project: &Project, environment: Environment) -> AppIdentity {
     }
 }
 
-/// Runs one Apple call with the project's key (recorded on the key row), within the support deadline.
+/// Runs one Apple call with the project's key (recorded on the key row), within the client's answer bound.
 /// `Ok(Err(problem))` is Apple's trouble, to be shown; `Err` is ours (database, sealed key), a 500.
 pub(crate) async fn call_apple<T, F, Fut>(
     state: &AppState,
@@ -203,16 +199,13 @@ where
     F: FnOnce(ApiCredentials) -> Fut,
     Fut: Future<Output = Result<T, AppleError>>,
 {
-    let run = crate::apple_calls::with_project_key(state, project, call);
-    match tokio::time::timeout(APPLE_DEADLINE, run).await {
-        Err(_) => Ok(Err(AppleProblem::from_error(&AppleError::Timeout {
-            retries: 0,
-        }))),
-        Ok(Ok(Ok(value))) => Ok(Ok(value)),
-        Ok(Ok(Err(e))) => Ok(Err(AppleProblem::from_error(&e))),
+    // Bounded by the client's answer bound (`AppleClient::within`): past it the index answers.
+    match crate::apple_calls::with_project_key(state, project, call).await {
+        Ok(Ok(value)) => Ok(Ok(value)),
+        Ok(Err(e)) => Ok(Err(AppleProblem::from_error(&e))),
         // with_project_key answers BadRequest only when the project has no key in use.
-        Ok(Err(AppError::BadRequest(_))) => Ok(Err(AppleProblem::no_key())),
-        Ok(Err(e)) => Err(e),
+        Err(AppError::BadRequest(_)) => Ok(Err(AppleProblem::no_key())),
+        Err(e) => Err(e),
     }
 }
 

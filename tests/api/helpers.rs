@@ -82,6 +82,7 @@ pub fn test_settings(
             extra_roots: Vec::new(),
             timeout: Duration::from_secs(5),
             hourly_limit: None,
+            answer_within: storedesk::apple::DEFAULT_ANSWER_WITHIN,
         },
         session_idle: Duration::from_secs(3600),
         session_absolute: Duration::from_secs(24 * 3600),
@@ -97,6 +98,11 @@ pub fn test_settings(
         forwarding: storedesk::config::ForwardSettings {
             interval: None,
             ..storedesk::config::ForwardSettings::default()
+        },
+        // Only the `storedesk serve` processes a test starts take over backfills whose instance stopped.
+        backfill: storedesk::config::BackfillSettings {
+            take_over: false,
+            ..storedesk::config::BackfillSettings::default()
         },
     }
 }
@@ -600,4 +606,26 @@ pub async fn python_helper(
 /// reachable (a failure under `STOREDESK_REQUIRE_POSTGRES=1`): for tests that run the `storedesk` binary on it.
 pub async fn fresh_postgres_database() -> Option<String> {
     postgres_database().await
+}
+
+/// A port nobody listens on now, for a `storedesk serve` process a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until a `storedesk serve` process answers `/readyz` at `base`.
+pub async fn wait_ready(base: &str) {
+    for _ in 0..300 {
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("storedesk serve did not become ready at {base}");
 }

@@ -7,6 +7,7 @@ mod helpers;
 mod admin;
 mod api;
 mod apple;
+mod apple_faults;
 mod architecture;
 mod auth;
 mod bad_requests;

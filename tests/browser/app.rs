@@ -51,6 +51,7 @@ impl TestApp {
                 extra_roots: vec![sim.root_ca_der()],
                 timeout: Duration::from_secs(5),
                 hourly_limit: None,
+                answer_within: storedesk::apple::DEFAULT_ANSWER_WITHIN,
             },
             session_idle: Duration::from_secs(3600),
             session_absolute: Duration::from_secs(24 * 3600),
@@ -59,6 +60,7 @@ impl TestApp {
             retention: Default::default(),
             alerts: storedesk::config::AlertSettings::default(),
             forwarding: storedesk::config::ForwardSettings::default(),
+            backfill: storedesk::config::BackfillSettings::default(),
         };
         let mut settings = settings;
         adjust(&mut settings);

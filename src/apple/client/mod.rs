@@ -1,6 +1,7 @@
 //! HTTP client of the App Store Server API. Build one `AppleClient` and share it; credentials are passed
 //! per call because a deployment may hold several keys (and rotate them).
 
+mod deadline;
 mod endpoints;
 mod http;
 
@@ -16,6 +17,7 @@ use super::token::TokenCache;
 use super::Environment;
 use crate::domain::{IssuerId, KeyId};
 
+pub use deadline::DEFAULT_ANSWER_WITHIN;
 pub use endpoints::HistoryQuery;
 // What the tests read beyond the public API.
 #[cfg(test)]
@@ -46,6 +48,8 @@ pub struct AppleClientConfig {
     /// A 429 whose Retry-After is at most this far away is waited out and retried once.
     pub max_rate_limit_wait: Duration,
     pub user_agent: String,
+    /// How long a call someone waits for may take in all, retries included ([`AppleClient::within`]).
+    pub answer_within: Duration,
 }
 
 impl Default for AppleClientConfig {
@@ -59,6 +63,7 @@ impl Default for AppleClientConfig {
             retry_base_delay: Duration::from_millis(200),
             max_rate_limit_wait: Duration::from_secs(2),
             user_agent: concat!("storedesk/", env!("CARGO_PKG_VERSION")).to_owned(),
+            answer_within: DEFAULT_ANSWER_WITHIN,
         }
     }
 }

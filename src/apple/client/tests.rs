@@ -1002,6 +1002,50 @@ async fn hang_beyond_the_timeout_is_a_timeout() {
 }
 
 #[tokio::test]
+async fn a_call_someone_waits_for_ends_at_its_bound_retries_included() {
+    // Each attempt alone stays under the client's timeout, so without the bound the retries would take ~4.5 s.
+    let stub = Stub::start(|_, _| {
+        let mut r = Reply::model(200, "transactionInfoResponse");
+        r.delay = Duration::from_millis(1500);
+        r
+    })
+    .await;
+    let client = client_for(&stub, |c| {
+        c.timeout = Duration::from_secs(1);
+        c.max_retries = 2;
+        c.answer_within = Duration::from_millis(1200);
+    });
+    let started = Instant::now();
+    let err = client
+        .within(client.get_transaction_info(&creds(), Environment::Sandbox, &tid("1234")))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        AppleError::NoAnswer {
+            within: Duration::from_millis(1200)
+        }
+    );
+    assert_eq!(
+        err.sentence(),
+        "Apple did not answer within 1.2 seconds. Nothing was changed; try again in a minute."
+    );
+    assert!(err.is_retryable());
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1200) && took < Duration::from_millis(2500),
+        "{took:?}"
+    );
+    // An answer within the bound is the answer.
+    let quick = Stub::start(|_, _| Reply::model(200, "transactionInfoResponse")).await;
+    let client = client_for(&quick, |c| c.answer_within = Duration::from_secs(5));
+    assert!(client
+        .within(client.get_transaction_info(&creds(), Environment::Sandbox, &tid("1234")))
+        .await
+        .is_ok());
+}
+
+#[tokio::test]
 async fn connection_refused_is_a_network_error() {
     // Bind then drop to get a port nobody listens on.
     let port = {

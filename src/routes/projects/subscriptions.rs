@@ -124,6 +124,10 @@ pub async fn extend(
                 outcome.sentence, outcome.request_identifier
             ),
         )),
+        // Whether it was extended is not known: the problem's sentence says so, and what to check first.
+        Err(problem) if crate::support::subscription::outcome_unknown(&problem) => {
+            Ok(redirect_with_flash(&location, "error", &problem.sentence))
+        }
         Err(problem) => Ok(redirect_with_flash(
             &location,
             "error",

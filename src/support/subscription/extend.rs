@@ -88,7 +88,13 @@ pub struct ExtendOutcome {
 
 /// Whether an extension that failed this way may still have been carried out: the request left, and either no
 /// answer came in time or it could not be read.
-fn outcome_unknown(p: &AppleProblem) -> bool {
+/// The sentence up to its first full stop.
+fn first_sentence(s: &str) -> &str {
+    s.find(". ").map_or(s, |end| &s[..=end])
+}
+
+/// The request left and no readable answer came back: Apple may have carried it out.
+pub fn outcome_unknown(p: &AppleProblem) -> bool {
     matches!(p.kind, ProblemKind::Timeout | ProblemKind::Unreadable)
 }
 
@@ -181,10 +187,12 @@ pub async fn extend_renewal_date(
         // (each try has its own request identifier) and use up another of Apple's limited extensions.
         Err(p) if outcome_unknown(&p) => {
             Err(AppleProblem {
+                // Only what happened: the rest of the problem's sentence ("Nothing was changed; try again") is
+                // not true of a request that may have been carried out.
                 sentence: format!(
                     "{} So it is not known whether the renewal date was extended: open the subscription again and \
                      check its renewal date before you try again, or it may be extended twice.",
-                    p.sentence
+                    first_sentence(&p.sentence)
                 ),
                 ..p
             })

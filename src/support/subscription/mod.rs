@@ -23,7 +23,9 @@ use crate::state::AppState;
 use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, StoredCopies};
 use crate::store::{Actor, Project};
 
-pub use extend::{extend_renewal_date, ExtendOutcome, ExtendRequest, MAX_EXTEND_DAYS};
+pub use extend::{
+    extend_renewal_date, outcome_unknown, ExtendOutcome, ExtendRequest, MAX_EXTEND_DAYS,
+};
 pub use state::StateView;
 
 /// One subscription (one original transaction) inside a group.

@@ -11,7 +11,7 @@ use storedesk::store::Store;
 
 use super::{add_destination, PyReceiver};
 use crate::both_backends;
-use crate::helpers::store_project;
+use crate::helpers::{free_port, store_project, wait_ready};
 use crate::projects::notifications::signed::state;
 
 fn row(project_id: i64, uuid: &str) -> NewNotification {
@@ -104,26 +104,6 @@ both_backends!(
             .all(|q| q["verified"] == serde_json::json!([true])));
     }
 );
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn wait_ready(base: &str) {
-    for _ in 0..300 {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("storedesk serve did not become ready at {base}");
-}
 
 fn serve(dir: &std::path::Path, db: &str, key: &str, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_storedesk"))

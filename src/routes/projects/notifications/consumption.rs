@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::view::{Choice, NotificationView};
-use crate::apple::Environment;
+use crate::apple::{AppleError, Environment};
 use crate::auth::csrf::CsrfForm;
 use crate::domain::TransactionId;
 use crate::error::AppError;
@@ -27,6 +27,8 @@ pub struct AnswerView {
     pub by: String,
     pub what: String,
     pub accepted: bool,
+    /// Apple did not answer in time: neither accepted nor refused.
+    pub unanswered: bool,
     pub error: Option<String>,
 }
 
@@ -112,6 +114,7 @@ fn request_view(
             by: a.sent_by.clone(),
             what: consumption::describe(&a.request),
             accepted: a.outcome == ConsumptionOutcome::Accepted,
+            unanswered: a.outcome == ConsumptionOutcome::Unanswered,
             error: a.error.clone(),
         })
         .collect();
@@ -257,7 +260,16 @@ pub async fn send(
     .await?;
     let outcome = match &result {
         Ok(()) => Ok(()),
-        Err(e) => Err((e.code(), e.sentence())),
+        // The request left: Apple may have received it, so it is not recorded as refused.
+        Err(AppleError::NoAnswer { within }) => Err((
+            ConsumptionOutcome::Unanswered,
+            None,
+            format!(
+                "{} storedesk can't tell whether Apple received it.",
+                crate::apple::silence(*within)
+            ),
+        )),
+        Err(e) => Err((ConsumptionOutcome::Refused, e.code(), e.sentence())),
     };
     state
         .store
@@ -285,6 +297,20 @@ pub async fn send(
                 "ok",
                 &format!(
                     "Apple accepted the consumption information for transaction {transaction_id}."
+                ),
+            ))
+        }
+        Err(AppleError::NoAnswer { within }) => {
+            state.metrics.inc(
+                "storedesk_consumption_answers_total",
+                "outcome=\"unanswered\"",
+            );
+            Ok(redirect_with_flash(
+                &back,
+                "error",
+                &format!(
+                    "{} storedesk can't tell whether Apple received the consumption information for transaction {transaction_id}, so this request stays open: send it again in a minute.",
+                    crate::apple::silence(within)
                 ),
             ))
         }

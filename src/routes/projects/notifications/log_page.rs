@@ -14,7 +14,7 @@ use crate::present::time;
 use crate::routes::ProjectContext;
 use crate::state::AppState;
 use crate::store::notification_log::LogFilter;
-use crate::store::notification_work::{Backfill, BackfillStatus, BACKFILL_STALL_MS};
+use crate::store::notification_work::{Backfill, BackfillStatus};
 use crate::store::Project;
 
 /// The chart shows at most this many days.
@@ -279,7 +279,8 @@ async fn recent_backfills(
 }
 
 fn backfill_view(b: &Backfill, now: i64) -> BackfillView {
-    let stalled = b.status == BackfillStatus::Running && now - b.updated_at > BACKFILL_STALL_MS;
+    // Stalled only until another instance's schedule takes the job over (within about a lease).
+    let stalled = b.is_stalled(now);
     let (status, badge) = match b.status {
         _ if stalled => ("stalled", "badge-bad"),
         BackfillStatus::Running => ("running", "badge-warn"),
@@ -299,7 +300,11 @@ fn backfill_view(b: &Backfill, now: i64) -> BackfillView {
             b.pages_done, b.fetched, b.new_count, b.already_present, b.rejected
         ),
         error: if stalled {
-            Some("The instance running this backfill stopped reporting; start it again.".into())
+            Some(
+                "The instance running this backfill stopped. Another storedesk instance resumes it where it \
+                 stopped within a minute; nothing needs to be started again."
+                    .into(),
+            )
         } else {
             b.error.clone()
         },
@@ -309,6 +314,16 @@ fn backfill_view(b: &Backfill, now: i64) -> BackfillView {
             b.started_by,
             time::relative(b.started_at, now)
         ),
+        resumed: b.taken_over_at.filter(|_| b.takeovers > 0).map(|at| {
+            let times = match b.takeovers {
+                1 => String::new(),
+                n => format!(" ({n} times)"),
+            };
+            format!(
+                "Resumed on another instance after its instance stopped{times}, {}.",
+                time::utc_and_relative(at, now)
+            )
+        }),
     }
 }
 

@@ -105,6 +105,8 @@ pub struct BackfillView {
     pub progress: String,
     pub error: Option<String>,
     pub started: String,
+    /// When another instance took the job over after its instance stopped.
+    pub resumed: Option<String>,
 }
 
 pub struct GapView {

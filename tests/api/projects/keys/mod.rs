@@ -5,7 +5,7 @@
 mod correct;
 mod health;
 mod revoke;
-mod verify;
+pub mod verify;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -734,3 +734,137 @@ with_ready!(
         );
     }
 );
+
+with_ready!(
+    a_backfill_taken_over_counts_what_its_stopped_run_stored_unrecorded_as_new,
+    |r| {
+        // Arrange: a job whose run stored the first page of Apple's history and stopped before recording it (its
+        // lease ran out at once), so the page will be fetched again and found already here.
+        let now = storedesk::clock::now_ms();
+        let start_ms = (now - 29 * DAY_MS).div_euclid(DAY_MS) * DAY_MS;
+        let end_ms = now.div_euclid(DAY_MS) * DAY_MS + DAY_MS;
+        let all = history(&r.sim, Environment::Production, start_ms, end_ms).await;
+        assert!(
+            all.len() > 20,
+            "needs more than one page of Apple's history"
+        );
+        let store = &r.app.store;
+        let id = store
+            .start_backfill(
+                r.project.id,
+                "Production",
+                start_ms,
+                end_ms,
+                false,
+                "a-run-that-stopped",
+                1,
+                &storedesk::store::Actor::system("test"),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let verifier = crate::projects::notifications::signed::verifier(&r.sim);
+        for payload in &all[..20] {
+            storedesk::notifications::ingest::ingest(
+                store,
+                &verifier,
+                &r.project,
+                payload,
+                storedesk::notifications::ingest::Source::Backfill,
+            )
+            .await
+            .unwrap();
+        }
+
+        // Act: another instance's schedule takes it over.
+        let taken =
+            storedesk::notifications::backfill::take_over(&std::sync::Arc::new(state(&r.app)))
+                .await
+                .unwrap();
+
+        // Assert: finished, each notification once, and the stopped run's page counted as new, not "already here".
+        assert_eq!(taken, vec![id]);
+        let job = finished(&r.app, r.project.id).await;
+        assert_eq!(job.status.as_str(), "done", "{:?}", job.error);
+        assert_eq!(job.takeovers, 1);
+        let n = all.len() as i64;
+        assert_eq!(
+            (
+                job.pages_done,
+                job.fetched,
+                job.new_count,
+                job.already_present,
+                job.rejected
+            ),
+            ((n + 19) / 20, n, n, 0, 0)
+        );
+        assert_eq!(store.count_notifications(r.project.id).await.unwrap(), n);
+        // Nobody holds a running job any more: a second look takes nothing.
+        assert!(
+            storedesk::notifications::backfill::take_over(&std::sync::Arc::new(state(&r.app)))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let html = r.admin.get_text(LOG).await;
+        assert!(
+            html.contains("Resumed on another instance after its instance stopped, "),
+            "{html}"
+        );
+    }
+);
+
+with_ready!(
+    a_stalled_backfill_says_it_will_be_resumed_and_blocks_a_second_one,
+    |r| {
+        // A job whose lease ran out and that nobody has taken over yet (the test app does not take over).
+        let now = storedesk::clock::now_ms();
+        let today = day(now);
+        r.app
+            .store
+            .start_backfill(
+                r.project.id,
+                "Production",
+                now.div_euclid(DAY_MS) * DAY_MS,
+                now.div_euclid(DAY_MS) * DAY_MS + DAY_MS,
+                false,
+                "a-run-that-stopped",
+                1,
+                &storedesk::store::Actor::system("test"),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+
+        let html = r.admin.get_text(LOG).await;
+        assert!(
+            html.contains("<span class=\"badge badge-bad\">stalled</span>"),
+            "{html}"
+        );
+        assert!(html.contains("The instance running this backfill stopped. Another storedesk instance resumes it where it stopped within a minute; nothing needs to be started again."));
+        let second = r
+            .admin
+            .post_form(
+                LOG,
+                BACKFILL,
+                &[
+                    ("start", &today),
+                    ("end", &today),
+                    ("environment", "Production"),
+                ],
+            )
+            .await;
+        assert_eq!(second.status().as_u16(), 422);
+        assert_eq!(
+            r.app
+                .store
+                .recent_backfills(r.project.id, 5)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+);

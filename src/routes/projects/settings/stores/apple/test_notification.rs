@@ -52,6 +52,11 @@ pub async fn send(cx: ProjectContext, form: CsrfForm<TestForm>) -> Result<HttpRe
                 } => format!(
                     "Apple has no notification URL for {env} yet, so it sent nothing. Paste the URL below into App Store Connect (App information → App Store Server Notifications, Version 2, {env} Server URL) and send the test again."
                 ),
+                // No token came back, so there is nothing to follow: if Apple did send it, the log shows it.
+                AppleError::NoAnswer { within } => format!(
+                    "{} storedesk can't tell whether Apple will send the TEST notification: if it arrives, the notification log shows it within a minute; otherwise send the test again.",
+                    crate::apple::silence(*within)
+                ),
                 other => format!("Apple did not accept the request: {}", other.sentence()),
             };
             Ok(redirect_with_flash(&back, "error", &message))
