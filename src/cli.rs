@@ -248,6 +248,21 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Open sign-in again for a user whose sign-in is paused after failed attempts (also the last admin).
+    Unlock {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Issue a new one-time password (printed once); the user must choose their own at sign-in. Ends their
+    /// sessions and unlocks their sign-in.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]

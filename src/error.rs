@@ -29,13 +29,28 @@ pub enum AppError {
     BadRequest(String),
     #[error("too many requests")]
     TooManyRequests(String),
+    /// The user signed in with a password an admin issued and must choose their own before anything else.
+    #[error("password change needed")]
+    PasswordChangeNeeded,
+    /// Too much work of one kind at once (password checks): answered 503 with Retry-After at once.
+    #[error("overloaded")]
+    Overloaded(&'static str),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
 
+/// An error saying the server refused work because too much of it is already running; `AppError::Overloaded`
+/// when it reaches a response. The sentence is the page's.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Overloaded(pub &'static str);
+
 impl From<anyhow::Error> for AppError {
     fn from(e: anyhow::Error) -> Self {
         // A store error carried through `anyhow` is still the request's fault when the request's text was unstorable.
+        if let Some(Overloaded(sentence)) = e.downcast_ref::<Overloaded>() {
+            return AppError::Overloaded(sentence);
+        }
         match e.downcast_ref::<crate::store::StoreError>() {
             Some(crate::store::StoreError::Unstorable) => {
                 AppError::BadRequest(crate::store::StoreError::Unstorable.to_string())
@@ -93,6 +108,11 @@ impl AppError {
             AppError::NotFound => ("Not found", "There is nothing at this address.".into()),
             AppError::BadRequest(m) => ("Bad request", m.clone()),
             AppError::TooManyRequests(m) => ("Too many requests", m.clone()),
+            AppError::Overloaded(m) => ("Busy", (*m).to_string()),
+            AppError::PasswordChangeNeeded => (
+                "Choose your password",
+                "Choose your own password under Account before going on.".into(),
+            ),
             AppError::Unexpected(_) => (
                 "Something went wrong",
                 "storedesk could not finish this request. Nothing secret was shown; the details are in the server log under the request id below."
@@ -109,6 +129,8 @@ impl AppError {
             AppError::NotFound => "not_found",
             AppError::BadRequest(_) => "bad_request",
             AppError::TooManyRequests(_) => "too_many_requests",
+            AppError::Overloaded(_) => "overloaded",
+            AppError::PasswordChangeNeeded => "password_change_needed",
             AppError::Unexpected(_) => "internal",
         }
     }
@@ -129,11 +151,14 @@ impl AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
+            AppError::Unauthenticated { .. } | AppError::PasswordChangeNeeded => {
+                StatusCode::SEE_OTHER
+            }
             AppError::Forbidden { .. } | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Overloaded(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -148,6 +173,11 @@ impl ResponseError for AppError {
                 .insert_header((header::LOCATION, location))
                 .finish();
         }
+        if let AppError::PasswordChangeNeeded = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, crate::urls::account()))
+                .finish();
+        }
         let (title, message) = self.title_and_message();
         let page = ErrorPage {
             status: self.status_code().as_u16(),
@@ -156,11 +186,13 @@ impl ResponseError for AppError {
             request_id: current_request_id(),
             css: crate::assets::css_url(),
         };
+        let mut response = HttpResponse::build(self.status_code());
+        if let AppError::Overloaded(_) = self {
+            response.insert_header((header::RETRY_AFTER, "5"));
+        }
         match page.render() {
-            Ok(html) => HttpResponse::build(self.status_code())
-                .content_type("text/html; charset=utf-8")
-                .body(html),
-            Err(_) => HttpResponse::build(self.status_code())
+            Ok(html) => response.content_type("text/html; charset=utf-8").body(html),
+            Err(_) => response
                 .content_type("text/plain; charset=utf-8")
                 .body(message),
         }

@@ -283,6 +283,7 @@ impl TestApp {
                 &Email::parse(email).expect("email"),
                 &hash,
                 role,
+                false,
                 &Actor::system("test"),
             )
             .await
