@@ -184,7 +184,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 MasterKeyCommand::Rotate {
                     db,
                     key,
-                    new_master_key,
                     new_master_key_file,
                 },
         } => {
@@ -195,7 +194,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let new_secret = crate::config::secret_from_env(
                 "STOREDESK_NEW_MASTER_KEY",
                 "STOREDESK_NEW_MASTER_KEY_FILE",
-                new_master_key.filter(|s| !s.is_empty()),
+                std::env::var("STOREDESK_NEW_MASTER_KEY")
+                    .ok()
+                    .filter(|s| !s.is_empty()),
                 new_master_key_file,
             )?
             .ok_or_else(|| anyhow::anyhow!("Pass the new master key as STOREDESK_NEW_MASTER_KEY (or a file in STOREDESK_NEW_MASTER_KEY_FILE)."))?;
