@@ -359,6 +359,7 @@ impl ServeArgs {
         if let Some(roots) = self.apple_extra_roots.as_deref() {
             apple.extra_roots = config::load_extra_roots(roots)?;
         }
+        config::check_extra_roots(&apple)?;
         if let Some(raw) = self.apple_hourly_limit.as_deref().filter(|s| !s.is_empty()) {
             apple.hourly_limit = Some(
                 raw.trim()
