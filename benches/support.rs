@@ -355,6 +355,7 @@ async fn desk() -> Desk {
             &Email::parse("support@example.com").unwrap(),
             &hash,
             Role::Support,
+            false,
             &Actor::system("bench"),
         )
         .await

@@ -107,17 +107,15 @@ impl DbArgs {
     }
 }
 
+/// The master key is read from the environment or a file only, never from a flag: a command line is visible to
+/// every user of the machine (`ps`, /proc/*/cmdline). STOREDESK_MASTER_KEY (32 random bytes, base64;
+/// `storedesk master-key generate` prints one), or STOREDESK_MASTER_KEY_FILE naming a file that holds it; older
+/// keys accepted for reading while `master-key rotate` runs in STOREDESK_PREVIOUS_MASTER_KEYS (comma-separated).
 #[derive(Args, Debug, Clone)]
 pub struct MasterKeyArgs {
-    /// 32 random bytes, base64. `storedesk master-key generate` prints one.
-    #[arg(long, env = "STOREDESK_MASTER_KEY", hide_env_values = true)]
-    pub master_key: Option<String>,
-    /// A file holding the master key.
+    /// A file holding the master key (or set STOREDESK_MASTER_KEY; there is no flag for the key itself).
     #[arg(long, env = "STOREDESK_MASTER_KEY_FILE")]
     pub master_key_file: Option<PathBuf>,
-    /// Older master keys (comma-separated), accepted for reading while `master-key rotate` runs.
-    #[arg(long, env = "STOREDESK_PREVIOUS_MASTER_KEYS", hide_env_values = true)]
-    pub previous_master_keys: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -255,6 +253,21 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Open sign-in again for a user whose sign-in is paused after failed attempts (also the last admin).
+    Unlock {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Issue a new one-time password (printed once); the user must choose their own at sign-in. Ends their
+    /// sessions and unlocks their sign-in.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -285,8 +298,7 @@ pub enum MasterKeyCommand {
         db: DbArgs,
         #[command(flatten)]
         key: MasterKeyArgs,
-        #[arg(long, env = "STOREDESK_NEW_MASTER_KEY", hide_env_values = true)]
-        new_master_key: Option<String>,
+        /// A file holding the new key (or set STOREDESK_NEW_MASTER_KEY; there is no flag for the key itself).
         #[arg(long, env = "STOREDESK_NEW_MASTER_KEY_FILE")]
         new_master_key_file: Option<PathBuf>,
     },
@@ -307,11 +319,21 @@ impl MasterKeyArgs {
         let secret = config::secret_from_env(
             "STOREDESK_MASTER_KEY",
             "STOREDESK_MASTER_KEY_FILE",
-            self.master_key.clone().filter(|s| !s.is_empty()),
+            env_secret("STOREDESK_MASTER_KEY"),
             self.master_key_file.clone(),
         )?;
         secret.as_ref().map(config::parse_master_key).transpose()
     }
+
+    /// STOREDESK_PREVIOUS_MASTER_KEYS, from the environment only.
+    pub fn previous_master_keys(&self) -> Option<String> {
+        env_secret("STOREDESK_PREVIOUS_MASTER_KEYS")
+    }
+}
+
+/// A secret variable's value from the environment (never a flag); unset or empty is none.
+fn env_secret(variable: &str) -> Option<String> {
+    std::env::var(variable).ok().filter(|s| !s.is_empty())
 }
 
 pub const NO_MASTER_KEY: &str = "storedesk serve needs a master key to encrypt the private keys it stores. \
@@ -344,6 +366,7 @@ impl ServeArgs {
         if let Some(roots) = self.apple_extra_roots.as_deref() {
             apple.extra_roots = config::load_extra_roots(roots)?;
         }
+        config::check_extra_roots(&apple)?;
         if let Some(raw) = self.apple_hourly_limit.as_deref().filter(|s| !s.is_empty()) {
             apple.hourly_limit = Some(
                 raw.trim()
@@ -392,7 +415,7 @@ impl ServeArgs {
             public_url,
             master_key,
             previous_master_keys: config::parse_previous_master_keys(
-                self.key.previous_master_keys.as_deref().unwrap_or(""),
+                self.key.previous_master_keys().as_deref().unwrap_or(""),
             )?,
             apple,
             session_idle: Duration::from_secs(self.session_idle_minutes * 60),

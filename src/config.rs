@@ -253,14 +253,50 @@ pub fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
     }
 }
 
+/// An App Store Server API base URL: https://, or http:// only to a loopback address (a simulator on this machine),
+/// so a key's tokens and customers' purchases never cross a network in clear.
 pub fn parse_base_url(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
     let raw = raw.trim().trim_end_matches('/');
-    if (raw.starts_with("http://") || raw.starts_with("https://")) && raw.len() > "https://".len() {
-        Ok(raw.to_string())
+    let Ok(url) = reqwest::Url::parse(raw) else {
+        return Err(ConfigError::new(
+            variable,
+            "an https:// base URL of the App Store Server API",
+        ));
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(raw.to_string()),
+        "http" if is_loopback_url(&url) => Ok(raw.to_string()),
+        "http" => Err(ConfigError::new(
+            variable,
+            "an https:// URL (http:// is accepted only for a simulator on this machine, at a loopback address such as 127.0.0.1)",
+        )),
+        _ => Err(ConfigError::new(
+            variable,
+            "an https:// base URL of the App Store Server API",
+        )),
+    }
+}
+
+/// True when the URL's host is this machine: `localhost`, 127.0.0.0/8 or ::1.
+pub fn is_loopback_url(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Extra trusted roots make storedesk accept data a simulator signed: allowed only while both Apple URLs are a
+/// simulator on this machine, so a production console can never be told to trust another root.
+pub fn check_extra_roots(apple: &AppleSettings) -> Result<(), ConfigError> {
+    let local = |u: &str| reqwest::Url::parse(u).is_ok_and(|u| is_loopback_url(&u));
+    if apple.extra_roots.is_empty() || (local(&apple.production_url) && local(&apple.sandbox_url)) {
+        Ok(())
     } else {
         Err(ConfigError::new(
-            variable,
-            "an http:// or https:// base URL of the App Store Server API",
+            "STOREDESK_APPLE_EXTRA_ROOTS",
+            "unset while the Apple URLs are Apple's: extra roots are trusted only when STOREDESK_APPLE_PRODUCTION_URL and STOREDESK_APPLE_SANDBOX_URL are both a simulator at a loopback address",
         ))
     }
 }

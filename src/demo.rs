@@ -236,7 +236,7 @@ async fn reset_demo_admin(store: &Store) -> anyhow::Result<secrecy::SecretString
         None => {
             let email = Email::parse(DEMO_ADMIN).map_err(|e| anyhow::anyhow!("{e}"))?;
             store
-                .create_user(&email, &hash, Role::Admin, &actor)
+                .create_user(&email, &hash, Role::Admin, false, &actor)
                 .await?;
         }
     }

@@ -32,13 +32,28 @@ pub enum AppError {
     /// The database could not be reached or stopped answering (`store::unavailable`, `state::DatabaseWatch`).
     #[error("the database is unavailable")]
     DatabaseUnavailable,
+    /// The user signed in with a password an admin issued and must choose their own before anything else.
+    #[error("password change needed")]
+    PasswordChangeNeeded,
+    /// Too much work of one kind at once (password checks): answered 503 with Retry-After at once.
+    #[error("overloaded")]
+    Overloaded(&'static str),
     #[error(transparent)]
     Unexpected(anyhow::Error),
 }
 
+/// An error saying the server refused work because too much of it is already running; `AppError::Overloaded`
+/// when it reaches a response. The sentence is the page's.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Overloaded(pub &'static str);
+
 impl From<anyhow::Error> for AppError {
     fn from(e: anyhow::Error) -> Self {
         // A store error carried through `anyhow` is still the request's fault when the request's text was unstorable.
+        if let Some(Overloaded(sentence)) = e.downcast_ref::<Overloaded>() {
+            return AppError::Overloaded(sentence);
+        }
         match e.downcast_ref::<crate::store::StoreError>() {
             Some(crate::store::StoreError::Unstorable) => {
                 AppError::BadRequest(crate::store::StoreError::Unstorable.to_string())
@@ -124,6 +139,11 @@ impl AppError {
             AppError::BadRequest(m) => ("Bad request", m.clone()),
             AppError::TooManyRequests(m) => ("Too many requests", m.clone()),
             AppError::DatabaseUnavailable => ("Database unavailable", DATABASE_UNAVAILABLE.into()),
+            AppError::Overloaded(m) => ("Busy", (*m).to_string()),
+            AppError::PasswordChangeNeeded => (
+                "Choose your password",
+                "Choose your own password under Account before going on.".into(),
+            ),
             AppError::Unexpected(_) => (
                 "Something went wrong",
                 "storedesk could not finish this request. Nothing secret was shown; the details are in the server log under the request id below."
@@ -141,6 +161,8 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::TooManyRequests(_) => "too_many_requests",
             AppError::DatabaseUnavailable => "database_unavailable",
+            AppError::Overloaded(_) => "overloaded",
+            AppError::PasswordChangeNeeded => "password_change_needed",
             AppError::Unexpected(_) => "internal",
         }
     }
@@ -153,7 +175,10 @@ impl AppError {
             _ => self.status_code(),
         };
         let mut response = HttpResponse::build(status);
-        if matches!(self.answered_as(), AppError::DatabaseUnavailable) {
+        if matches!(
+            self.answered_as(),
+            AppError::DatabaseUnavailable | AppError::Overloaded(_)
+        ) {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
         response.json(serde_json::json!({
@@ -165,12 +190,16 @@ impl AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self.answered_as() {
-            AppError::Unauthenticated { .. } => StatusCode::SEE_OTHER,
+            AppError::Unauthenticated { .. } | AppError::PasswordChangeNeeded => {
+                StatusCode::SEE_OTHER
+            }
             AppError::Forbidden { .. } | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            AppError::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::DatabaseUnavailable | AppError::Overloaded(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Unexpected(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -185,6 +214,11 @@ impl ResponseError for AppError {
                 .insert_header((header::LOCATION, location))
                 .finish();
         }
+        if let AppError::PasswordChangeNeeded = self {
+            return HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, crate::urls::account()))
+                .finish();
+        }
         let (title, message) = self.title_and_message();
         let page = ErrorPage {
             status: self.status_code().as_u16(),
@@ -194,7 +228,10 @@ impl ResponseError for AppError {
             css: crate::assets::css_url(),
         };
         let mut response = HttpResponse::build(self.status_code());
-        if matches!(self.answered_as(), AppError::DatabaseUnavailable) {
+        if matches!(
+            self.answered_as(),
+            AppError::DatabaseUnavailable | AppError::Overloaded(_)
+        ) {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
         }
         match page.render() {

@@ -107,6 +107,9 @@ pub async fn save(
     )
     .await?;
     tx.commit().await.context("could not store the key")?;
+    if replaced.is_some() {
+        store.flush_destroyed().await;
+    }
     Ok(Saved { row_id, replaced })
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::{from_fn, Next};
+use actix_web::middleware::{from_fn, Condition, Next};
 use actix_web::{web, App, HttpMessage, HttpServer, ResponseError};
 use anyhow::Context;
 use tracing_actix_web::{RequestId, TracingLogger};
@@ -119,6 +119,10 @@ impl Application {
                 .app_data(web::JsonConfig::default().limit(256 * 1024))
                 .configure(crate::routes::configure)
                 .wrap(from_fn(crate::routes::unavailable::fail_fast))
+                .wrap(Condition::new(
+                    hsts,
+                    from_fn(crate::auth::session::secure_cookies),
+                ))
                 .wrap(from_fn(origin_check))
                 .wrap(from_fn(request_context))
                 .wrap(security)

@@ -22,9 +22,23 @@ pub fn init(default_filter: &str, json: bool) {
     let _ = result;
 }
 
-/// The span of each HTTP request, as tracing-actix-web's default one but for its address: a notification URL's
-/// path is its secret (the only thing that keeps strangers from making us verify their payloads), so those
-/// requests are logged by their route pattern, `/apple/notifications/{project_token}`, never by their path.
+/// What the request log says of an address: the route's pattern with only the project's slug filled in, so neither
+/// a customer's ids (in a path such as `/projects/demo/customers/{id}`, or in a search's query string) nor a
+/// notification URL's secret token reach the log; an address no route matches is logged by its path alone.
+pub fn logged_target(path: &str, pattern: Option<&str>) -> String {
+    match pattern {
+        Some(pattern) if pattern.contains("{project}") => {
+            let slug = path.split('/').nth(2).unwrap_or("{project}");
+            pattern.replacen("{project}", slug, 1)
+        }
+        Some(pattern) => pattern.to_owned(),
+        None => path.to_owned(),
+    }
+}
+
+/// The span of each HTTP request, as tracing-actix-web's default one but for its address ([`logged_target`]): a
+/// notification URL's path is its secret (the only thing that keeps strangers from making us verify their
+/// payloads), and lookups carry customers' ids, so requests are logged by their route pattern.
 pub struct RequestSpan;
 
 impl tracing_actix_web::RootSpanBuilder for RequestSpan {
@@ -33,14 +47,7 @@ impl tracing_actix_web::RootSpanBuilder for RequestSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "default".to_owned());
-        let target = if request.path().starts_with("/apple/notifications/") {
-            route.clone()
-        } else {
-            request
-                .uri()
-                .path_and_query()
-                .map_or_else(String::new, |p| p.as_str().to_owned())
-        };
+        let target = logged_target(request.path(), request.match_pattern().as_deref());
         let request_id = request
             .extensions()
             .get::<tracing_actix_web::RequestId>()
@@ -97,4 +104,36 @@ pub fn innermost_cause(e: &(dyn std::error::Error + 'static)) -> String {
         source = s.source();
     }
     last.unwrap_or_else(|| "no details".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::logged_target;
+
+    #[test]
+    fn the_log_names_routes_not_customers_or_secrets() {
+        assert_eq!(
+            logged_target(
+                "/projects/demo/customers/2000000874121031",
+                Some("/projects/{project}/customers/{id}")
+            ),
+            "/projects/demo/customers/{id}"
+        );
+        assert_eq!(
+            logged_target(
+                "/apple/notifications/secret-token-123",
+                Some("/apple/notifications/{project_token}")
+            ),
+            "/apple/notifications/{project_token}"
+        );
+        // The query string (a search for an order id, an e-mail address) is never part of the target.
+        assert_eq!(
+            logged_target(
+                "/projects/demo/transactions",
+                Some("/projects/{project}/transactions")
+            ),
+            "/projects/demo/transactions"
+        );
+        assert_eq!(logged_target("/no/such/page", None), "/no/such/page");
+    }
 }

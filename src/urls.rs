@@ -185,6 +185,14 @@ pub fn admin_user(id: impl Borrow<i64>) -> String {
     format!("/admin/users/{id}")
 }
 
+pub fn admin_user_unlock(id: impl Borrow<i64>) -> String {
+    format!("{}/unlock", admin_user(id))
+}
+
+pub fn admin_user_reset_password(id: impl Borrow<i64>) -> String {
+    format!("{}/reset-password", admin_user(id))
+}
+
 pub fn admin_audit() -> String {
     "/admin/audit".into()
 }

@@ -19,7 +19,7 @@ mod pki;
 mod query;
 mod rate_limit;
 mod seed;
-mod server;
+pub(crate) mod server;
 mod state;
 
 #[cfg(test)]

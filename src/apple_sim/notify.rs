@@ -287,6 +287,11 @@ pub(crate) fn build(
 
 /// POSTs `{"signedPayload": …}` and classifies the outcome the way Apple's sendAttemptResult does.
 async fn post(http: &reqwest::Client, url: &str, signed_payload: &str) -> (String, Option<u16>) {
+    if !is_loopback(url).await {
+        // The simulator's notifications are test data signed by a test root: they go to this machine only.
+        tracing::debug!(url, "notification not sent: not a loopback address");
+        return ("OTHER".to_owned(), None);
+    }
     let body = json!({ "signedPayload": signed_payload });
     match http.post(url).json(&body).send().await {
         Ok(resp) => {
@@ -314,6 +319,23 @@ async fn post(http: &reqwest::Client, url: &str, signed_payload: &str) -> (Strin
             (result.to_owned(), None)
         }
     }
+}
+
+/// True when every address the URL's host stands for is this machine's (127.0.0.0/8, ::1).
+pub(crate) async fn is_loopback(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        return false;
+    };
+    // host_str keeps an IPv6 address's brackets, which is the form "host:port" needs.
+    let target = format!("{host}:{port}");
+    let found: Vec<std::net::SocketAddr> = match tokio::net::lookup_host(target).await {
+        Ok(addrs) => addrs.collect(),
+        Err(_) => Vec::new(),
+    };
+    !found.is_empty() && found.iter().all(|a| a.ip().is_loopback())
 }
 
 /// Sends the recorded notification `uuid` once and records the attempt.

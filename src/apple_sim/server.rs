@@ -12,6 +12,9 @@ use super::handlers::{self, EnvTag};
 use super::state::SimState;
 use super::SimEnvironment;
 
+/// What `/sim/*` answers on a simulator listening beyond this machine.
+pub const ADMIN_ONLY_ON_LOOPBACK: &str = "The simulator's admin endpoints answer only when it listens on a loopback address (such as 127.0.0.1).";
+
 pub(crate) fn start(
     state: Arc<SimState>,
     bind: SocketAddr,
@@ -20,6 +23,9 @@ pub(crate) fn start(
     let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let data = web::Data::from(state);
+    // The admin surface can issue keys, seed purchases and send notifications: only for a simulator that nobody
+    // but this machine reaches.
+    let local = addr.ip().is_loopback();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -43,7 +49,15 @@ pub(crate) fn start(
                     .app_data(web::Data::new(EnvTag(SimEnvironment::Sandbox)))
                     .configure(handlers::api_routes),
             )
-            .service(web::scope("/sim").configure(handlers::admin::routes))
+            .service(if local {
+                web::scope("/sim").configure(handlers::admin::routes)
+            } else {
+                web::scope("/sim").default_service(web::to(|| async {
+                    actix_web::HttpResponse::Forbidden().json(serde_json::json!({
+                        "error": ADMIN_ONLY_ON_LOOPBACK
+                    }))
+                }))
+            })
     })
     .workers(2)
     // The embedding process (tests, `storedesk demo`) owns Ctrl-C handling.

@@ -8,6 +8,7 @@ use actix_web::HttpMessage;
 
 use super::CurrentUser;
 use crate::domain::Role;
+use crate::error::AppError;
 
 /// Who may use a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,10 +42,27 @@ pub async fn require(
             Ok(user) => user,
             Err(e) => return Ok(req.error_response(e)),
         };
+        if user.must_change_password && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&req.path()) {
+            return Ok(no_store(req.error_response(AppError::PasswordChangeNeeded)));
+        }
         if let Err(e) = user.require(roles) {
-            return Ok(req.error_response(e));
+            return Ok(no_store(req.error_response(e)));
         }
         req.extensions_mut().insert(user);
+        return Ok(no_store(next.call(req).await?.map_into_boxed_body()));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// What a user who must replace an issued password may open: the page that replaces it, and sign-out.
+const ALLOWED_BEFORE_PASSWORD_CHANGE: [&str; 2] = ["/account", "/logout"];
+
+/// Every answer behind sign-in is kept out of caches (the browser's back button, a shared proxy): pages show
+/// one-time passwords, the secret notification URL and customers' purchases.
+fn no_store(mut response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    response
 }

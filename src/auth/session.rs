@@ -12,6 +12,18 @@ use crate::state::AppState;
 use crate::store::Actor;
 
 pub const SESSION_COOKIE: &str = "storedesk_session";
+/// Under https the session cookie takes the `__Host-` prefix: browsers then accept it only when Secure, for the
+/// whole host (Path=/, no Domain), so neither a sibling subdomain nor a plain-http page can set or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-storedesk_session";
+
+/// The session cookie's name for a console served over https (`secure`) or plain http.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 
 /// Only this hash of a session token is stored; the token itself lives only in the browser.
 pub fn token_hash(token: &str) -> String {
@@ -25,7 +37,7 @@ pub fn new_session_token() -> String {
 }
 
 pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
-    Cookie::build(SESSION_COOKIE, token)
+    Cookie::build(session_cookie_name(secure), token)
         .path("/")
         .http_only(true)
         .secure(secure)
@@ -41,6 +53,38 @@ pub fn removal_cookie(name: &'static str, secure: bool) -> Cookie<'static> {
         .same_site(SameSite::Lax)
         .max_age(CookieDuration::ZERO)
         .finish()
+}
+
+/// Middleware for a console served over https: every cookie it sets is `Secure` (the flash message and the
+/// sign-in form's token too), whichever handler set it.
+pub async fn secure_cookies(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::http::header::{HeaderValue, SET_COOKIE};
+    let mut response = next.call(req).await?;
+    let headers = response.headers_mut();
+    let marked: Vec<HeaderValue> = headers
+        .get_all(SET_COOKIE)
+        .filter_map(|v| {
+            let text = v.to_str().ok()?;
+            let already = text
+                .split(';')
+                .any(|part| part.trim().eq_ignore_ascii_case("secure"));
+            if already {
+                Some(v.clone())
+            } else {
+                HeaderValue::from_str(&format!("{text}; Secure")).ok()
+            }
+        })
+        .collect();
+    if !marked.is_empty() {
+        headers.remove(SET_COOKIE);
+        for v in marked {
+            headers.append(SET_COOKIE, v);
+        }
+    }
+    Ok(response)
 }
 
 /// The client's address: the peer, or whom a trusted proxy says it forwards (`crate::client_address`).
@@ -60,6 +104,8 @@ pub struct CurrentUser {
     pub session_id: i64,
     pub csrf_token: String,
     pub ip: String,
+    /// Signed in with a password an admin issued: only `/account` (and sign-out) until they choose their own.
+    pub must_change_password: bool,
 }
 
 impl CurrentUser {
@@ -125,7 +171,7 @@ impl CurrentUser {
             .cloned()
             .ok_or_else(|| AppError::Unexpected(anyhow::anyhow!("application state missing")))?;
         let next = return_to(req, &state.settings.public_origin());
-        let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+        let Some(cookie) = req.cookie(session_cookie_name(state.settings.secure_cookies())) else {
             return Err(AppError::Unauthenticated { next });
         };
         let now = crate::clock::now_ms();
@@ -165,6 +211,7 @@ impl CurrentUser {
             session_id: session.id,
             csrf_token: session.csrf_token,
             ip: client_ip(req),
+            must_change_password: user.must_change_password,
         })
     }
 }

@@ -89,7 +89,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.migrate().await?;
             let hash = crate::auth::password::hash_password(password.clone()).await?;
             store
-                .create_user(&email, &hash, role, &Actor::system("storedesk user add"))
+                .create_user(
+                    &email,
+                    &hash,
+                    role,
+                    !password_stdin,
+                    &Actor::system("storedesk user add"),
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("could not add the user: {e}"))?;
             if password_stdin {
@@ -102,6 +108,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     password.expose_secret()
                 );
             }
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::Unlock { email, db },
+        } => {
+            let store = Store::connect(&db.database_url("storedesk.db")?).await?;
+            store.migrate().await?;
+            let user = known_user(&store, &email).await?;
+            let n = store
+                .unlock_user(&user.email, &Actor::system("storedesk user unlock"))
+                .await?;
+            println!(
+                "Unlocked {}: {n} failed sign-in attempt{} forgotten; they can sign in again now.",
+                user.email,
+                if n == 1 { "" } else { "s" }
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::ResetPassword { email, db },
+        } => {
+            let store = Store::connect(&db.database_url("storedesk.db")?).await?;
+            store.migrate().await?;
+            let user = known_user(&store, &email).await?;
+            let password = crate::auth::password::generate_password();
+            let hash = crate::auth::password::hash_password(password.clone()).await?;
+            store
+                .reset_password(
+                    user.id,
+                    &hash,
+                    &Actor::system("storedesk user reset-password"),
+                )
+                .await?;
+            println!(
+                "Issued a new password for {}; their sessions have ended. One-time password (shown only now; they choose their own at sign-in): {}",
+                user.email,
+                password.expose_secret()
+            );
             Ok(())
         }
         Command::ApiToken {
@@ -140,7 +184,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 MasterKeyCommand::Rotate {
                     db,
                     key,
-                    new_master_key,
                     new_master_key_file,
                 },
         } => {
@@ -151,7 +194,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let new_secret = crate::config::secret_from_env(
                 "STOREDESK_NEW_MASTER_KEY",
                 "STOREDESK_NEW_MASTER_KEY_FILE",
-                new_master_key.filter(|s| !s.is_empty()),
+                std::env::var("STOREDESK_NEW_MASTER_KEY")
+                    .ok()
+                    .filter(|s| !s.is_empty()),
                 new_master_key_file,
             )?
             .ok_or_else(|| anyhow::anyhow!("Pass the new master key as STOREDESK_NEW_MASTER_KEY (or a file in STOREDESK_NEW_MASTER_KEY_FILE)."))?;
@@ -237,4 +282,13 @@ pub async fn add_api_token(
     .await
     .map_err(|e| anyhow::anyhow!("could not create the token: {e}"))?;
     Ok(issued)
+}
+
+/// The user of an e-mail address given on the command line, or an error naming it.
+async fn known_user(store: &Store, email: &str) -> anyhow::Result<crate::store::User> {
+    let email = email.trim().to_ascii_lowercase();
+    store
+        .user_by_email(&email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no user {email}; `storedesk user add` adds one"))
 }

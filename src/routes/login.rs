@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{redirect, render, Layout};
 use crate::auth::csrf::{self, CsrfForm, NoFields, LOGIN_CSRF_COOKIE};
-use crate::auth::session::{self, client_ip, CurrentUser, SESSION_COOKIE};
+use crate::auth::session::{self, client_ip, CurrentUser};
 use crate::auth::{password, throttle};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -100,6 +100,15 @@ pub struct LoginForm {
     next: String,
 }
 
+/// Who tried to sign in, as the audit log records it: the address typed (cut to a sane length) and the client.
+fn attempt_actor(email: &str, ip: &str) -> crate::store::Actor {
+    crate::store::Actor {
+        user_id: None,
+        email: email.chars().take(254).collect(),
+        ip: ip.to_owned(),
+    }
+}
+
 pub const WRONG_CREDENTIALS: &str = "The e-mail address or password is not right.";
 
 pub async fn submit(
@@ -133,9 +142,19 @@ pub async fn submit(
     if let Some(until) = throttle::locked_until(&state.store, &email, &ip, now).await? {
         // A refused attempt checked nothing, so it does not count towards the lock.
         state.store.forget_login_attempt(&attempt).await?;
+        state
+            .store
+            .audit(
+                &attempt_actor(&email, &ip),
+                "auth.sign_in_locked",
+                None,
+                &email,
+                "refused: too many failed attempts from this address",
+            )
+            .await?;
         let minutes = ((until - now) / 60_000 + 1).max(1);
         let message = format!(
-            "Too many failed sign-in attempts. Sign-in is paused for {minutes} minute{}; try again then, or ask an admin to reset your password.",
+            "Too many failed sign-in attempts. Sign-in is paused for {minutes} minute{}; try again then, or ask an admin to unlock your account.",
             if minutes == 1 { "" } else { "s" }
         );
         return login_page(
@@ -153,11 +172,28 @@ pub async fn submit(
         .as_ref()
         .filter(|u| !u.disabled)
         .map(|u| u.password_hash.clone());
-    let ok = password::verify_password(form.password, hash).await?;
+    let ok = match password::verify_password(form.password, hash).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Nothing was checked (too busy, or the check failed): the attempt is not a failure of this user's.
+            state.store.forget_login_attempt(&attempt).await?;
+            return Err(e.into());
+        }
+    };
     let Some(user) = user.filter(|_| ok) else {
         // The attempt was counted as failed before the check.
         state.metrics.inc("storedesk_login_failures_total", "");
         tracing::info!(ip = %ip, "sign-in failed");
+        state
+            .store
+            .audit(
+                &attempt_actor(&email, &ip),
+                "auth.sign_in_failed",
+                None,
+                &email,
+                "wrong e-mail address or password",
+            )
+            .await?;
         return login_page(
             &req,
             &state,
@@ -189,9 +225,42 @@ pub async fn submit(
             user_agent,
         )
         .await?;
+    // A session this browser still held (another user's, or its own from before) ends with the new one, so a
+    // token planted in the browser before sign-in is worth nothing afterwards.
+    if let Some(old) = req.cookie(session::session_cookie_name(
+        state.settings.secure_cookies(),
+    )) {
+        state
+            .store
+            .delete_session_by_token_hash(&session::token_hash(old.value()))
+            .await?;
+    }
     tracing::info!(user_id = user.id, "signed in");
+    state
+        .store
+        .audit(
+            &crate::store::Actor {
+                user_id: Some(user.id),
+                email: user.email.clone(),
+                ip: ip.clone(),
+            },
+            "auth.sign_in",
+            None,
+            &user.email,
+            if user.must_change_password {
+                "signed in with an issued password; must choose their own"
+            } else {
+                "signed in"
+            },
+        )
+        .await?;
     let secure = state.settings.secure_cookies();
-    let mut response = redirect(&next);
+    // An issued password leads to the page that replaces it, whatever was asked for.
+    let mut response = if user.must_change_password {
+        redirect(&crate::urls::account())
+    } else {
+        redirect(&next)
+    };
     response
         .add_cookie(&session::session_cookie(token, secure))
         .and_then(|_| response.add_removal_cookie(&login_csrf_cookie("", secure)))
@@ -209,7 +278,7 @@ pub async fn logout(
         super::redirect_with_flash(&crate::urls::login(""), "ok", "You are signed out.");
     response
         .add_cookie(&session::removal_cookie(
-            SESSION_COOKIE,
+            session::session_cookie_name(state.settings.secure_cookies()),
             state.settings.secure_cookies(),
         ))
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;

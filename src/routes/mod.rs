@@ -106,6 +106,8 @@ route_table! {
     GET "/admin/users", ADMINS => admin::users::list;
     POST "/admin/users", ADMINS => admin::users::create;
     POST "/admin/users/{id}", ADMINS => admin::users::update;
+    POST "/admin/users/{id}/unlock", ADMINS => admin::users::unlock;
+    POST "/admin/users/{id}/reset-password", ADMINS => admin::users::reset_password;
     GET "/admin/audit", ADMINS => admin::audit::list;
     GET "/admin/api-tokens", ADMINS => admin::api_tokens::list;
     POST "/admin/api-tokens", ADMINS => admin::api_tokens::create;

@@ -67,6 +67,9 @@ pub struct ProjectNav {
     /// Consumption requests waiting for an answer: "2 waiting", and "next due in 5 h 12 min" (empty when none).
     pub waiting: String,
     pub waiting_due: String,
+    /// Signed data from a root other than Apple's is trusted (STOREDESK_APPLE_EXTRA_ROOTS, with a simulator on
+    /// this machine): every project page says so, since what it shows is then not Apple's.
+    pub test_roots: bool,
 }
 
 /// What every page's frame needs: title, navigation, the flash message and the CSRF token for its forms.
@@ -149,6 +152,9 @@ impl Layout {
                     .filter(|_| waiting.count > 0)
                     .map(|at| format!("next {}", duration::due_in(at, now)))
                     .unwrap_or_default(),
+                test_roots: req
+                    .app_data::<web::Data<AppState>>()
+                    .is_some_and(|s| !s.settings.apple.extra_roots.is_empty()),
             }),
             flash: read_flash(req),
             csrf_token: user.csrf_token.clone(),

@@ -310,7 +310,25 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.flush_destroyed().await;
         Ok(row)
+    }
+
+    /// After a private part is destroyed: on SQLite, `secure_delete` has zeroed its bytes in the page, and a
+    /// checkpoint that truncates the write-ahead log drops the log's older copies of that page, so the ciphertext is
+    /// left in neither file. (PostgreSQL keeps old row versions until VACUUM; the sealing under the master key is
+    /// what protects them there — README, "Security".) A failure is logged, not raised: the key is destroyed either
+    /// way, and the next checkpoint drops the copies.
+    pub(crate) async fn flush_destroyed(&self) {
+        if self.is_postgres() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(self.pool())
+            .await
+        {
+            tracing::warn!(error = %e, "could not checkpoint after destroying a key");
+        }
     }
 
     /// The key row to correct and its sealed bytes, read in the caller's transaction after the project's row is

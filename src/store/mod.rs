@@ -132,6 +132,9 @@ impl Store {
                         "PRAGMA synchronous = NORMAL",
                         "PRAGMA foreign_keys = ON",
                         "PRAGMA busy_timeout = 10000",
+                        // A deleted row (a destroyed key's ciphertext, a pruned notification) is overwritten with
+                        // zeros in the file, not left readable in a free page.
+                        "PRAGMA secure_delete = ON",
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
@@ -215,14 +218,56 @@ fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
-    if let Some(dir) = std::path::Path::new(path).parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).with_context(|| {
+    let file = std::path::Path::new(path);
+    if let Some(dir) = file.parent() {
+        if !dir.as_os_str().is_empty() && !dir.exists() {
+            private_dir(dir).with_context(|| {
                 format!("could not create the data directory {}", dir.display())
             })?;
         }
     }
+    // Created here, readable by its owner only, before SQLite opens it (SQLite would create it by the umask, and
+    // gives its -wal and -shm files the database file's permissions).
+    if !file.exists() {
+        private_file(file)
+            .with_context(|| format!("could not create the database file {}", file.display()))?;
+    }
     Ok(())
+}
+
+/// A directory only its owner can enter: it holds the database with customers' purchases and sealed keys.
+#[cfg(unix)]
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+#[cfg(unix)]
+fn private_file(file: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map(drop)
+}
+
+#[cfg(not(unix))]
+fn private_file(file: &std::path::Path) -> std::io::Result<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(file)
+        .map(drop)
 }
 
 #[cfg(test)]

@@ -52,8 +52,8 @@ impl Store {
         }
         let joined = sqlx::query_as::<_, Joined>(
             "SELECT s.id AS session_id, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at, \
-             u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at, u.password_changed_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
+             u.id, u.email, u.password_hash, u.role, u.disabled, u.created_at, u.password_changed_at, \
+             u.must_change_password FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(self.pool())
@@ -73,6 +73,15 @@ impl Store {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2")
             .bind(now)
             .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends the session of a token, if it still exists (a session presented at sign-in is replaced by a new one).
+    pub async fn delete_session_by_token_hash(&self, token_hash: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
             .execute(self.pool())
             .await?;
         Ok(())

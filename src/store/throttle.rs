@@ -1,6 +1,28 @@
 //! Failed sign-ins, counted per account and per client address in the database so every instance sees them.
 use super::{Store, StoreResult};
 
+/// Where an account's per-address subjects start (`crate::auth::throttle::account_subject`).
+fn account_prefix(email: &str) -> String {
+    format!("account:{}|", email.trim().to_ascii_lowercase())
+}
+
+/// Forgets an account's failures from every address (an admin's unlock or reset). Compared by prefix with
+/// `substr`, not `LIKE`, since an e-mail address may hold `_` or `%`.
+pub(super) async fn clear_account_failures(
+    conn: &mut sqlx::AnyConnection,
+    email: &str,
+) -> StoreResult<u64> {
+    let prefix = account_prefix(email);
+    let done = sqlx::query(
+        "DELETE FROM login_failures WHERE substr(subject, 1, CAST($2 AS INTEGER)) = $1",
+    )
+    .bind(&prefix)
+    .bind(i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX))
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 impl Store {
     /// Counts a sign-in attempt as failed before its password is checked: attempts sent at once then each see
     /// the others when they count (counted after the slow password check, they would all pass the limit).
@@ -67,5 +89,29 @@ impl Store {
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected())
+    }
+
+    /// Accounts with at least `at_least` failures from one address since `since`: with the limit, the accounts
+    /// whose next sign-in from that address is refused, for the users page.
+    pub async fn locked_accounts(
+        &self,
+        since: i64,
+        at_least: i64,
+    ) -> StoreResult<std::collections::HashSet<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT subject FROM login_failures WHERE at >= $1 AND subject LIKE 'account:%' \
+             GROUP BY subject HAVING COUNT(*) >= $2",
+        )
+        .bind(since)
+        .bind(at_least)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(subject,)| {
+                let rest = subject.strip_prefix("account:")?;
+                Some(rest.rsplit_once("|address:")?.0.to_owned())
+            })
+            .collect())
     }
 }

@@ -11,6 +11,7 @@ pub struct UserRow {
     pub disabled: i64,
     pub created_at: i64,
     pub password_changed_at: i64,
+    pub must_change_password: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -20,6 +21,8 @@ pub struct User {
     pub role: Role,
     pub disabled: bool,
     pub created_at: i64,
+    /// The password was issued by an admin (or the command line) and must be replaced at sign-in.
+    pub must_change_password: bool,
     pub(crate) password_hash: String,
 }
 
@@ -34,33 +37,38 @@ impl TryFrom<UserRow> for User {
             role,
             disabled: r.disabled != 0,
             created_at: r.created_at,
+            must_change_password: r.must_change_password != 0,
             password_hash: r.password_hash,
         })
     }
 }
 
 const USER_COLUMNS: &str =
-    "id, email, password_hash, role, disabled, created_at, password_changed_at";
+    "id, email, password_hash, role, disabled, created_at, password_changed_at, must_change_password";
 
 impl Store {
     #[tracing::instrument(skip_all)]
+    /// Adds a user. `issued`: the password was made for them by someone else (shown to an admin), so they must
+    /// choose their own at first sign-in.
     pub async fn create_user(
         &self,
         email: &Email,
         password_hash: &str,
         role: Role,
+        issued: bool,
         actor: &Actor,
     ) -> StoreResult<User> {
         let now = crate::clock::now_ms();
         let mut tx = self.pool().begin().await?;
         let row = sqlx::query_as::<_, UserRow>(&format!(
-            "INSERT INTO users (email, password_hash, role, disabled, created_at, password_changed_at) \
-             VALUES ($1, $2, $3, 0, $4, $4) RETURNING {USER_COLUMNS}"
+            "INSERT INTO users (email, password_hash, role, disabled, created_at, password_changed_at, \
+             must_change_password) VALUES ($1, $2, $3, 0, $4, $4, $5) RETURNING {USER_COLUMNS}"
         ))
         .bind(email.as_str())
         .bind(password_hash)
         .bind(role.as_str())
         .bind(now)
+        .bind(i64::from(issued))
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match StoreError::from(e) {
@@ -197,7 +205,8 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         // Written before anything is read: on SQLite a transaction that has read cannot wait for the write lock.
         let email: (String,) = sqlx::query_as(
-            "UPDATE users SET password_hash = $1, password_changed_at = $2 WHERE id = $3 RETURNING email",
+            "UPDATE users SET password_hash = $1, password_changed_at = $2, must_change_password = 0 \
+             WHERE id = $3 RETURNING email",
         )
         .bind(password_hash)
         .bind(now)
@@ -221,5 +230,62 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// An admin's reset: a new issued password the user must replace at sign-in; every session of the user ends
+    /// and their sign-in failures are forgotten, in one transaction.
+    #[tracing::instrument(skip_all)]
+    pub async fn reset_password(
+        &self,
+        user_id: i64,
+        password_hash: &str,
+        actor: &Actor,
+    ) -> StoreResult<User> {
+        let now = crate::clock::now_ms();
+        let mut tx = self.pool().begin().await?;
+        let (email,): (String,) = sqlx::query_as(
+            "UPDATE users SET password_hash = $1, password_changed_at = $2, must_change_password = 1 \
+             WHERE id = $3 RETURNING email",
+        )
+        .bind(password_hash)
+        .bind(now)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        super::throttle::clear_account_failures(&mut tx, &email).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "user.password_reset",
+            None,
+            &email,
+            "new one-time password issued; sessions ended; sign-in unlocked",
+        )
+        .await?;
+        tx.commit().await?;
+        self.user_by_id(user_id).await
+    }
+
+    /// Forgets the user's failed sign-ins from every address, so a locked account can sign in again; audited.
+    /// Returns how many failures were forgotten.
+    pub async fn unlock_user(&self, email: &str, actor: &Actor) -> StoreResult<u64> {
+        let mut tx = self.pool().begin().await?;
+        let n = super::throttle::clear_account_failures(&mut tx, email).await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "user.unlock",
+            None,
+            email,
+            &format!("{n} failed sign-in attempts forgotten"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n)
     }
 }

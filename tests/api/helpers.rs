@@ -289,6 +289,7 @@ impl TestApp {
                 &Email::parse(email).expect("email"),
                 &hash,
                 role,
+                false,
                 &Actor::system("test"),
             )
             .await

@@ -24,3 +24,4 @@ mod index_store;
 mod projects;
 mod proxies;
 mod roles;
+mod security;

@@ -43,19 +43,24 @@ fn needed(allowed: &[Role]) -> String {
 struct Answer {
     status: u16,
     location: String,
+    cache_control: String,
     body: String,
 }
 
 async fn answer(response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_string())
-        .unwrap_or_default();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|l| l.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let (location, cache_control) = (header("location"), header("cache-control"));
     Answer {
         status,
         location,
+        cache_control,
         body: response.text().await.unwrap(),
     }
 }
@@ -106,8 +111,16 @@ async fn check_matrix(app: &TestApp) {
             let Answer {
                 status,
                 location,
+                cache_control,
                 body,
             } = send(&s, rule, &csrf).await;
+            // Whatever the answer, nothing behind sign-in is kept by a cache.
+            assert_eq!(
+                cache_control,
+                "no-store",
+                "{method} {path} as {}",
+                role.as_str()
+            );
             if allowed.contains(&role) {
                 assert_ne!(
                     status,

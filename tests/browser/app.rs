@@ -94,6 +94,7 @@ impl TestApp {
                 &Email::parse(email).unwrap(),
                 &hash,
                 role,
+                false,
                 &Actor::system("test"),
             )
             .await

@@ -58,7 +58,15 @@ async fn set_notification_url(
         Ok(env) => env,
         Err(resp) => return *resp,
     };
-    st.set_notification_url(env, body.into_inner().url.filter(|u| !u.is_empty()));
+    let url = body.into_inner().url.filter(|u| !u.is_empty());
+    if let Some(u) = &url {
+        if !crate::apple_sim::notify::is_loopback(u).await {
+            return bad_request(format!(
+                "The simulator posts notifications only to this machine: {u} is not a loopback address."
+            ));
+        }
+    }
+    st.set_notification_url(env, url);
     HttpResponse::NoContent().finish()
 }
 

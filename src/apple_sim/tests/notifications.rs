@@ -530,3 +530,114 @@ async fn a_notification_sent_to_another_server_is_reported_delivered() {
     assert_eq!(outcome.url, t.sim.elsewhere_url());
     assert_eq!(t.sim.elsewhere_received(), 1);
 }
+
+/// This machine's address on its network (not loopback), if it has one: where a receiver bound to 0.0.0.0 is
+/// reachable by a URL that is not loopback.
+fn network_address() -> Option<std::net::IpAddr> {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // connect() on UDP sends nothing; it only picks the route's source address.
+    probe.connect("192.0.2.1:9").ok()?;
+    Some(probe.local_addr().ok()?.ip()).filter(|ip| !ip.is_loopback() && !ip.is_unspecified())
+}
+
+#[tokio::test]
+async fn notifications_go_to_loopback_addresses_only() {
+    let t = TestSim::start().await;
+    let base = t.sim.base_url();
+    let refused = t
+        .http
+        .put(format!("{base}/sim/notification-url/Sandbox"))
+        .json(&json!({ "url": "http://192.0.2.10/apple" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        json!("The simulator posts notifications only to this machine: http://192.0.2.10/apple is not a loopback address.")
+    );
+    let Some(ip) = network_address() else {
+        eprintln!("skipped the network half: this machine has no address besides loopback");
+        return;
+    };
+    // A receiver that the network address does reach: still not sent to.
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let state = web::Data::new(ReceiverState {
+        status: 200,
+        received: received.clone(),
+    });
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .route("/apple", web::post().to(receive))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    let url = format!("http://{}/apple", std::net::SocketAddr::new(ip, port));
+    // The receiver answers on that address (so a refusal below is the simulator's, not the network's).
+    let direct = t.http.post(&url).json(&json!({})).send().await.unwrap();
+    assert_eq!(direct.status().as_u16(), 200);
+    let before = received.lock().unwrap().len();
+    t.sim
+        .set_notification_url(SimEnvironment::Sandbox, Some(url));
+    let outcome: Value = t
+        .http
+        .post(format!("{base}/sim/notifications/Sandbox"))
+        .json(&json!({ "notificationType": "REFUND", "transactionId": t.sim.seed().refunded_consumable_transaction_id }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(outcome["sendAttemptResult"], json!("OTHER"));
+    assert_eq!(received.lock().unwrap().len(), before, "nothing was posted");
+    handle.stop(true).await;
+}
+
+#[tokio::test]
+async fn the_admin_surface_answers_only_on_a_loopback_bind() {
+    let t = TestSim::with(crate::apple_sim::SimConfig {
+        bind: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+        ..Default::default()
+    })
+    .await;
+    let port = t
+        .sim
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse::<u16>()
+        .unwrap();
+    let admin = t
+        .http
+        .get(format!("http://127.0.0.1:{port}/sim/root.pem"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(admin.status().as_u16(), 403);
+    let body: Value = admin.json().await.unwrap();
+    assert_eq!(
+        body["error"],
+        json!(crate::apple_sim::server::ADMIN_ONLY_ON_LOOPBACK)
+    );
+    // Apple's API itself still answers (here: a request without a token is refused by Apple's rules, not 403).
+    let api = t
+        .http
+        .get(format!(
+            "http://127.0.0.1:{port}/production/inApps/v1/transactions/1"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status().as_u16(), 401);
+}

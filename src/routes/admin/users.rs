@@ -1,10 +1,11 @@
-//! `/admin/users`: add people, change their role, disable them. The last admin stays an admin.
+//! `/admin/users`: add people, change their role, disable them, unlock a paused sign-in and issue a new password.
+//! The last admin stays an admin. A password made here is shown once and must be replaced at first sign-in.
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 
-use crate::auth::csrf::CsrfForm;
+use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::{password, CurrentUser};
 use crate::domain::{Email, Role};
 use crate::error::AppError;
@@ -20,6 +21,10 @@ pub struct UserRow {
     pub disabled: bool,
     pub created: String,
     pub is_me: bool,
+    /// Sign-in is paused for this account from at least one address (too many failures).
+    pub locked: bool,
+    /// Still holds a password an admin issued.
+    pub must_change: bool,
 }
 
 #[derive(Template)]
@@ -31,7 +36,9 @@ pub struct UsersPage {
     pub role: String,
     pub email_error: Option<String>,
     pub role_error: Option<String>,
+    /// The account and its one-time password, shown once; `true` when it was a reset rather than a new user.
     pub new_password: Option<(String, String)>,
+    pub reset: bool,
 }
 
 async fn page(
@@ -40,17 +47,27 @@ async fn page(
     user: &CurrentUser,
 ) -> Result<UsersPage, AppError> {
     let users = state.store.list_users().await?;
+    let now = crate::clock::now_ms();
+    let locked = state
+        .store
+        .locked_accounts(
+            now - crate::auth::throttle::WINDOW_MS,
+            crate::auth::throttle::MAX_PER_ACCOUNT,
+        )
+        .await?;
     Ok(UsersPage {
         layout: Layout::new(state, req, user, "Users", None).await?,
         users: users
             .into_iter()
             .map(|u| UserRow {
+                locked: locked.contains(&u.email),
                 is_me: u.id == user.id,
                 id: u.id,
                 email: u.email,
                 role: u.role.as_str().to_string(),
                 disabled: u.disabled,
                 created: time::utc(u.created_at),
+                must_change: u.must_change_password,
             })
             .collect(),
         email: String::new(),
@@ -58,6 +75,7 @@ async fn page(
         email_error: None,
         role_error: None,
         new_password: None,
+        reset: false,
     })
 }
 
@@ -99,7 +117,7 @@ pub async fn create(
     let hash = password::hash_password(secret.clone()).await?;
     match state
         .store
-        .create_user(&email, &hash, role, &user.actor())
+        .create_user(&email, &hash, role, true, &user.actor())
         .await
     {
         Ok(created) => {
@@ -153,4 +171,53 @@ pub async fn update(
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Forgets the user's failed sign-ins, so sign-in opens again at once from every address.
+pub async fn unlock(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    let target = state.store.user_by_id(*path).await?;
+    state
+        .store
+        .unlock_user(&target.email, &user.actor())
+        .await?;
+    Ok(redirect_with_flash(
+        &crate::urls::admin_users(),
+        "ok",
+        &format!("Unlocked {}: they can sign in again now.", target.email),
+    ))
+}
+
+/// Issues a new one-time password (shown once, on this response), ends the user's sessions and unlocks them;
+/// they must choose their own password at sign-in.
+pub async fn reset_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    if *path == user.id {
+        // It would end this very session and lock the admin into a password they just read on screen.
+        return Ok(redirect_with_flash(
+            &crate::urls::admin_users(),
+            "error",
+            "To change your own password, use Account; nothing was changed.",
+        ));
+    }
+    let secret = password::generate_password();
+    let hash = password::hash_password(secret.clone()).await?;
+    let target = state
+        .store
+        .reset_password(*path, &hash, &user.actor())
+        .await?;
+    let mut page = page(&state, &req, &user).await?;
+    // Shown once, on this response only; it is never stored or logged in clear.
+    page.new_password = Some((target.email, secret.expose_secret().to_string()));
+    page.reset = true;
+    render(&req, actix_web::http::StatusCode::OK, &page)
 }

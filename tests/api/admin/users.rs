@@ -26,10 +26,11 @@ both_backends!(
         let password = one_time_password(&response.text().await.unwrap());
         assert_eq!(password.len(), 20);
         let c = client();
+        // An issued password leads to the account page first (tests/api/security/account.rs).
         assert_redirect_to(
             &app.post_login(&c, "new.person@example.com", &password)
                 .await,
-            "/projects",
+            "/account",
         );
         let user = app
             .store

@@ -158,6 +158,7 @@ impl Fixture {
                 &Email::parse(ADMIN).expect("email"),
                 &hash,
                 Role::Admin,
+                false,
                 &Actor::system("test"),
             )
             .await
