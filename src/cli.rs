@@ -152,10 +152,10 @@ pub struct ServeArgs {
     #[arg(long, env = "STOREDESK_LOG_FORMAT", default_value = "pretty")]
     pub log_format: String,
     /// Minutes without activity after which a session ends.
-    #[arg(long, env = "STOREDESK_SESSION_IDLE_MINUTES", default_value_t = 720)]
+    #[arg(long, env = "STOREDESK_SESSION_IDLE_MINUTES", default_value_t = 30)]
     pub session_idle_minutes: u64,
     /// Hours after sign-in after which a session ends regardless of activity.
-    #[arg(long, env = "STOREDESK_SESSION_MAX_HOURS", default_value_t = 168)]
+    #[arg(long, env = "STOREDESK_SESSION_MAX_HOURS", default_value_t = 12)]
     pub session_max_hours: u64,
     /// Proxies (addresses or CIDR networks, separated by commas) whose X-Forwarded-For / Forwarded headers name
     /// the client; from any other peer those headers are ignored.

@@ -13,6 +13,11 @@ use storedesk::domain::{Email, Role};
 use storedesk::startup::Application;
 use storedesk::store::{Actor, Store};
 
+/// An Apple URL with no Apple behind it (nothing listens on the discard port): for a `storedesk serve` that trusts
+/// the simulator's root for the notifications a test signs but never calls Apple. Extra roots are accepted only with
+/// Apple URLs at a loopback address.
+pub const NO_APPLE: &str = "http://127.0.0.1:9";
+
 pub const PASSWORD: &str = "correct horse battery staple";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -545,6 +545,8 @@ mod crash {
             .env("STOREDESK_DATA_DIR", dir)
             .env("STOREDESK_MASTER_KEY", key)
             .env("STOREDESK_BIND", format!("127.0.0.1:{port}"))
+            .env("STOREDESK_APPLE_PRODUCTION_URL", crate::helpers::NO_APPLE)
+            .env("STOREDESK_APPLE_SANDBOX_URL", crate::helpers::NO_APPLE)
             .env("STOREDESK_APPLE_EXTRA_ROOTS", roots)
             .env("STOREDESK_LOG", "error")
             .stdout(Stdio::null())

@@ -350,7 +350,8 @@ pub fn session_cookie(response: &reqwest::Response) -> String {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with("storedesk_session="))
+        // Under https the session cookie carries the `__Host-` prefix (tests/api/security/cookies.rs).
+        .find(|v| v.starts_with("__Host-storedesk_session="))
         .expect("a session cookie")
         .to_owned()
 }

@@ -36,6 +36,9 @@ impl Instance {
             .env("STOREDESK_DATA_DIR", fixture.dir.path())
             .env("STOREDESK_MASTER_KEY", &fixture.master_key)
             .env("STOREDESK_BIND", format!("127.0.0.1:{port}"))
+            // No Apple is asked here; the simulator's root (trusted only with a loopback Apple) signs the load.
+            .env("STOREDESK_APPLE_PRODUCTION_URL", crate::helpers::NO_APPLE)
+            .env("STOREDESK_APPLE_SANDBOX_URL", crate::helpers::NO_APPLE)
             .env("STOREDESK_APPLE_EXTRA_ROOTS", &fixture.roots)
             .env("STOREDESK_LOG", "warn")
             .stdout(Stdio::null())
