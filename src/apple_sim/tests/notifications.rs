@@ -26,12 +26,17 @@ async fn receive(state: web::Data<ReceiverState>, body: web::Json<Value>) -> Htt
 }
 
 async fn receiver(status: u16) -> Receiver {
+    receiver_on("127.0.0.1", status).await
+}
+
+/// A receiver listening on `host` (an address to bind, such as 127.0.0.1 or 0.0.0.0), its URL naming that host.
+async fn receiver_on(host: &str, status: u16) -> Receiver {
     let received = Arc::new(Mutex::new(Vec::new()));
     let state = web::Data::new(ReceiverState {
         status,
         received: received.clone(),
     });
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind((host, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = HttpServer::new(move || {
         App::new()
@@ -46,7 +51,7 @@ async fn receiver(status: u16) -> Receiver {
     let handle = server.handle();
     tokio::spawn(server);
     Receiver {
-        url: format!("http://127.0.0.1:{port}/apple"),
+        url: format!("http://{host}:{port}/apple"),
         received,
         server: handle,
     }
@@ -562,26 +567,16 @@ async fn notifications_go_to_loopback_addresses_only() {
         return;
     };
     // A receiver that the network address does reach: still not sent to.
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let state = web::Data::new(ReceiverState {
-        status: 200,
-        received: received.clone(),
-    });
-    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(state.clone())
-            .route("/apple", web::post().to(receive))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)
-    .unwrap()
-    .run();
-    let handle = server.handle();
-    tokio::spawn(server);
-    let url = format!("http://{}/apple", std::net::SocketAddr::new(ip, port));
+    let r = receiver_on("0.0.0.0", 200).await;
+    let port = r
+        .url
+        .trim_end_matches("/apple")
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let url = format!("http://{ip}:{port}/apple");
+    let received = r.received.clone();
     // The receiver answers on that address (so a refusal below is the simulator's, not the network's).
     let direct = t.http.post(&url).json(&json!({})).send().await.unwrap();
     assert_eq!(direct.status().as_u16(), 200);
@@ -600,7 +595,7 @@ async fn notifications_go_to_loopback_addresses_only() {
         .unwrap();
     assert_eq!(outcome["sendAttemptResult"], json!("OTHER"));
     assert_eq!(received.lock().unwrap().len(), before, "nothing was posted");
-    handle.stop(true).await;
+    r.server.stop(true).await;
 }
 
 #[tokio::test]

@@ -1,4 +1,4 @@
 //! `/admin/…`: users, the audit log and API tokens.
 pub mod api_tokens;
 mod audit;
-mod users;
+pub mod users;

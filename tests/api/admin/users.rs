@@ -4,7 +4,8 @@ use storedesk::domain::Role;
 use crate::both_backends;
 use crate::helpers::{assert_redirect_to, client};
 
-fn one_time_password(html: &str) -> String {
+/// The one-time password an admin page shows once.
+pub fn one_time_password(html: &str) -> String {
     let marker = "id=\"new-password\">";
     let start = html.find(marker).expect("password shown") + marker.len();
     let end = html[start..].find('<').unwrap() + start;

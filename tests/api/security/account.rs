@@ -3,15 +3,9 @@
 use storedesk::domain::Role;
 use storedesk::store::AuditFilter;
 
+use crate::admin::users::one_time_password;
 use crate::both_backends;
 use crate::helpers::{assert_redirect_to, client, csrf_from, TestApp, PASSWORD};
-
-fn one_time_password(html: &str) -> String {
-    let marker = "id=\"new-password\">";
-    let start = html.find(marker).expect("password shown") + marker.len();
-    let end = html[start..].find('<').expect("end of the password") + start;
-    html[start..end].to_string()
-}
 
 async fn audit_actions(app: &TestApp, action: &str) -> Vec<storedesk::store::AuditEntry> {
     app.store
