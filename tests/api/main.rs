@@ -21,3 +21,4 @@ mod index_store;
 mod projects;
 mod proxies;
 mod roles;
+mod storage;
