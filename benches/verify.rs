@@ -1,6 +1,9 @@
 #![allow(clippy::unwrap_used)]
 //! Verifying Apple's signed data: a warm chain cache should cost about one P-256 signature check (ring's, which
 //! the verifier uses; the p256 crate's is measured beside it for the record).
+//! The "notification" group measures what the webhook does with one notification on its verification threads:
+//! three checks under a warm cache, decoding, and the row it stores (`notifications::ingest::prepare`), on
+//! notifications signed by the simulator like those of `benches/webhook-load.sh`.
 //! Run: `cargo bench --bench verify`. Figures go to docs/benchmarks.md.
 use std::hint::black_box;
 
@@ -8,6 +11,13 @@ use base64::Engine;
 use criterion::{criterion_group, criterion_main, Criterion};
 use p256::ecdsa::signature::Verifier;
 use storedesk::apple::{AppIdentity, Environment, SignedDataVerifier};
+use storedesk::apple_sim::{NotificationSpec, SimConfig, SimEnvironment};
+use storedesk::notifications::ingest::{prepare, verify_notification, Source};
+use storedesk::store::Project;
+
+// The same allocator as the storedesk binary (src/main.rs): the notification cases allocate.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const JWS: &str =
     include_str!("../tests/fixtures/apple/python-tests/mock_signed_data/transactionInfo");
@@ -103,5 +113,64 @@ fn bench(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench);
+/// Distinct notifications (each with its nested transaction and renewal info, one millisecond apart) signed by the
+/// simulator, the verifier trusting its root, and a project for its app.
+fn simulator_notifications(count: usize) -> (Vec<String>, SignedDataVerifier, Project) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let sim = storedesk::apple_sim::spawn(SimConfig::default())
+            .await
+            .unwrap();
+        let seed = sim.seed();
+        let base = storedesk::clock::now_ms();
+        let bodies = (0..count)
+            .map(|i| {
+                let spec = NotificationSpec::new("DID_RENEW")
+                    .transaction(&seed.active_monthly.transaction_id);
+                sim.sign_notification_at(SimEnvironment::Production, spec, base - i as i64)
+                    .unwrap()
+            })
+            .collect();
+        let verifier = SignedDataVerifier::new()
+            .with_extra_roots(vec![sim.root_ca_pem().into_bytes()])
+            .unwrap();
+        let project = Project {
+            id: 1,
+            slug: "bench".into(),
+            name: "Bench".into(),
+            bundle_id: seed.bundle_id.clone(),
+            app_apple_id: Some(seed.app_apple_id),
+            environment: "Production".into(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        sim.stop().await;
+        (bodies, verifier, project)
+    })
+}
+
+fn notification(c: &mut Criterion) {
+    let (bodies, verifier, project) = simulator_notifications(512);
+    prepare(&verifier, &project, &bodies[0], Source::Webhook).unwrap();
+    let mut group = c.benchmark_group("notification");
+    let mut i = 0;
+    group.bench_function("verified (three checks, warm cache)", |b| {
+        b.iter(|| {
+            i = (i + 1) % bodies.len();
+            verify_notification(&verifier, &project, black_box(&bodies[i])).unwrap()
+        })
+    });
+    group.bench_function("prepared for the store (verified, row built)", |b| {
+        b.iter(|| {
+            i = (i + 1) % bodies.len();
+            prepare(&verifier, &project, black_box(&bodies[i]), Source::Webhook).unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, notification);
 criterion_main!(benches);

@@ -1,8 +1,9 @@
 -- wrk script for benches/webhook-load.sh: POSTs distinct pre-signed notification bodies, one per request.
--- Arguments (after `--`): the bodies file (one JSON body per line) and the number of wrk threads.
--- Each thread reads the file as it goes and takes only its own lines (thread i of n takes lines i, i+n, ...), so
--- every body is sent once and memory stays flat; when its lines run out a thread starts over and counts the wrap
--- (requests after a wrap are duplicates).
+-- Arguments (after `--`): the bodies file (one JSON body per line), the number of wrk threads, and optionally this
+-- wrk process's index and the number of wrk processes (several instances, each with its own wrk: default 0 and 1).
+-- Each thread reads the file as it goes and takes only its own lines (thread i of n in process k of m takes lines
+-- k*n + i, then every (n*m)-th line after it), so every body is sent once and memory stays flat; when its lines run
+-- out a thread starts over and counts the wrap (requests after a wrap are duplicates).
 local threads = {}
 local counter = 0
 
@@ -14,6 +15,9 @@ end
 
 function init(args)
   file, nthreads = args[1], tonumber(args[2])
+  local proc, nprocs = tonumber(args[3] or "0"), tonumber(args[4] or "1")
+  first = proc * nthreads + id
+  stride = nthreads * nprocs
   lines = io.lines(file)
   wraps = 0
   headers = { ["Content-Type"] = "application/json" }
@@ -30,12 +34,12 @@ local function next_line()
 end
 
 function request()
-  -- Skip the other threads' lines: `id` lines before ours on the first call, nthreads - 1 between.
+  -- Skip the other threads' lines: `first` lines before ours on the first call, stride - 1 between.
   if not started then
-    for _ = 1, id do next_line() end
+    for _ = 1, first do next_line() end
     started = true
   else
-    for _ = 1, nthreads - 1 do next_line() end
+    for _ = 1, stride - 1 do next_line() end
   end
   return wrk.format("POST", nil, headers, next_line())
 end

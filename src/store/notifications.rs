@@ -289,21 +289,23 @@ fn bind_row<'q, O>(
     query: sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>>,
     n: &'q NewNotification,
 ) -> sqlx::query::QueryAs<'q, sqlx::Any, O, sqlx::any::AnyArguments<'q>> {
+    // Bound as `&str`: sqlx's `Any` borrows those, while a `&String` is copied into the arguments first (the signed
+    // payload and its decoded JSON are about 20 KB a row).
     query
         .bind(n.project_id)
-        .bind(&n.notification_uuid)
-        .bind(&n.notification_type)
-        .bind(&n.subtype)
-        .bind(&n.environment)
+        .bind(n.notification_uuid.as_str())
+        .bind(n.notification_type.as_str())
+        .bind(n.subtype.as_deref())
+        .bind(n.environment.as_str())
         .bind(n.signed_date)
-        .bind(&n.transaction_id)
-        .bind(&n.original_transaction_id)
-        .bind(&n.product_id)
-        .bind(&n.source)
+        .bind(n.transaction_id.as_deref())
+        .bind(n.original_transaction_id.as_deref())
+        .bind(n.product_id.as_deref())
+        .bind(n.source.as_str())
         .bind(n.received_at)
-        .bind(&n.signed_payload)
-        .bind(&n.payload)
-        .bind(&n.raw_body)
+        .bind(n.signed_payload.as_str())
+        .bind(n.payload.as_str())
+        .bind(n.raw_body.as_deref())
 }
 
 async fn insert_one(conn: &mut AnyConnection, n: &NewNotification) -> StoreResult<Inserted> {

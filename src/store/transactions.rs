@@ -329,27 +329,28 @@ async fn upsert_unique(tx: &mut Transaction<'_, Any>, unique: &[&IndexRow]) -> S
             values_clause(chunk.len())
         );
         let mut query = sqlx::query(&sql);
+        // `&str`, which sqlx's `Any` borrows; a `&String` would be copied (the JWS is about 5 KB a row).
         for r in chunk {
             query = query
                 .bind(r.project_id)
-                .bind(&r.environment)
-                .bind(&r.transaction_id)
-                .bind(&r.original_transaction_id)
-                .bind(&r.web_order_line_item_id)
-                .bind(&r.product_id)
-                .bind(&r.product_type)
-                .bind(&r.subscription_group)
-                .bind(&r.app_account_token)
+                .bind(r.environment.as_str())
+                .bind(r.transaction_id.as_str())
+                .bind(r.original_transaction_id.as_str())
+                .bind(r.web_order_line_item_id.as_deref())
+                .bind(r.product_id.as_str())
+                .bind(r.product_type.as_deref())
+                .bind(r.subscription_group.as_deref())
+                .bind(r.app_account_token.as_deref())
                 .bind(r.purchase_date)
                 .bind(r.expires_date)
                 .bind(r.revocation_date)
-                .bind(&r.ownership)
+                .bind(r.ownership.as_deref())
                 .bind(r.signed_date)
-                .bind(&r.decoded)
-                .bind(&r.jws)
-                .bind(&r.source)
+                .bind(r.decoded.as_str())
+                .bind(r.jws.as_str())
+                .bind(r.source.as_str())
                 .bind(r.seen_at)
-                .bind(&r.app_transaction_id);
+                .bind(r.app_transaction_id.as_deref());
         }
         query.execute(&mut **tx).await?;
     }

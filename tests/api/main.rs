@@ -25,3 +25,4 @@ mod projects;
 mod proxies;
 mod roles;
 mod security;
+mod storage;

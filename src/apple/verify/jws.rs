@@ -8,7 +8,6 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
 use super::chain::check_window;
 use super::{SignedDataVerifier, Verified, VerifyError};
@@ -49,8 +48,7 @@ impl SignedDataVerifier {
                 "it must have exactly three dot-separated parts".into(),
             ));
         };
-        let header_key: [u8; 32] = Sha256::digest(header_b64.as_bytes()).into();
-        let known = self.chain_for_header(&header_key);
+        let known = self.chain_for_header(header_b64);
         // Checks in the same order whether or not the header is known, so errors don't depend on the cache.
         let header_json =
             match known {
@@ -103,7 +101,7 @@ impl SignedDataVerifier {
             (None, Some(x5c)) => {
                 // x5c[2] is deliberately ignored: trust comes only from configured roots.
                 let (chain_key, chain) = self.chain_for(&x5c[0], &x5c[1])?;
-                self.remember_header(header_key, chain_key);
+                self.remember_header(header_b64, chain_key);
                 chain
             }
             (None, None) => {

@@ -227,10 +227,7 @@ impl SignedDataVerifier {
     }
 
     pub fn clear_cache(&self) {
-        let mut cache = self.lock_cache();
-        cache.map.clear();
-        cache.order.clear();
-        cache.headers.clear();
+        self.lock_cache().clear();
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, ChainCache> {

@@ -610,6 +610,53 @@ fn a_known_header_still_gets_every_check_its_text_implies() {
 }
 
 #[test]
+fn headers_beyond_the_last_few_are_still_recognised() {
+    let v = test_ca_verifier();
+    let certs: Vec<String> = test_chain().iter().map(|d| STANDARD.encode(d)).collect();
+    let payload = URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(&sandbox_transaction(json!(SIGNED_2025_MS))).unwrap());
+    // Eight header texts for one chain, more than are kept as text: each is validated once, then found again.
+    let signed: Vec<String> = (0..8)
+        .map(|i| {
+            let header = json!({"alg": "ES256", "typ": "JWT", "kid": i, "x5c": certs});
+            let input = format!(
+                "{}.{payload}",
+                URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap())
+            );
+            let sig: p256::ecdsa::Signature = test_leaf_key().sign(input.as_bytes());
+            format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()))
+        })
+        .collect();
+    v.verify_transaction(&signed[0], &sandbox_app()).unwrap();
+    assert_eq!((v.cache_len(), v.cache_hits()), (1, 0));
+    for jws in &signed[1..] {
+        // Another header text with the same x5c: its chain comes from the cache.
+        v.verify_transaction(jws, &sandbox_app()).unwrap();
+    }
+    assert_eq!((v.cache_len(), v.cache_hits()), (1, 7));
+    for jws in signed.iter().chain(signed.iter().rev()) {
+        v.verify_transaction(jws, &sandbox_app()).unwrap();
+    }
+    assert_eq!(v.cache_hits(), 7 + 16, "every known header found its chain");
+    // A recent header with another header's signature is still refused.
+    let (input, _) = signed[7].rsplit_once('.').unwrap();
+    let (_, other_sig) = signed[6].rsplit_once('.').unwrap();
+    assert_eq!(
+        v.verify_transaction(&format!("{input}.{other_sig}"), &sandbox_app())
+            .unwrap_err(),
+        VerifyError::BadSignature
+    );
+    v.clear_cache();
+    assert_eq!(v.cache_len(), 0);
+    v.verify_transaction(&signed[0], &sandbox_app()).unwrap();
+    assert_eq!(
+        v.cache_hits(),
+        7 + 16 + 1,
+        "a cleared cache forgets the headers too"
+    );
+}
+
+#[test]
 fn cache_is_bounded_and_expires() {
     let v = test_ca_verifier().with_cache_limits(1, Duration::from_secs(900));
     let a = fixture_str("python-tests/mock_signed_data/testNotification");
@@ -999,6 +1046,132 @@ fn leaf_from_another_intermediate_is_refused() {
             .unwrap_err(),
         VerifyError::UntrustedChain(_)
     ));
+}
+
+/// The three certificates of `pki` as a JWS header carries them, with another leaf or intermediate when given.
+fn chain_of(pki: &Pki, leaf: Option<&[u8]>, intermediate: Option<&[u8]>) -> Vec<Vec<u8>> {
+    vec![
+        leaf.unwrap_or(&pki.leaf_der).to_vec(),
+        intermediate.unwrap_or(&pki.intermediate_der).to_vec(),
+        pki.root_der.clone(),
+    ]
+}
+
+#[test]
+fn a_changed_chain_is_validated_again_with_the_cache_warm() {
+    let a = build_pki(true, (2030, 1, 1));
+    let b = build_pki(true, (2030, 1, 1));
+    let v = SignedDataVerifier::with_roots(vec![a.root_der.clone()]).unwrap();
+    let payload = sandbox_transaction(json!(SIGNED_2025_MS));
+    let good = sign_jws(&a.leaf_key, &chain_of(&a, None, None), &payload);
+    v.verify_transaction(&good, &sandbox_app()).unwrap();
+    v.verify_transaction(&good, &sandbox_app()).unwrap();
+    assert_eq!(
+        (v.cache_len(), v.cache_hits()),
+        (1, 1),
+        "the chain is cached"
+    );
+
+    // Another leaf (same names, another key) under the cached intermediate, signed with its own key.
+    let other_leaf = sign_jws(
+        &b.leaf_key,
+        &chain_of(&a, Some(&b.leaf_der), None),
+        &payload,
+    );
+    assert_eq!(
+        v.verify_transaction(&other_leaf, &sandbox_app())
+            .unwrap_err(),
+        VerifyError::UntrustedChain("the leaf certificate was not issued by the intermediate")
+    );
+    // The cached leaf under another intermediate.
+    let other_intermediate = sign_jws(
+        &a.leaf_key,
+        &chain_of(&a, None, Some(&b.intermediate_der)),
+        &payload,
+    );
+    assert!(matches!(
+        v.verify_transaction(&other_intermediate, &sandbox_app())
+            .unwrap_err(),
+        VerifyError::UntrustedChain(_)
+    ));
+    // The cached leaf with one byte of its own signature changed.
+    let mut altered = a.leaf_der.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 0x01;
+    let altered_leaf = sign_jws(&a.leaf_key, &chain_of(&a, Some(&altered), None), &payload);
+    assert!(matches!(
+        v.verify_transaction(&altered_leaf, &sandbox_app())
+            .unwrap_err(),
+        VerifyError::UntrustedChain(_) | VerifyError::BadCertificate { .. }
+    ));
+    assert_eq!(
+        (v.cache_len(), v.cache_hits()),
+        (1, 1),
+        "none of the changed chains was taken from the cache or added to it"
+    );
+    // The cached chain still serves its own payloads.
+    v.verify_transaction(&good, &sandbox_app()).unwrap();
+    assert_eq!(v.cache_hits(), 2);
+}
+
+#[test]
+fn an_expired_leaf_is_refused_with_its_chain_cached() {
+    // The leaf expires on 2025-01-01; a payload signed before then warms the cache.
+    let pki = build_pki(true, (2025, 1, 1));
+    let v = SignedDataVerifier::with_roots(vec![pki.root_der.clone()]).unwrap();
+    let june_2024_ms = 1_717_200_000_000_i64;
+    let before = sign_jws(
+        &pki.leaf_key,
+        &chain_of(&pki, None, None),
+        &sandbox_transaction(json!(june_2024_ms)),
+    );
+    v.verify_transaction(&before, &sandbox_app()).unwrap();
+    assert_eq!(v.cache_len(), 1);
+
+    let after = sign_jws(
+        &pki.leaf_key,
+        &chain_of(&pki, None, None),
+        &sandbox_transaction(json!(SIGNED_2025_MS)),
+    );
+    let err = v.verify_transaction(&after, &sandbox_app()).unwrap_err();
+    assert_eq!(
+        err,
+        VerifyError::NotValidAtDate(DateTime::from_timestamp_millis(SIGNED_2025_MS).unwrap())
+    );
+    assert_eq!(
+        v.cache_hits(),
+        1,
+        "the refusal came from the cached chain's window"
+    );
+}
+
+#[test]
+fn a_forged_signature_under_a_cached_chain_is_refused() {
+    let v = test_ca_verifier();
+    let payload = sandbox_transaction(json!(SIGNED_2025_MS));
+    v.verify_transaction(
+        &sign_jws(&test_leaf_key(), &test_chain(), &payload),
+        &sandbox_app(),
+    )
+    .unwrap();
+    // The cached chain's header with a payload signed by a key that is not the leaf's.
+    let stranger = SigningKey::random(&mut rand::rngs::OsRng);
+    let forged = sign_jws(&stranger, &test_chain(), &payload);
+    assert_eq!(
+        v.verify_transaction(&forged, &sandbox_app()).unwrap_err(),
+        VerifyError::BadSignature
+    );
+    // And one whose signature is the right one with a byte changed.
+    let altered = badly_signed(&payload);
+    assert_eq!(
+        v.verify_transaction(&altered, &sandbox_app()).unwrap_err(),
+        VerifyError::BadSignature
+    );
+    assert_eq!(
+        v.cache_hits(),
+        2,
+        "both were checked against the cached chain"
+    );
 }
 
 // ---- copies verified before, signed again ----
