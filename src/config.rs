@@ -141,6 +141,21 @@ pub struct Settings {
     pub trusted_proxies: crate::client_address::TrustedProxies,
     /// The delivery workers of forwarding (issue 18).
     pub forwarding: ForwardSettings,
+    /// Roles that must use two-step sign-in (`STOREDESK_REQUIRE_MFA`).
+    pub require_mfa: Vec<crate::domain::Role>,
+}
+
+/// A comma-separated list of role names (empty: none); the error names the first word that is no role.
+pub fn parse_roles(text: &str) -> Result<Vec<crate::domain::Role>, String> {
+    let mut roles = Vec::new();
+    for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let role = crate::domain::Role::parse(&word.to_ascii_lowercase())
+            .map_err(|_| format!("\"{word}\" is not a role"))?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    Ok(roles)
 }
 
 /// A minute: Apple reports a delivery only after the receiver answered, and storedesk answers only after its
@@ -159,6 +174,7 @@ impl std::fmt::Debug for Settings {
             .field("alerts", &self.alerts)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("forwarding", &self.forwarding)
+            .field("require_mfa", &self.require_mfa)
             .finish()
     }
 }
