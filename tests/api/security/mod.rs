@@ -4,3 +4,4 @@
 mod account;
 mod cookies;
 mod hashing;
+mod second_factor;
