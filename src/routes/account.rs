@@ -162,7 +162,7 @@ async fn current_password_problem(
         return Ok(Some((
             StatusCode::TOO_MANY_REQUESTS,
             format!(
-                "Too many wrong passwords. Changes on this page are paused for {minutes} minute{}; try again then.",
+                "Too many wrong passwords. Password changes are paused for {minutes} minute{}; try again then.",
                 if minutes == 1 { "" } else { "s" }
             ),
         )));
