@@ -479,6 +479,30 @@ on_both_backends!(
         assert_eq!(support.get("/projects").await.status().as_u16(), 200);
         enrol(&app, &admin.client, &otp).await;
         assert_eq!(admin.get("/admin/users").await.status().as_u16(), 200);
+
+        // An issued password comes first: its holder cannot start the set-up before choosing their own.
+        let hash = storedesk::auth::password::hash_password(secrecy::SecretString::from(PASSWORD))
+            .await
+            .unwrap();
+        let issued = app
+            .store
+            .create_user(
+                &storedesk::domain::Email::parse("new-admin@example.com").unwrap(),
+                &hash,
+                Role::Admin,
+                true,
+                &storedesk::store::Actor::system("test"),
+            )
+            .await
+            .unwrap();
+        let c = client();
+        assert_redirect_to(&app.post_login(&c, "new-admin@example.com", PASSWORD).await, "/account");
+        let page = text(c.get(app.url("/account")).send().await.unwrap()).await;
+        assert!(page.contains("Choose your own password before going on."));
+        assert!(!page.contains("Set up two-step sign-in before going on."));
+        let started = account_post(&app, &c, "/account/second-factor", &[]).await;
+        assert_redirect_to(&started, "/account");
+        assert!(app.store.second_factor(issued.id, "totp").await.unwrap().is_none());
     }
 );
 
