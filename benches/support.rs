@@ -330,6 +330,7 @@ async fn desk() -> Desk {
         session_absolute: Duration::from_secs(24 * 3600),
         test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
         trusted_proxies: Default::default(),
+        require_mfa: Vec::new(),
         retention: Default::default(),
         alerts: storedesk::config::AlertSettings {
             interval: None,

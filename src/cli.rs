@@ -157,6 +157,10 @@ pub struct ServeArgs {
     /// Hours after sign-in after which a session ends regardless of activity.
     #[arg(long, env = "STOREDESK_SESSION_MAX_HOURS", default_value_t = 12)]
     pub session_max_hours: u64,
+    /// Roles (admin, lead, support; separated by commas) that must use two-step sign-in: a user of such a role
+    /// without it is sent to set it up before anything else opens.
+    #[arg(long, env = "STOREDESK_REQUIRE_MFA")]
+    pub require_mfa: Option<String>,
     /// Proxies (addresses or CIDR networks, separated by commas) whose X-Forwarded-For / Forwarded headers name
     /// the client; from any other peer those headers are ignored.
     #[arg(long, env = "STOREDESK_TRUSTED_PROXIES")]
@@ -255,6 +259,14 @@ pub enum UserCommand {
     },
     /// Open sign-in again for a user whose sign-in is paused after failed attempts (also the last admin).
     Unlock {
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Turn off a user's two-step sign-in (their authenticator and recovery codes) and end their sessions, for
+    /// one who lost their phone and codes (also the last admin).
+    ResetMfa {
         #[arg(long)]
         email: String,
         #[command(flatten)]
@@ -444,6 +456,14 @@ impl ServeArgs {
                 lease,
                 take_over: true,
             },
+            require_mfa: config::parse_roles(self.require_mfa.as_deref().unwrap_or("")).map_err(
+                |e| {
+                    ConfigError::new(
+                        "STOREDESK_REQUIRE_MFA",
+                        format!("roles (admin, lead, support) separated by commas; {e}"),
+                    )
+                },
+            )?,
         })
     }
 }

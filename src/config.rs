@@ -146,6 +146,8 @@ pub struct Settings {
     pub forwarding: ForwardSettings,
     /// Backfills left by an instance that stopped: how long a lease lasts, and whether this instance resumes them.
     pub backfill: BackfillSettings,
+    /// Roles that must use two-step sign-in (`STOREDESK_REQUIRE_MFA`).
+    pub require_mfa: Vec<crate::domain::Role>,
 }
 
 /// Half a minute: a backfill's holder renews its lease every third of it, and another instance resumes the job
@@ -187,6 +189,19 @@ pub fn parse_duration_between(
         .ok_or_else(|| ConfigError::new(variable, expected))
 }
 
+/// A comma-separated list of role names (empty: none); the error names the first word that is no role.
+pub fn parse_roles(text: &str) -> Result<Vec<crate::domain::Role>, String> {
+    let mut roles = Vec::new();
+    for word in text.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        let role = crate::domain::Role::parse(&word.to_ascii_lowercase())
+            .map_err(|_| format!("\"{word}\" is not a role"))?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    Ok(roles)
+}
+
 /// A minute: Apple reports a delivery only after the receiver answered, and storedesk answers only after its
 /// commit, so a notification delivered here is on record before Apple says so; the minute covers clocks that differ.
 pub const TEST_NOTIFICATION_GRACE: Duration = Duration::from_secs(60);
@@ -204,6 +219,7 @@ impl std::fmt::Debug for Settings {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("forwarding", &self.forwarding)
             .field("backfill", &self.backfill)
+            .field("require_mfa", &self.require_mfa)
             .finish()
     }
 }

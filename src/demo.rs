@@ -66,6 +66,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         session_absolute: Duration::from_secs(7 * 24 * 3600),
         test_notification_grace: crate::config::TEST_NOTIFICATION_GRACE,
         trusted_proxies: Default::default(),
+        require_mfa: Vec::new(),
         retention: Default::default(),
         // Alerts work in the demo through webhooks; e-mail needs a mail server, which the demo has not.
         alerts: config::AlertSettings::default(),

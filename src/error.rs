@@ -35,6 +35,9 @@ pub enum AppError {
     /// The user signed in with a password an admin issued and must choose their own before anything else.
     #[error("password change needed")]
     PasswordChangeNeeded,
+    /// The user's role must use two-step sign-in (`STOREDESK_REQUIRE_MFA`) and they have not set it up yet.
+    #[error("second factor needed")]
+    SecondFactorNeeded,
     /// Too much work of one kind at once (password checks): answered 503 with Retry-After at once.
     #[error("overloaded")]
     Overloaded(&'static str),
@@ -144,6 +147,10 @@ impl AppError {
                 "Choose your password",
                 "Choose your own password under Account before going on.".into(),
             ),
+            AppError::SecondFactorNeeded => (
+                "Set up two-step sign-in",
+                "Your role must use two-step sign-in: set it up under Account before going on.".into(),
+            ),
             AppError::Unexpected(_) => (
                 "Something went wrong",
                 "storedesk could not finish this request. Nothing secret was shown; the details are in the server log under the request id below."
@@ -163,6 +170,7 @@ impl AppError {
             AppError::DatabaseUnavailable => "database_unavailable",
             AppError::Overloaded(_) => "overloaded",
             AppError::PasswordChangeNeeded => "password_change_needed",
+            AppError::SecondFactorNeeded => "second_factor_needed",
             AppError::Unexpected(_) => "internal",
         }
     }
@@ -190,9 +198,9 @@ impl AppError {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self.answered_as() {
-            AppError::Unauthenticated { .. } | AppError::PasswordChangeNeeded => {
-                StatusCode::SEE_OTHER
-            }
+            AppError::Unauthenticated { .. }
+            | AppError::PasswordChangeNeeded
+            | AppError::SecondFactorNeeded => StatusCode::SEE_OTHER,
             AppError::Forbidden { .. } | AppError::CsrfRejected => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -214,7 +222,7 @@ impl ResponseError for AppError {
                 .insert_header((header::LOCATION, location))
                 .finish();
         }
-        if let AppError::PasswordChangeNeeded = self {
+        if let AppError::PasswordChangeNeeded | AppError::SecondFactorNeeded = self {
             return HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, crate::urls::account()))
                 .finish();

@@ -71,6 +71,28 @@ pub fn account() -> String {
     "/account".into()
 }
 
+/// The sign-in's second step (a code after the right password).
+pub fn login_second_step() -> String {
+    "/login/second-step".into()
+}
+
+/// Starts two-step sign-in's set-up (POST).
+pub fn account_second_factor() -> String {
+    "/account/second-factor".into()
+}
+
+pub fn account_second_factor_confirm() -> String {
+    "/account/second-factor/confirm".into()
+}
+
+pub fn account_second_factor_disable() -> String {
+    "/account/second-factor/disable".into()
+}
+
+pub fn account_recovery_codes() -> String {
+    "/account/second-factor/recovery-codes".into()
+}
+
 pub fn logout() -> String {
     "/logout".into()
 }
@@ -187,6 +209,10 @@ pub fn admin_user(id: impl Borrow<i64>) -> String {
 
 pub fn admin_user_unlock(id: impl Borrow<i64>) -> String {
     format!("{}/unlock", admin_user(id))
+}
+
+pub fn admin_user_reset_second_factor(id: impl Borrow<i64>) -> String {
+    format!("{}/reset-second-factor", admin_user(id))
 }
 
 pub fn admin_user_reset_password(id: impl Borrow<i64>) -> String {

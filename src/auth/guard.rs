@@ -45,6 +45,14 @@ pub async fn require(
         if user.must_change_password && !ALLOWED_BEFORE_PASSWORD_CHANGE.contains(&req.path()) {
             return Ok(no_store(req.error_response(AppError::PasswordChangeNeeded)));
         }
+        // Then, for a role that must use two-step sign-in, its set-up before anything else.
+        if !ALLOWED_BEFORE_SECOND_FACTOR.contains(&req.path()) {
+            match second_factor_missing(&req, &user).await {
+                Ok(false) => {}
+                Ok(true) => return Ok(no_store(req.error_response(AppError::SecondFactorNeeded))),
+                Err(e) => return Ok(no_store(req.error_response(e))),
+            }
+        }
         if let Err(e) = user.require(roles) {
             return Ok(no_store(req.error_response(e)));
         }
@@ -56,6 +64,29 @@ pub async fn require(
 
 /// What a user who must replace an issued password may open: the page that replaces it, and sign-out.
 const ALLOWED_BEFORE_PASSWORD_CHANGE: [&str; 2] = ["/account", "/logout"];
+
+/// What a user whose role must use two-step sign-in may open before setting it up: the account page, the set-up
+/// itself, and sign-out.
+const ALLOWED_BEFORE_SECOND_FACTOR: [&str; 4] = [
+    "/account",
+    "/account/second-factor",
+    "/account/second-factor/confirm",
+    "/logout",
+];
+
+/// Whether `STOREDESK_REQUIRE_MFA` names the user's role and they have no second factor (asked of the database
+/// only for such a role).
+async fn second_factor_missing(req: &ServiceRequest, user: &CurrentUser) -> Result<bool, AppError> {
+    let Some(state) = req.app_data::<actix_web::web::Data<crate::state::AppState>>() else {
+        return Err(AppError::Unexpected(anyhow::anyhow!(
+            "application state missing"
+        )));
+    };
+    if !state.settings.require_mfa.contains(&user.role) {
+        return Ok(false);
+    }
+    Ok(!state.store.has_second_factor(user.id).await?)
+}
 
 /// Every answer behind sign-in is kept out of caches (the browser's back button, a shared proxy): pages show
 /// one-time passwords, the secret notification URL and customers' purchases.

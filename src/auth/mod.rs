@@ -3,6 +3,7 @@ pub mod api_token;
 pub mod csrf;
 pub mod guard;
 pub mod password;
+pub mod second_factor;
 pub mod session;
 pub mod throttle;
 

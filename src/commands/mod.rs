@@ -127,6 +127,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User {
+            command: UserCommand::ResetMfa { email, db },
+        } => {
+            let store = Store::connect(&db.database_url("storedesk.db")?).await?;
+            store.migrate().await?;
+            let user = known_user(&store, &email).await?;
+            store
+                .remove_second_factors(
+                    user.id,
+                    true,
+                    "user.second_factor_reset",
+                    &Actor::system("storedesk user reset-mfa"),
+                )
+                .await?;
+            println!(
+                "Turned off two-step sign-in for {}; their sessions have ended. They sign in with their password and can set it up again under Account.",
+                user.email
+            );
+            Ok(())
+        }
+        Command::User {
             command: UserCommand::ResetPassword { email, db },
         } => {
             let store = Store::connect(&db.database_url("storedesk.db")?).await?;
@@ -213,7 +233,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await?;
             let n = crate::keys::rotate_master_key(&store, &old, &new).await?;
-            println!("Re-encrypted {n} stored key(s) under the new master key. Start storedesk with the new key from now on.");
+            // Second-factor secrets are sealed under the same master key.
+            let factors = crate::auth::second_factor::reseal_all(&store, &old, &new).await?;
+            println!("Re-encrypted {n} stored key(s) and {factors} second-factor secret(s) under the new master key. Start storedesk with the new key from now on.");
             Ok(())
         }
         Command::BenchWebhookSetup(args) => {

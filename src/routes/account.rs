@@ -9,7 +9,8 @@ use serde::Deserialize;
 use actix_web::http::StatusCode;
 
 use super::{ok, redirect_with_flash, render, unprocessable, Layout};
-use crate::auth::csrf::CsrfForm;
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::second_factor::{self, ConfirmOutcome};
 use crate::auth::{password, throttle, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -26,6 +27,23 @@ pub struct AccountPage {
     pub confirm_error: Option<String>,
     /// The password was issued by an admin; the page says why it must be changed first.
     pub must_change: bool,
+    pub two_step: TwoStepCard,
+}
+
+/// The "Two-step sign-in" card.
+#[derive(Default)]
+pub struct TwoStepCard {
+    /// On (confirmed).
+    pub on: bool,
+    /// `STOREDESK_REQUIRE_MFA` names the user's role.
+    pub required: bool,
+    pub recovery_left: i64,
+    /// A set-up waiting for its first code: the secret in base32 and the otpauth:// URI.
+    pub enrolment: Option<(String, String)>,
+    pub code_error: Option<String>,
+    pub password_error: Option<String>,
+    /// Recovery codes just made, shown on this response only.
+    pub new_codes: Vec<String>,
 }
 
 async fn page(
@@ -34,6 +52,31 @@ async fn page(
     user: &CurrentUser,
 ) -> Result<AccountPage, AppError> {
     let sessions = state.store.count_sessions_of(user.id).await?;
+    let on = state.store.has_second_factor(user.id).await?;
+    let enrolment = if on {
+        None
+    } else {
+        second_factor::pending_enrolment(
+            &state.store,
+            &state.settings.keyring(),
+            user.id,
+            "storedesk",
+            &user.email,
+        )
+        .await?
+        .map(|e| (e.secret_base32.to_string(), e.uri.to_string()))
+    };
+    let two_step = TwoStepCard {
+        on,
+        required: state.settings.require_mfa.contains(&user.role),
+        recovery_left: if on {
+            state.store.recovery_codes_left(user.id).await?
+        } else {
+            0
+        },
+        enrolment,
+        ..TwoStepCard::default()
+    };
     Ok(AccountPage {
         layout: Layout::new(state, req, user, "Your account", None).await?,
         email: user.email.clone(),
@@ -43,6 +86,7 @@ async fn page(
         new_error: None,
         confirm_error: None,
         must_change: user.must_change_password,
+        two_step,
     })
 }
 
@@ -69,46 +113,12 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let mut page = page(&state, &req, &user).await?;
-    let stored = state.store.user_by_id(user.id).await?;
-    // Counted as a failed sign-in before the check, as sign-in does, so checks sent at once all see each other.
-    let now = crate::clock::now_ms();
-    let subjects = [
-        throttle::account_subject(&user.email, &user.ip),
-        throttle::address_subject(&user.ip),
-    ];
-    let attempt = state.store.record_login_attempt(&subjects, now).await?;
-    if let Some(until) = throttle::locked_until(&state.store, &user.email, &user.ip, now).await? {
-        state.store.forget_login_attempt(&attempt).await?;
-        let minutes = ((until - now) / 60_000 + 1).max(1);
-        page.current_error = Some(format!(
-            "Too many wrong passwords. Password changes are paused for {minutes} minute{}; try again then.",
-            if minutes == 1 { "" } else { "s" }
-        ));
-        return render(&req, StatusCode::TOO_MANY_REQUESTS, &page);
+    if let Some((status, problem)) =
+        current_password_problem(&state, &user, form.current_password).await?
+    {
+        page.current_error = Some(problem);
+        return render(&req, status, &page);
     }
-    let right =
-        match password::verify_password(form.current_password, Some(stored.password_hash)).await {
-            Ok(right) => right,
-            Err(e) => {
-                state.store.forget_login_attempt(&attempt).await?;
-                return Err(e.into());
-            }
-        };
-    if !right {
-        state
-            .store
-            .audit(
-                &user.actor(),
-                "auth.password_check_failed",
-                None,
-                &user.email,
-                "wrong current password on the account page",
-            )
-            .await?;
-        page.current_error = Some("This is not your current password.".into());
-        return unprocessable(&req, &page);
-    }
-    state.store.forget_login_attempt(&attempt).await?;
     if let Some(problem) =
         password::password_problem(form.new_password.expose_secret(), &user.email)
     {
@@ -129,4 +139,178 @@ pub async fn submit(
         "ok",
         "Your password is changed. Your other sessions have been signed out.",
     ))
+}
+
+/// Checks the current password typed on this page, counted like a sign-in (so a stolen session cannot guess its
+/// way to the account): None when right, or the status and sentence to show.
+async fn current_password_problem(
+    state: &AppState,
+    user: &CurrentUser,
+    typed: SecretString,
+) -> Result<Option<(StatusCode, String)>, AppError> {
+    let stored = state.store.user_by_id(user.id).await?;
+    // Counted as a failed sign-in before the check, as sign-in does, so checks sent at once all see each other.
+    let now = crate::clock::now_ms();
+    let subjects = [
+        throttle::account_subject(&user.email, &user.ip),
+        throttle::address_subject(&user.ip),
+    ];
+    let attempt = state.store.record_login_attempt(&subjects, now).await?;
+    if let Some(until) = throttle::locked_until(&state.store, &user.email, &user.ip, now).await? {
+        state.store.forget_login_attempt(&attempt).await?;
+        let minutes = ((until - now) / 60_000 + 1).max(1);
+        return Ok(Some((
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "Too many wrong passwords. Password changes are paused for {minutes} minute{}; try again then.",
+                if minutes == 1 { "" } else { "s" }
+            ),
+        )));
+    }
+    let right = match password::verify_password(typed, Some(stored.password_hash)).await {
+        Ok(right) => right,
+        Err(e) => {
+            state.store.forget_login_attempt(&attempt).await?;
+            return Err(e.into());
+        }
+    };
+    if !right {
+        state
+            .store
+            .audit(
+                &user.actor(),
+                "auth.password_check_failed",
+                None,
+                &user.email,
+                "wrong current password on the account page",
+            )
+            .await?;
+        return Ok(Some((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "This is not your current password.".into(),
+        )));
+    }
+    state.store.forget_login_attempt(&attempt).await?;
+    Ok(None)
+}
+
+/// Starts (or starts over) two-step sign-in's set-up: the page then shows a new secret until a code confirms it.
+pub async fn second_factor_start(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    if state.store.has_second_factor(user.id).await? {
+        return Ok(redirect_with_flash(
+            &crate::urls::account(),
+            "error",
+            "Two-step sign-in is already on. To move it to another phone, turn it off and set it up again.",
+        ));
+    }
+    second_factor::begin_totp(&state.store, &state.settings.keyring(), user.id).await?;
+    Ok(super::redirect(&format!(
+        "{}#two-step",
+        crate::urls::account()
+    )))
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    code: SecretString,
+}
+
+/// Confirms the set-up with a code from the app; only then is two-step sign-in on. The recovery codes are shown on
+/// this response only.
+pub async fn second_factor_confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: CsrfForm<CodeForm>,
+) -> Result<HttpResponse, AppError> {
+    let outcome = second_factor::confirm_totp(
+        &state.store,
+        &state.settings.keyring(),
+        user.id,
+        form.code.expose_secret(),
+        &user.actor(),
+    )
+    .await?;
+    match outcome {
+        ConfirmOutcome::Confirmed(codes) => {
+            let mut page = page(&state, &req, &user).await?;
+            page.two_step.new_codes = codes;
+            render(&req, StatusCode::OK, &page)
+        }
+        ConfirmOutcome::WrongCode => {
+            let mut page = page(&state, &req, &user).await?;
+            page.two_step.code_error = Some(second_factor::WRONG_CONFIRMATION.into());
+            unprocessable(&req, &page)
+        }
+        ConfirmOutcome::NothingWaiting => Ok(redirect_with_flash(
+            &crate::urls::account(),
+            "error",
+            "There is no set-up waiting for a code. Start it again with \"Set up two-step sign-in\".",
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CurrentPasswordForm {
+    current_password: SecretString,
+}
+
+/// Turns two-step sign-in off (the current password is needed); audited.
+pub async fn second_factor_disable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: CsrfForm<CurrentPasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    if let Some((status, problem)) =
+        current_password_problem(&state, &user, form.current_password).await?
+    {
+        let mut page = page(&state, &req, &user).await?;
+        page.two_step.password_error = Some(problem);
+        return render(&req, status, &page);
+    }
+    state
+        .store
+        .remove_second_factors(user.id, false, "auth.second_factor_disabled", &user.actor())
+        .await?;
+    Ok(redirect_with_flash(
+        &crate::urls::account(),
+        "ok",
+        "Two-step sign-in is off, and your recovery codes no longer work. You sign in with your password alone.",
+    ))
+}
+
+/// Ten new recovery codes (the current password is needed); the old ones stop working. Shown on this response only.
+pub async fn recovery_codes(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    form: CsrfForm<CurrentPasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    if let Some((status, problem)) =
+        current_password_problem(&state, &user, form.current_password).await?
+    {
+        let mut page = page(&state, &req, &user).await?;
+        page.two_step.password_error = Some(problem);
+        return render(&req, status, &page);
+    }
+    let Some(codes) =
+        second_factor::regenerate_recovery_codes(&state.store, user.id, &user.actor()).await?
+    else {
+        return Ok(redirect_with_flash(
+            &crate::urls::account(),
+            "error",
+            "Two-step sign-in is not on, so there are no recovery codes to replace.",
+        ));
+    };
+    let mut page = page(&state, &req, &user).await?;
+    page.two_step.new_codes = codes;
+    render(&req, StatusCode::OK, &page)
 }

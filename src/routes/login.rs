@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{redirect, render, Layout};
 use crate::auth::csrf::{self, CsrfForm, NoFields, LOGIN_CSRF_COOKIE};
+use crate::auth::second_factor::{self, StepOutcome};
 use crate::auth::session::{self, client_ip, CurrentUser};
 use crate::auth::{password, throttle};
 use crate::error::AppError;
@@ -205,10 +206,45 @@ pub async fn submit(
     };
 
     state.store.forget_login_attempt(&attempt).await?;
+    // An issued password leads to the page that replaces it, whatever was asked for.
+    let next = if user.must_change_password {
+        crate::urls::account()
+    } else {
+        next
+    };
+    if state.store.has_second_factor(user.id).await? {
+        // The password was right; failures are forgotten only once the second step passes too.
+        return ask_second_factor(&state, &user, &ip, &next).await;
+    }
     state
         .store
         .clear_login_failures(&throttle::account_subject(&email, &ip))
         .await?;
+    start_session(
+        &req,
+        &state,
+        &user,
+        &ip,
+        &next,
+        if user.must_change_password {
+            "signed in with an issued password; must choose their own"
+        } else {
+            "signed in"
+        },
+    )
+    .await
+}
+
+/// Starts the session of a user who proved who they are, ends whichever session the browser still held, audits
+/// the sign-in and sends them on to `next`.
+async fn start_session(
+    req: &HttpRequest,
+    state: &AppState,
+    user: &crate::store::User,
+    ip: &str,
+    next: &str,
+    detail: &str,
+) -> Result<HttpResponse, AppError> {
     let token = session::new_session_token();
     let user_agent = req
         .headers()
@@ -221,7 +257,7 @@ pub async fn submit(
             &session::token_hash(&token),
             user.id,
             &csrf::new_token(),
-            &ip,
+            ip,
             user_agent,
         )
         .await?;
@@ -242,28 +278,20 @@ pub async fn submit(
             &crate::store::Actor {
                 user_id: Some(user.id),
                 email: user.email.clone(),
-                ip: ip.clone(),
+                ip: ip.to_owned(),
             },
             "auth.sign_in",
             None,
             &user.email,
-            if user.must_change_password {
-                "signed in with an issued password; must choose their own"
-            } else {
-                "signed in"
-            },
+            detail,
         )
         .await?;
     let secure = state.settings.secure_cookies();
-    // An issued password leads to the page that replaces it, whatever was asked for.
-    let mut response = if user.must_change_password {
-        redirect(&crate::urls::account())
-    } else {
-        redirect(&next)
-    };
+    let mut response = redirect(next);
     response
         .add_cookie(&session::session_cookie(token, secure))
         .and_then(|_| response.add_removal_cookie(&login_csrf_cookie("", secure)))
+        .and_then(|_| response.add_removal_cookie(&pending_cookie("", secure)))
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
     Ok(response)
 }
@@ -283,4 +311,247 @@ pub async fn logout(
         ))
         .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
     Ok(response)
+}
+
+/// The pending sign-in's cookie: a random token whose hash names a `pending_sign_ins` row (bound to the user, five
+/// minutes, single use). It opens nothing but the second step.
+pub const PENDING_COOKIE: &str = "storedesk_pending_sign_in";
+
+fn pending_cookie(token: &str, secure: bool) -> Cookie<'static> {
+    Cookie::build(PENDING_COOKIE, token.to_string())
+        .path("/login")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Strict)
+        .max_age(actix_web::cookie::time::Duration::milliseconds(
+            second_factor::PENDING_MS,
+        ))
+        .finish()
+}
+
+/// After the right password of a user with a second factor: no session yet, only a pending sign-in.
+async fn ask_second_factor(
+    state: &AppState,
+    user: &crate::store::User,
+    ip: &str,
+    next: &str,
+) -> Result<HttpResponse, AppError> {
+    let token = session::new_session_token();
+    let now = crate::clock::now_ms();
+    state
+        .store
+        .create_pending_sign_in(
+            &session::token_hash(&token),
+            user.id,
+            next,
+            now,
+            now + second_factor::PENDING_MS,
+        )
+        .await?;
+    tracing::info!(user_id = user.id, "password accepted; second step asked");
+    state
+        .store
+        .audit(
+            &crate::store::Actor {
+                user_id: Some(user.id),
+                email: user.email.clone(),
+                ip: ip.to_owned(),
+            },
+            "auth.second_factor_asked",
+            None,
+            &user.email,
+            "right password; waiting for the second step",
+        )
+        .await?;
+    let mut response = redirect(&crate::urls::login_second_step());
+    response
+        .add_cookie(&pending_cookie(&token, state.settings.secure_cookies()))
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    Ok(response)
+}
+
+#[derive(Template)]
+#[template(path = "login_second_step.html")]
+pub struct SecondStepPage {
+    pub layout: Layout,
+    pub error: Option<String>,
+    pub login_csrf: String,
+}
+
+fn second_step_page(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    error: Option<String>,
+) -> Result<HttpResponse, AppError> {
+    let token = csrf::new_token();
+    let page = SecondStepPage {
+        layout: Layout::anonymous("Two-step sign-in", req),
+        error,
+        login_csrf: token.clone(),
+    };
+    let mut response = render(req, status, &page)?;
+    response
+        .add_cookie(&login_csrf_cookie(&token, state.settings.secure_cookies()))
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    Ok(response)
+}
+
+pub const PENDING_GONE: &str =
+    "Your sign-in waited more than five minutes or has ended. Sign in again with your password.";
+pub const WRONG_CODE: &str =
+    "This code is not right. Type the 6-digit code your app shows now, or one of your recovery codes.";
+pub const REPLAYED_CODE: &str =
+    "This code was already used. Wait for the next code in your app and type that one.";
+
+/// The pending sign-in this browser holds, if it is still waiting.
+async fn pending(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<crate::store::second_factor::PendingSignIn>, AppError> {
+    let Some(cookie) = req.cookie(PENDING_COOKIE) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .pending_sign_in(&session::token_hash(cookie.value()), crate::clock::now_ms())
+        .await?)
+}
+
+fn back_to_sign_in(state: &AppState) -> Result<HttpResponse, AppError> {
+    let mut response = super::redirect_with_flash(&crate::urls::login(""), "error", PENDING_GONE);
+    response
+        .add_removal_cookie(&pending_cookie("", state.settings.secure_cookies()))
+        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("cookie: {e}")))?;
+    Ok(response)
+}
+
+pub async fn second_step_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
+    if pending(&req, &state).await?.is_none() {
+        return back_to_sign_in(&state);
+    }
+    second_step_page(&req, &state, StatusCode::OK, None)
+}
+
+#[derive(Deserialize)]
+pub struct SecondStepForm {
+    #[serde(default)]
+    code: SecretString,
+}
+
+pub async fn second_step_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: CsrfForm<SecondStepForm>,
+) -> Result<HttpResponse, AppError> {
+    use secrecy::ExposeSecret as _;
+    let form = form.into_inner();
+    let Some(pending) = pending(&req, &state).await? else {
+        return back_to_sign_in(&state);
+    };
+    let user = state.store.user_by_id(pending.user_id).await?;
+    if user.disabled {
+        return back_to_sign_in(&state);
+    }
+    let ip = client_ip(&req);
+    let now = crate::clock::now_ms();
+    let actor = crate::store::Actor {
+        user_id: Some(user.id),
+        email: user.email.clone(),
+        ip: ip.clone(),
+    };
+    // Wrong codes count as failed sign-ins of this account from this address, with the same limits.
+    let subjects = [
+        throttle::account_subject(&user.email, &ip),
+        throttle::address_subject(&ip),
+    ];
+    let attempt = state.store.record_login_attempt(&subjects, now).await?;
+    if let Some(until) = throttle::locked_until(&state.store, &user.email, &ip, now).await? {
+        state.store.forget_login_attempt(&attempt).await?;
+        state
+            .store
+            .audit(
+                &actor,
+                "auth.second_factor_locked",
+                None,
+                &user.email,
+                "refused: too many failed attempts from this address",
+            )
+            .await?;
+        let minutes = ((until - now) / 60_000 + 1).max(1);
+        let message = format!(
+            "Too many wrong codes. Sign-in is paused for {minutes} minute{}; try again then, or ask an admin to unlock your account.",
+            if minutes == 1 { "" } else { "s" }
+        );
+        return second_step_page(&req, &state, StatusCode::TOO_MANY_REQUESTS, Some(message));
+    }
+    let keyring = state.settings.keyring();
+    let outcome =
+        second_factor::verify(&state.store, &keyring, user.id, form.code.expose_secret()).await?;
+    let method = match outcome {
+        StepOutcome::Passed(method) => method,
+        StepOutcome::Replayed | StepOutcome::Wrong => {
+            let replayed = outcome == StepOutcome::Replayed;
+            state.metrics.inc("storedesk_login_failures_total", "");
+            state
+                .store
+                .audit(
+                    &actor,
+                    "auth.second_factor_failed",
+                    None,
+                    &user.email,
+                    if replayed {
+                        "a code already used was typed again"
+                    } else {
+                        "wrong code"
+                    },
+                )
+                .await?;
+            let sentence = if replayed { REPLAYED_CODE } else { WRONG_CODE };
+            return second_step_page(
+                &req,
+                &state,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(sentence.to_string()),
+            );
+        }
+    };
+    state.store.forget_login_attempt(&attempt).await?;
+    // Single use: of two requests carrying the same pending sign-in, only one goes on.
+    if !state.store.consume_pending_sign_in(pending.id).await? {
+        return back_to_sign_in(&state);
+    }
+    state
+        .store
+        .clear_login_failures(&throttle::account_subject(&user.email, &ip))
+        .await?;
+    let detail = match method {
+        second_factor::Method::Totp => "second step passed with an authenticator code".to_string(),
+        second_factor::Method::RecoveryCode => format!(
+            "second step passed with a recovery code, now used up; {} left",
+            state.store.recovery_codes_left(user.id).await?
+        ),
+    };
+    state
+        .store
+        .audit(
+            &actor,
+            "auth.second_factor_passed",
+            None,
+            &user.email,
+            &detail,
+        )
+        .await?;
+    start_session(
+        &req,
+        &state,
+        &user,
+        &ip,
+        &pending.next_path,
+        "signed in with a password and a second factor",
+    )
+    .await
 }

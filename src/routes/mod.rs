@@ -77,9 +77,15 @@ route_table! {
     GET "/static/{version}/{file}", ANYONE => assets::serve;
     GET "/login", ANYONE => login::form;
     POST "/login", ANYONE => login::submit;
+    GET "/login/second-step", ANYONE => login::second_step_form;
+    POST "/login/second-step", ANYONE => login::second_step_submit;
     POST "/logout", EVERYONE => login::logout;
     GET "/account", EVERYONE => account::form;
     POST "/account", EVERYONE => account::submit;
+    POST "/account/second-factor", EVERYONE => account::second_factor_start;
+    POST "/account/second-factor/confirm", EVERYONE => account::second_factor_confirm;
+    POST "/account/second-factor/disable", EVERYONE => account::second_factor_disable;
+    POST "/account/second-factor/recovery-codes", EVERYONE => account::recovery_codes;
     // Lookups next: a support desk loads them all day, and each route before them is a pattern tried.
     GET "/projects/{project}/transactions", EVERYONE => projects::transactions::page;
     GET "/projects/{project}/transactions/{transaction_id}/history.csv", EVERYONE => projects::transactions::history_csv::csv;
@@ -108,6 +114,7 @@ route_table! {
     POST "/admin/users/{id}", ADMINS => admin::users::update;
     POST "/admin/users/{id}/unlock", ADMINS => admin::users::unlock;
     POST "/admin/users/{id}/reset-password", ADMINS => admin::users::reset_password;
+    POST "/admin/users/{id}/reset-second-factor", ADMINS => admin::users::reset_second_factor;
     GET "/admin/audit", ADMINS => admin::audit::list;
     GET "/admin/api-tokens", ADMINS => admin::api_tokens::list;
     POST "/admin/api-tokens", ADMINS => admin::api_tokens::create;
@@ -181,6 +188,12 @@ mod tests {
             ("POST", urls::logout()),
             ("GET", urls::account()),
             ("POST", urls::account()),
+            ("GET", urls::login_second_step()),
+            ("POST", urls::login_second_step()),
+            ("POST", urls::account_second_factor()),
+            ("POST", urls::account_second_factor_confirm()),
+            ("POST", urls::account_second_factor_disable()),
+            ("POST", urls::account_recovery_codes()),
             ("GET", urls::transactions(s)),
             ("GET", urls::search(s, tx)),
             ("GET", urls::history_csv(s, tx)),
@@ -212,6 +225,9 @@ mod tests {
             ("GET", urls::admin_users()),
             ("POST", urls::admin_users()),
             ("POST", urls::admin_user(id)),
+            ("POST", urls::admin_user_unlock(id)),
+            ("POST", urls::admin_user_reset_password(id)),
+            ("POST", urls::admin_user_reset_second_factor(id)),
             ("GET", urls::admin_audit()),
             ("GET", urls::admin_api_tokens()),
             ("POST", urls::admin_api_tokens()),

@@ -19,6 +19,7 @@ pub mod notification_work;
 pub mod notification_writer;
 pub mod notifications;
 pub mod projects;
+pub mod second_factor;
 pub mod sessions;
 pub mod settings;
 pub mod status_text;

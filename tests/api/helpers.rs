@@ -93,6 +93,7 @@ pub fn test_settings(
         session_absolute: Duration::from_secs(24 * 3600),
         test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
         trusted_proxies: Default::default(),
+        require_mfa: Vec::new(),
         retention: Default::default(),
         // The alert job runs when a test calls it, with the clock the test gives it.
         alerts: storedesk::config::AlertSettings {

@@ -235,6 +235,9 @@ fn only_the_public_routes_are_open_to_anyone() {
             ("GET", "/static/{version}/{file}"),
             ("GET", "/login"),
             ("POST", "/login"),
+            // The second step of sign-in: it needs the pending cookie a right password leaves, not a session.
+            ("GET", "/login/second-step"),
+            ("POST", "/login/second-step"),
         ]
     );
 }

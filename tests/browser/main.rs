@@ -17,5 +17,6 @@ mod accessibility;
 mod alerts;
 mod roles;
 mod screens;
+mod second_factor;
 mod setup;
 mod wizard;

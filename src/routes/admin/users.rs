@@ -1,4 +1,5 @@
-//! `/admin/users`: add people, change their role, disable them, unlock a paused sign-in and issue a new password.
+//! `/admin/users`: add people, change their role, disable them, unlock a paused sign-in, issue a new password and
+//! turn off a lost second factor.
 //! The last admin stays an admin. A password made here is shown once and must be replaced at first sign-in.
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -25,6 +26,8 @@ pub struct UserRow {
     pub locked: bool,
     /// Still holds a password an admin issued.
     pub must_change: bool,
+    /// Has two-step sign-in on.
+    pub second_factor: bool,
 }
 
 #[derive(Template)]
@@ -55,6 +58,7 @@ async fn page(
             crate::auth::throttle::MAX_PER_ACCOUNT,
         )
         .await?;
+    let with_second_factor = state.store.users_with_second_factor().await?;
     Ok(UsersPage {
         layout: Layout::new(state, req, user, "Users", None).await?,
         users: users
@@ -68,6 +72,7 @@ async fn page(
                 disabled: u.disabled,
                 created: time::utc(u.created_at),
                 must_change: u.must_change_password,
+                second_factor: with_second_factor.contains(&u.id),
             })
             .collect(),
         email: String::new(),
@@ -220,4 +225,33 @@ pub async fn reset_password(
     page.new_password = Some((target.email, secret.expose_secret().to_string()));
     page.reset = true;
     render(&req, actix_web::http::StatusCode::OK, &page)
+}
+
+/// Turns off a user's two-step sign-in (for one who lost their phone and their recovery codes) and ends their
+/// sessions; audited. They sign in with their password and set it up again.
+pub async fn reset_second_factor(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
+    if *path == user.id {
+        // It would end this very session; the account page turns one's own off with the password.
+        return Ok(redirect_with_flash(
+            &crate::urls::admin_users(),
+            "error",
+            "To turn off your own two-step sign-in, use Account; nothing was changed.",
+        ));
+    }
+    let email = state
+        .store
+        .remove_second_factors(*path, true, "user.second_factor_reset", &user.actor())
+        .await?;
+    Ok(redirect_with_flash(
+        &crate::urls::admin_users(),
+        "ok",
+        &format!(
+            "Turned off two-step sign-in for {email}; their sessions have ended. They sign in with their password and can set it up again under Account."
+        ),
+    ))
 }

@@ -5,3 +5,4 @@ mod account;
 mod cookies;
 mod hashing;
 mod host;
+mod second_factor;
