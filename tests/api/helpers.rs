@@ -33,6 +33,8 @@ pub struct TestApp {
     pub backend: Backend,
     pub settings: Settings,
     _dir: tempfile::TempDir,
+    /// Dropped after the test (PostgreSQL only).
+    _database: Option<DropDatabase>,
 }
 
 pub fn postgres_admin_url() -> String {
@@ -144,6 +146,10 @@ pub async fn spawn_app_with(
         .await
         .expect("build app");
     tokio::spawn(app.run_until_stopped());
+    let database = match backend {
+        Backend::Postgres => Some(DropDatabase(settings_url_name(&settings))),
+        Backend::Sqlite => None,
+    };
     Some(TestApp {
         address: format!("http://{addr}"),
         port: addr.port(),
@@ -151,7 +157,43 @@ pub async fn spawn_app_with(
         backend,
         settings,
         _dir: dir,
+        _database: database,
     })
+}
+
+/// The database's name, the last part of its URL.
+fn settings_url_name(settings: &Settings) -> String {
+    let url = settings.database_url.as_str();
+    let path = url.split('?').next().unwrap_or(url);
+    path.rsplit('/').next().unwrap_or_default().to_owned()
+}
+
+/// Drops a test's PostgreSQL database when the test ends, so a run does not leave a thousand databases (and
+/// gigabytes) behind. `WITH (FORCE)` ends the app's own connections, which live on the test's runtime until it stops.
+pub struct DropDatabase(pub String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        let name = std::mem::take(&mut self.0);
+        // A thread of its own with its own runtime: the test's runtime may be the one being dropped.
+        let done = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        });
+        let _ = done.join();
+    }
 }
 
 /// The app wired to a fresh Apple simulator: base URLs point at it and its root is trusted.
