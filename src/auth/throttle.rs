@@ -54,6 +54,49 @@ pub async fn locked_until(
     Ok(until)
 }
 
+/// An attempt counted as failed before it is checked; [`Attempt::not_a_failure`] takes it back when the check
+/// passes or never ran.
+#[must_use]
+pub struct Attempt(Vec<i64>);
+
+impl Attempt {
+    pub async fn not_a_failure(self, store: &Store) -> anyhow::Result<()> {
+        Ok(store.forget_login_attempt(&self.0).await?)
+    }
+}
+
+/// Whether an attempt may be checked.
+pub enum Admission {
+    Admitted(Attempt),
+    /// Refused without a check (and not counted): the account or the address is paused for this many minutes.
+    Paused {
+        minutes: i64,
+    },
+}
+
+/// Counts an attempt of `email` from `ip` (a password or a code) as failed before it is checked, so attempts sent at
+/// once each see the others, and refuses it when the limits are reached. Sign-in, its second step and the account
+/// page's password check all go through here, so they share one count.
+pub async fn admit(store: &Store, email: &str, ip: &str, now: i64) -> anyhow::Result<Admission> {
+    let subjects = [account_subject(email, ip), address_subject(ip)];
+    let ids = store.record_login_attempt(&subjects, now).await?;
+    match locked_until(store, email, ip, now).await? {
+        Some(until) => {
+            // A refused attempt checked nothing, so it does not count towards the lock.
+            store.forget_login_attempt(&ids).await?;
+            Ok(Admission::Paused {
+                minutes: ((until - now) / 60_000 + 1).max(1),
+            })
+        }
+        None => Ok(Admission::Admitted(Attempt(ids))),
+    }
+}
+
+/// "1 minute", "15 minutes".
+pub fn minutes(n: i64) -> String {
+    format!("{n} minute{}", if n == 1 { "" } else { "s" })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

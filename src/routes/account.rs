@@ -151,26 +151,22 @@ async fn current_password_problem(
     let stored = state.store.user_by_id(user.id).await?;
     // Counted as a failed sign-in before the check, as sign-in does, so checks sent at once all see each other.
     let now = crate::clock::now_ms();
-    let subjects = [
-        throttle::account_subject(&user.email, &user.ip),
-        throttle::address_subject(&user.ip),
-    ];
-    let attempt = state.store.record_login_attempt(&subjects, now).await?;
-    if let Some(until) = throttle::locked_until(&state.store, &user.email, &user.ip, now).await? {
-        state.store.forget_login_attempt(&attempt).await?;
-        let minutes = ((until - now) / 60_000 + 1).max(1);
-        return Ok(Some((
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many wrong passwords. Password changes are paused for {minutes} minute{}; try again then.",
-                if minutes == 1 { "" } else { "s" }
-            ),
-        )));
-    }
+    let attempt = match throttle::admit(&state.store, &user.email, &user.ip, now).await? {
+        throttle::Admission::Admitted(attempt) => attempt,
+        throttle::Admission::Paused { minutes } => {
+            return Ok(Some((
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "Too many wrong passwords. Password changes are paused for {}; try again then.",
+                    throttle::minutes(minutes)
+                ),
+            )));
+        }
+    };
     let right = match password::verify_password(typed, Some(stored.password_hash)).await {
         Ok(right) => right,
         Err(e) => {
-            state.store.forget_login_attempt(&attempt).await?;
+            attempt.not_a_failure(&state.store).await?;
             return Err(e.into());
         }
     };
@@ -190,7 +186,7 @@ async fn current_password_problem(
             "This is not your current password.".into(),
         )));
     }
-    state.store.forget_login_attempt(&attempt).await?;
+    attempt.not_a_failure(&state.store).await?;
     Ok(None)
 }
 
@@ -260,6 +256,22 @@ pub struct CurrentPasswordForm {
     current_password: SecretString,
 }
 
+/// The account page with the two-step card's password error, when the current password typed for a two-step
+/// change is refused (wrong, or paused); `None` when it is right.
+async fn two_step_password_refused(
+    state: &AppState,
+    req: &HttpRequest,
+    user: &CurrentUser,
+    typed: SecretString,
+) -> Result<Option<HttpResponse>, AppError> {
+    let Some((status, problem)) = current_password_problem(state, user, typed).await? else {
+        return Ok(None);
+    };
+    let mut page = page(state, req, user).await?;
+    page.two_step.password_error = Some(problem);
+    Ok(Some(render(req, status, &page)?))
+}
+
 /// Turns two-step sign-in off (the current password is needed); audited.
 pub async fn second_factor_disable(
     req: HttpRequest,
@@ -267,13 +279,10 @@ pub async fn second_factor_disable(
     user: CurrentUser,
     form: CsrfForm<CurrentPasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
-    if let Some((status, problem)) =
-        current_password_problem(&state, &user, form.current_password).await?
+    if let Some(refused) =
+        two_step_password_refused(&state, &req, &user, form.into_inner().current_password).await?
     {
-        let mut page = page(&state, &req, &user).await?;
-        page.two_step.password_error = Some(problem);
-        return render(&req, status, &page);
+        return Ok(refused);
     }
     state
         .store
@@ -293,13 +302,10 @@ pub async fn recovery_codes(
     user: CurrentUser,
     form: CsrfForm<CurrentPasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
-    if let Some((status, problem)) =
-        current_password_problem(&state, &user, form.current_password).await?
+    if let Some(refused) =
+        two_step_password_refused(&state, &req, &user, form.into_inner().current_password).await?
     {
-        let mut page = page(&state, &req, &user).await?;
-        page.two_step.password_error = Some(problem);
-        return render(&req, status, &page);
+        return Ok(refused);
     }
     let Some(codes) =
         second_factor::regenerate_recovery_codes(&state.store, user.id, &user.actor()).await?

@@ -135,38 +135,33 @@ pub async fn submit(
     let ip = client_ip(&req);
     let now = crate::clock::now_ms();
 
-    let subjects = [
-        throttle::account_subject(&email, &ip),
-        throttle::address_subject(&ip),
-    ];
-    let attempt = state.store.record_login_attempt(&subjects, now).await?;
-    if let Some(until) = throttle::locked_until(&state.store, &email, &ip, now).await? {
-        // A refused attempt checked nothing, so it does not count towards the lock.
-        state.store.forget_login_attempt(&attempt).await?;
-        state
-            .store
-            .audit(
-                &attempt_actor(&email, &ip),
-                "auth.sign_in_locked",
-                None,
+    let attempt = match throttle::admit(&state.store, &email, &ip, now).await? {
+        throttle::Admission::Admitted(attempt) => attempt,
+        throttle::Admission::Paused { minutes } => {
+            state
+                .store
+                .audit(
+                    &attempt_actor(&email, &ip),
+                    "auth.sign_in_locked",
+                    None,
+                    &email,
+                    "refused: too many failed attempts from this address",
+                )
+                .await?;
+            let message = format!(
+                "Too many failed sign-in attempts. Sign-in is paused for {}; try again then, or ask an admin to unlock your account.",
+                throttle::minutes(minutes)
+            );
+            return login_page(
+                &req,
+                &state,
+                StatusCode::TOO_MANY_REQUESTS,
                 &email,
-                "refused: too many failed attempts from this address",
-            )
-            .await?;
-        let minutes = ((until - now) / 60_000 + 1).max(1);
-        let message = format!(
-            "Too many failed sign-in attempts. Sign-in is paused for {minutes} minute{}; try again then, or ask an admin to unlock your account.",
-            if minutes == 1 { "" } else { "s" }
-        );
-        return login_page(
-            &req,
-            &state,
-            StatusCode::TOO_MANY_REQUESTS,
-            &email,
-            &next,
-            Some(message),
-        );
-    }
+                &next,
+                Some(message),
+            );
+        }
+    };
 
     let user = state.store.user_by_email(&email).await?;
     let hash = user
@@ -177,7 +172,7 @@ pub async fn submit(
         Ok(ok) => ok,
         Err(e) => {
             // Nothing was checked (too busy, or the check failed): the attempt is not a failure of this user's.
-            state.store.forget_login_attempt(&attempt).await?;
+            attempt.not_a_failure(&state.store).await?;
             return Err(e.into());
         }
     };
@@ -205,7 +200,7 @@ pub async fn submit(
         );
     };
 
-    state.store.forget_login_attempt(&attempt).await?;
+    attempt.not_a_failure(&state.store).await?;
     // An issued password leads to the page that replaces it, whatever was asked for.
     let next = if user.must_change_password {
         crate::urls::account()
@@ -464,30 +459,26 @@ pub async fn second_step_submit(
         ip: ip.clone(),
     };
     // Wrong codes count as failed sign-ins of this account from this address, with the same limits.
-    let subjects = [
-        throttle::account_subject(&user.email, &ip),
-        throttle::address_subject(&ip),
-    ];
-    let attempt = state.store.record_login_attempt(&subjects, now).await?;
-    if let Some(until) = throttle::locked_until(&state.store, &user.email, &ip, now).await? {
-        state.store.forget_login_attempt(&attempt).await?;
-        state
-            .store
-            .audit(
-                &actor,
-                "auth.second_factor_locked",
-                None,
-                &user.email,
-                "refused: too many failed attempts from this address",
-            )
-            .await?;
-        let minutes = ((until - now) / 60_000 + 1).max(1);
-        let message = format!(
-            "Too many wrong codes. Sign-in is paused for {minutes} minute{}; try again then, or ask an admin to unlock your account.",
-            if minutes == 1 { "" } else { "s" }
-        );
-        return second_step_page(&req, &state, StatusCode::TOO_MANY_REQUESTS, Some(message));
-    }
+    let attempt = match throttle::admit(&state.store, &user.email, &ip, now).await? {
+        throttle::Admission::Admitted(attempt) => attempt,
+        throttle::Admission::Paused { minutes } => {
+            state
+                .store
+                .audit(
+                    &actor,
+                    "auth.second_factor_locked",
+                    None,
+                    &user.email,
+                    "refused: too many failed attempts from this address",
+                )
+                .await?;
+            let message = format!(
+                "Too many wrong codes. Sign-in is paused for {}; try again then, or ask an admin to unlock your account.",
+                throttle::minutes(minutes)
+            );
+            return second_step_page(&req, &state, StatusCode::TOO_MANY_REQUESTS, Some(message));
+        }
+    };
     let keyring = state.settings.keyring();
     let outcome =
         second_factor::verify(&state.store, &keyring, user.id, form.code.expose_secret()).await?;
@@ -519,7 +510,7 @@ pub async fn second_step_submit(
             );
         }
     };
-    state.store.forget_login_attempt(&attempt).await?;
+    attempt.not_a_failure(&state.store).await?;
     // Single use: of two requests carrying the same pending sign-in, only one goes on.
     if !state.store.consume_pending_sign_in(pending.id).await? {
         return back_to_sign_in(&state);
