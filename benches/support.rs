@@ -331,6 +331,7 @@ async fn desk() -> Desk {
         test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
         trusted_proxies: Default::default(),
         require_mfa: Vec::new(),
+        metrics: Default::default(),
         retention: Default::default(),
         alerts: storedesk::config::AlertSettings {
             interval: None,

@@ -100,6 +100,8 @@ fi
 
 # Instance i listens on PORT + 2i (PORT + 1 is the forwarding receiver's).
 port_of() { echo $(( PORT + 2 * $1 )); }
+# /metrics answers only with the bearer token (or on STOREDESK_METRICS_BIND).
+METRICS_TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 for i in $(seq 0 $(( INSTANCES - 1 ))); do
   STOREDESK_DATABASE_URL="$DB" \
   STOREDESK_DATA_DIR="$WORK" \
@@ -109,6 +111,7 @@ for i in $(seq 0 $(( INSTANCES - 1 ))); do
   STOREDESK_APPLE_SANDBOX_URL=http://127.0.0.1:9 \
   STOREDESK_APPLE_EXTRA_ROOTS="$WORK/sim-root.pem" \
   STOREDESK_LOG="${STOREDESK_LOG:-info}" \
+  STOREDESK_METRICS_TOKEN="$METRICS_TOKEN" \
     "$BIN" serve >"$WORK/server-$i.log" 2>&1 &
   PIDS+=($!)
 done
@@ -172,7 +175,7 @@ fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$WORK/metrics.txt"
 for i in $(seq 0 $(( INSTANCES - 1 ))); do
-  curl -fs "http://127.0.0.1:$(port_of "$i")/metrics" | grep '^storedesk_notifications_total' >"$WORK/metrics-$i.txt" || true
+  curl -fs -H "Authorization: Bearer $METRICS_TOKEN" "http://127.0.0.1:$(port_of "$i")/metrics" | grep '^storedesk_notifications_total' >"$WORK/metrics-$i.txt" || true
   cat "$WORK/metrics-$i.txt" >>"$WORK/metrics.txt"
 done
 for p in "${PIDS[@]}"; do kill -INT "$p"; done

@@ -165,6 +165,13 @@ pub struct ServeArgs {
     /// the client; from any other peer those headers are ignored.
     #[arg(long, env = "STOREDESK_TRUSTED_PROXIES")]
     pub trusted_proxies: Option<String>,
+    /// Serve /metrics on an address of its own (such as 127.0.0.1:9464), without a token: for a network only your
+    /// monitoring reaches. The token itself comes only from STOREDESK_METRICS_TOKEN (a flag would show in `ps`).
+    #[arg(long, env = "STOREDESK_METRICS_BIND")]
+    pub metrics_bind: Option<String>,
+    /// A file holding STOREDESK_METRICS_TOKEN, the bearer token that reads /metrics on the console's address.
+    #[arg(long, env = "STOREDESK_METRICS_TOKEN_FILE")]
+    pub metrics_token_file: Option<PathBuf>,
     /// Days to keep notifications (and their consumption answers); default forever.
     #[arg(long, env = "STOREDESK_KEEP_NOTIFICATIONS_DAYS")]
     pub keep_notifications_days: Option<String>,
@@ -463,6 +470,16 @@ impl ServeArgs {
                         format!("roles (admin, lead, support) separated by commas; {e}"),
                     )
                 },
+            )?,
+            metrics: config::MetricsSettings::new(
+                config::secret_from_env(
+                    "STOREDESK_METRICS_TOKEN",
+                    "STOREDESK_METRICS_TOKEN_FILE",
+                    env_secret("STOREDESK_METRICS_TOKEN"),
+                    self.metrics_token_file.clone(),
+                )?
+                .as_ref(),
+                self.metrics_bind.as_deref(),
             )?,
         })
     }

@@ -7,10 +7,12 @@ use crate::crypto::MasterKey;
 
 mod alerts;
 mod forwarding;
+mod metrics;
 mod retention;
 
 pub use alerts::{alert_settings, parse_smtp_url, AlertSettings, SmtpSettings, SmtpTls};
 pub use forwarding::{forward_settings, ForwardSettings};
+pub use metrics::{MetricsSettings, MIN_TOKEN_CHARS as MIN_METRICS_TOKEN_CHARS};
 pub use retention::{parse_days, Retention};
 
 /// Where the data lives: the URL scheme picks the backend.
@@ -148,6 +150,8 @@ pub struct Settings {
     pub backfill: BackfillSettings,
     /// Roles that must use two-step sign-in (`STOREDESK_REQUIRE_MFA`).
     pub require_mfa: Vec<crate::domain::Role>,
+    /// Who may read `/metrics`: a bearer of `STOREDESK_METRICS_TOKEN`, or anyone at `STOREDESK_METRICS_BIND`.
+    pub metrics: MetricsSettings,
 }
 
 /// Half a minute: a backfill's holder renews its lease every third of it, and another instance resumes the job
@@ -220,6 +224,7 @@ impl std::fmt::Debug for Settings {
             .field("forwarding", &self.forwarding)
             .field("backfill", &self.backfill)
             .field("require_mfa", &self.require_mfa)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }

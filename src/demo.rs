@@ -67,6 +67,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         test_notification_grace: crate::config::TEST_NOTIFICATION_GRACE,
         trusted_proxies: Default::default(),
         require_mfa: Vec::new(),
+        metrics: Default::default(),
         retention: Default::default(),
         // Alerts work in the demo through webhooks; e-mail needs a mail server, which the demo has not.
         alerts: config::AlertSettings::default(),

@@ -22,6 +22,8 @@ const PAGE_VERIFY_QUEUE: usize = 256;
 
 pub struct Application {
     port: u16,
+    /// The port of `STOREDESK_METRICS_BIND`'s listener, when there is one.
+    metrics_port: Option<u16>,
     server: Server,
     store: Store,
 }
@@ -64,6 +66,10 @@ impl Application {
             .with_extra_roots(settings.apple.extra_roots.clone())
             .map_err(|e| anyhow::anyhow!("STOREDESK_APPLE_EXTRA_ROOTS holds a certificate that cannot be used as a root: {e}"))?;
         let metrics = Arc::new(Metrics::default());
+        let metrics_port = match settings.metrics.bind {
+            Some(bind) => Some(serve_metrics(bind, metrics.clone())?),
+            None => None,
+        };
         let state = web::Data::new(AppState {
             store: store.clone(),
             settings: settings.clone(),
@@ -133,6 +139,7 @@ impl Application {
         .run();
         Ok(Application {
             port,
+            metrics_port,
             server,
             store,
         })
@@ -140,6 +147,10 @@ impl Application {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     pub fn store(&self) -> &Store {
@@ -153,6 +164,31 @@ impl Application {
     pub fn server(self) -> Server {
         self.server
     }
+}
+
+/// `/metrics` alone, with no token, on an address of its own (`STOREDESK_METRICS_BIND`): a network only the
+/// monitoring reaches guards it. Anything else there is 404. It stops with the process (it answers the same signals
+/// as the console's server).
+fn serve_metrics(bind: std::net::SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<u16> {
+    let listener = TcpListener::bind(bind).with_context(|| {
+        format!("could not listen on {bind} (STOREDESK_METRICS_BIND) to serve /metrics")
+    })?;
+    let port = listener.local_addr()?.port();
+    let metrics = web::Data::from(metrics);
+    let server = HttpServer::new(move || {
+        App::new().app_data(metrics.clone()).route(
+            "/metrics",
+            web::get()
+                .to(|m: web::Data<Metrics>| async move { crate::routes::health::metrics_text(&m) }),
+        )
+    })
+    .workers(1)
+    .listen(listener)?
+    .shutdown_timeout(1)
+    .run();
+    // tokio's spawn, not actix's: the tests build the server on a plain tokio runtime.
+    tokio::spawn(server);
+    Ok(port)
 }
 
 /// Puts the request id in scope for error pages, echoes it in `X-Request-Id`, and counts responses.

@@ -4,7 +4,7 @@ use storedesk::error::DATABASE_UNAVAILABLE;
 
 use crate::admin::api_tokens::{api_get, make_token};
 use crate::both_backends;
-use crate::helpers::{client, create_project};
+use crate::helpers::{client, create_project, spawn_app_with, METRICS_TOKEN};
 
 both_backends!(health_and_readiness_answer, |app| {
     let c = client();
@@ -13,14 +13,7 @@ both_backends!(health_and_readiness_answer, |app| {
     let r = c.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.unwrap(), "ready\n");
-    let m = c
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = app.metrics().await;
     assert!(m.contains("# TYPE storedesk_http_responses_total counter"));
     assert!(
         m.contains("storedesk_http_responses_total{class=\"2xx\"}"),
@@ -119,3 +112,142 @@ both_backends!(static_assets_are_cached_for_a_year, |app| {
         .unwrap()
         .starts_with("text/css"));
 });
+
+both_backends!(
+    metrics_on_the_console_address_need_the_bearer_token,
+    |app| {
+        let c = client();
+        let asks = [
+            None,
+            Some("Bearer wrong-token-0123456789abcdef0123456789".to_string()),
+            // The token under another scheme is no bearer token.
+            Some(format!("Basic {METRICS_TOKEN}")),
+            Some("Bearer".to_string()),
+        ];
+        for authorization in asks {
+            let mut req = c.get(app.url("/metrics"));
+            if let Some(a) = &authorization {
+                req = req.header("Authorization", a);
+            }
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 401, "{authorization:?}");
+            assert_eq!(
+                r.headers()["www-authenticate"],
+                "Bearer realm=\"storedesk metrics\""
+            );
+            let body = r.text().await.unwrap();
+            assert_eq!(body, storedesk::routes::health::METRICS_TOKEN_NEEDED);
+            assert!(!body.contains("storedesk_"), "no counter leaks: {body}");
+        }
+        // The scheme's name is case-insensitive (RFC 7235).
+        let r = c
+            .get(app.url("/metrics"))
+            .header("Authorization", format!("bearer {METRICS_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+);
+
+#[tokio::test]
+async fn without_a_token_metrics_are_not_served_on_the_console_address() {
+    let Some(app) = spawn_app_with(crate::helpers::Backend::Sqlite, |s| {
+        s.metrics = Default::default();
+    })
+    .await
+    else {
+        return;
+    };
+    for token in [None, Some(METRICS_TOKEN)] {
+        let mut req = client().get(app.url("/metrics"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let r = req.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 404);
+        assert_eq!(
+            r.text().await.unwrap(),
+            storedesk::routes::health::METRICS_OFF
+        );
+    }
+}
+
+#[tokio::test]
+async fn metrics_bind_serves_the_counters_on_an_address_of_their_own() {
+    let Some(app) = spawn_app_with(crate::helpers::Backend::Sqlite, |s| {
+        s.metrics = storedesk::config::MetricsSettings::new(None, Some("127.0.0.1:0")).unwrap();
+    })
+    .await
+    else {
+        return;
+    };
+    let port = app.metrics_port.expect("a metrics listener");
+    assert_ne!(port, app.port);
+    // The console's own answers are counted there…
+    let h = client().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(h.status().as_u16(), 200);
+    let r = client()
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("storedesk_http_responses_total{class=\"2xx\"}"),
+        "{text}"
+    );
+    // …which serves nothing else,
+    for path in ["/", "/login", "/healthz"] {
+        let r = client()
+            .get(format!("http://127.0.0.1:{port}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 404, "{path}");
+    }
+    // and the console's address keeps them to itself (no token is set).
+    let r = client().get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn serve_refuses_a_short_metrics_token_or_a_bad_bind_naming_the_variable() {
+    for (var, value, said) in [
+        (
+            "STOREDESK_METRICS_TOKEN",
+            "hunter2",
+            "STOREDESK_METRICS_TOKEN is set but wrong",
+        ),
+        (
+            "STOREDESK_METRICS_BIND",
+            "localhost",
+            "STOREDESK_METRICS_BIND is set but wrong",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_storedesk"))
+            .arg("serve")
+            .env_clear()
+            .env("STOREDESK_DATA_DIR", dir.path())
+            .env(
+                "STOREDESK_MASTER_KEY",
+                secrecy::ExposeSecret::expose_secret(
+                    &storedesk::crypto::MasterKey::generate().to_base64_secret(),
+                ),
+            )
+            .env("STOREDESK_BIND", "127.0.0.1:0")
+            .env(var, value)
+            .output()
+            .await
+            .unwrap();
+        assert!(!out.status.success(), "{var}={value} started");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{stderr}");
+        assert!(
+            !stderr.contains(value) || var == "STOREDESK_METRICS_BIND",
+            "the token is not echoed: {stderr}"
+        );
+    }
+}

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub store: Store,
     pub backend: Backend,
     pub settings: Settings,
+    /// The port of the metrics listener when a test set `settings.metrics.bind`.
+    pub metrics_port: Option<u16>,
     _dir: tempfile::TempDir,
     /// Dropped after the test (PostgreSQL only).
     _database: Option<DropDatabase>,
@@ -70,6 +72,21 @@ async fn postgres_database() -> Option<String> {
     Some(format!("{base}/{name}"))
 }
 
+/// The `STOREDESK_METRICS_TOKEN` of every app and process the tests start.
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789abcdef";
+
+/// An instance's /metrics text, read with the tests' bearer token.
+pub async fn read_metrics(base: &str) -> String {
+    let r = reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("an answer from /metrics");
+    assert_eq!(r.status().as_u16(), 200, "/metrics with the token");
+    r.text().await.expect("the metrics text")
+}
+
 pub fn test_settings(
     database_url: DatabaseUrl,
     dir: &std::path::Path,
@@ -96,6 +113,12 @@ pub fn test_settings(
         test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
         trusted_proxies: Default::default(),
         require_mfa: Vec::new(),
+        // The tests read /metrics as a monitor would: with the bearer token.
+        metrics: storedesk::config::MetricsSettings::new(
+            Some(&SecretString::from(METRICS_TOKEN)),
+            None,
+        )
+        .expect("a valid metrics token"),
         retention: Default::default(),
         // The alert job runs when a test calls it, with the clock the test gives it.
         alerts: storedesk::config::AlertSettings {
@@ -145,6 +168,7 @@ pub async fn spawn_app_with(
     let app = Application::build_with(settings.clone(), store.clone(), listener)
         .await
         .expect("build app");
+    let metrics_port = app.metrics_port();
     tokio::spawn(app.run_until_stopped());
     let database = match backend {
         Backend::Postgres => Some(DropDatabase(settings_url_name(&settings))),
@@ -156,6 +180,7 @@ pub async fn spawn_app_with(
         store,
         backend,
         settings,
+        metrics_port,
         _dir: dir,
         _database: database,
     })
@@ -326,6 +351,11 @@ pub struct Session {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
+    }
+
+    /// This app's /metrics text, read with the bearer token.
+    pub async fn metrics(&self) -> String {
+        read_metrics(&self.address).await
     }
 
     pub async fn add_user(&self, email: &str, role: Role) {

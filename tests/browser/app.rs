@@ -58,6 +58,7 @@ impl TestApp {
             test_notification_grace: storedesk::config::TEST_NOTIFICATION_GRACE,
             trusted_proxies: Default::default(),
             require_mfa: Vec::new(),
+            metrics: Default::default(),
             retention: Default::default(),
             alerts: storedesk::config::AlertSettings::default(),
             forwarding: storedesk::config::ForwardSettings::default(),

@@ -75,12 +75,7 @@ async fn count(r: &Ready) -> i64 {
 }
 
 async fn metrics(app: &TestApp) -> String {
-    reqwest::get(app.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    app.metrics().await
 }
 
 const SIGNATURE: &str = "The signature does not match the signed data; it was altered or not signed by Apple. Nothing was stored.";

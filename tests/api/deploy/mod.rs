@@ -125,6 +125,7 @@ impl Deployment {
             .env("STOREDESK_APPLE_SANDBOX_URL", self.sim.sandbox_url())
             .env("STOREDESK_APPLE_EXTRA_ROOTS", &self.sim_root)
             .env("STOREDESK_TRUSTED_PROXIES", "127.0.0.1")
+            .env("STOREDESK_METRICS_TOKEN", crate::helpers::METRICS_TOKEN)
             .kill_on_drop(true);
         if !self.database_url.is_empty() {
             c.env("STOREDESK_DATABASE_URL", &self.database_url);
@@ -250,12 +251,7 @@ impl Instance {
 
     /// A counter from this instance's /metrics (0 when it has not counted anything yet).
     pub async fn counter(&self, series: &str) -> u64 {
-        let text = reqwest::get(self.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = crate::helpers::read_metrics(&self.url("")).await;
         metric(&text, series)
     }
 }

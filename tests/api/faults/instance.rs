@@ -34,6 +34,7 @@ impl Instance {
             .env_clear()
             .env("STOREDESK_DATABASE_URL", fixture.database.as_str())
             .env("STOREDESK_DATA_DIR", fixture.dir.path())
+            .env("STOREDESK_METRICS_TOKEN", crate::helpers::METRICS_TOKEN)
             .env("STOREDESK_MASTER_KEY", &fixture.master_key)
             .env("STOREDESK_BIND", format!("127.0.0.1:{port}"))
             // No Apple is asked here; the simulator's root (trusted only with a loopback Apple) signs the load.

@@ -125,7 +125,7 @@ async fn a_frozen_database_gets_503s_within_seconds_and_all_recovers_when_it_tha
         text(&plain, &server.url("/healthz")).await,
         (200, "ok\n".to_owned())
     );
-    let metrics = text(&plain, &server.url("/metrics")).await.1;
+    let metrics = crate::helpers::read_metrics(&server.url("")).await;
     assert!(
         metrics.contains("\nstoredesk_database_available 0\n"),
         "{metrics}"
@@ -143,7 +143,7 @@ async fn a_frozen_database_gets_503s_within_seconds_and_all_recovers_when_it_tha
     .await;
     let (status, _) = text(&browser, &server.url("/projects")).await;
     assert_eq!(status, 200, "the page did not recover");
-    let metrics = text(&plain, &server.url("/metrics")).await.1;
+    let metrics = crate::helpers::read_metrics(&server.url("")).await;
     assert!(
         metrics.contains("\nstoredesk_database_available 1\n"),
         "{metrics}"

@@ -726,12 +726,7 @@ with_forwarding!(
             "{m}"
         );
         // The app's own /metrics names them too.
-        let page = reqwest::get(r.app.url("/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = r.app.metrics().await;
         for name in [
             "storedesk_forward_deliveries_total",
             "storedesk_forward_queue_depth",
