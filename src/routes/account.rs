@@ -273,30 +273,66 @@ pub async fn second_factor_confirm(
     user: CurrentUser,
     form: CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = second_factor::confirm_totp(
+    // Counted like a sign-in before the check, so a stolen session cannot try the million codes of a secret it
+    // started itself (or read off the page) any faster than a password.
+    let now = crate::clock::now_ms();
+    let attempt = match throttle::admit(&state.store, &user.email, &user.ip, now).await? {
+        throttle::Admission::Admitted(attempt) => attempt,
+        throttle::Admission::Paused { minutes } => {
+            let mut page = page(&state, &req, &user).await?;
+            page.two_step.code_error = Some(format!(
+                "Too many wrong codes. Confirming is paused for {}; try again then. Nothing was turned on.",
+                throttle::minutes(minutes)
+            ));
+            return render(&req, StatusCode::TOO_MANY_REQUESTS, &page);
+        }
+    };
+    let outcome = match second_factor::confirm_totp(
         &state.store,
         &state.settings.keyring(),
         user.id,
         form.code.expose_secret(),
         &user.actor(),
     )
-    .await?;
+    .await
+    {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            attempt.not_a_failure(&state.store).await?;
+            return Err(e.into());
+        }
+    };
     match outcome {
         ConfirmOutcome::Confirmed(codes) => {
+            attempt.not_a_failure(&state.store).await?;
             let mut page = page(&state, &req, &user).await?;
             page.two_step.new_codes = codes;
             render(&req, StatusCode::OK, &page)
         }
         ConfirmOutcome::WrongCode => {
+            // The attempt stays counted as a failure.
+            state
+                .store
+                .audit(
+                    &user.actor(),
+                    "auth.second_factor_confirm_failed",
+                    None,
+                    &user.email,
+                    "wrong code while turning two-step sign-in on",
+                )
+                .await?;
             let mut page = page(&state, &req, &user).await?;
             page.two_step.code_error = Some(second_factor::WRONG_CONFIRMATION.into());
             unprocessable(&req, &page)
         }
-        ConfirmOutcome::NothingWaiting => Ok(redirect_with_flash(
+        ConfirmOutcome::NothingWaiting => {
+            attempt.not_a_failure(&state.store).await?;
+            Ok(redirect_with_flash(
             &crate::urls::account(),
             "error",
             "There is no set-up waiting for a code. Start it again with \"Set up the authenticator app\".",
-        )),
+            ))
+        }
     }
 }
 

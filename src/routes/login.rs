@@ -311,10 +311,22 @@ pub async fn logout(
 /// The pending sign-in's cookie: a random token whose hash names a `pending_sign_ins` row (bound to the user, five
 /// minutes, single use). It opens nothing but the second step.
 pub const PENDING_COOKIE: &str = "storedesk_pending_sign_in";
+/// Under https it takes the `__Host-` prefix, as the session cookie does (Secure, the whole host, no Domain): no
+/// sibling subdomain or plain-http page can plant one.
+pub const SECURE_PENDING_COOKIE: &str = "__Host-storedesk_pending_sign_in";
+
+pub fn pending_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_PENDING_COOKIE
+    } else {
+        PENDING_COOKIE
+    }
+}
 
 fn pending_cookie(token: &str, secure: bool) -> Cookie<'static> {
-    Cookie::build(PENDING_COOKIE, token.to_string())
-        .path("/login")
+    // `__Host-` requires Path=/; over plain http the cookie stays on the sign-in's pages.
+    Cookie::build(pending_cookie_name(secure), token.to_string())
+        .path(if secure { "/" } else { "/login" })
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
@@ -441,7 +453,7 @@ pub(super) async fn pending(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<crate::store::second_factor::PendingSignIn>, AppError> {
-    let Some(cookie) = req.cookie(PENDING_COOKIE) else {
+    let Some(cookie) = req.cookie(pending_cookie_name(state.settings.secure_cookies())) else {
         return Ok(None);
     };
     Ok(state

@@ -611,3 +611,68 @@ on_both_backends!(
         assert_eq!(logged[0].target, lead.email);
     }
 );
+
+both_backends!(wrong_confirmation_codes_count_like_failed_sign_ins, |app| {
+    let Some(otp) = pyotp() else { return };
+    settle().await;
+    let admin = app.session(Role::Admin).await;
+    let id = user_id(&app, &admin.email).await;
+    let secret = start_enrolment(&app, &admin.client).await;
+    // A code that is none of the last windows' (checked with pyotp), so each try below is wrong.
+    let mut wrong = 0u32;
+    let wrong_code = loop {
+        let candidate = format!("{wrong:06}");
+        let mut right = false;
+        for back in 0..3 {
+            right |= otp.code(&secret, now_s() - back * STEP).await == candidate;
+        }
+        if !right {
+            break candidate;
+        }
+        wrong += 1;
+    };
+    for _ in 0..5 {
+        let refused = account_post(
+            &app,
+            &admin.client,
+            "/account/second-factor/confirm",
+            &[("code", &wrong_code)],
+        )
+        .await;
+        assert_eq!(refused.status().as_u16(), 422);
+        assert!(text(refused).await.contains(
+            "This code is not right. Type the 6-digit code your app shows now for storedesk; nothing was turned on."
+        ));
+    }
+    // Paused: even the right code is refused now, and so is a password sign-in from this address.
+    let right = otp.code(&secret, now_s()).await;
+    let paused = account_post(
+        &app,
+        &admin.client,
+        "/account/second-factor/confirm",
+        &[("code", &right)],
+    )
+    .await;
+    assert_eq!(paused.status().as_u16(), 429);
+    let page = text(paused).await;
+    assert!(
+        page.contains(
+            "Too many wrong codes. Confirming is paused for 15 minutes; try again then. Nothing was turned on."
+        ),
+        "{page}"
+    );
+    assert!(!app.store.has_second_factor(id).await.unwrap());
+    assert_eq!(app.store.recovery_codes_left(id).await.unwrap(), 0);
+    assert_eq!(
+        app.post_login(&client(), &admin.email, PASSWORD)
+            .await
+            .status()
+            .as_u16(),
+        429
+    );
+    assert_eq!(
+        audit(&app, "auth.second_factor_confirm_failed").await.len(),
+        5
+    );
+    assert!(audit(&app, "auth.second_factor_enrolled").await.is_empty());
+});
