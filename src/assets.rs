@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 const CSS: &str = include_str!("../static/app.css");
 const JS: &str = include_str!("../static/app.js");
+const PASSKEYS_JS: &str = include_str!("../static/passkeys.js");
 
 fn version() -> &'static str {
     static VERSION: OnceLock<String> = OnceLock::new();
@@ -13,6 +14,7 @@ fn version() -> &'static str {
         let mut h = Sha256::new();
         h.update(CSS.as_bytes());
         h.update(JS.as_bytes());
+        h.update(PASSKEYS_JS.as_bytes());
         hex::encode(&h.finalize()[..6])
     })
 }
@@ -27,11 +29,18 @@ pub fn js_url() -> &'static str {
     URL.get_or_init(|| format!("/static/{}/app.js", version()))
 }
 
+/// The passkeys script, loaded only by the pages that add or use a passkey.
+pub fn passkeys_js_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| format!("/static/{}/passkeys.js", version()))
+}
+
 /// An embedded file by name, with its content type.
 pub fn file(name: &str) -> Option<(&'static str, &'static str)> {
     match name {
         "app.css" => Some((CSS, "text/css; charset=utf-8")),
         "app.js" => Some((JS, "text/javascript; charset=utf-8")),
+        "passkeys.js" => Some((PASSKEYS_JS, "text/javascript; charset=utf-8")),
         _ => None,
     }
 }

@@ -1,5 +1,5 @@
-//! Housekeeping, once an hour on one instance at a time (a lease): removes expired sessions and sign-in failures
-//! older than a day, and, when `STOREDESK_KEEP_NOTIFICATIONS_DAYS` / `STOREDESK_KEEP_DELIVERIES_DAYS` are set,
+//! Housekeeping, once an hour on one instance at a time (a lease): removes expired sessions, pending sign-ins and
+//! passkey ceremonies, sign-in failures older than a day, and, when `STOREDESK_KEEP_NOTIFICATIONS_DAYS` / `STOREDESK_KEEP_DELIVERIES_DAYS` are set,
 //! older notifications and finished forwarding deliveries. The audit log is never pruned.
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +17,8 @@ const KEEP_LOGIN_FAILURES_MS: i64 = 24 * 3_600_000;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Removed {
     pub sessions: u64,
+    /// Right passwords whose second step never came, and passkey ceremonies never finished, once expired.
+    pub pending_sign_ins: u64,
     pub login_failures: u64,
     pub notifications: u64,
     pub deliveries: u64,
@@ -37,6 +39,7 @@ pub fn spawn_schedule(state: Arc<AppState>) {
                 Ok(Some(removed)) if removed == Removed::default() => {}
                 Ok(Some(removed)) => tracing::info!(
                     sessions = removed.sessions,
+                    pending_sign_ins = removed.pending_sign_ins,
                     login_failures = removed.login_failures,
                     notifications = removed.notifications,
                     deliveries = removed.deliveries,
@@ -72,6 +75,7 @@ pub async fn run_once(
             now_ms - ms(settings.session_absolute),
         )
         .await?;
+    let pending_sign_ins = store.delete_expired_pending_sign_ins(now_ms).await?;
     let login_failures = store
         .prune_login_failures(now_ms - KEEP_LOGIN_FAILURES_MS)
         .await?;
@@ -85,6 +89,7 @@ pub async fn run_once(
     };
     Ok(Some(Removed {
         sessions,
+        pending_sign_ins,
         login_failures,
         notifications,
         deliveries,

@@ -93,6 +93,30 @@ pub fn account_recovery_codes() -> String {
     "/account/second-factor/recovery-codes".into()
 }
 
+/// The options for adding a passkey (JSON for `static/passkeys.js`).
+pub fn account_passkey_options() -> String {
+    "/account/passkeys/options".into()
+}
+
+/// Adds the passkey the browser made.
+pub fn account_passkeys() -> String {
+    "/account/passkeys".into()
+}
+
+pub fn account_passkey_remove(id: impl Borrow<i64>) -> String {
+    format!("/account/passkeys/{}/remove", id.borrow())
+}
+
+/// The options for signing in with a passkey (JSON for `static/passkeys.js`).
+pub fn login_second_step_passkey_options() -> String {
+    "/login/second-step/passkey/options".into()
+}
+
+/// The second step passed with a passkey.
+pub fn login_second_step_passkey() -> String {
+    "/login/second-step/passkey".into()
+}
+
 pub fn logout() -> String {
     "/logout".into()
 }

@@ -67,10 +67,12 @@ const ALLOWED_BEFORE_PASSWORD_CHANGE: [&str; 2] = ["/account", "/logout"];
 
 /// What a user whose role must use two-step sign-in may open before setting it up: the account page, the set-up
 /// itself, and sign-out.
-const ALLOWED_BEFORE_SECOND_FACTOR: [&str; 4] = [
+const ALLOWED_BEFORE_SECOND_FACTOR: [&str; 6] = [
     "/account",
     "/account/second-factor",
     "/account/second-factor/confirm",
+    "/account/passkeys/options",
+    "/account/passkeys",
     "/logout",
 ];
 

@@ -2,6 +2,7 @@
 pub mod api_token;
 pub mod csrf;
 pub mod guard;
+pub mod passkey;
 pub mod password;
 pub mod second_factor;
 pub mod session;

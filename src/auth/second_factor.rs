@@ -2,7 +2,7 @@
 //! and one-time recovery codes. The secret is sealed under the master key as the Apple keys are
 //! (`crate::crypto::seal`), bound to its user; it is shown only while the enrolment waits for its first code.
 //!
-//! A method is what [`Method`] names; a later method (passkeys) adds a variant and its own check, and the sign-in's
+//! A method is what [`Method`] names; passkeys have their own check (`crate::auth::passkey`), and the sign-in's
 //! second page offers whichever methods the user has.
 use anyhow::Context as _;
 use rand::RngCore as _;
@@ -30,6 +30,8 @@ pub const PENDING_MS: i64 = 5 * 60 * 1000;
 pub enum Method {
     Totp,
     RecoveryCode,
+    /// A passkey (WebAuthn), checked by `crate::auth::passkey`.
+    Passkey,
 }
 
 /// Associated data binds a sealed secret to its user and method: a copied ciphertext opens for nobody else.

@@ -14,6 +14,7 @@ use crate::auth::second_factor::{self, ConfirmOutcome};
 use crate::auth::{password, throttle, CurrentUser};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::store::passkeys::Removal;
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -33,8 +34,18 @@ pub struct AccountPage {
 /// The "Two-step sign-in" card.
 #[derive(Default)]
 pub struct TwoStepCard {
-    /// On (confirmed).
+    /// On: the user has a second factor (an authenticator app, a passkey, or both).
     pub on: bool,
+    /// The authenticator app (TOTP) is on.
+    pub totp_on: bool,
+    /// The user's passkeys, oldest first.
+    pub passkeys: Vec<PasskeyView>,
+    /// Why passkeys cannot be added here (the public URL names an IP address), if so.
+    pub passkeys_unavailable: Option<&'static str>,
+    /// A passkey that could not be added or removed: the sentence.
+    pub passkey_error: Option<String>,
+    /// The passkeys script (only on pages that use it).
+    pub passkey_js: &'static str,
     /// `STOREDESK_REQUIRE_MFA` names the user's role.
     pub required: bool,
     pub recovery_left: i64,
@@ -46,14 +57,48 @@ pub struct TwoStepCard {
     pub new_codes: Vec<String>,
 }
 
-async fn page(
+/// One passkey as the account page lists it.
+pub struct PasskeyView {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+    pub last_used: Option<String>,
+    /// The host it was made for, when it is not this console's (it cannot sign in here).
+    pub other_host: Option<String>,
+}
+
+/// The sentence that refuses to remove a required role's last second factor.
+pub const LAST_FACTOR: &str = "Your role must sign in with two steps, and this is your last second factor, so it stays. Add a passkey or an authenticator app first; nothing was removed.";
+
+pub(crate) async fn page(
     state: &AppState,
     req: &HttpRequest,
     user: &CurrentUser,
 ) -> Result<AccountPage, AppError> {
     let sessions = state.store.count_sessions_of(user.id).await?;
     let on = state.store.has_second_factor(user.id).await?;
-    let enrolment = if on {
+    let totp_on = state.store.has_totp(user.id).await?;
+    let rp = crate::auth::passkey::RelyingParty::of(&state.settings.public_url);
+    let now = crate::clock::now_ms();
+    let passkeys = state
+        .store
+        .passkeys_of(user.id)
+        .await?
+        .into_iter()
+        .map(|p| PasskeyView {
+            id: p.id,
+            created: crate::present::time::utc_and_relative(p.created_at, now),
+            last_used: p
+                .last_used_at
+                .map(|at| crate::present::time::utc_and_relative(at, now)),
+            other_host: match &rp {
+                Ok(rp) if rp.rp_id() == p.rp_id => None,
+                _ => Some(p.rp_id),
+            },
+            name: p.name,
+        })
+        .collect();
+    let enrolment = if totp_on {
         None
     } else {
         second_factor::pending_enrolment(
@@ -68,6 +113,10 @@ async fn page(
     };
     let two_step = TwoStepCard {
         on,
+        totp_on,
+        passkeys,
+        passkeys_unavailable: rp.err(),
+        passkey_js: crate::assets::passkeys_js_url(),
         required: state.settings.require_mfa.contains(&user.role),
         recovery_left: if on {
             state.store.recovery_codes_left(user.id).await?
@@ -143,7 +192,7 @@ pub async fn submit(
 
 /// Checks the current password typed on this page, counted like a sign-in (so a stolen session cannot guess its
 /// way to the account): None when right, or the status and sentence to show.
-async fn current_password_problem(
+pub(crate) async fn current_password_problem(
     state: &AppState,
     user: &CurrentUser,
     typed: SecretString,
@@ -196,11 +245,11 @@ pub async fn second_factor_start(
     user: CurrentUser,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    if state.store.has_second_factor(user.id).await? {
+    if state.store.has_totp(user.id).await? {
         return Ok(redirect_with_flash(
             &crate::urls::account(),
             "error",
-            "Two-step sign-in is already on. To move it to another phone, turn it off and set it up again.",
+            "The authenticator app is already set up. To move it to another phone, turn it off and set it up again.",
         ));
     }
     second_factor::begin_totp(&state.store, &state.settings.keyring(), user.id).await?;
@@ -224,41 +273,77 @@ pub async fn second_factor_confirm(
     user: CurrentUser,
     form: CsrfForm<CodeForm>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = second_factor::confirm_totp(
+    // Counted like a sign-in before the check, so a stolen session cannot try the million codes of a secret it
+    // started itself (or read off the page) any faster than a password.
+    let now = crate::clock::now_ms();
+    let attempt = match throttle::admit(&state.store, &user.email, &user.ip, now).await? {
+        throttle::Admission::Admitted(attempt) => attempt,
+        throttle::Admission::Paused { minutes } => {
+            let mut page = page(&state, &req, &user).await?;
+            page.two_step.code_error = Some(format!(
+                "Too many wrong codes. Confirming is paused for {}; try again then. Nothing was turned on.",
+                throttle::minutes(minutes)
+            ));
+            return render(&req, StatusCode::TOO_MANY_REQUESTS, &page);
+        }
+    };
+    let outcome = match second_factor::confirm_totp(
         &state.store,
         &state.settings.keyring(),
         user.id,
         form.code.expose_secret(),
         &user.actor(),
     )
-    .await?;
+    .await
+    {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            attempt.not_a_failure(&state.store).await?;
+            return Err(e.into());
+        }
+    };
     match outcome {
         ConfirmOutcome::Confirmed(codes) => {
+            attempt.not_a_failure(&state.store).await?;
             let mut page = page(&state, &req, &user).await?;
             page.two_step.new_codes = codes;
             render(&req, StatusCode::OK, &page)
         }
         ConfirmOutcome::WrongCode => {
+            // The attempt stays counted as a failure.
+            state
+                .store
+                .audit(
+                    &user.actor(),
+                    "auth.second_factor_confirm_failed",
+                    None,
+                    &user.email,
+                    "wrong code while turning two-step sign-in on",
+                )
+                .await?;
             let mut page = page(&state, &req, &user).await?;
             page.two_step.code_error = Some(second_factor::WRONG_CONFIRMATION.into());
             unprocessable(&req, &page)
         }
-        ConfirmOutcome::NothingWaiting => Ok(redirect_with_flash(
+        ConfirmOutcome::NothingWaiting => {
+            attempt.not_a_failure(&state.store).await?;
+            Ok(redirect_with_flash(
             &crate::urls::account(),
             "error",
-            "There is no set-up waiting for a code. Start it again with \"Set up two-step sign-in\".",
-        )),
+            "There is no set-up waiting for a code. Start it again with \"Set up the authenticator app\".",
+            ))
+        }
     }
 }
 
 #[derive(Deserialize)]
 pub struct CurrentPasswordForm {
-    current_password: SecretString,
+    pub(crate) current_password: SecretString,
 }
 
 /// The account page with the two-step card's password error, when the current password typed for a two-step
 /// change is refused (wrong, or paused); `None` when it is right.
-async fn two_step_password_refused(
+pub(crate) async fn two_step_password_refused(
     state: &AppState,
     req: &HttpRequest,
     user: &CurrentUser,
@@ -272,7 +357,8 @@ async fn two_step_password_refused(
     Ok(Some(render(req, status, &page)?))
 }
 
-/// Turns two-step sign-in off (the current password is needed); audited.
+/// Turns the authenticator app off (the current password is needed); audited. A role that must use two-step
+/// sign-in keeps its last second factor.
 pub async fn second_factor_disable(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -284,15 +370,25 @@ pub async fn second_factor_disable(
     {
         return Ok(refused);
     }
-    state
+    let required = state.settings.require_mfa.contains(&user.role);
+    let removal = state
         .store
-        .remove_second_factors(user.id, false, "auth.second_factor_disabled", &user.actor())
+        .remove_totp(user.id, required, &user.actor())
         .await?;
-    Ok(redirect_with_flash(
-        &crate::urls::account(),
-        "ok",
-        "Two-step sign-in is off, and your recovery codes no longer work. You sign in with your password alone.",
-    ))
+    let message = match removal {
+        Removal::LastOfRequiredRole => {
+            let mut page = page(&state, &req, &user).await?;
+            page.two_step.password_error = Some(LAST_FACTOR.into());
+            return render(&req, StatusCode::CONFLICT, &page);
+        }
+        Removal::Removed { factors_left: 0, .. } => {
+            "Two-step sign-in is off, and your recovery codes no longer work. You sign in with your password alone."
+        }
+        Removal::Removed { .. } => {
+            "The authenticator app is off. Signing in still asks for one of your passkeys, and your recovery codes still work."
+        }
+    };
+    Ok(redirect_with_flash(&crate::urls::account(), "ok", message))
 }
 
 /// Ten new recovery codes (the current password is needed); the old ones stop working. Shown on this response only.

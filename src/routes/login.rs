@@ -311,10 +311,22 @@ pub async fn logout(
 /// The pending sign-in's cookie: a random token whose hash names a `pending_sign_ins` row (bound to the user, five
 /// minutes, single use). It opens nothing but the second step.
 pub const PENDING_COOKIE: &str = "storedesk_pending_sign_in";
+/// Under https it takes the `__Host-` prefix, as the session cookie does (Secure, the whole host, no Domain): no
+/// sibling subdomain or plain-http page can plant one.
+pub const SECURE_PENDING_COOKIE: &str = "__Host-storedesk_pending_sign_in";
+
+pub fn pending_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_PENDING_COOKIE
+    } else {
+        PENDING_COOKIE
+    }
+}
 
 fn pending_cookie(token: &str, secure: bool) -> Cookie<'static> {
-    Cookie::build(PENDING_COOKIE, token.to_string())
-        .path("/login")
+    // `__Host-` requires Path=/; over plain http the cookie stays on the sign-in's pages.
+    Cookie::build(pending_cookie_name(secure), token.to_string())
+        .path(if secure { "/" } else { "/login" })
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
@@ -371,19 +383,56 @@ pub struct SecondStepPage {
     pub layout: Layout,
     pub error: Option<String>,
     pub login_csrf: String,
+    pub methods: Methods,
+    pub passkey_js: &'static str,
 }
 
-fn second_step_page(
+/// The second step's methods a user has.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Methods {
+    /// A passkey made for this console's host.
+    pub passkey: bool,
+    /// The authenticator app.
+    pub totp: bool,
+    /// Recovery codes left.
+    pub recovery: bool,
+}
+
+impl Methods {
+    pub async fn of(state: &AppState, user_id: i64) -> Result<Methods, AppError> {
+        let passkey = match crate::auth::passkey::RelyingParty::of(&state.settings.public_url) {
+            Ok(rp) => !crate::auth::passkey::usable_passkeys(&state.store, &rp, user_id)
+                .await?
+                .is_empty(),
+            Err(_) => false,
+        };
+        Ok(Methods {
+            passkey,
+            totp: state.store.has_totp(user_id).await?,
+            recovery: state.store.recovery_codes_left(user_id).await? > 0,
+        })
+    }
+
+    /// A code can be typed (the app's, or a recovery code).
+    pub fn codes(&self) -> bool {
+        self.totp || self.recovery
+    }
+}
+
+pub(super) async fn second_step_page(
     req: &HttpRequest,
     state: &AppState,
     status: StatusCode,
     error: Option<String>,
+    user_id: i64,
 ) -> Result<HttpResponse, AppError> {
     let token = csrf::new_token();
     let page = SecondStepPage {
         layout: Layout::anonymous("Two-step sign-in", req),
         error,
         login_csrf: token.clone(),
+        methods: Methods::of(state, user_id).await?,
+        passkey_js: crate::assets::passkeys_js_url(),
     };
     let mut response = render(req, status, &page)?;
     response
@@ -400,11 +449,11 @@ pub const REPLAYED_CODE: &str =
     "This code was already used. Wait for the next code in your app and type that one.";
 
 /// The pending sign-in this browser holds, if it is still waiting.
-async fn pending(
+pub(super) async fn pending(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<Option<crate::store::second_factor::PendingSignIn>, AppError> {
-    let Some(cookie) = req.cookie(PENDING_COOKIE) else {
+    let Some(cookie) = req.cookie(pending_cookie_name(state.settings.secure_cookies())) else {
         return Ok(None);
     };
     Ok(state
@@ -413,7 +462,7 @@ async fn pending(
         .await?)
 }
 
-fn back_to_sign_in(state: &AppState) -> Result<HttpResponse, AppError> {
+pub(super) fn back_to_sign_in(state: &AppState) -> Result<HttpResponse, AppError> {
     let mut response = super::redirect_with_flash(&crate::urls::login(""), "error", PENDING_GONE);
     response
         .add_removal_cookie(&pending_cookie("", state.settings.secure_cookies()))
@@ -425,10 +474,10 @@ pub async fn second_step_form(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    if pending(&req, &state).await?.is_none() {
+    let Some(pending) = pending(&req, &state).await? else {
         return back_to_sign_in(&state);
-    }
-    second_step_page(&req, &state, StatusCode::OK, None)
+    };
+    second_step_page(&req, &state, StatusCode::OK, None, pending.user_id).await
 }
 
 #[derive(Deserialize)]
@@ -444,41 +493,11 @@ pub async fn second_step_submit(
 ) -> Result<HttpResponse, AppError> {
     use secrecy::ExposeSecret as _;
     let form = form.into_inner();
-    let Some(pending) = pending(&req, &state).await? else {
-        return back_to_sign_in(&state);
+    let step = match SecondStep::admit(&req, &state).await? {
+        Ok(step) => step,
+        Err(response) => return Ok(response),
     };
-    let user = state.store.user_by_id(pending.user_id).await?;
-    if user.disabled {
-        return back_to_sign_in(&state);
-    }
-    let ip = client_ip(&req);
-    let now = crate::clock::now_ms();
-    let actor = crate::store::Actor {
-        user_id: Some(user.id),
-        email: user.email.clone(),
-        ip: ip.clone(),
-    };
-    // Wrong codes count as failed sign-ins of this account from this address, with the same limits.
-    let attempt = match throttle::admit(&state.store, &user.email, &ip, now).await? {
-        throttle::Admission::Admitted(attempt) => attempt,
-        throttle::Admission::Paused { minutes } => {
-            state
-                .store
-                .audit(
-                    &actor,
-                    "auth.second_factor_locked",
-                    None,
-                    &user.email,
-                    "refused: too many failed attempts from this address",
-                )
-                .await?;
-            let message = format!(
-                "Too many wrong codes. Sign-in is paused for {}; try again then, or ask an admin to unlock your account.",
-                throttle::minutes(minutes)
-            );
-            return second_step_page(&req, &state, StatusCode::TOO_MANY_REQUESTS, Some(message));
-        }
-    };
+    let user = &step.user;
     let keyring = state.settings.keyring();
     let outcome =
         second_factor::verify(&state.store, &keyring, user.id, form.code.expose_secret()).await?;
@@ -486,63 +505,147 @@ pub async fn second_step_submit(
         StepOutcome::Passed(method) => method,
         StepOutcome::Replayed | StepOutcome::Wrong => {
             let replayed = outcome == StepOutcome::Replayed;
-            state.metrics.inc("storedesk_login_failures_total", "");
-            state
-                .store
-                .audit(
-                    &actor,
-                    "auth.second_factor_failed",
-                    None,
-                    &user.email,
-                    if replayed {
-                        "a code already used was typed again"
-                    } else {
-                        "wrong code"
-                    },
-                )
-                .await?;
-            let sentence = if replayed { REPLAYED_CODE } else { WRONG_CODE };
-            return second_step_page(
-                &req,
-                &state,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Some(sentence.to_string()),
-            );
+            let (sentence, detail) = if replayed {
+                (REPLAYED_CODE, "a code already used was typed again")
+            } else {
+                (WRONG_CODE, "wrong code")
+            };
+            return step
+                .failed(&req, &state, "auth.second_factor_failed", sentence, detail)
+                .await;
         }
     };
-    attempt.not_a_failure(&state.store).await?;
-    // Single use: of two requests carrying the same pending sign-in, only one goes on.
-    if !state.store.consume_pending_sign_in(pending.id).await? {
-        return back_to_sign_in(&state);
-    }
-    state
-        .store
-        .clear_login_failures(&throttle::account_subject(&user.email, &ip))
-        .await?;
     let detail = match method {
         second_factor::Method::Totp => "second step passed with an authenticator code".to_string(),
         second_factor::Method::RecoveryCode => format!(
             "second step passed with a recovery code, now used up; {} left",
             state.store.recovery_codes_left(user.id).await?
         ),
+        second_factor::Method::Passkey => "second step passed with a passkey".to_string(),
     };
-    state
-        .store
-        .audit(
-            &actor,
-            "auth.second_factor_passed",
-            None,
-            &user.email,
-            &detail,
+    step.passed(&req, &state, "auth.second_factor_passed", &detail)
+        .await
+}
+
+/// A second-step attempt of the pending sign-in this browser holds, admitted by the sign-in throttle: wrong
+/// codes and refused passkeys count as failed sign-ins of this account from this address, with the same limits.
+pub(super) struct SecondStep {
+    pub pending: crate::store::second_factor::PendingSignIn,
+    pub user: crate::store::User,
+    pub ip: String,
+    pub actor: crate::store::Actor,
+    attempt: throttle::Attempt,
+}
+
+impl SecondStep {
+    /// The admitted attempt, or the response that ends the request (no pending sign-in, or paused).
+    pub async fn admit(
+        req: &HttpRequest,
+        state: &AppState,
+    ) -> Result<Result<SecondStep, HttpResponse>, AppError> {
+        let Some(pending) = pending(req, state).await? else {
+            return Ok(Err(back_to_sign_in(state)?));
+        };
+        let user = state.store.user_by_id(pending.user_id).await?;
+        if user.disabled {
+            return Ok(Err(back_to_sign_in(state)?));
+        }
+        let ip = client_ip(req);
+        let now = crate::clock::now_ms();
+        let actor = crate::store::Actor {
+            user_id: Some(user.id),
+            email: user.email.clone(),
+            ip: ip.clone(),
+        };
+        let attempt = match throttle::admit(&state.store, &user.email, &ip, now).await? {
+            throttle::Admission::Admitted(attempt) => attempt,
+            throttle::Admission::Paused { minutes } => {
+                state
+                    .store
+                    .audit(
+                        &actor,
+                        "auth.second_factor_locked",
+                        None,
+                        &user.email,
+                        "refused: too many failed attempts from this address",
+                    )
+                    .await?;
+                let message = format!(
+                    "Too many wrong codes. Sign-in is paused for {}; try again then, or ask an admin to unlock your account.",
+                    throttle::minutes(minutes)
+                );
+                return Ok(Err(second_step_page(
+                    req,
+                    state,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(message),
+                    user.id,
+                )
+                .await?));
+            }
+        };
+        Ok(Ok(SecondStep {
+            pending,
+            user,
+            ip,
+            actor,
+            attempt,
+        }))
+    }
+
+    /// The attempt failed (it stays counted): audited as `action` with `detail`, and the page says `sentence`.
+    pub async fn failed(
+        self,
+        req: &HttpRequest,
+        state: &AppState,
+        action: &str,
+        sentence: &str,
+        detail: &str,
+    ) -> Result<HttpResponse, AppError> {
+        state.metrics.inc("storedesk_login_failures_total", "");
+        state
+            .store
+            .audit(&self.actor, action, None, &self.user.email, detail)
+            .await?;
+        second_step_page(
+            req,
+            state,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some(sentence.to_string()),
+            self.user.id,
         )
-        .await?;
-    start_session(
-        &req,
-        &state,
-        &user,
-        &ip,
-        &pending.next_path,
-        "signed in with a password and a second factor",
-    )
-    .await
+        .await
+    }
+
+    /// The attempt passed: the pending sign-in is used up (single use: of two requests carrying it, only one goes
+    /// on), the failures are forgotten, `action` is audited and the session starts.
+    pub async fn passed(
+        self,
+        req: &HttpRequest,
+        state: &AppState,
+        action: &str,
+        detail: &str,
+    ) -> Result<HttpResponse, AppError> {
+        self.attempt.not_a_failure(&state.store).await?;
+        if !state.store.consume_pending_sign_in(self.pending.id).await? {
+            return back_to_sign_in(state);
+        }
+        state
+            .store
+            .clear_login_failures(&throttle::account_subject(&self.user.email, &self.ip))
+            .await?;
+        state
+            .store
+            .audit(&self.actor, action, None, &self.user.email, detail)
+            .await?;
+        start_session(
+            req,
+            state,
+            &self.user,
+            &self.ip,
+            &self.pending.next_path,
+            "signed in with a password and a second factor",
+        )
+        .await
+    }
 }

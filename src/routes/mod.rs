@@ -21,6 +21,7 @@ pub mod assets;
 pub mod health;
 pub mod login;
 pub mod page;
+pub mod passkeys;
 pub mod projects;
 pub mod unavailable;
 
@@ -79,6 +80,8 @@ route_table! {
     POST "/login", ANYONE => login::submit;
     GET "/login/second-step", ANYONE => login::second_step_form;
     POST "/login/second-step", ANYONE => login::second_step_submit;
+    POST "/login/second-step/passkey/options", ANYONE => passkeys::sign_in_options;
+    POST "/login/second-step/passkey", ANYONE => passkeys::sign_in;
     POST "/logout", EVERYONE => login::logout;
     GET "/account", EVERYONE => account::form;
     POST "/account", EVERYONE => account::submit;
@@ -86,6 +89,9 @@ route_table! {
     POST "/account/second-factor/confirm", EVERYONE => account::second_factor_confirm;
     POST "/account/second-factor/disable", EVERYONE => account::second_factor_disable;
     POST "/account/second-factor/recovery-codes", EVERYONE => account::recovery_codes;
+    POST "/account/passkeys/options", EVERYONE => passkeys::registration_options;
+    POST "/account/passkeys", EVERYONE => passkeys::add;
+    POST "/account/passkeys/{id}/remove", EVERYONE => passkeys::remove;
     // Lookups next: a support desk loads them all day, and each route before them is a pattern tried.
     GET "/projects/{project}/transactions", EVERYONE => projects::transactions::page;
     GET "/projects/{project}/transactions/{transaction_id}/history.csv", EVERYONE => projects::transactions::history_csv::csv;
@@ -194,6 +200,11 @@ mod tests {
             ("POST", urls::account_second_factor_confirm()),
             ("POST", urls::account_second_factor_disable()),
             ("POST", urls::account_recovery_codes()),
+            ("POST", urls::login_second_step_passkey_options()),
+            ("POST", urls::login_second_step_passkey()),
+            ("POST", urls::account_passkey_options()),
+            ("POST", urls::account_passkeys()),
+            ("POST", urls::account_passkey_remove(7)),
             ("GET", urls::transactions(s)),
             ("GET", urls::search(s, tx)),
             ("GET", urls::history_csv(s, tx)),

@@ -7,6 +7,22 @@ use super::{Store, StoreResult};
 const BATCH: i64 = 1_000;
 
 impl Store {
+    /// Removes pending sign-ins (and passkey ceremonies) that expired by `now`: a right password whose second step
+    /// never came leaves no row behind once the housekeeping has run. Counts the pending sign-ins.
+    pub async fn delete_expired_pending_sign_ins(&self, now: i64) -> StoreResult<u64> {
+        sqlx::query("DELETE FROM passkey_ceremonies WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(
+            sqlx::query("DELETE FROM pending_sign_ins WHERE expires_at <= $1")
+                .bind(now)
+                .execute(self.pool())
+                .await?
+                .rows_affected(),
+        )
+    }
+
     /// Removes notifications received before `before`, a batch at a time, except those a forwarding delivery still
     /// waits to send (a pending delivery is never lost to retention). Their consumption answers go with them.
     pub async fn prune_notifications(&self, before: i64) -> StoreResult<u64> {

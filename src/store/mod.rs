@@ -18,6 +18,7 @@ pub mod notification_log;
 pub mod notification_work;
 pub mod notification_writer;
 pub mod notifications;
+pub mod passkeys;
 pub mod projects;
 pub mod second_factor;
 pub mod sessions;

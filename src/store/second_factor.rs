@@ -4,7 +4,7 @@ use subtle::ConstantTimeEq;
 
 use super::{audit, Actor, Store, StoreError, StoreResult};
 
-/// The one method there is today; a passkey would be another kind with rows of its own.
+/// The authenticator app's kind; passkeys have a table of their own (`super::passkeys`).
 pub const TOTP: &str = "totp";
 
 #[derive(Clone, sqlx::FromRow)]
@@ -57,20 +57,32 @@ impl Store {
     }
 
     /// Whether the user has any confirmed second factor (the sign-in's second step is asked for).
+    /// A passkey counts as one.
     pub async fn has_second_factor(&self, user_id: i64) -> StoreResult<bool> {
         let (n,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM second_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL",
+            "SELECT (SELECT COUNT(*) FROM second_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL) \
+                  + (SELECT COUNT(*) FROM passkeys WHERE user_id = $2)",
         )
+        .bind(user_id)
         .bind(user_id)
         .fetch_one(self.pool())
         .await?;
         Ok(n > 0)
     }
 
+    /// Whether the user's authenticator app (TOTP) is on.
+    pub async fn has_totp(&self, user_id: i64) -> StoreResult<bool> {
+        Ok(self
+            .second_factor(user_id, TOTP)
+            .await?
+            .is_some_and(|row| row.confirmed_at.is_some()))
+    }
+
     /// The users who have a confirmed second factor (the users page marks them).
     pub async fn users_with_second_factor(&self) -> StoreResult<Vec<i64>> {
         let rows: Vec<(i64,)> = sqlx::query_as(
-            "SELECT DISTINCT user_id FROM second_factors WHERE confirmed_at IS NOT NULL",
+            "SELECT user_id FROM second_factors WHERE confirmed_at IS NOT NULL \
+             UNION SELECT user_id FROM passkeys",
         )
         .fetch_all(self.pool())
         .await?;
@@ -251,6 +263,16 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        let passkeys = sqlx::query("DELETE FROM passkeys WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let removed = removed + passkeys;
+        sqlx::query("DELETE FROM passkey_ceremonies WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
             .bind(user_id)
             .execute(&mut *tx)
@@ -271,7 +293,12 @@ impl Store {
             (_, true) => "second factor and recovery codes removed; sessions ended",
             (_, false) => "second factor and recovery codes removed",
         };
-        audit::record(&mut tx, actor, action, None, &email, detail).await?;
+        let detail = if passkeys > 0 {
+            format!("{detail}; {passkeys} passkey(s) removed")
+        } else {
+            detail.to_string()
+        };
+        audit::record(&mut tx, actor, action, None, &email, &detail).await?;
         tx.commit().await?;
         Ok(email)
     }

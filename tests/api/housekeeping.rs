@@ -85,7 +85,7 @@ on_both_backends!(
         let removed = run_once(&state, "test", now).await.unwrap().unwrap();
         assert_eq!(
             removed,
-            Removed { sessions: 1, login_failures: 1, notifications: 1, deliveries: 0 }
+            Removed { sessions: 1, pending_sign_ins: 0, login_failures: 1, notifications: 1, deliveries: 0 }
         );
         // The expired session now leads to sign-in; the fresh one still works.
         assert_eq!(old.get("/projects").await.status().as_u16(), 303);
@@ -105,6 +105,55 @@ on_both_backends!(
         // Another instance's run while the lease is held does nothing; the next run finds nothing left.
         assert_eq!(run_once(&state, "other", now + 1).await.unwrap(), None);
         assert_eq!(run_once(&state, "test", now + 2).await.unwrap(), Some(Removed::default()));
+    }
+);
+
+on_both_backends!(
+    expired_pending_sign_ins_and_passkey_ceremonies_are_removed,
+    |backend| spawn_app_with(backend, |_| {}),
+    app => {
+        use sqlx::Connection as _;
+        use storedesk::store::passkeys::CeremonyOwner;
+        let now = storedesk::clock::now_ms();
+        app.add_user("lead@example.com", Role::Lead).await;
+        let user = app.store.user_by_email("lead@example.com").await.unwrap().unwrap();
+        let minutes = |n: i64| n * 60_000;
+        // One right password still waiting, and one whose second step never came (expired; made second, as the
+        // first one's insertion would have cleared it).
+        app.store
+            .create_pending_sign_in("waiting-hash", user.id, "/projects", now, now + minutes(5))
+            .await
+            .unwrap();
+        app.store
+            .create_pending_sign_in("expired-hash", user.id, "/projects", now - minutes(10), now - minutes(5))
+            .await
+            .unwrap();
+        let waiting = app.store.pending_sign_in("waiting-hash", now).await.unwrap().unwrap();
+        app.store
+            .begin_passkey_ceremony(CeremonyOwner::PendingSignIn(waiting.id), user.id, "", "{}", now, now + minutes(5))
+            .await
+            .unwrap();
+        sqlx::any::install_default_drivers();
+        let mut db = sqlx::AnyConnection::connect(app.settings.database_url.as_str()).await.unwrap();
+        let count = |table: &'static str| format!("SELECT COUNT(*) FROM {table}");
+
+        let state = state(&app);
+        let removed = run_once(&state, "test", now).await.unwrap().unwrap();
+        assert_eq!(removed.pending_sign_ins, 1);
+        let (left,): (i64,) = sqlx::query_as(&count("pending_sign_ins")).fetch_one(&mut db).await.unwrap();
+        assert_eq!(left, 1, "the waiting one stays");
+        assert!(app.store.pending_sign_in("waiting-hash", now).await.unwrap().is_some());
+        let (ceremonies,): (i64,) = sqlx::query_as(&count("passkey_ceremonies")).fetch_one(&mut db).await.unwrap();
+        assert_eq!(ceremonies, 1, "a ceremony still waiting stays");
+
+        // Six minutes later (the next run, past the lease) both have expired and go.
+        let later = now + minutes(6) + 3_600_000;
+        let removed = run_once(&state, "test", later).await.unwrap().unwrap();
+        assert_eq!(removed.pending_sign_ins, 1);
+        let (left,): (i64,) = sqlx::query_as(&count("pending_sign_ins")).fetch_one(&mut db).await.unwrap();
+        assert_eq!(left, 0);
+        let (ceremonies,): (i64,) = sqlx::query_as(&count("passkey_ceremonies")).fetch_one(&mut db).await.unwrap();
+        assert_eq!(ceremonies, 0);
     }
 );
 

@@ -238,6 +238,9 @@ fn only_the_public_routes_are_open_to_anyone() {
             // The second step of sign-in: it needs the pending cookie a right password leaves, not a session.
             ("GET", "/login/second-step"),
             ("POST", "/login/second-step"),
+            // Its passkey: the options, and the browser's answer (the pending cookie again).
+            ("POST", "/login/second-step/passkey/options"),
+            ("POST", "/login/second-step/passkey"),
         ]
     );
 }

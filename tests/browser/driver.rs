@@ -231,6 +231,38 @@ impl Browser {
         value["value"].take()
     }
 
+    /// Adds a virtual WebAuthn authenticator to the browser (WebDriver's extension for it): a platform passkey
+    /// provider that verifies the user at once. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let value = self
+            .driver_post(
+                "webauthn/authenticator",
+                json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                }),
+            )
+            .await;
+        value.as_str().unwrap().to_string()
+    }
+
+    /// The credentials a virtual authenticator holds (WebDriver's extension), each with its `signCount`.
+    pub async fn virtual_credentials(&self, authenticator: &str) -> Vec<Value> {
+        let response = self
+            .http
+            .get(self.session_url(&format!(
+                "webauthn/authenticator/{authenticator}/credentials"
+            )))
+            .send()
+            .await
+            .unwrap();
+        let value: Value = response.json().await.unwrap();
+        value["value"].as_array().cloned().unwrap_or_default()
+    }
+
     async fn cdp(&self, cmd: &str, params: Value) -> Value {
         self.driver_post("goog/cdp/execute", json!({ "cmd": cmd, "params": params }))
             .await

@@ -12,6 +12,7 @@ mod driver;
 mod keys;
 mod lookup;
 mod notifications;
+mod passkeys;
 
 mod accessibility;
 mod alerts;

@@ -120,3 +120,101 @@ crate::both_backends!(
         );
     }
 );
+
+on_both_backends!(
+    under_https_the_pending_sign_in_cookie_is_host_prefixed,
+    |backend| spawn_app_with(backend, |s| s.public_url = "https://console.example".into()),
+    app => {
+        app.add_user("lead@example.com", Role::Lead).await;
+        let user = app.store.user_by_email("lead@example.com").await.unwrap().unwrap();
+        // A second factor, straight in the store (a passkey for this host): the password then leads to the second step.
+        app.store
+            .add_passkey(user.id, "Laptop", "Y3JlZA", "{}", "console.example", &storedesk::store::Actor::system("test"))
+            .await
+            .unwrap();
+        let c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = c.get(app.url("/login")).send().await.unwrap();
+        let login_csrf = set_cookies(&login)
+            .iter()
+            .find_map(|k| k.split(';').next().filter(|p| p.starts_with("storedesk_login_csrf=")).map(str::to_string))
+            .unwrap();
+        let csrf = csrf_from(&login.text().await.unwrap());
+        let password = c
+            .post(app.url("/login"))
+            .header("cookie", &login_csrf)
+            .form(&[("email", "lead@example.com"), ("password", PASSWORD), ("csrf_token", &csrf), ("next", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(password.headers().get("location").unwrap(), "/login/second-step");
+        let cookies = set_cookies(&password);
+        let pending = cookies
+            .iter()
+            .find(|k| k.starts_with("__Host-storedesk_pending_sign_in="))
+            .unwrap_or_else(|| panic!("a __Host- pending cookie in {cookies:?}"));
+        let attrs = attributes(pending);
+        for needed in ["secure", "httponly", "path=/", "samesite=strict"] {
+            assert!(attrs.contains(&needed.to_string()), "{needed} in {pending}");
+        }
+        assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{pending}");
+        assert!(!cookies.iter().any(|k| k.starts_with("storedesk_pending_sign_in=")), "{cookies:?}");
+        // The prefixed cookie opens the second step; the same token under the plain name does not.
+        let pair = pending.split(';').next().unwrap().to_string();
+        let step = c.get(app.url("/login/second-step")).header("cookie", &pair).send().await.unwrap();
+        assert_eq!(step.status().as_u16(), 200);
+        assert!(step.text().await.unwrap().contains("Use a passkey"));
+        let token = pair.split_once('=').unwrap().1;
+        let plain = c
+            .get(app.url("/login/second-step"))
+            .header("cookie", format!("storedesk_pending_sign_in={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(plain.status().as_u16(), 303);
+        assert_eq!(plain.headers().get("location").unwrap(), "/login");
+        // Going back to the password removes the prefixed cookie, with the attributes a browser needs to match it.
+        let removed = set_cookies(&plain);
+        let removal = removed
+            .iter()
+            .find(|k| k.starts_with("__Host-storedesk_pending_sign_in="))
+            .unwrap_or_else(|| panic!("the pending cookie is removed: {removed:?}"));
+        assert!(attributes(removal).contains(&"path=/".to_string()), "{removal}");
+    }
+);
+
+crate::both_backends!(
+    over_http_the_pending_sign_in_cookie_stays_on_the_sign_in_pages,
+    |app| {
+        app.add_user("lead@example.com", Role::Lead).await;
+        let user = app
+            .store
+            .user_by_email("lead@example.com")
+            .await
+            .unwrap()
+            .unwrap();
+        app.store
+            .add_passkey(
+                user.id,
+                "Laptop",
+                "Y3JlZA",
+                "{}",
+                "localhost",
+                &storedesk::store::Actor::system("test"),
+            )
+            .await
+            .unwrap();
+        let c = client();
+        let password = app.post_login(&c, "lead@example.com", PASSWORD).await;
+        let cookies = set_cookies(&password);
+        let pending = cookies
+            .iter()
+            .find(|k| k.starts_with("storedesk_pending_sign_in="))
+            .unwrap_or_else(|| panic!("a pending cookie in {cookies:?}"));
+        let attrs = attributes(pending);
+        assert!(attrs.contains(&"path=/login".to_string()), "{pending}");
+        assert!(!attrs.contains(&"secure".to_string()), "{pending}");
+    }
+);

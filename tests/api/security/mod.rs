@@ -5,4 +5,6 @@ mod account;
 mod cookies;
 mod hashing;
 mod host;
+mod passkeys;
 mod second_factor;
+mod soft_passkey;

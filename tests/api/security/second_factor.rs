@@ -554,3 +554,125 @@ both_backends!(an_admin_and_the_command_line_reset_a_second_factor, |app| {
     assert!(!app.store.has_second_factor(admin_id).await.unwrap());
     assert_eq!(audit(&app, "user.second_factor_reset").await.len(), 2);
 });
+
+on_both_backends!(
+    a_required_role_cannot_turn_off_its_last_second_factor,
+    |backend| spawn_app_with(backend, |s| s.require_mfa = vec![Role::Admin]),
+    app => {
+        let Some(otp) = pyotp() else { return };
+        settle().await;
+        let admin = app.session(Role::Admin).await;
+        let lead = app.session(Role::Lead).await;
+        let admin_id = user_id(&app, &admin.email).await;
+        let lead_id = user_id(&app, &lead.email).await;
+        enrol(&app, &admin.client, &otp).await;
+        enrol(&app, &lead.client, &otp).await;
+        let wrong = account_post(
+            &app,
+            &admin.client,
+            "/account/second-factor/disable",
+            &[("current_password", "not my password")],
+        )
+        .await;
+        assert_eq!(wrong.status().as_u16(), 422);
+        assert!(text(wrong).await.contains("This is not your current password."));
+        let refused = account_post(
+            &app,
+            &admin.client,
+            "/account/second-factor/disable",
+            &[("current_password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(refused.status().as_u16(), 409);
+        assert!(text(refused).await.contains(
+            "Your role must sign in with two steps, and this is your last second factor, so it stays. Add a passkey or an authenticator app first; nothing was removed."
+        ));
+        assert!(app.store.has_totp(admin_id).await.unwrap());
+        assert_eq!(app.store.recovery_codes_left(admin_id).await.unwrap(), 10);
+        assert!(audit(&app, "auth.second_factor_disabled").await.is_empty());
+        assert_eq!(admin.get("/admin/users").await.status().as_u16(), 200);
+
+        // A role that is not required turns it off; the recovery codes go with it.
+        let off = account_post(
+            &app,
+            &lead.client,
+            "/account/second-factor/disable",
+            &[("current_password", PASSWORD)],
+        )
+        .await;
+        assert_redirect_to(&off, "/account");
+        assert!(text(lead.get("/account").await).await.contains(
+            "Two-step sign-in is off, and your recovery codes no longer work. You sign in with your password alone."
+        ));
+        assert!(!app.store.has_second_factor(lead_id).await.unwrap());
+        assert_eq!(app.store.recovery_codes_left(lead_id).await.unwrap(), 0);
+        let logged = audit(&app, "auth.second_factor_disabled").await;
+        assert_eq!(logged.len(), 1);
+        assert_eq!(logged[0].target, lead.email);
+    }
+);
+
+both_backends!(wrong_confirmation_codes_count_like_failed_sign_ins, |app| {
+    let Some(otp) = pyotp() else { return };
+    settle().await;
+    let admin = app.session(Role::Admin).await;
+    let id = user_id(&app, &admin.email).await;
+    let secret = start_enrolment(&app, &admin.client).await;
+    // A code that is none of the last windows' (checked with pyotp), so each try below is wrong.
+    let mut wrong = 0u32;
+    let wrong_code = loop {
+        let candidate = format!("{wrong:06}");
+        let mut right = false;
+        for back in 0..3 {
+            right |= otp.code(&secret, now_s() - back * STEP).await == candidate;
+        }
+        if !right {
+            break candidate;
+        }
+        wrong += 1;
+    };
+    for _ in 0..5 {
+        let refused = account_post(
+            &app,
+            &admin.client,
+            "/account/second-factor/confirm",
+            &[("code", &wrong_code)],
+        )
+        .await;
+        assert_eq!(refused.status().as_u16(), 422);
+        assert!(text(refused).await.contains(
+            "This code is not right. Type the 6-digit code your app shows now for storedesk; nothing was turned on."
+        ));
+    }
+    // Paused: even the right code is refused now, and so is a password sign-in from this address.
+    let right = otp.code(&secret, now_s()).await;
+    let paused = account_post(
+        &app,
+        &admin.client,
+        "/account/second-factor/confirm",
+        &[("code", &right)],
+    )
+    .await;
+    assert_eq!(paused.status().as_u16(), 429);
+    let page = text(paused).await;
+    assert!(
+        page.contains(
+            "Too many wrong codes. Confirming is paused for 15 minutes; try again then. Nothing was turned on."
+        ),
+        "{page}"
+    );
+    assert!(!app.store.has_second_factor(id).await.unwrap());
+    assert_eq!(app.store.recovery_codes_left(id).await.unwrap(), 0);
+    assert_eq!(
+        app.post_login(&client(), &admin.email, PASSWORD)
+            .await
+            .status()
+            .as_u16(),
+        429
+    );
+    assert_eq!(
+        audit(&app, "auth.second_factor_confirm_failed").await.len(),
+        5
+    );
+    assert!(audit(&app, "auth.second_factor_enrolled").await.is_empty());
+});
