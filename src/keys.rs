@@ -152,16 +152,12 @@ impl std::fmt::Debug for OpenedKey {
 }
 
 fn open_row(keyring: &Keyring, row: &SealedKeyRow) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let master = keyring.by_id(&row.master_key_id).ok_or_else(|| {
-        anyhow::anyhow!(
-            "key {} is sealed under master key {}, which this instance does not have; start it with that key in STOREDESK_MASTER_KEY or STOREDESK_PREVIOUS_MASTER_KEYS",
-            row.key_id,
-            row.master_key_id
-        )
-    })?;
-    master
-        .open(&row.sealed_key, &aad(row.project_id, row.id, &row.key_id))
-        .map_err(|e| anyhow::anyhow!("could not open key {}: {e}", row.key_id))
+    Ok(keyring.open_sealed(
+        &row.master_key_id,
+        &row.sealed_key,
+        &aad(row.project_id, row.id, &row.key_id),
+        &format!("key {}", row.key_id),
+    )?)
 }
 
 /// The project's key in use as API calls need it: read from the database on every call (so a rotation on another
@@ -258,8 +254,13 @@ pub async fn rotate_master_key(
         if row.master_key_id == new_id {
             continue;
         }
-        let plain = open_row(&keyring, &row)?;
-        let sealed = new.seal(&plain, &aad(row.project_id, row.id, &row.key_id));
+        let sealed = keyring.reseal(
+            new,
+            &row.master_key_id,
+            &row.sealed_key,
+            &aad(row.project_id, row.id, &row.key_id),
+            &format!("key {}", row.key_id),
+        )?;
         if store
             .reseal_key(row.id, &row.master_key_id, &sealed, &new_id)
             .await?
@@ -273,22 +274,13 @@ pub async fn rotate_master_key(
         if row.master_key_id == new_id {
             continue;
         }
-        let master = keyring.by_id(&row.master_key_id).ok_or_else(|| {
-            anyhow::anyhow!(
-                "the webhook of alert channel {} is sealed under master key {}, which is not the one given",
-                row.id,
-                row.master_key_id
-            )
-        })?;
-        let plain = master
-            .open(&row.sealed_url, &webhook_aad(row.project_id, row.id))
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "could not open the webhook of alert channel {}: {e}",
-                    row.id
-                )
-            })?;
-        let sealed = new.seal(&plain, &webhook_aad(row.project_id, row.id));
+        let sealed = keyring.reseal(
+            new,
+            &row.master_key_id,
+            &row.sealed_url,
+            &webhook_aad(row.project_id, row.id),
+            &format!("the webhook of alert channel {}", row.id),
+        )?;
         if store
             .reseal_alert_url(row.id, &row.master_key_id, &sealed, &new_id)
             .await?
@@ -302,25 +294,11 @@ pub async fn rotate_master_key(
         if row.master_key_id == new_id {
             continue;
         }
-        let reseal = |sealed: &[u8], master_key_id: &str| -> anyhow::Result<Vec<u8>> {
-            let master = keyring.by_id(master_key_id).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "the signing secret of forwarding destination {} is sealed under master key {master_key_id}, which is not the one given",
-                    row.id
-                )
-            })?;
-            let aad = forward_secret_aad(row.project_id, row.id);
-            let plain = master.open(sealed, &aad).map_err(|e| {
-                anyhow::anyhow!(
-                    "could not open the signing secret of forwarding destination {}: {e}",
-                    row.id
-                )
-            })?;
-            Ok(new.seal(&plain, &aad))
-        };
-        let sealed = reseal(&row.sealed_secret, &row.master_key_id)?;
+        let aad = forward_secret_aad(row.project_id, row.id);
+        let what = format!("the signing secret of forwarding destination {}", row.id);
+        let sealed = keyring.reseal(new, &row.master_key_id, &row.sealed_secret, &aad, &what)?;
         let previous = match (&row.sealed_previous, &row.previous_master_key_id) {
-            (Some(p), Some(k)) => Some(reseal(p, k)?),
+            (Some(p), Some(k)) => Some(keyring.reseal(new, k, p, &aad, &what)?),
             _ => None,
         };
         if store
@@ -403,12 +381,12 @@ pub fn open_webhook_url(
     sealed: &[u8],
     master_key_id: &str,
 ) -> anyhow::Result<secrecy::SecretString> {
-    let master = keyring.by_id(master_key_id).ok_or_else(|| {
-        anyhow::anyhow!("the webhook's URL is sealed under master key {master_key_id}, which this instance does not have")
-    })?;
-    let plain = master
-        .open(sealed, &webhook_aad(project_id, channel_id))
-        .map_err(|e| anyhow::anyhow!("could not open the webhook's URL: {e}"))?;
+    let plain = keyring.open_sealed(
+        master_key_id,
+        sealed,
+        &webhook_aad(project_id, channel_id),
+        "the webhook's URL",
+    )?;
     let url = String::from_utf8(plain.to_vec())
         .map_err(|_| anyhow::anyhow!("the webhook's URL is not text once opened"))?;
     Ok(secrecy::SecretString::from(url))
@@ -446,12 +424,12 @@ pub fn open_forward_secret(
     sealed: &[u8],
     master_key_id: &str,
 ) -> anyhow::Result<secrecy::SecretString> {
-    let master = keyring.by_id(master_key_id).ok_or_else(|| {
-        anyhow::anyhow!("the destination's signing secret is sealed under master key {master_key_id}, which this instance does not have")
-    })?;
-    let plain = master
-        .open(sealed, &forward_secret_aad(project_id, destination_id))
-        .map_err(|e| anyhow::anyhow!("could not open the destination's signing secret: {e}"))?;
+    let plain = keyring.open_sealed(
+        master_key_id,
+        sealed,
+        &forward_secret_aad(project_id, destination_id),
+        "the destination's signing secret",
+    )?;
     let secret = String::from_utf8(plain.to_vec())
         .map_err(|_| anyhow::anyhow!("the destination's signing secret is not text once opened"))?;
     Ok(secrecy::SecretString::from(secret))

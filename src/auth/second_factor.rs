@@ -4,7 +4,6 @@
 //!
 //! A method is what [`Method`] names; passkeys have their own check (`crate::auth::passkey`), and the sign-in's
 //! second page offers whichever methods the user has.
-use anyhow::Context as _;
 use rand::RngCore as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -86,20 +85,12 @@ pub async fn begin_totp(store: &Store, keyring: &Keyring, user_id: i64) -> anyho
 }
 
 fn open(keyring: &Keyring, row: &SecondFactorRow) -> anyhow::Result<Zeroizing<Vec<u8>>> {
-    let master = keyring.by_id(&row.master_key_id).with_context(|| {
-        format!(
-            "the second factor of user {} is sealed under master key {}, which this instance does not have",
-            row.user_id, row.master_key_id
-        )
-    })?;
-    master
-        .open(&row.sealed_secret, &aad(row.user_id, &row.kind))
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "could not open the second factor of user {}: {e}",
-                row.user_id
-            )
-        })
+    Ok(keyring.open_sealed(
+        &row.master_key_id,
+        &row.sealed_secret,
+        &aad(row.user_id, &row.kind),
+        &format!("the second factor of user {}", row.user_id),
+    )?)
 }
 
 /// The waiting enrolment's secret as the page shows it, or None when there is none (or it is already confirmed:
@@ -318,8 +309,13 @@ pub async fn reseal_all(
         if row.master_key_id == new_id {
             continue;
         }
-        let plain = open(&keyring, &row)?;
-        let sealed = new.seal(&plain, &aad(row.user_id, &row.kind));
+        let sealed = keyring.reseal(
+            new,
+            &row.master_key_id,
+            &row.sealed_secret,
+            &aad(row.user_id, &row.kind),
+            &format!("the second factor of user {}", row.user_id),
+        )?;
         if store
             .reseal_second_factor(row.id, &row.master_key_id, &sealed, &new_id)
             .await?

@@ -676,3 +676,83 @@ both_backends!(wrong_confirmation_codes_count_like_failed_sign_ins, |app| {
     );
     assert!(audit(&app, "auth.second_factor_enrolled").await.is_empty());
 });
+
+both_backends!(
+    the_master_key_rotation_reseals_second_factors_and_their_codes_still_work,
+    |app| {
+        use secrecy::ExposeSecret as _;
+        use storedesk::auth::second_factor::{verify, Method, StepOutcome};
+        use storedesk::crypto::{Keyring, MasterKey};
+        let Some(otp) = pyotp() else { return };
+        let lead = app.session(Role::Lead).await;
+        let id = user_id(&app, &lead.email).await;
+        // Enrolled with the previous window's code: the current window's is still unused.
+        let (secret, _) = enrol(&app, &lead.client, &otp).await;
+        let old = app.settings.master_key.clone();
+        let new = MasterKey::generate();
+
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_storedesk"))
+            .args(["master-key", "rotate"])
+            .env("STOREDESK_DATABASE_URL", app.settings.database_url.as_str())
+            .env(
+                "STOREDESK_MASTER_KEY",
+                old.to_base64_secret().expose_secret(),
+            )
+            .env(
+                "STOREDESK_NEW_MASTER_KEY",
+                new.to_base64_secret().expose_secret(),
+            )
+            .output()
+            .expect("run storedesk");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains("and 1 second-factor secret(s)"), "{stdout}");
+        assert!(
+            !stdout.contains(&secret) && !String::from_utf8_lossy(&out.stderr).contains(&secret)
+        );
+
+        // Sealed under the new key: the old one alone cannot open it, the new one alone can.
+        let row = app
+            .store
+            .second_factor(id, "totp")
+            .await
+            .unwrap()
+            .expect("the TOTP row");
+        assert_eq!(row.master_key_id, new.key_id());
+        let code = otp.code(&secret, now_s()).await;
+        let refused = verify(&app.store, &Keyring::new(old, Vec::new()), id, &code).await;
+        assert!(
+            refused.is_err(),
+            "the old master key still opens the secret"
+        );
+        let outcome = verify(
+            &app.store,
+            &Keyring::new(new.clone(), Vec::new()),
+            id,
+            &code,
+        )
+        .await
+        .unwrap();
+        assert_eq!(outcome, StepOutcome::Passed(Method::Totp));
+
+        // A second run has nothing left to do.
+        let again = std::process::Command::new(env!("CARGO_BIN_EXE_storedesk"))
+            .args(["master-key", "rotate"])
+            .env("STOREDESK_DATABASE_URL", app.settings.database_url.as_str())
+            .env(
+                "STOREDESK_MASTER_KEY",
+                new.to_base64_secret().expose_secret(),
+            )
+            .env(
+                "STOREDESK_NEW_MASTER_KEY",
+                new.to_base64_secret().expose_secret(),
+            )
+            .output()
+            .expect("run storedesk");
+        assert!(String::from_utf8_lossy(&again.stdout).contains("and 0 second-factor secret(s)"));
+    }
+);
