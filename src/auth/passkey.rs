@@ -20,6 +20,13 @@ use crate::store::{Actor, Store, StoreError};
 pub const CEREMONY_MS: i64 = 5 * 60 * 1000;
 /// The longest name a passkey may have.
 pub const NAME_MAX: usize = 60;
+/// The most passkeys one account may have: more than anyone carries, few enough that the sign-in's list of allowed
+/// credentials (sent to the browser) and the account page stay small.
+pub const PER_USER_MAX: usize = 20;
+
+pub fn too_many() -> String {
+    format!("This account already has {PER_USER_MAX} passkeys, the most one account can have; remove one you no longer use, then add the new one. Nothing was added.")
+}
 
 /// The console as a WebAuthn relying party.
 pub struct RelyingParty {
@@ -110,6 +117,9 @@ pub async fn start_registration(
         Err(sentence) => return Ok(Err(sentence)),
     };
     let existing = store.passkeys_of(user_id).await?;
+    if existing.len() >= PER_USER_MAX {
+        return Ok(Err(too_many()));
+    }
     if existing.iter().any(|p| p.name == name) {
         return Ok(Err(crate::store::passkeys::duplicate_name(&name)));
     }

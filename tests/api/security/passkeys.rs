@@ -615,3 +615,18 @@ on_both_backends!(
         assert_eq!(passkeys(&app, &lead.email).await, 0);
     }
 );
+
+on_both_backends!(
+    an_account_holds_at_most_twenty_passkeys,
+    |backend| on_localhost(backend, Vec::new()),
+    app => {
+        let lead = app.session(Role::Lead).await;
+        for n in 0..storedesk::auth::passkey::PER_USER_MAX {
+            enrol(&app, &lead.client, &format!("Key {n}")).await;
+        }
+        let refused = refusal(registration_options(&app, &lead.client, "One more").await, 422).await;
+        assert_eq!(refused, storedesk::auth::passkey::too_many());
+        assert_eq!(passkeys(&app, &lead.email).await, storedesk::auth::passkey::PER_USER_MAX);
+        assert_eq!(audit(&app, "auth.passkey_added").await.len(), storedesk::auth::passkey::PER_USER_MAX);
+    }
+);
