@@ -8,6 +8,7 @@ pub mod client;
 pub mod error;
 pub mod failure;
 pub mod fields;
+pub mod receipt;
 pub mod token;
 pub mod verify;
 

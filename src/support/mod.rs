@@ -39,7 +39,7 @@ pub use lookup::{
     search, CustomerNow, HistoryRequest, RefundHistory, SearchResult, TransactionReport,
 };
 pub use present::{Money, TransactionView, When};
-pub use query::{SearchInput, SearchInputError, SearchQuery};
+pub use query::{Pasted, SearchInput, SearchInputError, SearchQuery};
 pub use subscription::{
     extend_renewal_date, subscription_status, ExtendRequest, SubscriptionReport,
 };

@@ -1,9 +1,11 @@
 //! What a support agent pasted into the search box: a transaction id (which may be an original transaction
-//! id — only Apple's answer tells), an order id from the customer's receipt e-mail, or an app account token.
+//! id — only Apple's answer tells), an order id from the customer's receipt e-mail, an app account token, or a
+//! receipt from the app's logs, whose transaction id is then looked up.
 use serde::{Deserialize, Serialize};
 
 use super::HistoryParams;
 
+use crate::apple::receipt::{self, ReceiptKind, ReceiptRead};
 use crate::domain::TransactionId;
 
 /// A search input that fits one of the shapes storedesk can look up.
@@ -45,7 +47,33 @@ pub enum SearchInputError {
     Empty,
     #[error("“{0}” is not something storedesk can look up. A transaction id or original transaction id is digits only, such as 2000000442013708. An order id is the code after “Order ID” in the customer's receipt e-mail, letters and digits such as MK5TTTVWJH. An app account token is a UUID such as 7389a31a-fb6d-4569-a2a6-db7d85d84813.")]
     Unrecognised(String),
+    #[error("This {} holds no in-app purchase, so it names no transaction to look up (an app's receipt has none until something is bought). Ask for a receipt from after the purchase, or for the order id in the customer's receipt e-mail.", .0.words())]
+    ReceiptWithoutPurchase(ReceiptKind),
 }
+
+/// What was pasted, and the receipt the id was read from when it was one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pasted {
+    pub input: SearchInput,
+    pub receipt: Option<ReceiptKind>,
+}
+
+impl Pasted {
+    /// Where the id came from, for the page: None when it was pasted as it is.
+    pub fn note(&self) -> Option<String> {
+        self.receipt.map(|kind| {
+            format!(
+                "Looked up transaction id {}, read from the {} you pasted.",
+                self.input.value(),
+                kind.words()
+            )
+        })
+    }
+}
+
+/// Shorter than this, base64 is no receipt (an empty app receipt is about 1,500 characters, a transaction
+/// receipt a few hundred).
+const MIN_RECEIPT: usize = 64;
 
 const MIN_ORDER_ID: usize = 6;
 const MAX_ORDER_ID: usize = 20;
@@ -112,9 +140,39 @@ fn without_label(s: &str) -> &str {
 }
 
 impl SearchInput {
-    /// Recognises what was pasted. Surrounding spaces are ignored, and so are the quotes or the trailing full
-    /// stop a copy from an e-mail tends to bring along, and a label copied with the id ("Order ID: …").
+    /// Recognises what was pasted ([`SearchInput::parse_pasted`]), without saying whether it was a receipt.
     pub fn parse(raw: &str) -> Result<Self, SearchInputError> {
+        Self::parse_pasted(raw).map(|p| p.input)
+    }
+
+    /// Recognises what was pasted. Surrounding spaces are ignored, and so are the quotes or the trailing full
+    /// stop a copy from an e-mail tends to bring along, and a label copied with the id ("Order ID: …"). Long
+    /// base64 is read as a receipt, as Apple's `ReceiptUtility` reads one, for the transaction id inside.
+    pub fn parse_pasted(raw: &str) -> Result<Pasted, SearchInputError> {
+        let s = unwrapped(raw);
+        if s.len() >= MIN_RECEIPT {
+            match receipt::read(s) {
+                ReceiptRead::Found(kind, id) => {
+                    if let Ok(id) = TransactionId::parse(&id) {
+                        return Ok(Pasted {
+                            input: SearchInput::TransactionId(id),
+                            receipt: Some(kind),
+                        });
+                    }
+                }
+                ReceiptRead::NoPurchase(kind) => {
+                    return Err(SearchInputError::ReceiptWithoutPurchase(kind))
+                }
+                ReceiptRead::NotAReceipt => {}
+            }
+        }
+        Self::parse_plain(raw).map(|input| Pasted {
+            input,
+            receipt: None,
+        })
+    }
+
+    fn parse_plain(raw: &str) -> Result<Self, SearchInputError> {
         let s = unwrapped(raw);
         if s.is_empty() {
             return Err(SearchInputError::Empty);
@@ -211,6 +269,52 @@ mod tests {
             SearchInput::parse("appAccountToken=F3B1C2D4-5E6F-4A7B-8C9D-0E1F2A3B4C5D").unwrap(),
             SearchInput::AppAccountToken("f3b1c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d".into())
         );
+    }
+
+    const VECTORS: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/apple/python-tests"
+    );
+
+    #[test]
+    fn a_pasted_receipt_is_looked_up_by_the_transaction_id_inside_and_says_so() {
+        let app = std::fs::read_to_string(format!(
+            "{VECTORS}/xcode/xcode-app-receipt-with-transaction"
+        ))
+        .unwrap();
+        let pasted = SearchInput::parse_pasted(&format!("  {app}\n")).unwrap();
+        assert_eq!(
+            pasted.input,
+            SearchInput::TransactionId(TransactionId::parse("0").unwrap())
+        );
+        assert_eq!(
+            pasted.note().unwrap(),
+            "Looked up transaction id 0, read from the app receipt you pasted."
+        );
+        let legacy =
+            std::fs::read_to_string(format!("{VECTORS}/mock_signed_data/legacyTransaction"))
+                .unwrap();
+        let pasted = SearchInput::parse_pasted(&legacy).unwrap();
+        assert_eq!(pasted.input.value(), "33993399");
+        assert_eq!(pasted.receipt, Some(ReceiptKind::Transaction));
+        let empty =
+            std::fs::read_to_string(format!("{VECTORS}/xcode/xcode-app-receipt-empty")).unwrap();
+        let e = SearchInput::parse_pasted(&empty).unwrap_err();
+        assert!(e
+            .to_string()
+            .starts_with("This app receipt holds no in-app purchase"));
+        // Ids pasted as they are say nothing of receipts.
+        assert_eq!(
+            SearchInput::parse_pasted("2000000874121031")
+                .unwrap()
+                .note(),
+            None
+        );
+        // Long base64 that is no receipt gets the usual sentence.
+        let e = SearchInput::parse_pasted(&"QUJD".repeat(40)).unwrap_err();
+        assert!(e
+            .to_string()
+            .contains("is not something storedesk can look up"));
     }
 
     #[test]

@@ -307,6 +307,9 @@ pub struct QueryJson {
     pub kind: &'static str,
     /// As searched: order ids uppercase, tokens lowercase.
     pub value: String,
+    /// `app_receipt` or `transaction_receipt` when `q` was a receipt and `value` the transaction id read from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from_receipt: Option<&'static str>,
 }
 
 impl From<&SearchInput> for QueryJson {
@@ -318,6 +321,7 @@ impl From<&SearchInput> for QueryJson {
                 SearchInput::AppAccountToken(_) => "app_account_token",
             },
             value: input.value().to_owned(),
+            from_receipt: None,
         }
     }
 }

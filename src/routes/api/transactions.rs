@@ -17,7 +17,7 @@ use super::{ok, ApiError, ApiProject, ApiResult};
 use crate::domain::TransactionId;
 use crate::state::AppState;
 use crate::support::{
-    AppleProblem, FieldError, Freshness, HistoryFilters, HistoryParams, HistoryRequest,
+    AppleProblem, FieldError, Freshness, HistoryFilters, HistoryParams, HistoryRequest, Pasted,
     SearchInput, SearchQuery,
 };
 
@@ -53,9 +53,9 @@ pub async fn transactions(
     let ApiProject { client, project } = api;
     let SearchQuery { q, history } = query.into_inner();
     // Every refusal at once, each under its query parameter.
-    let input = SearchInput::parse(&q);
+    let input = SearchInput::parse_pasted(&q);
     let request = HistoryRequest::parse(&history);
-    let (input, request) = match (input, request) {
+    let (Pasted { input, receipt }, request) = match (input, request) {
         (Ok(input), Ok(request)) => (input, request),
         (input, request) => {
             let mut errors = request.err().unwrap_or_default();
@@ -80,14 +80,16 @@ pub async fn transactions(
     let base = crate::urls::api_transactions(&project.slug);
     let filters = &report.history.filters;
     let next_url = |rev: &str, page: u32| next_page(&base, &input, filters, rev, page);
-    ok(&SearchJson::new(
+    let mut json = SearchJson::new(
         &result.input,
         &result.freshness,
         &result.matches,
         report,
         result.customer.as_ref(),
         next_url,
-    ))
+    );
+    json.query.from_receipt = receipt.map(|kind| kind.code());
+    ok(&json)
 }
 
 /// The address of an older history page: the same query and filters, Apple's revision and the page number.

@@ -18,6 +18,8 @@ pub struct TransactionsPage {
     pub slug: String,
     pub q: String,
     pub q_error: Option<String>,
+    /// Where the id searched came from, when it was read from a pasted receipt.
+    pub q_note: Option<String>,
     pub params: HistoryParams,
     pub filter_errors: FieldErrors,
     pub result: Option<SearchResult>,
@@ -65,6 +67,7 @@ pub async fn page(
         slug: project.slug.clone(),
         q: q.trim().to_owned(),
         q_error: None,
+        q_note: None,
         params: history.clone(),
         filter_errors: FieldErrors::default(),
         result: None,
@@ -77,8 +80,11 @@ pub async fn page(
     if q.trim().is_empty() {
         return ok(req, &page);
     }
-    let input = match SearchInput::parse(&q) {
-        Ok(i) => i,
+    let input = match SearchInput::parse_pasted(&q) {
+        Ok(pasted) => {
+            page.q_note = pasted.note();
+            pasted.input
+        }
         Err(e) => {
             page.q_error = Some(e.to_string());
             return unprocessable(req, &page);

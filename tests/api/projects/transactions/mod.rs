@@ -2,6 +2,7 @@
 pub mod common;
 mod history;
 mod outage;
+mod receipts;
 mod search;
 mod state;
 mod unreleased;
