@@ -97,7 +97,7 @@ api_error_kinds! {
     InvalidAppAccountTokenUuid = 4000183, "INVALID_APP_ACCOUNT_TOKEN_UUID_ERROR", "the app account token must be a valid UUID";
     FamilyTransactionNotSupported = 4000185, "FAMILY_TRANSACTION_NOT_SUPPORTED_ERROR", "Family Sharing transactions are not supported by this endpoint";
     TransactionIdNotOriginalTransactionId = 4000187, "TRANSACTION_ID_IS_NOT_ORIGINAL_TRANSACTION_ID_ERROR", "the id given is not an original transaction id";
-    ConsumptionPercentageAutoRenewable = 4000209, "CONSUMPTION_PERCENTAGE_AUTO_RENEWABLE_SUBSCRIPTION", "a consumption percentage can't be sent for an auto-renewable subscription with a prorated refund preference";
+    ConsumptionPercentageAutoRenewable = 4000209, "CONSUMPTION_PERCENTAGE_AUTO_RENEWABLE_SUBSCRIPTION", "an auto-renewable subscription takes no consumption percentage, whatever the refund preference: Apple computes it from the time used";
     InvalidPerformanceTestRequest = 4000211, "INVALID_PERFORMANCE_TEST_REQUEST", "the performance test request is not valid";
     InvalidRequestId = 4000212, "INVALID_REQUEST_ID", "the request id is not valid";
     ExistingPerformanceTestRun = 4000213, "EXISTING_PERFORMANCE_TEST_RUN", "a performance test is already running";
