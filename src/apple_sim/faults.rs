@@ -57,6 +57,14 @@ pub enum Fault {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Carry out a renewal-date extension, then answer Apple's error `code` (say 5000000): the work was done and
+    /// the answer says it failed, as when Apple's server fails after applying it. Other endpoints answer the error
+    /// before any work, as `ApiError`.
+    AppliedThenError {
+        code: i64,
+        #[serde(default = "one")]
+        count: u32,
+    },
     /// Answer 200 with an empty page that says more follow, under the same page token every time (a history that
     /// never moves on).
     Stuck {
@@ -75,6 +83,7 @@ impl Fault {
             | Self::BadSignature { count }
             | Self::Normal { count }
             | Self::Stuck { count }
+            | Self::AppliedThenError { count, .. }
             | Self::Oversized { count }
             | Self::HttpStatus { count, .. } => *count,
         }

@@ -569,6 +569,23 @@ pub struct SubscriptionsJson {
     pub groups: Vec<GroupJson>,
     /// When Apple could not answer: this subscription's transactions as storedesk's index holds them.
     pub indexed: Vec<TransactionJson>,
+    /// Renewal-date extensions whose outcome is not known (`outcome: "unknown"`): sent, and Apple's answer was lost
+    /// or its server failed. A person sends the same request again from the subscription's page.
+    pub pending_extensions: Vec<PendingExtensionJson>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingExtensionJson {
+    pub original_transaction_id: String,
+    pub request_identifier: String,
+    pub days: i64,
+    pub reason_code: i64,
+    pub outcome: &'static str,
+    /// When it was last sent, in milliseconds since the epoch.
+    pub sent_at: i64,
+    pub attempts: i64,
+    pub message: String,
 }
 
 impl From<&SubscriptionReport> for SubscriptionsJson {
@@ -579,6 +596,20 @@ impl From<&SubscriptionReport> for SubscriptionsJson {
             freshness: (&r.freshness).into(),
             groups: r.groups.iter().map(GroupJson::from).collect(),
             indexed: transactions(&r.indexed),
+            pending_extensions: r
+                .pending_extensions
+                .iter()
+                .map(|p| PendingExtensionJson {
+                    original_transaction_id: p.original_transaction_id.clone(),
+                    request_identifier: p.request_identifier.clone(),
+                    days: p.days,
+                    reason_code: p.reason_code,
+                    outcome: p.outcome,
+                    sent_at: p.sent.ms,
+                    attempts: p.attempts,
+                    message: p.sentence.clone(),
+                })
+                .collect(),
         }
     }
 }

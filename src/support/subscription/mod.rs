@@ -24,7 +24,8 @@ use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, Stored
 use crate::store::{Actor, Project};
 
 pub use extend::{
-    extend_renewal_date, outcome_unknown, ExtendOutcome, ExtendRequest, MAX_EXTEND_DAYS,
+    extend_renewal_date, outcome_unknown, unsettled_extension, ExtendAttempt, ExtendOutcome,
+    ExtendRequest, PendingExtension, MAX_EXTEND_DAYS,
 };
 pub use state::StateView;
 
@@ -70,6 +71,17 @@ pub struct SubscriptionReport {
     pub indexed_timeline: Option<Timeline>,
     /// Set when nothing was found: the sentence saying so.
     pub not_found: Option<String>,
+    /// Renewal-date extensions of these subscriptions whose outcome is not known (sent; Apple's answer lost,
+    /// or its server failed): a person sends the same request again before asking for another.
+    pub pending_extensions: Vec<PendingExtension>,
+}
+
+impl SubscriptionReport {
+    pub fn pending_for(&self, original_transaction_id: &str) -> Option<&PendingExtension> {
+        self.pending_extensions
+            .iter()
+            .find(|p| p.original_transaction_id == original_transaction_id)
+    }
 }
 
 fn pretty(v: &Value) -> String {
@@ -349,6 +361,32 @@ pub async fn subscription_status(
     actor: &Actor,
     original_transaction_id: &str,
 ) -> Result<SubscriptionReport, AppError> {
+    let mut report = status_report(state, project, actor, original_transaction_id).await?;
+    let mut ids: Vec<String> = report
+        .groups
+        .iter()
+        .flat_map(|g| g.items.iter().map(|i| i.original_transaction_id.clone()))
+        .collect();
+    ids.push(report.original_transaction_id.clone());
+    ids.sort();
+    ids.dedup();
+    let now = crate::clock::now_ms();
+    for id in ids {
+        if let Some(row) = state.store.unsettled_extension(project.id, &id).await? {
+            report
+                .pending_extensions
+                .push(PendingExtension::of(&row, now));
+        }
+    }
+    Ok(report)
+}
+
+async fn status_report(
+    state: &AppState,
+    project: &Project,
+    actor: &Actor,
+    original_transaction_id: &str,
+) -> Result<SubscriptionReport, AppError> {
     let now = crate::clock::now_ms();
     let id = original_transaction_id.trim();
     let Ok(requested) = TransactionId::parse(id) else {
@@ -362,6 +400,7 @@ pub async fn subscription_status(
             not_found: Some(format!(
                 "“{quoted}” is not an original transaction id: those are digits only, such as 2000000442013708."
             )),
+            pending_extensions: Vec::new(),
         });
     };
     let requested = &requested;
@@ -443,6 +482,7 @@ pub async fn subscription_status(
         indexed: Vec::new(),
         indexed_timeline: None,
         not_found,
+        pending_extensions: Vec::new(),
     })
 }
 
@@ -505,5 +545,6 @@ async fn from_index(
         indexed,
         groups: Vec::new(),
         not_found,
+        pending_extensions: Vec::new(),
     })
 }
