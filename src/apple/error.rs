@@ -106,7 +106,7 @@ api_error_kinds! {
     BadRequestTooManyBulletPoints = 4000218, "BAD_REQUEST_TOO_MANY_BULLET_POINTS", "the message has too many bullet points";
     BadRequestBulletPointTextTooLong = 4000219, "BAD_REQUEST_BULLET_POINT_TEXT_TOO_LONG", "a bullet point is too long";
     BadRequestAboveImageRequiresAnImage = 4000224, "BAD_REQUEST_ABOVE_IMAGE_REQUIRES_AN_IMAGE", "the message layout needs an image";
-    SubscriptionExtensionIneligible = 4030004, "SUBSCRIPTION_EXTENSION_INELIGIBLE", "the subscription is not eligible for a renewal date extension";
+    SubscriptionExtensionIneligible = 4030004, "SUBSCRIPTION_EXTENSION_INELIGIBLE", "the subscription is not eligible for a renewal date extension (Apple extends only an active, paid subscription: not one that expired, or one in a free trial or other free offer period)";
     SubscriptionMaxExtension = 4030005, "SUBSCRIPTION_MAX_EXTENSION", "the subscription has reached the maximum number of extensions";
     FamilySharedSubscriptionExtensionIneligible = 4030007, "FAMILY_SHARED_SUBSCRIPTION_EXTENSION_INELIGIBLE", "Family Sharing subscriptions can't be extended";
     MaximumNumberOfImagesReached = 4030014, "MAXIMUM_NUMBER_OF_IMAGES_REACHED", "the maximum number of images was reached";

@@ -169,7 +169,12 @@ fn extend(
     if latest.family_shared {
         return Err(api(FAMILY_SHARED_SUBSCRIPTION_EXTENSION_INELIGIBLE));
     }
-    if sub.status != 1 || latest.revocation.is_some() {
+    // Only an active, paid period: not a revoked one, nor a free trial or other free offer period.
+    let free_offer = latest
+        .offer
+        .as_ref()
+        .is_some_and(|o| o.discount_type == Some("FREE_TRIAL"));
+    if sub.status != 1 || latest.revocation.is_some() || free_offer {
         return Err(api(SUBSCRIPTION_EXTENSION_INELIGIBLE));
     }
     let recent = sub

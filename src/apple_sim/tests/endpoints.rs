@@ -478,6 +478,16 @@ async fn extending_a_renewal_date_moves_the_expiry_once_per_request_identifier()
         4_030_007,
     )
     .await;
+    // Apple extends no subscription in a free trial or other free offer period.
+    let free_trial = format!(
+        "/inApps/v1/subscriptions/extend/{}",
+        seed.free_trial_original_id
+    );
+    assert_api_error(
+        put(&t, &free_trial, ok(json!(5), json!(1), json!("x"))).await,
+        4_030_004,
+    )
+    .await;
     let renewal = format!(
         "/inApps/v1/subscriptions/extend/{}",
         seed.active_monthly.transaction_id

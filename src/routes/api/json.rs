@@ -511,8 +511,11 @@ pub struct SubscriptionJson {
     pub state: StateJson,
     /// The subscription the request named.
     pub is_requested: bool,
-    /// Apple would consider extending its renewal date: active and not shared through Family Sharing.
+    /// Apple would consider extending its renewal date: active, not shared through Family Sharing, and not in a
+    /// free trial or other free offer period.
     pub extendable: bool,
+    /// Why it can't be extended now, when it is a passing state (a free offer period); null otherwise.
+    pub not_extendable: Option<String>,
     /// Its latest transaction; null when Apple's signed copy failed verification.
     pub last_transaction: Option<TransactionJson>,
     pub renewal_info: Option<RenewalJson>,
@@ -532,6 +535,7 @@ impl From<&SubscriptionItem> for SubscriptionJson {
             state: (&i.state).into(),
             is_requested: i.is_requested,
             extendable: i.extendable,
+            not_extendable: i.not_extendable.clone(),
             last_transaction: i.latest.as_ref().map(TransactionJson::from),
             renewal_info: i.renewal.as_ref().map(RenewalJson::from),
             decoded_transaction: i.decoded_transaction_json.as_deref().map(decoded),

@@ -48,8 +48,11 @@ pub struct SubscriptionItem {
     pub problem: Option<AppleProblem>,
     /// The subscription the page was opened for.
     pub is_requested: bool,
-    /// Apple would consider extending it: active and not shared through Family Sharing.
+    /// Apple would consider extending it: active, not shared through Family Sharing, and not in a free trial or
+    /// other free offer period.
     pub extendable: bool,
+    /// Why it can't be extended now, when that is a passing state the page should explain (a free offer period).
+    pub not_extendable: Option<String>,
     pub timeline: Option<Timeline>,
 }
 
@@ -243,8 +246,21 @@ pub(crate) fn groups_of(
                 .clone()
                 .or_else(|| latest.as_ref().map(|t| t.original_transaction_id.clone()))
                 .unwrap_or_default();
-            let extendable =
-                item.raw_status == 1 && latest.as_ref().is_some_and(|t| !t.family_shared);
+            // Apple refuses an extension during a free trial or another free offer period (4030004).
+            let free_offer = latest.as_ref().filter(|t| t.is_free_trial);
+            let extendable = item.raw_status == 1
+                && latest.as_ref().is_some_and(|t| !t.family_shared)
+                && free_offer.is_none();
+            let not_extendable = free_offer.filter(|_| item.raw_status == 1).map(|t| {
+                format!(
+                    "Apple does not extend a subscription during a free trial or another free offer period{}: \
+                     extend it once a paid period has begun.",
+                    t.expires_date
+                        .as_ref()
+                        .map(|e| format!(" (this one ends {})", e.utc))
+                        .unwrap_or_default()
+                )
+            });
             let is_requested = requested
                 .iter()
                 .any(|r| *r == original || latest.as_ref().is_some_and(|t| t.transaction_id == *r));
@@ -268,6 +284,7 @@ pub(crate) fn groups_of(
                 decoded_renewal_json,
                 problem,
                 extendable,
+                not_extendable,
                 timeline: None,
             });
         }
@@ -334,6 +351,7 @@ pub(crate) fn groups_from_index(
             },
             state: state::from_index(&t, now),
             extendable: false,
+            not_extendable: None,
             latest: Some(t),
             renewal: None,
             decoded_transaction_json: None,

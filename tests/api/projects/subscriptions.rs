@@ -492,3 +492,57 @@ crate::on_both_backends!(
         assert_eq!(sent[1]["applied"], true);
     }
 );
+
+support_test!(
+    a_subscription_in_a_free_trial_is_not_offered_an_extension_and_apple_would_refuse_it,
+    |r| {
+        let seed = r.sim.seed();
+        let id = &seed.free_trial_original_id;
+        let page = r.admin.get_text(&url(id)).await;
+        assert!(page.contains(">free trial</span>"), "{page}");
+        assert!(
+            !page.contains(&format!("id=\"extend-{id}\"")),
+            "no extension form: {page}"
+        );
+        assert!(page.contains(&format!("<p class=\"muted\" id=\"not-extendable-{id}\">{}", html(
+            "Apple does not extend a subscription during a free trial or another free offer period (this one ends "
+        ))), "{page}");
+        assert!(page.contains(&html("): extend it once a paid period has begun.")));
+        // The JSON API says the same.
+        let token = crate::admin::api_tokens::make_token(&r.admin, "demo", "read", "backend").await;
+        let json: serde_json::Value = crate::admin::api_tokens::api_get(
+            &r.app,
+            &format!("/api/v1/projects/demo/subscriptions/{id}"),
+            Some(&token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let item = &json["groups"][0]["subscriptions"][0];
+        assert_eq!(item["originalTransactionId"], id.as_str(), "{json}");
+        assert_eq!(item["extendable"], false);
+        assert!(item["notExtendable"].as_str().is_some_and(
+            |s| s.starts_with("Apple does not extend a subscription during a free trial")
+        ));
+        // Posted anyway, Apple refuses it (4030004) and nothing moves.
+        let response = r
+            .admin
+            .post_form(
+                &url(id),
+                &format!("{}/extend", url(id)),
+                &[("days", "5"), ("reason", "1"), ("note", "goodwill")],
+            )
+            .await;
+        assert_redirect_to(&response, &url(id));
+        let after = r.admin.get_text(&url(id)).await;
+        assert!(after.contains(&html(
+            "The renewal date was not extended. Apple refused the request: the subscription is not eligible for a \
+             renewal date extension (Apple extends only an active, paid subscription: not one that expired, or one in \
+             a free trial or other free offer period)."
+        )), "{after}");
+        let sent = r.sim.extension_requests();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0]["applied"], false);
+    }
+);
