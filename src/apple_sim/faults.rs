@@ -65,6 +65,13 @@ pub enum Fault {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Answer normally, after Apple changed the transaction `transaction_id` just now (as a refund or a renewal
+    /// would): its last-modified date becomes the time of this call, so it moves in History's order.
+    Touch {
+        transaction_id: String,
+        #[serde(default = "one")]
+        count: u32,
+    },
     /// Answer 200 with an empty page that says more follow, under the same page token every time (a history that
     /// never moves on).
     Stuck {
@@ -84,6 +91,7 @@ impl Fault {
             | Self::Normal { count }
             | Self::Stuck { count }
             | Self::AppliedThenError { count, .. }
+            | Self::Touch { count, .. }
             | Self::Oversized { count }
             | Self::HttpStatus { count, .. } => *count,
         }

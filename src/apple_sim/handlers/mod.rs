@@ -71,6 +71,15 @@ pub(crate) async fn gate(req: &HttpRequest, st: &SimState, endpoint: Endpoint) -
             then_error = Some(code)
         }
         Some(Fault::AppliedThenError { code, .. }) => return Err(SimError::Api(code)),
+        Some(Fault::Touch { transaction_id, .. }) => {
+            for t in lock(&st.data)
+                .transactions
+                .iter_mut()
+                .filter(|t| t.transaction_id == transaction_id)
+            {
+                t.modified_ms = now;
+            }
+        }
         Some(Fault::ApiError { code, .. }) => return Err(SimError::Api(code)),
         Some(Fault::RateLimited { retry_after_ms, .. }) => {
             return Err(SimError::RateLimited {
