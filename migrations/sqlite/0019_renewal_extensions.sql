@@ -18,3 +18,7 @@ CREATE TABLE renewal_extensions (
     attempts INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX renewal_extensions_subscription ON renewal_extensions (project_id, original_transaction_id, id);
+-- At most one extension of a subscription whose outcome is not known: two people extending at once cannot send
+-- two requests under two identifiers (the second insert fails and is refused).
+CREATE UNIQUE INDEX renewal_extensions_one_unsettled ON renewal_extensions (project_id, original_transaction_id)
+    WHERE state IN ('sending', 'unknown');

@@ -51,9 +51,13 @@ const COLUMNS: &str =
                        sentence, requested_by, created_at, updated_at, attempts";
 
 impl Store {
-    /// Stores the request as `sending`, before it leaves.
+    /// Stores the request as `sending`, before it leaves; `None` when the subscription already has an extension
+    /// whose outcome is not known (one at a time: a unique index holds it, also against two instances at once).
     #[tracing::instrument(skip_all)]
-    pub async fn insert_extension(&self, new: &NewExtension<'_>) -> StoreResult<ExtensionRow> {
+    pub async fn insert_extension(
+        &self,
+        new: &NewExtension<'_>,
+    ) -> StoreResult<Option<ExtensionRow>> {
         let now = crate::clock::now_ms();
         let row = sqlx::query_as::<_, ExtensionRow>(&format!(
             "INSERT INTO renewal_extensions (project_id, original_transaction_id, request_identifier, days, \
@@ -70,8 +74,14 @@ impl Store {
         .bind(new.requested_by)
         .bind(now)
         .fetch_one(self.pool())
-        .await?;
-        Ok(row)
+        .await;
+        match row {
+            Ok(row) => Ok(Some(row)),
+            Err(e) => match super::StoreError::from(e) {
+                super::StoreError::Conflict(_) => Ok(None),
+                other => Err(other),
+            },
+        }
     }
 
     /// The same request is about to be sent again: back to `sending`, one more attempt.

@@ -160,6 +160,10 @@ pub async fn extend(
         Err(problem) if crate::support::subscription::outcome_unknown(&problem) => {
             Ok(redirect_with_flash(&location, "error", &problem.sentence))
         }
+        // Another extension is on its way: nothing was sent, and whether the date moves is that one's outcome.
+        Err(problem) if problem.sentence == crate::support::subscription::IN_FLIGHT => {
+            Ok(redirect_with_flash(&location, "error", &problem.sentence))
+        }
         Err(problem) => Ok(redirect_with_flash(
             &location,
             "error",

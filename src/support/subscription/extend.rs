@@ -125,6 +125,10 @@ impl PendingExtension {
     }
 }
 
+/// Said when another extension of the subscription is on its way or has an unknown outcome.
+pub const IN_FLIGHT: &str = "Nothing was sent: another extension of this subscription was sent a moment ago, or its \
+     outcome is not known. Open the subscription again to see it, and send that one again if it asks.";
+
 /// A first request, or the same request again after an unknown outcome.
 pub enum ExtendAttempt {
     New(ExtendRequest),
@@ -176,7 +180,7 @@ pub async fn extend_renewal_date(
     let id = original_transaction_id.as_str();
     let row = match attempt {
         ExtendAttempt::New(request) => {
-            state
+            let inserted = state
                 .store
                 .insert_extension(&NewExtension {
                     project_id: project.id,
@@ -187,7 +191,17 @@ pub async fn extend_renewal_date(
                     note: &request.note,
                     requested_by: &actor.email,
                 })
-                .await?
+                .await?;
+            // Someone else's extension of it is on its way, or its outcome is unknown: nothing is sent.
+            let Some(row) = inserted else {
+                return Ok(Err(AppleProblem {
+                    kind: ProblemKind::Refused,
+                    sentence: IN_FLIGHT.to_owned(),
+                    code: None,
+                    http_status: None,
+                }));
+            };
+            row
         }
         ExtendAttempt::Again(row) => {
             state.store.resend_extension(row.id).await?;

@@ -25,7 +25,7 @@ use crate::store::{Actor, Project};
 
 pub use extend::{
     extend_renewal_date, outcome_unknown, unsettled_extension, ExtendAttempt, ExtendOutcome,
-    ExtendRequest, PendingExtension, MAX_EXTEND_DAYS,
+    ExtendRequest, PendingExtension, IN_FLIGHT, MAX_EXTEND_DAYS,
 };
 pub use state::StateView;
 

@@ -546,3 +546,47 @@ support_test!(
         assert_eq!(sent[0]["applied"], false);
     }
 );
+
+crate::both_backends!(
+    one_extension_of_a_subscription_at_a_time_is_stored_unsettled,
+    |app| {
+        use storedesk::store::renewal_extensions::{NewExtension, EXTENDED};
+        let project = crate::helpers::store_project(&app.store, "one-at-a-time").await;
+        let new = |request_identifier: &'static str| NewExtension {
+            project_id: project,
+            original_transaction_id: "2000000874151961",
+            request_identifier,
+            days: 5,
+            reason_code: 1,
+            note: "goodwill",
+            requested_by: "lead@example.com",
+        };
+        let first = app
+            .store
+            .insert_extension(&new("a"))
+            .await
+            .unwrap()
+            .expect("the first is stored");
+        // A second one while the first is on its way (or unknown) is refused by the database itself.
+        assert_eq!(app.store.insert_extension(&new("b")).await.unwrap(), None);
+        assert_eq!(
+            app.store
+                .unsettled_extension(project, "2000000874151961")
+                .await
+                .unwrap()
+                .map(|r| r.request_identifier),
+            Some("a".to_owned())
+        );
+        // Settled, the next may be sent.
+        app.store
+            .settle_extension(first.id, EXTENDED, "extended")
+            .await
+            .unwrap();
+        assert!(app
+            .store
+            .insert_extension(&new("c"))
+            .await
+            .unwrap()
+            .is_some());
+    }
+);
