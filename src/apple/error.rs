@@ -97,7 +97,7 @@ api_error_kinds! {
     InvalidAppAccountTokenUuid = 4000183, "INVALID_APP_ACCOUNT_TOKEN_UUID_ERROR", "the app account token must be a valid UUID";
     FamilyTransactionNotSupported = 4000185, "FAMILY_TRANSACTION_NOT_SUPPORTED_ERROR", "Family Sharing transactions are not supported by this endpoint";
     TransactionIdNotOriginalTransactionId = 4000187, "TRANSACTION_ID_IS_NOT_ORIGINAL_TRANSACTION_ID_ERROR", "the id given is not an original transaction id";
-    ConsumptionPercentageAutoRenewable = 4000209, "CONSUMPTION_PERCENTAGE_AUTO_RENEWABLE_SUBSCRIPTION", "a consumption percentage can't be sent for an auto-renewable subscription with a prorated refund preference";
+    ConsumptionPercentageAutoRenewable = 4000209, "CONSUMPTION_PERCENTAGE_AUTO_RENEWABLE_SUBSCRIPTION", "an auto-renewable subscription takes no consumption percentage, whatever the refund preference: Apple computes it from the time used";
     InvalidPerformanceTestRequest = 4000211, "INVALID_PERFORMANCE_TEST_REQUEST", "the performance test request is not valid";
     InvalidRequestId = 4000212, "INVALID_REQUEST_ID", "the request id is not valid";
     ExistingPerformanceTestRun = 4000213, "EXISTING_PERFORMANCE_TEST_RUN", "a performance test is already running";
@@ -106,7 +106,7 @@ api_error_kinds! {
     BadRequestTooManyBulletPoints = 4000218, "BAD_REQUEST_TOO_MANY_BULLET_POINTS", "the message has too many bullet points";
     BadRequestBulletPointTextTooLong = 4000219, "BAD_REQUEST_BULLET_POINT_TEXT_TOO_LONG", "a bullet point is too long";
     BadRequestAboveImageRequiresAnImage = 4000224, "BAD_REQUEST_ABOVE_IMAGE_REQUIRES_AN_IMAGE", "the message layout needs an image";
-    SubscriptionExtensionIneligible = 4030004, "SUBSCRIPTION_EXTENSION_INELIGIBLE", "the subscription is not eligible for a renewal date extension";
+    SubscriptionExtensionIneligible = 4030004, "SUBSCRIPTION_EXTENSION_INELIGIBLE", "the subscription is not eligible for a renewal date extension (Apple extends only an active, paid subscription: not one that expired, or one in a free trial or other free offer period)";
     SubscriptionMaxExtension = 4030005, "SUBSCRIPTION_MAX_EXTENSION", "the subscription has reached the maximum number of extensions";
     FamilySharedSubscriptionExtensionIneligible = 4030007, "FAMILY_SHARED_SUBSCRIPTION_EXTENSION_INELIGIBLE", "Family Sharing subscriptions can't be extended";
     MaximumNumberOfImagesReached = 4030014, "MAXIMUM_NUMBER_OF_IMAGES_REACHED", "the maximum number of images was reached";

@@ -57,6 +57,21 @@ pub enum Fault {
         #[serde(default = "one")]
         count: u32,
     },
+    /// Carry out a renewal-date extension, then answer Apple's error `code` (say 5000000): the work was done and
+    /// the answer says it failed, as when Apple's server fails after applying it. Other endpoints answer the error
+    /// before any work, as `ApiError`.
+    AppliedThenError {
+        code: i64,
+        #[serde(default = "one")]
+        count: u32,
+    },
+    /// Answer normally, after Apple changed the transaction `transaction_id` just now (as a refund or a renewal
+    /// would): its last-modified date becomes the time of this call, so it moves in History's order.
+    Touch {
+        transaction_id: String,
+        #[serde(default = "one")]
+        count: u32,
+    },
     /// Answer 200 with an empty page that says more follow, under the same page token every time (a history that
     /// never moves on).
     Stuck {
@@ -75,6 +90,8 @@ impl Fault {
             | Self::BadSignature { count }
             | Self::Normal { count }
             | Self::Stuck { count }
+            | Self::AppliedThenError { count, .. }
+            | Self::Touch { count, .. }
             | Self::Oversized { count }
             | Self::HttpStatus { count, .. } => *count,
         }

@@ -66,6 +66,11 @@ pub struct SimConfig {
     pub output_dir: Option<PathBuf>,
     /// Held before each API answer: the network and Apple's own time, which loopback leaves out (benchmarks).
     pub answer_delay: std::time::Duration,
+    /// Apple applies a renewal-date extension's `requestIdentifier` once: the same identifier again is answered
+    /// with the first outcome, not applied twice (`true`, the default). `false` applies every request, so a test
+    /// can show what happens when a client sends an extension twice under different identifiers or Apple's
+    /// de-duplication is not there.
+    pub dedupe_extension_requests: bool,
 }
 
 impl Default for SimConfig {
@@ -80,6 +85,7 @@ impl Default for SimConfig {
             rate_limit_budget: None,
             output_dir: None,
             answer_delay: std::time::Duration::ZERO,
+            dedupe_extension_requests: true,
         }
     }
 }
@@ -251,6 +257,12 @@ impl SimHandle {
     /// `{"transactionId", "body", "receivedAt"}`.
     pub fn consumption_submissions(&self) -> Vec<serde_json::Value> {
         self.state.consumption_submissions()
+    }
+
+    /// Every renewal-date extension request received (after its body was checked), oldest first, as
+    /// `{"originalTransactionId", "requestIdentifier", "extendByDays", "applied", "receivedAt"}`.
+    pub fn extension_requests(&self) -> Vec<serde_json::Value> {
+        state::lock(&self.state.extension_requests).clone()
     }
 
     /// App Store Server API calls received so far (the `/sim/` admin surface is not counted).

@@ -35,6 +35,10 @@ pub(crate) struct SimState {
     pub limiter: Mutex<RateLimiter>,
     /// Notifications posted to `/sim/elsewhere`, the stand-in for some other server at App Store Connect's URL.
     pub elsewhere: AtomicU64,
+    /// `SimConfig::dedupe_extension_requests`.
+    pub dedupe_extensions: bool,
+    /// Renewal-date extension requests received (see `AppleSim::extension_requests`).
+    pub extension_requests: Mutex<Vec<serde_json::Value>>,
 }
 
 /// A poisoned lock only means another request panicked mid-update; the simulator keeps serving.
@@ -116,6 +120,8 @@ impl SimState {
             faults: Mutex::new(FaultQueue::default()),
             limiter: Mutex::new(RateLimiter::new(config.rate_limit_budget)),
             elsewhere: AtomicU64::new(0),
+            dedupe_extensions: config.dedupe_extension_requests,
+            extension_requests: Mutex::new(Vec::new()),
         })
     }
 

@@ -64,7 +64,9 @@ pub const PERCENTAGE_TOO_PRECISE: &str =
     "Apple takes the share in thousandths of a percent: use at most three decimals.";
 pub const PERCENTAGE_UNDELIVERED: &str =
     "When the purchase was not delivered, the share consumed must be 0 % or left empty.";
-pub const PERCENTAGE_PRORATED_SUBSCRIPTION: &str = "For a prorated refund of an auto-renewable subscription, leave the share consumed empty: Apple computes it from the time used.";
+pub const PERCENTAGE_AUTO_RENEWABLE: &str = "Leave the share consumed empty for an auto-renewable subscription: Apple computes it from the time used and refuses any share sent.";
+pub const PERCENTAGE_PRORATED_RANGE: &str = "A prorated refund needs the share consumed: more than 0 and less than 100 %, such as 40 or 67.932.";
+pub const PRORATED_UNDELIVERED: &str = "A prorated refund needs a share consumed above 0 %, and a purchase that was not delivered has consumed 0 %: choose another refund preference, or say it was delivered.";
 pub const REFUND_PREFERENCE_UNKNOWN: &str =
     "Choose a refund preference from the list, or “No preference”.";
 
@@ -188,15 +190,25 @@ pub fn validate(
         errors.consumption_percentage = Some(e.into());
         None
     });
-    if let Some(p) = share {
-        if delivery_status
-            .as_ref()
-            .is_some_and(|d| *d != DeliveryStatus::Delivered)
-            && p != 0
-        {
-            errors.consumption_percentage = Some(PERCENTAGE_UNDELIVERED.into());
-        } else if auto_renewable && preference == Some(RefundPreference::GrantProrated) {
-            errors.consumption_percentage = Some(PERCENTAGE_PRORATED_SUBSCRIPTION.into());
+    let delivered = delivery_status
+        .as_ref()
+        .map(|d| *d == DeliveryStatus::Delivered);
+    let prorated = preference == Some(RefundPreference::GrantProrated);
+    if errors.consumption_percentage.is_none() {
+        // Apple's rules (consumptionPercentage, refundPreference): a subscription's share is Apple's to compute;
+        // an undelivered purchase consumed nothing; a prorated refund of anything else needs 0 < share < 100 %.
+        if auto_renewable {
+            if share.is_some() {
+                errors.consumption_percentage = Some(PERCENTAGE_AUTO_RENEWABLE.into());
+            }
+        } else if delivered == Some(false) {
+            if share.is_some_and(|p| p != 0) {
+                errors.consumption_percentage = Some(PERCENTAGE_UNDELIVERED.into());
+            } else if prorated {
+                errors.refund_preference = Some(PRORATED_UNDELIVERED.into());
+            }
+        } else if prorated && !share.is_some_and(|p| p > 0 && p < 100_000) {
+            errors.consumption_percentage = Some(PERCENTAGE_PRORATED_RANGE.into());
         }
     }
     match (errors.is_empty(), delivery_status, sample) {
@@ -310,20 +322,54 @@ mod tests {
             Some(PERCENTAGE_UNDELIVERED)
         );
         assert!(validate(&form("true", "false", "UNDELIVERED_OTHER", "0", ""), false).is_ok());
-        let e = validate(
-            &form("true", "false", "DELIVERED", "10", "GRANT_PRORATED"),
-            true,
-        )
-        .unwrap_err();
-        assert_eq!(
-            e.consumption_percentage.as_deref(),
-            Some(PERCENTAGE_PRORATED_SUBSCRIPTION)
-        );
+        // An auto-renewable subscription takes no share at all, whatever the preference.
+        for pref in ["", "DECLINE", "GRANT_FULL", "GRANT_PRORATED"] {
+            for share in ["0", "10", "100"] {
+                let e =
+                    validate(&form("true", "false", "DELIVERED", share, pref), true).unwrap_err();
+                assert_eq!(
+                    e.consumption_percentage.as_deref(),
+                    Some(PERCENTAGE_AUTO_RENEWABLE),
+                    "{pref} {share}"
+                );
+            }
+            let ok = validate(&form("true", "false", "DELIVERED", "", pref), true).unwrap();
+            assert_eq!(ok.consumption_percentage, None);
+        }
+        // Anything else: a prorated refund needs 0 < share < 100 %.
+        for share in ["", "0", "100"] {
+            let e = validate(
+                &form("true", "false", "DELIVERED", share, "GRANT_PRORATED"),
+                false,
+            )
+            .unwrap_err();
+            assert_eq!(
+                e.consumption_percentage.as_deref(),
+                Some(PERCENTAGE_PRORATED_RANGE),
+                "{share}"
+            );
+        }
+        for (share, milli) in [("0.001", 1), ("10", 10_000), ("99.999", 99_999)] {
+            let ok = validate(
+                &form("true", "false", "DELIVERED", share, "GRANT_PRORATED"),
+                false,
+            )
+            .unwrap();
+            assert_eq!(ok.consumption_percentage, Some(milli));
+        }
         assert!(validate(
-            &form("true", "false", "DELIVERED", "10", "GRANT_PRORATED"),
+            &form("true", "false", "DELIVERED", "100", "GRANT_FULL"),
             false
         )
         .is_ok());
+        assert!(validate(&form("true", "false", "DELIVERED", "0", "DECLINE"), false).is_ok());
+        let e = validate(
+            &form("true", "false", "UNDELIVERED_OTHER", "", "GRANT_PRORATED"),
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(e.refund_preference.as_deref(), Some(PRORATED_UNDELIVERED));
+        assert_eq!(e.consumption_percentage, None);
         let e = validate(&form("false", "", "", "", "MAYBE"), false).unwrap_err();
         assert_eq!(e.customer_consented.as_deref(), Some(CONSENT_REFUSED));
         assert_eq!(e.sample_content_provided.as_deref(), Some(SAMPLE_REQUIRED));

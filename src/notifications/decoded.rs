@@ -185,6 +185,28 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
             facts: f.0,
         });
     }
+    // RESCIND_CONSENT's app transaction, verified when it arrived.
+    if let Some(app) = payload.get("appTransaction").filter(|a| a.is_object()) {
+        let a = |k: &str| app.get(k);
+        let mut f = Facts(Vec::new());
+        f.id("App transaction ID", text(a("appTransactionId")));
+        f.id("Bundle ID", text(a("bundleId")));
+        f.id("App Apple ID", text(a("appAppleId")));
+        f.plain("Environment", text(a("receiptType")));
+        f.plain("App version", text(a("applicationVersion")));
+        f.plain(
+            "First version bought",
+            text(a("originalApplicationVersion")),
+        );
+        f.date("First bought", ms(a("originalPurchaseDate")), now);
+        f.date("Pre-ordered", ms(a("preorderDate")), now);
+        f.plain("First platform", text(a("originalPlatform")));
+        f.date("Signed", ms(a("receiptCreationDate")), now);
+        sections.push(Section {
+            title: "App transaction (signature verified)".into(),
+            facts: f.0,
+        });
+    }
 
     if let Some(tx) = payload.get("transaction").filter(|t| t.is_object()) {
         let t = |k: &str| tx.get(k);

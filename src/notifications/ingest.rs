@@ -65,6 +65,8 @@ pub struct VerifiedNotification {
         >,
     >,
     pub renewal_info: Option<Value>,
+    /// RESCIND_CONSENT's `appData.signedAppTransactionInfo`, verified and decoded.
+    pub app_transaction: Option<Value>,
 }
 
 impl VerifiedNotification {
@@ -84,9 +86,10 @@ impl VerifiedNotification {
         serde_json::to_string(&self.stored()).unwrap_or_default()
     }
 
-    /// The stored JSON: `{"notification", "transaction", "renewalInfo"}`, each as Apple signed it (unknown fields
-    /// kept), except that the notification's `data` leaves out the nested JWS that were verified and decoded into
-    /// `transaction` and `renewalInfo`: they would double the row, and the verbatim original is in
+    /// The stored JSON: `{"notification", "transaction", "renewalInfo"}` (and `"appTransaction"` when the
+    /// notification carries one), each as Apple signed it (unknown fields kept), except that the notification's
+    /// `data` and `appData` leave out the nested JWS that were verified and decoded into `transaction`,
+    /// `renewalInfo` and `appTransaction`: they would double the row, and the verbatim original is in
     /// `signed_payload`.
     pub fn payload_json(&self) -> Value {
         serde_json::to_value(self.stored()).unwrap_or(Value::Null)
@@ -97,6 +100,7 @@ impl VerifiedNotification {
             notification: WithoutNestedJws(&self.notification),
             transaction: self.transaction_raw(),
             renewal_info: self.renewal_info.as_ref(),
+            app_transaction: self.app_transaction.as_ref(),
         }
     }
 }
@@ -107,12 +111,19 @@ struct Stored<'a> {
     transaction: Option<&'a Value>,
     #[serde(rename = "renewalInfo")]
     renewal_info: Option<&'a Value>,
+    #[serde(rename = "appTransaction", skip_serializing_if = "Option::is_none")]
+    app_transaction: Option<&'a Value>,
 }
 
 /// The nested JWS `ingest` verifies and stores decoded.
-const NESTED_JWS: [&str; 2] = ["signedTransactionInfo", "signedRenewalInfo"];
+const NESTED_JWS: [&str; 3] = [
+    "signedTransactionInfo",
+    "signedRenewalInfo",
+    "signedAppTransactionInfo",
+];
 
-/// Serializes a notification without `data.signedTransactionInfo` and `data.signedRenewalInfo`, without copying it.
+/// Serializes a notification without the nested JWS of `data` (`signedTransactionInfo`, `signedRenewalInfo`) and
+/// `appData` (`signedAppTransactionInfo`), without copying it.
 struct WithoutNestedJws<'a>(&'a Value);
 
 impl serde::Serialize for WithoutNestedJws<'_> {
@@ -124,7 +135,7 @@ impl serde::Serialize for WithoutNestedJws<'_> {
         let mut map = serializer.serialize_map(Some(top.len()))?;
         for (key, value) in top {
             match (key.as_str(), value) {
-                ("data", Value::Object(data)) => {
+                ("data" | "appData", Value::Object(data)) => {
                     map.serialize_entry(key, &DataWithout(data))?;
                 }
                 _ => map.serialize_entry(key, value)?,
@@ -188,6 +199,15 @@ pub fn verify_notification(
         Some(jws) => Some(verifier.verify_renewal_info(jws, &identity)?.raw),
         None => None,
     };
+    // RESCIND_CONSENT carries the app transaction, signed like the rest and checked the same way.
+    let app_transaction = match raw
+        .get("appData")
+        .and_then(|a| a.get("signedAppTransactionInfo"))
+        .and_then(Value::as_str)
+    {
+        Some(jws) => Some(verifier.verify_app_transaction(jws, &identity)?.raw),
+        None => None,
+    };
     Ok(VerifiedNotification {
         environment,
         notification_uuid,
@@ -197,6 +217,7 @@ pub fn verify_notification(
         notification: raw,
         transaction,
         renewal_info,
+        app_transaction,
     })
 }
 
@@ -290,7 +311,27 @@ mod tests {
             notification,
             transaction: None,
             renewal_info: Some(json!({"autoRenewStatus": 1})),
+            app_transaction: None,
         }
+    }
+
+    #[test]
+    fn the_app_transaction_is_stored_decoded_without_its_jws() {
+        let mut n = verified(json!({
+            "notificationType": "RESCIND_CONSENT",
+            "appData": {"bundleId": "b", "signedAppTransactionInfo": "a.b.c"},
+        }));
+        n.renewal_info = None;
+        n.app_transaction = Some(json!({"appTransactionId": "704"}));
+        assert_eq!(
+            n.payload_json(),
+            json!({
+                "notification": {"notificationType": "RESCIND_CONSENT", "appData": {"bundleId": "b"}},
+                "transaction": null,
+                "renewalInfo": null,
+                "appTransaction": {"appTransactionId": "704"},
+            })
+        );
     }
 
     #[test]

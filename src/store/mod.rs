@@ -20,6 +20,7 @@ pub mod notification_writer;
 pub mod notifications;
 pub mod passkeys;
 pub mod projects;
+pub mod renewal_extensions;
 pub mod second_factor;
 pub mod sessions;
 pub mod settings;

@@ -9,6 +9,7 @@ mod app;
 mod checks;
 mod customers;
 mod driver;
+mod extensions;
 mod keys;
 mod lookup;
 mod notifications;

@@ -292,7 +292,9 @@ impl AppleClient {
         .map(|_| ())
     }
 
-    /// PUT /inApps/v1/subscriptions/extend/{originalTransactionId}
+    /// PUT /inApps/v1/subscriptions/extend/{originalTransactionId}. Sent once, never retried: Apple may have applied
+    /// an extension whose answer was lost, and allows only two a year. A person tries again with the same
+    /// `requestIdentifier`, which Apple applies only once.
     pub async fn extend_subscription_renewal_date(
         &self,
         creds: &ApiCredentials,
@@ -300,21 +302,27 @@ impl AppleClient {
         original_transaction_id: &TransactionId,
         request: &ExtendRenewalDateRequest,
     ) -> Result<ExtendRenewalDateResponse, AppleError> {
-        self.get_json(
-            creds,
-            env,
-            Method::PUT,
-            &[
-                "inApps",
-                "v1",
-                "subscriptions",
-                "extend",
-                original_transaction_id.as_str(),
-            ],
-            &[],
-            Some(json_body(request)?),
-        )
-        .await
+        let segments = [
+            "inApps",
+            "v1",
+            "subscriptions",
+            "extend",
+            original_transaction_id.as_str(),
+        ];
+        let url = self.url(env, &segments, &[])?;
+        let endpoint = Endpoint::of(&Method::PUT, &segments);
+        let bytes = self
+            .send_with(
+                creds,
+                env,
+                Method::PUT,
+                url,
+                Some(json_body(request)?),
+                endpoint,
+                super::http::Retries::Never,
+            )
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| AppleError::MalformedResponse(e.to_string()))
     }
 
     pub async fn get_transaction_info_any_env(

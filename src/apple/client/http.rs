@@ -53,6 +53,17 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// Whether a failed call is tried again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Retries {
+    /// Timeouts, network faults, 5xx and Apple's retryable codes are retried with backoff: reads, and writes Apple
+    /// applies once whatever the number of tries.
+    OnFailure,
+    /// Never: a call that may have changed something at Apple's end (a renewal-date extension) is left to a
+    /// person, who sends the same request again. A 429 (refused before any work) is still waited out once.
+    Never,
+}
+
 pub(super) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -129,6 +140,23 @@ impl AppleClient {
         body: Option<Vec<u8>>,
         endpoint: Endpoint,
     ) -> Result<Vec<u8>, AppleError> {
+        self.send_with(creds, env, method, url, body, endpoint, Retries::OnFailure)
+            .await
+    }
+
+    /// Sends and returns the body of a 2xx answer; `retries` says whether a failure that may have left Apple
+    /// changed (a timeout, a broken connection, a 5xx) is tried again.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn send_with(
+        &self,
+        creds: &ApiCredentials,
+        env: Environment,
+        method: Method,
+        url: Url,
+        body: Option<Vec<u8>>,
+        endpoint: Endpoint,
+        retry: Retries,
+    ) -> Result<Vec<u8>, AppleError> {
         let mut retries = 0u32;
         let mut waited_for_rate_limit = false;
         loop {
@@ -187,7 +215,10 @@ impl AppleClient {
                     }
                 }
                 Err(Failure::Error(err)) => {
-                    if err.is_retryable() && retries < self.config.max_retries {
+                    if retry == Retries::OnFailure
+                        && err.is_retryable()
+                        && retries < self.config.max_retries
+                    {
                         let delay = self.backoff(retries);
                         retries += 1;
                         tracing::info!(%env, path = url.path(), retry = retries, ?delay, error = %err, "retrying Apple request");

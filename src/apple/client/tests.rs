@@ -57,6 +57,7 @@ impl Recorded {
     }
 }
 
+#[derive(Clone)]
 struct Reply {
     status: u16,
     headers: Vec<(&'static str, String)>,
@@ -909,6 +910,52 @@ async fn persistent_500_reports_the_retries() {
         }
     );
     assert_eq!(stub.count(), 2);
+}
+
+#[tokio::test]
+async fn a_renewal_date_extension_is_never_retried() {
+    // Apple may have applied an extension whose answer was a 5xx or never came: the client sends it once.
+    let request = ExtendRenewalDateRequest {
+        extend_by_days: 7,
+        extend_reason_code: ExtendReasonCode::CustomerSatisfaction,
+        request_identifier: "fdf964a4-233b-486c-aac1-97d8d52688ac".into(),
+    };
+    for reply in [
+        Reply::model(500, "apiException"),
+        Reply::json(500, r#"{"errorCode":5000001,"errorMessage":"x"}"#),
+        Reply::text(503, "busy"),
+    ] {
+        let stub = Stub::start(move |_, _| reply.clone()).await;
+        let client = client_for(&stub, |_| {});
+        let err = client
+            .extend_subscription_renewal_date(
+                &creds(),
+                Environment::Production,
+                &tid("4124214"),
+                &request,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(stub.count(), 1, "{err:?}");
+    }
+    let stub = Stub::start(|_, _| {
+        let mut r = Reply::model(200, "extendSubscriptionRenewalDateResponse");
+        r.delay = Duration::from_secs(2);
+        r
+    })
+    .await;
+    let client = client_for(&stub, |c| c.timeout = Duration::from_secs(1));
+    let err = client
+        .extend_subscription_renewal_date(
+            &creds(),
+            Environment::Production,
+            &tid("4124214"),
+            &request,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err, AppleError::Timeout { retries: 0 });
+    assert_eq!(stub.count(), 1);
 }
 
 #[tokio::test]

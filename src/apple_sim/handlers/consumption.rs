@@ -74,18 +74,27 @@ pub(crate) async fn send_consumption_v2(
     };
     let percentage = match body.get("consumptionPercentage") {
         None | Some(Value::Null) => None,
-        // Apple's codes for these two refusals are not published; 4000000 stands in for them.
+        // Apple's codes for ConsumptionPercentageOutOfRange and UndeliveredConsumptionPercentageNonZero are not
+        // published; 4000000 stands in for them.
         Some(v) => Some(
             v.as_i64()
                 .filter(|p| (0..=MAX_CONSUMPTION_PERCENTAGE).contains(p))
                 .ok_or_else(|| api(GENERAL_BAD_REQUEST))?,
         ),
     };
+    // Apple computes an auto-renewable subscription's consumption from the time used and refuses any share.
+    if auto_renewable && percentage.is_some() {
+        return Err(api(CONSUMPTION_PERCENTAGE_AUTO_RENEWABLE));
+    }
     if delivery != "DELIVERED" && percentage.is_some_and(|p| p != 0) {
         return Err(api(GENERAL_BAD_REQUEST));
     }
-    if auto_renewable && refund_preference == Some("GRANT_PRORATED") && percentage.is_some() {
-        return Err(api(CONSUMPTION_PERCENTAGE_AUTO_RENEWABLE));
+    // A prorated refund of anything else needs a share strictly between 0 and 100 %.
+    if !auto_renewable
+        && refund_preference == Some("GRANT_PRORATED")
+        && !percentage.is_some_and(|p| p > 0 && p < MAX_CONSUMPTION_PERCENTAGE)
+    {
+        return Err(api(GENERAL_BAD_REQUEST));
     }
     data.consumption.push(ConsumptionRecord {
         transaction_id,

@@ -36,6 +36,8 @@ pub(crate) struct Ctx {
     /// The BadSignature fault: sign everything in this answer with a broken signature.
     pub corrupt: bool,
     pub now_ms: i64,
+    /// The AppliedThenError fault: do the work, then answer this error code.
+    pub then_error: Option<i64>,
 }
 
 pub(crate) async fn gate(req: &HttpRequest, st: &SimState, endpoint: Endpoint) -> ApiResult<Ctx> {
@@ -61,7 +63,23 @@ pub(crate) async fn gate(req: &HttpRequest, st: &SimState, endpoint: Endpoint) -
 
     let fault = lock(&st.faults).take();
     let mut corrupt = false;
+    let mut then_error = None;
     match fault {
+        Some(Fault::AppliedThenError { code, .. })
+            if endpoint == Endpoint::ExtendSubscriptionRenewalDate =>
+        {
+            then_error = Some(code)
+        }
+        Some(Fault::AppliedThenError { code, .. }) => return Err(SimError::Api(code)),
+        Some(Fault::Touch { transaction_id, .. }) => {
+            for t in lock(&st.data)
+                .transactions
+                .iter_mut()
+                .filter(|t| t.transaction_id == transaction_id)
+            {
+                t.modified_ms = now;
+            }
+        }
         Some(Fault::ApiError { code, .. }) => return Err(SimError::Api(code)),
         Some(Fault::RateLimited { retry_after_ms, .. }) => {
             return Err(SimError::RateLimited {
@@ -87,6 +105,7 @@ pub(crate) async fn gate(req: &HttpRequest, st: &SimState, endpoint: Endpoint) -
         env,
         corrupt,
         now_ms: now_ms(),
+        then_error,
     })
 }
 

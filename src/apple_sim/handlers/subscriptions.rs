@@ -115,8 +115,33 @@ pub(crate) async fn extend_renewal_date(
         .ok_or_else(|| api(INVALID_REQUEST_IDENTIFIER))?
         .to_owned();
 
+    let mut received = json!({
+        "originalTransactionId": id,
+        "requestIdentifier": request_identifier,
+        "extendByDays": days,
+        "applied": false,
+        "receivedAt": ctx.now_ms,
+    });
+    let outcome = extend(&st, &ctx, &id, days, request_identifier);
+    received["applied"] = json!(outcome.as_ref().is_ok_and(|(_, applied)| *applied));
+    lock(&st.extension_requests).push(received);
+    let (response, _) = outcome?;
+    match ctx.then_error {
+        Some(code) => Err(api(code)),
+        None => Ok(response),
+    }
+}
+
+/// Applies one extension; `true` with the answer when it moved the renewal date.
+fn extend(
+    st: &SimState,
+    ctx: &super::Ctx,
+    id: &str,
+    days: i64,
+    request_identifier: String,
+) -> ApiResult<(HttpResponse, bool)> {
     let mut data = lock(&st.data);
-    if !data.is_original_id(&id) {
+    if !data.is_original_id(id) {
         return Err(api(ORIGINAL_TRANSACTION_ID_NOT_FOUND));
     }
     let answer = |original: &str, e: &Extension| {
@@ -127,24 +152,29 @@ pub(crate) async fn extend_renewal_date(
             "effectiveDate": e.effective_date_ms,
         }))
     };
-    let Some(sub) = data.subscriptions.get(&id) else {
+    let Some(sub) = data.subscriptions.get(id) else {
         return Err(api(SUBSCRIPTION_EXTENSION_INELIGIBLE));
     };
-    // The same requestIdentifier again is answered, not applied twice.
+    // The same requestIdentifier again is answered, not applied twice (unless the switch is off).
     if let Some(e) = sub
         .extensions
         .iter()
-        .find(|e| e.request_identifier == request_identifier)
+        .find(|e| st.dedupe_extensions && e.request_identifier == request_identifier)
     {
-        return Ok(answer(&id, e));
+        return Ok((answer(id, e), false));
     }
     let latest = data
-        .latest_of(&id)
+        .latest_of(id)
         .ok_or_else(|| api(ORIGINAL_TRANSACTION_ID_NOT_FOUND))?;
     if latest.family_shared {
         return Err(api(FAMILY_SHARED_SUBSCRIPTION_EXTENSION_INELIGIBLE));
     }
-    if sub.status != 1 || latest.revocation.is_some() {
+    // Only an active, paid period: not a revoked one, nor a free trial or other free offer period.
+    let free_offer = latest
+        .offer
+        .as_ref()
+        .is_some_and(|o| o.discount_type == Some("FREE_TRIAL"));
+    if sub.status != 1 || latest.revocation.is_some() || free_offer {
         return Err(api(SUBSCRIPTION_EXTENSION_INELIGIBLE));
     }
     let recent = sub
@@ -155,7 +185,7 @@ pub(crate) async fn extend_renewal_date(
     if recent >= MAX_EXTENSIONS_PER_YEAR {
         return Err(api(SUBSCRIPTION_MAX_EXTENSION));
     }
-    let Some(latest) = data.latest_of_mut(&id) else {
+    let Some(latest) = data.latest_of_mut(id) else {
         return Err(api(ORIGINAL_TRANSACTION_ID_NOT_FOUND));
     };
     let effective = latest.expires_date_ms.unwrap_or(ctx.now_ms) + days * DAY_MS;
@@ -167,11 +197,11 @@ pub(crate) async fn extend_renewal_date(
         effective_date_ms: effective,
         web_order_line_item_id: latest.web_order_line_item_id.clone().unwrap_or_default(),
     };
-    let response = answer(&id, &extension);
-    if let Some(sub) = data.subscriptions.get_mut(&id) {
+    let response = answer(id, &extension);
+    if let Some(sub) = data.subscriptions.get_mut(id) {
         sub.extensions.push(extension);
     }
-    Ok(response)
+    Ok((response, true))
 }
 
 fn is_country_code(s: &str) -> bool {

@@ -348,8 +348,19 @@ async fn consumption_information_is_validated_and_recorded() {
         "/inApps/v2/transactions/consumption/{}",
         seed.active_monthly.transaction_id
     );
+    // A subscription takes no share whatever the preference; a consumable's prorated refund needs 0 < share < 100 %.
+    assert_api_error(put(&t, &subscription, good.clone()).await, 4_000_209).await;
     let prorated = with("refundPreference", json!("GRANT_PRORATED"));
     assert_api_error(put(&t, &subscription, prorated.clone()).await, 4_000_209).await;
+    for share in [json!(0), json!(100_000), Value::Null] {
+        let mut b = prorated.clone();
+        b["consumptionPercentage"] = share.clone();
+        assert_api_error(put(&t, &path, b).await, 4_000_000).await;
+    }
+    assert_eq!(
+        put(&t, &path, prorated.clone()).await.status().as_u16(),
+        202
+    );
     let mut without_percentage = prorated;
     without_percentage
         .as_object_mut()
@@ -465,6 +476,16 @@ async fn extending_a_renewal_date_moves_the_expiry_once_per_request_identifier()
     assert_api_error(
         put(&t, &family, ok(json!(5), json!(1), json!("x"))).await,
         4_030_007,
+    )
+    .await;
+    // Apple extends no subscription in a free trial or other free offer period.
+    let free_trial = format!(
+        "/inApps/v1/subscriptions/extend/{}",
+        seed.free_trial_original_id
+    );
+    assert_api_error(
+        put(&t, &free_trial, ok(json!(5), json!(1), json!("x"))).await,
+        4_030_004,
     )
     .await;
     let renewal = format!(

@@ -515,8 +515,11 @@ pub struct SubscriptionJson {
     pub state: StateJson,
     /// The subscription the request named.
     pub is_requested: bool,
-    /// Apple would consider extending its renewal date: active and not shared through Family Sharing.
+    /// Apple would consider extending its renewal date: active, not shared through Family Sharing, and not in a
+    /// free trial or other free offer period.
     pub extendable: bool,
+    /// Why it can't be extended now, when it is a passing state (a free offer period); null otherwise.
+    pub not_extendable: Option<String>,
     /// Its latest transaction; null when Apple's signed copy failed verification.
     pub last_transaction: Option<TransactionJson>,
     pub renewal_info: Option<RenewalJson>,
@@ -536,6 +539,7 @@ impl From<&SubscriptionItem> for SubscriptionJson {
             state: (&i.state).into(),
             is_requested: i.is_requested,
             extendable: i.extendable,
+            not_extendable: i.not_extendable.clone(),
             last_transaction: i.latest.as_ref().map(TransactionJson::from),
             renewal_info: i.renewal.as_ref().map(RenewalJson::from),
             decoded_transaction: i.decoded_transaction_json.as_deref().map(decoded),
@@ -573,6 +577,23 @@ pub struct SubscriptionsJson {
     pub groups: Vec<GroupJson>,
     /// When Apple could not answer: this subscription's transactions as storedesk's index holds them.
     pub indexed: Vec<TransactionJson>,
+    /// Renewal-date extensions whose outcome is not known (`outcome: "unknown"`): sent, and Apple's answer was lost
+    /// or its server failed. A person sends the same request again from the subscription's page.
+    pub pending_extensions: Vec<PendingExtensionJson>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingExtensionJson {
+    pub original_transaction_id: String,
+    pub request_identifier: String,
+    pub days: i64,
+    pub reason_code: i64,
+    pub outcome: &'static str,
+    /// When it was last sent, in milliseconds since the epoch.
+    pub sent_at: i64,
+    pub attempts: i64,
+    pub message: String,
 }
 
 impl From<&SubscriptionReport> for SubscriptionsJson {
@@ -583,6 +604,20 @@ impl From<&SubscriptionReport> for SubscriptionsJson {
             freshness: (&r.freshness).into(),
             groups: r.groups.iter().map(GroupJson::from).collect(),
             indexed: transactions(&r.indexed),
+            pending_extensions: r
+                .pending_extensions
+                .iter()
+                .map(|p| PendingExtensionJson {
+                    original_transaction_id: p.original_transaction_id.clone(),
+                    request_identifier: p.request_identifier.clone(),
+                    days: p.days,
+                    reason_code: p.reason_code,
+                    outcome: p.outcome,
+                    sent_at: p.sent.ms,
+                    attempts: p.attempts,
+                    message: p.sentence.clone(),
+                })
+                .collect(),
         }
     }
 }

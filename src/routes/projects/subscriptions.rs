@@ -10,6 +10,7 @@ use crate::domain::{Role, TransactionId};
 use crate::error::AppError;
 use crate::present::labels::EXTEND_REASONS;
 use crate::routes::{redirect_with_flash, render, FieldErrors, Layout, ProjectContext};
+use crate::support::subscription::ExtendAttempt;
 use crate::support::subscription::MAX_EXTEND_DAYS;
 use crate::support::{ExtendRequest, SubscriptionReport};
 
@@ -50,6 +51,9 @@ pub struct ExtendForm {
     pub reason: String,
     #[serde(default)]
     pub note: String,
+    /// The request identifier of an extension whose outcome is not known, sent again as it was.
+    #[serde(default)]
+    pub again: String,
 }
 
 async fn build(cx: &ProjectContext, id: &str) -> Result<SubscriptionPage, AppError> {
@@ -102,18 +106,46 @@ pub async fn extend(
         return Err(AppError::NotFound);
     };
     let form = form.into_inner();
-    let request = match ExtendRequest::parse(&form.days, &form.reason, &form.note) {
-        Ok(r) => r,
-        Err(errors) => {
-            let mut page = build(&cx, &id).await?;
-            page.form_for = id.clone();
-            page.form = form;
-            page.errors = FieldErrors(errors);
-            return cx.unprocessable(&page);
-        }
-    };
     let location = crate::urls::subscription(&project.slug, &id);
-    match crate::support::extend_renewal_date(state, project, &user.actor(), &original, &request)
+    let unsettled =
+        crate::support::subscription::unsettled_extension(state, project, &original).await?;
+    let attempt = match (form.again.trim(), unsettled) {
+        // The same request again: its identifier, days and reason as stored, whatever else the form holds.
+        (again, Some(row)) if !again.is_empty() && again == row.request_identifier => {
+            ExtendAttempt::Again(row)
+        }
+        (again, _) if !again.is_empty() => {
+            return Ok(redirect_with_flash(
+                &location,
+                "error",
+                "Nothing was sent: that extension is no longer waiting to be sent again (its outcome is known now, \
+                 see below).",
+            ));
+        }
+        (_, Some(row)) => {
+            return Ok(redirect_with_flash(
+                &location,
+                "error",
+                &format!(
+                    "Nothing was sent: it is not known whether Apple carried out the extension by {} day(s) sent \
+                     earlier. Send that same request again first (Apple applies it only once), or the renewal date \
+                     may be extended twice.",
+                    row.days
+                ),
+            ));
+        }
+        (_, None) => match ExtendRequest::parse(&form.days, &form.reason, &form.note) {
+            Ok(r) => ExtendAttempt::New(r),
+            Err(errors) => {
+                let mut page = build(&cx, &id).await?;
+                page.form_for = id.clone();
+                page.form = form;
+                page.errors = FieldErrors(errors);
+                return cx.unprocessable(&page);
+            }
+        },
+    };
+    match crate::support::extend_renewal_date(state, project, &user.actor(), &original, attempt)
         .await?
     {
         Ok(outcome) => Ok(redirect_with_flash(
@@ -126,6 +158,10 @@ pub async fn extend(
         )),
         // Whether it was extended is not known: the problem's sentence says so, and what to check first.
         Err(problem) if crate::support::subscription::outcome_unknown(&problem) => {
+            Ok(redirect_with_flash(&location, "error", &problem.sentence))
+        }
+        // Another extension is on its way: nothing was sent, and whether the date moves is that one's outcome.
+        Err(problem) if problem.sentence == crate::support::subscription::IN_FLIGHT => {
             Ok(redirect_with_flash(&location, "error", &problem.sentence))
         }
         Err(problem) => Ok(redirect_with_flash(

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::{fetch_page, index_rows_for, page_from_index, HistoryFilters};
+use crate::apple::models::transaction_history_request::Order;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::transactions::AuditNote;
@@ -160,7 +161,12 @@ pub async fn export_csv(
         }
     };
     let mut revision: Option<String> = None;
-    let mut count = 0;
+    // Apple's pages in last-modified order, oldest change first: a transaction Apple changes mid-export moves to
+    // the end of that order, so it comes again on a later page instead of being skipped (newest first, it would
+    // move ahead of the pages already read); its newer state then replaces the row already taken, so it is in the
+    // file once.
+    let mut lines: Vec<Option<String>> = Vec::new();
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut problem = None;
     let mut index_rows = Vec::new();
     let fetched_at = When::at(now, now);
@@ -172,6 +178,7 @@ pub async fn export_csv(
             transaction_id,
             filters,
             revision.as_deref(),
+            Order::Ascending,
         )
         .await?
         {
@@ -182,8 +189,10 @@ pub async fn export_csv(
                 }
                 for t in &page.items {
                     let view = TransactionView::from_decoded(&t.verified.raw, now);
-                    body.push_str(&csv_line(&view, "apple", Some(&fetched_at)));
-                    count += 1;
+                    if let Some(earlier) = at.insert(view.transaction_id.clone(), lines.len()) {
+                        lines[earlier] = None;
+                    }
+                    lines.push(Some(csv_line(&view, "apple", Some(&fetched_at))));
                 }
                 index_rows.extend(rows_of(project.id, "history", &page.items, now));
                 match page.next_revision {
@@ -196,6 +205,10 @@ pub async fn export_csv(
                 break;
             }
         }
+    }
+    let count = at.len();
+    for line in lines.into_iter().flatten() {
+        body.push_str(&line);
     }
     let complete = problem.is_none();
     let detail = format!(

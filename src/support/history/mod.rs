@@ -12,7 +12,8 @@ use super::{
     call_apple, identity, split_verified, verify_transactions, AppleProblem, Freshness,
     SignedTransaction,
 };
-use crate::apple::Environment;
+use crate::apple::models::transaction_history_request::Order;
+use crate::apple::{Environment, HistoryQuery};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::store::Project;
@@ -49,8 +50,12 @@ pub(crate) async fn fetch_page(
     transaction_id: &crate::domain::TransactionId,
     filters: &HistoryFilters,
     revision: Option<&str>,
+    sort: Order,
 ) -> Result<Result<ApplePage, AppleProblem>, AppError> {
-    let query = filters.to_query(revision);
+    let query = HistoryQuery {
+        sort: Some(sort),
+        ..filters.to_query(revision)
+    };
     let answer = call_apple(state, project, |creds| {
         let query = &query;
         async move {

@@ -24,7 +24,8 @@ use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, Stored
 use crate::store::{Actor, Project};
 
 pub use extend::{
-    extend_renewal_date, outcome_unknown, ExtendOutcome, ExtendRequest, MAX_EXTEND_DAYS,
+    extend_renewal_date, outcome_unknown, unsettled_extension, ExtendAttempt, ExtendOutcome,
+    ExtendRequest, PendingExtension, IN_FLIGHT, MAX_EXTEND_DAYS,
 };
 pub use state::StateView;
 
@@ -47,8 +48,11 @@ pub struct SubscriptionItem {
     pub problem: Option<AppleProblem>,
     /// The subscription the page was opened for.
     pub is_requested: bool,
-    /// Apple would consider extending it: active and not shared through Family Sharing.
+    /// Apple would consider extending it: active, not shared through Family Sharing, and not in a free trial or
+    /// other free offer period.
     pub extendable: bool,
+    /// Why it can't be extended now, when that is a passing state the page should explain (a free offer period).
+    pub not_extendable: Option<String>,
     pub timeline: Option<Timeline>,
 }
 
@@ -70,6 +74,17 @@ pub struct SubscriptionReport {
     pub indexed_timeline: Option<Timeline>,
     /// Set when nothing was found: the sentence saying so.
     pub not_found: Option<String>,
+    /// Renewal-date extensions of these subscriptions whose outcome is not known (sent; Apple's answer lost,
+    /// or its server failed): a person sends the same request again before asking for another.
+    pub pending_extensions: Vec<PendingExtension>,
+}
+
+impl SubscriptionReport {
+    pub fn pending_for(&self, original_transaction_id: &str) -> Option<&PendingExtension> {
+        self.pending_extensions
+            .iter()
+            .find(|p| p.original_transaction_id == original_transaction_id)
+    }
 }
 
 fn pretty(v: &Value) -> String {
@@ -231,8 +246,21 @@ pub(crate) fn groups_of(
                 .clone()
                 .or_else(|| latest.as_ref().map(|t| t.original_transaction_id.clone()))
                 .unwrap_or_default();
-            let extendable =
-                item.raw_status == 1 && latest.as_ref().is_some_and(|t| !t.family_shared);
+            // Apple refuses an extension during a free trial or another free offer period (4030004).
+            let free_offer = latest.as_ref().filter(|t| t.is_free_trial);
+            let extendable = item.raw_status == 1
+                && latest.as_ref().is_some_and(|t| !t.family_shared)
+                && free_offer.is_none();
+            let not_extendable = free_offer.filter(|_| item.raw_status == 1).map(|t| {
+                format!(
+                    "Apple does not extend a subscription during a free trial or another free offer period{}: \
+                     extend it once a paid period has begun.",
+                    t.expires_date
+                        .as_ref()
+                        .map(|e| format!(" (this one ends {})", e.utc))
+                        .unwrap_or_default()
+                )
+            });
             let is_requested = requested
                 .iter()
                 .any(|r| *r == original || latest.as_ref().is_some_and(|t| t.transaction_id == *r));
@@ -256,6 +284,7 @@ pub(crate) fn groups_of(
                 decoded_renewal_json,
                 problem,
                 extendable,
+                not_extendable,
                 timeline: None,
             });
         }
@@ -322,6 +351,7 @@ pub(crate) fn groups_from_index(
             },
             state: state::from_index(&t, now),
             extendable: false,
+            not_extendable: None,
             latest: Some(t),
             renewal: None,
             decoded_transaction_json: None,
@@ -349,6 +379,32 @@ pub async fn subscription_status(
     actor: &Actor,
     original_transaction_id: &str,
 ) -> Result<SubscriptionReport, AppError> {
+    let mut report = status_report(state, project, actor, original_transaction_id).await?;
+    let mut ids: Vec<String> = report
+        .groups
+        .iter()
+        .flat_map(|g| g.items.iter().map(|i| i.original_transaction_id.clone()))
+        .collect();
+    ids.push(report.original_transaction_id.clone());
+    ids.sort();
+    ids.dedup();
+    let now = crate::clock::now_ms();
+    for id in ids {
+        if let Some(row) = state.store.unsettled_extension(project.id, &id).await? {
+            report
+                .pending_extensions
+                .push(PendingExtension::of(&row, now));
+        }
+    }
+    Ok(report)
+}
+
+async fn status_report(
+    state: &AppState,
+    project: &Project,
+    actor: &Actor,
+    original_transaction_id: &str,
+) -> Result<SubscriptionReport, AppError> {
     let now = crate::clock::now_ms();
     let id = original_transaction_id.trim();
     let Ok(requested) = TransactionId::parse(id) else {
@@ -362,6 +418,7 @@ pub async fn subscription_status(
             not_found: Some(format!(
                 "“{quoted}” is not an original transaction id: those are digits only, such as 2000000442013708."
             )),
+            pending_extensions: Vec::new(),
         });
     };
     let requested = &requested;
@@ -443,6 +500,7 @@ pub async fn subscription_status(
         indexed: Vec::new(),
         indexed_timeline: None,
         not_found,
+        pending_extensions: Vec::new(),
     })
 }
 
@@ -505,5 +563,6 @@ async fn from_index(
         indexed,
         groups: Vec::new(),
         not_found,
+        pending_extensions: Vec::new(),
     })
 }

@@ -773,3 +773,76 @@ mod logs {
         assert!(!written.contains(&token), "the token is in the log");
     }
 }
+
+with_ready!(
+    rescind_consents_app_transaction_is_verified_and_shown,
+    |r| {
+        let url = webhook_url(&r).await;
+        let id = r.sim.seed().active_monthly.transaction_id;
+        let jws = r
+            .sim
+            .sign_notification(
+                SimEnvironment::Production,
+                NotificationSpec::new("RESCIND_CONSENT").transaction(&id),
+            )
+            .unwrap();
+        let p = payload_of(&jws);
+        let nested = p["appData"]["signedAppTransactionInfo"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let app_tx = payload_of(&nested);
+        let app_transaction_id = app_tx["appTransactionId"].as_str().unwrap().to_owned();
+
+        // The app transaction changed inside a correctly signed notification: refused, nothing stored.
+        let mut forged = p.clone();
+        let mut changed = app_tx.clone();
+        changed["appTransactionId"] = json!("704289572311");
+        forged["appData"]["signedAppTransactionInfo"] = json!(with_payload(&nested, &changed));
+        assert_eq!(
+            deliver(&url, body(&r.sim.sign_json(&forged))).await,
+            (400, error("verification_failure", SIGNATURE))
+        );
+        // Another app's app transaction, correctly signed: refused too.
+        let mut other = p.clone();
+        let mut foreign = app_tx.clone();
+        foreign["bundleId"] = json!("com.other.app");
+        other["appData"]["signedAppTransactionInfo"] = json!(r.sim.sign_json(&foreign));
+        let (status, answer) = deliver(&url, body(&r.sim.sign_json(&other))).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(
+            answer["error"]["code"], "invalid_app_identifier",
+            "{answer}"
+        );
+        assert_eq!(count(&r).await, 0);
+
+        // Apple's own: stored, and its app transaction shown on the notification's page.
+        assert_eq!(deliver(&url, body(&jws)).await.0, 200);
+        let uuid = p["notificationUUID"].as_str().unwrap();
+        let row = r
+            .app
+            .store
+            .notification_by_uuid(r.project.id, uuid)
+            .await
+            .unwrap()
+            .expect("stored");
+        let page = r
+            .admin
+            .get_text(&format!("/projects/demo/notifications/{}", row.id))
+            .await;
+        assert!(
+            page.contains("App transaction (signature verified)"),
+            "{page}"
+        );
+        assert!(page.contains(&app_transaction_id), "{page}");
+        // Stored decoded, without its JWS (the verbatim original is the signed payload).
+        let stored: Value = serde_json::from_str(&row.payload).unwrap();
+        assert_eq!(
+            stored["appTransaction"]["appTransactionId"],
+            app_transaction_id.as_str()
+        );
+        assert!(stored["notification"]["appData"]
+            .get("signedAppTransactionInfo")
+            .is_none());
+    }
+);

@@ -360,7 +360,7 @@ silent_test!(
         // The page itself asks Apple again (still silent), so it too comes back within the bound.
         let page = lead.get_text(&url).await;
         assert!(
-        page.contains(&esc("Apple did not answer within 2 seconds. So it is not known whether the renewal date was extended: open the subscription again and check its renewal date before you try again, or it may be extended twice.")),
+        page.contains(&esc("Apple did not answer within 2 seconds. So it is not known whether Apple extended the renewal date. Send the same request again from the subscription's page: Apple applies one request only once, so it cannot be extended twice.")),
         "{page}"
     );
         let audit = r.app.store.list_audit(&Default::default()).await.unwrap();

@@ -256,12 +256,15 @@ support_test!(
         assert_redirect_to(&response, &url(id));
         let after = r.admin.get_text(&url(id)).await;
         assert!(
-        after.contains(&html(
-            "So it is not known whether the renewal date was extended: open the subscription again and check its \
-             renewal date before you try again, or it may be extended twice."
-        )),
-        "{after}"
-    );
+            after.contains(&html(
+                "So it is not known whether Apple extended the renewal date. Send the same request again from the \
+                 subscription's page: Apple applies one request only once, so it cannot be extended twice."
+            )),
+            "{after}"
+        );
+        assert!(after.contains(
+            "<span class=\"badge badge-warn\">outcome unknown</span> Extension by 5 day(s)"
+        ));
         let audit = lookups(&r.app).await;
         assert!(audit
             .iter()
@@ -339,3 +342,251 @@ support_test!(an_id_that_is_not_digits_gets_a_clear_404, |r| {
     );
     assert_eq!(r.sim.request_count(), 0);
 });
+
+/// The extension whose answer Apple's server failed after applying it: sent once, shown as "outcome unknown" on
+/// the page and in the JSON API, and sent again by a person under the same request identifier.
+async fn extension_sent_again_after_a_5xx(r: &crate::helpers::Ready) -> Vec<serde_json::Value> {
+    let seed = r.sim.seed();
+    let id = &seed.active_monthly.original_transaction_id;
+    let action = format!("{}/extend", url(id));
+    let csrf = crate::helpers::csrf_from(&r.admin.get_text(&url(id)).await);
+    // Apple moves the date, then its server fails: 500 with 5000000.
+    r.sim
+        .inject_fault(storedesk::apple_sim::Fault::AppliedThenError {
+            code: 5_000_000,
+            count: 1,
+        });
+
+    let response = extend_with(r, &csrf, &action).await;
+
+    assert_redirect_to(&response, &url(id));
+    let sent = r.sim.extension_requests();
+    assert_eq!(sent.len(), 1, "never retried by itself: {sent:?}");
+    assert_eq!(sent[0]["applied"], true);
+    let request_id = sent[0]["requestIdentifier"].as_str().unwrap().to_owned();
+    let page = r.admin.get_text(&url(id)).await;
+    assert!(
+        page.contains(&html(
+            "Apple's server had an error (Production). So it is not known whether Apple extended the renewal date. \
+             Send the same request again from the subscription's page: Apple applies one request only once, so it \
+             cannot be extended twice."
+        )),
+        "{page}"
+    );
+    assert!(!page.contains("The renewal date was not extended."));
+    assert!(page
+        .contains("<span class=\"badge badge-warn\">outcome unknown</span> Extension by 5 day(s)"));
+    assert!(page.contains(&format!(
+        "<input type=\"hidden\" name=\"again\" value=\"{request_id}\">"
+    )));
+    assert!(page.contains("Send the same request again</button>"));
+    assert!(
+        !page.contains(&format!("id=\"extend-{id}\"")),
+        "no form for a second extension meanwhile"
+    );
+    let audit = lookups(&r.app).await;
+    assert!(audit
+        .iter()
+        .any(|(a, t, d)| a == "subscription.extend_unknown" && t == id && d.contains(&request_id)));
+    assert!(!audit
+        .iter()
+        .any(|(a, _, _)| a == "subscription.extend_refused"));
+
+    // The JSON API says so too.
+    let token = crate::admin::api_tokens::make_token(&r.admin, "demo", "read", "backend").await;
+    let json: serde_json::Value = crate::admin::api_tokens::api_get(
+        &r.app,
+        &format!("/api/v1/projects/demo/subscriptions/{id}"),
+        Some(&token),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let pending = &json["pendingExtensions"];
+    assert_eq!(pending.as_array().map(Vec::len), Some(1), "{json}");
+    assert_eq!(pending[0]["outcome"], "unknown");
+    assert_eq!(pending[0]["requestIdentifier"], request_id.as_str());
+    assert_eq!(pending[0]["days"], 5);
+
+    // Another extension is refused until this one is settled: nothing goes to Apple.
+    let refused = extend_with(r, &csrf, &action).await;
+    assert_redirect_to(&refused, &url(id));
+    let page = r.admin.get_text(&url(id)).await;
+    assert!(page.contains(&html(
+        "Nothing was sent: it is not known whether Apple carried out the extension by 5 day(s) sent earlier. Send \
+         that same request again first (Apple applies it only once), or the renewal date may be extended twice."
+    )));
+    assert_eq!(r.sim.extension_requests().len(), 1);
+
+    // A person sends the same request again: the same identifier, days and reason.
+    let again = r
+        .admin
+        .client
+        .post(r.admin.url(&action))
+        .form(&[
+            ("again", request_id.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&again, &url(id));
+    let page = r.admin.get_text(&url(id)).await;
+    assert!(
+        page.contains("Apple extended the renewal date by 5 day(s) to "),
+        "{page}"
+    );
+    assert!(!page.contains("outcome unknown"));
+    let sent = r.sim.extension_requests();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["requestIdentifier"], request_id.as_str());
+    assert_eq!(sent[1]["extendByDays"], 5);
+    let audit = lookups(&r.app).await;
+    assert!(audit.iter().any(|(a, t, d)| a == "subscription.extend"
+        && t == id
+        && d.contains(&format!("request {request_id}, sent again (attempt 2)"))));
+
+    // Settled: the same identifier is not sent a third time.
+    let stale = r
+        .admin
+        .client
+        .post(r.admin.url(&action))
+        .form(&[
+            ("again", request_id.as_str()),
+            ("csrf_token", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&stale, &url(id));
+    assert!(r.admin.get_text(&url(id)).await.contains(&html(
+        "Nothing was sent: that extension is no longer waiting to be sent again (its outcome is known now, see below)."
+    )));
+    assert_eq!(r.sim.extension_requests().len(), 2);
+    sent
+}
+
+support_test!(
+    an_extension_whose_5xx_hides_that_apple_applied_it_is_sent_again_with_the_same_id,
+    |r| {
+        let sent = extension_sent_again_after_a_5xx(&r).await;
+        // Apple de-duplicates the identifier: the date moved once.
+        assert_eq!(sent[1]["applied"], false);
+    }
+);
+
+crate::on_both_backends!(
+    without_apples_deduplication_the_same_request_again_would_extend_twice,
+    |backend| crate::helpers::ready(
+        backend,
+        storedesk::apple_sim::SimConfig {
+            dedupe_extension_requests: false,
+            ..Default::default()
+        }
+    ),
+    r => {
+        let sent = extension_sent_again_after_a_5xx(&r).await;
+        // The simulator with its de-duplication off applies it again: storedesk's safety is Apple's rule that one
+        // identifier is applied once, which is why it sends the same one.
+        assert_eq!(sent[1]["applied"], true);
+    }
+);
+
+support_test!(
+    a_subscription_in_a_free_trial_is_not_offered_an_extension_and_apple_would_refuse_it,
+    |r| {
+        let seed = r.sim.seed();
+        let id = &seed.free_trial_original_id;
+        let page = r.admin.get_text(&url(id)).await;
+        assert!(page.contains(">free trial</span>"), "{page}");
+        assert!(
+            !page.contains(&format!("id=\"extend-{id}\"")),
+            "no extension form: {page}"
+        );
+        assert!(page.contains(&format!("<p class=\"muted\" id=\"not-extendable-{id}\">{}", html(
+            "Apple does not extend a subscription during a free trial or another free offer period (this one ends "
+        ))), "{page}");
+        assert!(page.contains(&html("): extend it once a paid period has begun.")));
+        // The JSON API says the same.
+        let token = crate::admin::api_tokens::make_token(&r.admin, "demo", "read", "backend").await;
+        let json: serde_json::Value = crate::admin::api_tokens::api_get(
+            &r.app,
+            &format!("/api/v1/projects/demo/subscriptions/{id}"),
+            Some(&token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        let item = &json["groups"][0]["subscriptions"][0];
+        assert_eq!(item["originalTransactionId"], id.as_str(), "{json}");
+        assert_eq!(item["extendable"], false);
+        assert!(item["notExtendable"].as_str().is_some_and(
+            |s| s.starts_with("Apple does not extend a subscription during a free trial")
+        ));
+        // Posted anyway, Apple refuses it (4030004) and nothing moves.
+        let response = r
+            .admin
+            .post_form(
+                &url(id),
+                &format!("{}/extend", url(id)),
+                &[("days", "5"), ("reason", "1"), ("note", "goodwill")],
+            )
+            .await;
+        assert_redirect_to(&response, &url(id));
+        let after = r.admin.get_text(&url(id)).await;
+        assert!(after.contains(&html(
+            "The renewal date was not extended. Apple refused the request: the subscription is not eligible for a \
+             renewal date extension (Apple extends only an active, paid subscription: not one that expired, or one in \
+             a free trial or other free offer period)."
+        )), "{after}");
+        let sent = r.sim.extension_requests();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0]["applied"], false);
+    }
+);
+
+crate::both_backends!(
+    one_extension_of_a_subscription_at_a_time_is_stored_unsettled,
+    |app| {
+        use storedesk::store::renewal_extensions::{NewExtension, EXTENDED};
+        let project = crate::helpers::store_project(&app.store, "one-at-a-time").await;
+        let new = |request_identifier: &'static str| NewExtension {
+            project_id: project,
+            original_transaction_id: "2000000874151961",
+            request_identifier,
+            days: 5,
+            reason_code: 1,
+            note: "goodwill",
+            requested_by: "lead@example.com",
+        };
+        let first = app
+            .store
+            .insert_extension(&new("a"))
+            .await
+            .unwrap()
+            .expect("the first is stored");
+        // A second one while the first is on its way (or unknown) is refused by the database itself.
+        assert_eq!(app.store.insert_extension(&new("b")).await.unwrap(), None);
+        assert_eq!(
+            app.store
+                .unsettled_extension(project, "2000000874151961")
+                .await
+                .unwrap()
+                .map(|r| r.request_identifier),
+            Some("a".to_owned())
+        );
+        // Settled, the next may be sent.
+        app.store
+            .settle_extension(first.id, EXTENDED, "extended")
+            .await
+            .unwrap();
+        assert!(app
+            .store
+            .insert_extension(&new("c"))
+            .await
+            .unwrap()
+            .is_some());
+    }
+);

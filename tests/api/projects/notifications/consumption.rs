@@ -247,6 +247,7 @@ with_ready!(each_invalid_field_is_refused_with_its_sentence, |r| {
             "refund",
             c::REFUND_PREFERENCE_UNKNOWN,
         ),
+        // Apple computes a subscription's share itself and refuses any sent, whatever the preference.
         (
             subscription,
             with(&[
@@ -254,7 +255,57 @@ with_ready!(each_invalid_field_is_refused_with_its_sentence, |r| {
                 ("consumption_percentage", "10"),
             ]),
             "percentage",
-            c::PERCENTAGE_PRORATED_SUBSCRIPTION,
+            c::PERCENTAGE_AUTO_RENEWABLE,
+        ),
+        (
+            subscription,
+            VALID.to_vec(),
+            "percentage",
+            c::PERCENTAGE_AUTO_RENEWABLE,
+        ),
+        (
+            subscription,
+            with(&[("consumption_percentage", "0"), ("refund_preference", "")]),
+            "percentage",
+            c::PERCENTAGE_AUTO_RENEWABLE,
+        ),
+        // Anything else refunded in part needs a share strictly between 0 and 100 %.
+        (
+            consumable,
+            with(&[
+                ("refund_preference", "GRANT_PRORATED"),
+                ("consumption_percentage", ""),
+            ]),
+            "percentage",
+            c::PERCENTAGE_PRORATED_RANGE,
+        ),
+        (
+            consumable,
+            with(&[
+                ("refund_preference", "GRANT_PRORATED"),
+                ("consumption_percentage", "0"),
+            ]),
+            "percentage",
+            c::PERCENTAGE_PRORATED_RANGE,
+        ),
+        (
+            consumable,
+            with(&[
+                ("refund_preference", "GRANT_PRORATED"),
+                ("consumption_percentage", "100"),
+            ]),
+            "percentage",
+            c::PERCENTAGE_PRORATED_RANGE,
+        ),
+        (
+            consumable,
+            with(&[
+                ("refund_preference", "GRANT_PRORATED"),
+                ("delivery_status", "UNDELIVERED_QUALITY_ISSUE"),
+                ("consumption_percentage", "0"),
+            ]),
+            "refund",
+            c::PRORATED_UNDELIVERED,
         ),
     ];
     let support = r.app.session(Role::Support).await;
@@ -282,7 +333,7 @@ with_ready!(each_invalid_field_is_refused_with_its_sentence, |r| {
             esc(percentage)
         )));
     }
-    // The same prorated preference is fine without a share, and for a consumable with one.
+    // A subscription's prorated refund is fine without a share, and a consumable's with one between 0 and 100 %.
     assert!(r.sim.consumption_submissions().is_empty());
     assert_eq!(
         r.app
@@ -304,6 +355,29 @@ with_ready!(each_invalid_field_is_refused_with_its_sentence, |r| {
         .await;
     assert_eq!(ok.status().as_u16(), 303);
     assert_eq!(r.sim.consumption_submissions().len(), 1);
+    let ok = support
+        .post_form(
+            QUEUE,
+            &action(consumable),
+            &with(&[
+                ("refund_preference", "GRANT_PRORATED"),
+                ("consumption_percentage", "99.999"),
+            ]),
+        )
+        .await;
+    assert_eq!(ok.status().as_u16(), 303);
+    let sent = r.sim.consumption_submissions();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["body"]["consumptionPercentage"], 99_999);
+    assert!(r.sim.consumption_submissions()[0]["body"]
+        .get("consumptionPercentage")
+        .is_none());
+    // Both were accepted by Apple: nothing refused is on the page.
+    let html = support.get_text(QUEUE).await;
+    assert!(!html.contains("<span class=\"badge badge-bad\">refused</span>"));
+    // Each form says what its transaction's share may be.
+    assert!(html.contains(&format!("<p class=\"help\" id=\"c{subscription}-percentage-help\">Leave it empty: for an auto-renewable subscription Apple computes the share from the time used, and refuses one sent.</p>")));
+    assert!(html.contains(&format!("<p class=\"help\" id=\"c{consumable}-percentage-help\">Optional: 0 to 100, up to three decimals; 0 when it was not delivered. Needed for a prorated refund: more than 0 and less than 100.</p>")));
 });
 
 with_ready!(apples_refusal_is_recorded_and_shown_as_a_sentence, |r| {
@@ -317,7 +391,11 @@ with_ready!(apples_refusal_is_recorded_and_shown_as_a_sentence, |r| {
         spec("CONSUMPTION_REQUEST", &seed.family_shared_transaction_id),
     )
     .await;
-    let response = r.admin.post_form(QUEUE, &action(id), VALID).await;
+    // A family-shared subscription: no share, as Apple wants for subscriptions.
+    let response = r
+        .admin
+        .post_form(QUEUE, &action(id), &with(&[("consumption_percentage", "")]))
+        .await;
     crate::helpers::assert_redirect_to(&response, &format!("{QUEUE}#request-{id}"));
     let html = r.admin.get_text(QUEUE).await;
     let sentence = format!(

@@ -348,3 +348,45 @@ support_test!(the_csv_holds_codes_for_refunds_not_sentences, |r| {
         .await;
     assert!(body.contains(",family_revoke,"), "{body}");
 });
+
+support_test!(
+    a_transaction_apple_changes_mid_export_is_neither_skipped_nor_doubled,
+    |r| {
+        let seed = r.sim.seed();
+        let alice = &seed.long_history_original_id;
+        // The export asks Apple for the transaction, then for the pages of history. Just before the second page,
+        // Apple changes Alice's first transaction (the oldest change of her 30, so on the first page of a
+        // last-modified order, and on the last page newest first).
+        r.sim
+            .inject_fault(storedesk::apple_sim::Fault::Normal { count: 2 });
+        r.sim.inject_fault(storedesk::apple_sim::Fault::Touch {
+            transaction_id: alice.clone(),
+            count: 1,
+        });
+
+        let body = r
+            .admin
+            .get_text(&format!("/projects/demo/transactions/{alice}/history.csv"))
+            .await;
+
+        let rows: Vec<&str> = body
+            .split("\r\n")
+            .filter(|l| !l.is_empty())
+            .skip(1)
+            .collect();
+        let ids: std::collections::HashSet<&str> = rows
+            .iter()
+            .map(|l| l.split(',').next().unwrap_or_default())
+            .collect();
+        assert_eq!(rows.len(), seed.long_history_transaction_count, "{body}");
+        assert_eq!(ids.len(), rows.len(), "each transaction once: {body}");
+        assert!(ids.contains(alice.as_str()), "the changed one is there");
+        let audit = lookups(&r.app).await;
+        assert!(audit.iter().any(|(a, t, d)| a == "lookup.export"
+            && t == alice
+            && d.starts_with(&format!(
+                "{} transaction(s) from Apple",
+                seed.long_history_transaction_count
+            ))));
+    }
+);
