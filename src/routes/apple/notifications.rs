@@ -163,6 +163,29 @@ fn unusual_body(body: &[u8], signed_payload: &str) -> Option<String> {
     (!same).then(|| String::from_utf8_lossy(body).into_owned())
 }
 
+/// What the webhook takes from a body: the notification's JWS and, when the body is not in Apple's usual form,
+/// the body itself for forwarding.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WebhookBody {
+    pub signed_payload: String,
+    pub raw_body: Option<String>,
+}
+
+/// The webhook body parser's entry point: `{"signedPayload": "<JWS>"}` with a non-empty JWS, else `None` (the
+/// route answers 400 malformed_body). Everything the route does with the body before verifying is here; the
+/// fuzz harness in tests/fuzz calls it with arbitrary bytes and then `notifications::prepare`, as the route does.
+pub fn parse_body(body: &[u8]) -> Option<WebhookBody> {
+    let signed_payload = match serde_json::from_slice::<Body>(body) {
+        Ok(b) if !b.signed_payload.trim().is_empty() => b.signed_payload,
+        _ => return None,
+    };
+    let raw_body = unusual_body(body, &signed_payload);
+    Some(WebhookBody {
+        signed_payload,
+        raw_body,
+    })
+}
+
 /// Tokens are 32 random bytes in unpadded base64url; anything else is answered without asking the database.
 fn plausible_token(token: &str) -> bool {
     token.len() == 43
@@ -238,11 +261,13 @@ pub async fn receive(
         Ok(b) => b,
         Err(outcome) => return outcome.respond(&state, Some(&project.slug)),
     };
-    let signed_payload = match serde_json::from_slice::<Body>(&body) {
-        Ok(b) if !b.signed_payload.trim().is_empty() => b.signed_payload,
-        _ => return Outcome::Malformed.respond(&state, Some(&project.slug)),
+    let Some(WebhookBody {
+        signed_payload,
+        raw_body,
+    }) = parse_body(&body)
+    else {
+        return Outcome::Malformed.respond(&state, Some(&project.slug));
     };
-    let raw_body = unusual_body(&body, &signed_payload);
     drop(body);
 
     let slug = project.slug.clone();

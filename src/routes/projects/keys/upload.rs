@@ -74,7 +74,10 @@ impl FromRequest for RawKeyForm {
     }
 }
 
-async fn read_form(mut payload: Multipart) -> Result<RawKeyForm, AppError> {
+/// The multipart parser's entry point: reads the form's parts from `payload` within the limits above. The extractor
+/// calls it on the request's body (and then checks the CSRF token); the fuzz harness in tests/fuzz calls it on
+/// a `Multipart::new(headers, stream)` of arbitrary bytes.
+pub async fn read_form(mut payload: Multipart) -> Result<RawKeyForm, AppError> {
     let mut form = RawKeyForm::default();
     let mut parts = 0;
     let mut total = 0usize;
