@@ -1047,6 +1047,32 @@ both_backends!(
     }
 );
 
+// Found by fuzzing (docs/fuzzing.md): a boundary shorter than 4 characters and a short line before the first
+// boundary made actix-multipart panic, and the request was dropped without an answer.
+both_backends!(
+    a_form_with_a_boundary_of_three_characters_is_refused,
+    |app| {
+        let (admin, pid) = admin_with_project(&app).await;
+        let response = admin
+        .client
+        .post(admin.url(SAVE))
+        .header("content-type", "multipart/form-data; boundary=abc")
+        .body("--\n--abc\r\nContent-Disposition: form-data; name=\"key_id\"\r\n\r\nX\r\n--abc--\r\n")
+        .send()
+        .await
+        .expect("an answer, not a dropped connection");
+        assert_eq!(response.status().as_u16(), 400);
+        let body = unescape(&response.text().await.unwrap());
+        assert!(
+            body.contains(
+                "The upload could not be read. Choose the file again and resend the form."
+            ),
+            "{body}"
+        );
+        assert_nothing_stored(&app, pid).await;
+    }
+);
+
 both_backends!(a_key_form_without_the_csrf_token_is_refused, |app| {
     let (admin, pid) = admin_with_project(&app).await;
     let key = TestKey::generate();
