@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use storedesk::apple_sim::{spawn, NotificationSpec, SimConfig, SimEnvironment};
 use storedesk::domain::ApplePrivateKey;
 use storedesk_fuzz::harness::jws::{APP_APPLE_ID, BUNDLE_ID};
-use storedesk_fuzz::harness::pki::{pki, sign_payload};
+use storedesk_fuzz::harness::pki::{pem_der, pki, sign_payload};
 
 const FIXTURES: &str = "../fixtures";
 
@@ -238,12 +238,9 @@ fn jws_seeds(simulator: &[String]) {
         ),
     );
     let pem = |name: &str| {
-        let text = String::from_utf8_lossy(&fixture(&format!("apple/java-test-pki/{name}.pem")))
-            .into_owned();
-        let body: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
-        base64::engine::general_purpose::STANDARD
-            .decode(body)
-            .unwrap_or_default()
+        pem_der(&String::from_utf8_lossy(&fixture(&format!(
+            "apple/java-test-pki/{name}.pem"
+        ))))
     };
     c.put(
         "chain-leaf-without-oid",

@@ -5,7 +5,6 @@
 //! tried as a network delivers them.
 use std::sync::OnceLock;
 
-use actix_multipart::Multipart;
 use actix_web::error::PayloadError;
 use actix_web::http::header::{HeaderMap, HeaderValue, CONTENT_TYPE};
 use actix_web::web::Bytes;
@@ -41,8 +40,8 @@ pub fn run(data: &[u8]) {
         .chunks(chunk)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
-    let multipart = Multipart::new(&headers, futures_util::stream::iter(chunks));
-    match runtime().block_on(read_form(multipart)) {
+    let body = futures_util::stream::iter(chunks);
+    match runtime().block_on(read_form(&headers, body)) {
         Ok(form) => {
             // 1 KiB of text at most per field, which lossy UTF-8 may grow to three times that.
             for text in [&form.csrf_token, &form.key_id, &form.issuer_id] {
