@@ -28,7 +28,7 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
     files
 }
 
-fn harness_of(target: &str) -> fn(&[u8]) {
+fn harness_of(target: &str) -> harness::Harness {
     harness::TARGETS
         .iter()
         .find(|(name, _)| *name == target)

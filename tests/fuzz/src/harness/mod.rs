@@ -9,8 +9,11 @@ pub mod p8;
 pub mod pki;
 pub mod webhook;
 
+/// A target's body.
+pub type Harness = fn(&[u8]);
+
 /// Every target, by the name its binary, corpus folder and run.sh use.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Harness); 4] = [
     ("p8", p8::run),
     ("jws", jws::run),
     ("webhook", webhook::run),
