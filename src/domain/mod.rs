@@ -2,6 +2,7 @@
 mod api_scope;
 mod app_apple_id;
 mod bundle_id;
+mod der_lengths;
 mod email;
 mod environment;
 mod issuer_id;
@@ -17,6 +18,7 @@ mod transaction_id;
 pub use api_scope::{ApiScope, ApiScopeError};
 pub use app_apple_id::{AppAppleId, AppAppleIdError, APP_APPLE_ID_MAX_DIGITS};
 pub use bundle_id::{BundleId, BundleIdError, BUNDLE_ID_MAX_LEN};
+pub use der_lengths::der_lengths_fit;
 pub use email::{Email, EmailError, EMAIL_MAX_LEN};
 pub use environment::{Environment, EnvironmentError};
 pub use issuer_id::{IssuerId, IssuerIdError};

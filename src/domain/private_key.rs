@@ -470,7 +470,10 @@ fn without_armor(text: &str) -> PrivateKeyError {
 
 /// Labels lie sometimes (a tool writing `PRIVATE KEY` around anything); name what the DER really holds.
 fn identify_other_der(der: &[u8]) -> PrivateKeyError {
-    if pkcs8::EncryptedPrivateKeyInfo::from_der(der).is_ok() {
+    // The certificate decoder allocates what a length says before it reads (see `der_lengths`).
+    if !crate::domain::der_lengths_fit(der) {
+        E::Malformed
+    } else if pkcs8::EncryptedPrivateKeyInfo::from_der(der).is_ok() {
         E::Encrypted
     } else if x509_cert::Certificate::from_der(der).is_ok() {
         E::Certificate

@@ -18,6 +18,7 @@ mod deploy;
 mod faults;
 mod first_run;
 mod forwarding;
+mod fuzz_corpus;
 mod health;
 mod housekeeping;
 mod index_store;

@@ -93,6 +93,10 @@ struct ParsedCert<'a> {
 impl<'a> ParsedCert<'a> {
     fn parse(der: &'a [u8], which: &'static str) -> Result<ParsedCert<'a>, VerifyError> {
         let bad = |reason: String| VerifyError::BadCertificate { which, reason };
+        // Before the decoder, which allocates what a length says before it reads (see `der_lengths`).
+        if !crate::domain::der_lengths_fit(der) {
+            return Err(bad("not DER X.509: a length runs past the end".into()));
+        }
         let cert = Certificate::from_der(der).map_err(|e| bad(format!("not DER X.509: {e}")))?;
         let tbs = tbs_bytes(der).map_err(|e| bad(format!("not DER X.509: {e}")))?;
         Ok(ParsedCert { cert, tbs })

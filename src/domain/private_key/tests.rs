@@ -10,6 +10,9 @@ const OPENSSL_NO_INNER_PARAMS: &[u8] =
     include_bytes!("../../../tests/fixtures/keys/p256-pkcs8-no-inner-params.p8");
 const RSA_PKCS8: &[u8] = include_bytes!("../../../tests/fixtures/keys/rsa2048-pkcs8.pem");
 const RSA_PKCS1: &[u8] = include_bytes!("../../../tests/fixtures/keys/rsa2048-pkcs1.pem");
+/// Found by fuzzing: a field inside declares 33,575,096 bytes in a 184-byte document.
+const DER_LENGTH_OVERRUN: &[u8] =
+    include_bytes!("../../../tests/fixtures/keys/der-length-overrun.der");
 
 /// `openssl pkey -in apple-testSigningKey.p8 -pubout -outform DER | sha256sum`
 const APPLE_TEST_KEY_FINGERPRINT: &str =
@@ -595,5 +598,24 @@ fn an_upload_is_checked_for_content_then_name() {
     assert_eq!(
         parse_upload("SubscriptionKey_ABCDE12345.p8", b"", &id).unwrap_err(),
         E::Empty
+    );
+}
+
+#[test]
+fn der_whose_lengths_run_past_the_end_is_damaged_and_never_decoded() {
+    // The certificate decoder would allocate the 33 MB the field claims before reading it; the length check
+    // refuses the document first.
+    assert!(!crate::domain::der_lengths_fit(DER_LENGTH_OVERRUN));
+    assert_eq!(
+        ApplePrivateKey::from_pkcs8_der(DER_LENGTH_OVERRUN).map(|_| ()),
+        Err(PrivateKeyError::Malformed)
+    );
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(DER_LENGTH_OVERRUN)
+    );
+    assert_eq!(
+        ApplePrivateKey::parse(pem.as_bytes()).map(|_| ()),
+        Err(PrivateKeyError::Malformed)
     );
 }

@@ -150,17 +150,44 @@ fn rejection_code(e: &IngestError) -> &'static str {
 }
 
 /// Apple's body, kept for forwarding only when it is not exactly Apple's usual form (which forwarding rebuilds
-/// from the stored JWS): a body with other fields, spaces or escapes is forwarded as it came. A body that is not
-/// UTF-8 was refused by the JSON parser already.
-fn unusual_body(body: &[u8], signed_payload: &str) -> Option<String> {
+/// from the stored JWS): a body with other fields, spaces or escapes is forwarded as it came. `body` is UTF-8:
+/// [`parse_body`] refused it otherwise.
+fn unusual_body(body: &str, signed_payload: &str) -> Option<String> {
     // Compared in place: building Apple's form would copy the whole JWS (about 17 KB) for every notification.
     let usual = apple_form("");
     let (open, close) = usual.split_at(usual.len() - 2);
     let same = body
-        .strip_prefix(open.as_bytes())
-        .and_then(|rest| rest.strip_suffix(close.as_bytes()))
-        .is_some_and(|jws| jws == signed_payload.trim().as_bytes());
-    (!same).then(|| String::from_utf8_lossy(body).into_owned())
+        .strip_prefix(open)
+        .and_then(|rest| rest.strip_suffix(close))
+        .is_some_and(|jws| jws == signed_payload.trim());
+    (!same).then(|| body.to_owned())
+}
+
+/// What the webhook takes from a body: the notification's JWS and, when the body is not in Apple's usual form,
+/// the body itself for forwarding.
+#[derive(Debug, PartialEq, Eq)]
+pub struct WebhookBody {
+    pub signed_payload: String,
+    pub raw_body: Option<String>,
+}
+
+/// The webhook body parser's entry point: `{"signedPayload": "<JWS>"}` with a non-empty JWS, in UTF-8, else
+/// `None` (the route answers 400 malformed_body). Everything the route does with the body before verifying is
+/// here; the fuzz harness in tests/fuzz calls it with arbitrary bytes and then `notifications::prepare`, as the
+/// route does.
+pub fn parse_body(body: &[u8]) -> Option<WebhookBody> {
+    // JSON is UTF-8 (RFC 8259). serde_json checks only the strings it reads, not those of fields it skips, and
+    // a body kept for forwarding must be forwarded as it came, not with replacement characters.
+    let body = std::str::from_utf8(body).ok()?;
+    let signed_payload = match serde_json::from_str::<Body>(body) {
+        Ok(b) if !b.signed_payload.trim().is_empty() => b.signed_payload,
+        _ => return None,
+    };
+    let raw_body = unusual_body(body, &signed_payload);
+    Some(WebhookBody {
+        signed_payload,
+        raw_body,
+    })
 }
 
 /// Tokens are 32 random bytes in unpadded base64url; anything else is answered without asking the database.
@@ -238,11 +265,13 @@ pub async fn receive(
         Ok(b) => b,
         Err(outcome) => return outcome.respond(&state, Some(&project.slug)),
     };
-    let signed_payload = match serde_json::from_slice::<Body>(&body) {
-        Ok(b) if !b.signed_payload.trim().is_empty() => b.signed_payload,
-        _ => return Outcome::Malformed.respond(&state, Some(&project.slug)),
+    let Some(WebhookBody {
+        signed_payload,
+        raw_body,
+    }) = parse_body(&body)
+    else {
+        return Outcome::Malformed.respond(&state, Some(&project.slug));
     };
-    let raw_body = unusual_body(&body, &signed_payload);
     drop(body);
 
     let slug = project.slug.clone();
@@ -300,13 +329,29 @@ mod tests {
 
     #[test]
     fn only_a_body_in_another_form_than_apples_is_kept() {
-        assert_eq!(unusual_body(br#"{"signedPayload":"a.b.c"}"#, "a.b.c"), None);
+        assert_eq!(unusual_body(r#"{"signedPayload":"a.b.c"}"#, "a.b.c"), None);
         assert_eq!(
-            unusual_body(br#"{ "signedPayload": "a.b.c" }"#, "a.b.c").as_deref(),
+            unusual_body(r#"{ "signedPayload": "a.b.c" }"#, "a.b.c").as_deref(),
             Some(r#"{ "signedPayload": "a.b.c" }"#)
         );
-        assert!(unusual_body(br#"{"signedPayload":" a.b.c"}"#, " a.b.c").is_some());
-        assert!(unusual_body(br#"{"signedPayload":"a.b.c","x":1}"#, "a.b.c").is_some());
+        assert!(unusual_body(r#"{"signedPayload":" a.b.c"}"#, " a.b.c").is_some());
+        assert!(unusual_body(r#"{"signedPayload":"a.b.c","x":1}"#, "a.b.c").is_some());
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_malformed_even_where_the_parser_would_skip_it() {
+        // Found by fuzzing: the invalid byte is in a field serde_json skips without reading its string.
+        assert_eq!(
+            parse_body(b"{\"signedPayload\":\"a.b.c\",\"x\":\"\x80\"}"),
+            None
+        );
+        assert_eq!(
+            parse_body(b"{\"signedPayload\":\"a.b.c\",\"x\":\"\xc3\xa9\"}"),
+            Some(WebhookBody {
+                signed_payload: "a.b.c".into(),
+                raw_body: Some("{\"signedPayload\":\"a.b.c\",\"x\":\"é\"}".into()),
+            })
+        );
     }
 
     #[test]

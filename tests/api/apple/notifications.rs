@@ -281,6 +281,33 @@ with_ready!(a_body_over_64_kib_is_413_and_not_read, |r| {
     assert_eq!(count(&r).await, 0);
 });
 
+// Found by fuzzing (docs/fuzzing.md): a byte that is not UTF-8 in a field the JSON parser skips. The body was
+// stored for forwarding with a replacement character instead of as it came; now it is refused.
+with_ready!(
+    a_body_that_is_not_utf8_is_400_even_with_a_good_signed_payload,
+    |r| {
+        let url = webhook_url(&r).await;
+        let jws = renewal(&r.sim, SimEnvironment::Sandbox);
+        let mut bad = format!("{{\"signedPayload\":\"{jws}\",\"note\":\"").into_bytes();
+        bad.extend_from_slice(b"\x80\"}");
+        assert_eq!(
+        deliver(&url, bad).await,
+        (
+            400,
+            error(
+                "malformed_body",
+                "The body must be a JSON object with a non-empty signedPayload string, as App Store Server Notifications V2 send it."
+            )
+        )
+    );
+        assert_eq!(count(&r).await, 0);
+        // The same body with a character in UTF-8 there is stored.
+        let good = format!("{{\"signedPayload\":\"{jws}\",\"note\":\"é\"}}");
+        assert_eq!(deliver(&url, good).await.0, 200);
+        assert_eq!(count(&r).await, 1);
+    }
+);
+
 with_ready!(malformed_bodies_are_400, |r| {
     let url = webhook_url(&r).await;
     let expected = error(
@@ -383,6 +410,42 @@ with_ready!(
         m.contains("storedesk_notifications_total{outcome=\"rejected\",reason=\"VERIFICATION_FAILURE\"} 4\n"),
         "{m}"
     );
+    }
+);
+
+// Found by fuzzing (docs/fuzzing.md): a certificate in x5c with a field that claims 33 MB inside 184 bytes. The
+// certificate decoder used to allocate the claimed size before reading it; the lengths are checked first now.
+with_ready!(
+    a_certificate_whose_lengths_run_past_its_end_is_refused_unread,
+    |r| {
+        let url = webhook_url(&r).await;
+        let jws = renewal(&r.sim, SimEnvironment::Sandbox);
+        let parts: Vec<&str> = jws.split('.').collect();
+        let mut header: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+        let der = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keys/der-length-overrun.der"
+        ))
+        .unwrap();
+        header["x5c"][0] = json!(base64::engine::general_purpose::STANDARD.encode(&der));
+        let forged = format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(
+        deliver(&url, body(&forged)).await,
+        (
+            400,
+            error(
+                "invalid_certificate",
+                "The leaf certificate in the signed data could not be read (not DER X.509: a length runs past the end). Nothing was stored."
+            )
+        )
+    );
+        assert_eq!(count(&r).await, 0);
     }
 );
 

@@ -6,6 +6,7 @@
 //! sends, including an empty file input, and what no browser sends.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use base64::Engine as _;
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 use sha2::{Digest, Sha256};
 use storedesk::domain::{ApplePrivateKey, IssuerIdError, KeyIdError, PrivateKeyError, Role};
@@ -63,9 +64,20 @@ impl Multipart {
         self
     }
 
-    pub async fn post(mut self, session: &Session, action: &str) -> reqwest::Response {
+    pub async fn post(self, session: &Session, action: &str) -> reqwest::Response {
+        self.post_cut(session, action, 0).await
+    }
+
+    /// [`Multipart::post`] without the last `cut` bytes: a body that ends early.
+    pub async fn post_cut(
+        mut self,
+        session: &Session,
+        action: &str,
+        cut: usize,
+    ) -> reqwest::Response {
         self.body
             .extend_from_slice(format!("--{}--\r\n", self.boundary).as_bytes());
+        self.body.truncate(self.body.len().saturating_sub(cut));
         session
             .client
             .post(session.url(action))
@@ -848,6 +860,34 @@ both_backends!(binary_junk_is_refused, |app| {
     .await;
 });
 
+// Found by fuzzing (docs/fuzzing.md): a key whose DER has a field that claims 33 MB inside 184 bytes. The
+// certificate decoder, asked what the file is, used to allocate the claimed size before reading.
+both_backends!(
+    a_key_whose_inner_lengths_run_past_its_end_is_refused_as_damaged,
+    |app| {
+        let (admin, pid) = admin_with_project(&app).await;
+        let der = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keys/der-length-overrun.der"
+        ))
+        .unwrap();
+        let pem = format!(
+            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+            base64::engine::general_purpose::STANDARD.encode(&der)
+        );
+        let upload = KeyUpload::new(KEY_ID, ISSUER_ID, "key.p8", pem.as_bytes());
+        refuse(
+            &app,
+            &admin,
+            pid,
+            &upload,
+            "private_key",
+            &PrivateKeyError::Malformed.to_string(),
+        )
+        .await;
+    }
+);
+
 both_backends!(submitting_without_choosing_a_file_is_refused, |app| {
     let (admin, pid) = admin_with_project(&app).await;
     // A browser sends the empty file input as a part with `filename=""` and no bytes.
@@ -977,6 +1017,61 @@ both_backends!(a_form_with_more_parts_than_expected_is_refused, |app| {
     );
     assert_nothing_stored(&app, pid).await;
 });
+
+// Found by fuzzing (docs/fuzzing.md): a body that ends inside its closing boundary. actix-multipart waited for
+// more of a body that had ended, and the request was never answered.
+both_backends!(
+    a_form_cut_short_in_its_last_boundary_is_refused_at_once,
+    |app| {
+        let (admin, pid) = admin_with_project(&app).await;
+        let key = TestKey::generate();
+        let form = KeyUpload::new(KEY_ID, ISSUER_ID, "key.p8", key.pem.as_bytes())
+            .form(&admin, WIZARD)
+            .await;
+        let response = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            form.post_cut(&admin, SAVE, 10),
+        )
+        .await
+        .expect("an answer, not a wait for more of a body that has ended");
+        assert_eq!(response.status().as_u16(), 400);
+        let body = unescape(&response.text().await.unwrap());
+        assert!(
+            body.contains(
+                "The upload could not be read. Choose the file again and resend the form."
+            ),
+            "{body}"
+        );
+        assert_no_key_material(&body, key.pem.as_bytes());
+        assert_nothing_stored(&app, pid).await;
+    }
+);
+
+// Found by fuzzing (docs/fuzzing.md): a boundary shorter than 4 characters and a short line before the first
+// boundary made actix-multipart panic, and the request was dropped without an answer.
+both_backends!(
+    a_form_with_a_boundary_of_three_characters_is_refused,
+    |app| {
+        let (admin, pid) = admin_with_project(&app).await;
+        let response = admin
+        .client
+        .post(admin.url(SAVE))
+        .header("content-type", "multipart/form-data; boundary=abc")
+        .body("--\n--abc\r\nContent-Disposition: form-data; name=\"key_id\"\r\n\r\nX\r\n--abc--\r\n")
+        .send()
+        .await
+        .expect("an answer, not a dropped connection");
+        assert_eq!(response.status().as_u16(), 400);
+        let body = unescape(&response.text().await.unwrap());
+        assert!(
+            body.contains(
+                "The upload could not be read. Choose the file again and resend the form."
+            ),
+            "{body}"
+        );
+        assert_nothing_stored(&app, pid).await;
+    }
+);
 
 both_backends!(a_key_form_without_the_csrf_token_is_refused, |app| {
     let (admin, pid) = admin_with_project(&app).await;

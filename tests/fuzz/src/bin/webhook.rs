@@ -1,0 +1,9 @@
+//! AFL++ target `webhook` (persistent mode): see `storedesk_fuzz::harness::webhook` and docs/fuzzing.md.
+#[global_allocator]
+static ALLOC: storedesk_fuzz::cap_alloc::CapAlloc = storedesk_fuzz::cap_alloc::CapAlloc::new();
+
+fn main() {
+    afl::fuzz!(|data: &[u8]| {
+        storedesk_fuzz::harness::webhook::run(data);
+    });
+}
