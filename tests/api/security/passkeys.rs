@@ -5,9 +5,9 @@
 //! checked for its sentence and for nothing stored.
 use serde_json::Value;
 use storedesk::domain::Role;
-use storedesk::store::AuditFilter;
 
 use super::soft_passkey::{b64, Bend, SoftPasskey};
+use super::{account_post, audit, text, user_id};
 use crate::helpers::{
     assert_redirect_to, client, csrf_from, spawn_app, spawn_app_with, Backend, TestApp, PASSWORD,
 };
@@ -29,10 +29,6 @@ fn origin(app: &TestApp) -> String {
     format!("http://localhost:{}", app.port)
 }
 
-async fn text(response: reqwest::Response) -> String {
-    response.text().await.expect("body")
-}
-
 /// A sentence as a page shows it (askama escapes HTML's special characters).
 fn html(sentence: &str) -> String {
     sentence
@@ -41,26 +37,6 @@ fn html(sentence: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&#34;")
         .replace('\'', "&#39;")
-}
-
-async fn audit(app: &TestApp, action: &str) -> Vec<storedesk::store::AuditEntry> {
-    app.store
-        .list_audit(&AuditFilter {
-            action: Some(action.into()),
-            limit: 1000,
-            ..AuditFilter::default()
-        })
-        .await
-        .expect("audit")
-}
-
-async fn user_id(app: &TestApp, email: &str) -> i64 {
-    app.store
-        .user_by_email(email)
-        .await
-        .expect("lookup")
-        .expect("user")
-        .id
 }
 
 async fn passkeys(app: &TestApp, email: &str) -> usize {
@@ -85,29 +61,6 @@ async fn forgive(app: &TestApp) {
         .execute(&mut db(app).await)
         .await
         .unwrap();
-}
-
-async fn account_post(
-    app: &TestApp,
-    c: &reqwest::Client,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = text(
-        c.get(app.url("/account"))
-            .send()
-            .await
-            .expect("GET /account"),
-    )
-    .await;
-    let csrf = csrf_from(&page);
-    let mut all = fields.to_vec();
-    all.push(("csrf_token", &csrf));
-    c.post(app.url(action))
-        .form(&all)
-        .send()
-        .await
-        .expect("POST")
 }
 
 /// Asks for the options to add a passkey named `name`.

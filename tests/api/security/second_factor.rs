@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use storedesk::domain::Role;
-use storedesk::store::AuditFilter;
 
+use super::{account_post, audit, text, user_id};
 use crate::helpers::{assert_redirect_to, client, csrf_from, spawn_app_with, TestApp, PASSWORD};
 use crate::{both_backends, on_both_backends};
 
@@ -90,54 +90,6 @@ fn between<'a>(html: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let from = html.find(start)? + start.len();
     let to = html[from..].find(end)? + from;
     Some(&html[from..to])
-}
-
-async fn text(response: reqwest::Response) -> String {
-    response.text().await.expect("body")
-}
-
-async fn audit(app: &TestApp, action: &str) -> Vec<storedesk::store::AuditEntry> {
-    app.store
-        .list_audit(&AuditFilter {
-            action: Some(action.into()),
-            limit: 1000,
-            ..AuditFilter::default()
-        })
-        .await
-        .expect("audit")
-}
-
-async fn user_id(app: &TestApp, email: &str) -> i64 {
-    app.store
-        .user_by_email(email)
-        .await
-        .expect("lookup")
-        .expect("user")
-        .id
-}
-
-/// Posts one of the account page's forms with the page's token.
-async fn account_post(
-    app: &TestApp,
-    c: &reqwest::Client,
-    action: &str,
-    fields: &[(&str, &str)],
-) -> reqwest::Response {
-    let page = text(
-        c.get(app.url("/account"))
-            .send()
-            .await
-            .expect("GET /account"),
-    )
-    .await;
-    let csrf = csrf_from(&page);
-    let mut all = fields.to_vec();
-    all.push(("csrf_token", &csrf));
-    c.post(app.url(action))
-        .form(&all)
-        .send()
-        .await
-        .expect("POST")
 }
 
 /// Starts the set-up from a signed-in client and returns the secret the page shows.
