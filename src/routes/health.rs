@@ -40,15 +40,7 @@ pub async fn metrics(state: web::Data<AppState>, req: HttpRequest) -> HttpRespon
             .content_type("text/plain; charset=utf-8")
             .body(METRICS_OFF);
     }
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split_once(' ')
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        })
-        .map(|(_, token)| token.trim());
+    let presented = crate::auth::bearer_token(&req);
     match presented {
         Some(token) if settings.admits(token) => metrics_text(&state.metrics),
         _ => HttpResponse::Unauthorized()

@@ -95,16 +95,10 @@ async fn authenticate(req: &HttpRequest) -> Result<ApiClient, ApiError> {
         .app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::Unexpected(anyhow::anyhow!("application state missing")))?;
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+    if req.headers().get(header::AUTHORIZATION).is_none() {
         return Err(ApiError::MissingToken(MISSING.into()));
-    };
-    let presented = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, rest) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-        })
+    }
+    let presented = crate::auth::bearer_token(req)
         .and_then(token::parse)
         .ok_or_else(|| ApiError::InvalidToken(MALFORMED.into()))?;
     let row = state.store.api_token_for_auth(presented.prefix).await?;
