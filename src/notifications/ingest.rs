@@ -160,14 +160,16 @@ impl serde::Serialize for DataWithout<'_> {
     }
 }
 
-/// Checks the notification's JWS and then each nested JWS against the environment the notification names.
+/// Checks the notification's JWS and then each nested JWS against the environment the notification names. A
+/// nested JWS under the notification's own header is covered by its signature and not checked again (see
+/// `apple::verify::Envelope` and docs/decisions.md).
 /// One project takes both environments (App Review uses Sandbox against the production build).
 pub fn verify_notification(
     verifier: &SignedDataVerifier,
     project: &Project,
     signed_payload: &str,
 ) -> Result<VerifiedNotification, IngestError> {
-    let (verified, environment) = verifier.verify_notification_any_env(
+    let (verified, environment, envelope) = verifier.verify_notification_any_env(
         signed_payload,
         &project.bundle_id,
         project.app_apple_id,
@@ -192,11 +194,15 @@ pub fn verify_notification(
     let data = raw.get("data");
     let nested = |field: &str| data.and_then(|d| d.get(field)).and_then(Value::as_str);
     let transaction = match nested("signedTransactionInfo") {
-        Some(jws) => Some(verifier.verify_transaction(jws, &identity)?),
+        Some(jws) => Some(verifier.verify_enclosed_transaction(jws, &identity, envelope)?),
         None => None,
     };
     let renewal_info = match nested("signedRenewalInfo") {
-        Some(jws) => Some(verifier.verify_renewal_info(jws, &identity)?.raw),
+        Some(jws) => Some(
+            verifier
+                .verify_enclosed_renewal_info(jws, &identity, envelope)?
+                .raw,
+        ),
         None => None,
     };
     // RESCIND_CONSENT carries the app transaction, signed like the rest and checked the same way.
@@ -205,7 +211,11 @@ pub fn verify_notification(
         .and_then(|a| a.get("signedAppTransactionInfo"))
         .and_then(Value::as_str)
     {
-        Some(jws) => Some(verifier.verify_app_transaction(jws, &identity)?.raw),
+        Some(jws) => Some(
+            verifier
+                .verify_enclosed_app_transaction(jws, &identity, envelope)?
+                .raw,
+        ),
         None => None,
     };
     Ok(VerifiedNotification {

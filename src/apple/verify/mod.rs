@@ -28,6 +28,7 @@ use claims::{
     check_app_apple_id, check_bundle, check_environment, notification_identity,
     same_claims_apart_from_signed_date,
 };
+pub use jws::Envelope;
 use jws::B64URL;
 
 pub use chain::{INTERMEDIATE_MARKER_OID, LEAF_MARKER_OID};
@@ -240,11 +241,20 @@ impl SignedDataVerifier {
         jws: &str,
         expected: &AppIdentity,
     ) -> Result<Verified<JWSTransactionDecodedPayload>, VerifyError> {
-        let verified: Verified<JWSTransactionDecodedPayload> =
-            self.verify_jws(jws, "a transaction", Utc::now())?;
-        check_bundle(&expected.bundle_id, verified.payload.bundle_id.as_deref())?;
-        check_environment(expected.environment, verified.payload.environment.as_ref())?;
-        Ok(verified)
+        transaction_for(self.verify_jws(jws, "a transaction", Utc::now())?, expected)
+    }
+
+    /// [`Self::verify_transaction`] for the transaction inside a verified notification (see [`Envelope`]).
+    pub fn verify_enclosed_transaction(
+        &self,
+        jws: &str,
+        expected: &AppIdentity,
+        envelope: Envelope<'_>,
+    ) -> Result<Verified<JWSTransactionDecodedPayload>, VerifyError> {
+        transaction_for(
+            self.verify_enclosed_jws(jws, "a transaction", envelope, Utc::now())?,
+            expected,
+        )
     }
 
     /// A transaction we verified before, signed again. Apple signs every copy anew (`signedDate` is the time of
@@ -282,11 +292,20 @@ impl SignedDataVerifier {
         jws: &str,
         expected: &AppIdentity,
     ) -> Result<Verified<JWSRenewalInfoDecodedPayload>, VerifyError> {
-        let verified: Verified<JWSRenewalInfoDecodedPayload> =
-            self.verify_jws(jws, "renewal info", Utc::now())?;
-        // Renewal info carries no bundle id; Apple's libraries check only the environment.
-        check_environment(expected.environment, verified.payload.environment.as_ref())?;
-        Ok(verified)
+        renewal_info_for(self.verify_jws(jws, "renewal info", Utc::now())?, expected)
+    }
+
+    /// [`Self::verify_renewal_info`] for the renewal info inside a verified notification (see [`Envelope`]).
+    pub fn verify_enclosed_renewal_info(
+        &self,
+        jws: &str,
+        expected: &AppIdentity,
+        envelope: Envelope<'_>,
+    ) -> Result<Verified<JWSRenewalInfoDecodedPayload>, VerifyError> {
+        renewal_info_for(
+            self.verify_enclosed_jws(jws, "renewal info", envelope, Utc::now())?,
+            expected,
+        )
     }
 
     pub fn verify_app_transaction(
@@ -294,15 +313,23 @@ impl SignedDataVerifier {
         jws: &str,
         expected: &AppIdentity,
     ) -> Result<Verified<AppTransaction>, VerifyError> {
-        let verified: Verified<AppTransaction> =
-            self.verify_jws(jws, "an app transaction", Utc::now())?;
-        let p = &verified.payload;
-        check_bundle(&expected.bundle_id, p.bundle_id.as_deref())?;
-        if expected.environment == Environment::Production {
-            check_app_apple_id(expected.app_apple_id, p.app_apple_id)?;
-        }
-        check_environment(expected.environment, p.receipt_type.as_ref())?;
-        Ok(verified)
+        app_transaction_for(
+            self.verify_jws(jws, "an app transaction", Utc::now())?,
+            expected,
+        )
+    }
+
+    /// [`Self::verify_app_transaction`] for the app transaction inside a verified notification (see [`Envelope`]).
+    pub fn verify_enclosed_app_transaction(
+        &self,
+        jws: &str,
+        expected: &AppIdentity,
+        envelope: Envelope<'_>,
+    ) -> Result<Verified<AppTransaction>, VerifyError> {
+        app_transaction_for(
+            self.verify_enclosed_jws(jws, "an app transaction", envelope, Utc::now())?,
+            expected,
+        )
     }
 
     pub fn verify_notification(
@@ -322,13 +349,21 @@ impl SignedDataVerifier {
     }
 
     /// One project receives both environments: the notification is checked against the environment it
-    /// names. Production ones must also match the App Apple ID, so without one they are refused.
-    pub fn verify_notification_any_env(
+    /// names. Production ones must also match the App Apple ID, so without one they are refused. The
+    /// [`Envelope`] lets the JWS inside it be verified without checking what its signature already covers.
+    pub fn verify_notification_any_env<'a>(
         &self,
-        jws: &str,
+        jws: &'a str,
         bundle_id: &str,
         app_apple_id: Option<i64>,
-    ) -> Result<(Verified<ResponseBodyV2DecodedPayload>, Environment), VerifyError> {
+    ) -> Result<
+        (
+            Verified<ResponseBodyV2DecodedPayload>,
+            Environment,
+            Envelope<'a>,
+        ),
+        VerifyError,
+    > {
         let verified: Verified<ResponseBodyV2DecodedPayload> =
             self.verify_jws(jws, "a notification", Utc::now())?;
         let id = notification_identity(&verified.payload);
@@ -348,7 +383,7 @@ impl SignedDataVerifier {
         if env == Environment::Production {
             check_app_apple_id(app_apple_id, id.app_apple_id)?;
         }
-        Ok((verified, env))
+        Ok((verified, env, Envelope::of_verified(jws)))
     }
 
     /// Validates leaf ← intermediate ← one configured root at `at`, without any JWS. Uses no cache.
@@ -366,6 +401,37 @@ impl SignedDataVerifier {
             not_after: ms_to_datetime(entry.not_after_ms),
         })
     }
+}
+
+fn transaction_for(
+    verified: Verified<JWSTransactionDecodedPayload>,
+    expected: &AppIdentity,
+) -> Result<Verified<JWSTransactionDecodedPayload>, VerifyError> {
+    check_bundle(&expected.bundle_id, verified.payload.bundle_id.as_deref())?;
+    check_environment(expected.environment, verified.payload.environment.as_ref())?;
+    Ok(verified)
+}
+
+fn renewal_info_for(
+    verified: Verified<JWSRenewalInfoDecodedPayload>,
+    expected: &AppIdentity,
+) -> Result<Verified<JWSRenewalInfoDecodedPayload>, VerifyError> {
+    // Renewal info carries no bundle id; Apple's libraries check only the environment.
+    check_environment(expected.environment, verified.payload.environment.as_ref())?;
+    Ok(verified)
+}
+
+fn app_transaction_for(
+    verified: Verified<AppTransaction>,
+    expected: &AppIdentity,
+) -> Result<Verified<AppTransaction>, VerifyError> {
+    let p = &verified.payload;
+    check_bundle(&expected.bundle_id, p.bundle_id.as_deref())?;
+    if expected.environment == Environment::Production {
+        check_app_apple_id(expected.app_apple_id, p.app_apple_id)?;
+    }
+    check_environment(expected.environment, p.receipt_type.as_ref())?;
+    Ok(verified)
 }
 
 #[cfg(test)]

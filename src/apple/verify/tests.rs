@@ -745,14 +745,14 @@ fn external_purchase_token_environment_comes_from_the_id_prefix() {
             .unwrap_err(),
         VerifyError::WrongEnvironment { .. }
     ));
-    let (_, env) = v
+    let (_, env, _) = v
         .verify_notification_any_env(&production, "com.example", Some(55555))
         .unwrap();
     assert_eq!(env, Environment::Production);
 
     let sandbox = signed_model("signedExternalPurchaseTokenSandboxNotification", |_| {});
     v.verify_notification(&sandbox, &sandbox_app()).unwrap();
-    let (_, env) = v
+    let (_, env, _) = v
         .verify_notification_any_env(&sandbox, "com.example", None)
         .unwrap();
     assert_eq!(env, Environment::Sandbox);
@@ -792,7 +792,7 @@ fn notification_without_identity_is_refused() {
 fn any_env_notification_checks_its_own_environment() {
     let v = test_ca_verifier();
     let sandbox = fixture_str("python-tests/mock_signed_data/testNotification");
-    let (verified, env) = v
+    let (verified, env, _) = v
         .verify_notification_any_env(&sandbox, "com.example", None)
         .unwrap();
     assert_eq!(env, Environment::Sandbox);
@@ -808,7 +808,7 @@ fn any_env_notification_checks_its_own_environment() {
         p["data"]["bundleId"] = json!("com.example");
         p["signedDate"] = json!(SIGNED_2025_MS);
     });
-    let (_, env) = v
+    let (_, env, _) = v
         .verify_notification_any_env(&production, "com.example", Some(41234))
         .unwrap();
     assert_eq!(env, Environment::Production);
@@ -1298,4 +1298,100 @@ fn a_recognised_copy_still_meets_the_project_identity() {
         SignedDataVerifier::recognise_transaction(&jws, &sandbox_app(), |_| Some("[1, 2]"))
             .is_none()
     );
+}
+
+// ---- JWS inside a verified notification (Envelope) ----
+
+/// A Sandbox notification signed with the test leaf, carrying `transaction` as its signedTransactionInfo.
+fn notification_carrying(transaction: &str) -> String {
+    sign_jws(
+        &test_leaf_key(),
+        &test_chain(),
+        &json!({
+            "notificationType": "DID_RENEW",
+            "notificationUUID": "002e14d5-51f5-4503-b5a8-c3a1af68eb20",
+            "version": "2.0",
+            "signedDate": SIGNED_2025_MS,
+            "data": {
+                "bundleId": "com.example",
+                "environment": "Sandbox",
+                "signedTransactionInfo": transaction,
+            },
+        }),
+    )
+}
+
+fn with_signature(jws: &str, signature: &[u8]) -> String {
+    let (signed, _) = jws.rsplit_once('.').unwrap();
+    format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+#[test]
+fn a_jws_under_the_notifications_own_header_is_covered_by_its_signature() {
+    let v = test_ca_verifier();
+    let inner = sign_jws(
+        &test_leaf_key(),
+        &test_chain(),
+        &sandbox_transaction(json!(SIGNED_2025_MS)),
+    );
+    // Its own signature no longer matches: alone it is refused, inside the signed notification it is what the
+    // notification's signature covers.
+    let inner = with_signature(&inner, &[7u8; 64]);
+    assert_eq!(
+        v.verify_transaction(&inner, &sandbox_app()).unwrap_err(),
+        VerifyError::BadSignature
+    );
+    let outer = notification_carrying(&inner);
+    let (_, env, envelope) = v
+        .verify_notification_any_env(&outer, "com.example", None)
+        .unwrap();
+    assert_eq!(env, Environment::Sandbox);
+    let t = v
+        .verify_enclosed_transaction(&inner, &sandbox_app(), envelope)
+        .unwrap();
+    assert_eq!(t.raw["transactionId"], "2000000442013708");
+    // The claims are still checked.
+    let other_app = AppIdentity {
+        bundle_id: "com.other".into(),
+        ..sandbox_app()
+    };
+    assert!(matches!(
+        v.verify_enclosed_transaction(&inner, &other_app, envelope)
+            .unwrap_err(),
+        VerifyError::WrongBundleId { .. }
+    ));
+    // A signature of the wrong shape is refused as ring would refuse it.
+    let short = with_signature(&inner, &[7u8; 63]);
+    assert_eq!(
+        v.verify_enclosed_transaction(&short, &sandbox_app(), envelope)
+            .unwrap_err(),
+        VerifyError::BadSignature
+    );
+}
+
+#[test]
+fn a_jws_under_another_header_inside_a_notification_is_verified_in_full() {
+    let v = test_ca_verifier();
+    // Same key and chain, another header text (a `kid` added): not the bytes the envelope names.
+    let certs: Vec<String> = test_chain().iter().map(|d| STANDARD.encode(d)).collect();
+    let header = json!({"alg": "ES256", "kid": "other", "x5c": certs});
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap()),
+        URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&sandbox_transaction(json!(SIGNED_2025_MS))).unwrap())
+    );
+    let sig: p256::ecdsa::Signature = test_leaf_key().sign(signing_input.as_bytes());
+    let good = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig.to_bytes()));
+    let forged = with_signature(&good, &[7u8; 64]);
+    for (inner, expected) in [(&good, None), (&forged, Some(VerifyError::BadSignature))] {
+        let outer = notification_carrying(inner);
+        let (_, _, envelope) = v
+            .verify_notification_any_env(&outer, "com.example", None)
+            .unwrap();
+        let got = v
+            .verify_enclosed_transaction(inner, &sandbox_app(), envelope)
+            .err();
+        assert_eq!(got, expected);
+    }
 }

@@ -474,7 +474,7 @@ async fn a_notification_signed_without_sending_verifies_and_is_not_recorded() {
         .sign_notification_at(SimEnvironment::Sandbox, spec.clone(), at)
         .unwrap();
     let verifier = SignedDataVerifier::with_roots(vec![t.sim.root_ca_der()]).unwrap();
-    let (verified, env) = verifier
+    let (verified, env, _) = verifier
         .verify_notification_any_env(&jws, &seed.bundle_id, Some(seed.app_apple_id))
         .unwrap();
     assert_eq!(env, Environment::Sandbox);

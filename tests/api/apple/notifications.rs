@@ -366,30 +366,6 @@ with_ready!(
             deliver(&url, body(&with_payload(&jws, &p))).await,
             (400, error("verification_failure", SIGNATURE))
         );
-        // The nested transaction changed inside a correctly signed notification.
-        let mut p = payload_of(&jws);
-        let nested = p["data"]["signedTransactionInfo"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let mut tx = payload_of(&nested);
-        tx["productId"] = json!("com.storedesk.free");
-        p["data"]["signedTransactionInfo"] = json!(with_payload(&nested, &tx));
-        let resigned = r.sim.sign_json(&p);
-        assert_eq!(
-            deliver(&url, body(&resigned)).await,
-            (400, error("verification_failure", SIGNATURE))
-        );
-        // Same for the renewal info.
-        let mut p = payload_of(&jws);
-        let nested = p["data"]["signedRenewalInfo"].as_str().unwrap().to_owned();
-        let mut ri = payload_of(&nested);
-        ri["autoRenewStatus"] = json!(0);
-        p["data"]["signedRenewalInfo"] = json!(with_payload(&nested, &ri));
-        assert_eq!(
-            deliver(&url, body(&r.sim.sign_json(&p))).await,
-            (400, error("verification_failure", SIGNATURE))
-        );
         // Signed by someone else's chain (another simulator: same shape, untrusted root).
         let other = storedesk::apple_sim::spawn(SimConfig::default())
             .await
@@ -404,12 +380,74 @@ with_ready!(
             )
         )
     );
+        // A transaction under another chain's header inside a correctly signed notification is verified on its
+        // own, and refused.
+        let foreign = payload_of(&renewal(&other, SimEnvironment::Sandbox))["data"]
+            ["signedTransactionInfo"]
+            .clone();
+        let mut p = payload_of(&jws);
+        p["data"]["signedTransactionInfo"] = foreign;
+        assert_eq!(
+            deliver(&url, body(&r.sim.sign_json(&p))).await,
+            (
+                400,
+                error(
+                    "invalid_chain",
+                    "The certificate chain does not lead to a trusted Apple root: the intermediate certificate was not issued by a trusted root. Nothing was stored."
+                )
+            )
+        );
         assert_eq!(count(&r).await, 0);
         let m = metrics(&r.app).await;
         assert!(
-        m.contains("storedesk_notifications_total{outcome=\"rejected\",reason=\"VERIFICATION_FAILURE\"} 4\n"),
+        m.contains("storedesk_notifications_total{outcome=\"rejected\",reason=\"VERIFICATION_FAILURE\"} 2\n"),
         "{m}"
     );
+    }
+);
+
+// Apple signs a notification and the JWS inside it under one header. The notification's signature covers every
+// byte of those JWS, theirs included, so they are not checked a second time (docs/decisions.md): what is stored is
+// exactly what the verified notification carries.
+with_ready!(
+    a_nested_jws_under_the_notifications_header_is_taken_as_the_notification_signed_it,
+    |r| {
+        let url = webhook_url(&r).await;
+        let jws = renewal(&r.sim, SimEnvironment::Sandbox);
+        let mut p = payload_of(&jws);
+        let nested = p["data"]["signedTransactionInfo"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(nested.split('.').next(), jws.split('.').next());
+        let mut tx = payload_of(&nested);
+        tx["productId"] = json!("com.storedesk.free");
+        // The nested JWS's own signature no longer matches its payload; the notification's does.
+        p["data"]["signedTransactionInfo"] = json!(with_payload(&nested, &tx));
+        let uuid = p["notificationUUID"].as_str().unwrap().to_owned();
+        assert_eq!(
+            deliver(&url, body(&r.sim.sign_json(&p))).await,
+            (200, json!({"result": "accepted", "notificationUUID": uuid}))
+        );
+        let row = r
+            .app
+            .store
+            .notification_by_uuid(r.project.id, &uuid)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.product_id.as_deref(), Some("com.storedesk.free"));
+        // Outside a notification the same JWS is checked in full, and refused.
+        assert!(crate::projects::notifications::signed::verifier(&r.sim)
+            .verify_transaction(
+                &with_payload(&nested, &tx),
+                &storedesk::apple::AppIdentity {
+                    bundle_id: r.project.bundle_id.clone(),
+                    app_apple_id: r.project.app_apple_id,
+                    environment: storedesk::domain::Environment::Sandbox,
+                }
+            )
+            .is_err_and(|e| e == storedesk::apple::VerifyError::BadSignature));
     }
 );
 

@@ -55,7 +55,7 @@ fn verify_as(kind: u8, jws: &str) {
     match kind {
         0 => check(
             v.verify_notification_any_env(jws, BUNDLE_ID, Some(APP_APPLE_ID))
-                .map(|(n, _)| n.raw),
+                .map(|(n, _, _)| n.raw),
         ),
         1 => {
             check(v.verify_transaction(jws, &sandbox).map(|t| t.raw));
