@@ -895,15 +895,18 @@ with_ready!(
         let app_tx = payload_of(&nested);
         let app_transaction_id = app_tx["appTransactionId"].as_str().unwrap().to_owned();
 
-        // The app transaction changed inside a correctly signed notification: refused, nothing stored.
+        // An app transaction signed under another chain, inside a correctly signed notification: verified on its
+        // own (the notification's signature vouches only for its own chain), refused, nothing stored.
+        let stranger = storedesk::apple_sim::spawn(SimConfig::default())
+            .await
+            .unwrap();
         let mut forged = p.clone();
         let mut changed = app_tx.clone();
         changed["appTransactionId"] = json!("704289572311");
-        forged["appData"]["signedAppTransactionInfo"] = json!(with_payload(&nested, &changed));
-        assert_eq!(
-            deliver(&url, body(&r.sim.sign_json(&forged))).await,
-            (400, error("verification_failure", SIGNATURE))
-        );
+        forged["appData"]["signedAppTransactionInfo"] = json!(stranger.sign_json(&changed));
+        let (status, answer) = deliver(&url, body(&r.sim.sign_json(&forged))).await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["error"]["code"], "invalid_chain", "{answer}");
         // Another app's app transaction, correctly signed: refused too.
         let mut other = p.clone();
         let mut foreign = app_tx.clone();
