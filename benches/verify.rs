@@ -2,7 +2,8 @@
 //! Verifying Apple's signed data: a warm chain cache should cost about one P-256 signature check (ring's, which
 //! the verifier uses; the p256 crate's is measured beside it for the record).
 //! The "notification" group measures what the webhook does with one notification on its verification threads:
-//! three checks under a warm cache, decoding, and the row it stores (`notifications::ingest::prepare`), on
+//! the notification's signature check under a warm cache (the JWS nested under its header are covered by it),
+//! decoding, and the row it stores (`notifications::ingest::prepare`), on
 //! notifications signed by the simulator like those of `benches/webhook-load.sh`.
 //! Run: `cargo bench --bench verify`. Figures go to docs/benchmarks.md.
 use std::hint::black_box;
