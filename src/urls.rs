@@ -150,6 +150,26 @@ pub fn subscription_extend(slug: &str, original_transaction_id: &str) -> String 
     format!("{}/extend", subscription(slug, original_transaction_id))
 }
 
+/// Extend for all customers: the form and the project's requests.
+pub fn extend_all(slug: &str) -> String {
+    format!("/projects/{}/subscriptions/extend-all", segment(slug))
+}
+
+/// One mass extension's progress.
+pub fn extend_all_request(slug: &str, id: i64) -> String {
+    format!("{}/{id}", extend_all(slug))
+}
+
+/// Ask Apple now how far a mass extension got.
+pub fn extend_all_check(slug: &str, id: i64) -> String {
+    format!("{}/check", extend_all_request(slug, id))
+}
+
+/// Send again a mass extension whose outcome is not known.
+pub fn extend_all_again(slug: &str, id: i64) -> String {
+    format!("{}/again", extend_all_request(slug, id))
+}
+
 /// A customer's page, by any of their transaction ids (an original transaction id, usually) or by their app
 /// account token.
 pub fn customer(slug: &str, id: &str) -> String {

@@ -177,6 +177,8 @@ pub(crate) struct TestNotification {
 #[derive(Debug, Clone)]
 pub(crate) struct MassExtensionJob {
     pub env: SimEnvironment,
+    /// As asked; `None` for every storefront. Echoed in the summary notification.
+    pub storefronts: Option<Vec<String>>,
     pub complete: bool,
     pub complete_date_ms: Option<i64>,
     pub succeeded: i64,

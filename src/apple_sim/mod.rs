@@ -265,6 +265,25 @@ impl SimHandle {
         state::lock(&self.state.extension_requests).clone()
     }
 
+    /// The mass renewal-date extensions Apple holds, as `{"productId", "requestIdentifier", "storefrontCountryCodes",
+    /// "complete", "succeededCount", "failedCount"}`.
+    pub fn mass_extensions(&self) -> Vec<serde_json::Value> {
+        state::lock(&self.state.data)
+            .mass_jobs
+            .iter()
+            .map(|((product, request), job)| {
+                serde_json::json!({
+                    "productId": product,
+                    "requestIdentifier": request,
+                    "storefrontCountryCodes": job.storefronts,
+                    "complete": job.complete,
+                    "succeededCount": job.succeeded,
+                    "failedCount": job.failed,
+                })
+            })
+            .collect()
+    }
+
     /// App Store Server API calls received so far (the `/sim/` admin surface is not counted).
     pub fn request_count(&self) -> u64 {
         self.state.requests.load(Ordering::Relaxed)

@@ -28,6 +28,10 @@ pub struct NotificationSpec {
     /// For CONSUMPTION_REQUEST; defaults to UNINTENDED_PURCHASE.
     #[serde(default)]
     pub consumption_request_reason: Option<String>,
+    /// For RENEWAL_EXTENSION / SUMMARY: the mass extension it sums up (its product, storefronts and counts);
+    /// without one, a made-up request's.
+    #[serde(default)]
+    pub mass_request_identifier: Option<String>,
 }
 
 impl NotificationSpec {
@@ -40,6 +44,12 @@ impl NotificationSpec {
 
     pub fn subtype(mut self, subtype: &str) -> Self {
         self.subtype = Some(subtype.to_owned());
+        self
+    }
+
+    /// The summary of the mass extension `request_identifier` (RENEWAL_EXTENSION / SUMMARY).
+    pub fn mass_request(mut self, request_identifier: &str) -> Self {
+        self.mass_request_identifier = Some(request_identifier.to_owned());
         self
     }
 
@@ -181,19 +191,39 @@ pub(crate) fn build(
             );
         }
         ("RENEWAL_EXTENSION", Some("SUMMARY")) => {
-            root.insert(
-                "summary".into(),
-                json!({
-                    "requestIdentifier": uuid::Uuid::new_v4().to_string(),
-                    "environment": env.as_str(),
-                    "appAppleId": app.app_apple_id,
-                    "bundleId": app.bundle_id,
-                    "productId": super::seed::PRO_MONTHLY,
-                    "storefrontCountryCodes": ["USA", "DEU", "JPN"],
-                    "succeededCount": 3,
-                    "failedCount": 0,
-                }),
-            );
+            let mut summary = json!({
+                "requestIdentifier": uuid::Uuid::new_v4().to_string(),
+                "environment": env.as_str(),
+                "appAppleId": app.app_apple_id,
+                "bundleId": app.bundle_id,
+                "productId": super::seed::PRO_MONTHLY,
+                "storefrontCountryCodes": ["USA", "DEU", "JPN"],
+                "succeededCount": 3,
+                "failedCount": 0,
+            });
+            if let Some(request) = spec.mass_request_identifier.as_deref() {
+                let ((product_id, _), job) = data
+                    .mass_jobs
+                    .iter()
+                    .find(|((_, r), _)| r == request)
+                    .ok_or_else(|| {
+                        anyhow!("no mass extension {request} in the simulator's data")
+                    })?;
+                summary["requestIdentifier"] = json!(request);
+                summary["productId"] = json!(product_id);
+                summary["succeededCount"] = json!(job.succeeded);
+                summary["failedCount"] = json!(job.failed);
+                // Left out when the request named no storefront (every storefront).
+                match &job.storefronts {
+                    Some(codes) => summary["storefrontCountryCodes"] = json!(codes),
+                    None => {
+                        if let Some(map) = summary.as_object_mut() {
+                            map.remove("storefrontCountryCodes");
+                        }
+                    }
+                }
+            }
+            root.insert("summary".into(), summary);
         }
         ("EXTERNAL_PURCHASE_TOKEN", _) => {
             let id = uuid::Uuid::new_v4().to_string();

@@ -69,6 +69,7 @@ impl SimState {
                     transaction_id: n.transaction_id.clone(),
                     notification_uuid: Some(n.uuid.clone()),
                     consumption_request_reason: n.consumption_request_reason.map(str::to_owned),
+                    mass_request_identifier: None,
                 };
                 let built = notify::build(
                     &data,

@@ -95,6 +95,11 @@ route_table! {
     // Lookups next: a support desk loads them all day, and each route before them is a pattern tried.
     GET "/projects/{project}/transactions", EVERYONE => projects::transactions::page;
     GET "/projects/{project}/transactions/{transaction_id}/history.csv", EVERYONE => projects::transactions::history_csv::csv;
+    GET "/projects/{project}/subscriptions/extend-all", MANAGERS => projects::extend_all::page;
+    POST "/projects/{project}/subscriptions/extend-all", MANAGERS => projects::extend_all::submit;
+    GET "/projects/{project}/subscriptions/extend-all/{id:\\d+}", MANAGERS => projects::extend_all::request;
+    POST "/projects/{project}/subscriptions/extend-all/{id:\\d+}/check", MANAGERS => projects::extend_all::check;
+    POST "/projects/{project}/subscriptions/extend-all/{id:\\d+}/again", MANAGERS => projects::extend_all::again;
     GET "/projects/{project}/subscriptions/{original_transaction_id}", EVERYONE => projects::subscriptions::page;
     POST "/projects/{project}/subscriptions/{original_transaction_id}/extend", MANAGERS => projects::subscriptions::extend;
     GET "/projects/{project}/customers/{id}", EVERYONE => projects::customers::page;
@@ -210,6 +215,11 @@ mod tests {
             ("GET", urls::history_csv(s, tx)),
             ("GET", urls::subscription(s, tx)),
             ("POST", urls::subscription_extend(s, tx)),
+            ("GET", urls::extend_all(s)),
+            ("POST", urls::extend_all(s)),
+            ("GET", urls::extend_all_request(s, id)),
+            ("POST", urls::extend_all_check(s, id)),
+            ("POST", urls::extend_all_again(s, id)),
             ("GET", urls::customer(s, tx)),
             (
                 "GET",

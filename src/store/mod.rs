@@ -14,6 +14,7 @@ pub mod forwarding;
 pub mod housekeeping;
 pub mod keys;
 pub mod leases;
+pub mod mass_extensions;
 pub mod notification_log;
 pub mod notification_work;
 pub mod notification_writer;

@@ -12,6 +12,7 @@ pub(crate) mod fetch;
 pub mod history;
 pub mod index;
 pub mod lookup;
+pub mod mass_extension;
 pub mod present;
 pub mod query;
 pub mod subscription;

@@ -8,6 +8,9 @@ use app_store_server_library::models::extend_renewal_date_request::ExtendRenewal
 use app_store_server_library::models::extend_renewal_date_response::ExtendRenewalDateResponse;
 use app_store_server_library::models::history_response::HistoryResponse;
 use app_store_server_library::models::in_app_ownership_type::InAppOwnershipType;
+use app_store_server_library::models::mass_extend_renewal_date_request::MassExtendRenewalDateRequest;
+use app_store_server_library::models::mass_extend_renewal_date_response::MassExtendRenewalDateResponse;
+use app_store_server_library::models::mass_extend_renewal_date_status_response::MassExtendRenewalDateStatusResponse;
 use app_store_server_library::models::notification_history_request::NotificationHistoryRequest;
 use app_store_server_library::models::notification_history_response::NotificationHistoryResponse;
 use app_store_server_library::models::order_lookup_response::OrderLookupResponse;
@@ -323,6 +326,58 @@ impl AppleClient {
             )
             .await?;
         serde_json::from_slice(&bytes).map_err(|e| AppleError::MalformedResponse(e.to_string()))
+    }
+
+    /// POST /inApps/v1/subscriptions/extend/mass: every active subscriber of a product. Sent once, never retried,
+    /// for the same reason as the single extension; the same `requestIdentifier` sent again is answered 200 without
+    /// starting the work twice.
+    pub async fn mass_extend_renewal_date(
+        &self,
+        creds: &ApiCredentials,
+        env: Environment,
+        request: &MassExtendRenewalDateRequest,
+    ) -> Result<MassExtendRenewalDateResponse, AppleError> {
+        let segments = ["inApps", "v1", "subscriptions", "extend", "mass"];
+        let url = self.url(env, &segments, &[])?;
+        let bytes = self
+            .send_with(
+                creds,
+                env,
+                Method::POST,
+                url,
+                Some(json_body(request)?),
+                Endpoint::of(&Method::POST, &segments),
+                super::http::Retries::Never,
+            )
+            .await?;
+        serde_json::from_slice(&bytes).map_err(|e| AppleError::MalformedResponse(e.to_string()))
+    }
+
+    /// GET /inApps/v1/subscriptions/extend/mass/{productId}/{requestIdentifier}: how far Apple got.
+    pub async fn mass_extension_status(
+        &self,
+        creds: &ApiCredentials,
+        env: Environment,
+        product_id: &str,
+        request_identifier: &str,
+    ) -> Result<MassExtendRenewalDateStatusResponse, AppleError> {
+        self.get_json(
+            creds,
+            env,
+            Method::GET,
+            &[
+                "inApps",
+                "v1",
+                "subscriptions",
+                "extend",
+                "mass",
+                product_id,
+                request_identifier,
+            ],
+            &[],
+            None,
+        )
+        .await
     }
 
     pub async fn get_transaction_info_any_env(

@@ -66,7 +66,8 @@ pub(crate) async fn gate(req: &HttpRequest, st: &SimState, endpoint: Endpoint) -
     let mut then_error = None;
     match fault {
         Some(Fault::AppliedThenError { code, .. })
-            if endpoint == Endpoint::ExtendSubscriptionRenewalDate =>
+            if endpoint == Endpoint::ExtendSubscriptionRenewalDate
+                || endpoint == Endpoint::MassExtendRenewalDate =>
         {
             then_error = Some(code)
         }

@@ -16,6 +16,7 @@ use crate::apple_sim::errors::{
     INVALID_STATUS, INVALID_STOREFRONT_COUNTRY_CODE, ORIGINAL_TRANSACTION_ID_NOT_FOUND,
     STATUS_REQUEST_NOT_FOUND, SUBSCRIPTION_EXTENSION_INELIGIBLE, SUBSCRIPTION_MAX_EXTENSION,
 };
+use crate::apple_sim::notify::{self, NotificationSpec};
 use crate::apple_sim::payloads;
 use crate::apple_sim::query::{is_numeric_id, is_uuid, Query};
 use crate::apple_sim::rate_limit::Endpoint;
@@ -260,12 +261,16 @@ pub(crate) async fn extend_for_all_active_subscribers(
         }
         let key = (product_id.clone(), request_identifier.clone());
         if data.mass_jobs.contains_key(&key) {
-            return Ok(json_ok(json!({ "requestIdentifier": request_identifier })));
+            return match ctx.then_error {
+                Some(code) => Err(api(code)),
+                None => Ok(json_ok(json!({ "requestIdentifier": request_identifier }))),
+            };
         }
         data.mass_jobs.insert(
             key.clone(),
             MassExtensionJob {
                 env: ctx.env,
+                storefronts: storefronts.clone(),
                 complete: false,
                 complete_date_ms: None,
                 succeeded: 0,
@@ -274,16 +279,37 @@ pub(crate) async fn extend_for_all_active_subscribers(
         );
     }
     let state: Arc<SimState> = st.into_inner();
+    let env = ctx.env;
     tokio::spawn(async move {
         tokio::time::sleep(MASS_EXTENSION_DELAY).await;
-        run_mass_extension(
+        let extended = run_mass_extension(
             &state,
             &product_id,
             &request_identifier,
             days,
             storefronts.as_deref(),
         );
+        // As Apple does: RENEWAL_EXTENDED for each subscription extended, then one RENEWAL_EXTENSION / SUMMARY, to
+        // the environment's notification URL when one is set.
+        if state.notification_url(env).is_none() {
+            return;
+        }
+        for original in extended {
+            let spec = NotificationSpec::new("RENEWAL_EXTENDED").transaction(&original);
+            if let Err(e) = notify::send(&state, env, spec).await {
+                tracing::debug!(error = %e, "RENEWAL_EXTENDED not sent");
+            }
+        }
+        let summary = NotificationSpec::new("RENEWAL_EXTENSION")
+            .subtype("SUMMARY")
+            .mass_request(&request_identifier);
+        if let Err(e) = notify::send(&state, env, summary).await {
+            tracing::debug!(error = %e, "the mass extension's summary was not sent");
+        }
     });
+    if let Some(code) = ctx.then_error {
+        return Err(api(code));
+    }
     Ok(json_ok(
         json!({ "requestIdentifier": body.get("requestIdentifier") }),
     ))
@@ -295,7 +321,7 @@ fn run_mass_extension(
     request_identifier: &str,
     days: i64,
     storefronts: Option<&[String]>,
-) {
+) -> Vec<String> {
     let now = now_ms();
     let mut data = lock(&st.data);
     let candidates: Vec<(String, bool)> = data
@@ -311,6 +337,7 @@ fn run_mass_extension(
         })
         .collect();
     let (mut succeeded, mut failed) = (0, 0);
+    let mut extended = Vec::new();
     for (original, family_shared) in candidates {
         if family_shared {
             failed += 1;
@@ -333,6 +360,7 @@ fn run_mass_extension(
             });
         }
         succeeded += 1;
+        extended.push(original);
     }
     if let Some(job) = data
         .mass_jobs
@@ -343,6 +371,7 @@ fn run_mass_extension(
         job.succeeded = succeeded;
         job.failed = failed;
     }
+    extended
 }
 
 pub(crate) async fn get_mass_extension_status(

@@ -2,6 +2,7 @@
 //! and edit forms and the overview. Each area of a project has its folder below, named as in its URL.
 pub mod customers;
 pub mod desk;
+pub mod extend_all;
 pub mod form;
 pub mod keys;
 pub mod notifications;

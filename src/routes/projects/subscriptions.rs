@@ -34,6 +34,10 @@ impl SubscriptionPage {
         crate::urls::search(&self.slug, id)
     }
 
+    pub fn extend_all_url(&self) -> String {
+        crate::urls::extend_all(&self.slug)
+    }
+
     pub fn extend_url(&self, id: &str) -> String {
         crate::urls::subscription_extend(&self.slug, id)
     }

@@ -1,5 +1,6 @@
 //! Creating, listing and editing projects, with each field's validation.
 mod customers;
+mod extend_all;
 pub mod keys;
 pub mod notifications;
 mod offers;

@@ -45,6 +45,8 @@ pub struct DetailPage {
     pub consumption: Option<ConsumptionState>,
     pub forwards: Vec<ForwardView>,
     pub can_manage: bool,
+    /// For Apple's summary of a mass extension asked from storedesk: that request's page.
+    pub mass_extension: Option<String>,
 }
 
 pub async fn page(
@@ -75,6 +77,14 @@ pub async fn page(
         })
     } else {
         None
+    };
+    let mass_extension = match summary_request(&row) {
+        Some(request) => state
+            .store
+            .mass_extension_by_request(project.id, &request)
+            .await?
+            .map(|m| crate::urls::extend_all_request(&project.slug, m.id)),
+        None => None,
     };
     let (destinations, deliveries) = tokio::join!(
         state.store.forward_destinations(project.id),
@@ -130,6 +140,19 @@ pub async fn page(
         consumption,
         forwards,
         can_manage: cx.user.is(crate::domain::Role::MANAGERS),
+        mass_extension,
     };
     cx.ok(&page)
+}
+
+/// The request identifier a RENEWAL_EXTENSION / SUMMARY notification sums up.
+fn summary_request(row: &crate::store::notifications::NotificationRow) -> Option<String> {
+    if row.notification_type != "RENEWAL_EXTENSION" || row.subtype.as_deref() != Some("SUMMARY") {
+        return None;
+    }
+    let payload: serde_json::Value = serde_json::from_str(&row.payload).ok()?;
+    payload
+        .pointer("/notification/summary/requestIdentifier")?
+        .as_str()
+        .map(str::to_owned)
 }
