@@ -66,3 +66,72 @@ async fn an_extension_with_an_unknown_outcome_is_sent_again_with_the_keyboard() 
     assert_eq!(sent[1]["applied"], false, "Apple applied it once");
     b.finish().await;
 }
+
+/// Extend for all customers with the keyboard: the form's refusal tied to its field, then the request's page
+/// following Apple's progress to complete, at a phone's width and a desktop's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_for_all_customers_is_asked_and_followed_to_complete() {
+    let app = TestApp::spawn().await;
+    app.seed_project_with_key("shop").await;
+    let Some(b) = Browser::start("extend-all", &app.address).await else {
+        return;
+    };
+    b.sign_in(ADMIN, PASSWORD).await;
+    b.goto("/projects/shop/subscriptions/extend-all").await;
+    assert_eq!(b.status().await, 200);
+    b.fill("#product_id", "com.storedesk.demo.pro.monthly").await;
+    b.fill("#storefronts", "usa").await;
+    // Sent without ticking the box: refused, the sentence next to the box, nothing sent.
+    b.enter_in("#storefronts").await;
+    assert_eq!(b.status().await, 422);
+    let error = b.text("#confirm-error").await;
+    assert!(error.contains("Tick the box to confirm"), "{error}");
+    assert!(app.sim.mass_extensions().is_empty());
+    b.assert_clean().await;
+    // The box ticked from the keyboard, then Enter.
+    b.client
+        .execute("document.getElementById('confirm').focus()", vec![])
+        .await
+        .unwrap();
+    b.press(Key::Space).await;
+    b.enter_in("#storefronts").await;
+    assert!(b.path().await.starts_with("/projects/shop/subscriptions/extend-all/"));
+    let state = b.text("#mass-state").await;
+    assert!(state == "in progress" || state == "complete", "{state}");
+    let jobs = app.sim.mass_extensions();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["storefrontCountryCodes"], serde_json::json!(["USA"]));
+
+    // Apple finishes within a second or two; "Ask Apple now", from the keyboard, reads it.
+    let mut done = state == "complete";
+    for _ in 0..20 {
+        if done {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        b.client
+            .execute(
+                "document.querySelector('#mass-extension form button').focus()",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert!(b.focused().await.contains("Ask Apple now"));
+        b.press_and_wait(Key::Enter).await;
+        done = b.text("#mass-state").await == "complete";
+    }
+    assert!(done, "never complete: {}", b.text("main").await);
+    let progress = b.text("#mass-progress").await;
+    assert!(progress.starts_with("Apple finished"), "{progress}");
+    assert!(progress.contains("subscription(s) extended"), "{progress}");
+    let url = b.path().await;
+    for (width, height, mobile) in [(390, 844, true), (1280, 800, false)] {
+        b.set_window(width, height, mobile).await;
+        b.goto(&url).await;
+        b.assert_clean().await;
+        b.screenshot(&format!("extend-all-{width}")).await;
+        b.goto("/projects/shop/subscriptions/extend-all").await;
+        b.assert_clean().await;
+    }
+    b.finish().await;
+}

@@ -94,7 +94,12 @@ impl RequestView {
             request_identifier: row.request_identifier.clone(),
             word,
             badge,
-            sentence: row.sentence.clone(),
+            // The sentence of the sending ("…can take hours") is history once Apple says it is done.
+            sentence: if row.state == COMPLETE {
+                String::new()
+            } else {
+                row.sentence.clone()
+            },
             in_progress: row.in_progress(),
             outcome_unknown: row.outcome_unknown(),
             attempts: row.attempts,
