@@ -39,6 +39,10 @@ const HELP: &[(&str, &str)] = &[
         "Consumption information sent to Apple, by Apple's verdict (unanswered: no answer in time).",
     ),
     (
+        "storedesk_consumption_policy_total",
+        "What the automatic consumption policy did with a request (sent, dry_run, skipped without consent, failed).",
+    ),
+    (
         "storedesk_forward_deliveries_total",
         "Forwarding's delivery attempts on this instance, by outcome (delivered, failed and retried, dead).",
     ),

@@ -85,6 +85,7 @@ impl Application {
         crate::alerts::spawn_schedule(state.clone().into_inner());
         crate::housekeeping::spawn_schedule(state.clone().into_inner());
         crate::support::mass_extension::spawn_schedule(state.clone().into_inner());
+        crate::notifications::auto_consumption::spawn_schedule(state.clone().into_inner());
         crate::forwarding::replay::spawn_schedule(store.clone());
         crate::notifications::backfill::spawn_schedule(state.clone().into_inner());
         crate::forwarding::spawn_workers(state.clone().into_inner())

@@ -288,6 +288,11 @@ pub fn consumption(slug: &str) -> String {
     format!("{}/consumption", notifications(slug))
 }
 
+/// The automatic consumption policy.
+pub fn consumption_policy(slug: &str) -> String {
+    format!("{}/settings/consumption", project(slug))
+}
+
 /// One request in the consumption queue, scrolled to.
 pub fn consumption_request(slug: &str, notification_id: impl Borrow<i64>) -> String {
     let notification_id = *notification_id.borrow();

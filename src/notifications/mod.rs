@@ -4,6 +4,7 @@ pub mod ingest;
 pub mod test_notification;
 
 // The log's pages and background work (issue 6).
+pub mod auto_consumption;
 pub mod backfill;
 pub mod chart;
 pub mod consumption;

@@ -139,6 +139,8 @@ route_table! {
     GET "/projects/{project}/notifications/{id:\\d+}", EVERYONE => projects::notifications::detail::page;
     GET "/projects/{project}/offers", MANAGERS => projects::offers::page;
     POST "/projects/{project}/offers", MANAGERS => projects::offers::sign;
+    GET "/projects/{project}/settings/consumption", MANAGERS => projects::settings::consumption::page;
+    POST "/projects/{project}/settings/consumption", MANAGERS => projects::settings::consumption::save;
     GET "/projects/{project}/settings/alerts", MANAGERS => projects::settings::alerts::page;
     POST "/projects/{project}/settings/alerts/email", MANAGERS => projects::settings::alerts::email::add;
     POST "/projects/{project}/settings/alerts/webhooks", MANAGERS => projects::settings::alerts::webhooks::add;
@@ -256,6 +258,8 @@ mod tests {
             ("GET", urls::notifications(s)),
             ("GET", urls::refunds(s)),
             ("GET", urls::consumption(s)),
+            ("GET", urls::consumption_policy(s)),
+            ("POST", urls::consumption_policy(s)),
             ("GET", urls::consumption_request(s, id)),
             ("POST", urls::consumption_answer(s, id)),
             ("POST", urls::backfill(s)),

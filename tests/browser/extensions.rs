@@ -79,7 +79,8 @@ async fn an_extension_for_all_customers_is_asked_and_followed_to_complete() {
     b.sign_in(ADMIN, PASSWORD).await;
     b.goto("/projects/shop/subscriptions/extend-all").await;
     assert_eq!(b.status().await, 200);
-    b.fill("#product_id", "com.storedesk.demo.pro.monthly").await;
+    b.fill("#product_id", "com.storedesk.demo.pro.monthly")
+        .await;
     b.fill("#storefronts", "usa").await;
     // Sent without ticking the box: refused, the sentence next to the box, nothing sent.
     b.enter_in("#storefronts").await;
@@ -95,12 +96,18 @@ async fn an_extension_for_all_customers_is_asked_and_followed_to_complete() {
         .unwrap();
     b.press(Key::Space).await;
     b.enter_in("#storefronts").await;
-    assert!(b.path().await.starts_with("/projects/shop/subscriptions/extend-all/"));
+    assert!(b
+        .path()
+        .await
+        .starts_with("/projects/shop/subscriptions/extend-all/"));
     let state = b.text("#mass-state").await;
     assert!(state == "in progress" || state == "complete", "{state}");
     let jobs = app.sim.mass_extensions();
     assert_eq!(jobs.len(), 1);
-    assert_eq!(jobs[0]["storefrontCountryCodes"], serde_json::json!(["USA"]));
+    assert_eq!(
+        jobs[0]["storefrontCountryCodes"],
+        serde_json::json!(["USA"])
+    );
 
     // Apple finishes within a second or two; "Ask Apple now", from the keyboard, reads it.
     let mut done = state == "complete";
@@ -132,6 +139,56 @@ async fn an_extension_for_all_customers_is_asked_and_followed_to_complete() {
         b.screenshot(&format!("extend-all-{width}")).await;
         b.goto("/projects/shop/subscriptions/extend-all").await;
         b.assert_clean().await;
+    }
+    b.finish().await;
+}
+
+/// The automatic consumption policy's form with the keyboard: automatic without consent is refused next to the
+/// box; with the box ticked it is saved, at a phone's width and a desktop's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumption_policy_form_works_with_the_keyboard() {
+    let app = TestApp::spawn().await;
+    app.seed_project_with_key("shop").await;
+    let Some(b) = Browser::start("consumption-policy", &app.address).await else {
+        return;
+    };
+    b.sign_in(ADMIN, PASSWORD).await;
+    b.goto("/projects/shop/settings/consumption").await;
+    assert_eq!(b.status().await, 200);
+    // Choose "automatic" with the keyboard: focus the radio, press Space.
+    b.client
+        .execute("document.getElementById('mode-automatic').focus()", vec![])
+        .await
+        .unwrap();
+    b.press(Key::Space).await;
+    b.fill("#wait_minutes", "15").await;
+    b.enter_in("#wait_minutes").await;
+    assert_eq!(b.status().await, 422);
+    let error = b.text("#consent_declared-error").await;
+    assert!(
+        error.contains("tick the box only if your app obtains"),
+        "{error}"
+    );
+    b.assert_clean().await;
+    b.client
+        .execute(
+            "document.getElementById('consent_declared').focus()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.press(Key::Space).await;
+    b.enter_in("#wait_minutes").await;
+    let main = b.text("main").await;
+    assert!(
+        main.contains("Saved: storedesk answers each consumption request within minutes."),
+        "{main}"
+    );
+    for (width, height, mobile) in [(390, 844, true), (1280, 800, false)] {
+        b.set_window(width, height, mobile).await;
+        b.goto("/projects/shop/settings/consumption").await;
+        b.assert_clean().await;
+        b.screenshot(&format!("consumption-policy-{width}")).await;
     }
     b.finish().await;
 }

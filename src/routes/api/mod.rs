@@ -11,6 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 pub mod auth;
+pub mod consumption;
 pub mod error;
 pub mod forwarding;
 pub mod json;
@@ -63,6 +64,8 @@ api_table! {
     GET "/projects/{project}/subscriptions/{original_transaction_id}", Read => transactions::subscription;
     GET "/projects/{project}/forwarding/deliveries", Read => forwarding::deliveries;
     POST "/projects/{project}/forwarding/deliveries/{notification_id}/redeliver", Sign => forwarding::redeliver;
+    GET "/projects/{project}/consumption-requests", Read => consumption::list;
+    PUT "/projects/{project}/consumption-requests/{notification_id}", Sign => consumption::put;
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

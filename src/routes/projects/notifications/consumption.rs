@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::view::{Choice, NotificationView};
-use crate::apple::{AppleError, Environment};
+use crate::apple::AppleError;
 use crate::auth::csrf::CsrfForm;
 use crate::domain::TransactionId;
 use crate::error::AppError;
@@ -17,7 +17,7 @@ use crate::present::duration::time_left;
 use crate::present::time;
 use crate::routes::{redirect_with_flash, Layout, ProjectContext};
 use crate::store::notification_log::{ConsumptionRequestRow, QueueState, CONSUMPTION_DEADLINE_MS};
-use crate::store::notification_work::{ConsumptionOutcome, NewConsumptionAnswer};
+use crate::store::notification_work::ConsumptionOutcome;
 use crate::store::Project;
 
 const AUTO_RENEWABLE: &str = "Auto-Renewable Subscription";
@@ -74,6 +74,8 @@ pub struct RequestView {
     /// Open the form at once (it has errors, or the request is still open).
     pub open: bool,
     pub action: String,
+    /// What the project's consumption policy did with it, in words.
+    pub policy: Option<String>,
 }
 
 #[derive(Template)]
@@ -90,6 +92,7 @@ fn request_view(
     project: &Project,
     r: &ConsumptionRequestRow,
     answers: &[crate::store::notification_work::ConsumptionAnswer],
+    autos: &[crate::store::consumption_policy::AutoRow],
     now: i64,
 ) -> RequestView {
     let n = &r.notification;
@@ -118,7 +121,16 @@ fn request_view(
             error: a.error.clone(),
         })
         .collect();
+    let policy = autos
+        .iter()
+        .find(|a| a.notification_id == n.id)
+        .filter(|a| !a.sentence.is_empty())
+        .map(|a| match &a.body {
+            Some(body) => format!("{} ({})", a.sentence, consumption::describe(body)),
+            None => a.sentence.clone(),
+        });
     RequestView {
+        policy,
         n: NotificationView::new(&project.slug, n, now),
         reason: summary.consumption_reason,
         auto_renewable: summary.product_type.as_deref() == Some(AUTO_RENEWABLE),
@@ -179,11 +191,12 @@ async fn build_page(
         .store
         .consumption_answers_for(project.id, &ids)
         .await?;
+    let autos = state.store.consumption_autos(project.id).await?;
     let mut views: Vec<Vec<RequestView>> = lists
         .iter()
         .map(|rows| {
             rows.iter()
-                .map(|r| request_view(project, r, &answers, now))
+                .map(|r| request_view(project, r, &answers, &autos, now))
                 .collect()
         })
         .collect();
@@ -231,13 +244,12 @@ pub async fn send(
         ));
     };
     // Apple signed the id, and it goes into Apple's URL only in the shape Apple gives its ids.
-    let Ok(apple_id) = TransactionId::parse(&transaction_id) else {
+    if TransactionId::parse(&transaction_id).is_err() {
         return Err(AppError::BadRequest(
             "This consumption request names a transaction id Apple does not issue, so there is nothing to answer."
                 .into(),
         ));
-    };
-    let environment = Environment::parse(&n.environment).unwrap_or(Environment::Production);
+    }
     let summary = serde_json::from_str(&n.payload)
         .map(|v| decoded::summary_of(&v))
         .unwrap_or_default();
@@ -249,49 +261,26 @@ pub async fn send(
             return cx.unprocessable(&page);
         }
     };
-    let request_json = serde_json::to_string(&body)
-        .map_err(|e| AppError::Unexpected(anyhow::anyhow!("consumption body: {e}")))?;
-    let (apple, tid, body_ref) = (&state.apple, &apple_id, &body);
-    let result = crate::apple_calls::with_project_key(state, project, move |creds| async move {
-        apple
-            .send_consumption_information(&creds, environment, tid, body_ref)
-            .await
-    })
+    // Taken for this person: not while the project's policy is sending it or after it sent it.
+    if !crate::notifications::auto_consumption::claim_for_person(state, project, n.id).await? {
+        return Ok(redirect_with_flash(
+            &crate::urls::consumption_request(&project.slug, n.id),
+            "error",
+            "Nothing was sent: the project's consumption policy is answering this request or has answered it (see \
+             below).",
+        ));
+    }
+    let result = crate::notifications::auto_consumption::send_answer(
+        state,
+        project,
+        &request,
+        &body,
+        &user.actor(),
+    )
     .await?;
-    let outcome = match &result {
-        Ok(()) => Ok(()),
-        // The request left: Apple may have received it, so it is not recorded as refused.
-        Err(AppleError::NoAnswer { within }) => Err((
-            ConsumptionOutcome::Unanswered,
-            None,
-            format!(
-                "{} storedesk can't tell whether Apple received it.",
-                crate::apple::silence(*within)
-            ),
-        )),
-        Err(e) => Err((ConsumptionOutcome::Refused, e.code(), e.sentence())),
-    };
-    state
-        .store
-        .record_consumption_answer(
-            &NewConsumptionAnswer {
-                project_id: project.id,
-                notification_id: n.id,
-                transaction_id: transaction_id.clone(),
-                environment: environment.as_str().to_owned(),
-                request: request_json,
-                outcome,
-            },
-            &user.actor(),
-        )
-        .await?;
     let back = crate::urls::consumption_request(&project.slug, n.id);
     match result {
         Ok(()) => {
-            state.metrics.inc(
-                "storedesk_consumption_answers_total",
-                "outcome=\"accepted\"",
-            );
             Ok(redirect_with_flash(
                 &back,
                 "ok",
@@ -301,10 +290,6 @@ pub async fn send(
             ))
         }
         Err(AppleError::NoAnswer { within }) => {
-            state.metrics.inc(
-                "storedesk_consumption_answers_total",
-                "outcome=\"unanswered\"",
-            );
             Ok(redirect_with_flash(
                 &back,
                 "error",
@@ -315,9 +300,6 @@ pub async fn send(
             ))
         }
         Err(e) => {
-            state
-                .metrics
-                .inc("storedesk_consumption_answers_total", "outcome=\"refused\"");
             Ok(redirect_with_flash(
                 &back,
                 "error",

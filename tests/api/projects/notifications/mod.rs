@@ -1,4 +1,5 @@
 //! `/projects/{project}/notifications`: the log, its filters and paging, the chart, the detail page and the refunds view.
+mod auto_consumption;
 mod backfill;
 mod consumption;
 pub mod signed;
