@@ -243,8 +243,11 @@ pub async fn run_once(state: &AppState, now_ms: i64) -> Result<RunReport, AppErr
                 .and_then(|b| serde_json::from_str(b).ok());
             let signed = request.notification.signed_date;
             let deadline = signed + CONSUMPTION_DEADLINE_MS;
+            // The wait counts from when storedesk got the request (a late delivery, a backfill or a policy turned on
+            // later gives the backend its time too), and is cut short by Apple's deadline.
+            let received = request.notification.received_at;
             let ready = backend.is_some()
-                || now_ms >= signed + policy.wait_minutes * 60_000
+                || now_ms >= received + policy.wait_minutes * 60_000
                 || now_ms >= deadline - DEADLINE_MARGIN_MS;
             if !ready {
                 report.waiting += 1;

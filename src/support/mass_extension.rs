@@ -13,7 +13,7 @@ use crate::store::mass_extensions::{
     MassExtensionRow, MassProgress, NewMassExtension, ACCEPTED, REFUSED, UNKNOWN,
 };
 use crate::store::{Actor, Project};
-use crate::support::subscription::outcome_unknown;
+use crate::support::subscription::{first_sentence, outcome_unknown};
 use crate::support::{call_apple, AppleProblem, FieldError};
 
 /// Apple's cap on one extension.
@@ -279,11 +279,6 @@ fn refusal(p: &AppleProblem) -> String {
         _ => None,
     };
     ours.map_or_else(|| p.sentence.clone(), str::to_owned)
-}
-
-/// The sentence up to its first full stop.
-fn first_sentence(s: &str) -> &str {
-    s.find(". ").map_or(s, |end| &s[..=end])
 }
 
 /// Asks Apple how far it got and records it. `Ok(Err(problem))` when Apple could not say.

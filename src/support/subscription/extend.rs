@@ -148,7 +148,7 @@ pub async fn unsettled_extension(
 }
 
 /// The sentence up to its first full stop.
-fn first_sentence(s: &str) -> &str {
+pub fn first_sentence(s: &str) -> &str {
     s.find(". ").map_or(s, |end| &s[..=end])
 }
 

@@ -24,8 +24,8 @@ use crate::store::transactions::{AuditNote, IndexRow, IndexedTransaction, Stored
 use crate::store::{Actor, Project};
 
 pub use extend::{
-    extend_renewal_date, outcome_unknown, unsettled_extension, ExtendAttempt, ExtendOutcome,
-    ExtendRequest, PendingExtension, IN_FLIGHT, MAX_EXTEND_DAYS,
+    extend_renewal_date, first_sentence, outcome_unknown, unsettled_extension, ExtendAttempt,
+    ExtendOutcome, ExtendRequest, PendingExtension, IN_FLIGHT, MAX_EXTEND_DAYS,
 };
 pub use state::StateView;
 

@@ -493,7 +493,7 @@ both_backends!(a_token_made_on_the_command_line_works, |app| {
             && e.user_email == "system (storedesk api-token add)"));
 });
 
-/// Sends an API route's request with `token`: GET as it is, POST with an empty JSON object.
+/// Sends an API route's request with `token`: GET as it is, POST and PUT with an empty JSON object.
 async fn api_call(
     app: &TestApp,
     rule: &storedesk::routes::api::ApiRule,
@@ -505,10 +505,12 @@ async fn api_call(
             .replace("{project}", "demo")
             .replace("{transaction_id}", "2000000874121031")
             .replace("{original_transaction_id}", "2000000874121031")
+            .replace("{notification_id}", "1")
     );
     let request = match rule.method {
         "GET" => client().get(app.url(&path)),
         "POST" => client().post(app.url(&path)).json(&json!({})),
+        "PUT" => client().put(app.url(&path)).json(&json!({})),
         other => panic!("the API table has a {other} route"),
     };
     request
@@ -558,8 +560,9 @@ both_backends!(
 );
 
 #[test]
-fn only_signing_an_offer_and_redelivering_need_a_sign_token() {
-    // Redeliver (issue 18) makes storedesk act, so a read token, which only reads, may not.
+fn only_signing_an_offer_redelivering_and_backend_data_need_a_sign_token() {
+    // Redeliver (issue 18) and a consumption request's backend data (issue 21) make storedesk act, so a read token,
+    // which only reads, may not.
     use storedesk::domain::ApiScope;
     let signing: Vec<_> = storedesk::routes::api::TABLE
         .iter()
@@ -573,6 +576,10 @@ fn only_signing_an_offer_and_redelivering_need_a_sign_token() {
             (
                 "POST",
                 "/projects/{project}/forwarding/deliveries/{notification_id}/redeliver"
+            ),
+            (
+                "PUT",
+                "/projects/{project}/consumption-requests/{notification_id}"
             )
         ]
     );

@@ -7,7 +7,7 @@ use storedesk::notifications::auto_consumption::{run_once, RunReport};
 use storedesk::store::AuditFilter;
 
 use crate::admin::api_tokens::{api_get, make_token};
-use crate::projects::notifications::signed::{arrive, spec, state};
+use crate::projects::notifications::signed::{arrive, spec, state, store};
 use crate::with_ready;
 
 const POLICY: &str = "/projects/demo/settings/consumption";
@@ -397,5 +397,34 @@ with_ready!(
             r.app.store.consumption_auto(id).await.unwrap().is_none(),
             "nothing stored"
         );
+    }
+);
+
+with_ready!(
+    a_request_close_to_its_deadline_is_answered_without_waiting,
+    |r| {
+        set_policy(&r, &policy("automatic", true, "600")).await;
+        // Signed 11 h 40 min ago and received only now (Apple's retries, or a backfill): 20 minutes are left.
+        let seed = r.sim.seed();
+        let signed = storedesk::clock::now_ms() - (11 * 60 + 40) * MINUTE;
+        let payload = r
+            .sim
+            .sign_notification_at(
+                Production,
+                spec("CONSUMPTION_REQUEST", &seed.consumable_transaction_id),
+                signed,
+            )
+            .unwrap();
+        store(&r.app, &r.sim, &r.project, &payload).await;
+        let st = state(&r.app);
+        let report = run_once(&st, storedesk::clock::now_ms()).await.unwrap();
+        assert_eq!(
+            report,
+            RunReport {
+                sent: 1,
+                ..RunReport::default()
+            }
+        );
+        assert_eq!(r.sim.consumption_submissions().len(), 1);
     }
 );
