@@ -324,3 +324,61 @@ support_test!(apples_refusal_is_said_stored_and_audited, |r| {
         .any(|(a, t, _)| a == "subscription.extend_all_refused"
             && t == "com.storedesk.demo.coins.100"));
 });
+
+support_test!(
+    apples_limits_and_rate_limit_are_said_in_words_and_nothing_is_started,
+    |r| {
+        // 4030005: the subscriptions had the most extensions Apple allows in a year.
+        r.sim.inject_fault(Fault::ApiError {
+            code: 4_030_005,
+            count: 1,
+        });
+        let response = r.admin.post_form(PAGE, PAGE, &valid()).await;
+        let row = rows(&r).await.remove(0);
+        let url = format!("{PAGE}/{}", row.id);
+        assert_redirect_to(&response, &url);
+        assert_eq!(row.state, "refused");
+        let page = r.admin.get_text(&url).await;
+        assert!(
+            page.contains(&html(
+                "Apple refused: the subscriptions have had the most extensions Apple allows in a year. Nothing \
+                 was extended."
+            )),
+            "{page}"
+        );
+        assert!(!page.contains("Send the same request again</button>"));
+
+        // 429: Apple's rate limit; said with the time to try again, not called an unknown outcome.
+        r.sim.inject_fault(Fault::RateLimited {
+            retry_after_ms: 60_000,
+            count: 1,
+        });
+        let calls = r.sim.request_count();
+        let response = r.admin.post_form(PAGE, PAGE, &valid()).await;
+        assert_eq!(r.sim.request_count(), calls + 1, "sent once, never retried");
+        let stored = rows(&r).await;
+        assert_eq!(stored.len(), 2);
+        let row = stored
+            .into_iter()
+            .find(|row| format!("{PAGE}/{}", row.id) != url)
+            .unwrap();
+        let limited = format!("{PAGE}/{}", row.id);
+        assert_redirect_to(&response, &limited);
+        assert_eq!(row.state, "refused");
+        let page = r.admin.get_text(&limited).await;
+        assert!(
+            page.contains(&html(
+                "Apple's rate limit for this endpoint was reached; try again after"
+            )),
+            "{page}"
+        );
+        assert!(!page.contains("Send the same request again</button>"));
+        assert!(r.sim.mass_extensions().is_empty(), "Apple started nothing");
+        let refusals = lookups(&r.app)
+            .await
+            .into_iter()
+            .filter(|(a, t, _)| a == "subscription.extend_all_refused" && t == PRO_MONTHLY)
+            .count();
+        assert_eq!(refusals, 2);
+    }
+);
