@@ -82,9 +82,9 @@ support_test!(
             "Choose one of Apple's reasons: undeclared, customer satisfaction, other, or service issue or outage.",
         ),
         (
-            with("storefronts", "USA, Germany, JP"),
+            with("storefronts", "USA, Germany, XYZ, JP"),
             "storefronts",
-            "Storefronts are three-letter country codes (ISO 3166-1 alpha-3, such as USA, DEU, JPN) separated by commas; these are not: Germany, JP. Leave the field empty for every storefront.",
+            "Storefronts are three-letter country codes (ISO 3166-1 alpha-3, such as USA, DEU, JPN) separated by commas; these are not: Germany, XYZ, JP. Leave the field empty for every storefront.",
         ),
         (
             with("confirm", ""),
