@@ -2,7 +2,7 @@
 //! field by field, sent once, followed to completion and linked to the summary notification Apple sends.
 use std::time::Duration;
 
-use storedesk::apple_sim::{Fault, SimEnvironment};
+use storedesk::apple_sim::{Fault, NotificationSpec, SimEnvironment};
 use storedesk::domain::Role;
 
 use crate::helpers::{assert_redirect_to, csrf_from};
@@ -380,5 +380,48 @@ support_test!(
             .filter(|(a, t, _)| a == "subscription.extend_all_refused" && t == PRO_MONTHLY)
             .count();
         assert_eq!(refusals, 2);
+    }
+);
+
+support_test!(
+    a_failure_of_one_subscription_is_said_in_words_and_linked_to_no_request,
+    |r| {
+        let webhook = crate::apple::notifications::webhook_url(&r).await;
+        r.sim
+            .set_notification_url(SimEnvironment::Production, Some(webhook));
+        let seed = r.sim.seed();
+        let outcome = r
+            .sim
+            .send_notification(
+                SimEnvironment::Production,
+                NotificationSpec::new("RENEWAL_EXTENSION")
+                    .subtype("FAILURE")
+                    .transaction(&seed.active_monthly.transaction_id),
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome.http_status, Some(200));
+        let row = r
+            .app
+            .store
+            .notification_by_uuid(r.project.id, &outcome.notification_uuid)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (row.notification_type.as_str(), row.subtype.as_deref()),
+            ("RENEWAL_EXTENSION", Some("FAILURE"))
+        );
+        let detail = r
+            .admin
+            .get_text(&format!("/projects/demo/notifications/{}", row.id))
+            .await;
+        assert!(
+            detail.contains(&html(
+                "During a renewal date extension for all subscribers, this subscription could not be extended."
+            )),
+            "{detail}"
+        );
+        assert!(!detail.contains("id=\"mass-extension-link\""), "{detail}");
     }
 );
