@@ -2,6 +2,7 @@
 mod api_scope;
 mod app_apple_id;
 mod bundle_id;
+mod country;
 mod der_lengths;
 mod email;
 mod environment;
@@ -18,6 +19,7 @@ mod transaction_id;
 pub use api_scope::{ApiScope, ApiScopeError};
 pub use app_apple_id::{AppAppleId, AppAppleIdError, APP_APPLE_ID_MAX_DIGITS};
 pub use bundle_id::{BundleId, BundleIdError, BUNDLE_ID_MAX_LEN};
+pub use country::is_storefront_country_code;
 pub use der_lengths::der_lengths_fit;
 pub use email::{Email, EmailError, EMAIL_MAX_LEN};
 pub use environment::{Environment, EnvironmentError};

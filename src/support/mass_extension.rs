@@ -90,7 +90,7 @@ impl MassExtendRequest {
             .filter(|c| !c.is_empty())
         {
             let upper = code.to_ascii_uppercase();
-            if upper.len() == 3 && upper.bytes().all(|b| b.is_ascii_uppercase()) {
+            if crate::domain::is_storefront_country_code(&upper) {
                 if !codes.contains(&upper) {
                     codes.push(upper);
                 }

@@ -205,10 +205,6 @@ fn extend(
     Ok((response, true))
 }
 
-fn is_country_code(s: &str) -> bool {
-    s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())
-}
-
 pub(crate) async fn extend_for_all_active_subscribers(
     req: HttpRequest,
     st: web::Data<SimState>,
@@ -243,7 +239,9 @@ pub(crate) async fn extend_for_all_active_subscribers(
             let mut list = Vec::new();
             for c in codes {
                 match c.as_str() {
-                    Some(s) if is_country_code(s) => list.push(s.to_owned()),
+                    Some(s) if crate::domain::is_storefront_country_code(s) => {
+                        list.push(s.to_owned())
+                    }
                     _ => return Err(api(INVALID_STOREFRONT_COUNTRY_CODE)),
                 }
             }

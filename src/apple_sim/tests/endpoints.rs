@@ -588,6 +588,17 @@ async fn a_mass_extension_completes_in_the_background() {
         4_000_028,
     )
     .await;
+    // Three upper-case letters that name no country are refused as Apple refuses them.
+    assert_api_error(
+        post(
+            &t,
+            mass,
+            Some(with("storefrontCountryCodes", json!(["USA", "XYZ"]))),
+        )
+        .await,
+        4_000_028,
+    )
+    .await;
     assert_api_error(
         t.get(&format!(
             "/inApps/v1/subscriptions/extend/mass/{product}/20fba8a0-2b80-4a7d-a17f-85c1854727f8"

@@ -636,3 +636,80 @@ async fn the_admin_surface_answers_only_on_a_loopback_bind() {
         .unwrap();
     assert_eq!(api.status().as_u16(), 401);
 }
+
+#[tokio::test]
+async fn a_finished_mass_extension_sends_renewal_extended_then_apples_summary() {
+    use crate::apple::{Environment, SignedDataVerifier};
+    let t = TestSim::start().await;
+    let r = receiver(200).await;
+    let seed = t.sim.seed();
+    t.sim
+        .set_notification_url(SimEnvironment::Production, Some(r.url.clone()));
+    let product = "com.storedesk.demo.pro.monthly";
+    let request = "3f1c7b1e-2a4d-4c8e-9b0a-5d6e7f8a9b0c";
+    let answer = t
+        .call(
+            Method::POST,
+            "production",
+            "/inApps/v1/subscriptions/extend/mass",
+            Some(
+                json!({ "requestIdentifier": request, "extendByDays": 7, "extendReasonCode": 3,
+                "productId": product, "storefrontCountryCodes": ["USA", "DEU"] }),
+            ),
+        )
+        .await;
+    assert_eq!(answer.status().as_u16(), 200);
+    let mut got = Vec::new();
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        got = received_payloads(&r);
+        if got
+            .last()
+            .is_some_and(|n| n["notificationType"] == json!("RENEWAL_EXTENSION"))
+        {
+            break;
+        }
+    }
+    // Alice (USA) and Bob (DEU) are extended: one RENEWAL_EXTENDED each, then the summary, last.
+    let types: Vec<(&Value, Option<&Value>)> = got
+        .iter()
+        .map(|n| (&n["notificationType"], n.get("subtype")))
+        .collect();
+    assert_eq!(
+        types,
+        vec![
+            (&json!("RENEWAL_EXTENDED"), None),
+            (&json!("RENEWAL_EXTENDED"), None),
+            (&json!("RENEWAL_EXTENSION"), Some(&json!("SUMMARY"))),
+        ],
+        "{got:?}"
+    );
+    let summary = &got[2];
+    // Apple's shape: a `summary` object instead of `data`, with exactly these fields.
+    assert!(summary.get("data").is_none(), "{summary}");
+    assert_eq!(summary["version"], json!("2.0"));
+    assert_eq!(
+        summary["summary"],
+        json!({
+            "requestIdentifier": request,
+            "environment": "Production",
+            "appAppleId": seed.app_apple_id,
+            "bundleId": seed.bundle_id,
+            "productId": product,
+            "storefrontCountryCodes": ["USA", "DEU"],
+            "succeededCount": 2,
+            "failedCount": 0,
+        })
+    );
+    // Signed like every other notification: it verifies, and the environment comes from `summary`.
+    let signed = r.received.lock().unwrap()[2]["signedPayload"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verifier = SignedDataVerifier::with_roots(vec![t.sim.root_ca_der()]).unwrap();
+    let (_, env, _) = verifier
+        .verify_notification_any_env(&signed, &seed.bundle_id, Some(seed.app_apple_id))
+        .unwrap();
+    assert_eq!(env, Environment::Production);
+    r.server.stop(true).await;
+}

@@ -2,7 +2,7 @@
 //! field by field, sent once, followed to completion and linked to the summary notification Apple sends.
 use std::time::Duration;
 
-use storedesk::apple_sim::{Fault, SimEnvironment};
+use storedesk::apple_sim::{Fault, NotificationSpec, SimEnvironment};
 use storedesk::domain::Role;
 
 use crate::helpers::{assert_redirect_to, csrf_from};
@@ -82,9 +82,9 @@ support_test!(
             "Choose one of Apple's reasons: undeclared, customer satisfaction, other, or service issue or outage.",
         ),
         (
-            with("storefronts", "USA, Germany, JP"),
+            with("storefronts", "USA, Germany, XYZ, JP"),
             "storefronts",
-            "Storefronts are three-letter country codes (ISO 3166-1 alpha-3, such as USA, DEU, JPN) separated by commas; these are not: Germany, JP. Leave the field empty for every storefront.",
+            "Storefronts are three-letter country codes (ISO 3166-1 alpha-3, such as USA, DEU, JPN) separated by commas; these are not: Germany, XYZ, JP. Leave the field empty for every storefront.",
         ),
         (
             with("confirm", ""),
@@ -324,3 +324,104 @@ support_test!(apples_refusal_is_said_stored_and_audited, |r| {
         .any(|(a, t, _)| a == "subscription.extend_all_refused"
             && t == "com.storedesk.demo.coins.100"));
 });
+
+support_test!(
+    apples_limits_and_rate_limit_are_said_in_words_and_nothing_is_started,
+    |r| {
+        // 4030005: the subscriptions had the most extensions Apple allows in a year.
+        r.sim.inject_fault(Fault::ApiError {
+            code: 4_030_005,
+            count: 1,
+        });
+        let response = r.admin.post_form(PAGE, PAGE, &valid()).await;
+        let row = rows(&r).await.remove(0);
+        let url = format!("{PAGE}/{}", row.id);
+        assert_redirect_to(&response, &url);
+        assert_eq!(row.state, "refused");
+        let page = r.admin.get_text(&url).await;
+        assert!(
+            page.contains(&html(
+                "Apple refused: the subscriptions have had the most extensions Apple allows in a year. Nothing \
+                 was extended."
+            )),
+            "{page}"
+        );
+        assert!(!page.contains("Send the same request again</button>"));
+
+        // 429: Apple's rate limit; said with the time to try again, not called an unknown outcome.
+        r.sim.inject_fault(Fault::RateLimited {
+            retry_after_ms: 60_000,
+            count: 1,
+        });
+        let calls = r.sim.request_count();
+        let response = r.admin.post_form(PAGE, PAGE, &valid()).await;
+        assert_eq!(r.sim.request_count(), calls + 1, "sent once, never retried");
+        let stored = rows(&r).await;
+        assert_eq!(stored.len(), 2);
+        let row = stored
+            .into_iter()
+            .find(|row| format!("{PAGE}/{}", row.id) != url)
+            .unwrap();
+        let limited = format!("{PAGE}/{}", row.id);
+        assert_redirect_to(&response, &limited);
+        assert_eq!(row.state, "refused");
+        let page = r.admin.get_text(&limited).await;
+        assert!(
+            page.contains(&html(
+                "Apple's rate limit for this endpoint was reached; try again after"
+            )),
+            "{page}"
+        );
+        assert!(!page.contains("Send the same request again</button>"));
+        assert!(r.sim.mass_extensions().is_empty(), "Apple started nothing");
+        let refusals = lookups(&r.app)
+            .await
+            .into_iter()
+            .filter(|(a, t, _)| a == "subscription.extend_all_refused" && t == PRO_MONTHLY)
+            .count();
+        assert_eq!(refusals, 2);
+    }
+);
+
+support_test!(
+    a_failure_of_one_subscription_is_said_in_words_and_linked_to_no_request,
+    |r| {
+        let webhook = crate::apple::notifications::webhook_url(&r).await;
+        r.sim
+            .set_notification_url(SimEnvironment::Production, Some(webhook));
+        let seed = r.sim.seed();
+        let outcome = r
+            .sim
+            .send_notification(
+                SimEnvironment::Production,
+                NotificationSpec::new("RENEWAL_EXTENSION")
+                    .subtype("FAILURE")
+                    .transaction(&seed.active_monthly.transaction_id),
+            )
+            .await
+            .unwrap();
+        assert_eq!(outcome.http_status, Some(200));
+        let row = r
+            .app
+            .store
+            .notification_by_uuid(r.project.id, &outcome.notification_uuid)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (row.notification_type.as_str(), row.subtype.as_deref()),
+            ("RENEWAL_EXTENSION", Some("FAILURE"))
+        );
+        let detail = r
+            .admin
+            .get_text(&format!("/projects/demo/notifications/{}", row.id))
+            .await;
+        assert!(
+            detail.contains(&html(
+                "During a renewal date extension for all subscribers, this subscription could not be extended."
+            )),
+            "{detail}"
+        );
+        assert!(!detail.contains("id=\"mass-extension-link\""), "{detail}");
+    }
+);
