@@ -399,3 +399,77 @@ with_ready!(
         );
     }
 );
+
+with_ready!(
+    the_api_holds_backend_data_to_apples_rules_with_the_policy,
+    |r| {
+        set_policy(&r, &policy("automatic", true, "600")).await;
+        let seed = r.sim.seed();
+        let consumable = request(&r).await;
+        let subscription = arrive(
+            &r.app,
+            &r.sim,
+            &r.project,
+            Production,
+            spec("CONSUMPTION_REQUEST", &seed.active_monthly.transaction_id),
+        )
+        .await;
+        let token = make_token(&r.admin, "demo", "sign", "backend").await;
+        let cases = [
+            // A prorated refund of a consumable needs a share between 0 and 100 % (exclusive).
+            (consumable, json!({"refundPreference": "GRANT_PRORATED"})),
+            (
+                consumable,
+                json!({"refundPreference": "GRANT_PRORATED", "consumptionPercentage": 0}),
+            ),
+            (
+                consumable,
+                json!({"refundPreference": "GRANT_PRORATED", "consumptionPercentage": 100000}),
+            ),
+            // Apple computes a subscription's share itself and refuses one sent.
+            (subscription, json!({"consumptionPercentage": 50000})),
+        ];
+        for (id, body) in cases {
+            let (status, answer) = api_put(&r, &token, id, &body).await;
+            assert_eq!(status, 422, "{body}: {answer}");
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with("consumptionPercentage: "),
+                "{body}: {answer}"
+            );
+            assert!(
+                r.app.store.consumption_auto(id).await.unwrap().is_none(),
+                "{body}: nothing stored"
+            );
+        }
+        assert!(r.sim.consumption_submissions().is_empty());
+
+        // A valid prorated share is stored and sent as Apple takes it.
+        let body = json!({"refundPreference": "GRANT_PRORATED", "consumptionPercentage": 40000});
+        let (status, answer) = api_put(&r, &token, consumable, &body).await;
+        assert_eq!(status, 202, "{answer}");
+        let st = state(&r.app);
+        let report = run_once(&st, storedesk::clock::now_ms()).await.unwrap();
+        assert_eq!(report.sent, 1, "{report:?}");
+        let sent = r.sim.consumption_submissions();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0]["body"],
+            json!({"customerConsented": true, "sampleContentProvided": true,
+                "deliveryStatus": "DELIVERED", "consumptionPercentage": 40000,
+                "refundPreference": "GRANT_PRORATED"})
+        );
+    }
+);
+
+with_ready!(two_turns_at_once_send_one_answer, |r| {
+    set_policy(&r, &policy("automatic", true, "0")).await;
+    request(&r).await;
+    let st = state(&r.app);
+    let now = storedesk::clock::now_ms();
+    let (a, b) = tokio::join!(run_once(&st, now), run_once(&st, now));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.sent + b.sent, 1, "{a:?} {b:?}");
+    assert_eq!(r.sim.consumption_submissions().len(), 1);
+    assert_eq!(audit(&r, "consumption.send").await.len(), 1);
+});
