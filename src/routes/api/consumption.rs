@@ -111,9 +111,7 @@ pub async fn put(
     // Apple would refuse rather than the policy failing at its turn. Without a policy yet, the defaults of the form.
     let policy = match state.store.consumption_policy(api.project.id).await? {
         Some(policy) => Some(policy),
-        None => PolicyForm::default_for_new()
-            .parse(api.project.id, "")
-            .ok(),
+        None => PolicyForm::default_for_new().parse(api.project.id, "").ok(),
     };
     if let Some(Err((field, message))) = policy
         .as_ref()
