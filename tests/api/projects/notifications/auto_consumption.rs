@@ -473,3 +473,53 @@ with_ready!(two_turns_at_once_send_one_answer, |r| {
     assert_eq!(r.sim.consumption_submissions().len(), 1);
     assert_eq!(audit(&r, "consumption.send").await.len(), 1);
 });
+
+with_ready!(another_projects_token_reaches_no_request, |r| {
+    set_policy(&r, &policy("automatic", true, "600")).await;
+    let id = request(&r).await;
+    assert_eq!(
+        crate::helpers::create_project(&r.admin, "other")
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    let other = make_token(&r.admin, "other", "sign", "other backend").await;
+    let data = json!({"deliveryStatus": "UNDELIVERED_SERVER_OUTAGE"});
+    // The token names another project: refused before anything is looked up.
+    let (status, answer) = api_put(&r, &other, id, &data).await;
+    assert_eq!(status, 403, "{answer}");
+    let listed = api_get(
+        &r.app,
+        "/api/v1/projects/demo/consumption-requests",
+        Some(&other),
+    )
+    .await;
+    assert_eq!(listed.status().as_u16(), 403);
+    // Through its own project the id is not found: requests are looked up within the token's project.
+    let response = reqwest::Client::new()
+        .put(
+            r.app
+                .url(&format!("/api/v1/projects/other/consumption-requests/{id}")),
+        )
+        .header("Authorization", format!("Bearer {other}"))
+        .json(&data)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    let own: Value = api_get(
+        &r.app,
+        "/api/v1/projects/other/consumption-requests",
+        Some(&other),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(own, json!({"requests": []}));
+    assert!(
+        r.app.store.consumption_auto(id).await.unwrap().is_none(),
+        "nothing stored"
+    );
+});
