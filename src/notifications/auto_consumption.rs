@@ -176,6 +176,44 @@ pub fn check_with_policy(
     }
 }
 
+/// When the policy takes `request` up without the backend's data: once the wait is over, and never later than
+/// the margin before Apple's deadline. The backend's data makes it sooner (the next turn).
+pub fn due_at(policy: &PolicyRow, request: &ConsumptionRequestRow) -> i64 {
+    let signed = request.notification.signed_date;
+    let wait_over = signed + policy.wait_minutes * 60_000;
+    wait_over.min(signed + CONSUMPTION_DEADLINE_MS - DEADLINE_MARGIN_MS)
+}
+
+/// For a request the policy has not taken up yet, what it will do and when, in words for the request's page:
+/// the values it would send now, or why it will send nothing. `None` when the policy is off.
+pub fn pending_sentence(
+    policy: &PolicyRow,
+    backend: Option<&BackendData>,
+    request: &ConsumptionRequestRow,
+) -> Option<String> {
+    let when = crate::present::time::utc(due_at(policy, request));
+    let soon = if backend.is_some() {
+        "within a minute (your backend's data is in)".to_owned()
+    } else {
+        format!("at {when}, or within a minute of your backend's data arriving")
+    };
+    let values = match compute(policy, backend, request) {
+        Ok(body) => serde_json::to_string(&body)
+            .map(|json| consumption::describe(&json))
+            .unwrap_or_default(),
+        Err(sentence) => return (policy.mode != OFF).then_some(sentence),
+    };
+    match policy.mode.as_str() {
+        AUTOMATIC => Some(format!(
+            "Will be sent automatically {soon}, unless a person answers first: {values}."
+        )),
+        DRY_RUN => Some(format!(
+            "Dry run: will be computed {soon} and not sent. With today's values: {values}."
+        )),
+        _ => None,
+    }
+}
+
 /// Sends `body` for `request` and records the answer with its audit entry (`consumption.send`, naming `actor`):
 /// the one path for a person's answer and the policy's.
 pub async fn send_answer(
@@ -279,11 +317,7 @@ pub async fn run_once(state: &AppState, now_ms: i64) -> Result<RunReport, AppErr
             let backend: Option<BackendData> = auto
                 .and_then(|a| a.backend.as_deref())
                 .and_then(|b| serde_json::from_str(b).ok());
-            let signed = request.notification.signed_date;
-            let deadline = signed + CONSUMPTION_DEADLINE_MS;
-            let ready = backend.is_some()
-                || now_ms >= signed + policy.wait_minutes * 60_000
-                || now_ms >= deadline - DEADLINE_MARGIN_MS;
+            let ready = backend.is_some() || now_ms >= due_at(&policy, &request);
             if !ready {
                 report.waiting += 1;
                 continue;

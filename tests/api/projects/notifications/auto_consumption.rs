@@ -523,3 +523,49 @@ with_ready!(another_projects_token_reaches_no_request, |r| {
         "nothing stored"
     );
 });
+
+with_ready!(
+    the_request_page_says_what_the_policy_will_send_and_when,
+    |r| {
+        set_policy(&r, &policy("automatic", true, "60")).await;
+        let id = request(&r).await;
+        let signed = r
+            .app
+            .store
+            .consumption_request(r.project.id, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .notification
+            .signed_date;
+        let when = storedesk::present::time::utc(signed + 60 * MINUTE);
+        let page = r.admin.get_text(QUEUE).await;
+        assert!(page.contains(&format!("id=\"policy-{id}\"")), "{page}");
+        assert!(
+            page.contains(&format!(
+                "Will be sent automatically at {when}, or within a minute of your backend&#39;s data arriving, \
+                 unless a person answers first: customer consented, sample provided, delivered"
+            )),
+            "{page}"
+        );
+        let token = make_token(&r.admin, "demo", "sign", "backend").await;
+        let (status, answer) =
+            api_put(&r, &token, id, &json!({"refundPreference": "GRANT_FULL"})).await;
+        assert_eq!(status, 202, "{answer}");
+        let page = r.admin.get_text(QUEUE).await;
+        assert!(
+            page.contains(
+                "Will be sent automatically within a minute (your backend&#39;s data is in)"
+            ),
+            "{page}"
+        );
+        assert!(r.sim.consumption_submissions().is_empty());
+        // In a dry run the page says nothing will be sent.
+        set_policy(&r, &policy("dry_run", true, "60")).await;
+        let page = r.admin.get_text(QUEUE).await;
+        assert!(
+            page.contains("Dry run: will be computed within a minute (your backend&#39;s data is in) and not sent."),
+            "{page}"
+        );
+    }
+);
