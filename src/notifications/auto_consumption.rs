@@ -98,6 +98,25 @@ pub fn compute(
                     and Apple accepts consumption information only with it."
             .into());
     }
+    let (form, auto_renewable) = answer_form(policy, backend, request, true);
+    consumption::validate(&form, auto_renewable).map_err(|e| {
+        let first = field_errors(e)
+            .into_iter()
+            .map(|(_, sentence)| sentence)
+            .next()
+            .unwrap_or_default();
+        format!("Nothing was sent: the answer would break Apple's rules. {first}")
+    })
+}
+
+/// The form a person would fill in for `request`: the policy's values, overridden by the backend's. With
+/// `drop_subscription_share`, a share given for an auto-renewable subscription (Apple computes it) is left out.
+fn answer_form(
+    policy: &PolicyRow,
+    backend: Option<&BackendData>,
+    request: &ConsumptionRequestRow,
+    drop_subscription_share: bool,
+) -> (ConsumptionForm, bool) {
     let summary = serde_json::from_str(&request.notification.payload)
         .map(|v| decoded::summary_of(&v))
         .unwrap_or_default();
@@ -115,27 +134,86 @@ pub fn compute(
             .unwrap_or_else(|| policy.delivery_status.clone()),
         consumption_percentage: backend
             .and_then(|b| b.consumption_percentage)
-            .filter(|_| !auto_renewable)
+            .filter(|_| !(auto_renewable && drop_subscription_share))
             .map(|p| format!("{}.{:03}", p / 1000, p % 1000))
             .unwrap_or_default(),
         refund_preference: backend
             .and_then(|b| b.refund_preference.clone())
             .unwrap_or_else(|| policy.refund_preference.clone()),
     };
-    consumption::validate(&form, auto_renewable).map_err(|e| {
-        let first = [
-            e.customer_consented,
-            e.sample_content_provided,
-            e.delivery_status,
-            e.consumption_percentage,
-            e.refund_preference,
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-        .unwrap_or_default();
-        format!("Nothing was sent: the answer would break Apple's rules. {first}")
-    })
+    (form, auto_renewable)
+}
+
+/// Each wrong field of an answer by Apple's name, with its sentence, in the form's order.
+fn field_errors(e: consumption::ConsumptionErrors) -> Vec<(&'static str, String)> {
+    [
+        ("customerConsented", e.customer_consented),
+        ("sampleContentProvided", e.sample_content_provided),
+        ("deliveryStatus", e.delivery_status),
+        ("consumptionPercentage", e.consumption_percentage),
+        ("refundPreference", e.refund_preference),
+    ]
+    .into_iter()
+    .filter_map(|(field, sentence)| sentence.map(|s| (field, s)))
+    .collect()
+}
+
+/// The backend's data for `request` held to Apple's rules together with the policy's values, as the answer would
+/// go out (a share for an auto-renewable subscription, a prorated refund without a share between 0 and 100 %):
+/// the first wrong field by Apple's name, with its sentence.
+pub fn check_with_policy(
+    policy: &PolicyRow,
+    backend: &BackendData,
+    request: &ConsumptionRequestRow,
+) -> Result<(), (&'static str, String)> {
+    let (form, auto_renewable) = answer_form(policy, Some(backend), request, false);
+    match consumption::validate(&form, auto_renewable) {
+        Ok(_) => Ok(()),
+        Err(e) => match field_errors(e).into_iter().next() {
+            Some((field, sentence)) => Err((field, format!("{field}: {sentence}"))),
+            None => Ok(()),
+        },
+    }
+}
+
+/// When the policy takes `request` up without the backend's data: once the wait is over, and never later than
+/// the margin before Apple's deadline. The backend's data makes it sooner (the next turn).
+pub fn due_at(policy: &PolicyRow, request: &ConsumptionRequestRow) -> i64 {
+    // The wait counts from when storedesk got the request (a late delivery, a backfill or a policy turned on later
+    // gives the backend its time too), and is cut short by Apple's deadline.
+    let signed = request.notification.signed_date;
+    let wait_over = request.notification.received_at + policy.wait_minutes * 60_000;
+    wait_over.min(signed + CONSUMPTION_DEADLINE_MS - DEADLINE_MARGIN_MS)
+}
+
+/// For a request the policy has not taken up yet, what it will do and when, in words for the request's page:
+/// the values it would send now, or why it will send nothing. `None` when the policy is off.
+pub fn pending_sentence(
+    policy: &PolicyRow,
+    backend: Option<&BackendData>,
+    request: &ConsumptionRequestRow,
+) -> Option<String> {
+    let when = crate::present::time::utc(due_at(policy, request));
+    let soon = if backend.is_some() {
+        "within a minute (your backend's data is in)".to_owned()
+    } else {
+        format!("at {when}, or within a minute of your backend's data arriving")
+    };
+    let values = match compute(policy, backend, request) {
+        Ok(body) => serde_json::to_string(&body)
+            .map(|json| consumption::describe(&json))
+            .unwrap_or_default(),
+        Err(sentence) => return (policy.mode != OFF).then_some(sentence),
+    };
+    match policy.mode.as_str() {
+        AUTOMATIC => Some(format!(
+            "Will be sent automatically {soon}, unless a person answers first: {values}."
+        )),
+        DRY_RUN => Some(format!(
+            "Dry run: will be computed {soon} and not sent. With today's values: {values}."
+        )),
+        _ => None,
+    }
 }
 
 /// Sends `body` for `request` and records the answer with its audit entry (`consumption.send`, naming `actor`):
@@ -241,14 +319,7 @@ pub async fn run_once(state: &AppState, now_ms: i64) -> Result<RunReport, AppErr
             let backend: Option<BackendData> = auto
                 .and_then(|a| a.backend.as_deref())
                 .and_then(|b| serde_json::from_str(b).ok());
-            let signed = request.notification.signed_date;
-            let deadline = signed + CONSUMPTION_DEADLINE_MS;
-            // The wait counts from when storedesk got the request (a late delivery, a backfill or a policy turned on
-            // later gives the backend its time too), and is cut short by Apple's deadline.
-            let received = request.notification.received_at;
-            let ready = backend.is_some()
-                || now_ms >= received + policy.wait_minutes * 60_000
-                || now_ms >= deadline - DEADLINE_MARGIN_MS;
+            let ready = backend.is_some() || now_ms >= due_at(&policy, &request);
             if !ready {
                 report.waiting += 1;
                 continue;

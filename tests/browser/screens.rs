@@ -341,6 +341,23 @@ async fn every_page_fits_a_phone_and_a_desktop_window() {
         .unwrap();
     let notification_id = detail.rsplit('/').next().unwrap().to_string();
 
+    b.goto("/projects/shop/subscriptions/extend-all").await;
+    b.fill("#product_id", "com.storedesk.demo.pro.monthly")
+        .await;
+    b.fill("#storefronts", "USA, DEU, JPN, FRA, GBR, CAN, AUS, BRA")
+        .await;
+    b.find("#confirm").await.click().await.unwrap();
+    b.click_and_wait("#extend-all-form button[type=submit]")
+        .await;
+    let extend_all_id = b
+        .path()
+        .await
+        .rsplit('/')
+        .next()
+        .filter(|id| id.bytes().all(|c| c.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("an extension for all customers' page"))
+        .to_string();
+
     // The order with the most transactions: a list of matches before the story.
     let biggest_order = seed
         .orders
@@ -358,6 +375,7 @@ async fn every_page_fits_a_phone_and_a_desktop_window() {
             ("test-notification/{id}".to_string(), test_id),
             ("notifications/{id}".to_string(), notification_id),
             ("forwarding/{id}".to_string(), destination_id),
+            ("extend-all/{id}".to_string(), extend_all_id),
             (
                 "customers/{id}".to_string(),
                 seed.long_history_original_id.clone(),

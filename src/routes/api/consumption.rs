@@ -6,7 +6,8 @@ use actix_web::{web, HttpResponse};
 use serde::Serialize;
 
 use super::{json, ok, ApiError, ApiProject, ApiResult};
-use crate::notifications::auto_consumption::BackendData;
+use crate::notifications::auto_consumption::{check_with_policy, BackendData};
+use crate::routes::projects::settings::consumption::PolicyForm;
 use crate::state::AppState;
 use crate::store::notification_log::{QueueState, CONSUMPTION_DEADLINE_MS};
 
@@ -105,6 +106,18 @@ pub async fn put(
     };
     if request.answered_at.is_some() {
         return Err(conflict());
+    }
+    // Held to Apple's rules as the answer will go out, with the policy's values, so the backend hears now what
+    // Apple would refuse rather than the policy failing at its turn. Without a policy yet, the defaults of the form.
+    let policy = match state.store.consumption_policy(api.project.id).await? {
+        Some(policy) => Some(policy),
+        None => PolicyForm::default_for_new().parse(api.project.id, "").ok(),
+    };
+    if let Some(Err((field, message))) = policy
+        .as_ref()
+        .map(|p| check_with_policy(p, &backend, &request))
+    {
+        return Err(ApiError::invalid(field, &message));
     }
     let text = serde_json::to_string(&backend)
         .map_err(|e| ApiError::BadRequest(format!("The data could not be stored: {e}")))?;

@@ -8,6 +8,7 @@ use crate::apple::AppleError;
 use crate::auth::csrf::CsrfForm;
 use crate::domain::TransactionId;
 use crate::error::AppError;
+use crate::notifications::auto_consumption::{self, BackendData};
 use crate::notifications::consumption::{
     self, ConsumptionErrors, ConsumptionForm, CONSENT_CHOICES, DELIVERY_STATUSES,
     REFUND_PREFERENCES, SAMPLE_CHOICES,
@@ -93,6 +94,7 @@ fn request_view(
     r: &ConsumptionRequestRow,
     answers: &[crate::store::notification_work::ConsumptionAnswer],
     autos: &[crate::store::consumption_policy::AutoRow],
+    policy: Option<&crate::store::consumption_policy::PolicyRow>,
     now: i64,
 ) -> RequestView {
     let n = &r.notification;
@@ -121,14 +123,22 @@ fn request_view(
             error: a.error.clone(),
         })
         .collect();
-    let policy = autos
-        .iter()
-        .find(|a| a.notification_id == n.id)
-        .filter(|a| !a.sentence.is_empty())
-        .map(|a| match &a.body {
+    let auto = autos.iter().find(|a| a.notification_id == n.id);
+    let pending = || {
+        let backend: Option<BackendData> = auto
+            .and_then(|a| a.backend.as_deref())
+            .and_then(|b| serde_json::from_str(b).ok());
+        policy
+            .filter(|_| r.answered_at.is_none() && deadline > now)
+            .and_then(|p| auto_consumption::pending_sentence(p, backend.as_ref(), r))
+    };
+    let policy = match auto.filter(|a| !a.sentence.is_empty()) {
+        Some(a) => Some(match &a.body {
             Some(body) => format!("{} ({})", a.sentence, consumption::describe(body)),
             None => a.sentence.clone(),
-        });
+        }),
+        None => pending(),
+    };
     RequestView {
         policy,
         n: NotificationView::new(&project.slug, n, now),
@@ -192,11 +202,12 @@ async fn build_page(
         .consumption_answers_for(project.id, &ids)
         .await?;
     let autos = state.store.consumption_autos(project.id).await?;
+    let policy = state.store.consumption_policy(project.id).await?;
     let mut views: Vec<Vec<RequestView>> = lists
         .iter()
         .map(|rows| {
             rows.iter()
-                .map(|r| request_view(project, r, &answers, &autos, now))
+                .map(|r| request_view(project, r, &answers, &autos, policy.as_ref(), now))
                 .collect()
         })
         .collect();

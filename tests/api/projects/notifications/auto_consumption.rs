@@ -428,3 +428,173 @@ with_ready!(
         assert_eq!(r.sim.consumption_submissions().len(), 1);
     }
 );
+
+with_ready!(
+    the_api_holds_backend_data_to_apples_rules_with_the_policy,
+    |r| {
+        set_policy(&r, &policy("automatic", true, "600")).await;
+        let seed = r.sim.seed();
+        let consumable = request(&r).await;
+        let subscription = arrive(
+            &r.app,
+            &r.sim,
+            &r.project,
+            Production,
+            spec("CONSUMPTION_REQUEST", &seed.active_monthly.transaction_id),
+        )
+        .await;
+        let token = make_token(&r.admin, "demo", "sign", "backend").await;
+        let cases = [
+            // A prorated refund of a consumable needs a share between 0 and 100 % (exclusive).
+            (consumable, json!({"refundPreference": "GRANT_PRORATED"})),
+            (
+                consumable,
+                json!({"refundPreference": "GRANT_PRORATED", "consumptionPercentage": 0}),
+            ),
+            (
+                consumable,
+                json!({"refundPreference": "GRANT_PRORATED", "consumptionPercentage": 100000}),
+            ),
+            // Apple computes a subscription's share itself and refuses one sent.
+            (subscription, json!({"consumptionPercentage": 50000})),
+        ];
+        for (id, body) in cases {
+            let (status, answer) = api_put(&r, &token, id, &body).await;
+            assert_eq!(status, 422, "{body}: {answer}");
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with("consumptionPercentage: "),
+                "{body}: {answer}"
+            );
+            assert!(
+                r.app.store.consumption_auto(id).await.unwrap().is_none(),
+                "{body}: nothing stored"
+            );
+        }
+        assert!(r.sim.consumption_submissions().is_empty());
+
+        // A valid prorated share is stored and sent as Apple takes it.
+        let body = json!({"refundPreference": "GRANT_PRORATED", "consumptionPercentage": 40000});
+        let (status, answer) = api_put(&r, &token, consumable, &body).await;
+        assert_eq!(status, 202, "{answer}");
+        let st = state(&r.app);
+        let report = run_once(&st, storedesk::clock::now_ms()).await.unwrap();
+        assert_eq!(report.sent, 1, "{report:?}");
+        let sent = r.sim.consumption_submissions();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(
+            sent[0]["body"],
+            json!({"customerConsented": true, "sampleContentProvided": true,
+                "deliveryStatus": "DELIVERED", "consumptionPercentage": 40000,
+                "refundPreference": "GRANT_PRORATED"})
+        );
+    }
+);
+
+with_ready!(two_turns_at_once_send_one_answer, |r| {
+    set_policy(&r, &policy("automatic", true, "0")).await;
+    request(&r).await;
+    let st = state(&r.app);
+    let now = storedesk::clock::now_ms();
+    let (a, b) = tokio::join!(run_once(&st, now), run_once(&st, now));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.sent + b.sent, 1, "{a:?} {b:?}");
+    assert_eq!(r.sim.consumption_submissions().len(), 1);
+    assert_eq!(audit(&r, "consumption.send").await.len(), 1);
+});
+
+with_ready!(another_projects_token_reaches_no_request, |r| {
+    set_policy(&r, &policy("automatic", true, "600")).await;
+    let id = request(&r).await;
+    assert_eq!(
+        crate::helpers::create_project(&r.admin, "other")
+            .await
+            .status()
+            .as_u16(),
+        303
+    );
+    let other = make_token(&r.admin, "other", "sign", "other backend").await;
+    let data = json!({"deliveryStatus": "UNDELIVERED_SERVER_OUTAGE"});
+    // The token names another project: refused before anything is looked up.
+    let (status, answer) = api_put(&r, &other, id, &data).await;
+    assert_eq!(status, 403, "{answer}");
+    let listed = api_get(
+        &r.app,
+        "/api/v1/projects/demo/consumption-requests",
+        Some(&other),
+    )
+    .await;
+    assert_eq!(listed.status().as_u16(), 403);
+    // Through its own project the id is not found: requests are looked up within the token's project.
+    let response = reqwest::Client::new()
+        .put(
+            r.app
+                .url(&format!("/api/v1/projects/other/consumption-requests/{id}")),
+        )
+        .header("Authorization", format!("Bearer {other}"))
+        .json(&data)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+    let own: Value = api_get(
+        &r.app,
+        "/api/v1/projects/other/consumption-requests",
+        Some(&other),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(own, json!({"requests": []}));
+    assert!(
+        r.app.store.consumption_auto(id).await.unwrap().is_none(),
+        "nothing stored"
+    );
+});
+
+with_ready!(
+    the_request_page_says_what_the_policy_will_send_and_when,
+    |r| {
+        set_policy(&r, &policy("automatic", true, "60")).await;
+        let id = request(&r).await;
+        let signed = r
+            .app
+            .store
+            .consumption_request(r.project.id, id)
+            .await
+            .unwrap()
+            .unwrap()
+            .notification
+            .signed_date;
+        let when = storedesk::present::time::utc(signed + 60 * MINUTE);
+        let page = r.admin.get_text(QUEUE).await;
+        assert!(page.contains(&format!("id=\"policy-{id}\"")), "{page}");
+        assert!(
+            page.contains(&format!(
+                "Will be sent automatically at {when}, or within a minute of your backend&#39;s data arriving, \
+                 unless a person answers first: customer consented, sample provided, delivered"
+            )),
+            "{page}"
+        );
+        let token = make_token(&r.admin, "demo", "sign", "backend").await;
+        let (status, answer) =
+            api_put(&r, &token, id, &json!({"refundPreference": "GRANT_FULL"})).await;
+        assert_eq!(status, 202, "{answer}");
+        let page = r.admin.get_text(QUEUE).await;
+        assert!(
+            page.contains(
+                "Will be sent automatically within a minute (your backend&#39;s data is in)"
+            ),
+            "{page}"
+        );
+        assert!(r.sim.consumption_submissions().is_empty());
+        // In a dry run the page says nothing will be sent.
+        set_policy(&r, &policy("dry_run", true, "60")).await;
+        let page = r.admin.get_text(QUEUE).await;
+        assert!(
+            page.contains("Dry run: will be computed within a minute (your backend&#39;s data is in) and not sent."),
+            "{page}"
+        );
+    }
+);
