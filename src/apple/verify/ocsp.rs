@@ -23,6 +23,9 @@ use x509_ocsp::{
 
 use super::chain::EcKey;
 
+mod online;
+pub use online::{ChainStatus, OnlineChecker, CACHE_CAPACITY, DEADLINE, GOOD_FOR};
+
 /// The media types of RFC 6960 Appendix A.
 pub const REQUEST_CONTENT_TYPE: &str = "application/ocsp-request";
 pub const RESPONSE_CONTENT_TYPE: &str = "application/ocsp-response";
