@@ -119,3 +119,34 @@ on_both_backends!(with_online_checks_off_no_ocsp_request_is_made, |backend| read
     assert_eq!(deliver(&url, body(&jws)).await.0, 200);
     assert_eq!(r.sim.ocsp_requests(), (0, 0));
 });
+
+#[test]
+fn a_value_other_than_true_or_false_is_refused_at_start() {
+    use secrecy::ExposeSecret as _;
+    let master = storedesk::crypto::MasterKey::generate();
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_storedesk"))
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("STOREDESK_DATA_DIR", dir.path())
+        .env(
+            "STOREDESK_MASTER_KEY",
+            master.to_base64_secret().expose_secret(),
+        )
+        .env("STOREDESK_APPLE_ONLINE_CHECKS", "yes")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(
+            "STOREDESK_APPLE_ONLINE_CHECKS is set but wrong: it should be true or false."
+        ),
+        "{said}"
+    );
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing created"
+    );
+}

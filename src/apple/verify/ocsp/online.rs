@@ -45,12 +45,15 @@ impl ChainStatus {
     }
 }
 
+/// Chains found good (by key, when), and their keys oldest first.
+type GoodChains = (HashMap<[u8; 32], Instant>, VecDeque<[u8; 32]>);
+
 /// Checks chains online; share one per instance.
 #[derive(Debug)]
 pub struct OnlineChecker {
     http: reqwest::Client,
     deadline: Duration,
-    good: Mutex<(HashMap<[u8; 32], Instant>, VecDeque<[u8; 32]>)>,
+    good: Mutex<GoodChains>,
 }
 
 impl OnlineChecker {
@@ -149,7 +152,7 @@ impl OnlineChecker {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<[u8; 32], Instant>, VecDeque<[u8; 32]>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, GoodChains> {
         self.good.lock().unwrap_or_else(|e| e.into_inner())
     }
 
