@@ -150,3 +150,29 @@ fn a_value_other_than_true_or_false_is_refused_at_start() {
         "nothing created"
     );
 }
+
+on_both_backends!(a_backfill_keeps_the_offline_check_with_online_checks_on, |backend| online(backend), r => {
+    use crate::projects::notifications::signed::{day, DAY_MS};
+    // A responder that would refuse everything: the backfill must not ask it.
+    r.sim.set_ocsp_mode(OcspMode::RevokedLeaf);
+    let now = storedesk::clock::now_ms();
+    let log = "/projects/demo/notifications";
+    let response = r
+        .admin
+        .post_form(
+            log,
+            "/projects/demo/notifications/backfill",
+            &[
+                ("start", &day(now - 10 * DAY_MS)),
+                ("end", &day(now)),
+                ("environment", "Production"),
+            ],
+        )
+        .await;
+    crate::helpers::assert_redirect_to(&response, &format!("{log}#backfill"));
+    let job = crate::projects::notifications::backfill::finished(&r.app, r.project.id).await;
+    assert_eq!(job.status.as_str(), "done", "{:?}", job.error);
+    assert!(job.new_count > 0);
+    assert_eq!(job.rejected, 0);
+    assert_eq!(r.sim.ocsp_requests(), (0, 0));
+});
