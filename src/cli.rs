@@ -144,6 +144,10 @@ pub struct ServeArgs {
     /// How long a page or button waits for Apple at most, retries included (15s by default; 1s to 120s).
     #[arg(long, env = "STOREDESK_APPLE_ANSWER_WITHIN")]
     pub apple_answer_within: Option<String>,
+    /// `true` checks the certificates of live notifications for revocation (OCSP) before storing them; `false`
+    /// (the default) checks them offline only.
+    #[arg(long, env = "STOREDESK_APPLE_ONLINE_CHECKS")]
+    pub apple_online_checks: Option<String>,
     /// How long a backfill stays with its instance without a renewal before another instance resumes it (30s by
     /// default; 1s to 10m).
     #[arg(long, env = "STOREDESK_BACKFILL_LEASE")]
@@ -409,6 +413,15 @@ impl ServeArgs {
         )? {
             apple.answer_within = within;
         }
+        apple.online_checks = match self.apple_online_checks.as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(
+                    ConfigError::new("STOREDESK_APPLE_ONLINE_CHECKS", "true or false").into(),
+                )
+            }
+        };
         let lease = config::parse_duration_between(
             "STOREDESK_BACKFILL_LEASE",
             self.backfill_lease.as_deref(),

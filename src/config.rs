@@ -108,6 +108,8 @@ pub struct AppleSettings {
     pub hourly_limit: Option<u64>,
     /// How long a page or button waits for Apple at most, retries included (`STOREDESK_APPLE_ANSWER_WITHIN`).
     pub answer_within: Duration,
+    /// Check live notifications' certificates for revocation with OCSP (`STOREDESK_APPLE_ONLINE_CHECKS`).
+    pub online_checks: bool,
 }
 
 impl Default for AppleSettings {
@@ -119,6 +121,7 @@ impl Default for AppleSettings {
             timeout: Duration::from_secs(30),
             hourly_limit: None,
             answer_within: crate::apple::DEFAULT_ANSWER_WITHIN,
+            online_checks: false,
         }
     }
 }

@@ -23,6 +23,10 @@ const HELP: &[(&str, &str)] = &[
         "App Store Server Notifications received by outcome.",
     ),
     (
+        "storedesk_apple_online_checks_total",
+        "Online (OCSP) checks of live notifications' certificates by outcome.",
+    ),
+    (
         "storedesk_api_auth_failures_total",
         "JSON API requests refused for their token, by reason.",
     ),

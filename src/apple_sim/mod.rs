@@ -13,6 +13,7 @@ mod faults;
 mod handlers;
 mod jws;
 mod notify;
+mod ocsp;
 mod paging;
 mod payloads;
 mod pki;
@@ -37,6 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use faults::Fault;
 pub use notify::{NotificationSpec, SendOutcome};
+pub use ocsp::OcspMode;
 pub use seed::{CustomerSummary, SeedSummary, SubscriptionIds};
 
 use state::SimState;
@@ -165,6 +167,20 @@ impl SimHandle {
     /// The base URL to configure as Apple's production host; API paths (`/inApps/v1/...`) go under it.
     pub fn production_url(&self) -> String {
         format!("{}/production", self.base_url())
+    }
+
+    /// Switches what the simulator's OCSP responder says (see [`OcspMode`]).
+    pub fn set_ocsp_mode(&self, mode: OcspMode) {
+        *state::lock(&self.state.pki.ocsp.mode) = mode;
+    }
+
+    /// OCSP requests received so far: (for the leaf, for the intermediate).
+    pub fn ocsp_requests(&self) -> (u64, u64) {
+        let ocsp = &self.state.pki.ocsp;
+        (
+            ocsp.leaf_requests.load(Ordering::Relaxed),
+            ocsp.intermediate_requests.load(Ordering::Relaxed),
+        )
     }
 
     pub fn sandbox_url(&self) -> String {
@@ -299,8 +315,14 @@ impl SimHandle {
 
 /// Builds the PKI and the seeded data, binds `config.bind` and serves in the background.
 pub async fn spawn(config: SimConfig) -> anyhow::Result<SimHandle> {
-    let state = Arc::new(SimState::new(&config).context("building the simulator state")?);
-    let (server, addr) = server::start(state.clone(), config.bind, config.answer_delay)
+    // Bound before the PKI is made: the certificates name the simulator's own OCSP responder (AIA).
+    let listener = std::net::TcpListener::bind(config.bind)
+        .with_context(|| format!("binding {}", config.bind))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let ocsp_url = format!("http://{addr}{}", ocsp::PATH);
+    let state =
+        Arc::new(SimState::new(&config, Some(&ocsp_url)).context("building the simulator state")?);
+    let (server, addr) = server::start(state.clone(), listener, config.answer_delay)
         .context("starting the simulator HTTP server")?;
     let handle = server.handle();
     let task = tokio::spawn(server);

@@ -20,10 +20,20 @@ pub(crate) struct Pki {
     pub root_der: Vec<u8>,
     pub root_pem: String,
     pub signer: Signer,
+    /// What the simulator's OCSP responder needs: the certificates and the issuers' keys.
+    pub ocsp: super::ocsp::Issuers,
 }
 
 impl Pki {
+    #[cfg(test)]
     pub(crate) fn generate() -> anyhow::Result<Self> {
+        Self::generate_with_ocsp(None)
+    }
+
+    /// With `ocsp_url`, the leaf and the intermediate name it as their OCSP responder (AIA), as Apple's
+    /// certificates name http://ocsp.apple.com/….
+    pub(crate) fn generate_with_ocsp(ocsp_url: Option<&str>) -> anyhow::Result<Self> {
+        let aia = ocsp_url.map(super::ocsp::aia_extension).transpose()?;
         let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384)
             .context("generating the root key")?;
         let mut root_params = base_params(
@@ -52,6 +62,7 @@ impl Pki {
             INTERMEDIATE_MARKER_OID,
             ASN1_NULL.to_vec(),
         )];
+        intermediate_params.custom_extensions.extend(aia.clone());
         let intermediate = intermediate_params
             .signed_by(&intermediate_key, &root, &root_key)
             .context("signing the intermediate")?;
@@ -79,6 +90,7 @@ impl Pki {
             basic_constraints,
             CustomExtension::from_oid_content(LEAF_MARKER_OID, ASN1_NULL.to_vec()),
         ];
+        leaf_params.custom_extensions.extend(aia);
         // Signed by the P-384 intermediate, so ecdsa-with-SHA384 like Apple's leaf.
         let leaf = leaf_params
             .signed_by(&leaf_key, &intermediate, &intermediate_key)
@@ -92,10 +104,18 @@ impl Pki {
             [&leaf_der, &intermediate_der, &root_der],
         )
         .context("loading the leaf key for signing")?;
+        let ocsp = super::ocsp::Issuers::new(
+            &leaf_der,
+            &intermediate_der,
+            &intermediate_key.serialize_der(),
+            &root_der,
+            &root_key.serialize_der(),
+        )?;
         Ok(Self {
             root_pem: root.pem(),
             root_der,
             signer,
+            ocsp,
         })
     }
 }

@@ -17,10 +17,9 @@ pub const ADMIN_ONLY_ON_LOOPBACK: &str = "The simulator's admin endpoints answer
 
 pub(crate) fn start(
     state: Arc<SimState>,
-    bind: SocketAddr,
+    listener: TcpListener,
     answer_delay: Duration,
 ) -> anyhow::Result<(Server, SocketAddr)> {
-    let listener = TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let data = web::Data::from(state);
     // The admin surface can issue keys, seed purchases and send notifications: only for a simulator that nobody
@@ -49,6 +48,7 @@ pub(crate) fn start(
                     .app_data(web::Data::new(EnvTag(SimEnvironment::Sandbox)))
                     .configure(handlers::api_routes),
             )
+            .route(super::ocsp::PATH, web::post().to(super::ocsp::respond))
             .service(if local {
                 web::scope("/sim").configure(handlers::admin::routes)
             } else {

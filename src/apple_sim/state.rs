@@ -51,8 +51,9 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 impl SimState {
-    pub(crate) fn new(config: &SimConfig) -> anyhow::Result<Self> {
-        let pki = Pki::generate().context("generating the simulator PKI")?;
+    /// `ocsp_url`: the responder the certificates name (the simulator's own `/ocsp`).
+    pub(crate) fn new(config: &SimConfig, ocsp_url: Option<&str>) -> anyhow::Result<Self> {
+        let pki = Pki::generate_with_ocsp(ocsp_url).context("generating the simulator PKI")?;
         let app = AppInfo {
             bundle_id: config.bundle_id.clone(),
             app_apple_id: config.app_apple_id,

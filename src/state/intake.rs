@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::apple::verify::ocsp::{OnlineChecker, DEADLINE as ONLINE_CHECK_DEADLINE};
 use crate::cpu_pool::CpuPool;
 use crate::store::notification_writer::NotificationWriter;
 use crate::store::{Project, Store, StoreResult};
@@ -23,6 +24,8 @@ pub struct Intake {
     pool: CpuPool,
     writer: NotificationWriter,
     projects: Mutex<HashMap<String, (Arc<Project>, Instant)>>,
+    /// Online (OCSP) checks of live notifications' chains, with their cache; used only when the setting is on.
+    online: OnlineChecker,
 }
 
 impl Intake {
@@ -32,7 +35,13 @@ impl Intake {
             pool: CpuPool::per_core("verify", VERIFY_QUEUE)?,
             writer: NotificationWriter::spawn(store.clone()),
             projects: Mutex::new(HashMap::new()),
+            online: OnlineChecker::new(ONLINE_CHECK_DEADLINE).map_err(std::io::Error::other)?,
         })
+    }
+
+    /// The online (OCSP) checker of live notifications.
+    pub fn online(&self) -> &OnlineChecker {
+        &self.online
     }
 
     pub fn writer(&self) -> &NotificationWriter {

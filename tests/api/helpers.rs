@@ -107,6 +107,7 @@ pub fn test_settings(
             timeout: Duration::from_secs(5),
             hourly_limit: None,
             answer_within: storedesk::apple::DEFAULT_ANSWER_WITHIN,
+            online_checks: false,
         },
         session_idle: Duration::from_secs(3600),
         session_absolute: Duration::from_secs(24 * 3600),

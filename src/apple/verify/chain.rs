@@ -34,13 +34,13 @@ const OID_INTERMEDIATE_MARKER: ObjectIdentifier =
     ObjectIdentifier::new_unwrap(INTERMEDIATE_MARKER_OID);
 
 #[derive(Clone)]
-enum EcKey {
+pub(super) enum EcKey {
     P256(p256::ecdsa::VerifyingKey),
     P384(p384::ecdsa::VerifyingKey),
 }
 
 impl EcKey {
-    fn from_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<Self, String> {
+    pub(super) fn from_spki(spki: &SubjectPublicKeyInfoOwned) -> Result<Self, String> {
         if spki.algorithm.oid != OID_EC_PUBLIC_KEY {
             return Err("its key is not an elliptic-curve key".into());
         }
@@ -66,7 +66,12 @@ impl EcKey {
     }
 
     /// `tbs` signed with ECDSA and SHA-256 or SHA-384 (DER signature, as in certificates).
-    fn verifies(&self, alg: &ObjectIdentifier, tbs: &[u8], der_signature: &[u8]) -> bool {
+    pub(super) fn verifies(
+        &self,
+        alg: &ObjectIdentifier,
+        tbs: &[u8],
+        der_signature: &[u8],
+    ) -> bool {
         let digest: Vec<u8> = if *alg == OID_ECDSA_SHA256 {
             Sha256::digest(tbs).to_vec()
         } else if *alg == OID_ECDSA_SHA384 {

@@ -8,6 +8,7 @@ mod cache;
 mod chain;
 mod claims;
 mod jws;
+pub mod ocsp;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;

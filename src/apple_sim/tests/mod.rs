@@ -6,6 +6,7 @@ mod endpoints;
 mod faults;
 mod history;
 mod notifications;
+mod ocsp;
 mod signing;
 mod verifier;
 

@@ -11,6 +11,7 @@ use futures_util::StreamExt as _;
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::apple::verify::ocsp::{ChainStatus, DEADLINE as ONLINE_CHECK_DEADLINE};
 use crate::cpu_pool::PoolError;
 use crate::error::current_request_id;
 use crate::notifications::ingest::{prepare, IngestError, Source};
@@ -31,6 +32,7 @@ const RETRY_AFTER: &str = crate::error::RETRY_AFTER_SECONDS;
 pub const DATABASE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub const METRIC: &str = "storedesk_notifications_total";
+pub const ONLINE_CHECK_METRIC: &str = "storedesk_apple_online_checks_total";
 
 #[derive(Deserialize)]
 struct Body {
@@ -52,6 +54,12 @@ enum Outcome {
     StoreFailed,
     /// The database is down, hangs, or the watch finds it unavailable.
     DatabaseUnavailable,
+    /// Online checks: the responder says the leaf or the intermediate was revoked.
+    Revoked,
+    /// Online checks: the responder's answer could not be trusted or did not say good.
+    OnlineCheckBad,
+    /// Online checks: no answer from the responder within the deadline (Apple retries).
+    OnlineCheckUnreachable,
 }
 
 impl Outcome {
@@ -79,6 +87,17 @@ impl Outcome {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "error",
                 Some("DATABASE_UNAVAILABLE"),
+            ),
+            Outcome::Revoked => (StatusCode::BAD_REQUEST, "rejected", Some("REVOKED")),
+            Outcome::OnlineCheckBad => (
+                StatusCode::BAD_REQUEST,
+                "rejected",
+                Some("VERIFICATION_FAILURE"),
+            ),
+            Outcome::OnlineCheckUnreachable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "error",
+                Some("ONLINE_CHECK_UNAVAILABLE"),
             ),
         };
         let labels = match reason {
@@ -111,6 +130,12 @@ impl Outcome {
             Outcome::VerifyFailed => ("internal", "storedesk could not check this notification and did not store it; send it again later.".to_owned()),
             Outcome::StoreFailed => ("unavailable", "storedesk could not store this notification (its database is unavailable); send it again later.".to_owned()),
             Outcome::DatabaseUnavailable => ("database_unavailable", "storedesk cannot reach its database right now, so this notification was not stored; send it again later.".to_owned()),
+            Outcome::Revoked => ("revoked", "The certificate that signed this notification was revoked, according to Apple's revocation check (OCSP). Nothing was stored.".to_owned()),
+            Outcome::OnlineCheckBad => ("verification_failure", "The revocation check (OCSP) of the certificates that signed this notification gave an answer that could not be trusted or did not say they are good. Nothing was stored.".to_owned()),
+            Outcome::OnlineCheckUnreachable => ("online_check_unavailable", format!(
+                "The revocation check (OCSP) of the certificates that signed this notification could not be made within {} seconds, so it was not stored; Apple will send it again.",
+                ONLINE_CHECK_DEADLINE.as_secs()
+            )),
         };
         let request_id = current_request_id();
         if status.is_server_error() {
@@ -275,6 +300,13 @@ pub async fn receive(
     drop(body);
 
     let slug = project.slug.clone();
+    // Live notifications only (backfill and replay keep the offline check at the signed date). Read before the
+    // verification takes the payload; used only once the verification passed, so the chain is Apple's.
+    let online_chain = state
+        .settings
+        .apple
+        .online_checks
+        .then(|| header_x5c(&signed_payload));
     let verifier_state = state.clone();
     let verified = state
         .intake
@@ -294,6 +326,32 @@ pub async fn receive(
         Err(PoolError::Busy) => return Outcome::Busy.respond(&state, Some(&slug)),
         Err(PoolError::Failed) => return Outcome::VerifyFailed.respond(&state, Some(&slug)),
     };
+    if let Some(chain) = online_chain {
+        // Async, after the CPU pool: a slow responder holds this request only, not a verification thread.
+        let status = match chain {
+            Some(x5c) => state.intake.online().check(&x5c).await,
+            None => ChainStatus::BadAnswer("the header carries no readable x5c".into()),
+        };
+        state.metrics.inc(
+            ONLINE_CHECK_METRIC,
+            &format!("outcome=\"{}\"", status.label()),
+        );
+        let refused = match &status {
+            ChainStatus::Good | ChainStatus::Cached => None,
+            ChainStatus::Revoked => Some(Outcome::Revoked),
+            ChainStatus::BadAnswer(reason) => {
+                tracing::warn!(project = %slug, reason = %reason, "a notification's revocation check gave a bad answer");
+                Some(Outcome::OnlineCheckBad)
+            }
+            ChainStatus::Unreachable(reason) => {
+                tracing::warn!(project = %slug, reason = %reason, "a notification's revocation check could not be made");
+                Some(Outcome::OnlineCheckUnreachable)
+            }
+        };
+        if let Some(outcome) = refused {
+            return outcome.respond(&state, Some(&slug));
+        }
+    }
     let uuid = row.notification_uuid.clone();
     // Cut short, the row may still be committed later (the writer stores what its callers gave up on): the 503
     // makes Apple send it again, and its notificationUUID keeps the second delivery from making a second row.
@@ -312,6 +370,21 @@ pub async fn receive(
             Outcome::DatabaseUnavailable.respond(&state, Some(&slug))
         }
     }
+}
+
+/// The x5c entries of a JWS's header as sent (standard base64), or None when the header cannot be read.
+fn header_x5c(jws: &str) -> Option<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Header {
+        x5c: Vec<String>,
+    }
+    use base64::Engine as _;
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(jws.trim().split('.').next()?.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice::<Header>(&header)
+        .ok()
+        .map(|h| h.x5c)
 }
 
 /// A database out of reach is said to be so; any other failure to store is the general 503.

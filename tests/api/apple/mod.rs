@@ -1,3 +1,4 @@
 //! `/apple/…`: what Apple calls.
 mod notification_writer;
 pub mod notifications;
+mod online_checks;

@@ -22,7 +22,7 @@ const LOG: &str = "/projects/demo/notifications";
 const BACKFILL: &str = "/projects/demo/notifications/backfill";
 
 /// Waits for the newest backfill of the project to stop running.
-async fn finished(app: &TestApp, project_id: i64) -> Backfill {
+pub async fn finished(app: &TestApp, project_id: i64) -> Backfill {
     for _ in 0..400 {
         let jobs = app.store.recent_backfills(project_id, 1).await.unwrap();
         if let Some(job) = jobs

@@ -1,6 +1,6 @@
 //! `/projects/{project}/notifications`: the log, its filters and paging, the chart, the detail page and the refunds view.
 mod auto_consumption;
-mod backfill;
+pub mod backfill;
 mod consumption;
 pub mod signed;
 
