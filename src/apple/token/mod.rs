@@ -151,7 +151,14 @@ pub fn make_token(
     if bundle_id.trim().is_empty() {
         return Err(TokenError::MissingField);
     }
-    sign(key, key_id, issuer_id, Some(bundle_id), now_unix_secs, lifetime_secs)
+    sign(
+        key,
+        key_id,
+        issuer_id,
+        Some(bundle_id),
+        now_unix_secs,
+        lifetime_secs,
+    )
 }
 
 /// The App Store Connect API's token never lives longer than this (Apple refuses a longer one).
