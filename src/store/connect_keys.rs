@@ -133,4 +133,40 @@ impl Store {
         .await?;
         Ok(row.and_then(|(b,)| b))
     }
+
+    /// Marks the App Store Connect API key in use revoked and destroys its private part, audited; `false` when the
+    /// project has no such key in use.
+    pub async fn revoke_connect_key(&self, project_id: i64, actor: &Actor) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        super::projects::lock_project(&mut tx, project_id).await?;
+        let row = sqlx::query_as::<_, ConnectKeyRow>(&format!(
+            "SELECT {COLUMNS} FROM connect_keys WHERE project_id = $1 AND status {KEY_IN_USE}"
+        ))
+        .bind(project_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE connect_keys SET status = $1, sealed_key = NULL, retired_at = $2 WHERE id = $3",
+        )
+        .bind(KeyStatus::Revoked.as_str())
+        .bind(crate::clock::now_ms())
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "connect_key.revoke",
+            Some(project_id),
+            &row.key_id,
+            "App Store Connect API key marked revoked; private part destroyed",
+        )
+        .await?;
+        tx.commit().await?;
+        self.flush_destroyed().await;
+        Ok(true)
+    }
 }

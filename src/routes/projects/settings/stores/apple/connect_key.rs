@@ -3,8 +3,10 @@
 //! comes from the App Store Connect API tab, and an In-App Purchase key (`SubscriptionKey_…`) is the wrong kind.
 //! A new key replaces the one in use (its private part destroyed); the form never shows a key again.
 use actix_web::HttpResponse;
+use serde::Deserialize;
 
 use super::wizard_page;
+use crate::auth::csrf::CsrfForm;
 use crate::domain::connect_key::{
     check_connect_file_name, for_connect_api, is_in_app_purchase_key_name,
     IN_APP_PURCHASE_KEY_AT_STEP_1, NO_CONNECT_FILE,
@@ -88,6 +90,57 @@ pub async fn save(cx: ProjectContext, form: RawKeyForm) -> Result<HttpResponse, 
         &format!(
             "App Store Connect API key {} is saved and encrypted.",
             parsed.key_id.as_str()
+        ),
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    confirm_key_id: String,
+}
+
+/// Marks Step 1's key revoked (for example after revoking it in App Store Connect), confirmed by typing its Key ID.
+pub async fn revoke(
+    cx: ProjectContext,
+    form: CsrfForm<RevokeForm>,
+) -> Result<HttpResponse, AppError> {
+    let (state, project, user) = (&cx.state, &cx.project, &cx.user);
+    let location = format!("{}#step1", crate::urls::apple_settings(&project.slug));
+    let Some(row) = state.store.connect_key_in_use(project.id).await? else {
+        return Ok(redirect_with_flash(
+            &location,
+            "error",
+            "This project has no App Store Connect API key in use, so nothing was changed.",
+        ));
+    };
+    let typed = form.confirm_key_id.trim();
+    if !typed.eq_ignore_ascii_case(&row.key_id) {
+        let mut page = wizard_page(&cx).await?;
+        page.connect_revoke_error = Some(if typed.is_empty() {
+            format!(
+                "Type the Key ID {} to confirm. Nothing was changed.",
+                row.key_id
+            )
+        } else {
+            format!(
+                "“{}” is not this key's Key ID ({}). Nothing was changed.",
+                typed.chars().take(40).collect::<String>(),
+                row.key_id
+            )
+        });
+        return cx.unprocessable(&page);
+    }
+    state
+        .store
+        .revoke_connect_key(project.id, &user.actor())
+        .await?;
+    Ok(redirect_with_flash(
+        &location,
+        "ok",
+        &format!(
+            "App Store Connect API key {} is marked revoked and its private part destroyed.",
+            row.key_id
         ),
     ))
 }

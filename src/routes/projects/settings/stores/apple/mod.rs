@@ -77,6 +77,8 @@ pub struct WizardPage {
     pub connect_form_key_id: String,
     pub connect_form_issuer_id: String,
     pub connect_errors: KeyFormErrors,
+    /// The sentence next to Mark revoked's confirmation after a post without the right Key ID.
+    pub connect_revoke_error: Option<String>,
 }
 
 /// What Step 1 shows of its App Store Connect API key.
@@ -195,6 +197,7 @@ pub async fn wizard_page(cx: &ProjectContext) -> Result<WizardPage, AppError> {
             .unwrap_or_default(),
         connect_key,
         connect_errors: KeyFormErrors::default(),
+        connect_revoke_error: None,
     })
 }
 

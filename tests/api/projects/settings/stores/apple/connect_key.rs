@@ -236,3 +236,46 @@ both_backends!(step3_still_refuses_an_auth_key_as_the_wrong_kind, |app| {
         .unwrap()
         .is_empty());
 });
+
+both_backends!(
+    step1_key_is_marked_revoked_only_when_its_key_id_is_typed,
+    |app| {
+        let (admin, pid) = admin_with_project(&app).await;
+        let key = TestKey::generate();
+        let name = auth_key_name(KEY_ID);
+        let response = KeyUpload::new(KEY_ID, ISSUER_ID, &name, key.pem.as_bytes())
+            .send(&admin, WIZARD, SAVE)
+            .await;
+        assert_eq!(response.status().as_u16(), 303);
+        let revoke = format!("{SAVE}/revoke");
+        // Without the Key ID: 422, the sentence next to the confirmation, nothing changed.
+        let response = admin
+            .post_form(WIZARD, &revoke, &[("confirm_key_id", "")])
+            .await;
+        assert_eq!(response.status().as_u16(), 422);
+        let html = response.text().await.unwrap();
+        assert_eq!(
+            field_error(&html, "connect_confirm_key_id").as_deref(),
+            Some("Type the Key ID 2X9R4HXF34 to confirm. Nothing was changed.")
+        );
+        assert!(app.store.connect_key_in_use(pid).await.unwrap().is_some());
+        // With it: revoked, the private part destroyed, audited.
+        let response = admin
+            .post_form(WIZARD, &revoke, &[("confirm_key_id", KEY_ID)])
+            .await;
+        assert_eq!(response.status().as_u16(), 303);
+        assert!(app.store.connect_key_in_use(pid).await.unwrap().is_none());
+        assert!(app
+            .store
+            .sealed_connect_key_in_use(pid)
+            .await
+            .unwrap()
+            .is_none());
+        let rows = app.store.connect_keys_of_project(pid).await.unwrap();
+        assert_eq!(rows[0].status.as_str(), "revoked");
+        let audit = app.store.list_audit(&audit_limit()).await.unwrap();
+        assert!(audit
+            .iter()
+            .any(|e| e.action == "connect_key.revoke" && e.target == KEY_ID));
+    }
+);
