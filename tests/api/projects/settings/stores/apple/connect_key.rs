@@ -10,7 +10,7 @@ use storedesk::domain::{IssuerIdError, KeyIdError, PrivateKeyError};
 
 use super::key::{
     admin_with_project, assert_no_key_material, audit_limit, contains_bytes, field_error,
-    input_value, refuse as refuse_at_step3, subscription_name, KeyUpload, TestKey, ISSUER_ID,
+    input_value, refuse as refuse_at_step3, subscription_name, KeyUpload, TestKey, ISSUER_ID, KEYS,
     KEY_ID, OTHER_KEY_ID, WIZARD,
 };
 use crate::both_backends;
@@ -189,6 +189,11 @@ both_backends!(
         );
         assert!(page.contains("id=\"connect-key-id\">2X9R4HXF34<"));
         assert_no_key_material(&page, key.pem.as_bytes());
+        // The keys page lists it apart, with its kind.
+        let keys_page = admin.get_text(KEYS).await;
+        let listed = &keys_page[keys_page.find("id=\"connect-keys\"").expect("the list")..];
+        assert!(listed.contains("App Store Connect API") && listed.contains(&key.fingerprint()));
+        assert_no_key_material(&keys_page, key.pem.as_bytes());
         let audit = app.store.list_audit(&audit_limit()).await.unwrap();
         assert!(audit
             .iter()
