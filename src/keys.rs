@@ -113,6 +113,70 @@ pub async fn save(
     Ok(Saved { row_id, replaced })
 }
 
+/// Stores `key` as the project's App Store Connect API key (Step 1), sealed like the In-App Purchase key but under
+/// its own associated data (a sealed key of one kind opens as neither the other kind nor in another row); the key
+/// in use before, if any, is retired and its private part destroyed, in one transaction with the audit rows.
+pub async fn save_connect_key(
+    store: &Store,
+    keyring: &Keyring,
+    project: &Project,
+    key_id: &KeyId,
+    issuer_id: &IssuerId,
+    key: &ApplePrivateKey,
+    actor: &Actor,
+) -> anyhow::Result<i64> {
+    let master = keyring.current();
+    let fingerprint = key.public_key_fingerprint();
+    let mut tx = store.begin().await?;
+    let (row_id, replaced) = Store::insert_active_connect_key(
+        &mut tx,
+        &crate::store::connect_keys::NewConnectKey {
+            project_id: project.id,
+            key_id: key_id.as_str(),
+            issuer_id: issuer_id.as_str(),
+            fingerprint: &fingerprint,
+            master_key_id: &master.key_id(),
+            uploaded_by: &actor.email,
+        },
+        actor,
+    )
+    .await?;
+    let aad = format!(
+        "storedesk/connect-key/v1/project:{}/row:{row_id}/kid:{}",
+        project.id,
+        key_id.as_str()
+    );
+    let sealed = master.seal(&key.to_pkcs8_der(), aad.as_bytes());
+    Store::set_sealed_connect_key(&mut tx, row_id, &sealed).await?;
+    let detail = match &replaced {
+        Some(old) => format!(
+            "App Store Connect API key; issuer {}; fingerprint {fingerprint}; replaces {}",
+            issuer_id.as_str(),
+            old.key_id
+        ),
+        None => format!(
+            "App Store Connect API key; issuer {}; fingerprint {fingerprint}",
+            issuer_id.as_str()
+        ),
+    };
+    crate::store::audit::record(
+        &mut tx,
+        actor,
+        "connect_key.save",
+        Some(project.id),
+        key_id.as_str(),
+        &detail,
+    )
+    .await?;
+    tx.commit()
+        .await
+        .context("could not store the App Store Connect API key")?;
+    if replaced.is_some() {
+        store.flush_destroyed().await;
+    }
+    Ok(row_id)
+}
+
 /// The health of the project's key as every page shows it: the key in use, or, when there is none, the last key
 /// the project had (retired or revoked); `None` when it never had one.
 pub async fn project_key_health(

@@ -202,6 +202,14 @@ pub fn apple_step4(slug: &str) -> String {
     format!("{}#step4", apple_settings(slug))
 }
 
+pub fn apple_connect_key(slug: &str) -> String {
+    format!("{}/connect-key", apple_settings(slug))
+}
+
+pub fn apple_connect_key_revoke(slug: &str) -> String {
+    format!("{}/revoke", apple_connect_key(slug))
+}
+
 pub fn apple_key(slug: &str) -> String {
     format!("{}/key", apple_settings(slug))
 }

@@ -110,6 +110,8 @@ route_table! {
     GET "/projects/{project}/edit", MANAGERS => projects::edit_form;
     POST "/projects/{project}/edit", MANAGERS => projects::update;
     GET "/projects/{project}/settings/stores/apple", MANAGERS => projects::settings::stores::apple::page;
+    POST "/projects/{project}/settings/stores/apple/connect-key", MANAGERS => projects::settings::stores::apple::connect_key::save;
+    POST "/projects/{project}/settings/stores/apple/connect-key/revoke", MANAGERS => projects::settings::stores::apple::connect_key::revoke;
     POST "/projects/{project}/settings/stores/apple/key", MANAGERS => projects::settings::stores::apple::key::save;
     POST "/projects/{project}/settings/stores/apple/notification-url/regenerate", MANAGERS => projects::settings::stores::apple::notification_url::regenerate;
     POST "/projects/{project}/settings/stores/apple/test-notification", MANAGERS => projects::settings::stores::apple::test_notification::send;
@@ -235,6 +237,8 @@ mod tests {
             ("POST", urls::project_edit(s)),
             ("GET", urls::apple_settings(s)),
             ("GET", urls::apple_step4(s)),
+            ("POST", urls::apple_connect_key(s)),
+            ("POST", urls::apple_connect_key_revoke(s)),
             ("POST", urls::apple_key(s)),
             ("POST", urls::notification_url_regenerate(s)),
             ("POST", urls::test_notifications(s)),

@@ -79,12 +79,12 @@ async fn admin_sets_up_the_app_store_key_rotates_it_and_signs_out() {
     let wrong_file = keys::write_file(files.path(), "my-iap-key.p8", &keys::p384_pem());
     b.fill("#key_id", "My IAP key").await;
     b.fill("#issuer_id", "not-an-issuer-id").await;
-    b.find("input[type=file]")
+    b.find("#private_key")
         .await
         .send_keys(wrong_file.to_str().unwrap())
         .await
         .unwrap();
-    b.click_and_wait("main form[enctype='multipart/form-data'] button[type=submit]")
+    b.click_and_wait("#step3 form[enctype='multipart/form-data'] button[type=submit]")
         .await;
     assert_eq!(b.status().await, 422);
     let errors = assert_errors_tied(&b, &["key_id", "issuer_id", "private_key"]).await;
@@ -131,12 +131,12 @@ async fn admin_sets_up_the_app_store_key_rotates_it_and_signs_out() {
     );
     b.fill("#key_id", &key_id).await;
     b.fill("#issuer_id", DEFAULT_ISSUER_ID).await;
-    b.find("input[type=file]")
+    b.find("#private_key")
         .await
         .send_keys(p8.to_str().unwrap())
         .await
         .unwrap();
-    b.click_and_wait("main form[enctype='multipart/form-data'] button[type=submit]")
+    b.click_and_wait("#step3 form[enctype='multipart/form-data'] button[type=submit]")
         .await;
     assert_eq!(b.path().await, "/projects/demo-app/settings/stores/apple");
     assert_eq!(b.status().await, 200);
@@ -151,7 +151,7 @@ async fn admin_sets_up_the_app_store_key_rotates_it_and_signs_out() {
         .await
         .contains("Step 3 · Server API access saved"));
     assert!(
-        !b.exists("input[type=file]").await,
+        !b.exists("#private_key").await,
         "the saved key is replaced on the keys page, not here"
     );
     b.assert_clean().await;
@@ -207,7 +207,7 @@ async fn admin_sets_up_the_app_store_key_rotates_it_and_signs_out() {
     assert_eq!(second.issuer_id, DEFAULT_ISSUER_ID);
     let p8 = keys::write_file(files.path(), &second.file_name, &second.private_key_pem);
     b.fill("#key_id", &second.key_id).await;
-    b.find("input[type=file]")
+    b.find("#private_key")
         .await
         .send_keys(p8.to_str().unwrap())
         .await

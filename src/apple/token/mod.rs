@@ -131,7 +131,9 @@ struct Claims<'a> {
     iat: i64,
     exp: i64,
     aud: &'static str,
-    bid: &'a str,
+    /// The App Store Server API's token names the app; the App Store Connect API's has no `bid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bid: Option<&'a str>,
 }
 
 /// Builds and signs the API token. Pure: the same inputs give the same token (RFC 6979 nonces).
@@ -146,7 +148,46 @@ pub fn make_token(
     if !(1..=3600).contains(&lifetime_secs) {
         return Err(TokenError::InvalidLifetime(lifetime_secs));
     }
-    if key_id.trim().is_empty() || issuer_id.trim().is_empty() || bundle_id.trim().is_empty() {
+    if bundle_id.trim().is_empty() {
+        return Err(TokenError::MissingField);
+    }
+    sign(
+        key,
+        key_id,
+        issuer_id,
+        Some(bundle_id),
+        now_unix_secs,
+        lifetime_secs,
+    )
+}
+
+/// The App Store Connect API's token never lives longer than this (Apple refuses a longer one).
+pub const CONNECT_TOKEN_MAX_LIFETIME_SECS: i64 = 20 * 60;
+
+/// Builds and signs a token for the App Store Connect API (Step 1's `AuthKey_` key): ES256, `kid`, `iss` the
+/// Issuer ID, `iat`, `exp` at most 20 minutes later, `aud` `appstoreconnect-v1`, and no `bid`.
+pub fn make_connect_token(
+    key: &SigningKey,
+    key_id: &str,
+    issuer_id: &str,
+    now_unix_secs: i64,
+    lifetime_secs: i64,
+) -> Result<String, TokenError> {
+    if !(1..=CONNECT_TOKEN_MAX_LIFETIME_SECS).contains(&lifetime_secs) {
+        return Err(TokenError::InvalidLifetime(lifetime_secs));
+    }
+    sign(key, key_id, issuer_id, None, now_unix_secs, lifetime_secs)
+}
+
+fn sign(
+    key: &SigningKey,
+    key_id: &str,
+    issuer_id: &str,
+    bundle_id: Option<&str>,
+    now_unix_secs: i64,
+    lifetime_secs: i64,
+) -> Result<String, TokenError> {
+    if key_id.trim().is_empty() || issuer_id.trim().is_empty() {
         return Err(TokenError::MissingField);
     }
     let header = serde_json::to_vec(&Header {

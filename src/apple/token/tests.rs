@@ -212,3 +212,32 @@ fn a_key_that_cannot_be_opened_is_a_sentence_not_a_token() {
         "The project's private key could not be opened to sign an API token: key ABC123 is sealed under master key m2, which this instance does not have"
     );
 }
+
+#[test]
+fn connect_token_has_kid_iss_aud_no_bid_and_at_most_twenty_minutes() {
+    use p256::pkcs8::EncodePublicKey as _;
+    let key = SigningKey::random(&mut OsRng);
+    let now = chrono::Utc::now().timestamp();
+    let token = make_connect_token(&key, "2X9R4HXF34", "issuer", now, 1200).unwrap();
+    let pem = key
+        .verifying_key()
+        .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+        .unwrap();
+    let decoding = jsonwebtoken::DecodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&["appstoreconnect-v1"]);
+    validation.set_issuer(&["issuer"]);
+    let data = jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
+    assert_eq!(data.header.kid.as_deref(), Some("2X9R4HXF34"));
+    assert!(data.claims.get("bid").is_none(), "no bid: {}", data.claims);
+    assert_eq!(data.claims["iat"], now);
+    assert_eq!(data.claims["exp"], now + 1200);
+    assert!(matches!(
+        make_connect_token(&key, "k", "i", now, 1201),
+        Err(TokenError::InvalidLifetime(1201))
+    ));
+    assert!(matches!(
+        make_connect_token(&key, "", "i", now, 60),
+        Err(TokenError::MissingField)
+    ));
+}

@@ -46,6 +46,18 @@ pub struct KeysPage {
     pub errors: KeyFormErrors,
     pub key_action: String,
     pub offer_activate_anyway: bool,
+    /// Step 1's App Store Connect API keys, newest first (another kind of key, listed apart).
+    pub connect_keys: Vec<ConnectKeyListRow>,
+}
+
+/// One App Store Connect API key in the keys page's list.
+pub struct ConnectKeyListRow {
+    pub key_id: String,
+    pub status: &'static str,
+    pub uploaded_by: String,
+    pub uploaded: String,
+    pub issuer_id: String,
+    pub fingerprint: String,
 }
 
 /// What marking a key revoked stops, in the words its confirmation uses.
@@ -80,6 +92,21 @@ pub async fn keys_page(cx: &ProjectContext) -> Result<KeysPage, AppError> {
             }
         })
         .collect();
+    let connect_keys = cx
+        .state
+        .store
+        .connect_keys_of_project(project.id)
+        .await?
+        .into_iter()
+        .map(|k| ConnectKeyListRow {
+            key_id: k.key_id,
+            status: k.status.as_str(),
+            uploaded_by: k.uploaded_by,
+            uploaded: crate::present::time::utc_and_relative(k.uploaded_at, now),
+            issuer_id: k.issuer_id,
+            fingerprint: k.fingerprint,
+        })
+        .collect();
     let in_use = rows
         .iter()
         .find(|r| r.status.is_in_use())
@@ -104,6 +131,7 @@ pub async fn keys_page(cx: &ProjectContext) -> Result<KeysPage, AppError> {
         errors: KeyFormErrors::default(),
         key_action: crate::urls::keys(&project.slug),
         offer_activate_anyway: false,
+        connect_keys,
     })
 }
 

@@ -1,6 +1,7 @@
 //! `/projects/{project}/settings/stores/apple`: the App Store wizard, in the steps Apple publishers know from hosted
 //! consoles: Step 1 the app's identity, Step 2 the App-Specific Shared Secret (said to be unneeded), Step 3 the
 //! In-App Purchase key, Step 4 notifications. Each step's badge says only what was proven.
+pub mod connect_key;
 pub mod key;
 pub mod notification_url;
 pub mod step4;
@@ -71,6 +72,22 @@ pub struct WizardPage {
     pub offer_activate_anyway: bool,
     pub notifications: step4::Step4View,
     pub forwarding: ForwardingSummary,
+    /// Step 1's App Store Connect API key in use: its metadata only (the key is never shown again).
+    pub connect_key: Option<ConnectKeyView>,
+    pub connect_form_key_id: String,
+    pub connect_form_issuer_id: String,
+    pub connect_errors: KeyFormErrors,
+    /// The sentence next to Mark revoked's confirmation after a post without the right Key ID.
+    pub connect_revoke_error: Option<String>,
+}
+
+/// What Step 1 shows of its App Store Connect API key.
+pub struct ConnectKeyView {
+    pub key_id: String,
+    pub issuer_id: String,
+    pub fingerprint: String,
+    pub uploaded_by: String,
+    pub uploaded: String,
 }
 
 /// Step 4's word on forwarding: how many destinations, and a sentence for each that is failing (the banner).
@@ -141,6 +158,17 @@ pub async fn wizard_page(cx: &ProjectContext) -> Result<WizardPage, AppError> {
     let key = row.as_ref().map(|k| KeyView::from_row(k, now));
     let (notifications, step4) = step4::step4_view(state, project, key.is_some()).await?;
     let forwarding = forwarding_summary(cx).await?;
+    let connect_key = state
+        .store
+        .connect_key_in_use(project.id)
+        .await?
+        .map(|k| ConnectKeyView {
+            uploaded: crate::present::time::utc_and_relative(k.uploaded_at, now),
+            key_id: k.key_id,
+            issuer_id: k.issuer_id,
+            fingerprint: k.fingerprint,
+            uploaded_by: k.uploaded_by,
+        });
     Ok(WizardPage {
         layout: cx.layout("Apple App Store", "settings"),
         slug: project.slug.clone(),
@@ -162,6 +190,14 @@ pub async fn wizard_page(cx: &ProjectContext) -> Result<WizardPage, AppError> {
         offer_activate_anyway: false,
         notifications,
         forwarding,
+        connect_form_key_id: String::new(),
+        connect_form_issuer_id: connect_key
+            .as_ref()
+            .map(|k| k.issuer_id.clone())
+            .unwrap_or_default(),
+        connect_key,
+        connect_errors: KeyFormErrors::default(),
+        connect_revoke_error: None,
     })
 }
 

@@ -1,0 +1,172 @@
+//! Rows of `connect_keys`: Step 1's App Store Connect API keys. Sealing happens in `crate::keys`; this file only
+//! moves bytes. The lifecycle is `apple_keys`' (active → retired on replacement, revoked by hand), with exactly one
+//! key in use per project (the `connect_keys_one_in_use` index).
+use sqlx::{Any, Transaction};
+
+use super::keys::{KeyStatus, KEY_IN_USE};
+use super::{audit, Actor, Store, StoreResult};
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct ConnectKeyRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub key_id: String,
+    pub issuer_id: String,
+    pub fingerprint: String,
+    pub master_key_id: String,
+    pub status: KeyStatus,
+    pub uploaded_by: String,
+    pub uploaded_at: i64,
+    pub retired_at: Option<i64>,
+    pub verified_at: Option<i64>,
+    pub verify_summary: Option<String>,
+}
+
+const COLUMNS: &str =
+    "id, project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, \
+                       uploaded_at, retired_at, verified_at, verify_summary";
+
+/// What a new row needs before its sealed bytes exist (they are bound to the row id).
+pub struct NewConnectKey<'a> {
+    pub project_id: i64,
+    pub key_id: &'a str,
+    pub issuer_id: &'a str,
+    pub fingerprint: &'a str,
+    pub master_key_id: &'a str,
+    pub uploaded_by: &'a str,
+}
+
+impl Store {
+    /// Retires the App Store Connect API key in use (destroying its private part) and inserts the new row as
+    /// active, in the caller's transaction; returns the new row's id and the key replaced.
+    pub(crate) async fn insert_active_connect_key(
+        tx: &mut Transaction<'static, Any>,
+        new: &NewConnectKey<'_>,
+        actor: &Actor,
+    ) -> StoreResult<(i64, Option<ConnectKeyRow>)> {
+        let now = crate::clock::now_ms();
+        super::projects::lock_project(tx, new.project_id).await?;
+        let replaced = sqlx::query_as::<_, ConnectKeyRow>(&format!(
+            "SELECT {COLUMNS} FROM connect_keys WHERE project_id = $1 AND status {KEY_IN_USE}"
+        ))
+        .bind(new.project_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(old) = &replaced {
+            sqlx::query(
+                "UPDATE connect_keys SET status = $1, sealed_key = NULL, retired_at = $2 WHERE id = $3",
+            )
+            .bind(KeyStatus::Retired.as_str())
+            .bind(now)
+            .bind(old.id)
+            .execute(&mut **tx)
+            .await?;
+            audit::record(
+                tx,
+                actor,
+                "connect_key.retire",
+                Some(new.project_id),
+                &old.key_id,
+                "App Store Connect API key replaced by a new one; private part destroyed",
+            )
+            .await?;
+        }
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO connect_keys (project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(new.project_id)
+        .bind(new.key_id)
+        .bind(new.issuer_id)
+        .bind(new.fingerprint)
+        .bind(new.master_key_id)
+        .bind(KeyStatus::Active.as_str())
+        .bind(new.uploaded_by)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok((id, replaced))
+    }
+
+    pub(crate) async fn set_sealed_connect_key(
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        sealed: &[u8],
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE connect_keys SET sealed_key = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Every App Store Connect API key the project has had, newest first.
+    pub async fn connect_keys_of_project(
+        &self,
+        project_id: i64,
+    ) -> StoreResult<Vec<ConnectKeyRow>> {
+        Ok(sqlx::query_as::<_, ConnectKeyRow>(&format!(
+            "SELECT {COLUMNS} FROM connect_keys WHERE project_id = $1 ORDER BY id DESC"
+        ))
+        .bind(project_id)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn connect_key_in_use(&self, project_id: i64) -> StoreResult<Option<ConnectKeyRow>> {
+        Ok(sqlx::query_as::<_, ConnectKeyRow>(&format!(
+            "SELECT {COLUMNS} FROM connect_keys WHERE project_id = $1 AND status {KEY_IN_USE}"
+        ))
+        .bind(project_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    /// The sealed bytes of the key in use (for a test that checks they are not the key in clear).
+    pub async fn sealed_connect_key_in_use(&self, project_id: i64) -> StoreResult<Option<Vec<u8>>> {
+        let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as(&format!(
+            "SELECT sealed_key FROM connect_keys WHERE project_id = $1 AND status {KEY_IN_USE}"
+        ))
+        .bind(project_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.and_then(|(b,)| b))
+    }
+
+    /// Marks the App Store Connect API key in use revoked and destroys its private part, audited; `false` when the
+    /// project has no such key in use.
+    pub async fn revoke_connect_key(&self, project_id: i64, actor: &Actor) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        super::projects::lock_project(&mut tx, project_id).await?;
+        let row = sqlx::query_as::<_, ConnectKeyRow>(&format!(
+            "SELECT {COLUMNS} FROM connect_keys WHERE project_id = $1 AND status {KEY_IN_USE}"
+        ))
+        .bind(project_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE connect_keys SET status = $1, sealed_key = NULL, retired_at = $2 WHERE id = $3",
+        )
+        .bind(KeyStatus::Revoked.as_str())
+        .bind(crate::clock::now_ms())
+        .bind(row.id)
+        .execute(&mut *tx)
+        .await?;
+        audit::record(
+            &mut tx,
+            actor,
+            "connect_key.revoke",
+            Some(project_id),
+            &row.key_id,
+            "App Store Connect API key marked revoked; private part destroyed",
+        )
+        .await?;
+        tx.commit().await?;
+        self.flush_destroyed().await;
+        Ok(true)
+    }
+}
