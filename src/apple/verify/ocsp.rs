@@ -60,6 +60,9 @@ pub struct OcspQuery {
     pub body: Vec<u8>,
     cert_id: CertId,
     issuer: Certificate,
+    /// The certificate's validity, UNIX ms.
+    not_before_ms: i64,
+    not_after_ms: i64,
 }
 
 impl OcspQuery {
@@ -88,12 +91,22 @@ impl OcspQuery {
         let body = request
             .to_der()
             .map_err(|e| format!("the request could not be encoded ({e})"))?;
+        let validity = &cert.tbs_certificate.validity;
         Ok(OcspQuery {
             url,
             body,
             cert_id,
             issuer,
+            not_before_ms: millis(validity.not_before.to_unix_duration()),
+            not_after_ms: millis(validity.not_after.to_unix_duration()),
         })
+    }
+
+    /// Whether the certificate is valid at `now`: with online checks on, Apple's libraries validate the chain at
+    /// the current time, not at the payload's signed date.
+    pub fn valid_at(&self, now: DateTime<Utc>) -> bool {
+        let now_ms = now.timestamp_millis();
+        self.not_before_ms <= now_ms && now_ms <= self.not_after_ms
     }
 
     /// Judges the responder's answer (the body of a 200) at `now`: `Good`, `Revoked`, or `BadAnswer`.

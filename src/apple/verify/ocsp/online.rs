@@ -77,9 +77,6 @@ impl OnlineChecker {
             return ChainStatus::BadAnswer("the chain does not have three certificates".into());
         };
         let key = chain_key(leaf, intermediate, root);
-        if self.is_cached(&key) {
-            return ChainStatus::Cached;
-        }
         let der = |b64: &str| {
             B64STD
                 .decode(b64)
@@ -97,6 +94,19 @@ impl OnlineChecker {
             Ok(q) => q,
             Err(reason) => return ChainStatus::BadAnswer(reason),
         };
+        // Checked on every notification, cached chain or not: a certificate may expire within the cache's time.
+        let now = Utc::now();
+        for (query, which) in [(&leaf_query, "leaf"), (&intermediate_query, "intermediate")] {
+            if !query.valid_at(now) {
+                return ChainStatus::BadAnswer(format!(
+                    "the {which} certificate is not valid now (with online checks on, the chain is checked at the \
+                     current time, as Apple's libraries do)"
+                ));
+            }
+        }
+        if self.is_cached(&key) {
+            return ChainStatus::Cached;
+        }
         let both = async { tokio::join!(self.ask(&leaf_query), self.ask(&intermediate_query)) };
         let (leaf_outcome, intermediate_outcome) =
             match tokio::time::timeout(self.deadline, both).await {

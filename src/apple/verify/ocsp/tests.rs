@@ -308,3 +308,17 @@ fn an_altered_answer_or_one_that_is_not_ocsp_is_refused() {
     let try_later = OcspResponse::try_later().to_der().unwrap();
     is_bad(query.judge(&try_later, now), "the responder answered");
 }
+
+#[test]
+fn a_certificate_is_judged_valid_only_within_its_dates_at_the_time_of_the_check() {
+    // The test certificates are valid from 2024-01-01 to 2040-01-01.
+    let (_, _, _, query, _) = setup();
+    let at = |y, m, d| {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, y, m, d, 0, 0, 0)
+            .single()
+            .unwrap()
+    };
+    assert!(query.valid_at(at(2026, 12, 6)));
+    assert!(!query.valid_at(at(2023, 12, 31)), "before notBefore");
+    assert!(!query.valid_at(at(2040, 1, 2)), "after notAfter");
+}
