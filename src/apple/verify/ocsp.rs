@@ -123,11 +123,16 @@ impl OcspQuery {
         }
         let response =
             OcspResponse::from_der(answer).map_err(|e| format!("the answer is not OCSP ({e})"))?;
-        if response.response_status != OcspResponseStatus::Successful {
-            return Err(format!(
-                "the responder answered {:?}",
-                response.response_status
-            ));
+        match response.response_status {
+            OcspResponseStatus::Successful => {}
+            // The responder could not answer now: no verdict on the certificate, so Apple's retry may get one.
+            OcspResponseStatus::TryLater | OcspResponseStatus::InternalError => {
+                return Ok(OcspOutcome::Unreachable(format!(
+                    "the responder answered {:?}",
+                    response.response_status
+                )))
+            }
+            other => return Err(format!("the responder answered {other:?}")),
         }
         let bytes = response
             .response_bytes

@@ -305,8 +305,19 @@ fn an_altered_answer_or_one_that_is_not_ocsp_is_refused() {
     answer[last] ^= 1;
     is_bad(query.judge(&answer, now), "not signed by the issuer");
     is_bad(query.judge(b"<html>busy</html>", now), "not");
-    let try_later = OcspResponse::try_later().to_der().unwrap();
-    is_bad(query.judge(&try_later, now), "the responder answered");
+    let unauthorized = OcspResponse::unauthorized().to_der().unwrap();
+    is_bad(query.judge(&unauthorized, now), "the responder answered");
+}
+
+#[test]
+fn a_responder_that_says_try_later_or_internal_error_gave_no_verdict() {
+    let (_, _, _, query, now) = setup();
+    for answer in [OcspResponse::try_later(), OcspResponse::internal_error()] {
+        match query.judge(&answer.to_der().unwrap(), now) {
+            OcspOutcome::Unreachable(reason) => assert!(reason.contains("the responder answered")),
+            other => panic!("expected no verdict (503, Apple retries), got {other:?}"),
+        }
+    }
 }
 
 #[test]
