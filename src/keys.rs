@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{Keyring, MasterKey};
 use crate::domain::{ApplePrivateKey, IssuerId, KeyHealth, KeyId};
-use crate::store::keys::{KeyRow, NewKeyRow, SealedKeyRow};
+use crate::store::keys::{KeyRow, KeyTable, NewKeyRow, SealedKeyRow};
 use crate::store::{Actor, Project, Store};
 
 mod correct;
@@ -88,7 +88,7 @@ pub async fn save(
     .await?;
     let der = key.to_pkcs8_der();
     let sealed = master.seal(&der, &aad(project.id, row_id, key_id.as_str()));
-    Store::set_sealed_key(&mut tx, row_id, &sealed).await?;
+    KeyTable::Apple.set_sealed(&mut tx, row_id, &sealed).await?;
     let detail = match &replaced {
         Some(old) => format!(
             "issuer {}; fingerprint {fingerprint}; replaces {}",
@@ -130,7 +130,7 @@ pub async fn save_connect_key(
     let mut tx = store.begin().await?;
     let (row_id, replaced) = Store::insert_active_connect_key(
         &mut tx,
-        &crate::store::connect_keys::NewConnectKey {
+        &NewKeyRow {
             project_id: project.id,
             key_id: key_id.as_str(),
             issuer_id: issuer_id.as_str(),
@@ -147,7 +147,9 @@ pub async fn save_connect_key(
         key_id.as_str()
     );
     let sealed = master.seal(&key.to_pkcs8_der(), aad.as_bytes());
-    Store::set_sealed_connect_key(&mut tx, row_id, &sealed).await?;
+    KeyTable::Connect
+        .set_sealed(&mut tx, row_id, &sealed)
+        .await?;
     let detail = match &replaced {
         Some(old) => format!(
             "App Store Connect API key; issuer {}; fingerprint {fingerprint}; replaces {}",

@@ -3,7 +3,7 @@
 //! key in use per project (the `connect_keys_one_in_use` index).
 use sqlx::{Any, Transaction};
 
-use super::keys::{KeyStatus, KEY_IN_USE};
+use super::keys::{KeyStatus, KeyTable, NewKeyRow, KEY_IN_USE};
 use super::{audit, Actor, Store, StoreResult};
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -26,22 +26,12 @@ const COLUMNS: &str =
     "id, project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, \
                        uploaded_at, retired_at, verified_at, verify_summary";
 
-/// What a new row needs before its sealed bytes exist (they are bound to the row id).
-pub struct NewConnectKey<'a> {
-    pub project_id: i64,
-    pub key_id: &'a str,
-    pub issuer_id: &'a str,
-    pub fingerprint: &'a str,
-    pub master_key_id: &'a str,
-    pub uploaded_by: &'a str,
-}
-
 impl Store {
     /// Retires the App Store Connect API key in use (destroying its private part) and inserts the new row as
     /// active, in the caller's transaction; returns the new row's id and the key replaced.
     pub(crate) async fn insert_active_connect_key(
         tx: &mut Transaction<'static, Any>,
-        new: &NewConnectKey<'_>,
+        new: &NewKeyRow<'_>,
         actor: &Actor,
     ) -> StoreResult<(i64, Option<ConnectKeyRow>)> {
         let now = crate::clock::now_ms();
@@ -53,14 +43,9 @@ impl Store {
         .fetch_optional(&mut **tx)
         .await?;
         if let Some(old) = &replaced {
-            sqlx::query(
-                "UPDATE connect_keys SET status = $1, sealed_key = NULL, retired_at = $2 WHERE id = $3",
-            )
-            .bind(KeyStatus::Retired.as_str())
-            .bind(now)
-            .bind(old.id)
-            .execute(&mut **tx)
-            .await?;
+            KeyTable::Connect
+                .end_use(tx, old.id, KeyStatus::Retired, now)
+                .await?;
             audit::record(
                 tx,
                 actor,
@@ -71,34 +56,8 @@ impl Store {
             )
             .await?;
         }
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO connect_keys (project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, uploaded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(new.project_id)
-        .bind(new.key_id)
-        .bind(new.issuer_id)
-        .bind(new.fingerprint)
-        .bind(new.master_key_id)
-        .bind(KeyStatus::Active.as_str())
-        .bind(new.uploaded_by)
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await?;
+        let id = KeyTable::Connect.insert_active(tx, new, now).await?;
         Ok((id, replaced))
-    }
-
-    pub(crate) async fn set_sealed_connect_key(
-        tx: &mut Transaction<'static, Any>,
-        id: i64,
-        sealed: &[u8],
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE connect_keys SET sealed_key = $1 WHERE id = $2")
-            .bind(sealed)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
     }
 
     /// Every App Store Connect API key the project has had, newest first.
@@ -148,14 +107,9 @@ impl Store {
         let Some(row) = row else {
             return Ok(false);
         };
-        sqlx::query(
-            "UPDATE connect_keys SET status = $1, sealed_key = NULL, retired_at = $2 WHERE id = $3",
-        )
-        .bind(KeyStatus::Revoked.as_str())
-        .bind(crate::clock::now_ms())
-        .bind(row.id)
-        .execute(&mut *tx)
-        .await?;
+        KeyTable::Connect
+            .end_use(&mut tx, row.id, KeyStatus::Revoked, crate::clock::now_ms())
+            .await?;
         audit::record(
             &mut tx,
             actor,

@@ -124,6 +124,88 @@ pub struct NewKeyRow<'a> {
     pub uploaded_by: &'a str,
 }
 
+/// The two tables of keys with one lifecycle (uploaded active, retired on replacement, revoked by hand; the private
+/// part sealed once the row id is known and destroyed when the key leaves use): Step 3's In-App Purchase keys and
+/// Step 1's App Store Connect API keys. The row operations below serve both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyTable {
+    Apple,
+    Connect,
+}
+
+impl KeyTable {
+    fn name(self) -> &'static str {
+        match self {
+            KeyTable::Apple => "apple_keys",
+            KeyTable::Connect => "connect_keys",
+        }
+    }
+
+    /// Takes row `id` out of use as `status` (retired or revoked) and destroys its private part. A key retired
+    /// earlier keeps the time it left use.
+    pub(crate) async fn end_use(
+        self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        status: KeyStatus,
+        now: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "UPDATE {} SET status = $1, sealed_key = NULL, retired_at = COALESCE(retired_at, $2) WHERE id = $3",
+            self.name()
+        ))
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts the new key's row as active, without its sealed bytes (they are bound to the row id); its id.
+    pub(crate) async fn insert_active(
+        self,
+        tx: &mut Transaction<'static, Any>,
+        new: &NewKeyRow<'_>,
+        now: i64,
+    ) -> StoreResult<i64> {
+        let (id,): (i64,) = sqlx::query_as(&format!(
+            "INSERT INTO {} (project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, \
+             uploaded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            self.name()
+        ))
+        .bind(new.project_id)
+        .bind(new.key_id)
+        .bind(new.issuer_id)
+        .bind(new.fingerprint)
+        .bind(new.master_key_id)
+        .bind(KeyStatus::Active.as_str())
+        .bind(new.uploaded_by)
+        .bind(now)
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(id)
+    }
+
+    /// Stores row `id`'s sealed private part.
+    pub(crate) async fn set_sealed(
+        self,
+        tx: &mut Transaction<'static, Any>,
+        id: i64,
+        sealed: &[u8],
+    ) -> StoreResult<()> {
+        sqlx::query(&format!(
+            "UPDATE {} SET sealed_key = $1 WHERE id = $2",
+            self.name()
+        ))
+        .bind(sealed)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
 impl Store {
     pub(crate) async fn begin(&self) -> StoreResult<Transaction<'static, Any>> {
         Ok(self.pool().begin().await?)
@@ -152,11 +234,8 @@ impl Store {
             return Err(StoreError::Conflict(ALREADY_HAS_A_KEY.to_owned()));
         }
         if let Some(old) = &replaced {
-            sqlx::query("UPDATE apple_keys SET status = $1, sealed_key = NULL, retired_at = $2 WHERE id = $3")
-                .bind(KeyStatus::Retired.as_str())
-                .bind(now)
-                .bind(old.id)
-                .execute(&mut **tx)
+            KeyTable::Apple
+                .end_use(tx, old.id, KeyStatus::Retired, now)
                 .await?;
             let detail = if old.health().is_refused() {
                 "replaced by a new key while Apple refused it (HTTP 401); private part destroyed"
@@ -173,34 +252,8 @@ impl Store {
             )
             .await?;
         }
-        let (id,): (i64,) = sqlx::query_as(
-            "INSERT INTO apple_keys (project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, uploaded_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        )
-        .bind(new.project_id)
-        .bind(new.key_id)
-        .bind(new.issuer_id)
-        .bind(new.fingerprint)
-        .bind(new.master_key_id)
-        .bind(KeyStatus::Active.as_str())
-        .bind(new.uploaded_by)
-        .bind(now)
-        .fetch_one(&mut **tx)
-        .await?;
+        let id = KeyTable::Apple.insert_active(tx, new, now).await?;
         Ok((id, replaced))
-    }
-
-    pub(crate) async fn set_sealed_key(
-        tx: &mut Transaction<'static, Any>,
-        id: i64,
-        sealed: &[u8],
-    ) -> StoreResult<()> {
-        sqlx::query("UPDATE apple_keys SET sealed_key = $1 WHERE id = $2")
-            .bind(sealed)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
     }
 
     pub async fn keys_of_project(&self, project_id: i64) -> StoreResult<Vec<KeyRow>> {
@@ -294,11 +347,8 @@ impl Store {
                 row.key_id
             )));
         }
-        sqlx::query("UPDATE apple_keys SET status = $1, sealed_key = NULL, retired_at = COALESCE(retired_at, $2) WHERE id = $3")
-            .bind(KeyStatus::Revoked.as_str())
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
+        KeyTable::Apple
+            .end_use(&mut tx, id, KeyStatus::Revoked, now)
             .await?;
         audit::record(
             &mut tx,
