@@ -141,12 +141,10 @@ pub async fn save_connect_key(
         actor,
     )
     .await?;
-    let aad = format!(
-        "storedesk/connect-key/v1/project:{}/row:{row_id}/kid:{}",
-        project.id,
-        key_id.as_str()
+    let sealed = master.seal(
+        &key.to_pkcs8_der(),
+        &connect_key_aad(project.id, row_id, key_id.as_str()),
     );
-    let sealed = master.seal(&key.to_pkcs8_der(), aad.as_bytes());
     KeyTable::Connect
         .set_sealed(&mut tx, row_id, &sealed)
         .await?;
@@ -334,6 +332,26 @@ pub async fn rotate_master_key(
             count += 1;
         }
     }
+    // Step 1's App Store Connect API keys too.
+    let mut connect_keys = 0;
+    for row in store.all_sealed_connect_keys().await? {
+        if row.master_key_id == new_id {
+            continue;
+        }
+        let sealed = keyring.reseal(
+            new,
+            &row.master_key_id,
+            &row.sealed_key,
+            &connect_key_aad(row.project_id, row.id, &row.key_id),
+            &format!("App Store Connect API key {}", row.key_id),
+        )?;
+        if store
+            .reseal_connect_key(row.id, &row.master_key_id, &sealed, &new_id)
+            .await?
+        {
+            connect_keys += 1;
+        }
+    }
     // Alert webhooks' URLs are sealed under the same master key.
     let mut urls = 0;
     for row in store.all_sealed_alert_urls().await? {
@@ -388,11 +406,18 @@ pub async fn rotate_master_key(
             None,
             &new_id,
             &format!(
-                "{count} key(s), {urls} alert webhook URL(s) and {secrets} forwarding secret(s) re-sealed"
+                "{count} key(s), {connect_keys} App Store Connect API key(s), {urls} alert webhook URL(s) and \
+                 {secrets} forwarding secret(s) re-sealed"
             ),
         )
         .await?;
     Ok(count)
+}
+
+/// Associated data binds a sealed App Store Connect API key to its project, row and Key ID, and sets it apart from
+/// an In-App Purchase key's.
+pub fn connect_key_aad(project_id: i64, row_id: i64, key_id: &str) -> Vec<u8> {
+    format!("storedesk/connect-key/v1/project:{project_id}/row:{row_id}/kid:{key_id}").into_bytes()
 }
 
 /// The setting that names the master key the database's keys are sealed under.

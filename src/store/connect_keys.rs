@@ -22,6 +22,16 @@ pub struct ConnectKeyRow {
     pub verify_summary: Option<String>,
 }
 
+/// A sealed App Store Connect API key and what its seal is bound to.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SealedConnectKey {
+    pub id: i64,
+    pub project_id: i64,
+    pub key_id: String,
+    pub master_key_id: String,
+    pub sealed_key: Vec<u8>,
+}
+
 const COLUMNS: &str =
     "id, project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, \
                        uploaded_at, retired_at, verified_at, verify_summary";
@@ -80,6 +90,29 @@ impl Store {
         .bind(project_id)
         .fetch_optional(self.pool())
         .await?)
+    }
+
+    /// Every sealed App Store Connect API key, for `master-key rotate`.
+    pub async fn all_sealed_connect_keys(&self) -> StoreResult<Vec<SealedConnectKey>> {
+        Ok(sqlx::query_as::<_, SealedConnectKey>(
+            "SELECT id, project_id, key_id, master_key_id, sealed_key FROM connect_keys \
+             WHERE sealed_key IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Replaces a key's sealed bytes with the same key sealed under another master key (see `KeyTable::reseal`).
+    pub async fn reseal_connect_key(
+        &self,
+        id: i64,
+        old_master_key_id: &str,
+        sealed: &[u8],
+        new_master_key_id: &str,
+    ) -> StoreResult<bool> {
+        KeyTable::Connect
+            .reseal(self, id, old_master_key_id, sealed, new_master_key_id)
+            .await
     }
 
     /// The sealed bytes of the key in use (for a test that checks they are not the key in clear).

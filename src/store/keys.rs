@@ -187,6 +187,30 @@ impl KeyTable {
         Ok(id)
     }
 
+    /// Replaces row `id`'s sealed bytes with the same key sealed under `new_master_key_id`, unless another run
+    /// did it first; `true` when this call did.
+    pub(crate) async fn reseal(
+        self,
+        store: &Store,
+        id: i64,
+        old_master_key_id: &str,
+        sealed: &[u8],
+        new_master_key_id: &str,
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(&format!(
+            "UPDATE {} SET sealed_key = $1, master_key_id = $2 WHERE id = $3 AND master_key_id = $4 \
+             AND sealed_key IS NOT NULL",
+            self.name()
+        ))
+        .bind(sealed)
+        .bind(new_master_key_id)
+        .bind(id)
+        .bind(old_master_key_id)
+        .execute(store.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Stores row `id`'s sealed private part.
     pub(crate) async fn set_sealed(
         self,
@@ -303,16 +327,9 @@ impl Store {
         sealed: &[u8],
         new_master_key_id: &str,
     ) -> StoreResult<bool> {
-        let done = sqlx::query(
-            "UPDATE apple_keys SET sealed_key = $1, master_key_id = $2 WHERE id = $3 AND master_key_id = $4 AND sealed_key IS NOT NULL",
-        )
-        .bind(sealed)
-        .bind(new_master_key_id)
-        .bind(id)
-        .bind(old_master_key_id)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
+        KeyTable::Apple
+            .reseal(self, id, old_master_key_id, sealed, new_master_key_id)
+            .await
     }
 
     /// Stops all use of a key at once: status revoked, private part destroyed. `typed_key_id` is the confirmation

@@ -598,7 +598,7 @@ with_smtp!(
             .unwrap();
         assert_eq!(
             rotated[0].detail,
-            "0 key(s), 1 alert webhook URL(s) and 0 forwarding secret(s) re-sealed"
+            "0 key(s), 0 App Store Connect API key(s), 1 alert webhook URL(s) and 0 forwarding secret(s) re-sealed"
         );
     }
 );

@@ -284,3 +284,43 @@ both_backends!(
             .any(|e| e.action == "connect_key.revoke" && e.target == KEY_ID));
     }
 );
+
+both_backends!(
+    master_key_rotate_reseals_step1_keys_which_then_open_under_the_new_key_only,
+    |app| {
+        let (admin, pid) = admin_with_project(&app).await;
+        let key = TestKey::generate();
+        let name = auth_key_name(KEY_ID);
+        let response = KeyUpload::new(KEY_ID, ISSUER_ID, &name, key.pem.as_bytes())
+            .send(&admin, WIZARD, SAVE)
+            .await;
+        assert_eq!(response.status().as_u16(), 303);
+        let old = app.settings.master_key.clone();
+        let new = storedesk::crypto::MasterKey::generate();
+        let before = app.store.all_sealed_connect_keys().await.unwrap();
+        assert_eq!(before.len(), 1);
+        assert_eq!(before[0].master_key_id, old.key_id());
+
+        storedesk::keys::rotate_master_key(&app.store, &old, &new)
+            .await
+            .unwrap();
+
+        let after = app.store.all_sealed_connect_keys().await.unwrap();
+        assert_eq!(after.len(), 1);
+        assert_eq!(after[0].master_key_id, new.key_id());
+        assert_ne!(after[0].sealed_key, before[0].sealed_key);
+        let aad = storedesk::keys::connect_key_aad(pid, after[0].id, KEY_ID);
+        let only_new = storedesk::crypto::Keyring::new(new.clone(), vec![]);
+        let der = only_new
+            .open_sealed(&after[0].master_key_id, &after[0].sealed_key, &aad, "test")
+            .unwrap();
+        let opened = storedesk::domain::ApplePrivateKey::from_pkcs8_der(&der).unwrap();
+        assert_eq!(opened.public_key_fingerprint(), key.fingerprint());
+        assert!(storedesk::crypto::Keyring::new(old.clone(), vec![])
+            .open_sealed(&after[0].master_key_id, &after[0].sealed_key, &aad, "test")
+            .is_err());
+        let audit = app.store.list_audit(&audit_limit()).await.unwrap();
+        assert!(audit.iter().any(|e| e.action == "master_key.rotate"
+            && e.detail.contains("1 App Store Connect API key(s)")));
+    }
+);
