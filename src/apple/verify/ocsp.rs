@@ -105,8 +105,12 @@ impl OcspQuery {
     /// Whether the certificate is valid at `now`: with online checks on, Apple's libraries validate the chain at
     /// the current time, not at the payload's signed date.
     pub fn valid_at(&self, now: DateTime<Utc>) -> bool {
-        let now_ms = now.timestamp_millis();
-        self.not_before_ms <= now_ms && now_ms <= self.not_after_ms
+        within(self.validity(), now)
+    }
+
+    /// The certificate's (notBefore, notAfter), UNIX ms.
+    pub fn validity(&self) -> (i64, i64) {
+        (self.not_before_ms, self.not_after_ms)
     }
 
     /// Judges the responder's answer (the body of a 200) at `now`: `Good`, `Revoked`, or `BadAnswer`.
@@ -277,6 +281,12 @@ fn same_cert_id(a: &CertId, b: &CertId) -> bool {
         && a.issuer_name_hash == b.issuer_name_hash
         && a.issuer_key_hash == b.issuer_key_hash
         && a.serial_number == b.serial_number
+}
+
+/// Whether `now` falls in a certificate's (notBefore, notAfter), UNIX ms.
+fn within((not_before_ms, not_after_ms): (i64, i64), now: DateTime<Utc>) -> bool {
+    let now_ms = now.timestamp_millis();
+    not_before_ms <= now_ms && now_ms <= not_after_ms
 }
 
 fn millis(d: Duration) -> i64 {

@@ -10,7 +10,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 
 use super::super::jws::B64STD;
-use super::{OcspOutcome, OcspQuery, REQUEST_CONTENT_TYPE};
+use super::{within, OcspOutcome, OcspQuery, REQUEST_CONTENT_TYPE};
 
 /// How long a chain checked good is not checked again.
 pub const GOOD_FOR: Duration = Duration::from_secs(15 * 60);
@@ -45,8 +45,26 @@ impl ChainStatus {
     }
 }
 
-/// Chains found good (by key, when), and their keys oldest first.
-type GoodChains = (HashMap<[u8; 32], Instant>, VecDeque<[u8; 32]>);
+/// The leaf's and the intermediate's (notBefore, notAfter), UNIX ms: kept with a chain found good, so that a cached
+/// chain is held to the current time without decoding its certificates again.
+type Validity = [(i64, i64); 2];
+
+/// Chains found good (by key: when, and their certificates' validity), and their keys oldest first.
+type GoodChains = (HashMap<[u8; 32], (Instant, Validity)>, VecDeque<[u8; 32]>);
+
+/// With online checks on, the chain is checked at the current time (Apple's rule), cached or not: a certificate
+/// may expire within the cache's time.
+fn not_valid_now(validity: &Validity, now: chrono::DateTime<Utc>) -> Option<ChainStatus> {
+    let which = ["leaf", "intermediate"]
+        .into_iter()
+        .zip(validity)
+        .find(|(_, window)| !within(**window, now))?
+        .0;
+    Some(ChainStatus::BadAnswer(format!(
+        "the {which} certificate is not valid now (with online checks on, the chain is checked at the current time, \
+         as Apple's libraries do)"
+    )))
+}
 
 /// Checks chains online; share one per instance.
 #[derive(Debug)]
@@ -77,6 +95,10 @@ impl OnlineChecker {
             return ChainStatus::BadAnswer("the chain does not have three certificates".into());
         };
         let key = chain_key(leaf, intermediate, root);
+        let now = Utc::now();
+        if let Some(validity) = self.cached(&key) {
+            return not_valid_now(&validity, now).unwrap_or(ChainStatus::Cached);
+        }
         let der = |b64: &str| {
             B64STD
                 .decode(b64)
@@ -94,18 +116,9 @@ impl OnlineChecker {
             Ok(q) => q,
             Err(reason) => return ChainStatus::BadAnswer(reason),
         };
-        // Checked on every notification, cached chain or not: a certificate may expire within the cache's time.
-        let now = Utc::now();
-        for (query, which) in [(&leaf_query, "leaf"), (&intermediate_query, "intermediate")] {
-            if !query.valid_at(now) {
-                return ChainStatus::BadAnswer(format!(
-                    "the {which} certificate is not valid now (with online checks on, the chain is checked at the \
-                     current time, as Apple's libraries do)"
-                ));
-            }
-        }
-        if self.is_cached(&key) {
-            return ChainStatus::Cached;
+        let validity = [leaf_query.validity(), intermediate_query.validity()];
+        if let Some(invalid) = not_valid_now(&validity, now) {
+            return invalid;
         }
         let both = async { tokio::join!(self.ask(&leaf_query), self.ask(&intermediate_query)) };
         let (leaf_outcome, intermediate_outcome) =
@@ -120,7 +133,7 @@ impl OnlineChecker {
             };
         let status = combine(leaf_outcome, intermediate_outcome);
         if status == ChainStatus::Good {
-            self.remember(key);
+            self.remember(key, validity);
         }
         status
     }
@@ -166,23 +179,24 @@ impl OnlineChecker {
         self.good.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn is_cached(&self, key: &[u8; 32]) -> bool {
+    /// The validity of a chain found good within [`GOOD_FOR`], if it is one.
+    fn cached(&self, key: &[u8; 32]) -> Option<Validity> {
         let mut cache = self.lock();
         match cache.0.get(key) {
-            Some(at) if at.elapsed() < GOOD_FOR => true,
+            Some((at, validity)) if at.elapsed() < GOOD_FOR => Some(*validity),
             Some(_) => {
                 cache.0.remove(key);
                 cache.1.retain(|k| k != key);
-                false
+                None
             }
-            None => false,
+            None => None,
         }
     }
 
-    fn remember(&self, key: [u8; 32]) {
+    fn remember(&self, key: [u8; 32], validity: Validity) {
         let mut cache = self.lock();
         let (map, order) = &mut *cache;
-        if map.insert(key, Instant::now()).is_none() {
+        if map.insert(key, (Instant::now(), validity)).is_none() {
             order.push_back(key);
         }
         while map.len() > CACHE_CAPACITY {
@@ -220,5 +234,27 @@ fn combine(leaf: OcspOutcome, intermediate: OcspOutcome) -> ChainStatus {
         (Unreachable(r), _) => ChainStatus::Unreachable(format!("leaf: {r}")),
         (_, Unreachable(r)) => ChainStatus::Unreachable(format!("intermediate: {r}")),
         (Good, Good) => ChainStatus::Good,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_chain_is_still_held_to_the_current_time() {
+        let now = Utc::now();
+        let ms = now.timestamp_millis();
+        let valid = (ms - 1_000, ms + 1_000);
+        let expired = (ms - 2_000, ms - 1);
+        assert_eq!(not_valid_now(&[valid, valid], now), None);
+        let says = |v: &Validity| match not_valid_now(v, now) {
+            Some(ChainStatus::BadAnswer(reason)) => reason,
+            other => panic!("expected a bad answer, got {other:?}"),
+        };
+        assert!(says(&[expired, valid]).starts_with("the leaf certificate is not valid now"));
+        assert!(
+            says(&[valid, expired]).starts_with("the intermediate certificate is not valid now")
+        );
     }
 }
