@@ -134,6 +134,9 @@ pub struct ServeArgs {
     pub apple_production_url: Option<String>,
     #[arg(long, env = "STOREDESK_APPLE_SANDBOX_URL")]
     pub apple_sandbox_url: Option<String>,
+    /// Base URL of the App Store Connect API (Step 1's key and the catalog).
+    #[arg(long, env = "STOREDESK_APP_STORE_CONNECT_URL")]
+    pub app_store_connect_url: Option<String>,
     /// Comma-separated paths of extra trusted root certificates (DER or PEM), for a simulator only.
     #[arg(long, env = "STOREDESK_APPLE_EXTRA_ROOTS")]
     pub apple_extra_roots: Option<String>,
@@ -385,6 +388,13 @@ impl ServeArgs {
         }
         if let Some(url) = self.apple_sandbox_url.as_deref().filter(|s| !s.is_empty()) {
             apple.sandbox_url = config::parse_base_url("STOREDESK_APPLE_SANDBOX_URL", url)?;
+        }
+        if let Some(url) = self
+            .app_store_connect_url
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
+            apple.connect_url = config::parse_base_url("STOREDESK_APP_STORE_CONNECT_URL", url)?;
         }
         if let Some(roots) = self.apple_extra_roots.as_deref() {
             apple.extra_roots = config::load_extra_roots(roots)?;

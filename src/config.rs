@@ -101,6 +101,8 @@ impl ConfigError {
 pub struct AppleSettings {
     pub production_url: String,
     pub sandbox_url: String,
+    /// The App Store Connect API (`STOREDESK_APP_STORE_CONNECT_URL`): Step 1's key and the catalog.
+    pub connect_url: String,
     /// Extra trusted roots (DER), for a simulator only; never set by default.
     pub extra_roots: Vec<Vec<u8>>,
     pub timeout: Duration,
@@ -117,6 +119,7 @@ impl Default for AppleSettings {
         Self {
             production_url: "https://api.storekit.apple.com".into(),
             sandbox_url: "https://api.storekit-sandbox.apple.com".into(),
+            connect_url: crate::apple::connect::DEFAULT_CONNECT_URL.into(),
             extra_roots: Vec::new(),
             timeout: Duration::from_secs(30),
             hourly_limit: None,

@@ -177,6 +177,41 @@ pub async fn save_connect_key(
     Ok(row_id)
 }
 
+/// The project's App Store Connect API key in use, opened for one piece of work (a Verify now, a sync, an app
+/// list), with its row; `None` when Step 1 has no key.
+pub async fn connect_key_in_use(
+    store: &Store,
+    keyring: &Keyring,
+    project_id: i64,
+) -> anyhow::Result<
+    Option<(
+        crate::store::connect_keys::ConnectKeyRow,
+        crate::apple::connect::ConnectCredentials,
+    )>,
+> {
+    let Some((row, sealed)) = store.sealed_connect_key_row_in_use(project_id).await? else {
+        return Ok(None);
+    };
+    let der = keyring.open_sealed(
+        &sealed.master_key_id,
+        &sealed.sealed_key,
+        &connect_key_aad(sealed.project_id, sealed.id, &sealed.key_id),
+        &format!("App Store Connect API key {}", sealed.key_id),
+    )?;
+    let key = ApplePrivateKey::from_pkcs8_der(&der).map_err(|e| {
+        anyhow::anyhow!(
+            "stored App Store Connect API key {} does not parse: {e}",
+            sealed.key_id
+        )
+    })?;
+    let credentials = crate::apple::connect::ConnectCredentials {
+        key_id: row.key_id.clone(),
+        issuer_id: row.issuer_id.clone(),
+        signing_key: Arc::new(key.signing_key()),
+    };
+    Ok(Some((row, credentials)))
+}
+
 /// The health of the project's key as every page shows it: the key in use, or, when there is none, the last key
 /// the project had (retired or revoked); `None` when it never had one.
 pub async fn project_key_health(

@@ -6,6 +6,7 @@ pub mod apple_sim;
 pub mod assets;
 pub mod auth;
 pub mod call_budget;
+pub mod catalog;
 pub mod cli;
 pub mod client_address;
 pub mod clock;

@@ -43,6 +43,10 @@ const HELP: &[(&str, &str)] = &[
         "Consumption information sent to Apple, by Apple's verdict (unanswered: no answer in time).",
     ),
     (
+        "storedesk_catalog_syncs_total",
+        "Catalog syncs with App Store Connect by outcome (complete, failed, rate_limited).",
+    ),
+    (
         "storedesk_consumption_policy_total",
         "What the automatic consumption policy did with a request (sent, dry_run, skipped without consent, failed).",
     ),

@@ -61,6 +61,12 @@ impl Application {
             store.clone(),
             settings.apple.hourly_limit,
         )));
+        let connect = crate::apple::connect::ConnectClient::new(
+            &settings.apple.connect_url,
+            settings.apple.timeout,
+            &AppleClientConfig::default().user_agent,
+        )
+        .map_err(|e| anyhow::anyhow!("could not build the App Store Connect client: {e}"))?;
         // Apple Root CA - G3 is always the anchor; a simulator's root only when configured.
         let verifier = SignedDataVerifier::new()
             .with_extra_roots(settings.apple.extra_roots.clone())
@@ -76,6 +82,7 @@ impl Application {
             database: DatabaseWatch::start(&store, metrics.clone()),
             metrics,
             apple,
+            connect,
             verifier: Arc::new(verifier),
             intake: Intake::start(&store).context("could not start the notification intake")?,
             page_pool: crate::cpu_pool::CpuPool::per_core("page-verify", PAGE_VERIFY_QUEUE)
@@ -88,6 +95,7 @@ impl Application {
         crate::notifications::auto_consumption::spawn_schedule(state.clone().into_inner());
         crate::forwarding::replay::spawn_schedule(store.clone());
         crate::notifications::backfill::spawn_schedule(state.clone().into_inner());
+        crate::catalog::schedule::spawn_schedule(state.clone().into_inner());
         crate::forwarding::spawn_workers(state.clone().into_inner())
             .context("could not start forwarding's delivery workers")?;
         let hsts = settings.secure_cookies();

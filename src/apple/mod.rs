@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod client;
+pub mod connect;
 pub mod error;
 pub mod failure;
 pub mod fields;

@@ -2,6 +2,7 @@
 mod api_scope;
 mod app_apple_id;
 mod bundle_id;
+pub mod catalog;
 pub mod connect_key;
 mod country;
 mod der_lengths;

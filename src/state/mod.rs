@@ -3,6 +3,7 @@
 //! all take it without importing the file that builds the server (`startup`).
 use std::sync::Arc;
 
+use crate::apple::connect::ConnectClient;
 use crate::apple::{AppleClient, SignedDataVerifier};
 use crate::config::Settings;
 use crate::cpu_pool::CpuPool;
@@ -21,6 +22,8 @@ pub struct AppState {
     pub settings: Settings,
     pub metrics: Arc<Metrics>,
     pub apple: AppleClient,
+    /// The App Store Connect API (Step 1's key, the catalog).
+    pub connect: ConnectClient,
     /// Shared with the threads that verify a page's transactions while its other Apple calls are in flight.
     pub verifier: Arc<SignedDataVerifier>,
     /// Whether the database answers; requests fail fast with a 503 while it does not.

@@ -115,6 +115,53 @@ impl Store {
             .await
     }
 
+    /// The key in use with its sealed private part, to be opened for one piece of work.
+    pub async fn sealed_connect_key_row_in_use(
+        &self,
+        project_id: i64,
+    ) -> StoreResult<Option<(ConnectKeyRow, SealedConnectKey)>> {
+        let Some(row) = self.connect_key_in_use(project_id).await? else {
+            return Ok(None);
+        };
+        let sealed = sqlx::query_as::<_, SealedConnectKey>(
+            "SELECT id, project_id, key_id, master_key_id, sealed_key FROM connect_keys \
+             WHERE id = $1 AND sealed_key IS NOT NULL",
+        )
+        .bind(row.id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(sealed.map(|s| (row, s)))
+    }
+
+    /// Records what Verify now found: `Some(true)` (Apple accepted the key: last success now, status active),
+    /// `Some(false)` (Apple refused it: status failing) or `None` (Apple did not say: status kept); `summary` is
+    /// the sentence the wizard shows.
+    pub async fn record_connect_key_check(
+        &self,
+        row_id: i64,
+        verdict: Option<bool>,
+        summary: &str,
+    ) -> StoreResult<()> {
+        let code: i64 = match verdict {
+            Some(true) => 1,
+            Some(false) => 0,
+            None => 2,
+        };
+        sqlx::query(
+            "UPDATE connect_keys SET verified_at = CASE WHEN $1 = 1 THEN $2 ELSE verified_at END, \
+             verify_summary = $3, status = CASE WHEN status IN ('active', 'failing') \
+             THEN (CASE WHEN $1 = 1 THEN 'active' WHEN $1 = 0 THEN 'failing' ELSE status END) ELSE status END \
+             WHERE id = $4",
+        )
+        .bind(code)
+        .bind(crate::clock::now_ms())
+        .bind(summary)
+        .bind(row_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     /// The sealed bytes of the key in use (for a test that checks they are not the key in clear).
     pub async fn sealed_connect_key_in_use(&self, project_id: i64) -> StoreResult<Option<Vec<u8>>> {
         let row: Option<(Option<Vec<u8>>,)> = sqlx::query_as(&format!(

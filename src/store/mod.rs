@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod api_tokens;
 pub mod audit;
 pub mod call_budget;
+pub mod catalog;
 pub mod connect_keys;
 pub mod consumption_policy;
 pub mod forwarding;

@@ -103,6 +103,7 @@ pub fn test_settings(
         apple: AppleSettings {
             production_url: "http://127.0.0.1:9".into(),
             sandbox_url: "http://127.0.0.1:9".into(),
+            connect_url: "http://127.0.0.1:9".into(),
             extra_roots: Vec::new(),
             timeout: Duration::from_secs(5),
             hourly_limit: None,
@@ -240,9 +241,11 @@ pub async fn spawn_app_with_sim_and(
         .await
         .expect("simulator");
     let (production, sandbox, root) = (sim.production_url(), sim.sandbox_url(), sim.root_ca_der());
+    let connect = format!("{}/connect", sim.base_url());
     let app = spawn_app_with(backend, move |s| {
         s.apple.production_url = production;
         s.apple.sandbox_url = sandbox;
+        s.apple.connect_url = connect;
         s.apple.extra_roots = vec![root];
         adjust(s);
     })

@@ -92,6 +92,12 @@ pub fn state(app: &TestApp) -> AppState {
         database: storedesk::state::DatabaseWatch::start(&app.store, metrics.clone()),
         metrics,
         apple,
+        connect: storedesk::apple::connect::ConnectClient::new(
+            &app.settings.apple.connect_url,
+            app.settings.apple.timeout,
+            "storedesk-test",
+        )
+        .unwrap(),
         verifier: verifier.into(),
         intake: storedesk::state::Intake::start(&app.store).unwrap(),
         page_pool: storedesk::cpu_pool::CpuPool::new("test-page-verify", 2, 16).unwrap(),
