@@ -210,6 +210,18 @@ pub fn apple_connect_key_revoke(slug: &str) -> String {
     format!("{}/revoke", apple_connect_key(slug))
 }
 
+pub fn apple_connect_key_verify(slug: &str) -> String {
+    format!("{}/verify", apple_connect_key(slug))
+}
+
+pub fn catalog(slug: &str) -> String {
+    format!("{}/catalog", project(slug))
+}
+
+pub fn catalog_sync(slug: &str) -> String {
+    format!("{}/sync", catalog(slug))
+}
+
 pub fn apple_key(slug: &str) -> String {
     format!("{}/key", apple_settings(slug))
 }

@@ -57,3 +57,20 @@ document.addEventListener("click", function (event) {
   if (!card || card.getAttribute("data-follow") !== "yes") return;
   setTimeout(function () { window.location.reload(); }, 10000);
 })();
+
+// A list that fills other fields (the project form's apps from App Store Connect): choosing an option copies its
+// data-<field> values into those fields, so the person sees what will be saved. Without JS the server does it.
+(function () {
+  var lists = document.querySelectorAll("select[data-fills]");
+  Array.prototype.forEach.call(lists, function (select) {
+    select.addEventListener("change", function () {
+      var option = select.options[select.selectedIndex];
+      if (!option || !option.value) return;
+      select.getAttribute("data-fills").split(" ").forEach(function (id) {
+        var field = document.getElementById(id);
+        var value = option.getAttribute("data-" + id);
+        if (field && value !== null) field.value = value;
+      });
+    });
+  });
+})();

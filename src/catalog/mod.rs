@@ -30,3 +30,12 @@ pub fn refusal_sentence(e: &crate::apple::connect::ConnectError) -> String {
         other => other.to_string(),
     }
 }
+
+/// A person waited [`crate::config::AppleSettings::answer_within`] and App Store Connect had not answered.
+pub fn no_answer_within(within: std::time::Duration) -> String {
+    format!(
+        "App Store Connect did not answer within {} s. Nothing about the key is known from this attempt; try \
+         again in a few minutes.",
+        within.as_secs()
+    )
+}

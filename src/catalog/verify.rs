@@ -37,7 +37,15 @@ pub async fn verify_connect_key(
         return Ok(None);
     };
     let mut session = state.connect.session(credentials);
-    let verdict = check(&mut session, project).await;
+    let within = state.settings.apple.answer_within;
+    let verdict = match tokio::time::timeout(within, check(&mut session, project)).await {
+        Ok(verdict) => verdict,
+        Err(_) => ConnectVerdict {
+            verdict: None,
+            sentence: super::no_answer_within(within),
+            mismatch: None,
+        },
+    };
     let summary = match &verdict.mismatch {
         Some(m) => format!("{} {m}", verdict.sentence),
         None => verdict.sentence.clone(),

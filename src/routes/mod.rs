@@ -107,11 +107,14 @@ route_table! {
     POST "/projects", MANAGERS => projects::create;
     GET "/projects/new", MANAGERS => projects::new_form;
     GET "/projects/{project}", EVERYONE => projects::overview;
+    GET "/projects/{project}/catalog", EVERYONE => projects::catalog::page;
+    POST "/projects/{project}/catalog/sync", MANAGERS => projects::catalog::sync;
     GET "/projects/{project}/edit", MANAGERS => projects::edit_form;
     POST "/projects/{project}/edit", MANAGERS => projects::update;
     GET "/projects/{project}/settings/stores/apple", MANAGERS => projects::settings::stores::apple::page;
     POST "/projects/{project}/settings/stores/apple/connect-key", MANAGERS => projects::settings::stores::apple::connect_key::save;
     POST "/projects/{project}/settings/stores/apple/connect-key/revoke", MANAGERS => projects::settings::stores::apple::connect_key::revoke;
+    POST "/projects/{project}/settings/stores/apple/connect-key/verify", MANAGERS => projects::settings::stores::apple::connect_key::verify;
     POST "/projects/{project}/settings/stores/apple/key", MANAGERS => projects::settings::stores::apple::key::save;
     POST "/projects/{project}/settings/stores/apple/notification-url/regenerate", MANAGERS => projects::settings::stores::apple::notification_url::regenerate;
     POST "/projects/{project}/settings/stores/apple/test-notification", MANAGERS => projects::settings::stores::apple::test_notification::send;
@@ -239,6 +242,9 @@ mod tests {
             ("GET", urls::apple_step4(s)),
             ("POST", urls::apple_connect_key(s)),
             ("POST", urls::apple_connect_key_revoke(s)),
+            ("POST", urls::apple_connect_key_verify(s)),
+            ("GET", urls::catalog(s)),
+            ("POST", urls::catalog_sync(s)),
             ("POST", urls::apple_key(s)),
             ("POST", urls::notification_url_regenerate(s)),
             ("POST", urls::test_notifications(s)),

@@ -16,6 +16,9 @@ pub struct ProjectForm {
     pub app_apple_id: String,
     #[serde(default)]
     pub environment: String,
+    /// The App Apple ID of an app chosen from App Store Connect's list (Step 1's key); empty when typed by hand.
+    #[serde(default)]
+    pub connect_app: String,
 }
 
 #[derive(Default, Clone, Debug)]
@@ -45,6 +48,7 @@ impl ProjectForm {
             bundle_id: p.bundle_id.clone(),
             app_apple_id: p.app_apple_id.map(|v| v.to_string()).unwrap_or_default(),
             environment: p.environment.clone(),
+            connect_app: String::new(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! `/projects`, `/projects/new`, `/projects/{project}` and `/projects/{project}/edit`: the project list, the create
 //! and edit forms and the overview. Each area of a project has its folder below, named as in its URL.
+pub mod app_choice;
+pub mod catalog;
 pub mod customers;
 pub mod desk;
 pub mod extend_all;
@@ -79,6 +81,8 @@ pub struct ProjectFormPage {
     pub errors: ProjectErrors,
     pub action: String,
     pub submit_label: &'static str,
+    /// The team's apps from App Store Connect (edit form, with Step 1's key).
+    pub apps: app_choice::AppChoices,
 }
 
 pub async fn new_form(
@@ -95,6 +99,7 @@ pub async fn new_form(
         errors: ProjectErrors::default(),
         action: crate::urls::projects(),
         submit_label: "Create project",
+        apps: app_choice::AppChoices::default(),
     };
     ok(&req, &page)
 }
@@ -143,6 +148,7 @@ async fn refuse(
         errors,
         action: crate::urls::projects(),
         submit_label: "Create project",
+        apps: app_choice::AppChoices::default(),
     };
     unprocessable(req, &page)
 }
@@ -292,29 +298,58 @@ pub async fn overview(cx: ProjectContext) -> Result<HttpResponse, AppError> {
 }
 
 /// The edit form, as first shown or with the sentences of a refused edit.
-fn edit_page(cx: &ProjectContext, form: ProjectForm, errors: ProjectErrors) -> ProjectFormPage {
+fn edit_page(
+    cx: &ProjectContext,
+    form: ProjectForm,
+    errors: ProjectErrors,
+    apps: app_choice::AppChoices,
+) -> ProjectFormPage {
     ProjectFormPage {
         layout: cx.layout("Edit project", "edit"),
         form,
         errors,
         action: crate::urls::project_edit(&cx.project.slug),
         submit_label: "Save changes",
+        apps,
     }
 }
 
 pub async fn edit_form(cx: ProjectContext) -> Result<HttpResponse, AppError> {
     let form = ProjectForm::from_project(&cx.project);
-    cx.ok(&edit_page(&cx, form, ProjectErrors::default()))
+    let (apps, _) = app_choice::for_project(&cx.state, &cx.project, "").await?;
+    cx.ok(&edit_page(&cx, form, ProjectErrors::default(), apps))
 }
 
 pub async fn update(
     cx: ProjectContext,
     form: CsrfForm<ProjectForm>,
 ) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
+    let mut form = form.into_inner();
+    let (mut choices, listed) =
+        app_choice::for_project(&cx.state, &cx.project, &form.connect_app).await?;
+    // An app chosen from the list sets both values, as App Store Connect has them.
+    if !form.connect_app.trim().is_empty() {
+        match listed
+            .as_deref()
+            .map(|apps| app_choice::chosen(apps, &form.connect_app))
+        {
+            Some(Some(app)) => {
+                form.bundle_id = app.bundle_id.clone();
+                form.app_apple_id = app.id.clone();
+            }
+            _ => {
+                choices.error = Some(choices.note.clone().unwrap_or_else(|| {
+                    "App Store Connect does not list this app for Step 1's key (any more). Choose another, \
+                     or type the Bundle ID and App Apple ID below. Nothing was saved."
+                        .to_owned()
+                }));
+                return cx.unprocessable(&edit_page(&cx, form, ProjectErrors::default(), choices));
+            }
+        }
+    }
     let parsed = match form.parse() {
         Ok(p) => p,
-        Err(errors) => return cx.unprocessable(&edit_page(&cx, form, errors)),
+        Err(errors) => return cx.unprocessable(&edit_page(&cx, form, errors, choices)),
     };
     match cx
         .state
@@ -322,17 +357,26 @@ pub async fn update(
         .update_project(cx.project.id, &parsed, &cx.user.actor())
         .await
     {
-        Ok(updated) => Ok(redirect_with_flash(
-            &crate::urls::project(&updated.slug),
-            "ok",
-            "Project saved.",
-        )),
+        Ok(updated) => Ok(
+            match listed.and_then(|apps| app_choice::after_save(&updated, &apps)) {
+                Some(warning) => redirect_with_flash(
+                    &crate::urls::project(&updated.slug),
+                    "warn",
+                    &format!("Project saved. {warning}"),
+                ),
+                None => redirect_with_flash(
+                    &crate::urls::project(&updated.slug),
+                    "ok",
+                    "Project saved.",
+                ),
+            },
+        ),
         Err(StoreError::Conflict(message)) => {
             let errors = ProjectErrors {
                 slug: Some(message),
                 ..Default::default()
             };
-            cx.unprocessable(&edit_page(&cx, form, errors))
+            cx.unprocessable(&edit_page(&cx, form, errors, choices))
         }
         Err(e) => Err(e.into()),
     }

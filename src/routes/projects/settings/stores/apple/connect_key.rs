@@ -144,3 +144,30 @@ pub async fn revoke(
         ),
     ))
 }
+
+#[derive(Deserialize)]
+pub struct VerifyForm {}
+
+/// Verify now: a harmless read with Step 1's key (the team's apps, the project's app, one in-app purchase), then
+/// Step 1 with what App Store Connect said.
+pub async fn verify(
+    cx: ProjectContext,
+    _form: CsrfForm<VerifyForm>,
+) -> Result<HttpResponse, AppError> {
+    let (state, project) = (&cx.state, &cx.project);
+    let location = format!("{}#step1", crate::urls::apple_settings(&project.slug));
+    let Some(found) = crate::catalog::verify_connect_key(state, project).await? else {
+        return Ok(redirect_with_flash(
+            &location,
+            "error",
+            "This project has no App Store Connect API key to verify. Save one first.",
+        ));
+    };
+    let (kind, sentence) = match (&found.verdict, &found.mismatch) {
+        (Some(true), None) => ("ok", found.sentence),
+        (Some(true), Some(m)) => ("warn", format!("{} {m}", found.sentence)),
+        (Some(false), _) => ("error", found.sentence),
+        (None, _) => ("warn", found.sentence),
+    };
+    Ok(redirect_with_flash(&location, kind, &sentence))
+}

@@ -88,6 +88,14 @@ pub struct ConnectKeyView {
     pub fingerprint: String,
     pub uploaded_by: String,
     pub uploaded: String,
+    /// Where Verify now left the key: its word and badge.
+    pub check: StepState,
+    /// Verify now's last sentence, if it ran.
+    pub summary: Option<String>,
+    /// When App Store Connect last accepted it.
+    pub verified: Option<String>,
+    /// The last complete catalog sync, when there was one.
+    pub catalog_synced: Option<String>,
 }
 
 /// Step 4's word on forwarding: how many destinations, and a sentence for each that is failing (the banner).
@@ -133,8 +141,21 @@ fn key_step(key: Option<&KeyView>) -> StepState {
 }
 
 /// Step 1: the bundle ID is in every token storedesk signs, so Apple accepting the key proves it; the App Apple ID
-/// is needed besides, to check Production's signed data.
-fn app_step(app_apple_id: Option<i64>, key: Option<&KeyView>) -> StepState {
+/// is needed besides, to check Production's signed data. With an App Store Connect API key, that key's last check
+/// decides: failing while App Store Connect refuses it, verified once it accepted it (and the App Apple ID is set).
+fn app_step(
+    app_apple_id: Option<i64>,
+    key: Option<&KeyView>,
+    connect: Option<&crate::store::connect_keys::ConnectKeyRow>,
+) -> StepState {
+    if let Some(c) = connect {
+        if c.status == crate::store::keys::KeyStatus::Failing {
+            return StepState::FAILING;
+        }
+        if c.verified_at.is_some() && app_apple_id.is_some() {
+            return StepState::VERIFIED;
+        }
+    }
     let proven = key.is_some_and(|k| {
         matches!(
             k.health,
@@ -158,23 +179,41 @@ pub async fn wizard_page(cx: &ProjectContext) -> Result<WizardPage, AppError> {
     let key = row.as_ref().map(|k| KeyView::from_row(k, now));
     let (notifications, step4) = step4::step4_view(state, project, key.is_some()).await?;
     let forwarding = forwarding_summary(cx).await?;
-    let connect_key = state
+    let connect_row = state.store.connect_key_in_use(project.id).await?;
+    let catalog_synced = state
         .store
-        .connect_key_in_use(project.id)
+        .catalog_state(project.id)
         .await?
-        .map(|k| ConnectKeyView {
-            uploaded: crate::present::time::utc_and_relative(k.uploaded_at, now),
-            key_id: k.key_id,
-            issuer_id: k.issuer_id,
-            fingerprint: k.fingerprint,
-            uploaded_by: k.uploaded_by,
-        });
+        .map(|c| crate::present::time::utc_and_relative(c.synced_at, now));
+    let step1 = app_step(project.app_apple_id, key.as_ref(), connect_row.as_ref());
+    let connect_key = connect_row.map(|k| ConnectKeyView {
+        uploaded: crate::present::time::utc_and_relative(k.uploaded_at, now),
+        check: if k.status == crate::store::keys::KeyStatus::Failing {
+            StepState::FAILING
+        } else if k.verified_at.is_some() {
+            StepState::VERIFIED
+        } else {
+            StepState {
+                word: "not checked yet",
+                badge: "badge-neutral",
+            }
+        },
+        summary: k.verify_summary,
+        verified: k
+            .verified_at
+            .map(|at| crate::present::time::utc_and_relative(at, now)),
+        catalog_synced,
+        key_id: k.key_id,
+        issuer_id: k.issuer_id,
+        fingerprint: k.fingerprint,
+        uploaded_by: k.uploaded_by,
+    });
     Ok(WizardPage {
         layout: cx.layout("Apple App Store", "settings"),
         slug: project.slug.clone(),
         bundle_id: project.bundle_id.clone(),
         app_apple_id: project.app_apple_id,
-        step1: app_step(project.app_apple_id, key.as_ref()),
+        step1,
         step2: StepState::NOT_NEEDED,
         step3: key_step(key.as_ref()),
         step4,
