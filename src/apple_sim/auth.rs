@@ -1,4 +1,5 @@
-//! In-App Purchase keys the simulator has issued, and the bearer-JWT check Apple applies to every call.
+//! Keys the simulator has issued (In-App Purchase keys and App Store Connect API keys), and the bearer-JWT
+//! checks Apple applies to every call of the App Store Server API and of the App Store Connect API.
 
 use std::collections::HashMap;
 
@@ -7,21 +8,94 @@ use base64::Engine as _;
 use p256::ecdsa::SigningKey;
 use rand::Rng as _;
 use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::IssuedKey;
 
 pub(crate) const AUDIENCE: &str = "appstoreconnect-v1";
-/// Apple refuses tokens that live longer than an hour.
+/// The App Store Server API refuses tokens that live longer than an hour.
 const MAX_LIFETIME_SECS: i64 = 3600;
+/// The App Store Connect API refuses tokens that live longer than 20 minutes.
+const CONNECT_MAX_LIFETIME_SECS: i64 = 1200;
 /// How far in the future an `iat` may be before the token is refused (clock skew allowance).
 const MAX_IAT_SKEW_SECS: i64 = 60;
+
+/// A team key's role in App Store Connect (Users and Access → Integrations → App Store Connect API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ConnectRole {
+    Admin,
+    AppManager,
+    Developer,
+    Marketing,
+    Finance,
+    Sales,
+    CustomerSupport,
+}
+
+impl ConnectRole {
+    /// The spelling App Store Connect uses (`APP_MANAGER`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "ADMIN",
+            Self::AppManager => "APP_MANAGER",
+            Self::Developer => "DEVELOPER",
+            Self::Marketing => "MARKETING",
+            Self::Finance => "FINANCE",
+            Self::Sales => "SALES",
+            Self::CustomerSupport => "CUSTOMER_SUPPORT",
+        }
+    }
+
+    /// Only Admin and App Manager may read in-app purchases, subscriptions and their prices.
+    pub(crate) fn reads_catalog(self) -> bool {
+        matches!(self, Self::Admin | Self::AppManager)
+    }
+}
+
+/// Apple keeps the two kinds of key apart: each API refuses the other's tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    /// `SubscriptionKey_….p8`: the App Store Server API (and promotional offers).
+    InAppPurchase,
+    /// `AuthKey_….p8`: the App Store Connect API. `apps: None` reaches all the team's apps; `Some` only these
+    /// App Apple IDs.
+    ConnectApi {
+        role: ConnectRole,
+        apps: Option<Vec<String>>,
+    },
+}
+
+/// Who called the App Store Connect API, once its token passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ConnectCaller {
+    pub key_id: String,
+    pub role: ConnectRole,
+    pub apps: Option<Vec<String>>,
+}
+
+impl ConnectCaller {
+    pub(crate) fn may_see(&self, app_apple_id: &str) -> bool {
+        self.apps
+            .as_ref()
+            .is_none_or(|apps| apps.iter().any(|a| a == app_apple_id))
+    }
+}
 
 struct KeyRecord {
     issuer_id: String,
     /// The public key as a SEC1 point, checked with ring (several times faster than p256 for every call).
     public_key: Vec<u8>,
     revoked: bool,
+    kind: KeyKind,
+}
+
+/// Which API is checking the token: the rules differ in the key kind, the lifetime and `bid`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Api {
+    Server,
+    Connect,
 }
 
 #[derive(Default)]
@@ -62,20 +136,41 @@ pub(crate) enum AuthFailure {
     BadIat,
     #[error("iat is in the future")]
     IssuedInFuture,
-    #[error("token lifetime exceeds 60 minutes")]
-    LifetimeTooLong,
+    #[error("token lifetime exceeds {0} seconds")]
+    LifetimeTooLong(i64),
+    #[error("kid {0} is a key of the other kind (In-App Purchase vs App Store Connect API)")]
+    WrongKeyKind(String),
     #[error("the app was never released in production")]
     AppNotReleased,
 }
 
 impl KeyRegistry {
+    /// A new In-App Purchase key (`SubscriptionKey_<KEYID>.p8`).
     pub(crate) fn issue(&mut self, issuer_id: &str) -> IssuedKey {
+        self.issue_kind(issuer_id, KeyKind::InAppPurchase)
+    }
+
+    /// A new App Store Connect API team key (`AuthKey_<KEYID>.p8`).
+    pub(crate) fn issue_connect(
+        &mut self,
+        issuer_id: &str,
+        role: ConnectRole,
+        apps: Option<Vec<String>>,
+    ) -> IssuedKey {
+        self.issue_kind(issuer_id, KeyKind::ConnectApi { role, apps })
+    }
+
+    fn issue_kind(&mut self, issuer_id: &str, kind: KeyKind) -> IssuedKey {
         let signing_key = SigningKey::random(&mut rand::rngs::OsRng);
         let mut key_id = random_key_id();
         while self.keys.contains_key(&key_id) {
             key_id = random_key_id();
         }
         let private_key_pem = apple_style_p8(&signing_key);
+        let file_name = match kind {
+            KeyKind::InAppPurchase => format!("SubscriptionKey_{key_id}.p8"),
+            KeyKind::ConnectApi { .. } => format!("AuthKey_{key_id}.p8"),
+        };
         self.keys.insert(
             key_id.clone(),
             KeyRecord {
@@ -86,10 +181,11 @@ impl KeyRegistry {
                     .as_bytes()
                     .to_vec(),
                 revoked: false,
+                kind,
             },
         );
         IssuedKey {
-            file_name: format!("SubscriptionKey_{key_id}.p8"),
+            file_name,
             key_id,
             issuer_id: issuer_id.to_owned(),
             private_key_pem,
@@ -107,13 +203,45 @@ impl KeyRegistry {
         }
     }
 
-    /// Checks `Authorization` exactly as listed in the API digest §4 and §14.2.
+    /// Checks `Authorization` exactly as listed in the API digest §4 and §14.2 (App Store Server API).
     pub(crate) fn authenticate(
         &self,
         authorization: Option<&str>,
         bundle_id: &str,
         now_secs: i64,
     ) -> Result<(), AuthFailure> {
+        let (_, _, claims) = self.verify(authorization, now_secs, Api::Server)?;
+        if claims.get("bid").and_then(Value::as_str) != Some(bundle_id) {
+            return Err(AuthFailure::WrongBundleId);
+        }
+        Ok(())
+    }
+
+    /// The App Store Connect API's rules: a Connect key, `aud` appstoreconnect-v1, at most 20 minutes of
+    /// lifetime; `bid` and `scope` are not looked at.
+    pub(crate) fn authenticate_connect(
+        &self,
+        authorization: Option<&str>,
+        now_secs: i64,
+    ) -> Result<ConnectCaller, AuthFailure> {
+        let (kid, record, _) = self.verify(authorization, now_secs, Api::Connect)?;
+        match &record.kind {
+            KeyKind::ConnectApi { role, apps } => Ok(ConnectCaller {
+                key_id: kid.to_owned(),
+                role: *role,
+                apps: apps.clone(),
+            }),
+            KeyKind::InAppPurchase => Err(AuthFailure::WrongKeyKind(kid.to_owned())),
+        }
+    }
+
+    /// What both APIs check: the JWS, the key (known, not revoked, of the API's kind), iss, aud and the dates.
+    fn verify(
+        &self,
+        authorization: Option<&str>,
+        now_secs: i64,
+        api: Api,
+    ) -> Result<(&str, &KeyRecord, Value), AuthFailure> {
         let header = authorization.ok_or(AuthFailure::MissingHeader)?;
         let token = header
             .strip_prefix("Bearer ")
@@ -150,6 +278,19 @@ impl KeyRegistry {
         UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &record.public_key)
             .verify(signing_input.as_bytes(), &signature)
             .map_err(|_| AuthFailure::BadSignature(kid.to_owned()))?;
+        let kind_ok = match api {
+            Api::Server => record.kind == KeyKind::InAppPurchase,
+            Api::Connect => matches!(record.kind, KeyKind::ConnectApi { .. }),
+        };
+        if !kind_ok {
+            return Err(AuthFailure::WrongKeyKind(kid.to_owned()));
+        }
+        // `kid` borrows the decoded header; hand back the registry's own copy of the id.
+        let kid = self
+            .keys
+            .get_key_value(kid)
+            .map(|(k, _)| k.as_str())
+            .ok_or_else(|| AuthFailure::UnknownKid(kid.to_owned()))?;
 
         if claims.get("iss").and_then(Value::as_str) != Some(record.issuer_id.as_str()) {
             return Err(AuthFailure::WrongIssuer);
@@ -161,9 +302,6 @@ impl KeyRegistry {
         };
         if !audience_ok {
             return Err(AuthFailure::WrongAudience);
-        }
-        if claims.get("bid").and_then(Value::as_str) != Some(bundle_id) {
-            return Err(AuthFailure::WrongBundleId);
         }
         let exp = claims
             .get("exp")
@@ -182,10 +320,14 @@ impl KeyRegistry {
                 return Err(AuthFailure::IssuedInFuture);
             }
         }
-        if exp - iat.unwrap_or(now_secs) > MAX_LIFETIME_SECS {
-            return Err(AuthFailure::LifetimeTooLong);
+        let max_lifetime = match api {
+            Api::Server => MAX_LIFETIME_SECS,
+            Api::Connect => CONNECT_MAX_LIFETIME_SECS,
+        };
+        if exp - iat.unwrap_or(now_secs) > max_lifetime {
+            return Err(AuthFailure::LifetimeTooLong(max_lifetime));
         }
-        Ok(())
+        Ok((kid, record, claims))
     }
 }
 

@@ -3,10 +3,12 @@
 //! The simulator serves Apple's paths under `/production` and `/sandbox` on loopback, checks bearer JWTs the
 //! way Apple does, signs every transaction, renewal and notification with its own three-level PKI shaped like
 //! Apple's chain, and keeps enough state (seeded customers, subscriptions, refunds, notifications) for the
-//! endpoints to stay coherent with each other. A small unauthenticated admin surface under `/sim/` lets scripts
-//! issue keys, inject faults and trigger notifications.
+//! endpoints to stay coherent with each other. It also serves the part of the App Store Connect API that lists
+//! the team's apps and product catalog, under `/connect`, for App Store Connect API keys only. A small
+//! unauthenticated admin surface under `/sim/` lets scripts issue keys, inject faults and trigger notifications.
 
 mod auth;
+mod connect;
 mod data;
 mod errors;
 mod faults;
@@ -36,6 +38,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+pub use auth::ConnectRole;
 pub use faults::Fault;
 pub use notify::{NotificationSpec, SendOutcome};
 pub use ocsp::OcspMode;
@@ -126,7 +129,7 @@ impl FromStr for SimEnvironment {
     }
 }
 
-/// A freshly created In-App Purchase key, as App Store Connect hands it out once.
+/// A freshly created key (In-App Purchase or App Store Connect API), as App Store Connect hands it out once.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IssuedKey {
     /// 10 characters, A-Z and 0-9.
@@ -134,7 +137,8 @@ pub struct IssuedKey {
     pub issuer_id: String,
     /// PKCS#8 PEM (`BEGIN PRIVATE KEY`) of a P-256 key, in the 150-byte form Apple's downloads use.
     pub private_key_pem: String,
-    /// `SubscriptionKey_<KEYID>.p8`.
+    /// `SubscriptionKey_<KEYID>.p8` for an In-App Purchase key, `AuthKey_<KEYID>.p8` for an App Store Connect
+    /// API key.
     pub file_name: String,
 }
 
@@ -305,6 +309,75 @@ impl SimHandle {
         self.state.requests.load(Ordering::Relaxed)
     }
 
+    /// `{base}/connect`: the value for STOREDESK_APP_STORE_CONNECT_URL.
+    pub fn connect_url(&self) -> String {
+        format!("{}{}", self.base_url(), connect::SCOPE)
+    }
+
+    /// A team key (all apps) with this role; `IssuedKey.file_name` = `AuthKey_<KEYID>.p8`, same issuer id as
+    /// the In-App Purchase keys.
+    pub fn issue_connect_key(&self, role: ConnectRole) -> IssuedKey {
+        self.state.issue_connect_key(role, None)
+    }
+
+    /// A key limited to these App Apple IDs.
+    pub fn issue_connect_key_for_apps(
+        &self,
+        role: ConnectRole,
+        app_apple_ids: &[i64],
+    ) -> IssuedKey {
+        let apps = app_apple_ids.iter().map(i64::to_string).collect();
+        self.state.issue_connect_key(role, Some(apps))
+    }
+
+    /// Caps every page at `n` items whatever `limit` asks (None = Apple's own max 200), so a test can make a
+    /// small catalog span many pages. `Some(0)` counts as 1.
+    pub fn set_connect_page_size(&self, n: Option<usize>) {
+        *state::lock(&self.state.connect.page_size) = n;
+    }
+
+    /// Requests per key per hour before 429 (None = Apple's 3600).
+    pub fn set_connect_rate_limit(&self, per_hour: Option<u64>) {
+        self.state.connect.set_rate_limit(per_hour);
+    }
+
+    /// Connect API calls received so far (all, including refused ones).
+    pub fn connect_request_count(&self) -> u64 {
+        self.state.connect.requests.load(Ordering::Relaxed)
+    }
+
+    /// Renames a product (its reference name); false for an unknown product id.
+    pub fn connect_rename_product(&self, product_id: &str, name: &str) -> bool {
+        state::lock(&self.state.connect.catalog).rename(product_id, name)
+    }
+
+    /// Sets a product's state (`APPROVED`, `DEVELOPER_REMOVED_FROM_SALE`, ...); false for an unknown product id.
+    pub fn connect_set_product_state(&self, product_id: &str, state: &str) -> bool {
+        state::lock(&self.state.connect.catalog).set_state(product_id, state)
+    }
+
+    /// Removes a product from App Store Connect; false for an unknown product id.
+    pub fn connect_remove_product(&self, product_id: &str) -> bool {
+        state::lock(&self.state.connect.catalog).remove(product_id)
+    }
+
+    /// Changes one territory's customer price (a decimal string like "10.99", "1500" in the territory's
+    /// currency); false for an unknown product id or territory, or a price with more decimals than the currency.
+    pub fn connect_set_price(
+        &self,
+        product_id: &str,
+        territory: &str,
+        customer_price: &str,
+    ) -> bool {
+        state::lock(&self.state.connect.catalog).set_price(product_id, territory, customer_price)
+    }
+
+    /// Makes the next `count` Connect calls (that pass authentication) answer 500 with Apple's error body
+    /// (UNEXPECTED_ERROR).
+    pub fn connect_fail_next(&self, count: u32) {
+        self.state.connect.fail_next.store(count, Ordering::Relaxed);
+    }
+
     pub async fn stop(self) {
         self.server.stop(true).await;
         if let Err(e) = self.task.await {
@@ -350,6 +423,10 @@ pub async fn run_cli(config: SimConfig) -> anyhow::Result<()> {
     let key_path = dir.join(&key.file_name);
     write_private_file(&key_path, key.private_key_pem.as_bytes())
         .with_context(|| format!("writing {}", key_path.display()))?;
+    let connect_key = sim.issue_connect_key(ConnectRole::AppManager);
+    let connect_key_path = dir.join(&connect_key.file_name);
+    write_private_file(&connect_key_path, connect_key.private_key_pem.as_bytes())
+        .with_context(|| format!("writing {}", connect_key_path.display()))?;
     let seed = sim.seed();
 
     println!("Apple simulator listening on {}", sim.base_url());
@@ -364,6 +441,12 @@ pub async fn run_cli(config: SimConfig) -> anyhow::Result<()> {
     println!("  Issuer ID:           {}", key.issuer_id);
     println!("  Key ID:              {}", key.key_id);
     println!("  Private key (.p8):   {}", key_path.display());
+    println!("  App Store Connect URL: {}", sim.connect_url());
+    println!(
+        "  Connect Key ID:      {} (role App Manager, all apps)",
+        connect_key.key_id
+    );
+    println!("  Connect key (.p8):   {}", connect_key_path.display());
     println!("  Seed ids:            {}/sim/seed", sim.base_url());
     println!("Press Ctrl-C to stop.");
 

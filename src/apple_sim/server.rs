@@ -1,4 +1,5 @@
-//! The actix-web server: Apple's API under `/production` and `/sandbox`, the admin surface under `/sim`.
+//! The actix-web server: Apple's API under `/production` and `/sandbox`, the App Store Connect API under
+//! `/connect`, the admin surface under `/sim`.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -47,6 +48,11 @@ pub(crate) fn start(
                 web::scope("/sandbox")
                     .app_data(web::Data::new(EnvTag(SimEnvironment::Sandbox)))
                     .configure(handlers::api_routes),
+            )
+            .service(
+                web::scope(super::connect::SCOPE)
+                    .configure(super::connect::routes)
+                    .default_service(web::to(super::connect::unknown_path)),
             )
             .route(super::ocsp::PATH, web::post().to(super::ocsp::respond))
             .service(if local {

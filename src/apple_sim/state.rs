@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use super::auth::KeyRegistry;
+use super::auth::{ConnectRole, KeyRegistry};
+use super::connect::ConnectState;
 use super::data::{Data, NotificationRecord, SendAttempt};
 use super::faults::{Fault, FaultQueue};
 use super::payloads::AppInfo;
@@ -39,6 +40,8 @@ pub(crate) struct SimState {
     pub dedupe_extensions: bool,
     /// Renewal-date extension requests received (see `AppleSim::extension_requests`).
     pub extension_requests: Mutex<Vec<serde_json::Value>>,
+    /// The App Store Connect API under `/connect`: catalog, paging, rate limit, failures.
+    pub connect: ConnectState,
 }
 
 /// A poisoned lock only means another request panicked mid-update; the simulator keeps serving.
@@ -61,6 +64,7 @@ impl SimState {
         };
         let now = now_ms();
         let (mut data, summary, seeded) = seed::build(now, &config.bundle_id, config.app_apple_id);
+        let connect = ConnectState::new(&data.products, config.app_apple_id, &config.bundle_id);
         for env in [SimEnvironment::Production, SimEnvironment::Sandbox] {
             let mut records = Vec::with_capacity(seeded.len());
             for n in &seeded {
@@ -124,11 +128,21 @@ impl SimState {
             elsewhere: AtomicU64::new(0),
             dedupe_extensions: config.dedupe_extension_requests,
             extension_requests: Mutex::new(Vec::new()),
+            connect,
         })
     }
 
     pub(crate) fn issue_key(&self) -> IssuedKey {
         lock(&self.keys).issue(&self.issuer_id)
+    }
+
+    /// An App Store Connect API key of the same team; `apps: None` reaches every app.
+    pub(crate) fn issue_connect_key(
+        &self,
+        role: ConnectRole,
+        apps: Option<Vec<String>>,
+    ) -> IssuedKey {
+        lock(&self.keys).issue_connect(&self.issuer_id, role, apps)
     }
 
     pub(crate) fn revoke_key(&self, key_id: &str) -> bool {

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::apple_sim::faults::Fault;
 use crate::apple_sim::notify::{self, NotificationSpec};
 use crate::apple_sim::state::SimState;
-use crate::apple_sim::SimEnvironment;
+use crate::apple_sim::{ConnectRole, SimEnvironment};
 
 fn bad_request(message: impl std::fmt::Display) -> HttpResponse {
     HttpResponse::BadRequest().json(json!({ "error": message.to_string() }))
@@ -27,6 +27,51 @@ async fn issue_key(st: web::Data<SimState>) -> HttpResponse {
         "issuerId": key.issuer_id,
         "privateKey": key.private_key_pem,
         "fileName": key.file_name,
+    }))
+}
+
+/// `{"role": "APP_MANAGER", "apps": ["1234567890"]}`, both optional: an Admin key for all apps by default.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConnectKeyBody {
+    role: Option<ConnectRole>,
+    apps: Option<Vec<AppAppleId>>,
+}
+
+/// An App Apple ID as a string (as App Store Connect writes ids) or as a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum AppAppleId {
+    Text(String),
+    Number(u64),
+}
+
+async fn issue_connect_key(st: web::Data<SimState>, body: web::Bytes) -> HttpResponse {
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        ConnectKeyBody::default()
+    } else {
+        match serde_json::from_slice::<ConnectKeyBody>(&body) {
+            Ok(b) => b,
+            Err(e) => return bad_request(format!("Expected {{\"role\", \"apps\"}}: {e}")),
+        }
+    };
+    let role = body.role.unwrap_or(ConnectRole::Admin);
+    let apps = body.apps.map(|apps| {
+        apps.into_iter()
+            .map(|a| match a {
+                AppAppleId::Text(s) => s,
+                AppAppleId::Number(n) => n.to_string(),
+            })
+            .collect::<Vec<_>>()
+    });
+    let key = st.issue_connect_key(role, apps.clone());
+    HttpResponse::Ok().json(json!({
+        "keyId": key.key_id,
+        "issuerId": key.issuer_id,
+        "privateKey": key.private_key_pem,
+        "fileName": key.file_name,
+        "role": role,
+        "apps": apps,
     }))
 }
 
@@ -110,6 +155,7 @@ async fn elsewhere(st: web::Data<SimState>) -> HttpResponse {
 
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/keys", web::post().to(issue_key))
+        .route("/connect-keys", web::post().to(issue_connect_key))
         .route("/keys/{key_id}/revoke", web::post().to(revoke_key))
         .route("/root.pem", web::get().to(root_pem))
         .route(
