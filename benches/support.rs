@@ -321,7 +321,7 @@ async fn desk() -> Desk {
         apple: AppleSettings {
             production_url: sim.production_url(),
             sandbox_url: sim.sandbox_url(),
-            connect_url: format!("{}/connect", sim.base_url()),
+            connect_url: sim.connect_url(),
             extra_roots: vec![sim.root_ca_der()],
             timeout: Duration::from_secs(10),
             hourly_limit: None,

@@ -59,7 +59,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         apple: AppleSettings {
             production_url: sim.production_url(),
             sandbox_url: sim.sandbox_url(),
-            connect_url: format!("{}/connect", sim.base_url()),
+            connect_url: sim.connect_url(),
             extra_roots: vec![sim.root_ca_der()],
             ..AppleSettings::default()
         },

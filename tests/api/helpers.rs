@@ -241,7 +241,7 @@ pub async fn spawn_app_with_sim_and(
         .await
         .expect("simulator");
     let (production, sandbox, root) = (sim.production_url(), sim.sandbox_url(), sim.root_ca_der());
-    let connect = format!("{}/connect", sim.base_url());
+    let connect = sim.connect_url();
     let app = spawn_app_with(backend, move |s| {
         s.apple.production_url = production;
         s.apple.sandbox_url = sandbox;

@@ -48,7 +48,7 @@ impl TestApp {
             apple: AppleSettings {
                 production_url: sim.production_url(),
                 sandbox_url: sim.sandbox_url(),
-                connect_url: format!("{}/connect", sim.base_url()),
+                connect_url: sim.connect_url(),
                 extra_roots: vec![sim.root_ca_der()],
                 timeout: Duration::from_secs(5),
                 hourly_limit: None,

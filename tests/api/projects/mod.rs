@@ -1,4 +1,5 @@
 //! Creating, listing and editing projects, with each field's validation.
+pub mod catalog;
 mod customers;
 mod extend_all;
 pub mod keys;

@@ -15,9 +15,11 @@ pub async fn ready_support(backend: Backend) -> Option<Ready> {
         .await
         .expect("simulator");
     let (production, sandbox, root) = (sim.production_url(), sim.sandbox_url(), sim.root_ca_der());
+    let connect = sim.connect_url();
     let app = spawn_app_with(backend, move |s| {
         s.apple.production_url = production;
         s.apple.sandbox_url = sandbox;
+        s.apple.connect_url = connect;
         s.apple.extra_roots = vec![root];
         s.apple.timeout = APPLE_TIMEOUT;
     })
