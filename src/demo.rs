@@ -101,6 +101,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         )
     })?;
     let app = Application::build_with(settings.clone(), store, listener).await?;
+    let catalog_summary = connect_demo_catalog(app.state(), &sim).await?;
     println!("storedesk demo is running.");
     println!("  Open:     {}/login", settings.public_url);
     println!("  E-mail:   {DEMO_ADMIN}");
@@ -112,6 +113,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  Project:  {}/projects/{DEMO_PROJECT}  ({key_summary})",
         settings.public_url
     );
+    println!("  Catalog:  {}/projects/{DEMO_PROJECT}/catalog  ({catalog_summary})", settings.public_url);
     let seed = sim.seed();
     println!(
         "  Try:      {}/projects/{DEMO_PROJECT}/transactions?q={}  (a customer with 30 purchases)",
@@ -227,6 +229,37 @@ async fn seed_demo_project(
             "not verified"
         }
     ))
+}
+
+/// Step 1's App Store Connect API key for the demo project (the simulator issues a new one on every start, with
+/// the App Manager role), proven with Verify now, and the catalog synced with it, as a person would do at Step 1.
+async fn connect_demo_catalog(
+    state: &crate::state::AppState,
+    sim: &crate::apple_sim::SimHandle,
+) -> anyhow::Result<String> {
+    use crate::domain::{ApplePrivateKey, IssuerId, KeyId};
+    let actor = Actor::system("storedesk demo");
+    let project = state
+        .store
+        .project_by_slug(DEMO_PROJECT)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo project was not created"))?;
+    let issued = sim.issue_connect_key(crate::apple_sim::ConnectRole::AppManager);
+    crate::keys::save_connect_key(
+        &state.store,
+        &state.settings.keyring(),
+        &project,
+        &KeyId::parse(&issued.key_id).map_err(|e| anyhow::anyhow!("simulator key id: {e}"))?,
+        &IssuerId::parse(&issued.issuer_id)
+            .map_err(|e| anyhow::anyhow!("simulator issuer id: {e}"))?,
+        &ApplePrivateKey::parse(issued.private_key_pem.as_bytes())
+            .map_err(|e| anyhow::anyhow!("simulator key: {e}"))?,
+        &actor,
+    )
+    .await?;
+    crate::catalog::verify_connect_key(state, &project).await?;
+    let report = crate::catalog::sync_project(state, &project, &actor, "storedesk demo").await?;
+    Ok(report.sentence)
 }
 
 /// A fresh password on every start: the demo prints it once and never stores it in clear.

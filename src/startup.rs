@@ -26,6 +26,7 @@ pub struct Application {
     metrics_port: Option<u16>,
     server: Server,
     store: Store,
+    state: web::Data<AppState>,
 }
 
 /// A content security policy with no inline script or style and no other origin: pages work without JavaScript,
@@ -98,6 +99,7 @@ impl Application {
         crate::catalog::schedule::spawn_schedule(state.clone().into_inner());
         crate::forwarding::spawn_workers(state.clone().into_inner())
             .context("could not start forwarding's delivery workers")?;
+        let state_for_caller = state.clone();
         let hsts = settings.secure_cookies();
         let server = HttpServer::new(move || {
             let security = actix_web::middleware::DefaultHeaders::new()
@@ -152,6 +154,7 @@ impl Application {
             metrics_port,
             server,
             store,
+            state: state_for_caller,
         })
     }
 
@@ -165,6 +168,11 @@ impl Application {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// What the handlers share, for work the embedding process does itself (the demo's first catalog sync).
+    pub fn state(&self) -> &AppState {
+        &self.state
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
