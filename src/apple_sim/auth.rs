@@ -264,9 +264,10 @@ impl KeyRegistry {
             .get("kid")
             .and_then(Value::as_str)
             .ok_or(AuthFailure::MissingKid)?;
-        let record = self
+        // The registry's own copy of the id outlives the decoded header, so it can be handed back.
+        let (kid, record) = self
             .keys
-            .get(kid)
+            .get_key_value(kid)
             .ok_or_else(|| AuthFailure::UnknownKid(kid.to_owned()))?;
         if record.revoked {
             return Err(AuthFailure::RevokedKey(kid.to_owned()));
@@ -285,12 +286,6 @@ impl KeyRegistry {
         if !kind_ok {
             return Err(AuthFailure::WrongKeyKind(kid.to_owned()));
         }
-        // `kid` borrows the decoded header; hand back the registry's own copy of the id.
-        let kid = self
-            .keys
-            .get_key_value(kid)
-            .map(|(k, _)| k.as_str())
-            .ok_or_else(|| AuthFailure::UnknownKid(kid.to_owned()))?;
 
         if claims.get("iss").and_then(Value::as_str) != Some(record.issuer_id.as_str()) {
             return Err(AuthFailure::WrongIssuer);

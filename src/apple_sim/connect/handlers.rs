@@ -8,7 +8,7 @@ use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::Value;
 
-use super::catalog::{App, Catalog, Item, Price};
+use super::catalog::{App, Catalog, Item, ItemKind, Price};
 use super::errors::ConnectError;
 use super::paging::{self, Target};
 use super::params::{Params, Spec, SINGLE};
@@ -277,7 +277,7 @@ pub(crate) async fn group_subscriptions(
             .items
             .iter()
             .filter(|i| {
-                matches!(&i.kind, super::catalog::ItemKind::Subscription { group_id, .. } if *group_id == group.id)
+                matches!(&i.kind, ItemKind::Subscription { group_id, .. } if *group_id == group.id)
             })
             .map(|i| resources::item(&call.base, i))
             .collect();
