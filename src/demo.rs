@@ -113,7 +113,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "  Project:  {}/projects/{DEMO_PROJECT}  ({key_summary})",
         settings.public_url
     );
-    println!("  Catalog:  {}/projects/{DEMO_PROJECT}/catalog  ({catalog_summary})", settings.public_url);
+    println!(
+        "  Catalog:  {}/projects/{DEMO_PROJECT}/catalog  ({catalog_summary})",
+        settings.public_url
+    );
     let seed = sim.seed();
     println!(
         "  Try:      {}/projects/{DEMO_PROJECT}/transactions?q={}  (a customer with 30 purchases)",

@@ -107,6 +107,22 @@ impl TestApp {
 }
 
 impl TestApp {
+    /// A project typed by hand with `bundle_id` and no App Apple ID, without keys, made directly in the store.
+    pub async fn seed_project_typed(&self, slug: &str, bundle_id: &str) {
+        use storedesk::domain::{BundleId, Environment, Slug};
+        let new = storedesk::store::NewProject {
+            name: "Typed App".into(),
+            slug: Slug::parse(slug).unwrap(),
+            bundle_id: BundleId::parse(bundle_id).unwrap(),
+            app_apple_id: None,
+            environment: Environment::parse("Production").unwrap(),
+        };
+        self.store
+            .create_project(&new, &Actor::system("test"))
+            .await
+            .unwrap();
+    }
+
     /// A project with an active key from the simulator, made directly in the store (not through the pages).
     pub async fn seed_project_with_key(&self, slug: &str) {
         use storedesk::domain::{

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod app;
 mod checks;
+mod connect;
 mod customers;
 mod driver;
 mod extensions;
