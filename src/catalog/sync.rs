@@ -109,7 +109,13 @@ async fn run(state: &AppState, project: &Project, actor: &Actor) -> anyhow::Resu
             return Ok(SyncReport { outcome, sentence });
         }
     };
-    let first = state.store.catalog_state(project.id).await?.is_none();
+    // Another app than the one held (the project was pointed at another app) starts a catalog afresh: a list of
+    // every product "removed" and "new" would say nothing.
+    let first = state
+        .store
+        .catalog_state(project.id)
+        .await?
+        .is_none_or(|held| held.app_id != app.id);
     let held = state.store.catalog(project.id).await?;
     let found = if first {
         Vec::new()

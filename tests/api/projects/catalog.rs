@@ -476,3 +476,43 @@ crate::support_test!(the_catalog_page_without_a_key_says_where_to_add_one, |r| {
     let page = unescape(&r.admin.get_text(CATALOG).await);
     assert!(flash(&page).starts_with("This project has no App Store Connect API key (Step 1)"));
 });
+
+crate::support_test!(
+    a_project_pointed_at_another_app_starts_its_catalog_afresh,
+    |r| {
+        with_connect_key(&r, ConnectRole::AppManager).await;
+        sync(&r.admin).await;
+        let resp = r
+            .admin
+            .post_form(
+                EDIT,
+                EDIT,
+                &[
+                    ("name", "Demo"),
+                    ("slug", "demo"),
+                    ("bundle_id", "com.storedesk.demo"),
+                    ("app_apple_id", "1234567890"),
+                    ("environment", "Production"),
+                    ("connect_app", "1234567891"),
+                ],
+            )
+            .await;
+        assert_redirect_to(&resp, "/projects/demo");
+        let page = sync(&r.admin).await;
+        assert_eq!(
+        flash(&page),
+        "First sync of “Storedesk Companion”: 0 product(s): 0 subscription(s) in 0 group(s) and 0 in-app \
+         purchase(s), in 4 request(s)."
+    );
+        assert!(r
+            .app
+            .store
+            .catalog(r.project.id)
+            .await
+            .unwrap()
+            .products
+            .is_empty());
+        let last = &r.app.store.catalog_syncs(r.project.id, 1).await.unwrap()[0];
+        assert_eq!(last.change_count, 0, "no list of every product removed");
+    }
+);
