@@ -2,7 +2,9 @@
 mod customers;
 mod extend_all;
 pub mod keys;
+pub mod names;
 pub mod notifications;
+mod offer_catalog;
 mod offers;
 mod overview;
 pub mod settings;
