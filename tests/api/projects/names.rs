@@ -304,7 +304,10 @@ support_test!(without_a_catalog_the_pages_show_ids_alone_as_before, |r| {
     assert!(story.contains(&format!(
             "<dt>Product</dt><dd><code class=\"id\">{PRO_MONTHLY}</code> · auto-renewable subscription · group <code class=\"id\">{GROUP_PRO}</code></dd>"
         )), "{story}");
-    assert!(!lookup.contains("<strong>"), "no names anywhere: {lookup}");
+    assert!(
+        !lookup.contains("</strong> <code class=\"id\">"),
+        "no names anywhere: {lookup}"
+    );
     let sub = r
         .admin
         .get_text(&format!("/projects/demo/subscriptions/{bob}"))
@@ -316,44 +319,89 @@ support_test!(without_a_catalog_the_pages_show_ids_alone_as_before, |r| {
     );
 });
 
-support_test!(the_notifications_pages_name_the_product, |r| {
-    let seed = r.sim.seed();
-    let id = arrive(
-        &r.app,
-        &r.sim,
-        &r.project,
-        Production,
-        spec("DID_RENEW", &seed.active_monthly.original_transaction_id),
-    )
-    .await;
-    // Before the catalog: the id alone.
-    let log = r.admin.get_text("/projects/demo/notifications").await;
-    assert!(
-        log.contains(&format!("<td><code class=\"id\">{PRO_MONTHLY}</code></td>")),
-        "{log}"
-    );
-
-    put_catalog(&r.app.store, r.project.id, &demo_catalog()).await;
-    let log = r.admin.get_text("/projects/demo/notifications").await;
-    assert!(
-        log.contains(&format!("<td>{}</td>", named("Pro Monthly", PRO_MONTHLY))),
-        "{log}"
-    );
-    let detail = r
-        .admin
-        .get_text(&format!("/projects/demo/notifications/{id}"))
+support_test!(
+    the_notification_refund_consumption_and_extension_pages_name_the_product,
+    |r| {
+        let seed = r.sim.seed();
+        let id = arrive(
+            &r.app,
+            &r.sim,
+            &r.project,
+            Production,
+            spec("DID_RENEW", &seed.active_monthly.original_transaction_id),
+        )
         .await;
-    assert!(
-        detail.contains(&format!(
-            "<dt>Product</dt><dd>{}</dd>",
-            named("Pro Monthly", PRO_MONTHLY)
-        )),
-        "{detail}"
-    );
-    assert!(
+        // Before the catalog: the id alone.
+        let log = r.admin.get_text("/projects/demo/notifications").await;
+        assert!(
+            log.contains(&format!("<td><code class=\"id\">{PRO_MONTHLY}</code></td>")),
+            "{log}"
+        );
+
+        put_catalog(&r.app.store, r.project.id, &demo_catalog()).await;
+        let log = r.admin.get_text("/projects/demo/notifications").await;
+        assert!(
+            log.contains(&format!("<td>{}</td>", named("Pro Monthly", PRO_MONTHLY))),
+            "{log}"
+        );
+        let detail = r
+            .admin
+            .get_text(&format!("/projects/demo/notifications/{id}"))
+            .await;
+        assert!(
+            detail.contains(&format!(
+                "<dt>Product</dt><dd>{}</dd>",
+                named("Pro Monthly", PRO_MONTHLY)
+            )),
+            "{detail}"
+        );
+        assert!(
         detail.contains(&format!(
             "<dt>Subscription group</dt><dd><strong>Storedesk Pro</strong> <code class=\"id\">{GROUP_PRO}</code></dd>"
         )),
         "{detail}"
     );
-});
+
+        // A refund of coins and its consumption request: both pages name the product.
+        let coins = seed.orders["MT2R8QWX6B"][0].clone();
+        let coins_named = named("100 Coins", "com.storedesk.demo.coins.100");
+        for kind in ["REFUND", "CONSUMPTION_REQUEST"] {
+            arrive(&r.app, &r.sim, &r.project, Production, spec(kind, &coins)).await;
+        }
+        let refunds = r
+            .admin
+            .get_text("/projects/demo/notifications/refunds")
+            .await;
+        assert!(
+            refunds.contains(&format!("<td>{coins_named}<br>")),
+            "{refunds}"
+        );
+        let queue = r
+            .admin
+            .get_text("/projects/demo/notifications/consumption")
+            .await;
+        assert!(
+            queue.contains(&format!("<dt>Product</dt><dd>{coins_named} · ")),
+            "{queue}"
+        );
+
+        // Extend for all customers: the products storedesk has seen, by name.
+        r.admin
+            .get_text(&search(&seed.active_monthly.original_transaction_id))
+            .await;
+        let extend = r
+            .admin
+            .get_text("/projects/demo/subscriptions/extend-all")
+            .await;
+        assert!(
+            extend.contains(&format!(
+                "<option value=\"{PRO_MONTHLY}\">Pro Monthly</option>"
+            )),
+            "{extend}"
+        );
+        assert!(
+            extend.contains(&named("Pro Monthly", PRO_MONTHLY)),
+            "{extend}"
+        );
+    }
+);
