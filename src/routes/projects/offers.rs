@@ -82,6 +82,7 @@ pub struct Choice {
 
 /// An `<optgroup>` of the product select: one subscription group's subscriptions.
 pub struct ProductGroup {
+    group_id: Option<String>,
     pub label: String,
     pub products: Vec<Choice>,
 }
@@ -130,16 +131,17 @@ impl CatalogChoices {
         });
         let mut products: Vec<ProductGroup> = Vec::new();
         for p in &subscriptions {
-            let label = group_label(&p.group_id);
             let choice = Choice {
                 value: p.product_id.clone(),
                 text: format!("{} — {}", p.name, p.product_id),
                 selected: p.product_id == product_id,
             };
+            // Sorted by group, so a group's subscriptions are next to each other.
             match products.last_mut() {
-                Some(g) if g.label == label => g.products.push(choice),
+                Some(g) if g.group_id == p.group_id => g.products.push(choice),
                 _ => products.push(ProductGroup {
-                    label,
+                    group_id: p.group_id.clone(),
+                    label: group_label(&p.group_id),
                     products: vec![choice],
                 }),
             }
