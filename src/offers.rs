@@ -5,6 +5,10 @@
 //!   signature:timestamp:)`): ECDSA P-256 / SHA-256 over seven fields joined by U+2063, ASN.1 DER, standard base64;
 //! - the JWS-based signature (StoreKit 2 `.promotionalOffer(offerID:compactJWS:)`): an ES256 compact JWS with
 //!   `aud: promotional-offer` and no `exp`.
+//!
+//! With a synced catalog, `catalog` holds a request to the subscriptions and offers App Store Connect lists.
+pub mod catalog;
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use p256::ecdsa::signature::Signer as _;
@@ -350,6 +354,28 @@ pub fn parse(
         nonce,
         timestamp,
     })
+}
+
+/// [`parse`], then held to the project's catalog (`catalog::check`) when it lists auto-renewable subscriptions: a
+/// product or offer it does not hold is refused under its field, beside the other fields' refusals.
+pub fn parse_with_catalog(
+    input: &OfferInput,
+    catalog: &crate::domain::catalog::Catalog,
+    new_nonce: Uuid,
+    now_ms: i64,
+) -> Result<OfferRequest, FieldErrors> {
+    let parsed = parse(input, new_nonce, now_ms);
+    let mut errors = parsed.as_ref().err().cloned().unwrap_or_default();
+    for (field, message) in catalog::check(catalog, &input.product_id, &input.offer_id) {
+        // A field refused for its shape already has its sentence.
+        if !errors.iter().any(|(f, _)| *f == field) {
+            errors.push((field, message));
+        }
+    }
+    match parsed {
+        Ok(request) if errors.is_empty() => Ok(request),
+        _ => Err(errors),
+    }
 }
 
 /// Control and format characters (U+2063 among them) would be invisible in the signed message.

@@ -73,4 +73,24 @@ document.addEventListener("click", function (event) {
       });
     });
   });
+
+// The promotional-offer form with a catalog: the offer select shows only the chosen subscription's offers. Without
+// JS every offer is listed under its subscription's name, and the server refuses an offer of another one.
+(function () {
+  var offers = document.querySelector("select[data-offers-of]");
+  if (!offers) return;
+  var product = document.getElementById(offers.getAttribute("data-offers-of"));
+  if (!product) return;
+  function narrow() {
+    var groups = offers.querySelectorAll("optgroup[data-product]");
+    for (var i = 0; i < groups.length; i++) {
+      var mine = groups[i].getAttribute("data-product") === product.value;
+      groups[i].hidden = !mine;
+      groups[i].disabled = !mine;
+    }
+    var chosen = offers.options[offers.selectedIndex];
+    if (chosen && chosen.parentNode.disabled) offers.value = "";
+  }
+  product.addEventListener("change", narrow);
+  narrow();
 })();

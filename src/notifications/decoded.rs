@@ -13,6 +13,27 @@ pub struct Fact {
     pub value: String,
     /// An identifier: shown monospace with a copy button.
     pub id: bool,
+    /// What the identifier names, so that the page can put the catalog's name beside it.
+    pub refers: Refers,
+}
+
+/// What an identifier fact names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Refers {
+    #[default]
+    Nothing,
+    Product,
+    Group,
+}
+
+impl Refers {
+    pub fn is_product(&self) -> bool {
+        *self == Refers::Product
+    }
+
+    pub fn is_group(&self) -> bool {
+        *self == Refers::Group
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,16 +90,23 @@ impl Facts {
                 label: label.to_owned(),
                 value,
                 id: false,
+                refers: Refers::Nothing,
             });
         }
     }
 
     fn id(&mut self, label: &str, value: Option<String>) {
+        self.naming(label, value, Refers::Nothing);
+    }
+
+    /// An identifier of a product or a subscription group.
+    fn naming(&mut self, label: &str, value: Option<String>, refers: Refers) {
         if let Some(value) = value {
             self.0.push(Fact {
                 label: label.to_owned(),
                 value,
                 id: true,
+                refers,
             });
         }
     }
@@ -141,7 +169,7 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
     if let Some(summary) = n("summary") {
         let mut f = Facts(Vec::new());
         f.id("Request identifier", text(summary.get("requestIdentifier")));
-        f.id("Product", text(summary.get("productId")));
+        f.naming("Product", text(summary.get("productId")), Refers::Product);
         f.plain(
             "Storefronts",
             summary
@@ -213,7 +241,7 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
         let mut f = Facts(Vec::new());
         f.id("Transaction ID", text(t("transactionId")));
         f.id("Original transaction ID", text(t("originalTransactionId")));
-        f.id("Product", text(t("productId")));
+        f.naming("Product", text(t("productId")), Refers::Product);
         f.plain("Product type", text(t("type")));
         f.plain("Price", price(ms(t("price")), text(t("currency"))));
         f.plain("Quantity", text(t("quantity")));
@@ -239,7 +267,11 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
             }),
         );
         f.plain("Storefront", text(t("storefront")));
-        f.id("Subscription group", text(t("subscriptionGroupIdentifier")));
+        f.naming(
+            "Subscription group",
+            text(t("subscriptionGroupIdentifier")),
+            Refers::Group,
+        );
         f.id("App account token", text(t("appAccountToken")));
         f.date("Revoked", ms(t("revocationDate")), now);
         f.plain(
@@ -268,7 +300,11 @@ pub fn decode(stored: &str, now: i64) -> Decoded {
             "Automatic renewal",
             ms(g("autoRenewStatus")).map(|s| if s == 1 { "on" } else { "off" }.to_owned()),
         );
-        f.id("Renews to product", text(g("autoRenewProductId")));
+        f.naming(
+            "Renews to product",
+            text(g("autoRenewProductId")),
+            Refers::Product,
+        );
         f.date("Next renewal", ms(g("renewalDate")), now);
         f.plain(
             "Renewal price",

@@ -20,6 +20,8 @@ pub struct PendingRequest {
     pub transaction_id: Option<String>,
     pub original_transaction_id: Option<String>,
     pub product_id: Option<String>,
+    /// The product's reference name in the project's catalog; null without one.
+    pub product_name: Option<String>,
     pub environment: String,
     pub signed_date: i64,
     /// Apple's deadline (UNIX ms).
@@ -42,6 +44,7 @@ pub async fn list(api: ApiProject, state: web::Data<AppState>) -> ApiResult {
         .consumption_queue(api.project.id, QueueState::Open, now, 500)
         .await?;
     let autos = state.store.consumption_autos(api.project.id).await?;
+    let names = state.store.catalog_names(api.project.id).await?;
     let requests = open
         .into_iter()
         .map(|r| {
@@ -53,6 +56,11 @@ pub async fn list(api: ApiProject, state: web::Data<AppState>) -> ApiResult {
                 notification_uuid: n.notification_uuid,
                 transaction_id: n.transaction_id,
                 original_transaction_id: n.original_transaction_id,
+                product_name: n
+                    .product_id
+                    .as_deref()
+                    .and_then(|p| names.product(p))
+                    .map(str::to_owned),
                 product_id: n.product_id,
                 environment: n.environment,
                 signed_date: n.signed_date,

@@ -2,11 +2,13 @@
 //!
 //! The service's structs serialize in snake_case for the pages; the API speaks camelCase like Apple and the rest of
 //! `/api/v1`, so these are its own types: a stable contract that leaves out what only a page needs (badge CSS
-//! classes, relative times, timelines). Dates are epoch milliseconds, as in Apple's payloads.
+//! classes, relative times, timelines). Dates are epoch milliseconds, as in Apple's payloads. Every product id
+//! comes with `productName`, the reference name the project's catalog gives it (null without one).
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::present::{Label, Money, When};
+use crate::store::catalog::CatalogNames;
 use crate::support::present::{RenewalView, RevocationView};
 use crate::support::subscription::{GroupView, StateView, SubscriptionItem};
 use crate::support::{
@@ -16,6 +18,16 @@ use crate::support::{
 
 fn ms(w: &Option<When>) -> Option<i64> {
     w.as_ref().map(|w| w.ms)
+}
+
+/// The catalog's name of a product; null when it has none.
+fn product_name(names: &CatalogNames, product_id: &str) -> Option<String> {
+    names.product(product_id).map(str::to_owned)
+}
+
+/// The catalog's name of a subscription group; null when it has none.
+fn group_name(names: &CatalogNames, group_id: &str) -> Option<String> {
+    names.group(group_id).map(str::to_owned)
 }
 
 /// A payload kept as text by the service, back as the JSON object Apple signed.
@@ -151,10 +163,14 @@ pub struct TransactionJson {
     pub app_account_token: Option<String>,
     pub app_transaction_id: Option<String>,
     pub product_id: String,
+    /// The product's reference name in the project's catalog; null without a catalog that names it.
+    pub product_name: Option<String>,
     #[serde(rename = "type")]
     pub product_type: LabelJson,
     pub is_subscription: bool,
     pub subscription_group_identifier: Option<String>,
+    /// The group's reference name in the catalog; null without one.
+    pub subscription_group_name: Option<String>,
     pub purchase_date: Option<i64>,
     pub original_purchase_date: Option<i64>,
     pub expires_date: Option<i64>,
@@ -181,8 +197,8 @@ pub struct TransactionJson {
     pub summary: String,
 }
 
-impl From<&TransactionView> for TransactionJson {
-    fn from(t: &TransactionView) -> Self {
+impl TransactionJson {
+    pub fn new(t: &TransactionView, names: &CatalogNames) -> Self {
         TransactionJson {
             transaction_id: t.transaction_id.clone(),
             original_transaction_id: t.original_transaction_id.clone(),
@@ -191,9 +207,14 @@ impl From<&TransactionView> for TransactionJson {
             app_account_token: t.app_account_token.clone(),
             app_transaction_id: t.app_transaction_id.clone(),
             product_id: t.product_id.clone(),
+            product_name: product_name(names, &t.product_id),
             product_type: (&t.product_type).into(),
             is_subscription: t.is_subscription,
             subscription_group_identifier: t.subscription_group.clone(),
+            subscription_group_name: t
+                .subscription_group
+                .as_deref()
+                .and_then(|g| group_name(names, g)),
             purchase_date: ms(&t.purchase_date),
             original_purchase_date: ms(&t.original_purchase_date),
             expires_date: ms(&t.expires_date),
@@ -216,8 +237,11 @@ impl From<&TransactionView> for TransactionJson {
     }
 }
 
-fn transactions(items: &[TransactionView]) -> Vec<TransactionJson> {
-    items.iter().map(TransactionJson::from).collect()
+fn transactions(items: &[TransactionView], names: &CatalogNames) -> Vec<TransactionJson> {
+    items
+        .iter()
+        .map(|t| TransactionJson::new(t, names))
+        .collect()
 }
 
 /// The history filters under their query parameter names, so they can be sent back as they are.
@@ -265,11 +289,15 @@ pub struct HistoryJson {
 
 impl HistoryJson {
     /// `next_url` turns the revision and the next page number into the address of the next page.
-    pub fn new(page: &HistoryPage, next_url: impl FnOnce(&str, u32) -> String) -> Self {
+    pub fn new(
+        page: &HistoryPage,
+        names: &CatalogNames,
+        next_url: impl FnOnce(&str, u32) -> String,
+    ) -> Self {
         HistoryJson {
             page: page.page,
             filters: (&page.filters).into(),
-            items: transactions(&page.items),
+            items: transactions(&page.items, names),
             next: page
                 .next_revision
                 .as_deref()
@@ -290,10 +318,10 @@ pub struct RefundsJson {
     pub freshness: FreshnessJson,
 }
 
-impl From<&RefundHistory> for RefundsJson {
-    fn from(r: &RefundHistory) -> Self {
+impl RefundsJson {
+    pub fn new(r: &RefundHistory, names: &CatalogNames) -> Self {
         RefundsJson {
-            items: transactions(&r.items),
+            items: transactions(&r.items, names),
             truncated: r.truncated,
             freshness: (&r.freshness).into(),
         }
@@ -356,19 +384,20 @@ impl SearchJson {
         matches: &[TransactionView],
         report: &TransactionReport,
         customer: Option<&CustomerNow>,
+        names: &CatalogNames,
         next_url: impl FnOnce(&str, u32) -> String,
     ) -> Self {
         SearchJson {
             query: input.into(),
             environment: freshness.environment.clone(),
             freshness: freshness.into(),
-            matches: transactions(matches),
-            transaction: (&report.transaction).into(),
+            matches: transactions(matches, names),
+            transaction: TransactionJson::new(&report.transaction, names),
             decoded_transaction: decoded(&report.decoded_json),
             subscription_id: report.subscription_id.clone(),
-            history: HistoryJson::new(&report.history, next_url),
-            refunds: (&report.refunds).into(),
-            customer: customer.map(CustomerJson::from),
+            history: HistoryJson::new(&report.history, names, next_url),
+            refunds: RefundsJson::new(&report.refunds, names),
+            customer: customer.map(|c| CustomerJson::new(c, names)),
         }
     }
 }
@@ -411,8 +440,12 @@ impl From<&StateView> for StateJson {
 #[serde(rename_all = "camelCase")]
 pub struct CustomerSubscriptionJson {
     pub subscription_group_identifier: String,
+    /// The group's reference name in the catalog; null without one.
+    pub subscription_group_name: Option<String>,
     pub original_transaction_id: String,
     pub product_id: String,
+    /// The product's reference name in the catalog; null without one.
+    pub product_name: Option<String>,
     /// Apple's status: 1 active, 2 expired, 3 billing retry, 4 grace period, 5 revoked; null from the index.
     pub status_code: Option<i64>,
     #[serde(flatten)]
@@ -435,8 +468,8 @@ pub struct CustomerJson {
     pub subscriptions: Vec<CustomerSubscriptionJson>,
 }
 
-impl From<&CustomerNow> for CustomerJson {
-    fn from(c: &CustomerNow) -> Self {
+impl CustomerJson {
+    pub fn new(c: &CustomerNow, names: &CatalogNames) -> Self {
         CustomerJson {
             customer_id: c.customer_id.clone(),
             freshness: (&c.freshness).into(),
@@ -446,8 +479,10 @@ impl From<&CustomerNow> for CustomerJson {
                 .flat_map(|g| {
                     g.items.iter().map(|i| CustomerSubscriptionJson {
                         subscription_group_identifier: g.group_id.clone(),
+                        subscription_group_name: group_name(names, &g.group_id),
                         original_transaction_id: i.original_transaction_id.clone(),
                         product_id: i.product_id.clone(),
+                        product_name: product_name(names, &i.product_id),
                         status_code: i.state.apple_status,
                         state: (&i.state).into(),
                         matched: i.is_requested,
@@ -466,6 +501,8 @@ pub struct RenewalJson {
     pub auto_renew_status: LabelJson,
     pub auto_renew_on: bool,
     pub auto_renew_product_id: Option<String>,
+    /// The catalog's reference name of `autoRenewProductId`; null without one.
+    pub auto_renew_product_name: Option<String>,
     /// It renews into another product (an upgrade, downgrade or crossgrade).
     pub changes_product: bool,
     pub expiration_intent: Option<LabelJson>,
@@ -480,12 +517,16 @@ pub struct RenewalJson {
     pub signed_date: Option<i64>,
 }
 
-impl From<&RenewalView> for RenewalJson {
-    fn from(r: &RenewalView) -> Self {
+impl RenewalJson {
+    pub fn new(r: &RenewalView, names: &CatalogNames) -> Self {
         RenewalJson {
             auto_renew_status: (&r.auto_renew).into(),
             auto_renew_on: r.auto_renew_on,
             auto_renew_product_id: r.auto_renew_product_id.clone(),
+            auto_renew_product_name: r
+                .auto_renew_product_id
+                .as_deref()
+                .and_then(|p| product_name(names, p)),
             changes_product: r.changes_product,
             expiration_intent: label(&r.expiration_intent),
             is_in_billing_retry_period: r.in_billing_retry,
@@ -506,6 +547,11 @@ impl From<&RenewalView> for RenewalJson {
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionJson {
     pub original_transaction_id: String,
+    /// The product it is on now (its latest transaction's, or the renewal info's); empty when Apple's answer did
+    /// not say.
+    pub product_id: String,
+    /// The product's reference name in the catalog; null without one.
+    pub product_name: Option<String>,
     /// Apple's status: 1 active, 2 expired, 3 billing retry, 4 grace period, 5 revoked.
     pub status_code: Option<i64>,
     /// `active`, `expired`, `billing retry`, `grace period`, `revoked`, or `status N` for a value not known.
@@ -530,18 +576,20 @@ pub struct SubscriptionJson {
     pub problem: Option<ProblemJson>,
 }
 
-impl From<&SubscriptionItem> for SubscriptionJson {
-    fn from(i: &SubscriptionItem) -> Self {
+impl SubscriptionJson {
+    pub fn new(i: &SubscriptionItem, names: &CatalogNames) -> Self {
         SubscriptionJson {
             original_transaction_id: i.original_transaction_id.clone(),
+            product_id: i.product_id.clone(),
+            product_name: product_name(names, &i.product_id),
             status_code: i.status.raw,
             status: i.status.word.clone(),
             state: (&i.state).into(),
             is_requested: i.is_requested,
             extendable: i.extendable,
             not_extendable: i.not_extendable.clone(),
-            last_transaction: i.latest.as_ref().map(TransactionJson::from),
-            renewal_info: i.renewal.as_ref().map(RenewalJson::from),
+            last_transaction: i.latest.as_ref().map(|t| TransactionJson::new(t, names)),
+            renewal_info: i.renewal.as_ref().map(|r| RenewalJson::new(r, names)),
             decoded_transaction: i.decoded_transaction_json.as_deref().map(decoded),
             decoded_renewal_info: i.decoded_renewal_json.as_deref().map(decoded),
             problem: i.problem.as_ref().map(ProblemJson::from),
@@ -553,14 +601,21 @@ impl From<&SubscriptionItem> for SubscriptionJson {
 #[serde(rename_all = "camelCase")]
 pub struct GroupJson {
     pub subscription_group_identifier: String,
+    /// The group's reference name in the catalog; null without one.
+    pub subscription_group_name: Option<String>,
     pub subscriptions: Vec<SubscriptionJson>,
 }
 
-impl From<&GroupView> for GroupJson {
-    fn from(g: &GroupView) -> Self {
+impl GroupJson {
+    pub fn new(g: &GroupView, names: &CatalogNames) -> Self {
         GroupJson {
             subscription_group_identifier: g.group_id.clone(),
-            subscriptions: g.items.iter().map(SubscriptionJson::from).collect(),
+            subscription_group_name: group_name(names, &g.group_id),
+            subscriptions: g
+                .items
+                .iter()
+                .map(|i| SubscriptionJson::new(i, names))
+                .collect(),
         }
     }
 }
@@ -596,14 +651,14 @@ pub struct PendingExtensionJson {
     pub message: String,
 }
 
-impl From<&SubscriptionReport> for SubscriptionsJson {
-    fn from(r: &SubscriptionReport) -> Self {
+impl SubscriptionsJson {
+    pub fn new(r: &SubscriptionReport, names: &CatalogNames) -> Self {
         SubscriptionsJson {
             original_transaction_id: r.original_transaction_id.clone(),
             environment: r.freshness.environment.clone(),
             freshness: (&r.freshness).into(),
-            groups: r.groups.iter().map(GroupJson::from).collect(),
-            indexed: transactions(&r.indexed),
+            groups: r.groups.iter().map(|g| GroupJson::new(g, names)).collect(),
+            indexed: transactions(&r.indexed, names),
             pending_extensions: r
                 .pending_extensions
                 .iter()

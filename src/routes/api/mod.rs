@@ -11,6 +11,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 pub mod auth;
+pub mod catalog;
 pub mod consumption;
 pub mod error;
 pub mod forwarding;
@@ -66,6 +67,7 @@ api_table! {
     POST "/projects/{project}/forwarding/deliveries/{notification_id}/redeliver", Sign => forwarding::redeliver;
     GET "/projects/{project}/consumption-requests", Read => consumption::list;
     PUT "/projects/{project}/consumption-requests/{notification_id}", Sign => consumption::put;
+    GET "/projects/{project}/catalog", Read => catalog::show;
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -1,13 +1,24 @@
 //! `POST /api/v1/projects/{project}/offers/signature` (scope `sign`): a promotional offer signature in both of
-//! Apple's forms, made with the project's key in use. Field names follow Apple's (`productIdentifier`, ...).
+//! Apple's forms, made with the project's key in use. Field names follow Apple's (`productIdentifier`, ...). With a
+//! synced catalog that lists auto-renewable subscriptions, the product and offer must be among them, as on the
+//! console's form; the answer names the product (`productName`).
 use std::collections::BTreeMap;
 
 use actix_web::web;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ok, ApiError, ApiProject, ApiResult};
-use crate::offers::{self, OfferInput, SignError};
+use crate::offers::{self, OfferInput, SignError, SignedOffer};
 use crate::state::AppState;
+
+/// The signature, and the catalog's name of its product (null without one).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SignatureAnswer {
+    #[serde(flatten)]
+    signed: SignedOffer,
+    product_name: Option<String>,
+}
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -55,15 +66,21 @@ pub async fn sign(
         nonce: body.nonce.unwrap_or_default(),
         timestamp: timestamp_text(&body.timestamp),
     };
-    let request =
-        offers::parse(&input, uuid::Uuid::new_v4(), crate::clock::now_ms()).map_err(|errors| {
-            ApiError::Invalid(
-                errors
-                    .into_iter()
-                    .map(|(field, message)| (field.json_name().to_string(), message))
-                    .collect::<BTreeMap<_, _>>(),
-            )
-        })?;
+    let catalog = state.store.catalog(project.id).await?;
+    let request = offers::parse_with_catalog(
+        &input,
+        &catalog,
+        uuid::Uuid::new_v4(),
+        crate::clock::now_ms(),
+    )
+    .map_err(|errors| {
+        ApiError::Invalid(
+            errors
+                .into_iter()
+                .map(|(field, message)| (field.json_name().to_string(), message))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    })?;
     let signed = offers::sign_for_project(
         &state.store,
         &state.settings.keyring(),
@@ -79,5 +96,11 @@ pub async fn sign(
         },
         SignError::Unexpected(e) => ApiError::Unexpected(e),
     })?;
-    ok(&signed)
+    let product_name = catalog
+        .product(&signed.product_identifier)
+        .map(|p| p.name.clone());
+    ok(&SignatureAnswer {
+        signed,
+        product_name,
+    })
 }

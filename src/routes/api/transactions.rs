@@ -68,8 +68,12 @@ pub async fn transactions(
             return Err(invalid(errors));
         }
     };
-    let result =
-        crate::support::search(&state, &project, &client.actor(), &input, &request).await?;
+    let actor = client.actor();
+    let (result, names) = tokio::join!(
+        crate::support::search(&state, &project, &actor, &input, &request),
+        state.store.catalog_names(project.id)
+    );
+    let (result, names) = (result?, names?);
     let Some(report) = &result.report else {
         let message = result
             .not_found
@@ -86,6 +90,7 @@ pub async fn transactions(
         &result.matches,
         report,
         result.customer.as_ref(),
+        &names,
         next_url,
     );
     json.query.from_receipt = receipt.map(|kind| kind.code());
@@ -114,8 +119,12 @@ pub async fn subscription(
 ) -> ApiResult {
     let ApiProject { client, project } = api;
     let (_, id) = path.into_inner();
-    let report =
-        crate::support::subscription_status(&state, &project, &client.actor(), &id).await?;
+    let actor = client.actor();
+    let (report, names) = tokio::join!(
+        crate::support::subscription_status(&state, &project, &actor, &id),
+        state.store.catalog_names(project.id)
+    );
+    let (report, names) = (report?, names?);
     if report.groups.is_empty() && report.indexed.is_empty() {
         let message = report
             .not_found
@@ -123,7 +132,7 @@ pub async fn subscription(
             .unwrap_or_else(|| report.freshness.sentence.clone());
         return Err(nothing(&report.freshness, message));
     }
-    ok(&SubscriptionsJson::from(&report))
+    ok(&SubscriptionsJson::new(&report, &names))
 }
 
 pub async fn history_csv(

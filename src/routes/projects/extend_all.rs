@@ -136,6 +136,8 @@ pub struct ExtendAllPage {
     pub form: ExtendAllForm,
     pub errors: FieldErrors,
     pub requests: Vec<RequestView>,
+    /// The catalog's names of the products shown (empty without a synced catalog).
+    pub names: crate::store::catalog::CatalogNames,
 }
 
 #[derive(Template)]
@@ -144,6 +146,8 @@ pub struct RequestPage {
     pub layout: Layout,
     pub list_url: String,
     pub r: RequestView,
+    /// The catalog's names of the products shown (empty without a synced catalog).
+    pub names: crate::store::catalog::CatalogNames,
 }
 
 async fn list_page(cx: &ProjectContext, form: ExtendAllForm) -> Result<ExtendAllPage, AppError> {
@@ -163,6 +167,7 @@ async fn list_page(cx: &ProjectContext, form: ExtendAllForm) -> Result<ExtendAll
             .iter()
             .map(|r| RequestView::of(&project.slug, r, None, now))
             .collect(),
+        names: state.store.catalog_names(project.id).await?,
     })
 }
 
@@ -247,6 +252,7 @@ pub async fn request(
         layout: cx.layout("Extension for all customers", "transactions"),
         list_url: crate::urls::extend_all(&cx.project.slug),
         r: RequestView::of(&cx.project.slug, &row, summary_id, now),
+        names: cx.state.store.catalog_names(cx.project.id).await?,
     };
     cx.ok(&page)
 }

@@ -10,6 +10,7 @@ use crate::domain::{Role, TransactionId};
 use crate::error::AppError;
 use crate::present::labels::EXTEND_REASONS;
 use crate::routes::{redirect_with_flash, render, FieldErrors, Layout, ProjectContext};
+use crate::store::catalog::CatalogNames;
 use crate::support::subscription::ExtendAttempt;
 use crate::support::subscription::MAX_EXTEND_DAYS;
 use crate::support::{ExtendRequest, SubscriptionReport};
@@ -27,6 +28,8 @@ pub struct SubscriptionPage {
     pub form_for: String,
     pub form: ExtendForm,
     pub errors: FieldErrors,
+    /// The catalog's names of products and subscription groups (empty without a synced catalog).
+    pub names: CatalogNames,
 }
 
 impl SubscriptionPage {
@@ -61,8 +64,12 @@ pub struct ExtendForm {
 }
 
 async fn build(cx: &ProjectContext, id: &str) -> Result<SubscriptionPage, AppError> {
-    let report =
-        crate::support::subscription_status(&cx.state, &cx.project, &cx.user.actor(), id).await?;
+    let actor = cx.user.actor();
+    let (report, names) = tokio::join!(
+        crate::support::subscription_status(&cx.state, &cx.project, &actor, id),
+        cx.state.store.catalog_names(cx.project.id)
+    );
+    let (report, names) = (report?, names?);
     Ok(SubscriptionPage {
         layout: cx.layout("Subscription", "transactions"),
         slug: cx.project.slug.clone(),
@@ -77,6 +84,7 @@ async fn build(cx: &ProjectContext, id: &str) -> Result<SubscriptionPage, AppErr
             ..ExtendForm::default()
         },
         errors: FieldErrors::default(),
+        names,
     })
 }
 

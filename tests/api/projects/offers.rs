@@ -174,6 +174,7 @@ with_key!(the_api_signs_both_forms_with_the_key_in_use, |r, key| {
             "signature": signature,
             "compactJWS": jws,
             "transactionId": "2000000123456789",
+            "productName": null,
         })
     );
     let message = apple_message(

@@ -11,6 +11,7 @@ use super::desk::{fix_for, FixLink};
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::routes::{render, Layout, ProjectContext};
+use crate::store::catalog::CatalogNames;
 use crate::support::customer::CustomerReport;
 use crate::support::Freshness;
 pub use timeline::EventView;
@@ -24,6 +25,8 @@ pub struct CustomerPage {
     pub events: Vec<EventView>,
     /// Admins and leads may extend a renewal date (on the subscription's page).
     pub can_extend: bool,
+    /// The catalog's names of products and subscription groups (empty without a synced catalog).
+    pub names: CatalogNames,
 }
 
 impl CustomerPage {
@@ -46,9 +49,13 @@ pub async fn page(
 ) -> Result<HttpResponse, AppError> {
     let (_, id) = path.into_inner();
     let now = crate::clock::now_ms();
-    let report =
-        crate::support::customer::customer(&cx.state, &cx.project, &cx.user.actor(), &id).await?;
-    let events = timeline::events(&cx.project.slug, &report, now);
+    let actor = cx.user.actor();
+    let (report, names) = tokio::join!(
+        crate::support::customer::customer(&cx.state, &cx.project, &actor, &id),
+        cx.state.store.catalog_names(cx.project.id)
+    );
+    let (report, names) = (report?, names?);
+    let events = timeline::events(&cx.project.slug, &report, &names, now);
     let unknown = report.unknown;
     let page = CustomerPage {
         layout: cx.layout("Customer", "transactions"),
@@ -56,6 +63,7 @@ pub async fn page(
         report,
         events,
         can_extend: cx.user.is(Role::MANAGERS),
+        names,
     };
     if unknown {
         return render(&cx.req, StatusCode::NOT_FOUND, &page);

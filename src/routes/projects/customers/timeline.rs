@@ -6,6 +6,7 @@ use crate::notifications::{consumption, words};
 use crate::present::duration::time_left;
 use crate::present::status::SubscriptionState;
 use crate::present::{time, When};
+use crate::store::catalog::CatalogNames;
 use crate::store::notification_log::CONSUMPTION_DEADLINE_MS;
 use crate::store::notification_work::ConsumptionOutcome;
 use crate::support::customer::CustomerReport;
@@ -61,24 +62,33 @@ fn price(t: &TransactionView) -> String {
         .unwrap_or_default()
 }
 
+/// A product in an entry's words: "Pro Monthly (com.example.pro.monthly)" when the catalog names it, else its id.
+fn named(names: &CatalogNames, product_id: &str) -> String {
+    match names.product(product_id) {
+        Some(name) => format!("{name} ({product_id})"),
+        None => product_id.to_owned(),
+    }
+}
+
 /// A transaction's own moments: its purchase (or renewal, or change of plan) and its refund or revocation.
-fn transaction_events(slug: &str, t: &TransactionView, now: i64, out: &mut Vec<EventView>) {
+fn transaction_events(
+    slug: &str,
+    t: &TransactionView,
+    names: &CatalogNames,
+    now: i64,
+    out: &mut Vec<EventView>,
+) {
+    let product = named(names, &t.product_id);
     if let Some(p) = &t.purchase_date {
         let (what, title) = if t.transaction_reason.raw.as_deref() == Some("RENEWAL") {
-            ("renewal", format!("Renewed {}{}", t.product_id, price(t)))
+            ("renewal", format!("Renewed {product}{}", price(t)))
         } else if t.family_shared {
             (
                 "purchase",
-                format!(
-                    "{} shared with the customer through Family Sharing",
-                    t.product_id
-                ),
+                format!("{product} shared with the customer through Family Sharing"),
             )
         } else if t.is_subscription && !t.is_original {
-            (
-                "plan change",
-                format!("Changed to {}{}", t.product_id, price(t)),
-            )
+            ("plan change", format!("Changed to {product}{}", price(t)))
         } else {
             let quantity = match t.quantity {
                 Some(q) if q > 1 => format!(" ×{q}"),
@@ -86,7 +96,7 @@ fn transaction_events(slug: &str, t: &TransactionView, now: i64, out: &mut Vec<E
             };
             (
                 "purchase",
-                format!("Bought {}{quantity}{}", t.product_id, price(t)),
+                format!("Bought {product}{quantity}{}", price(t)),
             )
         };
         let mut e = event(p.ms, now, what, "badge-neutral", title);
@@ -102,7 +112,7 @@ fn transaction_events(slug: &str, t: &TransactionView, now: i64, out: &mut Vec<E
                 now,
                 "revocation",
                 "badge-bad",
-                format!("Family Sharing of {} stopped; access revoked", t.product_id),
+                format!("Family Sharing of {product} stopped; access revoked"),
             )
         } else {
             event(
@@ -111,8 +121,7 @@ fn transaction_events(slug: &str, t: &TransactionView, now: i64, out: &mut Vec<E
                 "refund",
                 "badge-bad",
                 format!(
-                    "Apple refunded {}{}",
-                    t.product_id,
+                    "Apple refunded {product}{}",
                     t.price
                         .as_ref()
                         .map(|m| format!(" ({})", m.text))
@@ -130,37 +139,37 @@ fn transaction_events(slug: &str, t: &TransactionView, now: i64, out: &mut Vec<E
 }
 
 /// Every entry, newest first.
-pub fn events(slug: &str, report: &CustomerReport, now: i64) -> Vec<EventView> {
+pub fn events(
+    slug: &str,
+    report: &CustomerReport,
+    names: &CatalogNames,
+    now: i64,
+) -> Vec<EventView> {
     let mut out = Vec::new();
     for t in &report.transactions {
-        transaction_events(slug, t, now, &mut out);
+        transaction_events(slug, t, names, now, &mut out);
     }
     // When the subscriptions' present states began, as far as they are past.
     for s in report.groups().iter().flat_map(|g| &g.items) {
+        let product = named(names, &s.product_id);
         let (at, what, badge, title) = match s.state.state {
             SubscriptionState::Expired => (
                 s.state.until.as_ref(),
                 "expiry",
                 "badge-neutral",
-                format!("{} expired", s.product_id),
+                format!("{product} expired"),
             ),
             SubscriptionState::BillingRetry => (
                 s.state.since.as_ref(),
                 "billing retry",
                 "badge-warn",
-                format!(
-                    "The renewal of {} failed; Apple is retrying the charge",
-                    s.product_id
-                ),
+                format!("The renewal of {product} failed; Apple is retrying the charge"),
             ),
             SubscriptionState::GracePeriod => (
                 s.state.since.as_ref(),
                 "grace period",
                 "badge-warn",
-                format!(
-                    "The renewal of {} failed; the grace period began",
-                    s.product_id
-                ),
+                format!("The renewal of {product} failed; the grace period began"),
             ),
             _ => (None, "", "", String::new()),
         };
@@ -220,7 +229,7 @@ pub fn events(slug: &str, report: &CustomerReport, now: i64) -> Vec<EventView> {
             e.detail = row
                 .product_id
                 .as_ref()
-                .map(|p| format!("{p} · {}", row.environment));
+                .map(|p| format!("{} · {}", named(names, p), row.environment));
         }
         e.actions.push(Action {
             text: "The notification".to_owned(),
@@ -309,8 +318,9 @@ mod tests {
             "currency": "USD", "transactionReason": "PURCHASE", "revocationDate": NOW - 2 * DAY,
             "revocationReason": 1, "revocationType": "REFUND_FULL"}),
         );
+        let names = CatalogNames::default();
         for t in [&first, &renewal, &change] {
-            transaction_events("demo", t, NOW, &mut out);
+            transaction_events("demo", t, &names, NOW, &mut out);
         }
         out.sort_by_key(|e| std::cmp::Reverse(e.at.ms));
         let titles: Vec<&str> = out.iter().map(|e| e.title.as_str()).collect();
@@ -328,5 +338,32 @@ mod tests {
             Some("introductory offer: free trial for 1 month")
         );
         assert_eq!(out[0].actions[0].url, "/projects/demo/transactions?q=3");
+    }
+
+    #[test]
+    fn a_product_the_catalog_names_is_told_by_its_name_and_id() {
+        let names =
+            CatalogNames::from_pairs([("pro.monthly".to_owned(), "Pro Monthly".to_owned())], []);
+        let mut out = Vec::new();
+        let bought = tx(
+            json!({"transactionId": "1", "originalTransactionId": "1", "productId": "pro.monthly",
+            "type": "Auto-Renewable Subscription", "purchaseDate": NOW - DAY, "price": 9990, "currency": "USD",
+            "transactionReason": "PURCHASE"}),
+        );
+        let unnamed = tx(
+            json!({"transactionId": "2", "originalTransactionId": "2", "productId": "coins.100",
+            "type": "Consumable", "purchaseDate": NOW - 2 * DAY, "price": 990, "currency": "USD",
+            "transactionReason": "PURCHASE"}),
+        );
+        transaction_events("demo", &bought, &names, NOW, &mut out);
+        transaction_events("demo", &unnamed, &names, NOW, &mut out);
+        let titles: Vec<&str> = out.iter().map(|e| e.title.as_str()).collect();
+        assert_eq!(
+            titles,
+            [
+                "Bought Pro Monthly (pro.monthly) for 9.99 USD",
+                "Bought coins.100 for 0.99 USD"
+            ]
+        );
     }
 }

@@ -87,6 +87,8 @@ pub struct ConsumptionPage {
     pub open: Vec<RequestView>,
     pub overdue: Vec<RequestView>,
     pub answered: Vec<RequestView>,
+    /// The catalog's names of the products shown (empty without a synced catalog).
+    pub names: crate::store::catalog::CatalogNames,
 }
 
 fn request_view(
@@ -228,6 +230,7 @@ async fn build_page(
         open,
         overdue,
         answered,
+        names: state.store.catalog_names(project.id).await?,
     })
 }
 

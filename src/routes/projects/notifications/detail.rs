@@ -47,6 +47,8 @@ pub struct DetailPage {
     pub can_manage: bool,
     /// For Apple's summary of a mass extension asked from storedesk: that request's page.
     pub mass_extension: Option<String>,
+    /// The catalog's names of the products shown (empty without a synced catalog).
+    pub names: crate::store::catalog::CatalogNames,
 }
 
 pub async fn page(
@@ -141,6 +143,7 @@ pub async fn page(
         forwards,
         can_manage: cx.user.is(crate::domain::Role::MANAGERS),
         mass_extension,
+        names: state.store.catalog_names(project.id).await?,
     };
     cx.ok(&page)
 }

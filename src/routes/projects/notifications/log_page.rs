@@ -59,6 +59,7 @@ pub async fn build_page(cx: &ProjectContext, q: LogQuery) -> Result<(LogPage, bo
             .store
             .open_consumption_requests(project.id, now)
             .await?,
+        names: state.store.catalog_names(project.id).await?,
         q,
     };
     Ok((page, errors.any()))

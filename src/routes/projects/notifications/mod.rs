@@ -141,6 +141,8 @@ pub struct LogPage {
     pub backfill: BackfillForm,
     pub backfill_errors: BackfillErrors,
     pub open_consumption: i64,
+    /// The catalog's names of the products shown (empty without a synced catalog).
+    pub names: crate::store::catalog::CatalogNames,
 }
 
 fn some(s: &str) -> Option<String> {

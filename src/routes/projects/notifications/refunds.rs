@@ -40,6 +40,8 @@ pub struct RefundsPage {
     pub rows: Vec<RefundView>,
     pub next_page: Option<String>,
     pub first_page: Option<String>,
+    /// The catalog's names of the products shown (empty without a synced catalog).
+    pub names: crate::store::catalog::CatalogNames,
 }
 
 pub async fn page(
@@ -109,6 +111,7 @@ pub async fn page(
         rows,
         next_page,
         first_page,
+        names: state.store.catalog_names(project.id).await?,
     };
     cx.ok(&page)
 }

@@ -7,6 +7,7 @@ use askama::Template;
 use crate::error::AppError;
 use crate::routes::FieldErrors;
 use crate::routes::{ok, unprocessable, Layout, ProjectContext};
+use crate::store::catalog::CatalogNames;
 use crate::support::history::PRODUCT_TYPES;
 use crate::support::{HistoryParams, HistoryRequest, SearchInput, SearchQuery, SearchResult};
 use crate::urls::link;
@@ -28,6 +29,8 @@ pub struct TransactionsPage {
     pub newest_url: Option<String>,
     pub csv_url: Option<String>,
     pub subscription_url: Option<String>,
+    /// The catalog's names of the products and groups the result shows (empty without a synced catalog).
+    pub names: CatalogNames,
 }
 
 impl TransactionsPage {
@@ -76,6 +79,7 @@ pub async fn page(
         newest_url: None,
         csv_url: None,
         subscription_url: None,
+        names: CatalogNames::default(),
     };
     if q.trim().is_empty() {
         return ok(req, &page);
@@ -97,7 +101,14 @@ pub async fn page(
             return unprocessable(req, &page);
         }
     };
-    let result = crate::support::search(state, project, &user.actor(), &input, &request).await?;
+    // The names are read while Apple answers: two small queries the page needs either way.
+    let actor = user.actor();
+    let (result, names) = tokio::join!(
+        crate::support::search(state, project, &actor, &input, &request),
+        state.store.catalog_names(project.id)
+    );
+    let result = result?;
+    page.names = names?;
     let base = crate::urls::transactions(&project.slug);
     if let Some(report) = &result.report {
         let mut pairs = vec![("q", page.q.clone())];
