@@ -73,6 +73,7 @@ document.addEventListener("click", function (event) {
       });
     });
   });
+})();
 
 // The promotional-offer form with a catalog: the offer select shows only the chosen subscription's offers. Without
 // JS every offer is listed under its subscription's name, and the server refuses an offer of another one.
