@@ -1,7 +1,8 @@
 //! `POST /api/v1/projects/{project}/offers/signature` (scope `sign`): a promotional offer signature in both of
-//! Apple's forms, made with the project's key in use. Field names follow Apple's (`productIdentifier`, ...). With a
-//! synced catalog that lists auto-renewable subscriptions, the product and offer must be among them, as on the
-//! console's form; the answer names the product (`productName`).
+//! Apple's forms, made with the project's key in use. Field names follow Apple's (`productIdentifier`, ...). The
+//! answer names the product from the synced catalog (`productName`). Unlike the console's form, the catalog does not
+//! limit what a backend may sign: an offer created in App Store Connect minutes ago is not in the catalog until the
+//! next sync, and a publisher's backend must not stop working for up to six hours because of it.
 use std::collections::BTreeMap;
 
 use actix_web::web;
@@ -66,21 +67,15 @@ pub async fn sign(
         nonce: body.nonce.unwrap_or_default(),
         timestamp: timestamp_text(&body.timestamp),
     };
-    let catalog = state.store.catalog(project.id).await?;
-    let request = offers::parse_with_catalog(
-        &input,
-        &catalog,
-        uuid::Uuid::new_v4(),
-        crate::clock::now_ms(),
-    )
-    .map_err(|errors| {
-        ApiError::Invalid(
-            errors
-                .into_iter()
-                .map(|(field, message)| (field.json_name().to_string(), message))
-                .collect::<BTreeMap<_, _>>(),
-        )
-    })?;
+    let request =
+        offers::parse(&input, uuid::Uuid::new_v4(), crate::clock::now_ms()).map_err(|errors| {
+            ApiError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|(field, message)| (field.json_name().to_string(), message))
+                    .collect::<BTreeMap<_, _>>(),
+            )
+        })?;
     let signed = offers::sign_for_project(
         &state.store,
         &state.settings.keyring(),
@@ -96,9 +91,12 @@ pub async fn sign(
         },
         SignError::Unexpected(e) => ApiError::Unexpected(e),
     })?;
-    let product_name = catalog
+    let product_name = state
+        .store
+        .catalog_names(project.id)
+        .await?
         .product(&signed.product_identifier)
-        .map(|p| p.name.clone());
+        .map(str::to_owned);
     ok(&SignatureAnswer {
         signed,
         product_name,
