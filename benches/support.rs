@@ -383,6 +383,25 @@ async fn desk() -> Desk {
         storedesk::startup::Application::build_with(settings.clone(), store.clone(), listener)
             .await
             .unwrap();
+    // The catalog synced from the simulator's App Store Connect API, so the pages show product names as they do
+    // for a project with Step 1's key (two more small queries per page).
+    let connect = sim.issue_connect_key(storedesk::apple_sim::ConnectRole::AppManager);
+    storedesk::keys::save_connect_key(
+        &store,
+        &settings.keyring(),
+        &project,
+        &storedesk::domain::KeyId::parse(&connect.key_id).unwrap(),
+        &storedesk::domain::IssuerId::parse(&connect.issuer_id).unwrap(),
+        &ApplePrivateKey::parse(connect.private_key_pem.as_bytes()).unwrap(),
+        &Actor::system("bench"),
+    )
+    .await
+    .unwrap();
+    let synced =
+        storedesk::catalog::sync_project(app.state(), &project, &Actor::system("bench"), "bench")
+            .await
+            .unwrap();
+    assert_eq!(synced.outcome, "complete", "{}", synced.sentence);
     tokio::spawn(app.run_until_stopped());
     let base = format!("http://{addr}");
     let client = reqwest::Client::builder()
