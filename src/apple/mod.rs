@@ -11,6 +11,7 @@ pub mod failure;
 pub mod fields;
 pub mod receipt;
 pub mod token;
+mod url;
 pub mod verify;
 
 use app_store_server_library::models::app_store_environment::Environment as LibEnvironment;

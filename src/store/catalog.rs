@@ -201,28 +201,21 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        for chunk in catalog.groups.chunks(ROWS_PER_INSERT) {
-            let sql = insert_sql(
-                "catalog_groups (project_id, group_id, reference_name)",
-                3,
-                chunk.len(),
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for g in chunk {
-                q = q.bind(project_id).bind(&g.group_id).bind(&g.reference_name);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in catalog.products.chunks(ROWS_PER_INSERT) {
-            let sql = insert_sql(
-                "catalog_products (project_id, product_id, connect_id, name, kind, state, group_id, group_level, period)",
-                9,
-                chunk.len(),
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for p in chunk {
-                q = q
-                    .bind(project_id)
+        insert_rows(
+            &mut tx,
+            "catalog_groups (project_id, group_id, reference_name)",
+            3,
+            &catalog.groups,
+            |q, g| q.bind(project_id).bind(&g.group_id).bind(&g.reference_name),
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "catalog_products (project_id, product_id, connect_id, name, kind, state, group_id, group_level, period)",
+            9,
+            &catalog.products,
+            |q, p| {
+                q.bind(project_id)
                     .bind(&p.product_id)
                     .bind(&p.connect_id)
                     .bind(&p.name)
@@ -230,10 +223,10 @@ impl Store {
                     .bind(&p.state)
                     .bind(p.group_id.clone())
                     .bind(p.group_level)
-                    .bind(p.period.clone());
-            }
-            q.execute(&mut *tx).await?;
-        }
+                    .bind(p.period.clone())
+            },
+        )
+        .await?;
         let prices: Vec<(&str, &Price)> = catalog
             .products
             .iter()
@@ -243,64 +236,55 @@ impl Store {
                     .map(move |price| (p.product_id.as_str(), price))
             })
             .collect();
-        for chunk in prices.chunks(ROWS_PER_INSERT) {
-            let sql = insert_sql(
-                "catalog_prices (project_id, product_id, territory, currency, customer_price, proceeds)",
-                6,
-                chunk.len(),
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for (product_id, p) in chunk {
-                q = q
-                    .bind(project_id)
+        insert_rows(
+            &mut tx,
+            "catalog_prices (project_id, product_id, territory, currency, customer_price, proceeds)",
+            6,
+            &prices,
+            |q, (product_id, p)| {
+                q.bind(project_id)
                     .bind(*product_id)
                     .bind(&p.territory)
                     .bind(&p.currency)
                     .bind(&p.customer_price)
-                    .bind(&p.proceeds);
-            }
-            q.execute(&mut *tx).await?;
-        }
+                    .bind(&p.proceeds)
+            },
+        )
+        .await?;
         let offers: Vec<(&str, &PromoOffer)> = catalog
             .products
             .iter()
             .flat_map(|p| p.offers.iter().map(move |o| (p.product_id.as_str(), o)))
             .collect();
-        for chunk in offers.chunks(ROWS_PER_INSERT) {
-            let sql = insert_sql(
-                "catalog_offers (project_id, product_id, code, name, mode, duration, periods)",
-                7,
-                chunk.len(),
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for (product_id, o) in chunk {
-                q = q
-                    .bind(project_id)
+        insert_rows(
+            &mut tx,
+            "catalog_offers (project_id, product_id, code, name, mode, duration, periods)",
+            7,
+            &offers,
+            |q, (product_id, o)| {
+                q.bind(project_id)
                     .bind(*product_id)
                     .bind(&o.code)
                     .bind(&o.name)
                     .bind(&o.mode)
                     .bind(&o.duration)
-                    .bind(o.periods);
-            }
-            q.execute(&mut *tx).await?;
-        }
-        for chunk in changes.chunks(ROWS_PER_INSERT) {
-            let sql = insert_sql(
-                "catalog_changes (sync_id, project_id, product_id, sentence)",
-                4,
-                chunk.len(),
-            );
-            let mut q = sqlx::query::<Any>(&sql);
-            for c in chunk {
-                q = q
-                    .bind(sync_id)
+                    .bind(o.periods)
+            },
+        )
+        .await?;
+        insert_rows(
+            &mut tx,
+            "catalog_changes (sync_id, project_id, product_id, sentence)",
+            4,
+            changes,
+            |q, c| {
+                q.bind(sync_id)
                     .bind(project_id)
                     .bind(c.product_id.clone())
-                    .bind(&c.sentence);
-            }
-            q.execute(&mut *tx).await?;
-        }
+                    .bind(&c.sentence)
+            },
+        )
+        .await?;
         finish(&mut tx, sync_id, sentence, requests, changes.len(), now).await?;
         tx.commit().await?;
         Ok(())
@@ -470,6 +454,28 @@ impl Store {
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
+}
+
+type AnyQuery<'a> = sqlx::query::Query<'a, Any, sqlx::any::AnyArguments<'a>>;
+
+/// Inserts `rows` with multi-row INSERTs of at most [`ROWS_PER_INSERT`] rows; `bind` binds one row's `columns`
+/// values in order.
+async fn insert_rows<T>(
+    tx: &mut Transaction<'static, Any>,
+    table_and_columns: &str,
+    columns: usize,
+    rows: &[T],
+    bind: impl for<'a> Fn(AnyQuery<'a>, &'a T) -> AnyQuery<'a>,
+) -> StoreResult<()> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let sql = insert_sql(table_and_columns, columns, chunk.len());
+        let mut q = sqlx::query::<Any>(&sql);
+        for row in chunk {
+            q = bind(q, row);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 fn insert_sql(table_and_columns: &str, columns: usize, rows: usize) -> String {

@@ -94,28 +94,12 @@ impl AppleClient {
         segments: &[&str],
         query: &[(&str, String)],
     ) -> Result<Url, AppleError> {
-        let mut url = match env {
-            Environment::Production => self.production.clone(),
-            Environment::Sandbox => self.sandbox.clone(),
+        let base = match env {
+            Environment::Production => &self.production,
+            Environment::Sandbox => &self.sandbox,
         };
-        {
-            // Ids come from users: pushing them as segments percent-encodes '/', '?' and friends.
-            let mut path = url
-                .path_segments_mut()
-                .map_err(|_| AppleError::Request("the base URL cannot take a path".into()))?;
-            path.pop_if_empty();
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url.set_query(None);
-        if !query.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in query {
-                pairs.append_pair(k, v);
-            }
-        }
-        Ok(url)
+        crate::apple::url::under(base, segments, query)
+            .ok_or_else(|| AppleError::Request("the base URL cannot take a path".into()))
     }
 
     fn backoff(&self, retry: u32) -> Duration {

@@ -192,25 +192,9 @@ impl ConnectSession {
     }
 
     fn url(&self, segments: &[&str], query: &[(&str, String)]) -> Result<Url, ConnectError> {
-        let mut url = self.client.base.clone();
-        {
-            // Ids pushed as segments are percent-encoded, so an id can never reach another path.
-            let mut path = url.path_segments_mut().map_err(|_| {
-                ConnectError::Network("the App Store Connect URL cannot take a path".into())
-            })?;
-            path.pop_if_empty();
-            for s in segments {
-                path.push(s);
-            }
-        }
-        url.set_query(None);
-        if !query.is_empty() {
-            let mut pairs = url.query_pairs_mut();
-            for (k, v) in query {
-                pairs.append_pair(k, v);
-            }
-        }
-        Ok(url)
+        crate::apple::url::under(&self.client.base, segments, query).ok_or_else(|| {
+            ConnectError::Network("the App Store Connect URL cannot take a path".into())
+        })
     }
 
     /// Every page of a collection: follows `links.next` while Apple gives one, each only if it stays on the

@@ -312,29 +312,7 @@ pub(crate) async fn subscription_prices(
     st: web::Data<SimState>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    answer(&req, &st, Reads::Catalog, |call, catalog| {
-        let params = Params::parse(call.target.query, &SUBSCRIPTION_PRICES)?;
-        let item = visible_item(call, catalog, &path, true, "subscriptions")?;
-        let prices = item
-            .prices
-            .iter()
-            .map(|p| resources::subscription_price(&call.base, item, p))
-            .collect();
-        let includes = &params.includes;
-        paging::collection(&call.target, &params, call.page_cap, prices, |resource| {
-            let Some(price) = price_of(item, resource) else {
-                return Vec::new();
-            };
-            let mut extra = Vec::new();
-            if includes.iter().any(|i| i == "subscriptionPricePoint") {
-                extra.push(resources::subscription_price_point(&call.base, item, price));
-            }
-            if includes.iter().any(|i| i == "territory") {
-                extra.push(resources::territory(&call.base, price));
-            }
-            extra
-        })
-    })
+    price_list(&req, &st, &path, &SUBSCRIPTION_PRICE_LIST)
 }
 
 pub(crate) async fn subscription_promotional_offers(
@@ -402,13 +380,47 @@ pub(crate) async fn in_app_purchase_manual_prices(
     st: web::Data<SimState>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    answer(&req, &st, Reads::Catalog, |call, catalog| {
-        let params = Params::parse(call.target.query, &MANUAL_PRICES)?;
-        let item = visible_item(call, catalog, &path, false, "inAppPurchasePriceSchedules")?;
+    price_list(&req, &st, &path, &MANUAL_PRICE_LIST)
+}
+
+/// What tells a subscription's price list from an in-app purchase's manual prices: the same answer otherwise.
+struct PriceList {
+    spec: &'static Spec,
+    subscription: bool,
+    /// The resource type the id in the path names, for its 404.
+    kind: &'static str,
+    /// The price point's relationship, as `include` names it.
+    point: &'static str,
+    price: fn(&str, &Item, &Price) -> Value,
+    price_point: fn(&str, &Item, &Price) -> Value,
+}
+
+const SUBSCRIPTION_PRICE_LIST: PriceList = PriceList {
+    spec: &SUBSCRIPTION_PRICES,
+    subscription: true,
+    kind: "subscriptions",
+    point: "subscriptionPricePoint",
+    price: resources::subscription_price,
+    price_point: resources::subscription_price_point,
+};
+
+const MANUAL_PRICE_LIST: PriceList = PriceList {
+    spec: &MANUAL_PRICES,
+    subscription: false,
+    kind: "inAppPurchasePriceSchedules",
+    point: "inAppPurchasePricePoint",
+    price: resources::iap_price,
+    price_point: resources::iap_price_point,
+};
+
+fn price_list(req: &HttpRequest, st: &SimState, id: &str, list: &PriceList) -> HttpResponse {
+    answer(req, st, Reads::Catalog, |call, catalog| {
+        let params = Params::parse(call.target.query, list.spec)?;
+        let item = visible_item(call, catalog, id, list.subscription, list.kind)?;
         let prices = item
             .prices
             .iter()
-            .map(|p| resources::iap_price(&call.base, item, p))
+            .map(|p| (list.price)(&call.base, item, p))
             .collect();
         let includes = &params.includes;
         paging::collection(&call.target, &params, call.page_cap, prices, |resource| {
@@ -416,8 +428,8 @@ pub(crate) async fn in_app_purchase_manual_prices(
                 return Vec::new();
             };
             let mut extra = Vec::new();
-            if includes.iter().any(|i| i == "inAppPurchasePricePoint") {
-                extra.push(resources::iap_price_point(&call.base, item, price));
+            if includes.iter().any(|i| i == list.point) {
+                extra.push((list.price_point)(&call.base, item, price));
             }
             if includes.iter().any(|i| i == "territory") {
                 extra.push(resources::territory(&call.base, price));
