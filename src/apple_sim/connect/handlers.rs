@@ -290,15 +290,7 @@ pub(crate) async fn get_subscription(
     st: web::Data<SimState>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    answer(&req, &st, Reads::Catalog, |call, catalog| {
-        let params = Params::parse(call.target.query, &SINGLE)?;
-        let item = visible_item(call, catalog, &path, true, "subscriptions")?;
-        Ok(paging::single(
-            &call.target,
-            &params,
-            resources::item(&call.base, item),
-        ))
-    })
+    single_item(&req, &st, &path, true, "subscriptions")
 }
 
 const SUBSCRIPTION_PRICES: Spec = Spec {
@@ -342,9 +334,20 @@ pub(crate) async fn get_in_app_purchase(
     st: web::Data<SimState>,
     path: web::Path<String>,
 ) -> HttpResponse {
-    answer(&req, &st, Reads::Catalog, |call, catalog| {
+    single_item(&req, &st, &path, false, "inAppPurchases")
+}
+
+/// One subscription or in-app purchase by its resource id.
+fn single_item(
+    req: &HttpRequest,
+    st: &SimState,
+    id: &str,
+    subscription: bool,
+    kind: &'static str,
+) -> HttpResponse {
+    answer(req, st, Reads::Catalog, |call, catalog| {
         let params = Params::parse(call.target.query, &SINGLE)?;
-        let item = visible_item(call, catalog, &path, false, "inAppPurchases")?;
+        let item = visible_item(call, catalog, id, subscription, kind)?;
         Ok(paging::single(
             &call.target,
             &params,
