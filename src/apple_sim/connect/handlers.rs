@@ -386,6 +386,22 @@ pub(crate) async fn in_app_purchase_manual_prices(
     price_list(&req, &st, &path, &MANUAL_PRICE_LIST)
 }
 
+/// The prices App Store Connect derives from the base storefront's for the storefronts not set by hand: none here,
+/// since the seed sets every storefront it sells in by hand. Served (empty) because Apple serves it.
+pub(crate) async fn in_app_purchase_automatic_prices(
+    req: HttpRequest,
+    st: web::Data<SimState>,
+    path: web::Path<String>,
+) -> HttpResponse {
+    answer(&req, &st, Reads::Catalog, |call, catalog| {
+        let params = Params::parse(call.target.query, &MANUAL_PRICES)?;
+        visible_item(call, catalog, &path, false, "inAppPurchasePriceSchedules")?;
+        paging::collection(&call.target, &params, call.page_cap, Vec::new(), |_| {
+            Vec::new()
+        })
+    })
+}
+
 /// What tells a subscription's price list from an in-app purchase's manual prices: the same answer otherwise.
 struct PriceList {
     spec: &'static Spec,

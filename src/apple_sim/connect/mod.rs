@@ -114,5 +114,9 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(get(
             "/v1/inAppPurchasePriceSchedules/{id}/manualPrices",
             handlers::in_app_purchase_manual_prices,
+        ))
+        .service(get(
+            "/v1/inAppPurchasePriceSchedules/{id}/automaticPrices",
+            handlers::in_app_purchase_automatic_prices,
         ));
 }

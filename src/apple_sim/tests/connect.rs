@@ -644,14 +644,23 @@ async fn in_app_purchase_manual_prices_include_their_price_points_and_territorie
         && r["id"] == "USA"
         && r["attributes"]["currency"] == "USD"));
 
-    // A subscription's id is not a price schedule.
-    let sub = c.resource_id(PRO_MONTHLY).await;
-    let (status, body) = c
-        .get(&format!(
-            "/v1/inAppPurchasePriceSchedules/{sub}/manualPrices"
+    // Every storefront is set by hand, so App Store Connect derives none: an empty list, as Apple answers it.
+    let automatic = c
+        .ok(&format!(
+            "/v1/inAppPurchasePriceSchedules/{id}/automaticPrices?include=inAppPurchasePricePoint,territory"
         ))
         .await;
-    assert_error(status, &body, 404, "NOT_FOUND");
+    assert_eq!(automatic["data"], json!([]));
+    assert_eq!(automatic["meta"]["paging"]["total"], 0);
+
+    // A subscription's id is not a price schedule.
+    let sub = c.resource_id(PRO_MONTHLY).await;
+    for list in ["manualPrices", "automaticPrices"] {
+        let (status, body) = c
+            .get(&format!("/v1/inAppPurchasePriceSchedules/{sub}/{list}"))
+            .await;
+        assert_error(status, &body, 404, "NOT_FOUND");
+    }
 }
 
 #[tokio::test]

@@ -516,3 +516,30 @@ crate::support_test!(
         assert_eq!(last.change_count, 0, "no list of every product removed");
     }
 );
+
+crate::support_test!(extend_for_all_suggests_the_catalogs_subscriptions, |r| {
+    const EXTEND_ALL: &str = "/projects/demo/subscriptions/extend-all";
+    let before = r.admin.get_text(EXTEND_ALL).await;
+    assert!(
+        !before.contains("<option value=\"com.storedesk.demo.cloud.yearly\""),
+        "nothing known yet"
+    );
+    with_connect_key(&r, ConnectRole::AppManager).await;
+    sync(&r.admin).await;
+    let after = r.admin.get_text(EXTEND_ALL).await;
+    for id in [
+        "com.storedesk.demo.cloud.monthly",
+        "com.storedesk.demo.cloud.yearly",
+        "com.storedesk.demo.pro.monthly",
+        "com.storedesk.demo.pro.yearly",
+    ] {
+        assert!(
+            after.contains(&format!("<option value=\"{id}\"")),
+            "{id} suggested"
+        );
+    }
+    assert!(
+        !after.contains("<option value=\"com.storedesk.demo.coins.100\""),
+        "only subscriptions"
+    );
+});
