@@ -65,7 +65,7 @@ async fn step1_key_then_the_app_picked_from_the_list_verified_and_its_catalog_sy
     assert_eq!(
         b.text(".flash").await,
         format!(
-            "App Store Connect API key {} is saved and encrypted.",
+            "App Store Connect API key {} is saved and encrypted. Next: Verify now, to prove App Store Connect accepts it.",
             key.key_id
         )
     );

@@ -88,7 +88,7 @@ pub async fn save(cx: ProjectContext, form: RawKeyForm) -> Result<HttpResponse, 
         &format!("{}#step1", crate::urls::apple_settings(&project.slug)),
         "ok",
         &format!(
-            "App Store Connect API key {} is saved and encrypted.",
+            "App Store Connect API key {} is saved and encrypted. Next: Verify now, to prove App Store Connect accepts it.",
             parsed.key_id.as_str()
         ),
     ))
