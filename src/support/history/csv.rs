@@ -48,6 +48,8 @@ pub const CSV_HEADER: &[&str] = &[
     "app_account_token",
     "source",
     "as_of_utc",
+    // Last, so that files read by column position before the catalog keep their columns.
+    "product_name",
 ];
 
 /// One CSV field: quoted when needed, and a leading `=`, `+`, `-`, `@` neutralised so a spreadsheet never runs it.
@@ -64,7 +66,12 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-pub(crate) fn csv_line(t: &TransactionView, source: &str, as_of: Option<&When>) -> String {
+pub(crate) fn csv_line(
+    t: &TransactionView,
+    source: &str,
+    as_of: Option<&When>,
+    names: &crate::store::catalog::CatalogNames,
+) -> String {
     let date = |w: &Option<When>| w.as_ref().map(When::iso).unwrap_or_default();
     let fields: Vec<String> = vec![
         t.transaction_id.clone(),
@@ -104,6 +111,7 @@ pub(crate) fn csv_line(t: &TransactionView, source: &str, as_of: Option<&When>) 
         t.app_account_token.clone().unwrap_or_default(),
         source.to_owned(),
         as_of.map(When::iso).unwrap_or_default(),
+        names.product(&t.product_id).unwrap_or_default().to_owned(),
     ];
     let mut line = fields
         .iter()
@@ -126,6 +134,7 @@ pub async fn export_csv(
     let now = crate::clock::now_ms();
     let mut body = CSV_HEADER.join(",");
     body.push_str("\r\n");
+    let names = state.store.catalog_names(project.id).await?;
     let file_name = format!("transactions-{transaction_id}.csv");
     let first = call_apple(state, project, |creds| async move {
         state
@@ -140,7 +149,7 @@ pub async fn export_csv(
             let rows = index_rows_for(state, project, transaction_id.as_str()).await?;
             let page = page_from_index(&rows, filters, Some(problem), now);
             for t in &page.items {
-                body.push_str(&csv_line(t, "index", page.freshness.as_of.as_ref()));
+                body.push_str(&csv_line(t, "index", page.freshness.as_of.as_ref(), &names));
             }
             audit_export(
                 state,
@@ -192,7 +201,7 @@ pub async fn export_csv(
                     if let Some(earlier) = at.insert(view.transaction_id.clone(), lines.len()) {
                         lines[earlier] = None;
                     }
-                    lines.push(Some(csv_line(&view, "apple", Some(&fetched_at))));
+                    lines.push(Some(csv_line(&view, "apple", Some(&fetched_at), &names)));
                 }
                 index_rows.extend(rows_of(project.id, "history", &page.items, now));
                 match page.next_revision {

@@ -200,7 +200,7 @@ support_test!(the_csv_export_holds_the_whole_filtered_history, |r| {
     let lines: Vec<&str> = body.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
-        "transaction_id,original_transaction_id,web_order_line_item_id,product_id,product_type,purchase_date_utc,expires_date_utc,price,currency,offer,ownership,environment,transaction_reason,revocation_date_utc,revocation_reason,refund_status,storefront,quantity,app_account_token,source,as_of_utc"
+        "transaction_id,original_transaction_id,web_order_line_item_id,product_id,product_type,purchase_date_utc,expires_date_utc,price,currency,offer,ownership,environment,transaction_reason,revocation_date_utc,revocation_reason,refund_status,storefront,quantity,app_account_token,source,as_of_utc,product_name"
     );
     assert_eq!(lines.len(), 31, "a header and Alice's 30 transactions");
     let trial = lines
@@ -218,6 +218,7 @@ support_test!(the_csv_export_holds_the_whole_filtered_history, |r| {
     assert_eq!(fields[12], "PURCHASE");
     assert_eq!(fields[18], seed.app_account_token);
     assert_eq!(fields[19], "apple");
+    assert_eq!(fields[21], "", "no name without a catalog");
     assert!(fields[5].ends_with('Z') && fields[5].contains('T'));
     assert!(lines.iter().filter(|l| l.contains(",9.99,USD,")).count() >= 25);
 
@@ -236,6 +237,26 @@ support_test!(the_csv_export_holds_the_whole_filtered_history, |r| {
     assert!(coin_lines
         .iter()
         .all(|l| l.contains(",com.storedesk.demo.coins.100,Consumable,")));
+    // With a synced catalog, each row ends with the product's name.
+    crate::projects::names::put_catalog(
+        &r.app.store,
+        r.project.id,
+        &crate::projects::names::demo_catalog(),
+    )
+    .await;
+    let named = r
+        .admin
+        .get_text(&format!(
+            "/projects/demo/transactions/{alice}/history.csv?type=CONSUMABLE"
+        ))
+        .await;
+    let named: Vec<&str> = named
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .skip(1)
+        .collect();
+    assert_eq!(named.len(), 3);
+    assert!(named.iter().all(|l| l.ends_with(",100 Coins")), "{named:?}");
     let audit = lookups(&r.app).await;
     assert!(audit
         .iter()
