@@ -189,6 +189,11 @@ support_test!(
             )),
             "{story}"
         );
+        // The timeline's lanes are labelled by name.
+        assert!(
+            page.contains(">Pro Monthly</text>"),
+            "the timeline's lane label"
+        );
         // The history rows: the subscription, the coins and the remove-ads purchase by name.
         let history = section(&page, "history");
         for (name, id) in [
@@ -307,6 +312,10 @@ support_test!(without_a_catalog_the_pages_show_ids_alone_as_before, |r| {
     assert!(
         !lookup.contains("</strong> <code class=\"id\">"),
         "no names anywhere: {lookup}"
+    );
+    assert!(
+        lookup.contains(&format!(">{PRO_MONTHLY}</text>")),
+        "the timeline's lane keeps the id"
     );
     let sub = r
         .admin
