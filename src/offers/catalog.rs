@@ -1,7 +1,8 @@
-//! Promotional offers held to the project's catalog (synced from App Store Connect with Step 1's key). Once the
-//! catalog lists auto-renewable subscriptions, a signature must name one of them and one of that subscription's
-//! promotional offers: anything else would be refused by StoreKit at purchase, long after the signature was
-//! handed out. Without such a catalog nothing is checked, as before catalogs existed.
+//! The console's offer form held to the project's catalog (synced from App Store Connect with Step 1's key). Once
+//! the catalog lists auto-renewable subscriptions, the form's signature must name one of them and one of that
+//! subscription's promotional offers: anything else would be refused by StoreKit at purchase, long after the
+//! signature was handed out. Without such a catalog nothing is checked, as before catalogs existed. The JSON API
+//! is not held to it (see `routes::api::offers`).
 use super::{FieldErrors, OfferField};
 use crate::domain::catalog::{
     offer_mode_label, period_label, Catalog, Product, ProductKind, PromoOffer,
