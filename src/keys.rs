@@ -348,43 +348,37 @@ pub async fn rotate_master_key(
 ) -> anyhow::Result<usize> {
     let keyring = Keyring::new(old.clone(), Vec::new());
     let new_id = new.key_id();
-    let mut count = 0;
-    for row in store.all_sealed_keys().await? {
-        if row.master_key_id == new_id {
-            continue;
-        }
-        let sealed = keyring.reseal(
-            new,
-            &row.master_key_id,
-            &row.sealed_key,
-            &aad(row.project_id, row.id, &row.key_id),
-            &format!("key {}", row.key_id),
-        )?;
-        if store
-            .reseal_key(row.id, &row.master_key_id, &sealed, &new_id)
-            .await?
-        {
-            count += 1;
-        }
-    }
-    // Step 1's App Store Connect API keys too.
-    let mut connect_keys = 0;
-    for row in store.all_sealed_connect_keys().await? {
-        if row.master_key_id == new_id {
-            continue;
-        }
-        let sealed = keyring.reseal(
-            new,
-            &row.master_key_id,
-            &row.sealed_key,
-            &connect_key_aad(row.project_id, row.id, &row.key_id),
-            &format!("App Store Connect API key {}", row.key_id),
-        )?;
-        if store
-            .reseal_connect_key(row.id, &row.master_key_id, &sealed, &new_id)
-            .await?
-        {
-            connect_keys += 1;
+    // Step 3's In-App Purchase keys, then Step 1's App Store Connect API keys: the same rows, bound to other
+    // associated data.
+    let (mut count, mut connect_keys) = (0, 0);
+    for (table, resealed) in [
+        (KeyTable::Apple, &mut count),
+        (KeyTable::Connect, &mut connect_keys),
+    ] {
+        for row in table.sealed_rows(store).await? {
+            if row.master_key_id == new_id {
+                continue;
+            }
+            let (row_aad, what) = match table {
+                KeyTable::Apple => (aad(row.project_id, row.id, &row.key_id), "key"),
+                KeyTable::Connect => (
+                    connect_key_aad(row.project_id, row.id, &row.key_id),
+                    "App Store Connect API key",
+                ),
+            };
+            let sealed = keyring.reseal(
+                new,
+                &row.master_key_id,
+                &row.sealed_key,
+                &row_aad,
+                &format!("{what} {}", row.key_id),
+            )?;
+            if table
+                .reseal(store, row.id, &row.master_key_id, &sealed, &new_id)
+                .await?
+            {
+                *resealed += 1;
+            }
         }
     }
     // Alert webhooks' URLs are sealed under the same master key.

@@ -23,14 +23,7 @@ pub struct ConnectKeyRow {
 }
 
 /// A sealed App Store Connect API key and what its seal is bound to.
-#[derive(Clone, Debug, sqlx::FromRow)]
-pub struct SealedConnectKey {
-    pub id: i64,
-    pub project_id: i64,
-    pub key_id: String,
-    pub master_key_id: String,
-    pub sealed_key: Vec<u8>,
-}
+pub use super::keys::SealedRow as SealedConnectKey;
 
 const COLUMNS: &str =
     "id, project_id, key_id, issuer_id, fingerprint, master_key_id, status, uploaded_by, \
@@ -92,27 +85,9 @@ impl Store {
         .await?)
     }
 
-    /// Every sealed App Store Connect API key, for `master-key rotate`.
+    /// Every sealed App Store Connect API key.
     pub async fn all_sealed_connect_keys(&self) -> StoreResult<Vec<SealedConnectKey>> {
-        Ok(sqlx::query_as::<_, SealedConnectKey>(
-            "SELECT id, project_id, key_id, master_key_id, sealed_key FROM connect_keys \
-             WHERE sealed_key IS NOT NULL ORDER BY id",
-        )
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Replaces a key's sealed bytes with the same key sealed under another master key (see `KeyTable::reseal`).
-    pub async fn reseal_connect_key(
-        &self,
-        id: i64,
-        old_master_key_id: &str,
-        sealed: &[u8],
-        new_master_key_id: &str,
-    ) -> StoreResult<bool> {
-        KeyTable::Connect
-            .reseal(self, id, old_master_key_id, sealed, new_master_key_id)
-            .await
+        KeyTable::Connect.sealed_rows(self).await
     }
 
     /// The key in use with its sealed private part, to be opened for one piece of work.

@@ -127,6 +127,16 @@ pub struct NewKeyRow<'a> {
 /// The two tables of keys with one lifecycle (uploaded active, retired on replacement, revoked by hand; the private
 /// part sealed once the row id is known and destroyed when the key leaves use): Step 3's In-App Purchase keys and
 /// Step 1's App Store Connect API keys. The row operations below serve both.
+/// A sealed private part and what its seal is bound to (project, row, Key ID), in either key table.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct SealedRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub key_id: String,
+    pub master_key_id: String,
+    pub sealed_key: Vec<u8>,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KeyTable {
     Apple,
@@ -185,6 +195,16 @@ impl KeyTable {
         .fetch_one(&mut **tx)
         .await?;
         Ok(id)
+    }
+
+    /// Every row that still holds a sealed private part, oldest first (for `master-key rotate`).
+    pub(crate) async fn sealed_rows(self, store: &Store) -> StoreResult<Vec<SealedRow>> {
+        Ok(sqlx::query_as::<_, SealedRow>(&format!(
+            "SELECT id, project_id, key_id, master_key_id, sealed_key FROM {} WHERE sealed_key IS NOT NULL ORDER BY id",
+            self.name()
+        ))
+        .fetch_all(store.pool())
+        .await?)
     }
 
     /// Replaces row `id`'s sealed bytes with the same key sealed under `new_master_key_id`, unless another run
@@ -317,19 +337,6 @@ impl Store {
         )
         .fetch_all(self.pool())
         .await?)
-    }
-
-    /// Replaces one row's sealed bytes only if nobody changed the row meanwhile (a rotation or revocation wins).
-    pub async fn reseal_key(
-        &self,
-        id: i64,
-        old_master_key_id: &str,
-        sealed: &[u8],
-        new_master_key_id: &str,
-    ) -> StoreResult<bool> {
-        KeyTable::Apple
-            .reseal(self, id, old_master_key_id, sealed, new_master_key_id)
-            .await
     }
 
     /// Stops all use of a key at once: status revoked, private part destroyed. `typed_key_id` is the confirmation
