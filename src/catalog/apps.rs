@@ -9,13 +9,9 @@ pub async fn team_apps(
     state: &AppState,
     project: &Project,
 ) -> anyhow::Result<Option<Result<Vec<ConnectApp>, String>>> {
-    let Some((_, credentials)) =
-        crate::keys::connect_key_in_use(&state.store, &state.settings.keyring(), project.id)
-            .await?
-    else {
+    let Some((_, mut session)) = super::open_session(state, project).await? else {
         return Ok(None);
     };
-    let mut session = state.connect.session(credentials);
     Ok(Some(
         session
             .apps()

@@ -9,6 +9,23 @@ pub use apps::{team_apps, AppMatch};
 pub use sync::{sync_project, SyncReport};
 pub use verify::{verify_connect_key, ConnectVerdict};
 
+/// Step 1's key in use, opened, and a session of App Store Connect calls with it; `None` when the project has no
+/// such key. Verify now, the app list and the sync all start here.
+pub(crate) async fn open_session(
+    state: &crate::state::AppState,
+    project: &crate::store::Project,
+) -> anyhow::Result<
+    Option<(
+        crate::store::connect_keys::ConnectKeyRow,
+        crate::apple::connect::ConnectSession,
+    )>,
+> {
+    let opened =
+        crate::keys::connect_key_in_use(&state.store, &state.settings.keyring(), project.id)
+            .await?;
+    Ok(opened.map(|(row, credentials)| (row, state.connect.session(credentials))))
+}
+
 /// What App Store Connect's refusal of a key most likely means, said once for Verify now, the app list and the
 /// sync: the reader is the person who made the key.
 pub fn refusal_sentence(e: &crate::apple::connect::ConnectError) -> String {

@@ -51,10 +51,7 @@ pub async fn sync_project(
 }
 
 async fn run(state: &AppState, project: &Project, actor: &Actor) -> anyhow::Result<SyncReport> {
-    let Some((row, credentials)) =
-        crate::keys::connect_key_in_use(&state.store, &state.settings.keyring(), project.id)
-            .await?
-    else {
+    let Some((row, mut session)) = super::open_session(state, project).await? else {
         return Ok(SyncReport {
             outcome: "no_key",
             sentence: "This project has no App Store Connect API key (Step 1), so the catalog cannot be synced. \
@@ -66,7 +63,6 @@ async fn run(state: &AppState, project: &Project, actor: &Actor) -> anyhow::Resu
         .store
         .start_catalog_sync(project.id, &actor.email)
         .await?;
-    let mut session = state.connect.session(credentials);
     let app_id = match project.app_apple_id {
         Some(id) => Ok(id.to_string()),
         None => match session.apps().await {
@@ -116,11 +112,11 @@ async fn run(state: &AppState, project: &Project, actor: &Actor) -> anyhow::Resu
         .catalog_state(project.id)
         .await?
         .is_none_or(|held| held.app_id != app.id);
-    let held = state.store.catalog(project.id).await?;
+    // The held catalog is read only when there is one to compare with.
     let found = if first {
         Vec::new()
     } else {
-        changes(&held, &catalog)
+        changes(&state.store.catalog(project.id).await?, &catalog)
     };
     let subscriptions = catalog
         .products

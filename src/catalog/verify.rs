@@ -30,13 +30,9 @@ pub async fn verify_connect_key(
     state: &AppState,
     project: &Project,
 ) -> anyhow::Result<Option<ConnectVerdict>> {
-    let Some((row, credentials)) =
-        crate::keys::connect_key_in_use(&state.store, &state.settings.keyring(), project.id)
-            .await?
-    else {
+    let Some((row, mut session)) = super::open_session(state, project).await? else {
         return Ok(None);
     };
-    let mut session = state.connect.session(credentials);
     let within = state.settings.apple.answer_within;
     let verdict = match tokio::time::timeout(within, check(&mut session, project)).await {
         Ok(verdict) => verdict,
@@ -62,17 +58,9 @@ async fn check(
     session: &mut crate::apple::connect::ConnectSession,
     project: &Project,
 ) -> ConnectVerdict {
-    let unknown = |e: &ConnectError| ConnectVerdict {
-        verdict: None,
-        sentence: super::refusal_sentence(e),
-        mismatch: None,
-    };
     let apps = match session.apps().await {
         Ok(apps) => apps,
-        Err(
-            e @ (ConnectError::Timeout | ConnectError::Network(_) | ConnectError::Apple { .. }),
-        ) => return unknown(&e),
-        Err(e) => return ConnectVerdict::refused(super::refusal_sentence(&e)),
+        Err(e) => return otherwise(&e),
     };
     // The app: by its Apple ID when the project has one (a direct read proves access), else by bundle ID.
     let app: ConnectApp = match project.app_apple_id {
@@ -92,10 +80,7 @@ async fn check(
                      key with access to all apps."
                 ))
             }
-            Err(e @ (ConnectError::Timeout | ConnectError::Network(_) | ConnectError::Apple { .. })) => {
-                return unknown(&e)
-            }
-            Err(e) => return ConnectVerdict::refused(super::refusal_sentence(&e)),
+            Err(e) => return otherwise(&e),
         },
         None => match apps.iter().find(|a| a.bundle_id == project.bundle_id) {
             Some(app) => app.clone(),
@@ -119,10 +104,7 @@ async fn check(
                 app.name
             ))
         }
-        Err(e @ (ConnectError::Timeout | ConnectError::Network(_) | ConnectError::Apple { .. })) => {
-            return unknown(&e)
-        }
-        Err(e) => return ConnectVerdict::refused(super::refusal_sentence(&e)),
+        Err(e) => return otherwise(&e),
     }
     ConnectVerdict {
         verdict: Some(true),
@@ -132,5 +114,21 @@ async fn check(
             app.name, app.bundle_id, app.id
         ),
         mismatch: super::apps::mismatch(project, &app),
+    }
+}
+
+/// A failure no step explains better: Apple's silence or its own error says nothing about the key (verdict unknown);
+/// a refusal (401, 403, 404, 429) is the key's.
+fn otherwise(e: &ConnectError) -> ConnectVerdict {
+    let sentence = super::refusal_sentence(e);
+    match e {
+        ConnectError::Timeout | ConnectError::Network(_) | ConnectError::Apple { .. } => {
+            ConnectVerdict {
+                verdict: None,
+                sentence,
+                mismatch: None,
+            }
+        }
+        _ => ConnectVerdict::refused(sentence),
     }
 }

@@ -266,14 +266,18 @@ impl Store {
         .await?)
     }
 
-    /// The auto-renewable products this project's stored transactions name, for the form's choices.
+    /// The auto-renewable products this project's stored transactions name and its synced catalog lists (storedesk
+    /// may not have seen a transaction of every subscription sold), for the form's choices.
     #[tracing::instrument(skip_all)]
     pub async fn auto_renewable_product_ids(&self, project_id: i64) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
-            "SELECT DISTINCT product_id FROM transactions \
-             WHERE project_id = $1 AND product_type = 'Auto-Renewable Subscription' ORDER BY product_id",
+            "SELECT product_id FROM transactions \
+             WHERE project_id = $1 AND product_type = 'Auto-Renewable Subscription' \
+             UNION SELECT product_id FROM catalog_products WHERE project_id = $1 AND kind = $2 \
+             ORDER BY product_id",
         )
         .bind(project_id)
+        .bind(crate::domain::catalog::ProductKind::AutoRenewable.as_str())
         .fetch_all(self.pool())
         .await?)
     }

@@ -136,8 +136,11 @@ pub async fn page(cx: ProjectContext) -> Result<HttpResponse, AppError> {
     let held = state.store.catalog_state(project.id).await?;
     let catalog = state.store.catalog(project.id).await?;
     let (groups, others) = arrange(&catalog);
+    let rows = state.store.catalog_syncs(project.id, SYNCS_SHOWN).await?;
+    // Newest first: the first row is the one the schedule counts from.
+    let last_started = rows.first().map(|s| s.started_at);
     let mut syncs = Vec::new();
-    for row in state.store.catalog_syncs(project.id, SYNCS_SHOWN).await? {
+    for row in rows {
         let changes = if row.change_count > 0 {
             state
                 .store
@@ -166,12 +169,6 @@ pub async fn page(cx: ProjectContext) -> Result<HttpResponse, AppError> {
         });
     }
     let every = i64::try_from(crate::catalog::schedule::SYNC_EVERY.as_millis()).unwrap_or(i64::MAX);
-    let last_started = state
-        .store
-        .catalog_syncs(project.id, 1)
-        .await?
-        .first()
-        .map(|s| s.started_at);
     let page = CatalogPage {
         layout: cx.layout("Product catalog", "catalog"),
         slug: project.slug.clone(),

@@ -150,28 +150,6 @@ pub struct RequestPage {
     pub names: crate::store::catalog::CatalogNames,
 }
 
-/// The auto-renewable products the form suggests: those the project's transactions name, and those the synced
-/// catalog lists (storedesk may not have seen a transaction of every subscription a publisher sells).
-async fn known_subscriptions(
-    state: &crate::state::AppState,
-    project_id: i64,
-) -> Result<Vec<String>, AppError> {
-    let mut ids = state.store.auto_renewable_product_ids(project_id).await?;
-    ids.extend(
-        state
-            .store
-            .catalog(project_id)
-            .await?
-            .products
-            .into_iter()
-            .filter(|p| p.kind == crate::domain::catalog::ProductKind::AutoRenewable)
-            .map(|p| p.product_id),
-    );
-    ids.sort();
-    ids.dedup();
-    Ok(ids)
-}
-
 async fn list_page(cx: &ProjectContext, form: ExtendAllForm) -> Result<ExtendAllPage, AppError> {
     let (state, project) = (&cx.state, &cx.project);
     let now = crate::clock::now_ms();
@@ -180,7 +158,7 @@ async fn list_page(cx: &ProjectContext, form: ExtendAllForm) -> Result<ExtendAll
         layout: cx.layout("Extend for all customers", "transactions"),
         action: crate::urls::extend_all(&project.slug),
         environment: project.environment.clone(),
-        products: known_subscriptions(state, project.id).await?,
+        products: state.store.auto_renewable_product_ids(project.id).await?,
         reasons: EXTEND_REASONS,
         max_days: MAX_DAYS,
         form,
