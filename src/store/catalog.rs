@@ -64,10 +64,6 @@ impl CatalogNames {
         self.groups.get(group_id).map(String::as_str)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.products.is_empty() && self.groups.is_empty()
-    }
-
     /// For tests and the demo: names without a database.
     pub fn from_pairs(
         products: impl IntoIterator<Item = (String, String)>,

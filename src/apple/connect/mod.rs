@@ -121,10 +121,6 @@ impl ConnectClient {
         Ok(Self { http, base })
     }
 
-    pub fn base_url(&self) -> &str {
-        self.base.as_str()
-    }
-
     /// Starts a piece of work with one key: it counts its requests and remembers what Apple said is left of
     /// the hour's budget.
     pub fn session(&self, credentials: ConnectCredentials) -> ConnectSession {
@@ -153,11 +149,6 @@ impl ConnectSession {
     /// Requests sent so far (retries included).
     pub fn requests(&self) -> u64 {
         self.requests
-    }
-
-    /// What Apple last said is left of this key's hourly budget.
-    pub fn remaining(&self) -> Option<u64> {
-        self.remaining
     }
 
     /// `GET /v1/apps`, every page: the apps this key may see, by name.
